@@ -1,0 +1,135 @@
+//! A participant's account: the state `apply` folds events into, and the
+//! statement that shows it.
+
+use crate::{BenefitStatus, BenefitType, EventId, Iin, Money, PayerId, Period, PersonData, Ppc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Sums for one period, as credited (refunds are the accepted ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodTotals {
+    pub contributions: Money,
+    pub penalties: Money,
+    pub refunded_contributions: Money,
+    pub refunded_penalties: Money,
+}
+
+/// What one payer paid under one code for one period, and what of it was
+/// refunded: the limit a refund is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PayerKey {
+    pub period: Period,
+    pub ppc: Ppc,
+    pub payer: PayerId,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayerLine {
+    pub credited: Money,
+    pub refunded: Money,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BenefitState {
+    Assigned,
+    Suspended,
+    Terminated,
+}
+
+impl BenefitState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            BenefitState::Assigned => "ASSIGNED",
+            BenefitState::Suspended => "SUSPENDED",
+            BenefitState::Terminated => "TERMINATED",
+        }
+    }
+    pub(crate) fn after(status: BenefitStatus) -> BenefitState {
+        match status {
+            BenefitStatus::Suspended => BenefitState::Suspended,
+            BenefitStatus::Resumed => BenefitState::Assigned,
+            BenefitStatus::Terminated => BenefitState::Terminated,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenefitRecord {
+    pub benefit_type: BenefitType,
+    pub state: BenefitState,
+    pub monthly_amount: Money,
+    pub start_period: Period,
+    pub end_period: Option<Period>,
+    pub paid_total: Money,
+    pub pension_withheld_total: Money,
+    pub returned_total: Money,
+    pub payments: u32,
+}
+
+/// Where the account's person data came from: the state register, or the
+/// latest credited contribution line when the register has not spoken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    pub from_register: bool,
+    pub data: PersonData,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub event_id: EventId,
+    pub reason: String,
+}
+
+/// One participant's personalized record (Rules §3-4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub iin: Iin,
+    pub person: Option<PersonRecord>,
+    pub contributions_total: Money,
+    pub penalties_total: Money,
+    pub refunds_total: Money,
+    pub returned_total: Money,
+    pub late_recordings: u64,
+    pub duplicates_ignored: u64,
+    pub periods: BTreeMap<Period, PeriodTotals>,
+    pub payers: BTreeMap<PayerKey, PayerLine>,
+    pub benefits: BTreeMap<String, BenefitRecord>,
+    pub rejections: Vec<Rejection>,
+    /// Records in this account's history, including duplicates and refusals.
+    pub history_len: u64,
+}
+
+impl Account {
+    pub fn new(iin: Iin) -> Account {
+        Account {
+            iin,
+            person: None,
+            contributions_total: Money::ZERO,
+            penalties_total: Money::ZERO,
+            refunds_total: Money::ZERO,
+            returned_total: Money::ZERO,
+            late_recordings: 0,
+            duplicates_ignored: 0,
+            periods: BTreeMap::new(),
+            payers: BTreeMap::new(),
+            benefits: BTreeMap::new(),
+            rejections: Vec::new(),
+            history_len: 0,
+        }
+    }
+
+    /// Number of distinct periods whose credited 012 contributions minus
+    /// accepted 012 refunds are greater than zero.
+    pub fn participation_months(&self) -> u32 {
+        let n = self
+            .periods
+            .values()
+            .filter(|t| {
+                t.contributions
+                    .checked_sub(t.refunded_contributions)
+                    .is_some_and(|net| net.is_positive())
+            })
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}

@@ -1,0 +1,307 @@
+//! `apply`: the one function that decides what an event does to an account.
+//! Pure: no clock, no I/O; the log timestamp and the calendar are inputs.
+
+use crate::account::{BenefitRecord, BenefitState, PayerKey, PersonRecord, Rejection};
+use crate::{
+    Account, Calendar, ContentHash, ContributionPaid, ContributionRefunded, Envelope, Event, Money,
+    PersonData, Ppc, Recorded,
+};
+use serde::{Deserialize, Serialize};
+
+/// What the ledger knows besides the account itself.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub calendar: Calendar,
+}
+
+impl Default for Context {
+    fn default() -> Self {
+        Context {
+            calendar: Calendar::built_in(),
+        }
+    }
+}
+
+/// What happened to one record. Every record gets exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Credited or recorded. `late` for contribution lines logged after their
+    /// recording deadline (Rules §7).
+    Applied { late: bool },
+    /// A contribution line that disagrees with the register, returned to the
+    /// payer (Rules §6): recorded, never credited.
+    Returned { reason: String, late: bool },
+    /// A business refusal, recorded with its reason; no balance changes.
+    Refused { reason: String },
+    /// The same event id with the same content again: no effect.
+    Duplicate,
+    /// The same event id with different content: no effect, dead-lettered.
+    Conflict { reason: String },
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Applied { .. } => "applied",
+            Outcome::Returned { .. } => "returned",
+            Outcome::Refused { .. } => "refused",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Conflict { .. } => "conflict",
+        }
+    }
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Returned { reason, .. }
+            | Outcome::Refused { reason }
+            | Outcome::Conflict { reason } => Some(reason),
+            _ => None,
+        }
+    }
+    pub fn is_late(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Applied { late: true } | Outcome::Returned { late: true, .. }
+        )
+    }
+}
+
+/// Applies one recorded event to its participant's account.
+///
+/// `prior` is the content hash already stored under this event id, if any
+/// (the caller looks it up in the event-id index). The account's IIN must be
+/// the envelope's; the projector routes by it.
+pub fn apply(
+    ctx: &Context,
+    account: &mut Account,
+    rec: &Recorded<Envelope>,
+    prior: Option<ContentHash>,
+) -> Outcome {
+    debug_assert_eq!(account.iin, rec.event.iin, "routed to the wrong account");
+    account.history_len += 1;
+    let outcome = match prior {
+        Some(h) if h == rec.content_hash => {
+            account.duplicates_ignored += 1;
+            Outcome::Duplicate
+        }
+        Some(_) => Outcome::Conflict {
+            reason: format!(
+                "event id {} was already recorded with different content",
+                rec.event.event_id
+            ),
+        },
+        None => decide(ctx, account, rec),
+    };
+    if let Some(reason) = outcome.reason() {
+        account.rejections.push(Rejection {
+            event_id: rec.event.event_id.clone(),
+            reason: reason.to_string(),
+        });
+    }
+    if outcome.is_late() {
+        account.late_recordings += 1;
+    }
+    outcome
+}
+
+fn refused(reason: impl Into<String>) -> Outcome {
+    Outcome::Refused {
+        reason: reason.into(),
+    }
+}
+
+const OVERFLOW: &str = "amount would overflow the account's totals";
+
+fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Outcome {
+    match &rec.event.event {
+        Event::ContributionPaid(c) => contribution(ctx, account, rec, c),
+        Event::ContributionRefunded(r) => refund(account, r),
+        Event::BenefitAssigned(b) => {
+            if account.benefits.contains_key(&b.benefit_id) {
+                return refused(format!("benefit {} is already assigned", b.benefit_id));
+            }
+            account.benefits.insert(
+                b.benefit_id.clone(),
+                BenefitRecord {
+                    benefit_type: b.benefit_type,
+                    state: BenefitState::Assigned,
+                    monthly_amount: b.monthly_amount,
+                    start_period: b.start_period,
+                    end_period: b.end_period,
+                    paid_total: Money::ZERO,
+                    pension_withheld_total: Money::ZERO,
+                    returned_total: Money::ZERO,
+                    payments: 0,
+                },
+            );
+            Outcome::Applied { late: false }
+        }
+        Event::BenefitStatusChanged(s) => match account.benefits.get_mut(&s.benefit_id) {
+            None => refused(format!("benefit {} is not assigned", s.benefit_id)),
+            Some(b) => {
+                b.state = BenefitState::after(s.status);
+                Outcome::Applied { late: false }
+            }
+        },
+        Event::BenefitPaid(p) => match account.benefits.get_mut(&p.benefit_id) {
+            None => refused(format!("benefit {} is not assigned", p.benefit_id)),
+            Some(b) => {
+                let (Some(paid), Some(withheld)) = (
+                    b.paid_total.checked_add(p.amount),
+                    b.pension_withheld_total
+                        .checked_add(p.pension_contribution_withheld),
+                ) else {
+                    return refused(OVERFLOW);
+                };
+                b.paid_total = paid;
+                b.pension_withheld_total = withheld;
+                b.payments += 1;
+                Outcome::Applied { late: false }
+            }
+        },
+        Event::BenefitReturned(r) => match account.benefits.get_mut(&r.benefit_id) {
+            None => refused(format!("benefit {} is not assigned", r.benefit_id)),
+            Some(b) => match b.returned_total.checked_add(r.amount) {
+                None => refused(OVERFLOW),
+                Some(t) => {
+                    b.returned_total = t;
+                    Outcome::Applied { late: false }
+                }
+            },
+        },
+        Event::PersonRegistered(p) | Event::PersonDataChanged(p) => {
+            account.person = Some(PersonRecord {
+                from_register: true,
+                data: p.clone(),
+            });
+            Outcome::Applied { late: false }
+        }
+    }
+}
+
+fn contribution(
+    ctx: &Context,
+    account: &mut Account,
+    rec: &Recorded<Envelope>,
+    c: &ContributionPaid,
+) -> Outcome {
+    // Rules §7: recorded within one working day of the money's receipt.
+    let late = ctx
+        .calendar
+        .recording_deadline(c.payment.received_on)
+        .is_late(rec.timestamp);
+    // Rules §6: a line disagreeing with the state register is returned to the
+    // payer. v1 compares with the birth date the IIN itself encodes.
+    if let Some(encoded) = account.iin.birth_date() {
+        if encoded != c.person.birth_date {
+            return match account.returned_total.checked_add(c.amount) {
+                None => refused(OVERFLOW),
+                Some(t) => {
+                    account.returned_total = t;
+                    Outcome::Returned {
+                        reason: format!(
+                            "birth date {} differs from {} encoded in the IIN",
+                            c.person.birth_date, encoded
+                        ),
+                        late,
+                    }
+                }
+            };
+        }
+    }
+    let key = PayerKey {
+        period: c.period,
+        ppc: c.payment.ppc,
+        payer: c.payment.payer_id,
+    };
+    let totals = account.periods.get(&c.period).cloned().unwrap_or_default();
+    let line = account.payers.get(&key).cloned().unwrap_or_default();
+    let is_penalty = c.payment.ppc == Ppc::PENALTY;
+    let (period_sum, grand_total) = if is_penalty {
+        (totals.penalties, account.penalties_total)
+    } else {
+        (totals.contributions, account.contributions_total)
+    };
+    let (Some(period_sum), Some(grand_total), Some(credited)) = (
+        period_sum.checked_add(c.amount),
+        grand_total.checked_add(c.amount),
+        line.credited.checked_add(c.amount),
+    ) else {
+        return refused(OVERFLOW);
+    };
+    let t = account.periods.entry(c.period).or_default();
+    if is_penalty {
+        t.penalties = period_sum;
+        account.penalties_total = grand_total;
+    } else {
+        t.contributions = period_sum;
+        account.contributions_total = grand_total;
+    }
+    account.payers.entry(key).or_default().credited = credited;
+    if !account.person.as_ref().is_some_and(|p| p.from_register) {
+        account.person = Some(PersonRecord {
+            from_register: false,
+            data: name_only(c),
+        });
+    }
+    Outcome::Applied { late }
+}
+
+fn name_only(c: &ContributionPaid) -> PersonData {
+    PersonData {
+        surname: c.person.surname.clone(),
+        name: c.person.name.clone(),
+        patronymic: c.person.patronymic.clone(),
+        birth_date: Some(c.person.birth_date),
+        sex: None,
+        address: String::new(),
+        postcode: String::new(),
+        document: None,
+        citizenship: String::new(),
+        effective_on: None,
+        deceased_on: None,
+    }
+}
+
+/// Social Code art. 247: a refund is accepted up to what that payer paid
+/// under that code for that period, net of earlier refunds.
+fn refund(account: &mut Account, r: &ContributionRefunded) -> Outcome {
+    let key = PayerKey {
+        period: r.period,
+        ppc: r.refunded_ppc,
+        payer: r.payer_id,
+    };
+    let line = account.payers.get(&key).cloned().unwrap_or_default();
+    let available = line
+        .credited
+        .checked_sub(line.refunded)
+        .unwrap_or(Money::ZERO);
+    if r.amount > available {
+        return refused(format!(
+            "refund of {} exceeds {} credited from payer {} under ppc {} for {} net of earlier refunds",
+            r.amount, available, r.payer_id, r.refunded_ppc, r.period
+        ));
+    }
+    let totals = account.periods.get(&r.period).cloned().unwrap_or_default();
+    let is_penalty = r.refunded_ppc == Ppc::PENALTY;
+    let period_refunded = if is_penalty {
+        totals.refunded_penalties
+    } else {
+        totals.refunded_contributions
+    };
+    let (Some(refunded), Some(period_refunded), Some(total)) = (
+        line.refunded.checked_add(r.amount),
+        period_refunded.checked_add(r.amount),
+        account.refunds_total.checked_add(r.amount),
+    ) else {
+        return refused(OVERFLOW);
+    };
+    account.payers.entry(key).or_default().refunded = refunded;
+    let t = account.periods.entry(r.period).or_default();
+    if is_penalty {
+        t.refunded_penalties = period_refunded;
+    } else {
+        t.refunded_contributions = period_refunded;
+    }
+    account.refunds_total = total;
+    Outcome::Applied { late: false }
+}

@@ -1,0 +1,21 @@
+//! The pure domain of the si-ledger: identifiers, money, periods, the
+//! working-day calendar, events, accounts and `apply`. Nothing here does I/O
+//! or reads the clock; time and the calendar are inputs.
+
+pub mod account;
+pub mod apply;
+pub mod calendar;
+pub mod event;
+pub mod id;
+pub mod money;
+pub mod statement;
+pub mod time;
+
+pub use account::{Account, PayerKey, PayerLine, PeriodTotals};
+pub use apply::{apply, Context, Outcome};
+pub use calendar::{Calendar, Deadline};
+pub use event::*;
+pub use id::{check_id, mask_id, IdCheck, IdError, IdKind, Iin, PayerId, Sex};
+pub use money::{Money, MoneyError};
+pub use statement::Statement;
+pub use time::{parse_date, Period, TimeError};

@@ -1,0 +1,152 @@
+//! Periods ("YYYY-MM") and strict calendar dates ("YYYY-MM-DD").
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("not a date \"YYYY-MM-DD\": {0:?}")]
+    Date(String),
+    #[error("not a period \"YYYY-MM\": {0:?}")]
+    Period(String),
+}
+
+/// Parses exactly `YYYY-MM-DD` (chrono alone would accept `2025-1-5`).
+pub fn parse_date(s: &str) -> Result<NaiveDate, TimeError> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return Err(TimeError::Date(s.to_string()));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| TimeError::Date(s.to_string()))
+}
+
+/// A calendar month a contribution or benefit is for.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Period {
+    year: u16,
+    month: u8,
+}
+
+impl Period {
+    pub fn new(year: u16, month: u8) -> Option<Period> {
+        ((1900..=2200).contains(&year) && (1..=12).contains(&month))
+            .then_some(Period { year, month })
+    }
+
+    pub fn parse(s: &str) -> Result<Period, TimeError> {
+        let err = || TimeError::Period(s.to_string());
+        let b = s.as_bytes();
+        if b.len() != 7 || b[4] != b'-' {
+            return Err(err());
+        }
+        let year: u16 = s[..4].parse().map_err(|_| err())?;
+        let month: u8 = s[5..].parse().map_err(|_| err())?;
+        if !s[..4]
+            .bytes()
+            .chain(s[5..].bytes())
+            .all(|c| c.is_ascii_digit())
+        {
+            return Err(err());
+        }
+        Period::new(year, month).ok_or_else(err)
+    }
+
+    pub fn of(date: NaiveDate) -> Period {
+        Period {
+            year: date.year() as u16,
+            month: date.month() as u8,
+        }
+    }
+
+    pub fn year(&self) -> u16 {
+        self.year
+    }
+
+    pub fn month(&self) -> u8 {
+        self.month
+    }
+
+    pub fn first_day(&self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(i32::from(self.year), u32::from(self.month), 1)
+            .expect("validated period")
+    }
+
+    pub fn next(&self) -> Period {
+        if self.month == 12 {
+            Period {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Period {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl fmt::Debug for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Period({self})")
+    }
+}
+
+impl Serialize for Period {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Period {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Period::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_strict() {
+        assert!(parse_date("2025-01-05").is_ok());
+        for bad in [
+            "2025-1-5",
+            "2025-02-30",
+            "25-01-05",
+            "2025/01/05",
+            "2025-01-05T00",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn periods_parse_and_order() {
+        let p = Period::parse("2025-03").unwrap();
+        assert_eq!(p.to_string(), "2025-03");
+        assert!(Period::parse("2025-13").is_err());
+        assert!(Period::parse("2025-3").is_err());
+        assert!(Period::parse("2025-+3").is_err());
+        assert_eq!(
+            Period::parse("2025-12").unwrap().next().to_string(),
+            "2026-01"
+        );
+        assert!(Period::parse("2024-12").unwrap() < p);
+    }
+}

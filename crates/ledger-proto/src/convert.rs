@@ -1,0 +1,393 @@
+//! Wire → domain: every field checked, every failure named by its path
+//! (`contribution.payment.received_on: not a date "YYYY-MM-DD": "2025-13-01"`).
+
+use crate::v1 as pb;
+use ledger_core as core;
+use ledger_core::{parse_date, ContentHash, EventId, Iin, Money, PayerId, Period, Ppc};
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+/// A wire message that is not a valid event: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct WireError {
+    pub field: String,
+    pub reason: String,
+}
+
+fn err(field: &str, reason: impl ToString) -> WireError {
+    WireError {
+        field: field.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Field paths are built lazily: only a failure pays for the string.
+struct At<'a>(&'a str);
+
+impl At<'_> {
+    fn f(&self, name: &str) -> String {
+        if self.0.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.0)
+        }
+    }
+    fn required<'s>(&self, name: &str, v: &'s str) -> Result<&'s str, WireError> {
+        if v.is_empty() {
+            Err(err(&self.f(name), "is required"))
+        } else {
+            Ok(v)
+        }
+    }
+    fn date(&self, name: &str, v: &str) -> Result<chrono::NaiveDate, WireError> {
+        parse_date(self.required(name, v)?).map_err(|e| err(&self.f(name), e))
+    }
+    fn opt_date(&self, name: &str, v: &str) -> Result<Option<chrono::NaiveDate>, WireError> {
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            self.date(name, v).map(Some)
+        }
+    }
+    fn period(&self, name: &str, v: &str) -> Result<Period, WireError> {
+        Period::parse(self.required(name, v)?).map_err(|e| err(&self.f(name), e))
+    }
+    fn opt_period(&self, name: &str, v: &str) -> Result<Option<Period>, WireError> {
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            self.period(name, v).map(Some)
+        }
+    }
+    fn money(&self, name: &str, v: &str) -> Result<Money, WireError> {
+        Money::parse(self.required(name, v)?).map_err(|e| err(&self.f(name), e))
+    }
+    /// A strictly positive amount.
+    fn amount(&self, name: &str, v: &str) -> Result<Money, WireError> {
+        let m = self.money(name, v)?;
+        if !m.is_positive() {
+            return Err(err(
+                &self.f(name),
+                format!("must be greater than zero, got {m}"),
+            ));
+        }
+        Ok(m)
+    }
+    fn opt_money(&self, name: &str, v: &str) -> Result<Option<Money>, WireError> {
+        if v.is_empty() {
+            Ok(None)
+        } else {
+            self.money(name, v).map(Some)
+        }
+    }
+    fn payer(&self, name: &str, v: &str) -> Result<PayerId, WireError> {
+        PayerId::parse(self.required(name, v)?).map_err(|e| err(&self.f(name), e))
+    }
+    fn sub(&self, name: &str) -> String {
+        self.f(name)
+    }
+}
+
+/// Converts a wire envelope into a checked domain envelope.
+pub fn envelope_from_wire(e: &pb::Envelope) -> Result<core::Envelope, WireError> {
+    let at = At("");
+    let event_id =
+        EventId::parse(at.required("event_id", &e.event_id)?).map_err(|r| err("event_id", r))?;
+    let iin = Iin::parse(at.required("iin", &e.iin)?).map_err(|r| err("iin", r))?;
+    let payload = e.payload.as_ref().ok_or_else(|| {
+        err(
+            "payload",
+            "is required: one of contribution, refund, benefit_assigned, benefit_status, \
+             benefit_paid, benefit_returned, person, person_changed",
+        )
+    })?;
+    use pb::envelope::Payload as P;
+    let event = match payload {
+        P::Contribution(c) => core::Event::ContributionPaid(contribution(&At("contribution"), c)?),
+        P::Refund(r) => core::Event::ContributionRefunded(refund(&At("refund"), r)?),
+        P::BenefitAssigned(b) => {
+            core::Event::BenefitAssigned(benefit_assigned(&At("benefit_assigned"), b)?)
+        }
+        P::BenefitStatus(s) => {
+            let at = At("benefit_status");
+            let status = match pb::BenefitStatus::try_from(s.status) {
+                Ok(pb::BenefitStatus::Suspended) => core::BenefitStatus::Suspended,
+                Ok(pb::BenefitStatus::Resumed) => core::BenefitStatus::Resumed,
+                Ok(pb::BenefitStatus::Terminated) => core::BenefitStatus::Terminated,
+                _ => {
+                    return Err(err(
+                        &at.f("status"),
+                        "must be SUSPENDED, RESUMED or TERMINATED",
+                    ))
+                }
+            };
+            core::Event::BenefitStatusChanged(core::BenefitStatusChanged {
+                benefit_id: at.required("benefit_id", &s.benefit_id)?.to_string(),
+                status,
+                effective_on: at.date("effective_on", &s.effective_on)?,
+                reason: s.reason.clone(),
+            })
+        }
+        P::BenefitPaid(p) => {
+            let at = At("benefit_paid");
+            let withheld = at.opt_money(
+                "pension_contribution_withheld",
+                &p.pension_contribution_withheld,
+            )?;
+            core::Event::BenefitPaid(core::BenefitPaid {
+                benefit_id: at.required("benefit_id", &p.benefit_id)?.to_string(),
+                period: at.period("period", &p.period)?,
+                amount: at.amount("amount", &p.amount)?,
+                pension_contribution_withheld: withheld.unwrap_or(Money::ZERO),
+                payment: opt_payment(&at, p.payment.as_ref())?,
+            })
+        }
+        P::BenefitReturned(r) => {
+            let at = At("benefit_returned");
+            core::Event::BenefitReturned(core::BenefitReturned {
+                benefit_id: at.required("benefit_id", &r.benefit_id)?.to_string(),
+                period: at.period("period", &r.period)?,
+                amount: at.amount("amount", &r.amount)?,
+                payment: opt_payment(&at, r.payment.as_ref())?,
+            })
+        }
+        P::Person(p) => {
+            core::Event::PersonRegistered(person(&At("person"), PersonFields::of_registered(p))?)
+        }
+        P::PersonChanged(p) => core::Event::PersonDataChanged(person(
+            &At("person_changed"),
+            PersonFields::of_changed(p),
+        )?),
+    };
+    Ok(core::Envelope {
+        event_id,
+        iin,
+        source: e.source.clone(),
+        event,
+    })
+}
+
+fn payment(at: &At, p: &pb::PaymentDocument) -> Result<core::PaymentDocument, WireError> {
+    let ppc = Ppc::parse(at.required("ppc", &p.ppc)?).map_err(|r| err(&at.f("ppc"), r))?;
+    Ok(core::PaymentDocument {
+        document_number: p.document_number.clone(),
+        document_date: at.opt_date("document_date", &p.document_date)?,
+        received_on: at.date("received_on", &p.received_on)?,
+        dispatched_on: at.opt_date("dispatched_on", &p.dispatched_on)?,
+        ppc,
+        payer_id: at.payer("payer_id", &p.payer_id)?,
+        payer_name: p.payer_name.clone(),
+        recipient_name: p.recipient_name.clone(),
+        total_amount: at.opt_money("total_amount", &p.total_amount)?,
+        line_count: p.line_count,
+    })
+}
+
+fn opt_payment(
+    at: &At,
+    p: Option<&pb::PaymentDocument>,
+) -> Result<Option<core::PaymentDocument>, WireError> {
+    p.map(|p| payment(&At(&at.sub("payment")), p)).transpose()
+}
+
+fn contribution(at: &At, c: &pb::ContributionPaid) -> Result<core::ContributionPaid, WireError> {
+    let doc = c
+        .payment
+        .as_ref()
+        .ok_or_else(|| err(&at.f("payment"), "is required"))?;
+    let payment = payment(&At(&at.sub("payment")), doc)?;
+    if payment.ppc != Ppc::CONTRIBUTION && payment.ppc != Ppc::PENALTY {
+        return Err(err(
+            &at.f("payment.ppc"),
+            format!(
+                "a contribution line must have ppc 012 or 017, got {}",
+                payment.ppc
+            ),
+        ));
+    }
+    let p = c
+        .person
+        .as_ref()
+        .ok_or_else(|| err(&at.f("person"), "is required"))?;
+    let pat = At(&at.sub("person"));
+    Ok(core::ContributionPaid {
+        payment,
+        period: at.period("period", &c.period)?,
+        amount: at.amount("amount", &c.amount)?,
+        person: core::PersonName {
+            surname: pat.required("surname", &p.surname)?.to_string(),
+            name: pat.required("name", &p.name)?.to_string(),
+            patronymic: p.patronymic.clone(),
+            birth_date: pat.date("birth_date", &p.birth_date)?,
+        },
+    })
+}
+
+fn refund(at: &At, r: &pb::ContributionRefunded) -> Result<core::ContributionRefunded, WireError> {
+    let ppc = Ppc::parse(at.required("refunded_ppc", &r.refunded_ppc)?)
+        .map_err(|e| err(&at.f("refunded_ppc"), e))?;
+    if ppc != Ppc::CONTRIBUTION && ppc != Ppc::PENALTY {
+        return Err(err(
+            &at.f("refunded_ppc"),
+            format!("must be 012 or 017, got {ppc}"),
+        ));
+    }
+    Ok(core::ContributionRefunded {
+        application_id: at
+            .required("application_id", &r.application_id)?
+            .to_string(),
+        reason: r.reason.clone(),
+        refunded_ppc: ppc,
+        period: at.period("period", &r.period)?,
+        amount: at.amount("amount", &r.amount)?,
+        payer_id: at.payer("payer_id", &r.payer_id)?,
+        decided_on: at.date("decided_on", &r.decided_on)?,
+        payment: opt_payment(at, r.payment.as_ref())?,
+    })
+}
+
+fn benefit_assigned(at: &At, b: &pb::BenefitAssigned) -> Result<core::BenefitAssigned, WireError> {
+    let benefit_type = core::BenefitType::parse(at.required("benefit_type", &b.benefit_type)?)
+        .map_err(|e| err(&at.f("benefit_type"), e))?;
+    if b.work_capacity_loss_percent > 100 {
+        return Err(err(&at.f("work_capacity_loss_percent"), "must be 0-100"));
+    }
+    let start_period = at.period("start_period", &b.start_period)?;
+    let end_period = at.opt_period("end_period", &b.end_period)?;
+    if end_period.is_some_and(|e| e < start_period) {
+        return Err(err(&at.f("end_period"), "is before start_period"));
+    }
+    Ok(core::BenefitAssigned {
+        benefit_id: at.required("benefit_id", &b.benefit_id)?.to_string(),
+        benefit_type,
+        applied_on: at.date("applied_on", &b.applied_on)?,
+        risk_date: at.opt_date("risk_date", &b.risk_date)?,
+        decided_on: at.date("decided_on", &b.decided_on)?,
+        start_period,
+        end_period,
+        monthly_amount: at.amount("monthly_amount", &b.monthly_amount)?,
+        average_monthly_income: at
+            .opt_money("average_monthly_income", &b.average_monthly_income)?,
+        participation_months: b.participation_months,
+        work_capacity_loss_percent: b.work_capacity_loss_percent,
+        dependants: b.dependants,
+        leave_days: b.leave_days,
+        child_birth_order: b.child_birth_order,
+    })
+}
+
+/// The shared fields of `PersonRegistered` and `PersonDataChanged`.
+struct PersonFields<'a> {
+    surname: &'a str,
+    name: &'a str,
+    patronymic: &'a str,
+    birth_date: &'a str,
+    sex: &'a str,
+    address: &'a str,
+    postcode: &'a str,
+    document: Option<&'a pb::IdentityDocument>,
+    citizenship: &'a str,
+    effective_on: &'a str,
+    deceased_on: &'a str,
+}
+
+macro_rules! person_fields {
+    ($p:expr) => {
+        PersonFields {
+            surname: &$p.surname,
+            name: &$p.name,
+            patronymic: &$p.patronymic,
+            birth_date: &$p.birth_date,
+            sex: &$p.sex,
+            address: &$p.address,
+            postcode: &$p.postcode,
+            document: $p.document.as_ref(),
+            citizenship: &$p.citizenship,
+            effective_on: &$p.effective_on,
+            deceased_on: &$p.deceased_on,
+        }
+    };
+}
+
+impl<'a> PersonFields<'a> {
+    fn of_registered(p: &'a pb::PersonRegistered) -> Self {
+        person_fields!(p)
+    }
+    fn of_changed(p: &'a pb::PersonDataChanged) -> Self {
+        person_fields!(p)
+    }
+}
+
+fn person(at: &At, p: PersonFields) -> Result<core::PersonData, WireError> {
+    let sex = match p.sex {
+        "" => None,
+        "M" => Some(core::Sex::Male),
+        "F" => Some(core::Sex::Female),
+        other => {
+            return Err(err(
+                &at.f("sex"),
+                format!("must be \"M\" or \"F\", got {other:?}"),
+            ))
+        }
+    };
+    let document = match p.document {
+        None => None,
+        Some(d) => Some(core::IdentityDocument {
+            series: d.series.clone(),
+            number: d.number.clone(),
+            issued_on: At(&at.sub("document")).opt_date("issued_on", &d.issued_on)?,
+            issuer: d.issuer.clone(),
+        }),
+    };
+    Ok(core::PersonData {
+        surname: at.required("surname", p.surname)?.to_string(),
+        name: p.name.to_string(),
+        patronymic: p.patronymic.to_string(),
+        birth_date: at.opt_date("birth_date", p.birth_date)?,
+        sex,
+        address: p.address.to_string(),
+        postcode: p.postcode.to_string(),
+        document,
+        citizenship: p.citizenship.to_string(),
+        effective_on: at.opt_date("effective_on", p.effective_on)?,
+        deceased_on: at.opt_date("deceased_on", p.deceased_on)?,
+    })
+}
+
+/// Why record bytes are not an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("value is not a si.ledger.v1.Envelope: {0}")]
+    Protobuf(String),
+    #[error("invalid envelope: {0}")]
+    Invalid(#[from] WireError),
+}
+
+impl DecodeError {
+    /// A short machine-readable kind for dead-letter records and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::Protobuf(_) => "undecodable",
+            DecodeError::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// Decodes record value bytes into a checked envelope and its content hash.
+///
+/// The hash is taken over prost's re-encoding of the decoded message, which
+/// writes fields in number order: a producer in another language that orders
+/// fields differently still produces the same hash for the same content.
+pub fn decode_envelope(bytes: &[u8]) -> Result<(core::Envelope, ContentHash), DecodeError> {
+    let wire = pb::Envelope::decode(bytes).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+    let envelope = envelope_from_wire(&wire)?;
+    let canonical = wire.encode_to_vec();
+    let hash = ContentHash(Sha256::digest(&canonical).into());
+    Ok((envelope, hash))
+}
+
+/// Encodes a wire envelope as record value bytes.
+pub fn encode_envelope(e: &pb::Envelope) -> Vec<u8> {
+    e.encode_to_vec()
+}

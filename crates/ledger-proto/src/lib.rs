@@ -1,0 +1,16 @@
+//! The wire contract of the si-ledger: prost types generated from
+//! `proto/si/ledger/v1/*.proto` (with their canonical proto3 JSON mapping via
+//! pbjson), and the checked conversions from wire to domain.
+
+pub mod convert;
+pub mod jsonl;
+
+/// Generated messages of package `si.ledger.v1`.
+#[allow(clippy::all, missing_docs)]
+pub mod v1 {
+    include!(concat!(env!("OUT_DIR"), "/si.ledger.v1.rs"));
+    include!(concat!(env!("OUT_DIR"), "/si.ledger.v1.serde.rs"));
+}
+
+pub use convert::{decode_envelope, encode_envelope, envelope_from_wire, WireError};
+pub use jsonl::{parse_line, LineError, ParsedLine};

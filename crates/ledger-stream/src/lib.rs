@@ -1,0 +1,11 @@
+//! Event logs of the si-ledger. The embedded log (a durable, append-only,
+//! CRC-checked file per partition) and, later, Kafka implement one
+//! [`Source`] trait, so the projector cannot tell them apart.
+
+pub mod embedded;
+pub mod murmur2;
+pub mod source;
+
+pub use embedded::{Appender, EmbeddedLog, EmbeddedSource, LogError};
+pub use murmur2::{murmur2, partition_for};
+pub use source::{Record, Source, SourceError};

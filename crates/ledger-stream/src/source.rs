@@ -1,0 +1,58 @@
+//! The one trait every event log implements for the projector.
+
+use std::time::Duration;
+
+/// One record as a log holds it. `timestamp_ms` is the log's record time in
+/// milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub partition: u32,
+    pub offset: u64,
+    pub timestamp_ms: i64,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("log i/o at {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "log is corrupt in partition {partition} at byte {position} (offset {offset}): {reason}"
+    )]
+    Corrupt {
+        partition: u32,
+        position: u64,
+        offset: u64,
+        reason: String,
+    },
+    #[error("partition {partition} is not assigned to this source")]
+    NotAssigned { partition: u32 },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A partitioned, offset-addressed log the projector reads from.
+///
+/// The projector keeps its own offsets (next to its state, in the store) and
+/// seeks to them; `acknowledge` only tells the source what is durably applied
+/// (Kafka commits it for lag monitoring).
+pub trait Source {
+    /// Total partitions of the log (the partitioner's modulus).
+    fn partition_count(&self) -> u32;
+    /// Partitions this source currently delivers.
+    fn assigned(&self) -> Vec<u32>;
+    /// Next `poll` on `partition` starts at `offset`.
+    fn seek(&mut self, partition: u32, offset: u64) -> Result<(), SourceError>;
+    /// Up to `max` records, in offset order within each partition; may return
+    /// fewer, or none after waiting up to `wait`.
+    fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>, SourceError>;
+    /// The offset one past the last record of each assigned partition, now.
+    fn end_offsets(&mut self) -> Result<Vec<(u32, u64)>, SourceError>;
+    /// Everything before these offsets is durably applied.
+    fn acknowledge(&mut self, next_offsets: &[(u32, u64)]) -> Result<(), SourceError>;
+}
