@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod event;
 pub mod id;
 pub mod money;
+pub mod partition;
 pub mod statement;
 pub mod time;
 
@@ -17,5 +18,6 @@ pub use calendar::{Calendar, Deadline};
 pub use event::*;
 pub use id::{check_id, mask_id, IdCheck, IdError, IdKind, Iin, PayerId, Sex};
 pub use money::{Money, MoneyError};
+pub use partition::{murmur2, partition_for};
 pub use statement::Statement;
 pub use time::{parse_date, Period, TimeError};

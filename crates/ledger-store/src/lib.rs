@@ -1,1 +1,258 @@
-//! placeholder
+//! The account store of the si-ledger. [`LedgerStore`] owns the key layout
+//! and the encoding; a [`Kv`] backend owns the bytes: [`SledKv`] on disk, or
+//! [`MemoryKv`], its in-memory twin for tests. Both pass one contract suite.
+//!
+//! Everything one projector batch produces — accounts, history entries,
+//! event-id index entries, dead letters and the partitions' next offsets — is
+//! written by [`LedgerStore::write`] in one atomic batch and flushed before
+//! it returns. Every key starts with a tag byte and the partition, so one
+//! partition's state can be dropped and rebuilt on its own.
+
+mod kv;
+mod records;
+
+pub use kv::{Kv, KvBatch, MemoryKv, SledKv};
+pub use records::{DeadLetter, EventIndexEntry, HistoryEntry, StoreMeta, WriteBatch};
+
+use ledger_core::{Account, ContentHash, EventId, Iin};
+use serde::{de::DeserializeOwned, Serialize};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store backend: {0}")]
+    Backend(String),
+    #[error("stored {what} under key {key} does not decode: {reason}")]
+    Corrupt {
+        what: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("store holds {stored} partitions but the log has {log}: use a new --data directory")]
+    PartitionMismatch { stored: u32, log: u32 },
+}
+
+const META: u8 = b'M';
+const OFFSET: u8 = b'O';
+const ACCOUNT: u8 = b'A';
+const HISTORY: u8 = b'H';
+const EVENT: u8 = b'E';
+const DEAD: u8 = b'D';
+
+fn key(tag: u8, partition: u32, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(5 + rest.len());
+    k.push(tag);
+    k.extend_from_slice(&partition.to_be_bytes());
+    k.extend_from_slice(rest);
+    k
+}
+
+fn history_key(partition: u32, iin: &Iin, seq: u64) -> Vec<u8> {
+    let mut rest = [0u8; 20];
+    rest[..12].copy_from_slice(iin.as_bytes());
+    rest[12..].copy_from_slice(&seq.to_be_bytes());
+    key(HISTORY, partition, &rest)
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_stdvec(v).expect("store records always encode")
+}
+
+fn decode<T: DeserializeOwned>(what: &'static str, k: &[u8], v: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(v).map_err(|e| StoreError::Corrupt {
+        what,
+        key: printable_key(k),
+        reason: e.to_string(),
+    })
+}
+
+/// A key for error messages, with any IIN in it masked.
+fn printable_key(k: &[u8]) -> String {
+    let tag = k.first().map(|t| *t as char).unwrap_or('?');
+    let partition = k
+        .get(1..5)
+        .map(|p| u32::from_be_bytes(p.try_into().expect("4 bytes")));
+    match (tag, partition) {
+        ('A' | 'H', Some(p)) => {
+            let iin = k
+                .get(5..17)
+                .map(|b| ledger_core::mask_id(&String::from_utf8_lossy(b)));
+            format!("{tag}/p{p}/{}", iin.unwrap_or_default())
+        }
+        (_, Some(p)) => format!("{tag}/p{p}/+{} bytes", k.len().saturating_sub(5)),
+        _ => format!("{tag}"),
+    }
+}
+
+/// The ledger's state over a key-value backend.
+#[derive(Clone)]
+pub struct LedgerStore<B: Kv> {
+    kv: B,
+}
+
+impl LedgerStore<SledKv> {
+    /// Opens (or creates) the sled store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Ok(LedgerStore {
+            kv: SledKv::open(dir)?,
+        })
+    }
+}
+
+impl LedgerStore<MemoryKv> {
+    pub fn in_memory() -> Self {
+        LedgerStore {
+            kv: MemoryKv::default(),
+        }
+    }
+}
+
+impl<B: Kv> LedgerStore<B> {
+    pub fn with_backend(kv: B) -> Self {
+        LedgerStore { kv }
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.kv
+    }
+
+    pub fn meta(&self) -> Result<Option<StoreMeta>, StoreError> {
+        let k = vec![META];
+        self.kv.get(&k)?.map(|v| decode("meta", &k, &v)).transpose()
+    }
+
+    /// Records the log's partition count on first use; refuses a store that
+    /// was built from a log with another count (its keys would be wrong).
+    pub fn check_or_init_meta(&self, partitions: u32) -> Result<StoreMeta, StoreError> {
+        match self.meta()? {
+            Some(m) if m.partitions != partitions => Err(StoreError::PartitionMismatch {
+                stored: m.partitions,
+                log: partitions,
+            }),
+            Some(m) => Ok(m),
+            None => {
+                let m = StoreMeta { partitions };
+                let mut b = KvBatch::default();
+                b.put(vec![META], encode(&m));
+                self.kv.write(b)?;
+                Ok(m)
+            }
+        }
+    }
+
+    /// Which partition holds `iin`, per the stored partition count.
+    pub fn partition_of(&self, iin: &Iin) -> Result<Option<u32>, StoreError> {
+        Ok(self.meta()?.map(|m| partition_of(iin, m.partitions)))
+    }
+
+    pub fn account(&self, partition: u32, iin: &Iin) -> Result<Option<Account>, StoreError> {
+        let k = key(ACCOUNT, partition, iin.as_bytes());
+        self.kv
+            .get(&k)?
+            .map(|v| decode("account", &k, &v))
+            .transpose()
+    }
+
+    pub fn event(
+        &self,
+        partition: u32,
+        id: &EventId,
+    ) -> Result<Option<EventIndexEntry>, StoreError> {
+        let k = key(EVENT, partition, id.as_str().as_bytes());
+        self.kv
+            .get(&k)?
+            .map(|v| decode("event index", &k, &v))
+            .transpose()
+    }
+
+    pub fn event_hash(
+        &self,
+        partition: u32,
+        id: &EventId,
+    ) -> Result<Option<ContentHash>, StoreError> {
+        Ok(self.event(partition, id)?.map(|e| e.hash))
+    }
+
+    /// The next offset to read on `partition`, if anything was applied.
+    pub fn offset(&self, partition: u32) -> Result<Option<u64>, StoreError> {
+        let k = key(OFFSET, partition, &[]);
+        Ok(self.kv.get(&k)?.map(|v| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&v[..8.min(v.len())]);
+            u64::from_be_bytes(b)
+        }))
+    }
+
+    /// Writes one batch atomically and durably.
+    pub fn write(&self, w: &WriteBatch) -> Result<(), StoreError> {
+        let mut b = KvBatch::default();
+        for (p, a) in &w.accounts {
+            b.put(key(ACCOUNT, *p, a.iin.as_bytes()), encode(a));
+        }
+        for h in &w.history {
+            b.put(
+                history_key(h.position.partition, &h.envelope.iin, h.seq),
+                encode(h),
+            );
+        }
+        for (p, id, e) in &w.events {
+            b.put(key(EVENT, *p, id.as_str().as_bytes()), encode(e));
+        }
+        for d in &w.dead_letters {
+            let k = key(DEAD, d.position.partition, &d.position.offset.to_be_bytes());
+            b.put(k, encode(d));
+        }
+        for (p, next) in &w.offsets {
+            b.put(key(OFFSET, *p, &[]), next.to_be_bytes().to_vec());
+        }
+        self.kv.write(b)
+    }
+
+    /// An account's history in log order.
+    pub fn history(&self, partition: u32, iin: &Iin) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.kv
+            .scan(&key(HISTORY, partition, iin.as_bytes()))?
+            .into_iter()
+            .map(|(k, v)| decode("history entry", &k, &v))
+            .collect()
+    }
+
+    /// Every dead letter, by partition and offset.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        self.kv
+            .scan(&[DEAD])?
+            .into_iter()
+            .map(|(k, v)| decode("dead letter", &k, &v))
+            .collect()
+    }
+
+    /// Visits every account, by partition and IIN.
+    pub fn for_each_account(&self, mut f: impl FnMut(u32, Account)) -> Result<(), StoreError> {
+        for (k, v) in self.kv.scan(&[ACCOUNT])? {
+            let p = u32::from_be_bytes(k[1..5].try_into().expect("partition"));
+            f(p, decode("account", &k, &v)?);
+        }
+        Ok(())
+    }
+
+    /// Forgets everything of one partition (to rebuild it from offset 0).
+    pub fn drop_partition(&self, partition: u32) -> Result<(), StoreError> {
+        let mut b = KvBatch::default();
+        for tag in [OFFSET, ACCOUNT, HISTORY, EVENT, DEAD] {
+            for (k, _) in self.kv.scan(&key(tag, partition, &[]))? {
+                b.delete(k);
+            }
+        }
+        self.kv.write(b)
+    }
+
+    /// Bytes the backend occupies on disk (0 in memory).
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.kv.size_on_disk()
+    }
+}
+
+/// Kafka's partition for an IIN key (murmur2, like the Java client).
+pub fn partition_of(iin: &Iin, partitions: u32) -> u32 {
+    ledger_core::partition_for(iin.as_bytes(), partitions)
+}

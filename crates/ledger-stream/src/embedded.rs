@@ -11,8 +11,8 @@
 //! end of a file (a torn tail) is truncated by the next appender and ignored
 //! by readers; a bad frame with data after it is corruption and an error.
 
-use crate::murmur2::partition_for;
 use crate::source::{Record, Source, SourceError};
+use ledger_core::partition_for;
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};

@@ -3,9 +3,8 @@
 //! [`Source`] trait, so the projector cannot tell them apart.
 
 pub mod embedded;
-pub mod murmur2;
 pub mod source;
 
 pub use embedded::{Appender, EmbeddedLog, EmbeddedSource, LogError};
-pub use murmur2::{murmur2, partition_for};
+pub use ledger_core::{murmur2, partition_for};
 pub use source::{Record, Source, SourceError};

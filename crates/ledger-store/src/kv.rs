@@ -1,0 +1,127 @@
+//! Byte-level backends: sled on disk and a `BTreeMap` twin in memory.
+
+use crate::StoreError;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// A set of puts and deletes applied all at once or not at all.
+#[derive(Debug, Default)]
+pub struct KvBatch {
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl KvBatch {
+    pub fn put(&mut self, k: Vec<u8>, v: Vec<u8>) {
+        self.ops.push((k, Some(v)));
+    }
+    pub fn delete(&mut self, k: Vec<u8>) {
+        self.ops.push((k, None));
+    }
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// What the ledger store needs from a key-value engine.
+pub trait Kv: Clone + Send + Sync + 'static {
+    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Applies the batch atomically and makes it durable before returning.
+    fn write(&self, b: KvBatch) -> Result<(), StoreError>;
+    /// Every pair whose key starts with `prefix`, in key order.
+    fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn size_on_disk(&self) -> Result<u64, StoreError>;
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// sled, one tree, `apply_batch` + `flush` per write.
+#[derive(Clone)]
+pub struct SledKv {
+    db: sled::Db,
+}
+
+impl SledKv {
+    pub fn open(dir: &Path) -> Result<SledKv, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            // Bounded cache: the projector's memory must not grow with the
+            // number of participants.
+            .cache_capacity(192 * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| StoreError::Backend(format!("opening {}: {e}", dir.display())))?;
+        Ok(SledKv { db })
+    }
+}
+
+impl Kv for SledKv {
+    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(k).map_err(backend)?.map(|v| v.to_vec()))
+    }
+
+    fn write(&self, b: KvBatch) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in b.ops {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        self.db.apply_batch(batch).map_err(backend)?;
+        self.db.flush().map_err(backend)?;
+        Ok(())
+    }
+
+    fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.db
+            .scan_prefix(prefix)
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
+            .collect()
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(backend)
+    }
+}
+
+/// The in-memory twin. Clones share the map, so "reopening" a clone sees
+/// everything written: what a durable store must also do.
+#[derive(Clone, Default)]
+pub struct MemoryKv {
+    map: Arc<Mutex<BTreeMap<Vec<u8>, Vec<u8>>>>,
+}
+
+impl Kv for MemoryKv {
+    fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.map.lock().map_err(backend)?.get(k).cloned())
+    }
+
+    fn write(&self, b: KvBatch) -> Result<(), StoreError> {
+        let mut m = self.map.lock().map_err(backend)?;
+        for (k, v) in b.ops {
+            match v {
+                Some(v) => m.insert(k, v),
+                None => m.remove(&k),
+            };
+        }
+        Ok(())
+    }
+
+    fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let m = self.map.lock().map_err(backend)?;
+        Ok(m.range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
