@@ -1,1 +1,141 @@
-fn main() {}
+//! `si-ledger`: the command line of the ledger. Parses arguments, sets up
+//! tracing, wires the crates together; every decision lives in the crates.
+
+mod bench;
+mod demo;
+mod publish;
+mod query;
+mod synth;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "si-ledger",
+    version,
+    about = "Event-sourced ledger of personalized social-insurance records"
+)]
+struct Cli {
+    /// A calendar override file (JSON, same shape as the built-in one) adding
+    /// a year or a later version of a year from a late decree.
+    #[arg(long, global = true, value_name = "FILE")]
+    calendar: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check IINs and BINs (check digit, birth date, sex).
+    Iin {
+        #[command(subcommand)]
+        command: IinCommand,
+    },
+    /// The Kazakhstan working-day calendar and recording deadlines.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+    /// Validate JSON lines and publish them to the embedded log.
+    Publish(publish::PublishArgs),
+    /// Project the log into per-participant accounts.
+    Project(query::ProjectArgs),
+    /// Print a participant's statement.
+    Account(query::AccountArgs),
+    /// List records that could not be applied, with their provenance.
+    DeadLetters(query::DeadLettersArgs),
+    /// Generate a synthetic population, publish and project it, show a statement.
+    Demo(demo::DemoArgs),
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum IinCommand {
+    /// Check one or more 12-digit identifiers.
+    Check {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// The recording deadline for money received on DATE (Rules §7).
+    Deadline {
+        date: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whether DATE is a working day.
+    WorkingDay {
+        date: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Projector replay rate against sled's raw read-modify-write rate.
+    Replay(bench::ReplayArgs),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SI_LEDGER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn context(cli_calendar: &Option<PathBuf>) -> Result<ledger_core::Context> {
+    let calendar = match cli_calendar {
+        None => ledger_core::Calendar::built_in(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading calendar {}", path.display()))?;
+            ledger_core::Calendar::with_overrides(&text)
+                .with_context(|| format!("calendar {}", path.display()))?
+        }
+    };
+    Ok(ledger_core::Context { calendar })
+}
+
+/// Runs a command; the value is the process exit code.
+fn run(cli: Cli) -> Result<i32> {
+    let ctx = context(&cli.calendar)?;
+    match cli.command {
+        Command::Iin {
+            command: IinCommand::Check { ids, json },
+        } => query::iin_check(&ids, json),
+        Command::Calendar { command } => match command {
+            CalendarCommand::Deadline { date, json } => query::deadline(&ctx, &date, json),
+            CalendarCommand::WorkingDay { date, json } => query::working_day(&ctx, &date, json),
+        },
+        Command::Publish(args) => publish::run(&args),
+        Command::Project(args) => query::project(&ctx, &args),
+        Command::Account(args) => query::account(&args),
+        Command::DeadLetters(args) => query::dead_letters(&args),
+        Command::Demo(args) => demo::run(&ctx, &args),
+        Command::Bench {
+            command: BenchCommand::Replay(args),
+        } => bench::replay(&ctx, &args),
+    }
+}

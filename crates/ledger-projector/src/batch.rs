@@ -1,0 +1,180 @@
+//! Turning one polled batch into one store write. Reads the store, writes
+//! nothing: the caller writes the result atomically.
+
+use ledger_core::{
+    apply, partition_for, Account, ContentHash, Context, EventId, Iin, Outcome, Position, Recorded,
+};
+use ledger_store::{
+    DeadLetter, EventIndexEntry, HistoryEntry, Kv, LedgerStore, StoreError, WriteBatch,
+};
+use ledger_stream::Record;
+use std::collections::{BTreeMap, HashMap};
+
+/// One batch's write and its counts.
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    pub write: WriteBatch,
+    pub records: u64,
+    pub applied: u64,
+    pub returned: u64,
+    pub refused: u64,
+    pub duplicates: u64,
+    pub conflicts: u64,
+    pub late: u64,
+    pub redelivered: u64,
+}
+
+fn dead(rec: &Record, kind: &str, error: String) -> DeadLetter {
+    tracing::info!(
+        partition = rec.partition,
+        offset = rec.offset,
+        kind,
+        error = %error,
+        "record dead-lettered"
+    );
+    DeadLetter {
+        position: Position {
+            partition: rec.partition,
+            offset: rec.offset,
+        },
+        timestamp_ms: rec.timestamp_ms,
+        key: rec.key.clone(),
+        value: rec.value.clone(),
+        kind: kind.to_string(),
+        error,
+    }
+}
+
+/// Decides every record of a batch against the store's state as of the last
+/// write plus the batch's own earlier records. `next` holds each partition's
+/// next unapplied offset; records below it were applied before and are
+/// skipped (a source redelivering after a crash).
+pub fn decide_batch<B: Kv>(
+    ctx: &Context,
+    store: &LedgerStore<B>,
+    partitions: u32,
+    next: &BTreeMap<u32, u64>,
+    records: &[Record],
+) -> Result<BatchOutcome, StoreError> {
+    let mut out = BatchOutcome::default();
+    let mut accounts: HashMap<(u32, Iin), Account> = HashMap::new();
+    let mut seen: HashMap<(u32, EventId), ContentHash> = HashMap::new();
+    let mut offsets: BTreeMap<u32, u64> = BTreeMap::new();
+    for rec in records {
+        let expected = offsets
+            .get(&rec.partition)
+            .or(next.get(&rec.partition))
+            .copied()
+            .unwrap_or(0);
+        if rec.offset < expected {
+            out.redelivered += 1;
+            continue;
+        }
+        offsets.insert(rec.partition, rec.offset + 1);
+        out.records += 1;
+        let p = rec.partition;
+        let Some(iin) = std::str::from_utf8(&rec.key)
+            .ok()
+            .and_then(|k| Iin::parse(k).ok())
+        else {
+            let why = match std::str::from_utf8(&rec.key) {
+                Ok(k) => Iin::parse(k)
+                    .err()
+                    .map(|e| format!("key: {e}"))
+                    .unwrap_or_default(),
+                Err(_) => "key: not UTF-8".to_string(),
+            };
+            out.write.dead_letters.push(dead(rec, "bad_key", why));
+            continue;
+        };
+        let wanted = partition_for(iin.as_bytes(), partitions);
+        if wanted != p {
+            let why = format!(
+                "key {} belongs on partition {wanted}, not {p}",
+                iin.masked()
+            );
+            out.write
+                .dead_letters
+                .push(dead(rec, "wrong_partition", why));
+            continue;
+        }
+        let (envelope, hash) = match ledger_proto::decode_envelope(&rec.value) {
+            Ok(x) => x,
+            Err(e) => {
+                out.write
+                    .dead_letters
+                    .push(dead(rec, e.kind(), e.to_string()));
+                continue;
+            }
+        };
+        if envelope.iin != iin {
+            let why = format!(
+                "iin {} differs from key {}",
+                envelope.iin.masked(),
+                iin.masked()
+            );
+            out.write.dead_letters.push(dead(rec, "key_mismatch", why));
+            continue;
+        }
+        let Some(timestamp) = chrono::DateTime::from_timestamp_millis(rec.timestamp_ms) else {
+            let why = format!("timestamp {} ms is out of range", rec.timestamp_ms);
+            out.write.dead_letters.push(dead(rec, "bad_timestamp", why));
+            continue;
+        };
+        let id_key = (p, envelope.event_id.clone());
+        let prior = match seen.get(&id_key) {
+            Some(h) => Some(*h),
+            None => store.event_hash(p, &envelope.event_id)?,
+        };
+        let account = match accounts.entry((p, iin)) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(store.account(p, &iin)?.unwrap_or_else(|| Account::new(iin)))
+            }
+        };
+        let position = Position {
+            partition: p,
+            offset: rec.offset,
+        };
+        let recorded = Recorded {
+            position,
+            timestamp,
+            content_hash: hash,
+            event: envelope,
+        };
+        let outcome = apply(ctx, account, &recorded, prior);
+        match &outcome {
+            Outcome::Applied { .. } => out.applied += 1,
+            Outcome::Returned { .. } => out.returned += 1,
+            Outcome::Refused { .. } => out.refused += 1,
+            Outcome::Duplicate => out.duplicates += 1,
+            Outcome::Conflict { reason } => {
+                out.conflicts += 1;
+                out.write
+                    .dead_letters
+                    .push(dead(rec, "conflict", reason.clone()));
+            }
+        }
+        if outcome.is_late() {
+            out.late += 1;
+        }
+        if prior.is_none() {
+            seen.insert(id_key.clone(), hash);
+            out.write
+                .events
+                .push((p, id_key.1, EventIndexEntry { hash, position }));
+        }
+        out.write.history.push(HistoryEntry {
+            seq: account.history_len - 1,
+            position,
+            timestamp_ms: rec.timestamp_ms,
+            envelope: recorded.event,
+            outcome,
+        });
+    }
+    let mut touched: Vec<((u32, Iin), Account)> = accounts.into_iter().collect();
+    touched.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    out.write.accounts = touched.into_iter().map(|((p, _), a)| (p, a)).collect();
+    out.write.offsets = offsets.into_iter().collect();
+    Ok(out)
+}

@@ -1,0 +1,179 @@
+//! `si-ledger bench replay`: how close the projector gets to the physical
+//! limit of a sled projector on this machine.
+//!
+//! (a) raw: one batched read-modify-write per event over the same account
+//!     keys in the same order, `apply_batch` + `flush` per batch;
+//! (b) replay: the real projector from an embedded log into an empty store,
+//!     writing everything a projection writes;
+//! (c) both rates, their ratio, peak RSS and store bytes per event.
+
+use crate::synth;
+use anyhow::{Context as _, Result};
+use clap::Args;
+use ledger_core::Context;
+use ledger_projector::{Options, Until};
+use ledger_store::LedgerStore;
+use ledger_stream::EmbeddedLog;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// Participants (default: events / 10).
+    #[arg(long)]
+    pub participants: Option<usize>,
+    #[arg(long, default_value_t = 4096)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 4)]
+    pub partitions: u32,
+    /// Working directory (default: a fresh temporary one, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
+    let tmp = tempfile::tempdir()?;
+    let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let participants = args.participants.unwrap_or((args.events / 10).max(1));
+    let batch = args.batch_size.max(1);
+
+    // Generate and publish the log (not timed as part of the replay).
+    let started = Instant::now();
+    let log_dir = dir.join("log");
+    let log = EmbeddedLog::open_or_create(&log_dir, args.partitions)?;
+    let mut appender = log.appender()?;
+    let months = (args.events / participants).max(1) as u32 + 1;
+    let mut gen = synth::Synth::new(7, participants, months, ctx.calendar.clone());
+    let mut keys: Vec<[u8; 12]> = Vec::with_capacity(args.events);
+    let mut append = |items: Vec<synth::Item>, keys: &mut Vec<[u8; 12]>| -> Result<()> {
+        let room = args.events - keys.len();
+        let items = &items[..items.len().min(room)];
+        let encoded: Vec<(Vec<u8>, i64, Vec<u8>)> = items
+            .iter()
+            .map(|it| {
+                (
+                    it.wire.iin.as_bytes().to_vec(),
+                    it.timestamp_ms,
+                    ledger_proto::encode_envelope(&it.wire),
+                )
+            })
+            .collect();
+        let recs: Vec<(&[u8], i64, &[u8])> = encoded
+            .iter()
+            .map(|(k, t, v)| (&k[..], *t, &v[..]))
+            .collect();
+        appender.append(&recs)?;
+        keys.extend(
+            items
+                .iter()
+                .map(|it| <[u8; 12]>::try_from(it.wire.iin.as_bytes()).expect("12-digit IIN")),
+        );
+        Ok(())
+    };
+    append(gen.registrations(), &mut keys)?;
+    let mut m = 0;
+    while keys.len() < args.events {
+        append(gen.month(m), &mut keys)?;
+        m += 1;
+    }
+    drop(appender);
+    let log_bytes: u64 = std::fs::read_dir(&log_dir)?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!(
+        "generated {} events for {participants} participants ({} MiB of log) in {:.1} s",
+        keys.len(),
+        log_bytes >> 20,
+        started.elapsed().as_secs_f64()
+    );
+
+    // (a) sled's raw rate.
+    let raw_eps = raw_rate(&dir.join("raw"), &keys, batch)?;
+    eprintln!("raw sled read-modify-write: {raw_eps:.0} events/s");
+
+    // (b) the projector.
+    let store = LedgerStore::open(&dir.join("store"))?;
+    let mut source = log.source()?;
+    let opts = Options {
+        batch_size: batch,
+        until: Until::EndAtStart,
+        ..Options::default()
+    };
+    let t0 = Instant::now();
+    let totals = ledger_projector::run(
+        ctx,
+        &mut source,
+        &store,
+        &opts,
+        &AtomicBool::new(false),
+        |_| {},
+    )?;
+    let secs = t0.elapsed().as_secs_f64();
+    let projector_eps = totals.records as f64 / secs;
+    eprintln!("{}", crate::query::totals_line(&totals));
+    eprintln!(
+        "projector: {} events in {secs:.2} s = {projector_eps:.0} events/s",
+        totals.records
+    );
+
+    // (c) figures.
+    let disk = store.size_on_disk()?;
+    let rss = peak_rss_mib().unwrap_or(0.0);
+    let ratio = projector_eps / raw_eps;
+    println!(
+        "ratio={ratio:.3} projector_eps={projector_eps:.0} raw_eps={raw_eps:.0} peak_rss_mib={rss:.0} disk_bytes_per_event={:.0}",
+        disk as f64 / totals.records.max(1) as f64
+    );
+    Ok(0)
+}
+
+/// One read-modify-write per event of a 256-byte value under an account-like
+/// key, coalesced into one `apply_batch` and one `flush` per batch.
+fn raw_rate(path: &std::path::Path, keys: &[[u8; 12]], batch: usize) -> Result<f64> {
+    let db = sled::Config::new()
+        .path(path)
+        .cache_capacity(192 * 1024 * 1024)
+        .mode(sled::Mode::HighThroughput)
+        .open()
+        .context("opening raw sled")?;
+    let t0 = Instant::now();
+    for chunk in keys.chunks(batch) {
+        let mut pending: std::collections::HashMap<[u8; 17], Vec<u8>> =
+            std::collections::HashMap::new();
+        for k in chunk {
+            let mut key = [0u8; 17];
+            key[0] = b'A';
+            key[5..].copy_from_slice(k);
+            let mut value = match pending.remove(&key) {
+                Some(v) => v,
+                None => db
+                    .get(key)?
+                    .map(|v| v.to_vec())
+                    .unwrap_or_else(|| vec![0u8; 256]),
+            };
+            let n = u64::from_le_bytes(value[..8].try_into().expect("8 bytes")) + 1;
+            value[..8].copy_from_slice(&n.to_le_bytes());
+            pending.insert(key, value);
+        }
+        let mut b = sled::Batch::default();
+        for (k, v) in pending {
+            b.insert(&k[..], v);
+        }
+        db.apply_batch(b)?;
+        db.flush()?;
+    }
+    Ok(keys.len() as f64 / t0.elapsed().as_secs_f64())
+}
+
+/// Peak resident set size of this process (VmHWM), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

@@ -1,0 +1,139 @@
+//! `si-ledger demo`: a synthetic population's year of events, written as
+//! JSON lines, published through the same path as `publish`, projected with
+//! a progress bar, then a summary and one statement.
+
+use crate::{publish, query, synth};
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use ledger_core::{Context, Statement};
+use ledger_store::LedgerStore;
+use ledger_stream::EmbeddedLog;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value_t = 2000)]
+    pub participants: usize,
+    #[arg(long, default_value_t = 12)]
+    pub months: u32,
+    /// Where the demo's events file, log and store go (replaced on each run).
+    #[arg(long, default_value = "demo-data")]
+    pub data: PathBuf,
+    #[arg(long, default_value_t = 4)]
+    pub partitions: u32,
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+}
+
+const MARKER: &str = ".si-ledger-demo";
+
+pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
+    if args.participants == 0 || args.months == 0 {
+        bail!("--participants and --months must be at least 1");
+    }
+    let data = &args.data;
+    if data.exists() {
+        if !data.join(MARKER).exists() {
+            bail!(
+                "{} exists and is not a demo directory; choose another --data",
+                data.display()
+            );
+        }
+        std::fs::remove_dir_all(data).with_context(|| format!("clearing {}", data.display()))?;
+    }
+    std::fs::create_dir_all(data)?;
+    std::fs::write(
+        data.join(MARKER),
+        "created by si-ledger demo; removed by the next demo run\n",
+    )?;
+
+    let started = std::time::Instant::now();
+    let mut gen = synth::Synth::new(
+        args.seed,
+        args.participants,
+        args.months,
+        ctx.calendar.clone(),
+    );
+    let events_path = data.join("events.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&events_path)?);
+    let write_items =
+        |items: Vec<synth::Item>, file: &mut std::io::BufWriter<std::fs::File>| -> Result<()> {
+            for it in items {
+                let ts = chrono::DateTime::from_timestamp_millis(it.timestamp_ms)
+                    .context("timestamp")?;
+                let line = serde_json::json!({"timestamp": ts.to_rfc3339(), "envelope": it.wire});
+                writeln!(file, "{line}")?;
+            }
+            Ok(())
+        };
+    write_items(gen.registrations(), &mut file)?;
+    for m in 0..args.months {
+        write_items(gen.month(m), &mut file)?;
+    }
+    for bad in synth::bad_lines(gen.iin(0)) {
+        writeln!(file, "{bad}")?;
+    }
+    file.flush()?;
+    drop(file);
+
+    println!(
+        "generated {} participants × {} months → {}",
+        args.participants,
+        args.months,
+        events_path.display()
+    );
+    let log_dir = data.join("log");
+    let mut appender = publish::open_appender(&log_dir, args.partitions)?;
+    let input = std::io::BufReader::new(std::fs::File::open(&events_path)?);
+    let mut refused = Vec::new();
+    let summary = publish::publish_lines(input, Some(&mut appender), |n, e| {
+        refused.push(format!("line {n}: {e}"))
+    })?;
+    drop(appender);
+    println!(
+        "published {} of {} lines; {} refused at the door:",
+        summary.published, summary.lines, summary.refused
+    );
+    for r in &refused {
+        println!("  {r}");
+    }
+
+    let log = EmbeddedLog::open(&log_dir)?;
+    let store = LedgerStore::open(&query::store_dir(data))?;
+    let totals = query::project_with_progress(ctx, &log, &store, 4096, false)?;
+    println!("{}", query::totals_line(&totals));
+
+    // Show the most eventful statement: the reader sees returns, refusals,
+    // duplicates and lateness at work.
+    let mut best: Option<(u64, ledger_core::Account)> = None;
+    let mut accounts = 0u64;
+    store.for_each_account(|_, a| {
+        accounts += 1;
+        let score = a.rejections.len() as u64 * 4
+            + a.duplicates_ignored * 2
+            + a.late_recordings
+            + a.benefits.len() as u64 * 3;
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((score, a));
+        }
+    })?;
+    println!(
+        "{accounts} accounts in {} (store {} MiB)",
+        query::store_dir(data).display(),
+        store.size_on_disk()? / (1 << 20)
+    );
+    if let Some((_, a)) = best {
+        println!();
+        print!("{}", Statement::of(&a).to_text());
+        println!();
+        println!(
+            "try: si-ledger account {} --data {} --json",
+            a.iin,
+            data.display()
+        );
+        println!("     si-ledger dead-letters --data {}", data.display());
+    }
+    println!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(0)
+}

@@ -1,0 +1,253 @@
+//! The read-side commands (`iin check`, `calendar`, `account`,
+//! `dead-letters`) and `project`.
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use ledger_core::{check_id, mask_id, parse_date, Context, Iin, Statement};
+use ledger_projector::{Options, Totals, Until};
+use ledger_store::{LedgerStore, SledKv};
+use ledger_stream::EmbeddedLog;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+pub fn iin_check(ids: &[String], json: bool) -> Result<i32> {
+    let checks: Vec<_> = ids.iter().map(|id| check_id(id)).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&checks)?);
+    } else {
+        for c in &checks {
+            match (&c.error, c.kind) {
+                (Some(e), _) => println!("{}: invalid: {e}", c.id),
+                (None, kind) => {
+                    let kind = kind
+                        .map(|k| format!("{k:?}").to_uppercase())
+                        .unwrap_or_default();
+                    let born = c
+                        .birth_date
+                        .map(|d| format!(", born {d}"))
+                        .unwrap_or_default();
+                    let sex = c.sex.map(|s| format!(", sex {s}")).unwrap_or_default();
+                    println!("{}: valid {kind}{born}{sex}", c.id);
+                    for w in &c.warnings {
+                        println!("  warning: {w}");
+                    }
+                }
+            }
+        }
+    }
+    Ok(if checks.iter().all(|c| c.valid) { 0 } else { 1 })
+}
+
+pub fn deadline(ctx: &Context, date: &str, json: bool) -> Result<i32> {
+    let d = parse_date(date).context("received-on date")?;
+    let dl = ctx.calendar.recording_deadline(d);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&dl)?);
+    } else {
+        println!(
+            "received {} → record by {} ({})",
+            dl.received_on,
+            dl.deadline,
+            dl.deadline_day.format("%A")
+        );
+        if !dl.from_published_data {
+            println!("  note: derived from the Labour Code rule; no published calendar covers these days");
+        }
+    }
+    Ok(0)
+}
+
+pub fn working_day(ctx: &Context, date: &str, json: bool) -> Result<i32> {
+    let d = parse_date(date).context("date")?;
+    let (working, published) = ctx.calendar.working_day(d);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"date": d, "working_day": working, "from_published_data": published})
+        );
+    } else {
+        let what = if working {
+            "a working day"
+        } else {
+            "not a working day"
+        };
+        let src = if published {
+            ""
+        } else {
+            " (derived by rule; no published calendar)"
+        };
+        println!("{d} ({}) is {what}{src}", d.format("%A"));
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct ProjectArgs {
+    /// The embedded log directory.
+    #[arg(long, value_name = "DIR")]
+    pub log: PathBuf,
+    /// The projector's data directory (the sled store lives in DIR/store).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Keep following the log instead of stopping at its end.
+    #[arg(long)]
+    pub follow: bool,
+    /// Records per atomic store write.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_size: usize,
+}
+
+pub fn store_dir(data: &Path) -> PathBuf {
+    data.join("store")
+}
+
+/// Opens an existing store; refuses to create one where a reader expected data.
+pub fn open_existing_store(data: &Path) -> Result<LedgerStore<SledKv>> {
+    let dir = store_dir(data);
+    if !dir.join("db").exists() && !dir.join("conf").exists() {
+        bail!(
+            "no store at {} (run `si-ledger project --data {}` first)",
+            dir.display(),
+            data.display()
+        );
+    }
+    LedgerStore::open(&dir).with_context(|| format!("opening store {}", dir.display()))
+}
+
+pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
+    let log = EmbeddedLog::open(&args.log)
+        .with_context(|| format!("opening log {}", args.log.display()))?;
+    let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
+    let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow)?;
+    println!("{}", totals_line(&totals));
+    Ok(0)
+}
+
+pub fn project_with_progress(
+    ctx: &Context,
+    log: &EmbeddedLog,
+    store: &LedgerStore<SledKv>,
+    batch_size: usize,
+    follow: bool,
+) -> Result<Totals> {
+    let mut source = log.source()?;
+    let total: u64 = log.end_offsets()?.iter().sum();
+    let already: u64 = (0..log.partitions())
+        .map(|p| store.offset(p).map(|o| o.unwrap_or(0)))
+        .sum::<Result<u64, _>>()?;
+    let bar = ProgressBar::new(total.saturating_sub(already));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} projecting [{bar:40}] {pos}/{len} records ({per_sec}, eta {eta})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    let opts = Options {
+        batch_size: batch_size.max(1),
+        until: if follow {
+            Until::Stopped
+        } else {
+            Until::EndAtStart
+        },
+        ..Options::default()
+    };
+    let stop = AtomicBool::new(false);
+    let totals = ledger_projector::run(ctx, &mut source, store, &opts, &stop, |t| {
+        bar.set_position(t.records + t.redelivered)
+    })?;
+    bar.finish_and_clear();
+    Ok(totals)
+}
+
+pub fn totals_line(t: &Totals) -> String {
+    format!(
+        "projected {} records in {} batches: {} applied, {} returned to payer, {} refused, \
+         {} duplicates ignored, {} conflicts, {} dead letters, {} late recordings",
+        t.records,
+        t.batches,
+        t.applied,
+        t.returned,
+        t.refused,
+        t.duplicates,
+        t.conflicts,
+        t.dead_letters,
+        t.late
+    )
+}
+
+#[derive(Args)]
+pub struct AccountArgs {
+    /// The participant's IIN.
+    pub iin: String,
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn account(args: &AccountArgs) -> Result<i32> {
+    let iin = Iin::parse(&args.iin).with_context(|| format!("IIN {}", mask_id(&args.iin)))?;
+    let store = open_existing_store(&args.data)?;
+    let Some(p) = store.partition_of(&iin)? else {
+        bail!("the store at {} is empty", args.data.display())
+    };
+    let Some(account) = store.account(p, &iin)? else {
+        bail!("no account for IIN {} (partition {p})", iin.masked());
+    };
+    let st = Statement::of(&account);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&st)?);
+    } else {
+        print!("{}", st.to_text());
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct DeadLettersArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn dead_letters(args: &DeadLettersArgs) -> Result<i32> {
+    let store = open_existing_store(&args.data)?;
+    let letters = store.dead_letters()?;
+    if args.json {
+        let rows: Vec<_> = letters
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "partition": d.position.partition,
+                    "offset": d.position.offset,
+                    "timestamp": chrono::DateTime::from_timestamp_millis(d.timestamp_ms).map(|t| t.to_rfc3339()),
+                    "key": mask_id(&String::from_utf8_lossy(&d.key)),
+                    "kind": d.kind,
+                    "error": d.error,
+                    "value_hex": hex_string(&d.value),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!("{} dead letters", letters.len());
+        for d in &letters {
+            println!(
+                "  partition {} offset {} key {} [{}] {}",
+                d.position.partition,
+                d.position.offset,
+                mask_id(&String::from_utf8_lossy(&d.key)),
+                d.kind,
+                d.error
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn hex_string(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
