@@ -20,8 +20,16 @@ pub enum MoneyError {
 }
 
 /// An amount of tenge with two decimals. Invariant: scale is exactly 2.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Money(Decimal);
+
+/// Zero with scale 2, like every other amount: a derived default would be a
+/// scale-0 zero that prints and encodes differently.
+impl Default for Money {
+    fn default() -> Self {
+        Money::ZERO
+    }
+}
 
 impl Money {
     pub const ZERO: Money = Money(Decimal::from_parts(0, 0, 0, false, 2));
@@ -117,6 +125,7 @@ mod tests {
         assert_eq!(Money::parse("4250.5").unwrap().to_string(), "4250.50");
         assert_eq!(Money::parse("0.01").unwrap().to_string(), "0.01");
         assert_eq!(Money::ZERO.to_string(), "0.00");
+        assert_eq!(Money::default().to_string(), "0.00");
         assert_eq!(Money::from_tiyn(425000).to_string(), "4250.00");
     }
 

@@ -127,7 +127,7 @@ pub fn run<S: Source, B: Kv>(
         source.acknowledge(&outcome.write.offsets)?;
         totals.add(&outcome);
         if !outcome.write.dead_letters.is_empty() {
-            tracing::warn!(
+            tracing::info!(
                 records = outcome.records,
                 dead_letters = outcome.write.dead_letters.len(),
                 "batch had dead letters (see `si-ledger dead-letters`)"
