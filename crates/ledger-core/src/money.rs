@@ -42,7 +42,7 @@ impl Money {
         let syntax_ok = !int.is_empty()
             && int.bytes().all(|b| b.is_ascii_digit())
             && frac.bytes().all(|b| b.is_ascii_digit())
-            && (frac.is_empty() == !body.contains('.'));
+            && (frac.is_empty() != body.contains('.'));
         if !syntax_ok {
             return Err(MoneyError::Syntax(s.to_string()));
         }

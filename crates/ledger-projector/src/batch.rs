@@ -173,7 +173,7 @@ pub fn decide_batch<B: Kv>(
         });
     }
     let mut touched: Vec<((u32, Iin), Account)> = accounts.into_iter().collect();
-    touched.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    touched.sort_unstable_by_key(|t| t.0);
     out.write.accounts = touched.into_iter().map(|((p, _), a)| (p, a)).collect();
     out.write.offsets = offsets.into_iter().collect();
     Ok(out)

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+/// Key-value pairs in key order, as a scan returns them.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A set of puts and deletes applied all at once or not at all.
 #[derive(Debug, Default)]
 pub struct KvBatch {
@@ -32,7 +35,7 @@ pub trait Kv: Clone + Send + Sync + 'static {
     /// Applies the batch atomically and makes it durable before returning.
     fn write(&self, b: KvBatch) -> Result<(), StoreError>;
     /// Every pair whose key starts with `prefix`, in key order.
-    fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&self, prefix: &[u8]) -> Result<Pairs, StoreError>;
     fn size_on_disk(&self) -> Result<u64, StoreError>;
 }
 
@@ -78,7 +81,7 @@ impl Kv for SledKv {
         Ok(())
     }
 
-    fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, prefix: &[u8]) -> Result<Pairs, StoreError> {
         self.db
             .scan_prefix(prefix)
             .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
@@ -113,7 +116,7 @@ impl Kv for MemoryKv {
         Ok(())
     }
 
-    fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, prefix: &[u8]) -> Result<Pairs, StoreError> {
         let m = self.map.lock().map_err(backend)?;
         Ok(m.range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))

@@ -11,7 +11,7 @@
 mod kv;
 mod records;
 
-pub use kv::{Kv, KvBatch, MemoryKv, SledKv};
+pub use kv::{Kv, KvBatch, MemoryKv, Pairs, SledKv};
 pub use records::{DeadLetter, EventIndexEntry, HistoryEntry, StoreMeta, WriteBatch};
 
 use ledger_core::{Account, ContentHash, EventId, Iin};

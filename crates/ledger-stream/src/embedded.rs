@@ -244,7 +244,7 @@ fn read_frame(
         offset,
         reason,
     };
-    if len > MAX_BODY || len < 24 {
+    if !(24..=MAX_BODY).contains(&len) {
         return Err(corrupt(0, format!("frame length {len} is impossible")));
     }
     let mut body = vec![0u8; len as usize];

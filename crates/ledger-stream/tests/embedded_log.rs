@@ -6,6 +6,9 @@ use proptest::prelude::*;
 use std::io::{Seek, SeekFrom, Write};
 use std::time::Duration;
 
+/// (key, timestamp ms, value) as appended.
+type Rec = (Vec<u8>, i64, Vec<u8>);
+
 fn read_all(log: &EmbeddedLog) -> Vec<ledger_stream::Record> {
     let mut src = log.source().unwrap();
     let mut out = Vec::new();
@@ -155,7 +158,7 @@ proptest! {
         partitions in 1u32..5) {
         let dir = tempfile::tempdir().unwrap();
         let log = EmbeddedLog::open_or_create(dir.path(), partitions).unwrap();
-        let mut expected: Vec<Vec<(Vec<u8>, i64, Vec<u8>)>> = vec![vec![]; partitions as usize];
+        let mut expected: Vec<Vec<Rec>> = vec![vec![]; partitions as usize];
         for batch in &batches {
             let mut app = log.appender().unwrap();
             let recs: Vec<(&[u8], i64, &[u8])> =
@@ -167,7 +170,7 @@ proptest! {
         }
         let got = read_all(&log);
         for p in 0..partitions {
-            let mine: Vec<(Vec<u8>, i64, Vec<u8>)> = got.iter().filter(|r| r.partition == p)
+            let mine: Vec<Rec> = got.iter().filter(|r| r.partition == p)
                 .map(|r| (r.key.clone(), r.timestamp_ms, r.value.clone())).collect();
             prop_assert_eq!(&mine, &expected[p as usize]);
         }

@@ -44,6 +44,8 @@ enum Command {
     Project(query::ProjectArgs),
     /// Print a participant's statement.
     Account(query::AccountArgs),
+    /// Every statement, one JSON line each (an export to compare or load).
+    Accounts(query::AccountsArgs),
     /// List records that could not be applied, with their provenance.
     DeadLetters(query::DeadLettersArgs),
     /// Generate a synthetic population, publish and project it, show a statement.
@@ -132,6 +134,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Publish(args) => publish::run(&args),
         Command::Project(args) => query::project(&ctx, &args),
         Command::Account(args) => query::account(&args),
+        Command::Accounts(args) => query::accounts(&args),
         Command::DeadLetters(args) => query::dead_letters(&args),
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Bench {

@@ -206,6 +206,33 @@ pub fn account(args: &AccountArgs) -> Result<i32> {
 }
 
 #[derive(Args)]
+pub struct AccountsArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+/// Every statement as one JSON line, by partition and IIN: an export that
+/// two stores can be compared with, byte for byte.
+pub fn accounts(args: &AccountsArgs) -> Result<i32> {
+    use std::io::Write;
+    let store = open_existing_store(&args.data)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = None;
+    store.for_each_account(|_, a| {
+        if failed.is_none() {
+            if let Err(e) = serde_json::to_writer(&mut out, &Statement::of(&a)).map_err(anyhow::Error::from).and_then(|_| Ok(writeln!(out)?)) {
+                failed = Some(e);
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+#[derive(Args)]
 pub struct DeadLettersArgs {
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
