@@ -13,7 +13,10 @@ pub fn binary() -> PathBuf {
     // tests/ → workspace root → target/<profile>/si-ledger, next to this
     // test executable's own profile directory.
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
     let bin = profile_dir.join("si-ledger");
     assert!(
         bin.exists(),

@@ -25,23 +25,35 @@ fn publish_project_account_dead_letters() {
     );
     let lines = [
         line("c1", "4250.00", "1990-05-17", ""),
-        line("c1", "4250.00", "1990-05-17", ""),      // duplicate publish
-        line("c2", "100.00", "1990-05-18", ""),       // disagrees with the IIN: returned
-        line("c3", "1.005", "1990-05-17", ""),        // refused at the door
-        line("c1", "9999.00", "1990-05-17", ""),      // same id, other content: conflict
-        refund,                                       // exceeds what was paid: refused
+        line("c1", "4250.00", "1990-05-17", ""), // duplicate publish
+        line("c2", "100.00", "1990-05-18", ""),  // disagrees with the IIN: returned
+        line("c3", "1.005", "1990-05-17", ""),   // refused at the door
+        line("c1", "9999.00", "1990-05-17", ""), // same id, other content: conflict
+        refund,                                  // exceeds what was paid: refused
         String::new(),
     ];
     std::fs::write(&file, lines.join("\n")).unwrap();
-    let (log_s, data_s, file_s) = (log.to_str().unwrap(), data.to_str().unwrap(), file.to_str().unwrap());
+    let (log_s, data_s, file_s) = (
+        log.to_str().unwrap(),
+        data.to_str().unwrap(),
+        file.to_str().unwrap(),
+    );
 
     let dry = run(&["publish", "--log", log_s, "--dry-run", file_s]);
     assert_eq!(dry.status.code(), Some(2));
     assert!(!log.join("log.json").exists(), "dry run publishes nothing");
 
     let p = run(&["publish", "--log", log_s, "--json", file_s]);
-    assert_eq!(p.status.code(), Some(2), "a refused line makes the exit code non-zero");
-    assert!(stderr(&p).contains("line 4: envelope.contribution.amount: more than two decimals"), "{}", stderr(&p));
+    assert_eq!(
+        p.status.code(),
+        Some(2),
+        "a refused line makes the exit code non-zero"
+    );
+    assert!(
+        stderr(&p).contains("line 4: envelope.contribution.amount: more than two decimals"),
+        "{}",
+        stderr(&p)
+    );
     let summary: Value = serde_json::from_str(&stdout(&p)).unwrap();
     assert_eq!(summary["published"], 5);
     assert_eq!(summary["refused"], 1);
@@ -50,7 +62,11 @@ fn publish_project_account_dead_letters() {
     assert!(pr.status.success(), "{}", stderr(&pr));
     // Projecting again changes nothing: the offsets are in the store.
     let again = run(&["project", "--log", log_s, "--data", data_s]);
-    assert!(stdout(&again).contains("projected 0 records"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("projected 0 records"),
+        "{}",
+        stdout(&again)
+    );
 
     let a = run(&["account", IIN, "--data", data_s, "--json"]);
     assert!(a.status.success(), "{}", stderr(&a));
@@ -76,7 +92,9 @@ fn publish_project_account_dead_letters() {
 
     let missing = run(&["account", "871008401427", "--data", data_s]);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr(&missing).contains("8710******27") && !stderr(&missing).contains("871008401427"));
+    assert!(
+        stderr(&missing).contains("8710******27") && !stderr(&missing).contains("871008401427")
+    );
 }
 
 #[test]
@@ -85,19 +103,29 @@ fn late_line_is_counted() {
     let (log, data) = (dir.path().join("log"), dir.path().join("data"));
     let file = dir.path().join("in.jsonl");
     // Received Thursday 2025-04-10; deadline end of Friday 2025-04-11 (+05:00).
-    let late = line("c9", "10.00", "1990-05-17", "").replace("2025-04-10T15:00:00", "2025-04-12T00:00:01");
+    let late =
+        line("c9", "10.00", "1990-05-17", "").replace("2025-04-10T15:00:00", "2025-04-12T00:00:01");
     std::fs::write(&file, late).unwrap();
     let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
-    assert!(run(&["publish", "--log", log_s, file.to_str().unwrap()]).status.success());
-    assert!(run(&["project", "--log", log_s, "--data", data_s]).status.success());
-    let st: Value = serde_json::from_str(&stdout(&run(&["account", IIN, "--data", data_s, "--json"]))).unwrap();
+    assert!(run(&["publish", "--log", log_s, file.to_str().unwrap()])
+        .status
+        .success());
+    assert!(run(&["project", "--log", log_s, "--data", data_s])
+        .status
+        .success());
+    let st: Value =
+        serde_json::from_str(&stdout(&run(&["account", IIN, "--data", data_s, "--json"]))).unwrap();
     assert_eq!(st["late_recordings"], 1);
 }
 
 #[test]
 fn iin_check_and_calendar() {
     let o = run(&["iin", "check", "871008401427", "000813159890", "--json"]);
-    assert_eq!(o.status.code(), Some(1), "an invalid id makes the exit code non-zero");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an invalid id makes the exit code non-zero"
+    );
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v[0]["valid"], true);
     assert_eq!(v[0]["kind"], "iin");
@@ -106,10 +134,22 @@ fn iin_check_and_calendar() {
     assert_eq!(v[1]["valid"], false);
     assert!(v[1]["error"].as_str().unwrap().contains("never issued"));
 
-    let d: Value = serde_json::from_str(&stdout(&run(&["calendar", "deadline", "2024-12-31", "--json"]))).unwrap();
+    let d: Value = serde_json::from_str(&stdout(&run(&[
+        "calendar",
+        "deadline",
+        "2024-12-31",
+        "--json",
+    ])))
+    .unwrap();
     assert_eq!(d["received_on"], "2024-12-31");
     assert_eq!(d["deadline"], "2025-01-05T23:59:59.999+05:00");
-    let w: Value = serde_json::from_str(&stdout(&run(&["calendar", "working-day", "2026-08-31", "--json"]))).unwrap();
+    let w: Value = serde_json::from_str(&stdout(&run(&[
+        "calendar",
+        "working-day",
+        "2026-08-31",
+        "--json",
+    ])))
+    .unwrap();
     assert_eq!(w["working_day"], true);
 }
 
@@ -117,11 +157,29 @@ fn iin_check_and_calendar() {
 fn demo_runs_small() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
-    let o = run(&["demo", "--participants", "50", "--months", "3", "--data", data.to_str().unwrap()]);
+    let o = run(&[
+        "demo",
+        "--participants",
+        "50",
+        "--months",
+        "3",
+        "--data",
+        data.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("refused at the door"), "{out}");
     assert!(out.contains("50 accounts"), "{out}");
     // A second run replaces its own directory.
-    assert!(run(&["demo", "--participants", "5", "--months", "1", "--data", data.to_str().unwrap()]).status.success());
+    assert!(run(&[
+        "demo",
+        "--participants",
+        "5",
+        "--months",
+        "1",
+        "--data",
+        data.to_str().unwrap()
+    ])
+    .status
+    .success());
 }

@@ -11,6 +11,11 @@ use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+/// sled copies tree nodes on every write; glibc's allocator spent about a
+/// third of the projector's time on those copies (perf, `bench replay`).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "si-ledger",

@@ -220,7 +220,10 @@ pub fn accounts(args: &AccountsArgs) -> Result<i32> {
     let mut failed = None;
     store.for_each_account(|_, a| {
         if failed.is_none() {
-            if let Err(e) = serde_json::to_writer(&mut out, &Statement::of(&a)).map_err(anyhow::Error::from).and_then(|_| Ok(writeln!(out)?)) {
+            if let Err(e) = serde_json::to_writer(&mut out, &Statement::of(&a))
+                .map_err(anyhow::Error::from)
+                .and_then(|_| Ok(writeln!(out)?))
+            {
                 failed = Some(e);
             }
         }
