@@ -20,7 +20,7 @@ pub fn binary() -> PathBuf {
     let bin = profile_dir.join("si-ledger");
     assert!(
         bin.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` (which builds it) or set SI_LEDGER_BIN",
+        "{} is missing: build it first (`cargo build -p si-ledger`, as scripts/test does) or set SI_LEDGER_BIN",
         bin.display()
     );
     bin
