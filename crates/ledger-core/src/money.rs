@@ -102,16 +102,30 @@ impl fmt::Debug for Money {
     }
 }
 
+/// A decimal string (`"4250.00"`) in human-readable formats such as JSON;
+/// the integer number of tiyn in compact binary ones (the store), where it
+/// takes a few bytes instead of a string.
 impl Serialize for Money {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_i128(self.0.mantissa())
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Money::parse(&s).map_err(serde::de::Error::custom)
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            Money::parse(&s).map_err(serde::de::Error::custom)
+        } else {
+            let tiyn = i128::deserialize(d)?;
+            Decimal::try_from_i128_with_scale(tiyn, 2)
+                .map(Money)
+                .map_err(serde::de::Error::custom)
+        }
     }
 }
 
@@ -144,6 +158,13 @@ mod tests {
         ] {
             assert!(Money::parse(bad).is_err(), "{bad:?} must be rejected");
         }
+    }
+
+    #[test]
+    fn json_uses_strings() {
+        let m = Money::parse("4250.5").unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"4250.50\"");
+        assert_eq!(serde_json::from_str::<Money>("\"4250.50\"").unwrap(), m);
     }
 
     #[test]

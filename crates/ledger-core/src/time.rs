@@ -105,16 +105,30 @@ impl fmt::Debug for Period {
     }
 }
 
+/// `"YYYY-MM"` in human-readable formats; `YYYYMM` as an integer in compact
+/// binary ones (the store).
 impl Serialize for Period {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u32(u32::from(self.year) * 100 + u32::from(self.month))
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Period {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Period::parse(&s).map_err(serde::de::Error::custom)
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            Period::parse(&s).map_err(serde::de::Error::custom)
+        } else {
+            let n = u32::deserialize(d)?;
+            u16::try_from(n / 100)
+                .ok()
+                .and_then(|y| Period::new(y, (n % 100) as u8))
+                .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a YYYYMM period")))
+        }
     }
 }
 

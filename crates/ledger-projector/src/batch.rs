@@ -5,7 +5,8 @@ use ledger_core::{
     apply, partition_for, Account, ContentHash, Context, EventId, Iin, Outcome, Position, Recorded,
 };
 use ledger_store::{
-    DeadLetter, EventIndexEntry, HistoryEntry, Kv, LedgerStore, StoreError, WriteBatch,
+    fingerprint, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, Kv, LedgerStore, StoreError,
+    WriteBatch,
 };
 use ledger_stream::Record;
 use std::collections::{BTreeMap, HashMap};
@@ -57,8 +58,10 @@ pub fn decide_batch<B: Kv>(
     records: &[Record],
 ) -> Result<BatchOutcome, StoreError> {
     let mut out = BatchOutcome::default();
-    let mut accounts: HashMap<(u32, Iin), Account> = HashMap::new();
-    let mut seen: HashMap<(u32, EventId), ContentHash> = HashMap::new();
+    let mut accounts: HashMap<(u32, Iin), AccountRecord> = HashMap::new();
+    // This batch's history entries by (partition, offset): index into
+    // `out.write.history`, for duplicates within one batch.
+    let mut fresh: HashMap<(u32, u64), usize> = HashMap::new();
     let mut offsets: BTreeMap<u32, u64> = BTreeMap::new();
     for rec in records {
         let expected = offsets
@@ -121,28 +124,34 @@ pub fn decide_batch<B: Kv>(
             out.write.dead_letters.push(dead(rec, "bad_timestamp", why));
             continue;
         };
-        let id_key = (p, envelope.event_id.clone());
-        let prior = match seen.get(&id_key) {
-            Some(h) => Some(*h),
-            None => store.event_hash(p, &envelope.event_id)?,
-        };
-        let account = match accounts.entry((p, iin)) {
+        let record = match accounts.entry((p, iin)) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(store.account(p, &iin)?.unwrap_or_else(|| Account::new(iin)))
-            }
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                store
+                    .account_record(p, &iin)?
+                    .unwrap_or_else(|| AccountRecord::new(Account::new(iin))),
+            ),
         };
+        let prior = prior_hash(
+            store,
+            &out.write.history,
+            &fresh,
+            p,
+            record,
+            &envelope.event_id,
+        )?;
         let position = Position {
             partition: p,
             offset: rec.offset,
         };
+        let fp = fingerprint(&envelope.event_id);
         let recorded = Recorded {
             position,
             timestamp,
             content_hash: hash,
             event: envelope,
         };
-        let outcome = apply(ctx, account, &recorded, prior);
+        let outcome = apply(ctx, &mut record.account, &recorded, prior);
         match &outcome {
             Outcome::Applied { .. } => out.applied += 1,
             Outcome::Returned { .. } => out.returned += 1,
@@ -158,23 +167,59 @@ pub fn decide_batch<B: Kv>(
         if outcome.is_late() {
             out.late += 1;
         }
-        if prior.is_none() {
-            seen.insert(id_key.clone(), hash);
-            out.write
-                .events
-                .push((p, id_key.1, EventIndexEntry { hash, position }));
-        }
+        record.refs.push(HistoryRef {
+            offset: rec.offset,
+            fingerprint: fp,
+        });
+        fresh.insert((p, rec.offset), out.write.history.len());
         out.write.history.push(HistoryEntry {
-            seq: account.history_len - 1,
+            seq: record.account.history_len - 1,
             position,
             timestamp_ms: rec.timestamp_ms,
+            hash,
             envelope: recorded.event,
             outcome,
         });
     }
-    let mut touched: Vec<((u32, Iin), Account)> = accounts.into_iter().collect();
+    let mut touched: Vec<((u32, Iin), AccountRecord)> = accounts.into_iter().collect();
     touched.sort_unstable_by_key(|t| t.0);
     out.write.accounts = touched.into_iter().map(|((p, _), a)| (p, a)).collect();
     out.write.offsets = offsets.into_iter().collect();
     Ok(out)
+}
+
+/// The content hash first recorded under `id` in this account, if any: the
+/// account's refs name candidate offsets by fingerprint, and the history
+/// entry there (from this batch or the store) confirms the full id.
+fn prior_hash<B: Kv>(
+    store: &LedgerStore<B>,
+    batch: &[HistoryEntry],
+    fresh: &HashMap<(u32, u64), usize>,
+    partition: u32,
+    record: &AccountRecord,
+    id: &EventId,
+) -> Result<Option<ContentHash>, StoreError> {
+    for offset in record.candidates(id) {
+        let stored;
+        let entry = match fresh.get(&(partition, offset)) {
+            Some(i) => &batch[*i],
+            None => match store.history_entry(partition, offset)? {
+                Some(e) => {
+                    stored = e;
+                    &stored
+                }
+                None => {
+                    return Err(StoreError::Corrupt {
+                        what: "history ref",
+                        key: format!("p{partition}/{}", record.account.iin.masked()),
+                        reason: format!("offset {offset} has no history entry"),
+                    })
+                }
+            },
+        };
+        if entry.envelope.event_id == *id {
+            return Ok(Some(entry.hash));
+        }
+    }
+    Ok(None)
 }

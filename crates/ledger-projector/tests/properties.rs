@@ -221,15 +221,9 @@ impl<S: Source> Source for Dying<S> {
 }
 
 /// The reference model: a few lines of arithmetic over the op list. Event
-/// ids are unique per partition (the IIN is the key, so a redelivery always
-/// lands on the same one): any repeat of (partition, id) has no effect.
-fn reference(
-    ops: &[Op],
-    people: &[Iin],
-    partitions: u32,
-) -> HashMap<Iin, (i64, i64, i64, i64, u64)> {
-    let mut first: HashMap<(u32, u8), bool> = HashMap::new();
-    let part = |iin: Iin| ledger_core::partition_for(iin.as_bytes(), partitions);
+/// ids are unique per participant: any repeat of (IIN, id) has no effect.
+fn reference(ops: &[Op], people: &[Iin]) -> HashMap<Iin, (i64, i64, i64, i64, u64)> {
+    let mut first: HashMap<(Iin, u8), bool> = HashMap::new();
     let mut credited: HashMap<(Iin, u32, u8, bool), (i64, i64)> = HashMap::new();
     let mut m: HashMap<Iin, (i64, i64, i64, i64, u64)> = HashMap::new();
     for op in ops {
@@ -245,7 +239,7 @@ fn reference(
                 late,
             } => {
                 let iin = people[*who];
-                if first.insert((part(iin), *id), true).is_some() {
+                if first.insert((iin, *id), true).is_some() {
                     continue;
                 }
                 let e = m.entry(iin).or_default();
@@ -272,7 +266,7 @@ fn reference(
                 tiyn,
             } => {
                 let iin = people[*who];
-                if first.insert((part(iin), *id), true).is_some() {
+                if first.insert((iin, *id), true).is_some() {
                     continue;
                 }
                 let line = credited.entry((iin, *payer, *month, false)).or_default();
@@ -304,7 +298,7 @@ proptest! {
         publish(&log, &ops, &people);
         let store = LedgerStore::in_memory();
         project(&log, &store, 7);
-        let want = reference(&ops, &people, 3);
+        let want = reference(&ops, &people);
         let got = accounts(&store);
         for (iin, (c, p, r, ret, late)) in &want {
             let a = &got[iin];

@@ -36,6 +36,7 @@ pub trait Kv: Clone + Send + Sync + 'static {
     fn write(&self, b: KvBatch) -> Result<(), StoreError>;
     /// Every pair whose key starts with `prefix`, in key order.
     fn scan(&self, prefix: &[u8]) -> Result<Pairs, StoreError>;
+
     fn size_on_disk(&self) -> Result<u64, StoreError>;
 }
 

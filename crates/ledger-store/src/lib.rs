@@ -2,21 +2,51 @@
 //! and the encoding; a [`Kv`] backend owns the bytes: [`SledKv`] on disk, or
 //! [`MemoryKv`], its in-memory twin for tests. Both pass one contract suite.
 //!
-//! Everything one projector batch produces — accounts, history entries,
-//! event-id index entries, dead letters and the partitions' next offsets — is
-//! written by [`LedgerStore::write`] in one atomic batch and flushed before
-//! it returns. Every key starts with a tag byte and the partition, so one
-//! partition's state can be dropped and rebuilt on its own.
+//! Everything one projector batch produces — accounts (with their event-id
+//! and history index), history entries, dead letters and the partitions'
+//! next offsets — is written by [`LedgerStore::write`] in one atomic batch
+//! and flushed before it returns. Every key starts with a tag byte and the
+//! partition, so one partition's state can be dropped and rebuilt alone:
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `M` | [`StoreMeta`] |
+//! | `O`, partition | next offset to read (u64 BE) |
+//! | `A`, partition, IIN | [`AccountRecord`]: the account and its history refs |
+//! | `H`, partition, bucket start (u64 BE) | the [`HistoryEntry`]s with offsets in `[start, start + SEGMENT)`, in offset order |
+//! | `D`, partition, offset (u64 BE) | [`DeadLetter`] |
+//!
+//! History is written in segments rather than one key per record because a
+//! sled insert of a new key costs a tree descent and, as the tree grows,
+//! node splits: per-record keys made the projector several times slower than
+//! one read-modify-write per event (`si-ledger bench replay`). Segments are
+//! buckets of offsets, not batches, so the stored bytes depend on the log
+//! alone, never on batch sizes or restarts.
 
 mod kv;
 mod records;
 
 pub use kv::{Kv, KvBatch, MemoryKv, Pairs, SledKv};
-pub use records::{DeadLetter, EventIndexEntry, HistoryEntry, StoreMeta, WriteBatch};
+pub use records::{
+    fingerprint, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, StoreMeta, WriteBatch,
+};
 
-use ledger_core::{Account, ContentHash, EventId, Iin};
+use ledger_core::{Account, Iin};
 use serde::{de::DeserializeOwned, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
+
+/// Offsets per history segment: small enough that reading one entry (a
+/// duplicate check, a history query) decodes little.
+pub const SEGMENT: u64 = 64;
+
+fn segment_key(partition: u32, offset: u64) -> Vec<u8> {
+    key(
+        HISTORY,
+        partition,
+        &(offset / SEGMENT * SEGMENT).to_be_bytes(),
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,7 +66,6 @@ const META: u8 = b'M';
 const OFFSET: u8 = b'O';
 const ACCOUNT: u8 = b'A';
 const HISTORY: u8 = b'H';
-const EVENT: u8 = b'E';
 const DEAD: u8 = b'D';
 
 fn key(tag: u8, partition: u32, rest: &[u8]) -> Vec<u8> {
@@ -45,13 +74,6 @@ fn key(tag: u8, partition: u32, rest: &[u8]) -> Vec<u8> {
     k.extend_from_slice(&partition.to_be_bytes());
     k.extend_from_slice(rest);
     k
-}
-
-fn history_key(partition: u32, iin: &Iin, seq: u64) -> Vec<u8> {
-    let mut rest = [0u8; 20];
-    rest[..12].copy_from_slice(iin.as_bytes());
-    rest[12..].copy_from_slice(&seq.to_be_bytes());
-    key(HISTORY, partition, &rest)
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -72,14 +94,19 @@ fn printable_key(k: &[u8]) -> String {
     let partition = k
         .get(1..5)
         .map(|p| u32::from_be_bytes(p.try_into().expect("4 bytes")));
+    let number = || {
+        k.get(5..13)
+            .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+    };
     match (tag, partition) {
-        ('A' | 'H', Some(p)) => {
+        ('A', Some(p)) => {
             let iin = k
                 .get(5..17)
                 .map(|b| ledger_core::mask_id(&String::from_utf8_lossy(b)));
-            format!("{tag}/p{p}/{}", iin.unwrap_or_default())
+            format!("A/p{p}/{}", iin.unwrap_or_default())
         }
-        (_, Some(p)) => format!("{tag}/p{p}/+{} bytes", k.len().saturating_sub(5)),
+        ('H' | 'D', Some(p)) => format!("{tag}/p{p}/{}", number().unwrap_or_default()),
+        (_, Some(p)) => format!("{tag}/p{p}"),
         _ => format!("{tag}"),
     }
 }
@@ -145,7 +172,11 @@ impl<B: Kv> LedgerStore<B> {
         Ok(self.meta()?.map(|m| partition_of(iin, m.partitions)))
     }
 
-    pub fn account(&self, partition: u32, iin: &Iin) -> Result<Option<Account>, StoreError> {
+    pub fn account_record(
+        &self,
+        partition: u32,
+        iin: &Iin,
+    ) -> Result<Option<AccountRecord>, StoreError> {
         let k = key(ACCOUNT, partition, iin.as_bytes());
         self.kv
             .get(&k)?
@@ -153,50 +184,52 @@ impl<B: Kv> LedgerStore<B> {
             .transpose()
     }
 
-    pub fn event(
-        &self,
-        partition: u32,
-        id: &EventId,
-    ) -> Result<Option<EventIndexEntry>, StoreError> {
-        let k = key(EVENT, partition, id.as_str().as_bytes());
-        self.kv
-            .get(&k)?
-            .map(|v| decode("event index", &k, &v))
-            .transpose()
-    }
-
-    pub fn event_hash(
-        &self,
-        partition: u32,
-        id: &EventId,
-    ) -> Result<Option<ContentHash>, StoreError> {
-        Ok(self.event(partition, id)?.map(|e| e.hash))
+    pub fn account(&self, partition: u32, iin: &Iin) -> Result<Option<Account>, StoreError> {
+        Ok(self.account_record(partition, iin)?.map(|r| r.account))
     }
 
     /// The next offset to read on `partition`, if anything was applied.
     pub fn offset(&self, partition: u32) -> Result<Option<u64>, StoreError> {
         let k = key(OFFSET, partition, &[]);
-        Ok(self.kv.get(&k)?.map(|v| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&v[..8.min(v.len())]);
-            u64::from_be_bytes(b)
-        }))
+        match self.kv.get(&k)? {
+            None => Ok(None),
+            Some(v) => {
+                let b: [u8; 8] = v.as_slice().try_into().map_err(|_| StoreError::Corrupt {
+                    what: "offset",
+                    key: printable_key(&k),
+                    reason: format!("{} bytes where an offset has 8", v.len()),
+                })?;
+                Ok(Some(u64::from_be_bytes(b)))
+            }
+        }
     }
 
     /// Writes one batch atomically and durably.
     pub fn write(&self, w: &WriteBatch) -> Result<(), StoreError> {
         let mut b = KvBatch::default();
         for (p, a) in &w.accounts {
-            b.put(key(ACCOUNT, *p, a.iin.as_bytes()), encode(a));
+            b.put(key(ACCOUNT, *p, a.account.iin.as_bytes()), encode(a));
         }
+        let mut segments: BTreeMap<Vec<u8>, Vec<&HistoryEntry>> = BTreeMap::new();
         for h in &w.history {
-            b.put(
-                history_key(h.position.partition, &h.envelope.iin, h.seq),
-                encode(h),
-            );
+            segments
+                .entry(segment_key(h.position.partition, h.position.offset))
+                .or_default()
+                .push(h);
         }
-        for (p, id, e) in &w.events {
-            b.put(key(EVENT, *p, id.as_str().as_bytes()), encode(e));
+        for (k, entries) in segments {
+            // A segment the previous batch began is completed, not replaced.
+            let mut segment: Vec<HistoryEntry> = match self.kv.get(&k)? {
+                Some(v) => decode("history segment", &k, &v)?,
+                None => Vec::with_capacity(entries.len()),
+            };
+            for e in entries {
+                match segment.binary_search_by_key(&e.position.offset, |h| h.position.offset) {
+                    Ok(i) => segment[i] = e.clone(),
+                    Err(i) => segment.insert(i, e.clone()),
+                }
+            }
+            b.put(k, encode(&segment));
         }
         for d in &w.dead_letters {
             let k = key(DEAD, d.position.partition, &d.position.offset.to_be_bytes());
@@ -208,12 +241,39 @@ impl<B: Kv> LedgerStore<B> {
         self.kv.write(b)
     }
 
+    /// The history entry recorded at `offset` of `partition`, if any.
+    pub fn history_entry(
+        &self,
+        partition: u32,
+        offset: u64,
+    ) -> Result<Option<HistoryEntry>, StoreError> {
+        let k = segment_key(partition, offset);
+        let Some(v) = self.kv.get(&k)? else {
+            return Ok(None);
+        };
+        let segment: Vec<HistoryEntry> = decode("history segment", &k, &v)?;
+        Ok(segment
+            .binary_search_by_key(&offset, |h| h.position.offset)
+            .ok()
+            .map(|i| segment[i].clone()))
+    }
+
     /// An account's history in log order.
     pub fn history(&self, partition: u32, iin: &Iin) -> Result<Vec<HistoryEntry>, StoreError> {
-        self.kv
-            .scan(&key(HISTORY, partition, iin.as_bytes()))?
-            .into_iter()
-            .map(|(k, v)| decode("history entry", &k, &v))
+        let Some(record) = self.account_record(partition, iin)? else {
+            return Ok(Vec::new());
+        };
+        record
+            .refs
+            .iter()
+            .map(|r| {
+                self.history_entry(partition, r.offset)?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "history ref",
+                        key: printable_key(&key(ACCOUNT, partition, iin.as_bytes())),
+                        reason: format!("offset {} has no history entry", r.offset),
+                    })
+            })
             .collect()
     }
 
@@ -230,7 +290,8 @@ impl<B: Kv> LedgerStore<B> {
     pub fn for_each_account(&self, mut f: impl FnMut(u32, Account)) -> Result<(), StoreError> {
         for (k, v) in self.kv.scan(&[ACCOUNT])? {
             let p = u32::from_be_bytes(k[1..5].try_into().expect("partition"));
-            f(p, decode("account", &k, &v)?);
+            let record: AccountRecord = decode("account", &k, &v)?;
+            f(p, record.account);
         }
         Ok(())
     }
@@ -238,7 +299,7 @@ impl<B: Kv> LedgerStore<B> {
     /// Forgets everything of one partition (to rebuild it from offset 0).
     pub fn drop_partition(&self, partition: u32) -> Result<(), StoreError> {
         let mut b = KvBatch::default();
-        for tag in [OFFSET, ACCOUNT, HISTORY, EVENT, DEAD] {
+        for tag in [OFFSET, ACCOUNT, HISTORY, DEAD] {
             for (k, _) in self.kv.scan(&key(tag, partition, &[]))? {
                 b.delete(k);
             }

@@ -10,23 +10,59 @@ pub struct StoreMeta {
     pub partitions: u32,
 }
 
-/// One record that touched an account, with where it came from and what it
-/// did. `seq` numbers an account's entries from 0 in log order.
+/// One record that touched an account, with where it came from, its content
+/// hash and what it did. `seq` numbers an account's entries from 0 in log
+/// order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub seq: u64,
     pub position: Position,
     /// The log's record time, ms since the Unix epoch.
     pub timestamp_ms: i64,
+    pub hash: ContentHash,
     pub envelope: Envelope,
     pub outcome: Outcome,
 }
 
-/// The event-id index: first sighting of an id, with its content hash.
+/// Where one of an account's history entries is, and a fingerprint of its
+/// event id: together the account's event-id index and history index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryRef {
+    pub offset: u64,
+    pub fingerprint: u64,
+}
+
+/// An account as stored: the domain account plus one ref per history entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventIndexEntry {
-    pub hash: ContentHash,
-    pub position: Position,
+pub struct AccountRecord {
+    pub account: Account,
+    pub refs: Vec<HistoryRef>,
+}
+
+impl AccountRecord {
+    pub fn new(account: Account) -> Self {
+        AccountRecord {
+            account,
+            refs: Vec::new(),
+        }
+    }
+
+    /// Offsets of history entries whose event id may be `id` (fingerprint
+    /// match), oldest first; the caller confirms against the entry itself.
+    pub fn candidates<'a>(&'a self, id: &EventId) -> impl Iterator<Item = u64> + 'a {
+        let fp = fingerprint(id);
+        self.refs
+            .iter()
+            .filter(move |r| r.fingerprint == fp)
+            .map(|r| r.offset)
+    }
+}
+
+/// FNV-1a 64 of an event id: stable across versions and platforms.
+pub fn fingerprint(id: &EventId) -> u64 {
+    id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A record the ledger could not apply to any account, or a conflicting
@@ -46,9 +82,9 @@ pub struct DeadLetter {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteBatch {
     /// Accounts touched by the batch, in their final state, with partition.
-    pub accounts: Vec<(u32, Account)>,
+    pub accounts: Vec<(u32, AccountRecord)>,
+    /// New history entries, in offset order within each partition.
     pub history: Vec<HistoryEntry>,
-    pub events: Vec<(u32, EventId, EventIndexEntry)>,
     pub dead_letters: Vec<DeadLetter>,
     /// Next offset to read, per partition the batch advanced.
     pub offsets: Vec<(u32, u64)>,

@@ -32,27 +32,27 @@ fn envelope(id: &str, who: Iin) -> Envelope {
     }
 }
 
+/// One applied record at `offset` and a dead letter at `offset + 1`.
 fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
     let mut account = Account::new(who);
     account.history_len = 1;
     let position = Position { partition, offset };
+    let event_id = EventId::parse(id).unwrap();
+    let mut record = AccountRecord::new(account);
+    record.refs.push(HistoryRef {
+        offset,
+        fingerprint: fingerprint(&event_id),
+    });
     WriteBatch {
-        accounts: vec![(partition, account)],
+        accounts: vec![(partition, record)],
         history: vec![HistoryEntry {
             seq: 0,
             position,
             timestamp_ms: 1_700_000_000_000,
+            hash: ContentHash([7; 32]),
             envelope: envelope(id, who),
             outcome: Outcome::Applied { late: false },
         }],
-        events: vec![(
-            partition,
-            EventId::parse(id).unwrap(),
-            EventIndexEntry {
-                hash: ContentHash([7; 32]),
-                position,
-            },
-        )],
         dead_letters: vec![DeadLetter {
             position: Position {
                 partition,
@@ -92,11 +92,8 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
     assert_eq!(store.offset(1).unwrap(), Some(12));
     assert_eq!(store.offset(3).unwrap(), None);
     let id = EventId::parse("e-1").unwrap();
-    assert_eq!(
-        store.event_hash(1, &id).unwrap(),
-        Some(ContentHash([7; 32]))
-    );
-    assert_eq!(store.event_hash(2, &id).unwrap(), None);
+    let record = store.account_record(1, &a).unwrap().unwrap();
+    assert_eq!(record.candidates(&id).collect::<Vec<_>>(), vec![10]);
     let h = store.history(1, &a).unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(
@@ -106,6 +103,22 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
             offset: 10
         }
     );
+    assert_eq!(h[0].hash, ContentHash([7; 32]));
+    assert_eq!(
+        store
+            .history_entry(1, 10)
+            .unwrap()
+            .unwrap()
+            .envelope
+            .event_id,
+        id
+    );
+    assert_eq!(
+        store.history_entry(1, 11).unwrap(),
+        None,
+        "offset 11 is a dead letter"
+    );
+    assert_eq!(store.history_entry(2, 10).unwrap(), None);
     assert_eq!(store.dead_letters().unwrap().len(), 2);
     let mut seen = vec![];
     store
@@ -118,13 +131,53 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
     assert_eq!(store.account(1, &a).unwrap(), None);
     assert_eq!(store.offset(1).unwrap(), None);
     assert!(store.history(1, &a).unwrap().is_empty());
-    assert_eq!(store.event_hash(1, &id).unwrap(), None);
+    assert_eq!(store.history_entry(1, 10).unwrap(), None);
     assert_eq!(store.dead_letters().unwrap().len(), 1);
     assert!(
         store.account(2, &b).unwrap().is_some(),
         "other partitions untouched"
     );
     assert_eq!(store.offset(2).unwrap(), Some(22));
+}
+
+/// Segments are buckets of offsets: entries written by separate batches
+/// into one bucket are merged, never replaced, and the stored bytes do not
+/// depend on how the log was cut into batches.
+fn segments_merge_across_batches<B: Kv>(one_by_one: LedgerStore<B>, all_at_once: LedgerStore<B>) {
+    let who = iin(7);
+    let batches: Vec<WriteBatch> = (0..70u64)
+        .map(|o| batch(0, o * 2, who, &format!("e{o}")))
+        .collect();
+    let mut whole = WriteBatch::default();
+    for b in &batches {
+        let mut b = b.clone();
+        b.dead_letters.clear();
+        one_by_one.write(&b).unwrap();
+        whole.history.extend(b.history);
+    }
+    all_at_once.write(&whole).unwrap();
+    for o in 0..70u64 {
+        let e = one_by_one
+            .history_entry(0, o * 2)
+            .unwrap()
+            .expect("entry kept");
+        assert_eq!(e.envelope.event_id.as_str(), format!("e{o}"));
+        assert_eq!(one_by_one.history_entry(0, o * 2 + 1).unwrap(), None);
+    }
+    assert_eq!(
+        one_by_one.backend().scan(b"H").unwrap(),
+        all_at_once.backend().scan(b"H").unwrap()
+    );
+}
+
+#[test]
+fn segments_merge_in_memory_and_sled() {
+    segments_merge_across_batches(LedgerStore::in_memory(), LedgerStore::in_memory());
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    segments_merge_across_batches(
+        LedgerStore::open(d1.path()).unwrap(),
+        LedgerStore::open(d2.path()).unwrap(),
+    );
 }
 
 #[test]
