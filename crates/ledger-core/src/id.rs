@@ -303,13 +303,24 @@ impl fmt::Display for PayerId {
     }
 }
 
+/// A 12-digit string in human-readable formats; the number it spells in
+/// compact binary ones (the store), where it takes about six bytes.
 mod payer_serde {
     pub fn serialize<S: serde::Serializer>(v: &[u8; 12], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(std::str::from_utf8(v).map_err(serde::ser::Error::custom)?)
+        let text = std::str::from_utf8(v).map_err(serde::ser::Error::custom)?;
+        if s.is_human_readable() {
+            s.serialize_str(text)
+        } else {
+            s.serialize_u64(text.parse().map_err(serde::ser::Error::custom)?)
+        }
     }
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[u8; 12], D::Error> {
-        let s: String = serde::Deserialize::deserialize(d)?;
-        super::PayerId::parse(&s)
+        let text = if d.is_human_readable() {
+            <String as serde::Deserialize>::deserialize(d)?
+        } else {
+            format!("{:012}", <u64 as serde::Deserialize>::deserialize(d)?)
+        };
+        super::PayerId::parse(&text)
             .map(|p| p.0)
             .map_err(serde::de::Error::custom)
     }

@@ -29,7 +29,9 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryRef {
     pub offset: u64,
-    pub fingerprint: u64,
+    /// Four bytes suffice: a match is only a candidate, confirmed against
+    /// the full event id; four fixed bytes encode smaller than a varint u64.
+    pub fingerprint: [u8; 4],
 }
 
 /// An account as stored: the domain account plus one ref per history entry.
@@ -58,11 +60,13 @@ impl AccountRecord {
     }
 }
 
-/// FNV-1a 64 of an event id: stable across versions and platforms.
-pub fn fingerprint(id: &EventId) -> u64 {
-    id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+/// The low four bytes of FNV-1a 64 of an event id: stable across versions
+/// and platforms.
+pub fn fingerprint(id: &EventId) -> [u8; 4] {
+    let h = id.as_str().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    });
+    (h as u32).to_le_bytes()
 }
 
 /// A record the ledger could not apply to any account, or a conflicting
