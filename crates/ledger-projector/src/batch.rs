@@ -53,6 +53,7 @@ fn dead(rec: &Record, kind: &str, error: String) -> DeadLetter {
 pub fn decide_batch<B: Kv>(
     ctx: &Context,
     store: &LedgerStore<B>,
+    overlay: Option<&Overlay>,
     partitions: u32,
     next: &BTreeMap<u32, u64>,
     records: &[Record],
@@ -126,14 +127,17 @@ pub fn decide_batch<B: Kv>(
         };
         let record = match accounts.entry((p, iin)) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(
-                store
-                    .account_record(p, &iin)?
-                    .unwrap_or_else(|| AccountRecord::new(Account::new(iin))),
-            ),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let known = match overlay.and_then(|o| o.account(p, &iin)) {
+                    Some(r) => Some(r.clone()),
+                    None => store.account_record(p, &iin)?,
+                };
+                v.insert(known.unwrap_or_else(|| AccountRecord::new(Account::new(iin))))
+            }
         };
         let prior = prior_hash(
             store,
+            overlay,
             &out.write.history,
             &fresh,
             p,
@@ -193,6 +197,7 @@ pub fn decide_batch<B: Kv>(
 /// entry there (from this batch or the store) confirms the full id.
 fn prior_hash<B: Kv>(
     store: &LedgerStore<B>,
+    overlay: Option<&Overlay>,
     batch: &[HistoryEntry],
     fresh: &HashMap<(u32, u64), usize>,
     partition: u32,
@@ -203,18 +208,21 @@ fn prior_hash<B: Kv>(
         let stored;
         let entry = match fresh.get(&(partition, offset)) {
             Some(i) => &batch[*i],
-            None => match store.history_entry(partition, offset)? {
-                Some(e) => {
-                    stored = e;
-                    &stored
-                }
-                None => {
-                    return Err(StoreError::Corrupt {
-                        what: "history ref",
-                        key: format!("p{partition}/{}", record.account.iin.masked()),
-                        reason: format!("offset {offset} has no history entry"),
-                    })
-                }
+            None => match overlay.and_then(|o| o.history_entry(partition, offset)) {
+                Some(e) => e,
+                None => match store.history_entry(partition, offset)? {
+                    Some(e) => {
+                        stored = e;
+                        &stored
+                    }
+                    None => {
+                        return Err(StoreError::Corrupt {
+                            what: "history ref",
+                            key: format!("p{partition}/{}", record.account.iin.masked()),
+                            reason: format!("offset {offset} has no history entry"),
+                        })
+                    }
+                },
             },
         };
         if entry.envelope.event_id == *id {
@@ -222,4 +230,50 @@ fn prior_hash<B: Kv>(
         }
     }
     Ok(None)
+}
+
+/// A batch whose store write is still in flight: what the next batch must
+/// see before the store does.
+pub struct Overlay {
+    batch: std::sync::Arc<WriteBatch>,
+    accounts: HashMap<(u32, Iin), usize>,
+    history: HashMap<(u32, u64), usize>,
+}
+
+impl Overlay {
+    pub fn new(batch: std::sync::Arc<WriteBatch>) -> Overlay {
+        let accounts = batch
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, (p, r))| ((*p, r.account.iin), i))
+            .collect();
+        let history = batch
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, h)| ((h.position.partition, h.position.offset), i))
+            .collect();
+        Overlay {
+            batch,
+            accounts,
+            history,
+        }
+    }
+
+    pub fn batch(&self) -> &WriteBatch {
+        &self.batch
+    }
+
+    fn account(&self, partition: u32, iin: &Iin) -> Option<&AccountRecord> {
+        self.accounts
+            .get(&(partition, *iin))
+            .map(|i| &self.batch.accounts[*i].1)
+    }
+
+    fn history_entry(&self, partition: u32, offset: u64) -> Option<&HistoryEntry> {
+        self.history
+            .get(&(partition, offset))
+            .map(|i| &self.batch.history[*i])
+    }
 }

@@ -11,13 +11,14 @@
 
 mod batch;
 
-pub use batch::{decide_batch, BatchOutcome};
+pub use batch::{decide_batch, BatchOutcome, Overlay};
 
 use ledger_core::Context;
-use ledger_store::{Kv, LedgerStore, StoreError};
+use ledger_store::{Kv, LedgerStore, StoreError, WriteBatch};
 use ledger_stream::{Source, SourceError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,14 +73,14 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, o: &BatchOutcome) {
+    fn add(&mut self, o: &BatchOutcome, written: &WriteBatch) {
         self.records += o.records;
         self.applied += o.applied;
         self.returned += o.returned;
         self.refused += o.refused;
         self.duplicates += o.duplicates;
         self.conflicts += o.conflicts;
-        self.dead_letters += o.write.dead_letters.len() as u64;
+        self.dead_letters += written.dead_letters.len() as u64;
         self.late += o.late;
         self.redelivered += o.redelivered;
         self.batches += 1;
@@ -88,6 +89,11 @@ impl Totals {
 
 /// Reads `source` into `store` until `opts.until` says stop. `progress` is
 /// called after every flushed batch; `stop` ends the loop between batches.
+///
+/// Two stages overlap: while a writer thread writes and flushes batch N,
+/// this thread decides batch N+1 against the store plus batch N (the
+/// overlay). At most one write is in flight, writes happen in batch order,
+/// and a batch's offsets are acknowledged only after its flush.
 pub fn run<S: Source, B: Kv>(
     ctx: &Context,
     source: &mut S,
@@ -110,30 +116,70 @@ pub fn run<S: Source, B: Kv>(
             .all(|(p, o)| targets.get(p).is_none_or(|t| o >= t))
     };
     let mut totals = Totals::default();
-    loop {
-        if stop.load(Ordering::Relaxed) || (opts.until == Until::EndAtStart && reached(&next)) {
-            break;
-        }
-        let records = source.poll(opts.batch_size, opts.poll_wait)?;
-        if records.is_empty() {
-            continue;
-        }
-        let outcome = decide_batch(ctx, store, partitions, &next, &records)?;
-        store.write(&outcome.write)?;
-        // Only after the flush: tell the source what is durably applied.
-        for (p, o) in &outcome.write.offsets {
-            next.insert(*p, *o);
-        }
-        source.acknowledge(&outcome.write.offsets)?;
-        totals.add(&outcome);
-        if !outcome.write.dead_letters.is_empty() {
-            tracing::info!(
-                records = outcome.records,
-                dead_letters = outcome.write.dead_letters.len(),
-                "batch had dead letters (see `si-ledger dead-letters`)"
-            );
-        }
-        progress(&totals);
-    }
+    std::thread::scope(|scope| {
+        let (to_writer, batches) = mpsc::sync_channel::<Arc<WriteBatch>>(0);
+        let (written_tx, written) = mpsc::channel::<Result<(), StoreError>>();
+        let writer = scope.spawn(move || {
+            for batch in batches {
+                let result = store.write(&batch);
+                let failed = result.is_err();
+                if written_tx.send(result).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        // The batch being written, with its counts.
+        let mut in_flight: Option<(Overlay, BatchOutcome)> = None;
+        let mut finish = |in_flight: &mut Option<(Overlay, BatchOutcome)>,
+                          source: &mut S,
+                          totals: &mut Totals|
+         -> Result<(), ProjectError> {
+            if let Some((overlay, outcome)) = in_flight.take() {
+                written
+                    .recv()
+                    .map_err(|_| StoreError::Backend("store writer stopped".into()))??;
+                // Only after the flush: tell the source what is durably applied.
+                source.acknowledge(&overlay.batch().offsets)?;
+                totals.add(&outcome, overlay.batch());
+                if !overlay.batch().dead_letters.is_empty() {
+                    tracing::info!(
+                        records = outcome.records,
+                        dead_letters = overlay.batch().dead_letters.len(),
+                        "batch had dead letters (see `si-ledger dead-letters`)"
+                    );
+                }
+                progress(totals);
+            }
+            Ok(())
+        };
+        let result = (|| -> Result<(), ProjectError> {
+            loop {
+                if stop.load(Ordering::Relaxed)
+                    || (opts.until == Until::EndAtStart && reached(&next))
+                {
+                    break;
+                }
+                let records = source.poll(opts.batch_size, opts.poll_wait)?;
+                if records.is_empty() {
+                    continue;
+                }
+                let overlay = in_flight.as_ref().map(|(o, _)| o);
+                let mut outcome = decide_batch(ctx, store, overlay, partitions, &next, &records)?;
+                for (p, o) in &outcome.write.offsets {
+                    next.insert(*p, *o);
+                }
+                finish(&mut in_flight, source, &mut totals)?;
+                let batch = Arc::new(std::mem::take(&mut outcome.write));
+                to_writer
+                    .send(Arc::clone(&batch))
+                    .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
+                in_flight = Some((Overlay::new(batch), outcome));
+            }
+            finish(&mut in_flight, source, &mut totals)
+        })();
+        drop(to_writer);
+        let _ = writer.join();
+        result
+    })?;
     Ok(totals)
 }
