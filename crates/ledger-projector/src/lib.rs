@@ -119,15 +119,23 @@ pub fn run<S: Source, B: Kv>(
     std::thread::scope(|scope| {
         let (to_writer, batches) = mpsc::sync_channel::<Arc<WriteBatch>>(0);
         let (written_tx, written) = mpsc::channel::<Result<(), StoreError>>();
-        let writer = scope.spawn(move || {
-            for batch in batches {
-                let result = store.write(&batch);
-                let failed = result.is_err();
-                if written_tx.send(result).is_err() || failed {
-                    break;
+        let writer = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn_scoped(scope, move || {
+                for batch in batches {
+                    let result = store.write(&batch);
+                    let failed = result.is_err();
+                    if written_tx.send(result).is_err() || failed {
+                        break;
+                    }
                 }
+            });
+        let writer = match writer {
+            Ok(w) => w,
+            Err(e) => {
+                return Err(StoreError::Backend(format!("starting the store writer: {e}")).into())
             }
-        });
+        };
         // The batch being written, with its counts.
         let mut in_flight: Option<(Overlay, BatchOutcome)> = None;
         let mut finish = |in_flight: &mut Option<(Overlay, BatchOutcome)>,
