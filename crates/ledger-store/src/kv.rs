@@ -34,8 +34,25 @@ pub trait Kv: Clone + Send + Sync + 'static {
     fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Applies the batch atomically and makes it durable before returning.
     fn write(&self, b: KvBatch) -> Result<(), StoreError>;
-    /// Every pair whose key starts with `prefix`, in key order.
-    fn scan(&self, prefix: &[u8]) -> Result<Pairs, StoreError>;
+    /// Calls `f` with every pair whose key starts with `prefix`, in key
+    /// order, without holding them all in memory; `f` returns `false` to
+    /// stop early.
+    fn for_each(
+        &self,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// Every pair whose key starts with `prefix`, collected: for small
+    /// ranges and tests.
+    fn scan(&self, prefix: &[u8]) -> Result<Pairs, StoreError> {
+        let mut out = Vec::new();
+        self.for_each(prefix, &mut |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
 
     fn size_on_disk(&self) -> Result<u64, StoreError>;
 }
@@ -82,11 +99,18 @@ impl Kv for SledKv {
         Ok(())
     }
 
-    fn scan(&self, prefix: &[u8]) -> Result<Pairs, StoreError> {
-        self.db
-            .scan_prefix(prefix)
-            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(backend))
-            .collect()
+    fn for_each(
+        &self,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        for r in self.db.scan_prefix(prefix) {
+            let (k, v) = r.map_err(backend)?;
+            if !f(&k, &v)? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {
@@ -117,12 +141,21 @@ impl Kv for MemoryKv {
         Ok(())
     }
 
-    fn scan(&self, prefix: &[u8]) -> Result<Pairs, StoreError> {
+    fn for_each(
+        &self,
+        prefix: &[u8],
+        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
         let m = self.map.lock().map_err(backend)?;
-        Ok(m.range(prefix.to_vec()..)
+        for (k, v) in m
+            .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect())
+        {
+            if !f(k, v)? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn size_on_disk(&self) -> Result<u64, StoreError> {

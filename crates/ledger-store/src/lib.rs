@@ -286,23 +286,37 @@ impl<B: Kv> LedgerStore<B> {
             .collect()
     }
 
-    /// Visits every account, by partition and IIN.
+    /// Visits every account, by partition and IIN, one at a time.
     pub fn for_each_account(&self, mut f: impl FnMut(u32, Account)) -> Result<(), StoreError> {
-        for (k, v) in self.kv.scan(&[ACCOUNT])? {
+        self.kv.for_each(&[ACCOUNT], &mut |k, v| {
             let p = u32::from_be_bytes(k[1..5].try_into().expect("partition"));
-            let record: AccountRecord = decode("account", &k, &v)?;
+            let record: AccountRecord = decode("account", k, v)?;
             f(p, record.account);
-        }
-        Ok(())
+            Ok(true)
+        })
+    }
+
+    /// Number of stored values and their bytes under one key tag (`A`
+    /// accounts, `H` history segments, `D` dead letters): for benchmarks
+    /// and capacity planning.
+    pub fn value_bytes(&self, tag: u8) -> Result<(u64, u64), StoreError> {
+        let (mut n, mut bytes) = (0u64, 0u64);
+        self.kv.for_each(&[tag], &mut |_, v| {
+            n += 1;
+            bytes += v.len() as u64;
+            Ok(true)
+        })?;
+        Ok((n, bytes))
     }
 
     /// Forgets everything of one partition (to rebuild it from offset 0).
     pub fn drop_partition(&self, partition: u32) -> Result<(), StoreError> {
         let mut b = KvBatch::default();
         for tag in [OFFSET, ACCOUNT, HISTORY, DEAD] {
-            for (k, _) in self.kv.scan(&key(tag, partition, &[]))? {
-                b.delete(k);
-            }
+            self.kv.for_each(&key(tag, partition, &[]), &mut |k, _| {
+                b.delete(k.to_vec());
+                Ok(true)
+            })?;
         }
         self.kv.write(b)
     }

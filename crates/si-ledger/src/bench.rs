@@ -122,21 +122,12 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     );
 
     // (c) figures.
-    let (mut account_bytes, mut accounts, mut history_bytes) = (0usize, 0usize, 0usize);
-    {
-        use ledger_store::Kv;
-        for (_, v) in store.backend().scan(b"A")? {
-            account_bytes += v.len();
-            accounts += 1;
-        }
-        for (_, v) in store.backend().scan(b"H")? {
-            history_bytes += v.len();
-        }
-    }
+    let (accounts, account_bytes) = store.value_bytes(b'A')?;
+    let (_, history_bytes) = store.value_bytes(b'H')?;
     eprintln!(
         "stored: {accounts} accounts, {} bytes per account record, {} history bytes per event",
         account_bytes / accounts.max(1),
-        history_bytes / (totals.records as usize).max(1)
+        history_bytes / totals.records.max(1)
     );
     let disk = store.size_on_disk()?;
     let rss = peak_rss_mib().unwrap_or(0.0);
