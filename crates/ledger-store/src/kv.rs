@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 /// Key-value pairs in key order, as a scan returns them.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// What `Kv::for_each` calls with each key and value; `false` stops.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError> + 'a;
+
 /// A set of puts and deletes applied all at once or not at all.
 #[derive(Debug, Default)]
 pub struct KvBatch {
@@ -37,11 +40,7 @@ pub trait Kv: Clone + Send + Sync + 'static {
     /// Calls `f` with every pair whose key starts with `prefix`, in key
     /// order, without holding them all in memory; `f` returns `false` to
     /// stop early.
-    fn for_each(
-        &self,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
-    ) -> Result<(), StoreError>;
+    fn for_each(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError>;
 
     /// Every pair whose key starts with `prefix`, collected: for small
     /// ranges and tests.
@@ -99,11 +98,7 @@ impl Kv for SledKv {
         Ok(())
     }
 
-    fn for_each(
-        &self,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
-    ) -> Result<(), StoreError> {
+    fn for_each(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
         for r in self.db.scan_prefix(prefix) {
             let (k, v) = r.map_err(backend)?;
             if !f(&k, &v)? {
@@ -141,11 +136,7 @@ impl Kv for MemoryKv {
         Ok(())
     }
 
-    fn for_each(
-        &self,
-        prefix: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
-    ) -> Result<(), StoreError> {
+    fn for_each(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
         let m = self.map.lock().map_err(backend)?;
         for (k, v) in m
             .range(prefix.to_vec()..)

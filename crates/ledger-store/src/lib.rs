@@ -26,7 +26,7 @@
 mod kv;
 mod records;
 
-pub use kv::{Kv, KvBatch, MemoryKv, Pairs, SledKv};
+pub use kv::{Kv, KvBatch, MemoryKv, Pairs, SledKv, Visitor};
 pub use records::{
     fingerprint, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, StoreMeta, WriteBatch,
 };
