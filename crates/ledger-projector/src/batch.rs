@@ -1,6 +1,7 @@
 //! Turning one polled batch into one store write. Reads the store, writes
 //! nothing: the caller writes the result atomically.
 
+use crate::Totals;
 use ledger_core::{
     apply, partition_for, Account, ContentHash, Context, EventId, Iin, Outcome, Position, Recorded,
 };
@@ -15,14 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Debug, Default)]
 pub struct BatchOutcome {
     pub write: WriteBatch,
-    pub records: u64,
-    pub applied: u64,
-    pub returned: u64,
-    pub refused: u64,
-    pub duplicates: u64,
-    pub conflicts: u64,
-    pub late: u64,
-    pub redelivered: u64,
+    pub counts: Totals,
 }
 
 fn dead(rec: &Record, kind: &str, error: String) -> DeadLetter {
@@ -71,11 +65,11 @@ pub fn decide_batch<B: Kv>(
             .copied()
             .unwrap_or(0);
         if rec.offset < expected {
-            out.redelivered += 1;
+            out.counts.redelivered += 1;
             continue;
         }
         offsets.insert(rec.partition, rec.offset + 1);
-        out.records += 1;
+        out.counts.records += 1;
         let p = rec.partition;
         let Some(iin) = std::str::from_utf8(&rec.key)
             .ok()
@@ -157,19 +151,19 @@ pub fn decide_batch<B: Kv>(
         };
         let outcome = apply(ctx, &mut record.account, &recorded, prior);
         match &outcome {
-            Outcome::Applied { .. } => out.applied += 1,
-            Outcome::Returned { .. } => out.returned += 1,
-            Outcome::Refused { .. } => out.refused += 1,
-            Outcome::Duplicate => out.duplicates += 1,
+            Outcome::Applied { .. } => out.counts.applied += 1,
+            Outcome::Returned { .. } => out.counts.returned += 1,
+            Outcome::Refused { .. } => out.counts.refused += 1,
+            Outcome::Duplicate => out.counts.duplicates += 1,
             Outcome::Conflict { reason } => {
-                out.conflicts += 1;
+                out.counts.conflicts += 1;
                 out.write
                     .dead_letters
                     .push(dead(rec, "conflict", reason.clone()));
             }
         }
         if outcome.is_late() {
-            out.late += 1;
+            out.counts.late += 1;
         }
         record.refs.push(HistoryRef {
             offset: rec.offset,
@@ -189,6 +183,8 @@ pub fn decide_batch<B: Kv>(
     touched.sort_unstable_by_key(|t| t.0);
     out.write.accounts = touched.into_iter().map(|((p, _), a)| (p, a)).collect();
     out.write.offsets = offsets.into_iter().collect();
+    out.counts.dead_letters = out.write.dead_letters.len() as u64;
+    out.counts.batches = 1;
     Ok(out)
 }
 

@@ -73,17 +73,17 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, o: &BatchOutcome, written: &WriteBatch) {
+    fn add(&mut self, o: &Totals) {
         self.records += o.records;
         self.applied += o.applied;
         self.returned += o.returned;
         self.refused += o.refused;
         self.duplicates += o.duplicates;
         self.conflicts += o.conflicts;
-        self.dead_letters += written.dead_letters.len() as u64;
+        self.dead_letters += o.dead_letters;
         self.late += o.late;
         self.redelivered += o.redelivered;
-        self.batches += 1;
+        self.batches += o.batches;
     }
 }
 
@@ -137,21 +137,21 @@ pub fn run<S: Source, B: Kv>(
             }
         };
         // The batch being written, with its counts.
-        let mut in_flight: Option<(Overlay, BatchOutcome)> = None;
-        let mut finish = |in_flight: &mut Option<(Overlay, BatchOutcome)>,
+        let mut in_flight: Option<(Overlay, Totals)> = None;
+        let mut finish = |in_flight: &mut Option<(Overlay, Totals)>,
                           source: &mut S,
                           totals: &mut Totals|
          -> Result<(), ProjectError> {
-            if let Some((overlay, outcome)) = in_flight.take() {
+            if let Some((overlay, counts)) = in_flight.take() {
                 written
                     .recv()
                     .map_err(|_| StoreError::Backend("store writer stopped".into()))??;
                 // Only after the flush: tell the source what is durably applied.
                 source.acknowledge(&overlay.batch().offsets)?;
-                totals.add(&outcome, overlay.batch());
+                totals.add(&counts);
                 if !overlay.batch().dead_letters.is_empty() {
                     tracing::info!(
-                        records = outcome.records,
+                        records = counts.records,
                         dead_letters = overlay.batch().dead_letters.len(),
                         "batch had dead letters (see `si-ledger dead-letters`)"
                     );
@@ -172,16 +172,16 @@ pub fn run<S: Source, B: Kv>(
                     continue;
                 }
                 let overlay = in_flight.as_ref().map(|(o, _)| o);
-                let mut outcome = decide_batch(ctx, store, overlay, partitions, &next, &records)?;
+                let outcome = decide_batch(ctx, store, overlay, partitions, &next, &records)?;
                 for (p, o) in &outcome.write.offsets {
                     next.insert(*p, *o);
                 }
                 finish(&mut in_flight, source, &mut totals)?;
-                let batch = Arc::new(std::mem::take(&mut outcome.write));
+                let batch = Arc::new(outcome.write);
                 to_writer
                     .send(Arc::clone(&batch))
                     .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
-                in_flight = Some((Overlay::new(batch), outcome));
+                in_flight = Some((Overlay::new(batch), outcome.counts));
             }
             finish(&mut in_flight, source, &mut totals)
         })();

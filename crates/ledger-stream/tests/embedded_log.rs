@@ -21,6 +21,18 @@ fn read_all(log: &EmbeddedLog) -> Vec<ledger_stream::Record> {
     }
 }
 
+/// A one-partition log holding "first" and "second", and its file's path.
+fn two_records() -> (tempfile::TempDir, EmbeddedLog, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open_or_create(dir.path(), 1).unwrap();
+    log.appender()
+        .unwrap()
+        .append(&[(b"k", 1, b"first"), (b"k", 2, b"second")])
+        .unwrap();
+    let path = dir.path().join("partition-00000.log");
+    (dir, log, path)
+}
+
 #[test]
 fn records_land_on_murmur2_partitions_in_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,13 +97,7 @@ fn reopen_continues_offsets_and_seek_works() {
 
 #[test]
 fn torn_tail_is_ignored_by_readers_and_truncated_by_appender() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open_or_create(dir.path(), 1).unwrap();
-    log.appender()
-        .unwrap()
-        .append(&[(b"k", 1, b"first"), (b"k", 2, b"second")])
-        .unwrap();
-    let path = dir.path().join("partition-00000.log");
+    let (_dir, log, path) = two_records();
     let full = std::fs::metadata(&path).unwrap().len();
     // Half of the second frame reached the disk before the crash.
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
@@ -111,13 +117,7 @@ fn torn_tail_is_ignored_by_readers_and_truncated_by_appender() {
 
 #[test]
 fn garbage_last_frame_is_a_torn_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open_or_create(dir.path(), 1).unwrap();
-    log.appender()
-        .unwrap()
-        .append(&[(b"k", 1, b"first"), (b"k", 2, b"second")])
-        .unwrap();
-    let path = dir.path().join("partition-00000.log");
+    let (_dir, log, path) = two_records();
     let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     f.seek(SeekFrom::End(-2)).unwrap();
     f.write_all(b"XX").unwrap();
@@ -127,13 +127,7 @@ fn garbage_last_frame_is_a_torn_write() {
 
 #[test]
 fn corruption_in_the_middle_is_an_error_naming_the_place() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = EmbeddedLog::open_or_create(dir.path(), 1).unwrap();
-    log.appender()
-        .unwrap()
-        .append(&[(b"k", 1, b"first"), (b"k", 2, b"second")])
-        .unwrap();
-    let path = dir.path().join("partition-00000.log");
+    let (_dir, log, path) = two_records();
     let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     f.seek(SeekFrom::Start(30)).unwrap();
     f.write_all(b"!").unwrap();
