@@ -151,6 +151,7 @@ impl EmbeddedLog {
             log: self.clone(),
             files,
             next,
+            failed: false,
             _lock: lock,
         })
     }
@@ -321,32 +322,46 @@ pub struct Appender {
     log: EmbeddedLog,
     files: Vec<File>,
     next: Vec<u64>,
+    /// Set when a write failed: the files may end in a partial frame and the
+    /// offsets above may be wrong, so the appender refuses further work.
+    /// Reopening scans the files again and truncates any torn tail.
+    failed: bool,
     _lock: File,
 }
 
 impl Appender {
     /// Appends `(key, timestamp_ms, value)` records durably: every touched
     /// partition file is fsynced before this returns. Returns each record's
-    /// (partition, offset), in input order.
+    /// (partition, offset), in input order. Nothing is written unless every
+    /// record fits in a frame.
     pub fn append(
         &mut self,
         records: &[(&[u8], i64, &[u8])],
     ) -> Result<Vec<(u32, u64)>, SourceError> {
+        if self.failed {
+            return Err(SourceError::Other(
+                "an earlier append failed; reopen the log to append again".into(),
+            ));
+        }
+        if let Some((i, (k, _, v))) = records
+            .iter()
+            .enumerate()
+            .find(|(_, (k, _, v))| k.len() + v.len() + 24 > MAX_BODY as usize)
+        {
+            return Err(SourceError::Other(format!(
+                "record {i} of {} bytes exceeds the {MAX_BODY}-byte frame limit",
+                k.len() + v.len()
+            )));
+        }
         let n = self.log.partitions;
+        let mut next = self.next.clone();
         let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n as usize];
         let mut placed = Vec::with_capacity(records.len());
         for (key, ts, value) in records {
-            if key.len() + value.len() + 24 > MAX_BODY as usize {
-                return Err(SourceError::Other(format!(
-                    "record of {} bytes exceeds the {MAX_BODY}-byte frame limit",
-                    key.len() + value.len()
-                )));
-            }
-            let p = partition_for(key, n);
-            let offset = self.next[p as usize];
-            encode_frame(&mut bufs[p as usize], offset, *ts, key, value);
-            self.next[p as usize] += 1;
-            placed.push((p, offset));
+            let p = partition_for(key, n) as usize;
+            encode_frame(&mut bufs[p], next[p], *ts, key, value);
+            placed.push((p as u32, next[p]));
+            next[p] += 1;
         }
         for (p, buf) in bufs.iter().enumerate() {
             if buf.is_empty() {
@@ -354,35 +369,13 @@ impl Appender {
             }
             let path = self.log.partition_path(p as u32);
             let f = &mut self.files[p];
-            f.write_all(buf)
-                .and_then(|_| f.sync_data())
-                .map_err(io(&path))?;
+            if let Err(e) = f.write_all(buf).and_then(|_| f.sync_data()) {
+                self.failed = true;
+                return Err(io(&path)(e));
+            }
         }
+        self.next = next;
         Ok(placed)
-    }
-
-    /// Appends one record at a chosen partition (control records, tests).
-    pub fn append_to(
-        &mut self,
-        partition: u32,
-        key: &[u8],
-        timestamp_ms: i64,
-        value: &[u8],
-    ) -> Result<u64, SourceError> {
-        let p = partition as usize;
-        if p >= self.files.len() {
-            return Err(SourceError::NotAssigned { partition });
-        }
-        let offset = self.next[p];
-        let mut buf = Vec::new();
-        encode_frame(&mut buf, offset, timestamp_ms, key, value);
-        let path = self.log.partition_path(partition);
-        let f = &mut self.files[p];
-        f.write_all(&buf)
-            .and_then(|_| f.sync_data())
-            .map_err(io(&path))?;
-        self.next[p] += 1;
-        Ok(offset)
     }
 }
 

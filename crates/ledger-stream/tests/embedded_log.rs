@@ -96,6 +96,21 @@ fn reopen_continues_offsets_and_seek_works() {
 }
 
 #[test]
+fn an_oversized_record_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open_or_create(dir.path(), 1).unwrap();
+    let mut app = log.appender().unwrap();
+    let huge = vec![0u8; 17 * 1024 * 1024];
+    assert!(app
+        .append(&[(b"k", 1, b"small"), (b"k", 2, &huge)])
+        .is_err());
+    app.append(&[(b"k", 3, b"after")]).unwrap();
+    let got = read_all(&log);
+    assert_eq!(got.len(), 1, "nothing of the refused batch was written");
+    assert_eq!((got[0].offset, &got[0].value[..]), (0, &b"after"[..]));
+}
+
+#[test]
 fn torn_tail_is_ignored_by_readers_and_truncated_by_appender() {
     let (_dir, log, path) = two_records();
     let full = std::fs::metadata(&path).unwrap().len();
