@@ -71,19 +71,15 @@ pub fn decide_batch<B: Kv>(
         offsets.insert(rec.partition, rec.offset + 1);
         out.counts.records += 1;
         let p = rec.partition;
-        let Some(iin) = std::str::from_utf8(&rec.key)
-            .ok()
-            .and_then(|k| Iin::parse(k).ok())
-        else {
-            let why = match std::str::from_utf8(&rec.key) {
-                Ok(k) => Iin::parse(k)
-                    .err()
-                    .map(|e| format!("key: {e}"))
-                    .unwrap_or_default(),
-                Err(_) => "key: not UTF-8".to_string(),
-            };
-            out.write.dead_letters.push(dead(rec, "bad_key", why));
-            continue;
+        let parsed = std::str::from_utf8(&rec.key)
+            .map_err(|_| "key: not UTF-8".to_string())
+            .and_then(|k| Iin::parse(k).map_err(|e| format!("key: {e}")));
+        let iin = match parsed {
+            Ok(iin) => iin,
+            Err(why) => {
+                out.write.dead_letters.push(dead(rec, "bad_key", why));
+                continue;
+            }
         };
         let wanted = partition_for(iin.as_bytes(), partitions);
         if wanted != p {
