@@ -1,0 +1,155 @@
+//! Every kind of record that cannot be applied ends in the dead-letter sink
+//! with its provenance, and the projector keeps going.
+
+use ledger_core::{partition_for, Context, Iin, Sex};
+use ledger_projector::{run, Options, Until};
+use ledger_proto::v1 as pb;
+use ledger_store::LedgerStore;
+use ledger_stream::{Record, Source, SourceError};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// A source over a fixed list of records, placed wherever the test says.
+struct Fixed {
+    partitions: u32,
+    records: Vec<Record>,
+    at: usize,
+}
+
+impl Source for Fixed {
+    fn partition_count(&self) -> u32 {
+        self.partitions
+    }
+    fn assigned(&self) -> Vec<u32> {
+        (0..self.partitions).collect()
+    }
+    fn seek(&mut self, _p: u32, _o: u64) -> Result<(), SourceError> {
+        Ok(())
+    }
+    fn poll(&mut self, max: usize, _wait: Duration) -> Result<Vec<Record>, SourceError> {
+        let end = (self.at + max).min(self.records.len());
+        let out = self.records[self.at..end].to_vec();
+        self.at = end;
+        Ok(out)
+    }
+    fn end_offsets(&mut self) -> Result<Vec<(u32, u64)>, SourceError> {
+        Ok((0..self.partitions)
+            .map(|p| {
+                let n = self.records.iter().filter(|r| r.partition == p).count() as u64;
+                (p, n)
+            })
+            .collect())
+    }
+    fn acknowledge(&mut self, _o: &[(u32, u64)]) -> Result<(), SourceError> {
+        Ok(())
+    }
+}
+
+fn person(iin: &Iin, id: &str) -> Vec<u8> {
+    let wire = pb::Envelope {
+        event_id: id.into(),
+        iin: iin.to_string(),
+        source: "register".into(),
+        payload: Some(pb::envelope::Payload::Person(pb::PersonRegistered {
+            surname: "S".into(),
+            ..Default::default()
+        })),
+    };
+    prost::Message::encode_to_vec(&wire)
+}
+
+#[test]
+fn each_kind_is_dead_lettered_with_provenance() {
+    const N: u32 = 2;
+    let birth = chrono::NaiveDate::from_ymd_opt(1979, 11, 2).unwrap();
+    let iins: Vec<Iin> = (0..200u16)
+        .filter_map(|s| Iin::generate(birth, Sex::Male, s))
+        .collect();
+    let a = iins
+        .iter()
+        .find(|i| partition_for(i.as_bytes(), N) == 0)
+        .copied()
+        .unwrap();
+    let b = iins
+        .iter()
+        .find(|i| partition_for(i.as_bytes(), N) == 1)
+        .copied()
+        .unwrap();
+    let ts = 1_744_300_800_000;
+    let rec = |offset: u64, key: &[u8], value: Vec<u8>, timestamp_ms: i64| Record {
+        partition: 0,
+        offset,
+        timestamp_ms,
+        key: key.to_vec(),
+        value,
+    };
+    let records = vec![
+        rec(0, b"not-an-iin", person(&a, "x0"), ts),
+        rec(1, b.as_str().as_bytes(), person(&b, "x1"), ts), // b belongs on partition 1
+        rec(2, a.as_str().as_bytes(), person(&b, "x2"), ts), // envelope names another IIN
+        rec(3, a.as_str().as_bytes(), vec![0xff, 0x01, 0x02], ts),
+        rec(4, a.as_str().as_bytes(), person(&a, "x4"), i64::MAX),
+        rec(5, a.as_str().as_bytes(), person(&a, "ok"), ts),
+    ];
+    let mut source = Fixed {
+        partitions: N,
+        records,
+        at: 0,
+    };
+    let store = LedgerStore::in_memory();
+    let opts = Options {
+        batch_size: 4,
+        until: Until::EndAtStart,
+        poll_wait: Duration::ZERO,
+    };
+    let totals = run(
+        &Context::default(),
+        &mut source,
+        &store,
+        &opts,
+        &AtomicBool::new(false),
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(totals.records, 6);
+    assert_eq!(totals.dead_letters, 5);
+    assert_eq!(
+        totals.applied, 1,
+        "the valid record after the bad ones is applied"
+    );
+    let kinds: Vec<(u64, String)> = store
+        .dead_letters()
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.position.offset, d.kind))
+        .collect();
+    let want = [
+        "bad_key",
+        "wrong_partition",
+        "key_mismatch",
+        "undecodable",
+        "bad_timestamp",
+    ];
+    assert_eq!(
+        kinds,
+        want.iter()
+            .enumerate()
+            .map(|(i, k)| (i as u64, k.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let letters = store.dead_letters().unwrap();
+    assert_eq!(
+        letters[3].value,
+        vec![0xff, 0x01, 0x02],
+        "the input is kept whole"
+    );
+    for d in &letters {
+        assert!(
+            !d.error.contains(a.as_str()) && !d.error.contains(b.as_str()),
+            "unmasked IIN: {}",
+            d.error
+        );
+    }
+    assert_eq!(store.offset(0).unwrap(), Some(6));
+    assert_eq!(store.account(0, &a).unwrap().unwrap().history_len, 1);
+}
