@@ -75,7 +75,17 @@ impl SledKv {
             .cache_capacity(192 * 1024 * 1024)
             .mode(sled::Mode::HighThroughput)
             .open()
-            .map_err(|e| StoreError::Backend(format!("opening {}: {e}", dir.display())))?;
+            .map_err(|e| match e {
+                // sled reports the lock as an `Other` I/O error with this text.
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Backend(format!(
+                        "store {} is in use by another process (a running projector?): \
+                         sled allows one process per store",
+                        dir.display()
+                    ))
+                }
+                e => StoreError::Backend(format!("opening {}: {e}", dir.display())),
+            })?;
         Ok(SledKv { db })
     }
 }

@@ -10,6 +10,7 @@
 //!
 //! | key | value |
 //! | --- | --- |
+//! | `V` | [`FORMAT`] (u32 BE): a store of another format is refused |
 //! | `M` | [`StoreMeta`] |
 //! | `O`, partition | next offset to read (u64 BE) |
 //! | `A`, partition, IIN | [`AccountRecord`]: the account and its history refs |
@@ -60,9 +61,19 @@ pub enum StoreError {
     },
     #[error("store holds {stored} partitions but the log has {log}: use a new --data directory")]
     PartitionMismatch { stored: u32, log: u32 },
+    #[error(
+        "store format {found} is not format {FORMAT} that this si-ledger reads: \
+         replay the log into a new --data directory"
+    )]
+    Format { found: String },
 }
 
+/// Version of the key layout and encodings. A store of another version is
+/// refused, never misread; the log can always rebuild it.
+pub const FORMAT: u32 = 2;
+
 const META: u8 = b'M';
+const VERSION: u8 = b'V';
 const OFFSET: u8 = b'O';
 const ACCOUNT: u8 = b'A';
 const HISTORY: u8 = b'H';
@@ -118,19 +129,26 @@ pub struct LedgerStore<B: Kv> {
 }
 
 impl LedgerStore<SledKv> {
-    /// Opens (or creates) the sled store in `dir`.
+    /// Opens (or creates) the sled store in `dir`; refuses a store written
+    /// in another format.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Ok(LedgerStore {
+        let store = LedgerStore {
             kv: SledKv::open(dir)?,
-        })
+        };
+        store.check_format()?;
+        Ok(store)
     }
 }
 
 impl LedgerStore<MemoryKv> {
     pub fn in_memory() -> Self {
-        LedgerStore {
+        let store = LedgerStore {
             kv: MemoryKv::default(),
-        }
+        };
+        store
+            .check_format()
+            .expect("an empty in-memory store takes the format");
+        store
     }
 }
 
@@ -141,6 +159,35 @@ impl<B: Kv> LedgerStore<B> {
 
     pub fn backend(&self) -> &B {
         &self.kv
+    }
+
+    /// Stamps an empty store with [`FORMAT`]; checks a non-empty one.
+    pub fn check_format(&self) -> Result<(), StoreError> {
+        let found = self.kv.get(&[VERSION])?;
+        match found {
+            Some(v) if v == FORMAT.to_be_bytes() => Ok(()),
+            Some(v) => Err(StoreError::Format {
+                found: match <[u8; 4]>::try_from(v.as_slice()) {
+                    Ok(b) => u32::from_be_bytes(b).to_string(),
+                    Err(_) => format!("{v:?}"),
+                },
+            }),
+            None => {
+                let mut empty = true;
+                self.kv.for_each(&[], &mut |_, _| {
+                    empty = false;
+                    Ok(false)
+                })?;
+                if !empty {
+                    return Err(StoreError::Format {
+                        found: "unknown (written before formats were versioned)".into(),
+                    });
+                }
+                let mut b = KvBatch::default();
+                b.put(vec![VERSION], FORMAT.to_be_bytes().to_vec());
+                self.kv.write(b)
+            }
+        }
     }
 
     pub fn meta(&self) -> Result<Option<StoreMeta>, StoreError> {

@@ -198,6 +198,37 @@ fn sled_backend_meets_the_contract_across_reopen() {
 }
 
 #[test]
+fn a_store_of_another_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(LedgerStore::open(dir.path()).unwrap());
+    {
+        let kv = SledKv::open(dir.path()).unwrap();
+        let mut b = KvBatch::default();
+        b.put(vec![b'V'], 1u32.to_be_bytes().to_vec());
+        kv.write(b).unwrap();
+    }
+    let err = LedgerStore::open(dir.path())
+        .err()
+        .expect("format 1 is refused")
+        .to_string();
+    assert!(
+        err.contains("store format 1") && err.contains("new --data"),
+        "{err}"
+    );
+    let unversioned = tempfile::tempdir().unwrap();
+    {
+        let kv = SledKv::open(unversioned.path()).unwrap();
+        let mut b = KvBatch::default();
+        b.put(b"A0000".to_vec(), vec![1]);
+        kv.write(b).unwrap();
+    }
+    assert!(matches!(
+        LedgerStore::open(unversioned.path()),
+        Err(StoreError::Format { .. })
+    ));
+}
+
+#[test]
 fn corrupt_values_are_reported_with_masked_keys() {
     let store = LedgerStore::in_memory();
     let who = iin(1);

@@ -217,22 +217,21 @@ pub fn accounts(args: &AccountsArgs) -> Result<i32> {
     use std::io::Write;
     let store = open_existing_store(&args.data)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut failed = None;
+    let mut failed: Option<std::io::Error> = None;
     store.for_each_account(|_, a| {
         if failed.is_none() {
-            if let Err(e) = serde_json::to_writer(&mut out, &Statement::of(&a))
-                .map_err(anyhow::Error::from)
-                .and_then(|_| Ok(writeln!(out)?))
-            {
+            let line = serde_json::to_string(&Statement::of(&a)).expect("statements encode");
+            if let Err(e) = writeln!(out, "{line}") {
                 failed = Some(e);
             }
         }
     })?;
-    if let Some(e) = failed {
-        return Err(e);
+    match failed.map_or_else(|| out.flush(), Err) {
+        // The reader went away (`| head`): not an error of ours.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(0),
     }
-    out.flush()?;
-    Ok(0)
 }
 
 #[derive(Args)]
