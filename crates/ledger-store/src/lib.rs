@@ -266,17 +266,21 @@ impl<B: Kv> LedgerStore<B> {
         }
         for (k, entries) in segments {
             // A segment the previous batch began is completed, not replaced.
-            let mut segment: Vec<HistoryEntry> = match self.kv.get(&k)? {
+            // Encoded from references: serde writes `&T` exactly as `T`, so
+            // nothing is cloned for the sake of encoding.
+            let old: Vec<HistoryEntry> = match self.kv.get(&k)? {
                 Some(v) => decode("history segment", &k, &v)?,
-                None => Vec::with_capacity(entries.len()),
+                None => Vec::new(),
             };
-            for e in entries {
-                match segment.binary_search_by_key(&e.position.offset, |h| h.position.offset) {
-                    Ok(i) => segment[i] = e.clone(),
-                    Err(i) => segment.insert(i, e.clone()),
-                }
-            }
-            b.put(k, encode(&segment));
+            let merged: Vec<&HistoryEntry> = if old.is_empty() {
+                entries
+            } else {
+                let mut by_offset: BTreeMap<u64, &HistoryEntry> =
+                    old.iter().map(|h| (h.position.offset, h)).collect();
+                by_offset.extend(entries.into_iter().map(|h| (h.position.offset, h)));
+                by_offset.into_values().collect()
+            };
+            b.put(k, encode(&merged));
         }
         for d in &w.dead_letters {
             let k = key(DEAD, d.position.partition, &d.position.offset.to_be_bytes());
