@@ -2,12 +2,14 @@
 //!
 //! ```text
 //! poll a batch → decode (pure) → load touched accounts → apply (pure)
-//!   → write accounts + history + event ids + dead letters + offsets
-//!     in ONE atomic store write, flushed → only then acknowledge
+//!   → write accounts (with their event-id refs) + history + dead letters
+//!     + offsets in ONE atomic store write, flushed → only then acknowledge
 //! ```
 //!
-//! Offsets live in the store beside the state, so a crash at any instant
-//! resumes from the last flushed batch: nothing lost, nothing counted twice.
+//! The write and flush run on a writer thread while the next batch is
+//! decided; at most one write is in flight. Offsets live in the store beside
+//! the state, so a crash at any instant resumes from the last flushed batch:
+//! nothing lost, nothing counted twice.
 
 mod batch;
 
@@ -169,6 +171,9 @@ pub fn run<S: Source, B: Kv>(
                 }
                 let records = source.poll(opts.batch_size, opts.poll_wait)?;
                 if records.is_empty() {
+                    // Nothing new: settle the batch in flight now rather than
+                    // when the next records arrive (a follower may wait long).
+                    finish(&mut in_flight, source, &mut totals)?;
                     continue;
                 }
                 let overlay = in_flight.as_ref().map(|(o, _)| o);

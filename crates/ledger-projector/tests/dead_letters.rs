@@ -26,7 +26,10 @@ impl Source for Fixed {
     fn seek(&mut self, _p: u32, _o: u64) -> Result<(), SourceError> {
         Ok(())
     }
-    fn poll(&mut self, max: usize, _wait: Duration) -> Result<Vec<Record>, SourceError> {
+    fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>, SourceError> {
+        if self.at == self.records.len() {
+            std::thread::sleep(wait);
+        }
         let end = (self.at + max).min(self.records.len());
         let out = self.records[self.at..end].to_vec();
         self.at = end;
@@ -152,4 +155,63 @@ fn each_kind_is_dead_lettered_with_provenance() {
     }
     assert_eq!(store.offset(0).unwrap(), Some(6));
     assert_eq!(store.account(0, &a).unwrap().unwrap().history_len, 1);
+}
+
+/// A follower reports (and acknowledges) its last batch while it waits for
+/// more, not only when more arrives.
+#[test]
+fn a_follower_settles_its_last_batch_while_idle() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let birth = chrono::NaiveDate::from_ymd_opt(1979, 11, 2).unwrap();
+    let a = (0..200u16)
+        .filter_map(|s| Iin::generate(birth, Sex::Male, s))
+        .find(|i| partition_for(i.as_bytes(), 1) == 0)
+        .unwrap();
+    let records = (0..10u64)
+        .map(|o| Record {
+            partition: 0,
+            offset: o,
+            timestamp_ms: 1_744_300_800_000,
+            key: a.as_str().as_bytes().to_vec(),
+            value: person(&a, &format!("f{o}")),
+        })
+        .collect();
+    let mut source = Fixed {
+        partitions: 1,
+        records,
+        at: 0,
+    };
+    let store = LedgerStore::in_memory();
+    let (stop, seen) = (AtomicBool::new(false), AtomicU64::new(0));
+    let opts = Options {
+        batch_size: 3,
+        until: Until::Stopped,
+        poll_wait: Duration::from_millis(5),
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            run(
+                &Context::default(),
+                &mut source,
+                &store,
+                &opts,
+                &stop,
+                |t| seen.store(t.records, Ordering::SeqCst),
+            )
+            .unwrap();
+        });
+        // Bounded wait for an event, not a timing assertion.
+        for _ in 0..2000 {
+            if seen.load(Ordering::SeqCst) == 10 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let reported_while_following = seen.load(Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+        assert_eq!(
+            reported_while_following, 10,
+            "the last batch was left unsettled while idle"
+        );
+    });
 }
