@@ -51,7 +51,13 @@ struct CalendarFile {
 pub struct Calendar {
     offset: FixedOffset,
     years: BTreeMap<i32, BTreeMap<u32, YearVersion>>,
+    /// Rule-derived days off for the years around now, computed once: a
+    /// deadline for a receipt in a year without data is on the hot path.
+    derived: BTreeMap<i32, BTreeSet<NaiveDate>>,
 }
+
+/// Years whose rule-derived days off are precomputed.
+const DERIVED_YEARS: std::ops::RangeInclusive<i32> = 1990..=2100;
 
 /// The recording deadline for money received on a date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,6 +84,7 @@ impl Calendar {
         let mut c = Calendar {
             offset: FixedOffset::east_opt(5 * 3600).expect("valid offset"),
             years: BTreeMap::new(),
+            derived: DERIVED_YEARS.map(|y| (y, derived_days_off(y))).collect(),
         };
         c.merge_json(BUILT_IN).expect("built-in calendar is valid");
         c
@@ -151,7 +158,14 @@ impl Calendar {
                 };
                 (working, true)
             }
-            None => (derived_working_day(date), false),
+            None => {
+                let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+                let off = match self.derived.get(&date.year()) {
+                    Some(days) => days.contains(&date),
+                    None => derived_days_off(date.year()).contains(&date),
+                };
+                (!weekend && !off, false)
+            }
         }
     }
 
@@ -266,11 +280,6 @@ pub fn derived_days_off(year: i32) -> BTreeSet<NaiveDate> {
     off
 }
 
-fn derived_working_day(date: NaiveDate) -> bool {
-    !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
-        && !derived_days_off(date.year()).contains(&date)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +345,14 @@ mod tests {
         assert!(!dl.is_late(on_time));
         assert!(dl.from_published_data);
         assert!(!cal.recording_deadline(d("2027-05-03")).from_published_data);
+        // 2027 has no data: the rule says Constitution Day moves to 15 March
+        // (a Monday) and 30 August (a Monday) is no longer a holiday.
+        assert_eq!(cal.working_day(d("2027-03-15")), (false, false));
+        assert_eq!(cal.working_day(d("2027-08-30")), (true, false));
+        assert_eq!(
+            cal.recording_deadline(d("2027-03-12")).deadline_day,
+            d("2027-03-16")
+        );
     }
 
     #[test]
