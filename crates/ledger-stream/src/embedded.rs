@@ -182,29 +182,53 @@ struct Scan {
     file_len: u64,
 }
 
-/// Walks frame headers to find the end of the last complete frame, checking
-/// the CRC of the last one (where a crash would have torn a write).
-fn scan(f: &mut File, partition: u32, path: &Path) -> Result<Scan, SourceError> {
+/// Where a walk over frame headers stopped.
+struct Walk {
+    /// Byte position just after the last frame walked.
+    end: u64,
+    frames: u64,
+    /// Start of the last frame walked.
+    last: Option<u64>,
+}
+
+/// Walks the headers of complete frames (their declared length fits in the
+/// file) from the start of a partition file, at most `limit` of them,
+/// without reading bodies.
+fn walk_frames(f: &File, limit: u64, path: &Path) -> Result<Walk, SourceError> {
     let file_len = f.metadata().map_err(io(path))?.len();
-    let mut r = BufReader::with_capacity(1 << 16, &mut *f);
-    r.seek(SeekFrom::Start(0)).map_err(io(path))?;
-    let (mut pos, mut records, mut last) = (0u64, 0u64, None);
-    loop {
+    let mut r = BufReader::with_capacity(1 << 16, f);
+    let mut w = Walk {
+        end: 0,
+        frames: 0,
+        last: None,
+    };
+    while w.frames < limit {
         let mut h = [0u8; HEADER];
-        if pos + HEADER as u64 > file_len || r.read_exact(&mut h).is_err() {
+        if w.end + HEADER as u64 > file_len || r.read_exact(&mut h).is_err() {
             break;
         }
         let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-        let end = pos + HEADER as u64 + u64::from(len);
+        let end = w.end + HEADER as u64 + u64::from(len);
         if len > MAX_BODY || end > file_len {
             break;
         }
         r.seek_relative(i64::from(len)).map_err(io(path))?;
-        last = Some(pos);
-        pos = end;
-        records += 1;
+        w.last = Some(w.end);
+        w.end = end;
+        w.frames += 1;
     }
-    drop(r);
+    Ok(w)
+}
+
+/// Finds the end of the last complete frame, checking the CRC of the last
+/// one (where a crash would have torn a write).
+fn scan(f: &mut File, partition: u32, path: &Path) -> Result<Scan, SourceError> {
+    let file_len = f.metadata().map_err(io(path))?.len();
+    let Walk {
+        end: pos,
+        frames: records,
+        last,
+    } = walk_frames(f, u64::MAX, path)?;
     if let Some(last_pos) = last {
         f.seek(SeekFrom::Start(last_pos)).map_err(io(path))?;
         match read_frame(f, partition, last_pos) {
@@ -407,32 +431,23 @@ impl PartitionReader {
 
     fn seek(&mut self, offset: u64) -> Result<(), SourceError> {
         self.reader = None;
-        let (mut position, mut next) = (0u64, 0u64);
-        match File::open(&self.path) {
-            Ok(f) => {
-                let mut r = BufReader::with_capacity(1 << 16, f);
-                while next < offset {
-                    let mut h = [0u8; HEADER];
-                    if !read_full(&mut r, &mut h, self.partition, position)? {
-                        break;
-                    }
-                    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-                    r.seek_relative(i64::from(len)).map_err(io(&self.path))?;
-                    position += HEADER as u64 + u64::from(len);
-                    next += 1;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        let walk = match File::open(&self.path) {
+            Ok(f) => walk_frames(&f, offset, &self.path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Walk {
+                end: 0,
+                frames: 0,
+                last: None,
+            },
             Err(e) => return Err(io(&self.path)(e)),
-        }
-        if next < offset {
+        };
+        if walk.frames < offset {
             return Err(SourceError::Other(format!(
-                "partition {} has {next} records; cannot seek to offset {offset}",
-                self.partition
+                "partition {} has {} records; cannot seek to offset {offset}",
+                self.partition, walk.frames
             )));
         }
-        self.position = position;
-        self.next_offset = next;
+        self.position = walk.end;
+        self.next_offset = walk.frames;
         Ok(())
     }
 
