@@ -58,8 +58,24 @@ fn publish_project_account_dead_letters() {
     assert_eq!(summary["published"], 5);
     assert_eq!(summary["refused"], 1);
 
-    let pr = run(&["project", "--log", log_s, "--data", data_s]);
+    let pr = run(&["project", "--log", log_s, "--data", data_s, "--json"]);
     assert!(pr.status.success(), "{}", stderr(&pr));
+    let counts: Value = serde_json::from_str(&stdout(&pr)).unwrap();
+    let count = |k: &str| counts[k].as_u64().unwrap();
+    assert_eq!(
+        [
+            "records",
+            "applied",
+            "returned",
+            "duplicates",
+            "conflicts",
+            "refused",
+            "dead_letters"
+        ]
+        .map(count),
+        [5, 1, 1, 1, 1, 1, 1],
+        "{counts}"
+    );
     // Projecting again changes nothing: the offsets are in the store.
     let again = run(&["project", "--log", log_s, "--data", data_s]);
     assert!(

@@ -16,6 +16,8 @@ pub enum IdError {
     CheckDigit { expected: u8, found: u8 },
     #[error("no valid check digit exists for these 11 digits (never issued)")]
     NeverIssued,
+    #[error("5th digit {0} is not a BIN entity type (4-6): this is not a BIN")]
+    NotBin(u8),
 }
 
 /// The check digit over the first 11 digits, or `None` when both weightings
@@ -63,6 +65,16 @@ fn to_ascii(d: &[u8; 12]) -> [u8; 12] {
 fn complete(mut d: [u8; 12]) -> Option<[u8; 12]> {
     d[11] = check_digit(&d)?;
     Some(d)
+}
+
+/// Completes the first 11 digits of `s` (ASCII digits) with their check
+/// digit, as ASCII, if one exists.
+fn complete_str(s: &str) -> Option<[u8; 12]> {
+    let mut d = [0u8; 12];
+    for (i, b) in s.bytes().take(11).enumerate() {
+        d[i] = b - b'0';
+    }
+    complete(d).map(|d| to_ascii(&d))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,18 +193,14 @@ impl Iin {
             return None;
         }
         let s = format!(
-            "{:02}{:02}{:02}{}{:04}0",
+            "{:02}{:02}{:02}{}{:04}",
             year % 100,
             birth.month(),
             birth.day(),
             c,
             serial
         );
-        let mut d = [0u8; 12];
-        for (i, b) in s.bytes().enumerate() {
-            d[i] = b - b'0';
-        }
-        complete(d).map(|d| Iin(to_ascii(&d)))
+        complete_str(&s).map(Iin)
     }
 
     /// The IIN with its serial and check digits hidden, for logs and errors:
@@ -270,16 +278,49 @@ impl PayerId {
     pub fn kind(&self) -> IdKind {
         id_kind(&self.0)
     }
+}
 
-    /// Builds a synthetic BIN registered in `yymm` (e.g. 1503), resident legal
-    /// entity head office, with the given serial; `None` if no check digit fits.
-    pub fn generate_bin(yy: u8, mm: u8, serial: u32) -> Option<PayerId> {
-        let s = format!("{:02}{:02}40{:05}0", yy % 100, mm, serial % 100_000);
-        let mut d = [0u8; 12];
-        for (i, b) in s.bytes().enumerate() {
-            d[i] = b - b'0';
+/// A legal entity's business identification number (DOMAIN.md §2): the
+/// IIN's length and check digit, with an entity type of 4-6 in the 5th digit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bin([u8; 12]);
+
+impl Bin {
+    pub fn parse(s: &str) -> Result<Bin, IdError> {
+        let ascii = to_ascii(&digits(s)?);
+        match id_kind(&ascii) {
+            IdKind::Bin => Ok(Bin(ascii)),
+            IdKind::Iin => Err(IdError::NotBin(ascii[4] - b'0')),
         }
-        complete(d).map(|d| PayerId(to_ascii(&d)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ascii digits")
+    }
+
+    /// Builds a synthetic BIN registered in year `yy`, month `mm`, of a
+    /// resident legal entity's head office, with the given serial; `None` if
+    /// no check digit fits. For fixtures and the demo only.
+    pub fn generate(yy: u8, mm: u8, serial: u32) -> Option<Bin> {
+        complete_str(&format!(
+            "{:02}{:02}40{:05}",
+            yy % 100,
+            mm,
+            serial % 100_000
+        ))
+        .map(Bin)
+    }
+}
+
+impl fmt::Display for Bin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Bin> for PayerId {
+    fn from(b: Bin) -> Self {
+        PayerId(b.0)
     }
 }
 
@@ -452,14 +493,18 @@ mod tests {
 
     #[test]
     fn bins_are_told_apart() {
-        let bin = (0..20)
-            .find_map(|s| PayerId::generate_bin(15, 3, s))
-            .unwrap();
-        assert_eq!(bin.kind(), IdKind::Bin);
+        let bin = (0..20).find_map(|s| Bin::generate(15, 3, s)).unwrap();
+        assert_eq!(Bin::parse(bin.as_str()), Ok(bin));
+        assert_eq!(PayerId::from(bin).kind(), IdKind::Bin);
         let c = check_id(bin.as_str());
         assert_eq!(c.kind, Some(IdKind::Bin));
         assert!(c.warnings.is_empty());
         assert_eq!(check_id("871008401427").kind, Some(IdKind::Iin));
+        assert_eq!(Bin::parse("871008401427"), Err(IdError::NotBin(0)));
+        assert!(matches!(
+            Bin::parse(&bin.as_str().replace(&bin.as_str()[11..], "x")),
+            Err(IdError::NotDigits)
+        ));
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub use account::{Account, PayerKey, PayerLine, PeriodTotals};
 pub use apply::{apply, Context, Outcome};
 pub use calendar::{Calendar, Deadline};
 pub use event::*;
-pub use id::{check_id, mask_id, IdCheck, IdError, IdKind, Iin, PayerId, Sex};
+pub use id::{check_id, mask_id, Bin, IdCheck, IdError, IdKind, Iin, PayerId, Sex};
 pub use money::{Money, MoneyError};
 pub use partition::{murmur2, partition_for};
 pub use statement::Statement;

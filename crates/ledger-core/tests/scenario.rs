@@ -17,7 +17,7 @@ fn iin() -> Iin {
 }
 
 fn payer() -> PayerId {
-    (0..).find_map(|s| PayerId::generate_bin(15, 3, s)).unwrap()
+    (0..).find_map(|s| Bin::generate(15, 3, s)).unwrap().into()
 }
 
 fn line(period: &str, amount: &str, ppc: Ppc, birth: &str, received: &str) -> Event {

@@ -22,7 +22,7 @@ fn people() -> Vec<Iin> {
 
 fn payer(i: u32) -> PayerId {
     (i * 100..)
-        .find_map(|s| PayerId::generate_bin(12, 6, s))
+        .find_map(|s| ledger_core::Bin::generate(12, 6, s).map(PayerId::from))
         .unwrap()
 }
 

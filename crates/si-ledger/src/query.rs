@@ -96,6 +96,9 @@ pub struct ProjectArgs {
     /// Records per atomic store write.
     #[arg(long, default_value_t = 4096)]
     pub batch_size: usize,
+    /// Print the summary counts as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn store_dir(data: &Path) -> PathBuf {
@@ -120,7 +123,18 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
         .with_context(|| format!("opening log {}", args.log.display()))?;
     let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
     let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow)?;
-    println!("{}", totals_line(&totals));
+    if args.json {
+        let t = &totals;
+        let json = serde_json::json!({
+            "records": t.records, "batches": t.batches, "applied": t.applied,
+            "returned": t.returned, "refused": t.refused, "duplicates": t.duplicates,
+            "conflicts": t.conflicts, "dead_letters": t.dead_letters, "late": t.late,
+            "redelivered": t.redelivered,
+        });
+        println!("{json}");
+    } else {
+        println!("{}", totals_line(&totals));
+    }
     Ok(0)
 }
 

@@ -3,7 +3,7 @@
 //! project's own generator, so no real person is ever in a fixture.
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc};
-use ledger_core::{Calendar, Iin, PayerId, Period, Sex};
+use ledger_core::{Bin, Calendar, Iin, PayerId, Period, Sex};
 use ledger_proto::v1 as pb;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -127,7 +127,7 @@ impl Synth {
             .map(|i| {
                 let mut serial = i as u32 * 1000 + 17;
                 loop {
-                    if let Some(bin) = PayerId::generate_bin(10 + i as u8, 3, serial) {
+                    if let Some(bin) = Bin::generate(10 + i as u8, 3, serial).map(PayerId::from) {
                         break (bin, EMPLOYERS[i]);
                     }
                     serial += 1;
