@@ -240,26 +240,10 @@ fn contribution(
     if !account.person.as_ref().is_some_and(|p| p.from_register) {
         account.person = Some(PersonRecord {
             from_register: false,
-            data: name_only(c),
+            data: PersonData::from(&c.person),
         });
     }
     Outcome::Applied { late }
-}
-
-fn name_only(c: &ContributionPaid) -> PersonData {
-    PersonData {
-        surname: c.person.surname.clone(),
-        name: c.person.name.clone(),
-        patronymic: c.person.patronymic.clone(),
-        birth_date: Some(c.person.birth_date),
-        sex: None,
-        address: String::new(),
-        postcode: String::new(),
-        document: None,
-        citizenship: String::new(),
-        effective_on: None,
-        deceased_on: None,
-    }
 }
 
 /// Social Code art. 247: a refund is accepted up to what that payer paid

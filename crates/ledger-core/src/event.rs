@@ -169,6 +169,26 @@ pub struct PersonData {
     pub deceased_on: Option<NaiveDate>,
 }
 
+/// What a contribution line says of a person, as person data: names and
+/// birth date, nothing the register alone knows.
+impl From<&PersonName> for PersonData {
+    fn from(n: &PersonName) -> Self {
+        PersonData {
+            surname: n.surname.clone(),
+            name: n.name.clone(),
+            patronymic: n.patronymic.clone(),
+            birth_date: Some(n.birth_date),
+            sex: None,
+            address: String::new(),
+            postcode: String::new(),
+            document: None,
+            citizenship: String::new(),
+            effective_on: None,
+            deceased_on: None,
+        }
+    }
+}
+
 /// One contribution (ppc 012) or penalty (ppc 017) line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContributionPaid {

@@ -16,19 +16,12 @@ fn envelope(id: &str, who: Iin) -> Envelope {
         event_id: EventId::parse(id).unwrap(),
         iin: who,
         source: "test".into(),
-        event: Event::PersonRegistered(PersonData {
+        event: Event::PersonRegistered(PersonData::from(&PersonName {
             surname: "Test".into(),
             name: "Person".into(),
             patronymic: String::new(),
-            birth_date: None,
-            sex: None,
-            address: String::new(),
-            postcode: String::new(),
-            document: None,
-            citizenship: String::new(),
-            effective_on: None,
-            deceased_on: None,
-        }),
+            birth_date: NaiveDate::from_ymd_opt(1990, 5, 17).unwrap(),
+        })),
     }
 }
 
