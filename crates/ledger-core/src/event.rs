@@ -125,8 +125,11 @@ impl BenefitStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentDocument {
     pub document_number: String,
+    #[serde(default, with = "crate::time::opt_date_serde")]
     pub document_date: Option<NaiveDate>,
+    #[serde(with = "crate::time::date_serde")]
     pub received_on: NaiveDate,
+    #[serde(default, with = "crate::time::opt_date_serde")]
     pub dispatched_on: Option<NaiveDate>,
     pub ppc: Ppc,
     pub payer_id: PayerId,
@@ -141,6 +144,7 @@ pub struct PersonName {
     pub surname: String,
     pub name: String,
     pub patronymic: String,
+    #[serde(with = "crate::time::date_serde")]
     pub birth_date: NaiveDate,
 }
 
@@ -148,6 +152,7 @@ pub struct PersonName {
 pub struct IdentityDocument {
     pub series: String,
     pub number: String,
+    #[serde(default, with = "crate::time::opt_date_serde")]
     pub issued_on: Option<NaiveDate>,
     pub issuer: String,
 }
@@ -159,13 +164,16 @@ pub struct PersonData {
     pub surname: String,
     pub name: String,
     pub patronymic: String,
+    #[serde(default, with = "crate::time::opt_date_serde")]
     pub birth_date: Option<NaiveDate>,
     pub sex: Option<Sex>,
     pub address: String,
     pub postcode: String,
     pub document: Option<IdentityDocument>,
     pub citizenship: String,
+    #[serde(default, with = "crate::time::opt_date_serde")]
     pub effective_on: Option<NaiveDate>,
+    #[serde(default, with = "crate::time::opt_date_serde")]
     pub deceased_on: Option<NaiveDate>,
 }
 
@@ -207,6 +215,7 @@ pub struct ContributionRefunded {
     pub period: Period,
     pub amount: Money,
     pub payer_id: PayerId,
+    #[serde(with = "crate::time::date_serde")]
     pub decided_on: NaiveDate,
     pub payment: Option<PaymentDocument>,
 }
@@ -215,8 +224,11 @@ pub struct ContributionRefunded {
 pub struct BenefitAssigned {
     pub benefit_id: String,
     pub benefit_type: BenefitType,
+    #[serde(with = "crate::time::date_serde")]
     pub applied_on: NaiveDate,
+    #[serde(default, with = "crate::time::opt_date_serde")]
     pub risk_date: Option<NaiveDate>,
+    #[serde(with = "crate::time::date_serde")]
     pub decided_on: NaiveDate,
     pub start_period: Period,
     pub end_period: Option<Period>,
@@ -233,6 +245,7 @@ pub struct BenefitAssigned {
 pub struct BenefitStatusChanged {
     pub benefit_id: String,
     pub status: BenefitStatus,
+    #[serde(with = "crate::time::date_serde")]
     pub effective_on: NaiveDate,
     pub reason: String,
 }

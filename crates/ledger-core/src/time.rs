@@ -24,7 +24,56 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, TimeError> {
     if !shape {
         return Err(TimeError::Date(s.to_string()));
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| TimeError::Date(s.to_string()))
+    // Digits only, checked above: read them directly (chrono's format
+    // parser costs more than the rest of an event's conversion).
+    let num =
+        |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
+    let year = i32::try_from(num(0..4)).expect("four digits fit");
+    NaiveDate::from_ymd_opt(year, num(5..7), num(8..10))
+        .ok_or_else(|| TimeError::Date(s.to_string()))
+}
+
+/// Dates in serde: `"YYYY-MM-DD"` for people (JSON), a day number for the
+/// store (postcard), where formatting and parsing text cost more than the
+/// rest of an event's encoding.
+pub mod date_serde {
+    use chrono::{Datelike, NaiveDate};
+    use serde::{de::Error, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            d.serialize(s)
+        } else {
+            s.serialize_i32(d.num_days_from_ce())
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+        if d.is_human_readable() {
+            NaiveDate::deserialize(d)
+        } else {
+            let n = i32::deserialize(d)?;
+            NaiveDate::from_num_days_from_ce_opt(n)
+                .ok_or_else(|| D::Error::custom(format!("day number {n} is not a date")))
+        }
+    }
+}
+
+/// [`date_serde`] for optional dates.
+pub mod opt_date_serde {
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Date(#[serde(with = "super::date_serde")] NaiveDate);
+
+    pub fn serialize<S: Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(Date).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        Ok(Option::<Date>::deserialize(d)?.map(|Date(d)| d))
+    }
 }
 
 /// A calendar month a contribution or benefit is for.
@@ -135,6 +184,26 @@ impl<'de> Deserialize<'de> for Period {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_read_as_text_in_json() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct T {
+            #[serde(with = "date_serde")]
+            d: NaiveDate,
+            #[serde(default, with = "opt_date_serde")]
+            o: Option<NaiveDate>,
+        }
+        let t = T {
+            d: parse_date("2025-01-05").unwrap(),
+            o: Some(parse_date("1999-12-31").unwrap()),
+        };
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, r#"{"d":"2025-01-05","o":"1999-12-31"}"#);
+        assert_eq!(serde_json::from_str::<T>(&json).unwrap(), t);
+        let absent: T = serde_json::from_str(r#"{"d":"2025-01-05"}"#).unwrap();
+        assert_eq!(absent.o, None);
+    }
 
     #[test]
     fn dates_are_strict() {

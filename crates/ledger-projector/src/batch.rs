@@ -40,10 +40,97 @@ fn dead(rec: &Record, kind: &str, error: String) -> DeadLetter {
     }
 }
 
+/// A record that passed every check that needs no state: decided from the
+/// record alone, so records are checked in parallel.
+struct Ready {
+    iin: Iin,
+    envelope: ledger_core::Envelope,
+    hash: ContentHash,
+    timestamp: chrono::DateTime<chrono::Utc>,
+}
+
+/// A ready record, or the dead-letter kind and reason.
+type Checked = Result<Ready, (&'static str, String)>;
+
+/// Key, partition, value and timestamp checks, and the decode: everything
+/// about a record that needs no state.
+fn check(rec: &Record, partitions: u32) -> Checked {
+    let p = rec.partition;
+    let parsed = std::str::from_utf8(&rec.key)
+        .map_err(|_| "key: not UTF-8".to_string())
+        .and_then(|k| Iin::parse(k).map_err(|e| format!("key: {e}")));
+    let iin = match parsed {
+        Ok(iin) => iin,
+        Err(why) => return Err(("bad_key", why)),
+    };
+    let wanted = partition_for(iin.as_bytes(), partitions);
+    if wanted != p {
+        let why = format!(
+            "key {} belongs on partition {wanted}, not {p}",
+            iin.masked()
+        );
+        return Err(("wrong_partition", why));
+    }
+    let (envelope, hash) = match ledger_proto::decode_envelope(&rec.value) {
+        Ok(x) => x,
+        Err(e) => return Err((e.kind(), e.to_string())),
+    };
+    if envelope.iin != iin {
+        let why = format!(
+            "iin {} differs from key {}",
+            envelope.iin.masked(),
+            iin.masked()
+        );
+        return Err(("key_mismatch", why));
+    }
+    let Some(timestamp) = chrono::DateTime::from_timestamp_millis(rec.timestamp_ms) else {
+        let why = format!("timestamp {} ms is out of range", rec.timestamp_ms);
+        return Err(("bad_timestamp", why));
+    };
+    Ok(Ready {
+        iin,
+        envelope,
+        hash,
+        timestamp,
+    })
+}
+
+/// Below this many items a batch is not worth splitting across threads.
+const PARALLEL_MIN: usize = 256;
+
+/// `f` over `items`, in order, split across the machine's cores. The work
+/// is pure, so the result is the same whatever the split.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || items.len() < PARALLEL_MIN {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let f = &f;
+        let rest: Vec<_> = items[chunk..]
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        let mut out: Vec<R> = items[..chunk].iter().map(f).collect();
+        for h in rest {
+            match h.join() {
+                Ok(part) => out.extend(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
+}
+
 /// Decides every record of a batch against the store's state as of the last
 /// write plus the batch's own earlier records. `next` holds each partition's
 /// next unapplied offset; records below it were applied before and are
 /// skipped (a source redelivering after a crash).
+///
+/// Three steps: check and decode every record (in parallel: it needs no
+/// state), load the accounts the batch touches (in parallel: reads only),
+/// then apply the records one by one in log order.
 pub fn decide_batch<B: Kv>(
     ctx: &Context,
     store: &LedgerStore<B>,
@@ -53,11 +140,8 @@ pub fn decide_batch<B: Kv>(
     records: &[Record],
 ) -> Result<BatchOutcome, StoreError> {
     let mut out = BatchOutcome::default();
-    let mut accounts: HashMap<(u32, Iin), AccountRecord> = HashMap::new();
-    // This batch's history entries by (partition, offset): index into
-    // `out.write.history`, for duplicates within one batch.
-    let mut fresh: HashMap<(u32, u64), usize> = HashMap::new();
     let mut offsets: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut todo: Vec<&Record> = Vec::with_capacity(records.len());
     for rec in records {
         let expected = offsets
             .get(&rec.partition)
@@ -69,62 +153,54 @@ pub fn decide_batch<B: Kv>(
             continue;
         }
         offsets.insert(rec.partition, rec.offset + 1);
-        out.counts.records += 1;
+        todo.push(rec);
+    }
+    out.counts.records = todo.len() as u64;
+    let checked = par_map(&todo, |rec| check(rec, partitions));
+
+    // The accounts this batch touches that the batch in flight does not
+    // hold, each once, read from the store.
+    let mut accounts: HashMap<(u32, Iin), AccountRecord> = HashMap::new();
+    let mut wanted: Vec<(u32, Iin)> = Vec::new();
+    for (rec, c) in todo.iter().zip(&checked) {
+        if let Ok(Ready { iin, .. }) = c {
+            let k = (rec.partition, *iin);
+            if let std::collections::hash_map::Entry::Vacant(v) = accounts.entry(k) {
+                match overlay.and_then(|o| o.account(k.0, &k.1)) {
+                    Some(r) => {
+                        v.insert(r.clone());
+                    }
+                    None => wanted.push(k),
+                }
+            }
+        }
+    }
+    let loaded = par_map(&wanted, |(p, iin)| store.account_record(*p, iin));
+    for (k, r) in wanted.into_iter().zip(loaded) {
+        let r = r?.unwrap_or_else(|| AccountRecord::new(Account::new(k.1)));
+        accounts.insert(k, r);
+    }
+
+    // This batch's history entries by (partition, offset): index into
+    // `out.write.history`, for duplicates within one batch.
+    let mut fresh: HashMap<(u32, u64), usize> = HashMap::new();
+    for (rec, c) in todo.into_iter().zip(checked) {
+        let Ready {
+            iin,
+            envelope,
+            hash,
+            timestamp,
+        } = match c {
+            Ok(ready) => ready,
+            Err((kind, why)) => {
+                out.write.dead_letters.push(dead(rec, kind, why));
+                continue;
+            }
+        };
         let p = rec.partition;
-        let parsed = std::str::from_utf8(&rec.key)
-            .map_err(|_| "key: not UTF-8".to_string())
-            .and_then(|k| Iin::parse(k).map_err(|e| format!("key: {e}")));
-        let iin = match parsed {
-            Ok(iin) => iin,
-            Err(why) => {
-                out.write.dead_letters.push(dead(rec, "bad_key", why));
-                continue;
-            }
-        };
-        let wanted = partition_for(iin.as_bytes(), partitions);
-        if wanted != p {
-            let why = format!(
-                "key {} belongs on partition {wanted}, not {p}",
-                iin.masked()
-            );
-            out.write
-                .dead_letters
-                .push(dead(rec, "wrong_partition", why));
-            continue;
-        }
-        let (envelope, hash) = match ledger_proto::decode_envelope(&rec.value) {
-            Ok(x) => x,
-            Err(e) => {
-                out.write
-                    .dead_letters
-                    .push(dead(rec, e.kind(), e.to_string()));
-                continue;
-            }
-        };
-        if envelope.iin != iin {
-            let why = format!(
-                "iin {} differs from key {}",
-                envelope.iin.masked(),
-                iin.masked()
-            );
-            out.write.dead_letters.push(dead(rec, "key_mismatch", why));
-            continue;
-        }
-        let Some(timestamp) = chrono::DateTime::from_timestamp_millis(rec.timestamp_ms) else {
-            let why = format!("timestamp {} ms is out of range", rec.timestamp_ms);
-            out.write.dead_letters.push(dead(rec, "bad_timestamp", why));
-            continue;
-        };
-        let record = match accounts.entry((p, iin)) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let known = match overlay.and_then(|o| o.account(p, &iin)) {
-                    Some(r) => Some(r.clone()),
-                    None => store.account_record(p, &iin)?,
-                };
-                v.insert(known.unwrap_or_else(|| AccountRecord::new(Account::new(iin))))
-            }
-        };
+        let record = accounts
+            .get_mut(&(p, iin))
+            .expect("every ready record's account was loaded above");
         let prior = prior_hash(
             store,
             overlay,
@@ -175,6 +251,8 @@ pub fn decide_batch<B: Kv>(
             outcome,
         });
     }
+    // Accounts a batch only dead-lettered for were never loaded: nothing
+    // of theirs is written.
     let mut touched: Vec<((u32, Iin), AccountRecord)> = accounts.into_iter().collect();
     touched.sort_unstable_by_key(|t| t.0);
     out.write.accounts = touched.into_iter().map(|((p, _), a)| (p, a)).collect();
