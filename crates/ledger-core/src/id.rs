@@ -248,8 +248,17 @@ impl Serialize for Iin {
 
 impl<'de> Deserialize<'de> for Iin {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Iin::parse(&s).map_err(serde::de::Error::custom)
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Iin;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a 12-digit IIN")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Iin, E> {
+                Iin::parse(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -356,13 +365,28 @@ mod payer_serde {
         }
     }
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[u8; 12], D::Error> {
-        let text = if d.is_human_readable() {
-            <String as serde::Deserialize>::deserialize(d)?
-        } else {
-            format!("{:012}", <u64 as serde::Deserialize>::deserialize(d)?)
-        };
-        super::PayerId::parse(&text)
-            .map(|p| p.0)
+        if d.is_human_readable() {
+            let text = <String as serde::Deserialize>::deserialize(d)?;
+            return super::PayerId::parse(&text)
+                .map(|p| p.0)
+                .map_err(serde::de::Error::custom);
+        }
+        let n = <u64 as serde::Deserialize>::deserialize(d)?;
+        if n >= 1_000_000_000_000 {
+            return Err(serde::de::Error::custom(format!(
+                "{n} has more than 12 digits"
+            )));
+        }
+        // The twelve digits of `n`, checked like any parsed id.
+        let mut ascii = [b'0'; 12];
+        let mut rest = n;
+        for c in ascii.iter_mut().rev() {
+            *c = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        let text = std::str::from_utf8(&ascii).expect("ascii digits");
+        super::digits(text)
+            .map(|_| ascii)
             .map_err(serde::de::Error::custom)
     }
 }

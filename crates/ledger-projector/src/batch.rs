@@ -6,8 +6,8 @@ use ledger_core::{
     apply, partition_for, Account, ContentHash, Context, EventId, Iin, Outcome, Position, Recorded,
 };
 use ledger_store::{
-    fingerprint, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, Kv, LedgerStore, StoreError,
-    WriteBatch,
+    fingerprint, par_map, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, Kv, LedgerStore,
+    StoreError, WriteBatch,
 };
 use ledger_stream::Record;
 use std::collections::{BTreeMap, HashMap};
@@ -95,34 +95,6 @@ fn check(rec: &Record, partitions: u32) -> Checked {
     })
 }
 
-/// Below this many items a batch is not worth splitting across threads.
-const PARALLEL_MIN: usize = 256;
-
-/// `f` over `items`, in order, split across the machine's cores. The work
-/// is pure, so the result is the same whatever the split.
-fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads < 2 || items.len() < PARALLEL_MIN {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let f = &f;
-        let rest: Vec<_> = items[chunk..]
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        let mut out: Vec<R> = items[..chunk].iter().map(f).collect();
-        for h in rest {
-            match h.join() {
-                Ok(part) => out.extend(part),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        out
-    })
-}
-
 /// Decides every record of a batch against the store's state as of the last
 /// write plus the batch's own earlier records. `next` holds each partition's
 /// next unapplied offset; records below it were applied before and are
@@ -160,7 +132,7 @@ pub fn decide_batch<B: Kv>(
 
     // The accounts this batch touches that the batch in flight does not
     // hold, each once, read from the store.
-    let mut accounts: HashMap<(u32, Iin), AccountRecord> = HashMap::new();
+    let mut accounts: HashMap<(u32, Iin), AccountRecord> = HashMap::with_capacity(todo.len());
     let mut wanted: Vec<(u32, Iin)> = Vec::new();
     for (rec, c) in todo.iter().zip(&checked) {
         if let Ok(Ready { iin, .. }) = c {
@@ -175,6 +147,8 @@ pub fn decide_batch<B: Kv>(
             }
         }
     }
+    // Key order: consecutive reads share tree nodes.
+    wanted.sort_unstable();
     let loaded = par_map(&wanted, |(p, iin)| store.account_record(*p, iin));
     for (k, r) in wanted.into_iter().zip(loaded) {
         let r = r?.unwrap_or_else(|| AccountRecord::new(Account::new(k.1)));
@@ -183,7 +157,7 @@ pub fn decide_batch<B: Kv>(
 
     // This batch's history entries by (partition, offset): index into
     // `out.write.history`, for duplicates within one batch.
-    let mut fresh: HashMap<(u32, u64), usize> = HashMap::new();
+    let mut fresh: HashMap<(u32, u64), usize> = HashMap::with_capacity(todo.len());
     for (rec, c) in todo.into_iter().zip(checked) {
         let Ready {
             iin,

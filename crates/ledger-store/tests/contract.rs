@@ -236,3 +236,22 @@ fn corrupt_values_are_reported_with_masked_keys() {
     assert!(err.contains(&who.masked()), "{err}");
     assert!(!err.contains(who.as_str()), "IIN must be masked: {err}");
 }
+
+#[test]
+fn a_corrupt_history_segment_is_reported_with_its_key() {
+    let store = LedgerStore::in_memory();
+    let who = iin(1);
+    store.write(&batch(3, 70, who, "e")).unwrap();
+    assert!(store.history_entry(3, 70).unwrap().is_some());
+    let mut k = vec![b'H'];
+    k.extend_from_slice(&3u32.to_be_bytes());
+    k.extend_from_slice(&64u64.to_be_bytes());
+    let mut b = KvBatch::default();
+    b.put(k, vec![0x40, 0, 0, 0, 0xff, 0xff]);
+    store.backend().write(b).unwrap();
+    let err = store.history_entry(3, 70).unwrap_err().to_string();
+    assert!(
+        err.contains("history segment") && err.contains("H/p3/64"),
+        "{err}"
+    );
+}

@@ -25,7 +25,7 @@ pub struct ReplayArgs {
     /// Participants (default: events / 10).
     #[arg(long)]
     pub participants: Option<usize>,
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = ledger_projector::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     #[arg(long, default_value_t = 4)]
     pub partitions: u32,

@@ -101,7 +101,13 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
 
     let log = EmbeddedLog::open(&log_dir)?;
     let store = LedgerStore::open(&query::store_dir(data))?;
-    let totals = query::project_with_progress(ctx, &log, &store, 4096, false)?;
+    let totals = query::project_with_progress(
+        ctx,
+        &log,
+        &store,
+        ledger_projector::DEFAULT_BATCH_SIZE,
+        false,
+    )?;
     println!("{}", query::totals_line(&totals));
 
     // Show the most eventful statement: the reader sees returns, refusals,

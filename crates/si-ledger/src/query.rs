@@ -94,7 +94,7 @@ pub struct ProjectArgs {
     #[arg(long)]
     pub follow: bool,
     /// Records per atomic store write.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = ledger_projector::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Print the summary counts as JSON.
     #[arg(long)]
