@@ -29,6 +29,26 @@ pub enum ProjectError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("publishing dead letters: {0}")]
+    DeadLetters(String),
+}
+
+/// Where dead letters go besides the store (which always keeps them): the
+/// Kafka path publishes them to `<topic>.dlq`. `publish` returns only once
+/// they are durable there; it runs before the batch's store write, so a
+/// crash in between publishes them again on replay (at least once; each
+/// carries its original partition and offset to tell repeats apart).
+pub trait DeadLetterSink {
+    fn publish(&mut self, letters: &[ledger_store::DeadLetter]) -> Result<(), String>;
+}
+
+/// The store alone keeps dead letters (the embedded path).
+pub struct StoreOnly;
+
+impl DeadLetterSink for StoreOnly {
+    fn publish(&mut self, _: &[ledger_store::DeadLetter]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +126,20 @@ pub fn run<S: Source, B: Kv>(
     ctx: &Context,
     source: &mut S,
     store: &LedgerStore<B>,
+    opts: &Options,
+    stop: &AtomicBool,
+    progress: impl FnMut(&Totals),
+) -> Result<Totals, ProjectError> {
+    run_with_sink(ctx, source, store, &mut StoreOnly, opts, stop, progress)
+}
+
+/// [`run`], handing every batch's dead letters to `sink` before the batch
+/// is written.
+pub fn run_with_sink<S: Source, B: Kv>(
+    ctx: &Context,
+    source: &mut S,
+    store: &LedgerStore<B>,
+    sink: &mut dyn DeadLetterSink,
     opts: &Options,
     stop: &AtomicBool,
     mut progress: impl FnMut(&Totals),
@@ -186,6 +220,10 @@ pub fn run<S: Source, B: Kv>(
                 let outcome = decide_batch(ctx, store, overlay, partitions, &next, &records)?;
                 for (p, o) in &outcome.write.offsets {
                     next.insert(*p, *o);
+                }
+                if !outcome.write.dead_letters.is_empty() {
+                    sink.publish(&outcome.write.dead_letters)
+                        .map_err(ProjectError::DeadLetters)?;
                 }
                 finish(&mut in_flight, source, &mut totals)?;
                 let batch = Arc::new(outcome.write);

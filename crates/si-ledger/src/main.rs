@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod kafka;
 mod publish;
 mod query;
 mod synth;
@@ -67,6 +68,9 @@ enum Command {
     Publish(publish::PublishArgs),
     /// Project the log into per-participant accounts.
     Project(query::ProjectArgs),
+    /// Kafka topics of the ledger.
+    #[command(subcommand)]
+    Topics(kafka::TopicsCommand),
     /// Print a participant's statement.
     Account(query::AccountArgs),
     /// Every statement, one JSON line each (an export to compare or load).
@@ -159,6 +163,7 @@ fn run(cli: Cli) -> Result<i32> {
         },
         Command::Publish(args) => publish::run(&args),
         Command::Project(args) => query::project(&ctx, &args),
+        Command::Topics(cmd) => kafka::topics(&cmd),
         Command::Account(args) => query::account(&args),
         Command::Accounts(args) => query::accounts(&args),
         Command::DeadLetters(args) => query::dead_letters(&args),

@@ -11,9 +11,15 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct PublishArgs {
-    /// The embedded log directory (created if missing).
-    #[arg(long, value_name = "DIR")]
-    pub log: PathBuf,
+    /// The embedded log directory (created if missing), or use --brokers.
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["brokers", "dry_run"], conflicts_with = "brokers")]
+    pub log: Option<PathBuf>,
+    /// Kafka bootstrap brokers, `host:port[,host:port…]`, instead of --log.
+    #[arg(long, requires = "topic")]
+    pub brokers: Option<String>,
+    /// The ledger topic (with --brokers).
+    #[arg(long, requires = "brokers")]
+    pub topic: Option<String>,
     /// Partitions of a new log (an existing log keeps its own).
     #[arg(long, default_value_t = 4)]
     pub partitions: u32,
@@ -25,6 +31,25 @@ pub struct PublishArgs {
     pub json: bool,
     /// JSON-lines file, or `-` for standard input.
     pub file: String,
+}
+
+/// Where checked records go: (key, timestamp ms or none, value), a chunk
+/// at a time; `send` returns once the chunk is durable.
+pub trait RecordSink {
+    fn send(&mut self, records: &[(&[u8], Option<i64>, &[u8])]) -> Result<()>;
+}
+
+impl RecordSink for Appender {
+    /// Lines without a timestamp are recorded at the append time.
+    fn send(&mut self, records: &[(&[u8], Option<i64>, &[u8])]) -> Result<()> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let recs: Vec<(&[u8], i64, &[u8])> = records
+            .iter()
+            .map(|(k, t, v)| (*k, t.unwrap_or(now), *v))
+            .collect();
+        self.append(&recs).context("appending to the log")?;
+        Ok(())
+    }
 }
 
 /// What a publish did.
@@ -47,12 +72,18 @@ pub fn run(args: &PublishArgs) -> Result<i32> {
             std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
         Box::new(std::io::BufReader::new(f))
     };
-    let mut appender = if args.dry_run {
+    let mut sink: Option<Box<dyn RecordSink>> = if args.dry_run {
         None
+    } else if let (Some(brokers), Some(topic)) = (&args.brokers, &args.topic) {
+        let publisher = ledger_kafka::Publisher::new(brokers, topic)
+            .with_context(|| format!("connecting to {brokers}"))?;
+        Some(Box::new(crate::kafka::KafkaSink(publisher)))
+    } else if let Some(log) = &args.log {
+        Some(Box::new(open_appender(log, args.partitions)?))
     } else {
-        Some(open_appender(&args.log, args.partitions)?)
+        anyhow::bail!("give --log DIR or --brokers and --topic");
     };
-    let summary = publish_lines(input, appender.as_mut(), |line, e| {
+    let summary = publish_lines(input, sink.as_deref_mut(), |line, e| {
         eprintln!("line {line}: {e}");
     })?;
     let summary = PublishSummary {
@@ -89,22 +120,19 @@ pub fn open_appender(dir: &Path, partitions: u32) -> Result<Appender> {
 
 /// Parses, checks and (given an appender) appends every line. Blank lines
 /// are skipped; `refuse(line_number, error)` hears of every refused line.
-pub fn publish_lines(
+pub fn publish_lines<S: RecordSink + ?Sized>(
     input: impl BufRead,
-    mut appender: Option<&mut Appender>,
+    mut sink: Option<&mut S>,
     mut refuse: impl FnMut(u64, &ledger_proto::LineError),
 ) -> Result<PublishSummary> {
     let mut s = PublishSummary::default();
     let mut chunk: Vec<(Vec<u8>, Option<i64>, Vec<u8>)> = Vec::with_capacity(CHUNK);
     let mut flush =
         |chunk: &mut Vec<(Vec<u8>, Option<i64>, Vec<u8>)>, s: &mut PublishSummary| -> Result<()> {
-            if let Some(app) = appender.as_deref_mut() {
-                let now = chrono::Utc::now().timestamp_millis();
-                let recs: Vec<(&[u8], i64, &[u8])> = chunk
-                    .iter()
-                    .map(|(k, t, v)| (&k[..], t.unwrap_or(now), &v[..]))
-                    .collect();
-                app.append(&recs).context("appending to the log")?;
+            if let Some(sink) = sink.as_deref_mut() {
+                let recs: Vec<(&[u8], Option<i64>, &[u8])> =
+                    chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
+                sink.send(&recs)?;
                 s.published += chunk.len() as u64;
             }
             chunk.clear();

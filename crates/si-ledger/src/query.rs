@@ -9,7 +9,6 @@ use ledger_projector::{Options, Totals, Until};
 use ledger_store::{LedgerStore, SledKv};
 use ledger_stream::EmbeddedLog;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 pub fn iin_check(ids: &[String], json: bool) -> Result<i32> {
     let checks: Vec<_> = ids.iter().map(|id| check_id(id)).collect();
@@ -84,15 +83,39 @@ pub fn working_day(ctx: &Context, date: &str, json: bool) -> Result<i32> {
 
 #[derive(Args)]
 pub struct ProjectArgs {
-    /// The embedded log directory.
-    #[arg(long, value_name = "DIR")]
-    pub log: PathBuf,
+    /// The embedded log directory (or use --brokers).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "brokers",
+        conflicts_with = "brokers"
+    )]
+    pub log: Option<PathBuf>,
+    /// Kafka bootstrap brokers, `host:port[,host:port…]`, instead of --log.
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// The ledger topic (with --brokers).
+    #[arg(long, requires = "brokers")]
+    pub topic: Option<String>,
+    /// The consumer group (with --brokers).
+    #[arg(long, requires = "brokers", default_value = "si-ledger-projector")]
+    pub group: Option<String>,
     /// The projector's data directory (the sled store lives in DIR/store).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// Keep following the log instead of stopping at its end.
-    #[arg(long)]
+    /// Embedded log: keep following it instead of stopping at its end.
+    #[arg(long, conflicts_with = "brokers")]
     pub follow: bool,
+    /// Kafka: stop once every assigned partition reaches the high watermark
+    /// seen when it was assigned (otherwise follow until SIGTERM).
+    #[arg(long, requires = "brokers")]
+    pub until_end: bool,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR", requires = "brokers")]
+    pub metrics: Option<String>,
+    /// librdkafka's fetch.wait.max.ms: how long a fetch waits for data.
+    #[arg(long, default_value_t = 10)]
+    pub fetch_wait_max_ms: u32,
     /// Records per atomic store write.
     #[arg(long, default_value_t = ledger_projector::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
@@ -119,12 +142,22 @@ pub fn open_existing_store(data: &Path) -> Result<LedgerStore<SledKv>> {
 }
 
 pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
-    let log = EmbeddedLog::open(&args.log)
-        .with_context(|| format!("opening log {}", args.log.display()))?;
+    if let Some(brokers) = &args.brokers {
+        return crate::kafka::project(ctx, args, brokers);
+    }
+    let Some(log_dir) = &args.log else {
+        bail!("give --log DIR or --brokers");
+    };
+    let log =
+        EmbeddedLog::open(log_dir).with_context(|| format!("opening log {}", log_dir.display()))?;
     let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
     let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow)?;
-    if args.json {
-        let t = &totals;
+    print_totals(&totals, args.json)?;
+    Ok(0)
+}
+
+pub fn print_totals(t: &Totals, json: bool) -> Result<()> {
+    if json {
         let json = serde_json::json!({
             "records": t.records, "batches": t.batches, "applied": t.applied,
             "returned": t.returned, "refused": t.refused, "duplicates": t.duplicates,
@@ -133,9 +166,9 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
         });
         println!("{json}");
     } else {
-        println!("{}", totals_line(&totals));
+        println!("{}", totals_line(t));
     }
-    Ok(0)
+    Ok(())
 }
 
 pub fn project_with_progress(
@@ -167,7 +200,8 @@ pub fn project_with_progress(
         },
         ..Options::default()
     };
-    let stop = AtomicBool::new(false);
+    // SIGTERM or SIGINT: finish the batch, flush, stop.
+    let stop = crate::kafka::stop_on_signals()?;
     let totals = ledger_projector::run(ctx, &mut source, store, &opts, &stop, |t| {
         bar.set_position(t.records + t.redelivered)
     })?;

@@ -1,0 +1,46 @@
+//! Kafka, the ledger's real transport, behind the same [`Source`] trait as
+//! the embedded log.
+//!
+//! - [`Publisher`]: payment processors' side. Idempotent producer
+//!   (`enable.idempotence=true`, `acks=all`), key = IIN, value = `Envelope`
+//!   protobuf, partitioned by murmur2 exactly as Java clients partition.
+//! - [`KafkaSource`]: the projector's side. Joins a consumer group and, on
+//!   every assignment, positions each partition at the offset the
+//!   projector's own store says (offsets committed to Kafka only serve lag
+//!   monitoring).
+//! - [`DeadLetterTopic`]: records the projector cannot apply, with headers
+//!   naming where they came from and why.
+//! - [`create_topics`]: the ledger topic (retained forever) and its derived
+//!   topics.
+//!
+//! Everything is synchronous (librdkafka's own threads do the I/O): the
+//! projector is one loop, and there is no async runtime to carry.
+//!
+//! [`Source`]: ledger_stream::Source
+
+mod dlq;
+mod publisher;
+mod source;
+mod topics;
+
+pub use dlq::{DeadLetterTopic, DlqRecord, HEADERS};
+pub use publisher::{Delivered, PublishError, Publisher};
+pub use source::{Assignment, KafkaSource, ResumeAt, SourceOptions, Watermarks};
+pub use topics::{create_topics, derived_topics, TopicError};
+
+use rdkafka::ClientConfig;
+
+/// Configuration every client of the ledger shares.
+pub fn client_config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set("client.id", "si-ledger")
+        // librdkafka logs through its own logger; keep it to errors.
+        .set("log_level", "3");
+    c
+}
+
+/// The dead-letter topic of a ledger topic.
+pub fn dlq_topic(topic: &str) -> String {
+    format!("{topic}.dlq")
+}

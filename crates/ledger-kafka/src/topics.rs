@@ -1,0 +1,64 @@
+//! Creating the ledger topic and its derived topics.
+
+use crate::client_config;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("creating topic {topic}: {code}")]
+    Create { topic: String, code: String },
+}
+
+/// The topics derived from ledger topic `topic`: dead letters, monthly
+/// projections, notices to payers.
+pub fn derived_topics(topic: &str) -> [String; 3] {
+    [
+        crate::dlq_topic(topic),
+        format!("{topic}.monthly"),
+        format!("{topic}.notices"),
+    ]
+}
+
+/// Creates `topic` with `partitions` partitions and its derived topics (the
+/// same count), all retained forever: the ledger topic is the ledger's
+/// source of truth, and the others are its evidence. Returns, per topic,
+/// whether it was created (`false`: it already existed, and is left as is).
+pub fn create_topics(
+    brokers: &str,
+    topic: &str,
+    partitions: u32,
+    replication: i32,
+) -> Result<Vec<(String, bool)>, TopicError> {
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers).create()?;
+    let names: Vec<String> = std::iter::once(topic.to_string())
+        .chain(derived_topics(topic))
+        .collect();
+    let count = i32::try_from(partitions).unwrap_or(i32::MAX);
+    let new: Vec<NewTopic> = names
+        .iter()
+        .map(|n| {
+            NewTopic::new(n, count, TopicReplication::Fixed(replication))
+                .set("retention.ms", "-1")
+                .set("retention.bytes", "-1")
+                .set("cleanup.policy", "delete")
+        })
+        .collect();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = futures_executor::block_on(admin.create_topics(new.iter(), &opts))?;
+    results
+        .into_iter()
+        .map(|r| match r {
+            Ok(name) => Ok((name, true)),
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => Ok((name, false)),
+            Err((name, code)) => Err(TopicError::Create {
+                topic: name,
+                code: code.to_string(),
+            }),
+        })
+        .collect()
+}
