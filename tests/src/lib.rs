@@ -44,3 +44,70 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The Kafka-protocol broker the test command started (`scripts/test` runs
+/// Tansu on 127.0.0.1 and sets `SI_LEDGER_KAFKA`). Without it the Kafka
+/// tests fail rather than pass unseen.
+pub fn kafka_brokers() -> String {
+    let brokers = std::env::var("SI_LEDGER_KAFKA").unwrap_or_else(|_| {
+        panic!(
+            "SI_LEDGER_KAFKA is not set: run the Kafka tests through scripts/test, \
+             which starts a broker on 127.0.0.1 (or start one with `scripts/tansu start DIR` \
+             and set SI_LEDGER_KAFKA=127.0.0.1:$(cat DIR/port))"
+        )
+    });
+    assert!(
+        brokers
+            .split(',')
+            .all(|b| b.starts_with("127.0.0.1:") || b.starts_with("localhost:")),
+        "tests only ever talk to loopback, not {brokers}"
+    );
+    brokers
+}
+
+/// A topic name no other test or run uses.
+pub fn unique_topic(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    l.local_addr().expect("local addr").port()
+}
+
+/// `GET path` on 127.0.0.1:port; the body, if the server answered.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+}
+
+/// The demo's events file and its clean embedded projection, in `dir`.
+pub fn demo(dir: &std::path::Path, participants: u32, months: u32) -> PathBuf {
+    let demo = dir.join("demo");
+    let o = run(&[
+        "demo",
+        "--participants",
+        &participants.to_string(),
+        "--months",
+        &months.to_string(),
+        "--data",
+        demo.to_str().expect("utf-8 path"),
+    ]);
+    assert!(o.status.success(), "demo: {}", stderr(&o));
+    demo
+}

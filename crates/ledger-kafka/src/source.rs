@@ -49,6 +49,8 @@ struct Group {
     resume: ResumeAt,
     /// Assigned partitions and the offset each was positioned at.
     assigned: Assignment,
+    /// Bumped on every assignment: the source re-reads its positions.
+    generation: std::sync::atomic::AtomicU64,
     errors: Mutex<Vec<String>>,
 }
 
@@ -83,6 +85,8 @@ impl ConsumerContext for Group {
                 if let Ok(mut a) = self.assigned.lock() {
                     *a = at;
                 }
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!("partitions revoked");
@@ -114,8 +118,11 @@ pub struct KafkaSource {
     partitions: u32,
     /// Records read while waiting for the first assignment.
     early: VecDeque<Record>,
-    /// Next offset per partition, as delivered or positioned.
-    position: BTreeMap<u32, u64>,
+    /// Per assigned partition: the next offset to deliver.
+    cursors: BTreeMap<u32, Cursor>,
+    /// The assignment generation `cursors` reflect.
+    generation: u64,
+    group: String,
 }
 
 fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
@@ -167,6 +174,7 @@ impl KafkaSource {
             topic: topic.to_string(),
             resume,
             assigned: Arc::new(Mutex::new(BTreeMap::new())),
+            generation: std::sync::atomic::AtomicU64::new(0),
             errors: Mutex::new(Vec::new()),
         };
         let consumer: BaseConsumer<Group> = config.create_with_context(group_ctx).map_err(kafka)?;
@@ -190,7 +198,9 @@ impl KafkaSource {
             topic: topic.to_string(),
             partitions: u32::try_from(partitions).unwrap_or(u32::MAX),
             early: VecDeque::new(),
-            position: BTreeMap::new(),
+            cursors: BTreeMap::new(),
+            generation: 0,
+            group: group.to_string(),
         };
         let deadline = Instant::now() + opts.assignment_wait;
         while source.assigned().is_empty() {
@@ -227,10 +237,7 @@ impl KafkaSource {
         self.sync_positions();
         match polled {
             None => Ok(None),
-            Some(Ok(record)) => {
-                self.position.insert(record.partition, record.offset + 1);
-                Ok(Some(record))
-            }
+            Some(Ok(record)) => self.admit(record),
             // librdkafka retries broker and network faults itself; they are
             // reported here for information only.
             Some(Err(e)) => {
@@ -240,16 +247,151 @@ impl KafkaSource {
         }
     }
 
-    /// After a rebalance, the positions of newly assigned partitions are the
-    /// ones the store gave; revoked partitions are forgotten.
+    /// Delivers a record only in order: nothing below the cursor twice, and
+    /// nothing above it unless the log really has no record in between.
+    ///
+    /// A broker must answer a fetch from an offset inside a record batch
+    /// with that whole batch (the client drops the records before the
+    /// offset). Tansu 0.6 answers with the next batch instead, which would
+    /// silently skip the rest of the batch. So a first record above the
+    /// cursor after positioning is not trusted: the source seeks further
+    /// back (1, 2, 4, … offsets) until the fetch starts at or below the
+    /// cursor. Once the stream is known to be contiguous there, a later
+    /// jump is a real hole in the log (transaction markers) and is
+    /// delivered as is.
+    fn admit(&mut self, record: Record) -> Result<Option<Record>, SourceError> {
+        let p = record.partition;
+        let Some(cursor) = self.cursors.get_mut(&p) else {
+            return Ok(None); // no longer assigned
+        };
+        if record.offset < cursor.next {
+            cursor.contiguous = true;
+            return Ok(None);
+        }
+        if record.offset > cursor.next && !cursor.contiguous && cursor.next > 0 {
+            let back = cursor.next.saturating_sub(cursor.step);
+            cursor.step = cursor.step.saturating_mul(2);
+            tracing::debug!(
+                partition = p,
+                want = cursor.next,
+                got = record.offset,
+                back,
+                "fetch started past the wanted offset; seeking back"
+            );
+            self.early.retain(|r| r.partition != p);
+            self.seek_consumer(p, back)?;
+            return Ok(None);
+        }
+        cursor.next = record.offset + 1;
+        cursor.contiguous = true;
+        Ok(Some(record))
+    }
+
+    /// After a rebalance, every assigned partition starts again at the
+    /// offset the store gave; revoked partitions are forgotten.
     fn sync_positions(&mut self) {
+        let generation = self
+            .consumer
+            .context()
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if generation == self.generation {
+            return;
+        }
         let assigned = match self.consumer.context().assigned.lock() {
             Ok(a) => a.clone(),
             Err(_) => return,
         };
-        self.position.retain(|p, _| assigned.contains_key(p));
-        for (p, at) in assigned {
-            self.position.entry(p).or_insert(at);
+        self.generation = generation;
+        self.early.clear();
+        let held = assigned.len();
+        self.cursors = assigned
+            .into_iter()
+            .map(|(p, at)| (p, Cursor::at(at)))
+            .collect();
+        if held > 0 && held < self.partitions as usize {
+            self.rejoin_if_alone_with_a_partial_assignment(held);
+        }
+    }
+
+    /// Tansu 0.6, after a member dies, can leave the group's only survivor
+    /// holding just the partitions it had before, so the dead member's
+    /// partitions would go unread. A member that is alone in its group but
+    /// holds fewer than all partitions leaves and joins again as a new
+    /// member, which gets them all. (A Kafka broker never needs this; with
+    /// three or more members Tansu may still strand partitions until a
+    /// member restarts.)
+    fn rejoin_if_alone_with_a_partial_assignment(&mut self, held: usize) {
+        let members = match self
+            .consumer
+            .fetch_group_list(Some(&self.group), Duration::from_secs(5))
+        {
+            Ok(list) => list
+                .groups()
+                .iter()
+                .find(|g| g.name() == self.group)
+                .map(|g| g.members().len()),
+            Err(e) => {
+                tracing::debug!(error = %e, "describing the group");
+                None
+            }
+        };
+        if members != Some(1) {
+            return;
+        }
+        tracing::warn!(
+            group = %self.group,
+            held,
+            partitions = self.partitions,
+            "alone in the group with a partial assignment: rejoining as a new member"
+        );
+        self.consumer.unsubscribe();
+        if let Err(e) = self.consumer.subscribe(&[self.topic.as_str()]) {
+            self.consumer
+                .context()
+                .error(format!("subscribing again to {}: {e}", self.topic));
+        }
+    }
+
+    fn seek_consumer(&mut self, partition: u32, offset: u64) -> Result<(), SourceError> {
+        let to = Offset::Offset(i64::try_from(offset).unwrap_or(i64::MAX));
+        let mut tries = 0;
+        loop {
+            match self
+                .consumer
+                .seek(&self.topic, partition as i32, to, Duration::from_secs(10))
+            {
+                Ok(()) => return Ok(()),
+                // Right after an assignment the fetcher may not be ready.
+                Err(e) if tries < 50 => {
+                    tracing::debug!(error = %e, partition, "seek not yet possible; retrying");
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => return Err(kafka(e)),
+            }
+        }
+    }
+}
+
+/// Where a partition's delivery stands.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    /// The next offset to deliver.
+    next: u64,
+    /// Whether the fetch stream was seen at or below `next` since the last
+    /// positioning, so that a jump past `next` is a real hole in the log.
+    contiguous: bool,
+    /// How far back the next corrective seek goes.
+    step: u64,
+}
+
+impl Cursor {
+    fn at(next: u64) -> Cursor {
+        Cursor {
+            next,
+            contiguous: false,
+            step: 1,
         }
     }
 }
@@ -269,32 +411,16 @@ impl Source for KafkaSource {
     }
 
     fn seek(&mut self, partition: u32, offset: u64) -> Result<(), SourceError> {
-        let assigned: BTreeSet<u32> = self.assigned().into_iter().collect();
-        if !assigned.contains(&partition) {
+        self.sync_positions();
+        let Some(cursor) = self.cursors.get(&partition) else {
             return Err(SourceError::NotAssigned { partition });
-        }
-        if self.position.get(&partition) == Some(&offset) {
+        };
+        if cursor.next == offset {
             return Ok(()); // already there (the assignment put it there)
         }
         self.early.retain(|r| r.partition != partition);
-        let to = Offset::Offset(i64::try_from(offset).unwrap_or(i64::MAX));
-        let mut tries = 0;
-        loop {
-            match self
-                .consumer
-                .seek(&self.topic, partition as i32, to, Duration::from_secs(10))
-            {
-                Ok(()) => break,
-                // Right after an assignment the fetcher may not be ready.
-                Err(e) if tries < 50 => {
-                    tracing::debug!(error = %e, partition, "seek not yet possible; retrying");
-                    tries += 1;
-                    let _ = self.consumer.poll(Duration::from_millis(100));
-                }
-                Err(e) => return Err(kafka(e)),
-            }
-        }
-        self.position.insert(partition, offset);
+        self.seek_consumer(partition, offset)?;
+        self.cursors.insert(partition, Cursor::at(offset));
         Ok(())
     }
 

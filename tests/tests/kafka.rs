@@ -1,0 +1,365 @@
+//! The Kafka path end to end, against the real Kafka-protocol broker that
+//! the test command starts on 127.0.0.1 (Tansu): publish, project in a
+//! consumer group, dead-letter topic, crashes, and a member dying.
+
+use ledger_e2e::{
+    demo, free_port, http_get, kafka_brokers, run, si_ledger, stderr, stdout, unique_topic,
+};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+fn create(topic: &str, partitions: u32) {
+    let o = run(&[
+        "topics",
+        "create",
+        "--brokers",
+        &kafka_brokers(),
+        "--topic",
+        topic,
+        "--partitions",
+        &partitions.to_string(),
+    ]);
+    assert!(o.status.success(), "topics create: {}", stderr(&o));
+}
+
+fn publish(topic: &str, events: &Path) {
+    let o = run(&[
+        "publish",
+        "--brokers",
+        &kafka_brokers(),
+        "--topic",
+        topic,
+        events.to_str().unwrap(),
+    ]);
+    // The demo's events file has a few bad lines on purpose: exit 2.
+    assert_eq!(o.status.code(), Some(2), "publish: {}", stderr(&o));
+}
+
+fn project_until_end(topic: &str, group: &str, data: &Path) -> serde_json::Value {
+    let o = run(&[
+        "project",
+        "--brokers",
+        &kafka_brokers(),
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--data",
+        data.to_str().unwrap(),
+        "--until-end",
+        "--json",
+    ]);
+    assert!(o.status.success(), "project: {}", stderr(&o));
+    serde_json::from_str(stdout(&o).trim()).expect("project --json")
+}
+
+fn accounts(data: &Path) -> String {
+    let o = run(&["accounts", "--data", data.to_str().unwrap()]);
+    assert!(o.status.success(), "accounts: {}", stderr(&o));
+    stdout(&o)
+}
+
+/// Every record of `topic` (all partitions, from the start).
+fn read_all(topic: &str, partitions: u32, expect: usize) -> Vec<rdkafka::message::OwnedMessage> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .set("group.id", unique_topic("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while out.len() < expect && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            out.push(m.detach());
+        }
+    }
+    // Nothing more than expected arrives.
+    let quiet = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < quiet {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            out.push(m.detach());
+        }
+    }
+    out
+}
+
+#[test]
+fn kafka_projection_equals_the_embedded_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(dir.path(), 300, 12);
+    let topic = unique_topic("equal");
+    create(&topic, 4);
+    publish(&topic, &demo.join("events.jsonl"));
+    let data = dir.path().join("kafka");
+    let totals = project_until_end(&topic, "equal", &data);
+    assert!(totals["records"].as_u64().unwrap() > 3000, "{totals}");
+    assert!(totals["duplicates"].as_u64().unwrap() > 0, "{totals}");
+    let conflicts = totals["conflicts"].as_u64().unwrap();
+    assert!(conflicts > 0, "the scenario has conflicts: {totals}");
+    assert_eq!(accounts(&data), accounts(&demo));
+    // Conflicting duplicates are dead letters: in the store and the topic.
+    let dlq = read_all(&format!("{topic}.dlq"), 4, conflicts as usize);
+    assert_eq!(dlq.len() as u64, conflicts);
+    // Projecting again from the same store changes nothing.
+    let again = project_until_end(&topic, "equal-again", &data);
+    assert_eq!(again["records"], 0, "{again}");
+    assert_eq!(accounts(&data), accounts(&demo));
+}
+
+#[test]
+fn the_publisher_partitions_like_the_java_client() {
+    let topic = unique_topic("murmur2");
+    create(&topic, 6);
+    let mut publisher = ledger_kafka::Publisher::new(&kafka_brokers(), &topic).unwrap();
+    let birth = chrono::NaiveDate::from_ymd_opt(1990, 3, 14).unwrap();
+    let keys: Vec<String> = (1..=300u16)
+        .filter_map(|serial| {
+            ledger_core::Iin::generate(birth, ledger_core::Sex::Female, serial)
+                .map(|i| i.as_str().to_string())
+        })
+        .collect();
+    assert!(keys.len() > 200);
+    let records: Vec<(&[u8], Option<i64>, &[u8])> = keys
+        .iter()
+        .map(|k| (k.as_bytes(), None, b"x".as_slice()))
+        .collect();
+    let landed = publisher.publish(&records).unwrap();
+    let mut used = std::collections::BTreeSet::new();
+    for (k, d) in keys.iter().zip(&landed) {
+        // partition_for is checked against Kafka's own Java test vectors.
+        let java = ledger_core::partition_for(k.as_bytes(), 6);
+        assert_eq!(d.partition, java, "key {k}");
+        used.insert(d.partition);
+    }
+    assert_eq!(used.len(), 6, "every partition receives keys");
+}
+
+#[test]
+fn bad_records_go_to_the_dead_letter_topic_with_their_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let topic = unique_topic("dlq");
+    create(&topic, 4);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .create()
+        .unwrap();
+    let birth = chrono::NaiveDate::from_ymd_opt(1985, 5, 20).unwrap();
+    let valid = ledger_core::Iin::generate(birth, ledger_core::Sex::Male, 7).unwrap();
+    let iin = valid.as_str();
+    // Each bad record alone on its partition, at offset 0.
+    let home = ledger_core::partition_for(iin.as_bytes(), 4) as i32;
+    let sends: [(&str, i32, &[u8], &str); 3] = [
+        (iin, home, b"\xff\x00garbage", "undecodable"),
+        ("not-an-iin", (home + 1) % 4, b"whatever", "bad_key"),
+        (iin, (home + 2) % 4, b"\x0a\x01x", "wrong_partition"),
+    ];
+    for (key, p, value, _) in &sends {
+        producer
+            .send(
+                BaseRecord::to(&topic)
+                    .key(*key)
+                    .payload(*value)
+                    .partition(*p)
+                    .timestamp(1_750_000_000_000),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let data = dir.path().join("data");
+    let totals = project_until_end(&topic, "dlq", &data);
+    assert_eq!(totals["dead_letters"], 3, "{totals}");
+    let letters = read_all(&format!("{topic}.dlq"), 4, 3);
+    assert_eq!(letters.len(), 3);
+    for (key, p, value, kind) in &sends {
+        let m = letters
+            .iter()
+            .find(|m| m.payload() == Some(*value))
+            .unwrap_or_else(|| panic!("no dead letter for the {kind} record"));
+        assert_eq!(m.key(), Some(key.as_bytes()), "original key kept");
+        let headers = m.headers().expect("headers");
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|h| h.key == name)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_else(|| panic!("header {name} missing"))
+        };
+        assert_eq!(get("si-ledger-topic"), topic);
+        assert_eq!(get("si-ledger-partition"), p.to_string());
+        assert_eq!(get("si-ledger-offset"), "0");
+        assert_eq!(get("si-ledger-timestamp"), "1750000000000");
+        assert_eq!(get("si-ledger-error-kind"), *kind);
+        assert!(!get("si-ledger-error").is_empty());
+    }
+    // The store keeps them too.
+    let o = run(&["dead-letters", "--data", data.to_str().unwrap(), "--json"]);
+    let kept: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("dead-letters --json");
+    assert_eq!(kept.as_array().map(Vec::len), Some(3), "{kept}");
+}
+
+fn spawn_projector(topic: &str, group: &str, data: &Path, metrics: Option<u16>) -> Child {
+    let brokers = kafka_brokers();
+    let mut args = vec![
+        "project",
+        "--brokers",
+        &brokers,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--data",
+        data.to_str().unwrap(),
+    ];
+    let addr = metrics.map(|p| format!("127.0.0.1:{p}"));
+    if let Some(a) = &addr {
+        args.extend(["--metrics", a.as_str()]);
+    }
+    // stderr to a file: an undrained pipe could block the child.
+    let log = std::fs::File::create(data.with_extension("log")).unwrap();
+    si_ledger(&args)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+/// `(partition, lag)` from a projector's metrics.
+fn lags(port: u16) -> Option<Vec<(u32, u64)>> {
+    let body = http_get(port, "/metrics")?;
+    Some(
+        body.lines()
+            .filter_map(|l| l.strip_prefix("si_ledger_partition_lag{partition=\""))
+            .filter_map(|rest| {
+                let (p, v) = rest.split_once("\"} ")?;
+                Some((p.parse().ok()?, v.trim().parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn when_a_member_dies_the_survivor_rebuilds_its_partitions_and_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(dir.path(), 300, 12);
+    let topic = unique_topic("pair");
+    create(&topic, 4);
+    publish(&topic, &demo.join("events.jsonl"));
+    let (pa, pb) = (free_port(), free_port());
+    let group = unique_topic("pair");
+    let mut a = spawn_projector(&topic, &group, &dir.path().join("a"), Some(pa));
+    let b = spawn_projector(&topic, &group, &dir.path().join("b"), Some(pb));
+    // Both members hold partitions.
+    wait_for(
+        "both members to be assigned",
+        Duration::from_secs(60),
+        || {
+            let (la, lb) = (lags(pa).unwrap_or_default(), lags(pb).unwrap_or_default());
+            !la.is_empty() && !lb.is_empty() && la.len() + lb.len() == 4
+        },
+    );
+    a.kill().unwrap(); // SIGKILL: no goodbye to the group
+    let _ = a.wait();
+    // The survivor is given every partition and catches up on all of them,
+    // rebuilding from offset 0 the ones it had no state for.
+    wait_for(
+        "the survivor to hold and finish all 4 partitions",
+        Duration::from_secs(90),
+        || {
+            let l = lags(pb).unwrap_or_default();
+            l.len() == 4 && l.iter().all(|(_, lag)| *lag == 0)
+        },
+    );
+    // SIGTERM: it finishes its batch, flushes and leaves the group.
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &b.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = b.wait_with_output().unwrap();
+    let log = std::fs::read_to_string(dir.path().join("b.log")).unwrap_or_default();
+    assert!(out.status.success(), "survivor: {log}");
+    assert_eq!(accounts(&dir.path().join("b")), accounts(&demo));
+}
+
+#[test]
+fn sigkill_at_random_moments_over_100k_kafka_events_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // About 102,000 events: contributions, penalties, duplicates,
+    // conflicts, refunds, benefits, late and bad lines.
+    let demo = demo(dir.path(), 7500, 12);
+    let topic = unique_topic("crash");
+    create(&topic, 4);
+    publish(&topic, &demo.join("events.jsonl"));
+    let data = dir.path().join("killed");
+    let mut kills_mid_run = 0;
+    // A pseudo-random but reproducible schedule of kill moments, until the
+    // projector has been killed mid-run at least 20 times.
+    let mut seed: u64 = 0x5eed_1e06;
+    for round in 0..120 {
+        if kills_mid_run >= 24 {
+            break;
+        }
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let wait = Duration::from_millis(150 + (seed >> 33) % 500);
+        // Offsets live in the store, so each run may join a fresh group and
+        // be assigned at once instead of waiting out the dead member.
+        let mut child = si_ledger(&[
+            "project",
+            "--brokers",
+            &kafka_brokers(),
+            "--topic",
+            &topic,
+            "--group",
+            &format!("crash-{round}"),
+            "--data",
+            data.to_str().unwrap(),
+            "--until-end",
+            "--batch-size",
+            "199",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        std::thread::sleep(wait);
+        if child.try_wait().unwrap().is_none() {
+            kills_mid_run += 1;
+        }
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+    }
+    assert!(
+        kills_mid_run >= 20,
+        "the projector must be killed mid-run at least 20 times ({kills_mid_run})"
+    );
+    let fin = project_until_end(&topic, "crash-final", &data);
+    assert!(fin["records"].as_u64().is_some(), "{fin}");
+    let (k, c) = (accounts(&data), accounts(&demo));
+    assert_eq!(k.lines().count(), 7500);
+    assert!(
+        k == c,
+        "accounts after {kills_mid_run} SIGKILLs differ from an uninterrupted projection"
+    );
+}
