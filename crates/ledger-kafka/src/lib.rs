@@ -25,7 +25,7 @@ mod topics;
 
 pub use dlq::{DeadLetterTopic, DlqRecord, HEADERS};
 pub use publisher::{Delivered, PublishError, Publisher};
-pub use source::{Assignment, KafkaSource, ResumeAt, SourceOptions, Watermarks};
+pub use source::{drain, Assignment, KafkaSource, ResumeAt, SourceOptions, Watermarks};
 pub use topics::{create_topics, derived_topics, TopicError};
 
 use rdkafka::ClientConfig;

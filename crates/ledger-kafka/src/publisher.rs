@@ -148,7 +148,9 @@ impl Publisher {
         let mut out: Vec<Option<Delivered>> = vec![None; records.len()];
         let mut seen = 0;
         while seen < records.len() {
-            self.producer.poll(Duration::from_millis(50));
+            // `poll` runs until its timeout: keep it short, or every call
+            // pays the whole of it.
+            self.producer.poll(Duration::from_millis(1));
             let reports: Vec<Report> = match self.producer.context().0.lock() {
                 Ok(mut r) => std::mem::take(&mut *r),
                 Err(_) => Vec::new(),

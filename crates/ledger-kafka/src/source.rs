@@ -503,3 +503,41 @@ impl Watermarks {
         Ok(u64::try_from(high).unwrap_or(0))
     }
 }
+
+/// Reads `expect` records of `topic` from the start with a bare consumer
+/// (no group, no processing) and returns how many it read: the broker's
+/// and client's own rate, for benchmarks.
+pub fn drain(
+    brokers: &str,
+    topic: &str,
+    partitions: u32,
+    expect: u64,
+    fetch_wait_max_ms: u32,
+) -> Result<u64, SourceError> {
+    let mut config = client_config(brokers);
+    config
+        .set("group.id", "si-ledger-drain")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", fetch_wait_max_ms.to_string());
+    let consumer: BaseConsumer = config.create().map_err(kafka)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(kafka)?;
+    }
+    consumer.assign(&tpl).map_err(kafka)?;
+    let mut n = 0;
+    let mut idle = Instant::now();
+    while n < expect {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(_)) => {
+                n += 1;
+                idle = Instant::now();
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, "drain"),
+            None if idle.elapsed() > Duration::from_secs(30) => break,
+            None => {}
+        }
+    }
+    Ok(n)
+}

@@ -46,40 +46,14 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let log_dir = dir.join("log");
     let log = EmbeddedLog::open_or_create(&log_dir, args.partitions)?;
     let mut appender = log.appender()?;
-    let months = (args.events / participants).max(1) as u32 + 1;
-    let mut gen = synth::Synth::new(7, participants, months, ctx.calendar.clone());
     let mut keys: Vec<[u8; 12]> = Vec::with_capacity(args.events);
-    let mut append = |items: Vec<synth::Item>, keys: &mut Vec<[u8; 12]>| -> Result<()> {
-        let room = args.events - keys.len();
-        let items = &items[..items.len().min(room)];
-        let encoded: Vec<(Vec<u8>, i64, Vec<u8>)> = items
-            .iter()
-            .map(|it| {
-                (
-                    it.wire.iin.as_bytes().to_vec(),
-                    it.timestamp_ms,
-                    ledger_proto::encode_envelope(&it.wire),
-                )
-            })
-            .collect();
-        let recs: Vec<(&[u8], i64, &[u8])> = encoded
-            .iter()
-            .map(|(k, t, v)| (&k[..], *t, &v[..]))
-            .collect();
+    generate(ctx, args.events, participants, |chunk| {
+        let recs: Vec<(&[u8], i64, &[u8])> =
+            chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
         appender.append(&recs)?;
-        keys.extend(
-            items
-                .iter()
-                .map(|it| <[u8; 12]>::try_from(it.wire.iin.as_bytes()).expect("12-digit IIN")),
-        );
+        keys.extend(chunk.iter().map(|(k, _, _)| *k));
         Ok(())
-    };
-    append(gen.registrations(), &mut keys)?;
-    let mut m = 0;
-    while keys.len() < args.events {
-        append(gen.month(m), &mut keys)?;
-        m += 1;
-    }
+    })?;
     drop(appender);
     let log_bytes: u64 = std::fs::read_dir(&log_dir)?
         .filter_map(|e| e.ok()?.metadata().ok())
@@ -183,4 +157,158 @@ fn peak_rss_mib() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// The benchmark population's events, `events` of them, generated month by
+/// month and handed to `sink` a month at a time as (IIN, timestamp ms,
+/// `Envelope` bytes): the same events for every benchmark.
+fn generate(
+    ctx: &Context,
+    events: usize,
+    participants: usize,
+    mut sink: impl FnMut(&[([u8; 12], i64, Vec<u8>)]) -> Result<()>,
+) -> Result<()> {
+    let months = (events / participants).max(1) as u32 + 1;
+    let mut gen = synth::Synth::new(7, participants, months, ctx.calendar.clone());
+    let mut done = 0;
+    let mut emit = |items: Vec<synth::Item>, done: &mut usize| -> Result<()> {
+        let items = &items[..items.len().min(events - *done)];
+        let chunk: Vec<([u8; 12], i64, Vec<u8>)> = items
+            .iter()
+            .map(|it| {
+                (
+                    <[u8; 12]>::try_from(it.wire.iin.as_bytes()).expect("12-digit IIN"),
+                    it.timestamp_ms,
+                    ledger_proto::encode_envelope(&it.wire),
+                )
+            })
+            .collect();
+        *done += chunk.len();
+        sink(&chunk)
+    };
+    emit(gen.registrations(), &mut done)?;
+    let mut m = 0;
+    while done < events {
+        emit(gen.month(m), &mut done)?;
+        m += 1;
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct KafkaArgs {
+    /// Bootstrap brokers of the broker to measure (the local Tansu).
+    #[arg(long)]
+    pub brokers: String,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// Participants (default: events / 10).
+    #[arg(long)]
+    pub participants: Option<usize>,
+    #[arg(long, default_value_t = ledger_projector::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 4)]
+    pub partitions: u32,
+    /// librdkafka's fetch.wait.max.ms for the consumers.
+    #[arg(long, default_value_t = 10)]
+    pub fetch_wait_max_ms: u32,
+}
+
+/// `si-ledger bench kafka`: on one set of events, (1) publisher throughput,
+/// (2) a bare consumer's rate, (3) the Kafka-path projector's rate and (4)
+/// the embedded-path projector's rate.
+pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
+    let tmp = tempfile::tempdir()?;
+    let participants = args.participants.unwrap_or((args.events / 10).max(1));
+    let topic = format!(
+        "bench-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    ledger_kafka::create_topics(&args.brokers, &topic, args.partitions, 1)?;
+    let log = EmbeddedLog::open_or_create(&tmp.path().join("log"), args.partitions)?;
+    let mut appender = log.appender()?;
+    let mut publisher = ledger_kafka::Publisher::new(&args.brokers, &topic)?;
+    let mut publish_secs = 0.0;
+    let mut n = 0usize;
+    generate(ctx, args.events, participants, |chunk| {
+        let recs: Vec<(&[u8], i64, &[u8])> =
+            chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
+        appender.append(&recs)?;
+        let kafka: Vec<(&[u8], Option<i64>, &[u8])> =
+            recs.iter().map(|(k, t, v)| (*k, Some(*t), *v)).collect();
+        let t0 = Instant::now();
+        publisher.publish(&kafka)?;
+        publish_secs += t0.elapsed().as_secs_f64();
+        n += chunk.len();
+        Ok(())
+    })?;
+    drop(appender);
+    drop(publisher);
+    let publish_eps = n as f64 / publish_secs;
+    eprintln!("published {n} events to {topic}: {publish_eps:.0} events/s");
+
+    let t0 = Instant::now();
+    let consumed = ledger_kafka::drain(
+        &args.brokers,
+        &topic,
+        args.partitions,
+        n as u64,
+        args.fetch_wait_max_ms,
+    )?;
+    let raw_consume_eps = consumed as f64 / t0.elapsed().as_secs_f64();
+    eprintln!("bare consumer: {consumed} records, {raw_consume_eps:.0} records/s");
+
+    let opts = Options {
+        batch_size: args.batch_size.max(1),
+        until: Until::EndAtStart,
+        ..Options::default()
+    };
+    let store = LedgerStore::open(&tmp.path().join("kafka-store"))?;
+    let resume_store = store.clone();
+    let resume: ledger_kafka::ResumeAt =
+        std::sync::Arc::new(move |p| resume_store.offset(p).ok().flatten().unwrap_or(0));
+    let source_opts = ledger_kafka::SourceOptions {
+        fetch_wait_max_ms: args.fetch_wait_max_ms,
+        ..Default::default()
+    };
+    let mut source =
+        ledger_kafka::KafkaSource::new(&args.brokers, &topic, "bench", resume, &source_opts)?;
+    // Dead letters go to the topic's .dlq, as in `si-ledger project`.
+    let mut dlq = crate::kafka::DlqSink(ledger_kafka::DeadLetterTopic::new(&args.brokers, &topic)?);
+    let t0 = Instant::now();
+    let k = ledger_projector::run_with_sink(
+        ctx,
+        &mut source,
+        &store,
+        &mut dlq,
+        &opts,
+        &AtomicBool::new(false),
+        |_| {},
+    )?;
+    let kafka_eps = k.records as f64 / t0.elapsed().as_secs_f64();
+    drop(source);
+    eprintln!("kafka projector: {}", crate::query::totals_line(&k));
+
+    let store = LedgerStore::open(&tmp.path().join("embedded-store"))?;
+    let mut source = log.source()?;
+    let t0 = Instant::now();
+    let e = ledger_projector::run(
+        ctx,
+        &mut source,
+        &store,
+        &opts,
+        &AtomicBool::new(false),
+        |_| {},
+    )?;
+    let embedded_eps = e.records as f64 / t0.elapsed().as_secs_f64();
+    eprintln!("embedded projector: {}", crate::query::totals_line(&e));
+    if (k.applied, k.duplicates, k.dead_letters) != (e.applied, e.duplicates, e.dead_letters) {
+        anyhow::bail!("the Kafka and embedded projections disagree: {k:?} vs {e:?}");
+    }
+    println!(
+        "kafka_ratio={:.3} kafka_eps={kafka_eps:.0} embedded_eps={embedded_eps:.0} raw_consume_eps={raw_consume_eps:.0} publish_eps={publish_eps:.0}",
+        kafka_eps / embedded_eps
+    );
+    Ok(0)
 }

@@ -59,7 +59,7 @@ impl crate::publish::RecordSink for KafkaSink {
     }
 }
 
-struct DlqSink(DeadLetterTopic);
+pub(crate) struct DlqSink(pub(crate) DeadLetterTopic);
 
 impl DeadLetterSink for DlqSink {
     fn publish(&mut self, letters: &[DeadLetter]) -> Result<(), String> {

@@ -117,6 +117,9 @@ enum CalendarCommand {
 enum BenchCommand {
     /// Projector replay rate against sled's raw read-modify-write rate.
     Replay(bench::ReplayArgs),
+    /// Publisher, bare consumer, Kafka projector and embedded projector
+    /// rates on the same events, against a local broker.
+    Kafka(bench::KafkaArgs),
 }
 
 fn main() {
@@ -171,5 +174,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Bench {
             command: BenchCommand::Replay(args),
         } => bench::replay(&ctx, &args),
+        Command::Bench {
+            command: BenchCommand::Kafka(args),
+        } => bench::kafka(&ctx, &args),
     }
 }
