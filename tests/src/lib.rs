@@ -111,3 +111,13 @@ pub fn demo(dir: &std::path::Path, participants: u32, months: u32) -> PathBuf {
     assert!(o.status.success(), "demo: {}", stderr(&o));
     demo
 }
+
+/// Lets `child` run for `wait`, then SIGKILLs it; whether it was still
+/// running (a kill mid-run).
+pub fn kill_after(mut child: std::process::Child, wait: std::time::Duration) -> bool {
+    std::thread::sleep(wait);
+    let running = child.try_wait().expect("child status").is_none();
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    running
+}

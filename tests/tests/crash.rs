@@ -2,7 +2,7 @@
 //! arbitrary moments, restarted each time, ends with exactly the accounts of
 //! an uninterrupted run. Nothing lost, nothing counted twice.
 
-use ledger_e2e::{run, si_ledger, stderr, stdout};
+use ledger_e2e::{kill_after, run, si_ledger, stderr, stdout};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
     let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
     let mut kills_mid_run = 0;
     for round in 0..12u64 {
-        let mut child = si_ledger(&[
+        let child = si_ledger(&[
             "project",
             "--log",
             log_s,
@@ -54,12 +54,9 @@ fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-        std::thread::sleep(Duration::from_millis(40 + round * 23));
-        if child.try_wait().unwrap().is_none() {
+        if kill_after(child, Duration::from_millis(40 + round * 23)) {
             kills_mid_run += 1;
         }
-        child.kill().unwrap(); // SIGKILL
-        let _ = child.wait();
     }
     assert!(
         kills_mid_run >= 3,

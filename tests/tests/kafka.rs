@@ -3,7 +3,8 @@
 //! consumer group, dead-letter topic, crashes, and a member dying.
 
 use ledger_e2e::{
-    demo, free_port, http_get, kafka_brokers, run, si_ledger, stderr, stdout, unique_topic,
+    demo, free_port, http_get, kafka_brokers, kill_after, run, si_ledger, stderr, stdout,
+    unique_topic,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -58,6 +59,16 @@ fn project_until_end(topic: &str, group: &str, data: &Path) -> serde_json::Value
     serde_json::from_str(stdout(&o).trim()).expect("project --json")
 }
 
+/// The demo's events (and their embedded projection) for `participants`
+/// over a year, published to a new 4-partition topic.
+fn published_demo(dir: &Path, name: &str, participants: u32) -> (std::path::PathBuf, String) {
+    let demo = demo(dir, participants, 12);
+    let topic = unique_topic(name);
+    create(&topic, 4);
+    publish(&topic, &demo.join("events.jsonl"));
+    (demo, topic)
+}
+
 fn accounts(data: &Path) -> String {
     let o = run(&["accounts", "--data", data.to_str().unwrap()]);
     assert!(o.status.success(), "accounts: {}", stderr(&o));
@@ -98,10 +109,7 @@ fn read_all(topic: &str, partitions: u32, expect: usize) -> Vec<rdkafka::message
 #[test]
 fn kafka_projection_equals_the_embedded_one() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = demo(dir.path(), 300, 12);
-    let topic = unique_topic("equal");
-    create(&topic, 4);
-    publish(&topic, &demo.join("events.jsonl"));
+    let (demo, topic) = published_demo(dir.path(), "equal", 300);
     let data = dir.path().join("kafka");
     let totals = project_until_end(&topic, "equal", &data);
     assert!(totals["records"].as_u64().unwrap() > 3000, "{totals}");
@@ -262,10 +270,7 @@ fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
 #[test]
 fn when_a_member_dies_the_survivor_rebuilds_its_partitions_and_finishes() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = demo(dir.path(), 300, 12);
-    let topic = unique_topic("pair");
-    create(&topic, 4);
-    publish(&topic, &demo.join("events.jsonl"));
+    let (demo, topic) = published_demo(dir.path(), "pair", 300);
     let (pa, pb) = (free_port(), free_port());
     let group = unique_topic("pair");
     let mut a = spawn_projector(&topic, &group, &dir.path().join("a"), Some(pa));
@@ -308,10 +313,7 @@ fn sigkill_at_random_moments_over_100k_kafka_events_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     // About 102,000 events: contributions, penalties, duplicates,
     // conflicts, refunds, benefits, late and bad lines.
-    let demo = demo(dir.path(), 7500, 12);
-    let topic = unique_topic("crash");
-    create(&topic, 4);
-    publish(&topic, &demo.join("events.jsonl"));
+    let (demo, topic) = published_demo(dir.path(), "crash", 7500);
     let data = dir.path().join("killed");
     let mut kills_mid_run = 0;
     // A pseudo-random but reproducible schedule of kill moments, until the
@@ -325,7 +327,7 @@ fn sigkill_at_random_moments_over_100k_kafka_events_loses_nothing() {
         let wait = Duration::from_millis(150 + (seed >> 33) % 500);
         // Offsets live in the store, so each run may join a fresh group and
         // be assigned at once instead of waiting out the dead member.
-        let mut child = si_ledger(&[
+        let child = si_ledger(&[
             "project",
             "--brokers",
             &kafka_brokers(),
@@ -343,12 +345,9 @@ fn sigkill_at_random_moments_over_100k_kafka_events_loses_nothing() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-        std::thread::sleep(wait);
-        if child.try_wait().unwrap().is_none() {
+        if kill_after(child, wait) {
             kills_mid_run += 1;
         }
-        child.kill().unwrap(); // SIGKILL
-        let _ = child.wait();
     }
     assert!(
         kills_mid_run >= 20,

@@ -18,8 +18,9 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+/// The events and batches every benchmark runs on.
 #[derive(Args)]
-pub struct ReplayArgs {
+pub struct Population {
     #[arg(long, default_value_t = 1_000_000)]
     pub events: usize,
     /// Participants (default: events / 10).
@@ -29,6 +30,18 @@ pub struct ReplayArgs {
     pub batch_size: usize,
     #[arg(long, default_value_t = 4)]
     pub partitions: u32,
+}
+
+impl Population {
+    fn participants(&self) -> usize {
+        self.participants.unwrap_or((self.events / 10).max(1))
+    }
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub population: Population,
     /// Working directory (default: a fresh temporary one, removed afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -38,16 +51,16 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let tmp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
-    let participants = args.participants.unwrap_or((args.events / 10).max(1));
-    let batch = args.batch_size.max(1);
+    let participants = args.population.participants();
+    let batch = args.population.batch_size.max(1);
 
     // Generate and publish the log (not timed as part of the replay).
     let started = Instant::now();
     let log_dir = dir.join("log");
-    let log = EmbeddedLog::open_or_create(&log_dir, args.partitions)?;
+    let log = EmbeddedLog::open_or_create(&log_dir, args.population.partitions)?;
     let mut appender = log.appender()?;
-    let mut keys: Vec<[u8; 12]> = Vec::with_capacity(args.events);
-    generate(ctx, args.events, participants, |chunk| {
+    let mut keys: Vec<[u8; 12]> = Vec::with_capacity(args.population.events);
+    generate(ctx, args.population.events, participants, |chunk| {
         let recs: Vec<(&[u8], i64, &[u8])> =
             chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
         appender.append(&recs)?;
@@ -72,23 +85,13 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
 
     // (b) the projector.
     let store = LedgerStore::open(&dir.join("store"))?;
-    let mut source = log.source()?;
     let opts = Options {
         batch_size: batch,
         until: Until::EndAtStart,
         ..Options::default()
     };
-    let t0 = Instant::now();
-    let totals = ledger_projector::run(
-        ctx,
-        &mut source,
-        &store,
-        &opts,
-        &AtomicBool::new(false),
-        |_| {},
-    )?;
-    let secs = t0.elapsed().as_secs_f64();
-    let projector_eps = totals.records as f64 / secs;
+    let (totals, projector_eps) = timed_projection(ctx, &log, &store, &opts)?;
+    let secs = totals.records as f64 / projector_eps;
     eprintln!("{}", crate::query::totals_line(&totals));
     eprintln!(
         "projector: {} events in {secs:.2} s = {projector_eps:.0} events/s",
@@ -200,15 +203,8 @@ pub struct KafkaArgs {
     /// Bootstrap brokers of the broker to measure (the local Tansu).
     #[arg(long)]
     pub brokers: String,
-    #[arg(long, default_value_t = 1_000_000)]
-    pub events: usize,
-    /// Participants (default: events / 10).
-    #[arg(long)]
-    pub participants: Option<usize>,
-    #[arg(long, default_value_t = ledger_projector::DEFAULT_BATCH_SIZE)]
-    pub batch_size: usize,
-    #[arg(long, default_value_t = 4)]
-    pub partitions: u32,
+    #[command(flatten)]
+    pub population: Population,
     /// librdkafka's fetch.wait.max.ms for the consumers.
     #[arg(long, default_value_t = 10)]
     pub fetch_wait_max_ms: u32,
@@ -219,19 +215,19 @@ pub struct KafkaArgs {
 /// the embedded-path projector's rate.
 pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     let tmp = tempfile::tempdir()?;
-    let participants = args.participants.unwrap_or((args.events / 10).max(1));
+    let participants = args.population.participants();
     let topic = format!(
         "bench-{}-{}",
         std::process::id(),
         chrono::Utc::now().timestamp_millis()
     );
-    ledger_kafka::create_topics(&args.brokers, &topic, args.partitions, 1)?;
-    let log = EmbeddedLog::open_or_create(&tmp.path().join("log"), args.partitions)?;
+    ledger_kafka::create_topics(&args.brokers, &topic, args.population.partitions, 1)?;
+    let log = EmbeddedLog::open_or_create(&tmp.path().join("log"), args.population.partitions)?;
     let mut appender = log.appender()?;
     let mut publisher = ledger_kafka::Publisher::new(&args.brokers, &topic)?;
     let mut publish_secs = 0.0;
     let mut n = 0usize;
-    generate(ctx, args.events, participants, |chunk| {
+    generate(ctx, args.population.events, participants, |chunk| {
         let recs: Vec<(&[u8], i64, &[u8])> =
             chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
         appender.append(&recs)?;
@@ -252,7 +248,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     let consumed = ledger_kafka::drain(
         &args.brokers,
         &topic,
-        args.partitions,
+        args.population.partitions,
         n as u64,
         args.fetch_wait_max_ms,
     )?;
@@ -260,7 +256,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     eprintln!("bare consumer: {consumed} records, {raw_consume_eps:.0} records/s");
 
     let opts = Options {
-        batch_size: args.batch_size.max(1),
+        batch_size: args.population.batch_size.max(1),
         until: Until::EndAtStart,
         ..Options::default()
     };
@@ -291,17 +287,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     eprintln!("kafka projector: {}", crate::query::totals_line(&k));
 
     let store = LedgerStore::open(&tmp.path().join("embedded-store"))?;
-    let mut source = log.source()?;
-    let t0 = Instant::now();
-    let e = ledger_projector::run(
-        ctx,
-        &mut source,
-        &store,
-        &opts,
-        &AtomicBool::new(false),
-        |_| {},
-    )?;
-    let embedded_eps = e.records as f64 / t0.elapsed().as_secs_f64();
+    let (e, embedded_eps) = timed_projection(ctx, &log, &store, &opts)?;
     eprintln!("embedded projector: {}", crate::query::totals_line(&e));
     if (k.applied, k.duplicates, k.dead_letters) != (e.applied, e.duplicates, e.dead_letters) {
         anyhow::bail!("the Kafka and embedded projections disagree: {k:?} vs {e:?}");
@@ -311,4 +297,25 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
         kafka_eps / embedded_eps
     );
     Ok(0)
+}
+
+/// Projects the embedded log into `store`: the totals and events per second.
+fn timed_projection(
+    ctx: &Context,
+    log: &EmbeddedLog,
+    store: &LedgerStore<ledger_store::SledKv>,
+    opts: &Options,
+) -> Result<(ledger_projector::Totals, f64)> {
+    let mut source = log.source()?;
+    let t0 = Instant::now();
+    let totals = ledger_projector::run(
+        ctx,
+        &mut source,
+        store,
+        opts,
+        &AtomicBool::new(false),
+        |_| {},
+    )?;
+    let eps = totals.records as f64 / t0.elapsed().as_secs_f64();
+    Ok((totals, eps))
 }
