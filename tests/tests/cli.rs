@@ -100,6 +100,39 @@ fn publish_project_account_dead_letters() {
         assert!(st.get(field).is_some(), "statement lacks {field}");
     }
 
+    // The history: every record, in log order, with its outcome.
+    let h = run(&["history", IIN, "--data", data_s, "--json"]);
+    assert!(h.status.success(), "{}", stderr(&h));
+    let hist: Value = serde_json::from_str(&stdout(&h)).unwrap();
+    let hist = hist.as_array().unwrap();
+    let field = |k: &str| hist.iter().map(|e| e[k].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        field("outcome"),
+        ["applied", "duplicate", "returned", "conflict", "refused"].map(Value::from),
+        "{hist:?}"
+    );
+    assert_eq!(field("offset"), (0..5).map(Value::from).collect::<Vec<_>>());
+    assert_eq!(
+        field("event_id"),
+        ["c1", "c1", "c2", "c1", "r1"].map(Value::from)
+    );
+    assert_eq!(hist[0]["kind"], "contribution");
+    assert_eq!(hist[0]["recorded_at"], "2025-04-10T10:00:00.000Z");
+    assert_eq!(hist[0]["dates"]["period"], "2025-03");
+    assert_eq!(hist[0]["dates"]["received_on"], "2025-04-10");
+    assert_eq!(hist[4]["kind"], "refund");
+    assert_eq!(hist[4]["dates"]["decided_on"], "2025-05-01");
+    assert!(
+        hist[4]["reason"].as_str().unwrap().contains("exceeds"),
+        "{}",
+        hist[4]
+    );
+    let text = stdout(&run(&["history", IIN, "--data", data_s]));
+    assert!(
+        text.contains("9005******51") && !text.contains(IIN),
+        "{text}"
+    );
+
     let d = run(&["dead-letters", "--data", data_s, "--json"]);
     let dl: Value = serde_json::from_str(&stdout(&d)).unwrap();
     assert_eq!(dl.as_array().unwrap().len(), 1);

@@ -293,6 +293,44 @@ impl Event {
             Event::PersonDataChanged(_) => "person_changed",
         }
     }
+
+    /// The event's own dates, named as on the wire, as `YYYY-MM-DD` or
+    /// `YYYY-MM`: what an auditor reads beside the log's record time.
+    pub fn dates(&self) -> Vec<(&'static str, String)> {
+        let d = |name, v: &NaiveDate| (name, v.to_string());
+        let p = |name, v: &Period| (name, v.to_string());
+        let mut out = Vec::new();
+        match self {
+            Event::ContributionPaid(c) => {
+                out.push(p("period", &c.period));
+                out.push(d("received_on", &c.payment.received_on));
+                out.extend(
+                    c.payment
+                        .document_date
+                        .as_ref()
+                        .map(|v| d("document_date", v)),
+                );
+            }
+            Event::ContributionRefunded(r) => {
+                out.push(p("period", &r.period));
+                out.push(d("decided_on", &r.decided_on));
+            }
+            Event::BenefitAssigned(b) => {
+                out.push(d("applied_on", &b.applied_on));
+                out.push(d("decided_on", &b.decided_on));
+                out.push(p("start_period", &b.start_period));
+                out.extend(b.end_period.as_ref().map(|v| p("end_period", v)));
+            }
+            Event::BenefitStatusChanged(s) => out.push(d("effective_on", &s.effective_on)),
+            Event::BenefitPaid(b) => out.push(p("period", &b.period)),
+            Event::BenefitReturned(b) => out.push(p("period", &b.period)),
+            Event::PersonRegistered(x) | Event::PersonDataChanged(x) => {
+                out.extend(x.effective_on.as_ref().map(|v| d("effective_on", v)));
+                out.extend(x.deceased_on.as_ref().map(|v| d("deceased_on", v)));
+            }
+        }
+        out
+    }
 }
 
 /// One event as a producer published it.

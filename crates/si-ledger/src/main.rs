@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod history;
 mod kafka;
 mod publish;
 mod query;
@@ -68,6 +69,8 @@ enum Command {
     Publish(publish::PublishArgs),
     /// Project the log into per-participant accounts.
     Project(query::ProjectArgs),
+    /// Every record that touched an account, in log order, with its outcome.
+    History(history::HistoryArgs),
     /// Kafka topics of the ledger.
     #[command(subcommand)]
     Topics(kafka::TopicsCommand),
@@ -167,6 +170,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Publish(args) => publish::run(&args),
         Command::Project(args) => query::project(&ctx, &args),
         Command::Topics(cmd) => kafka::topics(&cmd),
+        Command::History(args) => history::run(&args),
         Command::Account(args) => query::account(&args),
         Command::Accounts(args) => query::accounts(&args),
         Command::DeadLetters(args) => query::dead_letters(&args),
