@@ -232,3 +232,64 @@ fn demo_runs_small() {
     .status
     .success());
 }
+
+#[test]
+fn as_of_and_as_known_on_answer_for_the_past_after_corrections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    let file = dir.path().join("in.jsonl");
+    // March paid on 10 April; a refund of part of it decided and recorded on
+    // 5 May; April paid on 12 May.
+    let refund = format!(
+        r#"{{"timestamp":"2025-05-05T12:00:00+05:00","envelope":{{"eventId":"r1","iin":"{IIN}","source":"fund","refund":{{"applicationId":"A1","refundedPpc":"012","period":"2025-03","amount":"1000.00","payerId":"{BIN}","decidedOn":"2025-05-05"}}}}}}"#
+    );
+    let april = line("c2", "4300.00", "1990-05-17", "")
+        .replace("2025-04-10T15:00:00+05:00", "2025-05-12T11:00:00+05:00")
+        .replace(
+            r#""receivedOn":"2025-04-10""#,
+            r#""receivedOn":"2025-05-12""#,
+        )
+        .replace(r#""period":"2025-03""#, r#""period":"2025-04""#);
+    let lines = [line("c1", "4250.00", "1990-05-17", ""), refund, april];
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
+    let p = run(&["publish", "--log", log_s, file.to_str().unwrap()]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    let pr = run(&["project", "--log", log_s, "--data", data_s]);
+    assert!(pr.status.success(), "{}", stderr(&pr));
+
+    let view = |extra: &[&str]| -> Value {
+        let mut args = vec!["account", IIN, "--data", data_s, "--json"];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let sums = |v: &Value| {
+        [
+            v["contributions_total"].as_str().unwrap().to_string(),
+            v["refunds_total"].as_str().unwrap().to_string(),
+        ]
+    };
+    // Today: everything.
+    assert_eq!(sums(&view(&[])), ["8550.00", "1000.00"]);
+    // March as known on 10 April: paid, not yet refunded.
+    let march_then = view(&["--as-of", "2025-03-31", "--as-known-on", "2025-04-10"]);
+    assert_eq!(sums(&march_then), ["4250.00", "0.00"]);
+    assert_eq!(march_then["periods"].as_array().unwrap().len(), 1);
+    // Known on 9 April: nothing yet.
+    let before = view(&["--as-of", "2025-03-31", "--as-known-on", "2025-04-09"]);
+    assert_eq!(sums(&before), ["0.00", "0.00"]);
+    // March as known on 5 May: after the correction.
+    let march_later = view(&["--as-of", "2025-03-31", "--as-known-on", "2025-05-05"]);
+    assert_eq!(sums(&march_later), ["4250.00", "1000.00"]);
+    // All periods through April, as known today.
+    assert_eq!(
+        sums(&view(&["--as-of", "2025-04-30"])),
+        ["8550.00", "1000.00"]
+    );
+    // A bad date is an error naming the flag.
+    let bad = run(&["account", IIN, "--data", data_s, "--as-of", "2025-13-01"]);
+    assert_ne!(bad.status.code(), Some(0));
+    assert!(stderr(&bad).contains("--as-of"), "{}", stderr(&bad));
+}

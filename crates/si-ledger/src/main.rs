@@ -171,7 +171,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Project(args) => query::project(&ctx, &args),
         Command::Topics(cmd) => kafka::topics(&cmd),
         Command::History(args) => history::run(&args),
-        Command::Account(args) => query::account(&args),
+        Command::Account(args) => query::account(&ctx, &args),
         Command::Accounts(args) => query::accounts(&args),
         Command::DeadLetters(args) => query::dead_letters(&args),
         Command::Demo(args) => demo::run(&ctx, &args),

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger_core::{check_id, mask_id, parse_date, Context, Iin, Statement};
+use ledger_core::{check_id, mask_id, parse_date, Context, Envelope, Iin, Recorded, Statement};
 use ledger_projector::{Options, Totals, Until};
 use ledger_store::{LedgerStore, SledKv};
 use ledger_stream::EmbeddedLog;
@@ -231,19 +231,51 @@ pub struct AccountArgs {
     pub iin: String,
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+    /// Count only events effective on or before DATE (a period counts from
+    /// its first day; other events from their own date).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Count only what the ledger had recorded by the end of DATE (Astana
+    /// time), whatever was recorded later.
+    #[arg(long, value_name = "DATE")]
+    pub as_known_on: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn account(args: &AccountArgs) -> Result<i32> {
+pub fn account(ctx: &Context, args: &AccountArgs) -> Result<i32> {
     let iin = Iin::parse(&args.iin).with_context(|| format!("IIN {}", mask_id(&args.iin)))?;
     let store = open_existing_store(&args.data)?;
     let Some(p) = store.partition_of(&iin)? else {
         bail!("the store at {} is empty", args.data.display())
     };
-    let Some(account) = store.account(p, &iin)? else {
+    let Some(mut account) = store.account(p, &iin)? else {
         bail!("no account for IIN {} (partition {p})", iin.masked());
     };
+    if args.as_of.is_some() || args.as_known_on.is_some() {
+        let date = |s: &Option<String>, flag: &str| -> Result<Option<chrono::NaiveDate>> {
+            s.as_deref()
+                .map(|d| parse_date(d).with_context(|| format!("--{flag}")))
+                .transpose()
+        };
+        let as_of = date(&args.as_of, "as-of")?.unwrap_or(chrono::NaiveDate::MAX);
+        let known_before = date(&args.as_known_on, "as-known-on")?.map_or(
+            chrono::DateTime::<chrono::Utc>::MAX_UTC,
+            ledger_core::end_of_day_astana,
+        );
+        let recorded: Vec<Recorded<Envelope>> = store
+            .history(p, &iin)?
+            .into_iter()
+            .map(|h| Recorded {
+                position: h.position,
+                timestamp: chrono::DateTime::from_timestamp_millis(h.timestamp_ms)
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+                content_hash: h.hash,
+                event: h.envelope,
+            })
+            .collect();
+        account = ledger_core::as_known(ctx, iin, &recorded, as_of, known_before);
+    }
     let st = Statement::of(&account);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&st)?);
