@@ -293,3 +293,61 @@ fn as_of_and_as_known_on_answer_for_the_past_after_corrections() {
     assert_ne!(bad.status.code(), Some(0));
     assert!(stderr(&bad).contains("--as-of"), "{}", stderr(&bad));
 }
+
+#[test]
+fn verify_finds_every_difference_and_masks_the_iin() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = |name: &str, lines: &[String]| {
+        let file = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        let log = dir.path().join(format!("{name}-log"));
+        let data = dir.path().join(format!("{name}-data"));
+        let (l, d) = (log.to_str().unwrap(), data.to_str().unwrap());
+        assert!(run(&["publish", "--log", l, file.to_str().unwrap()])
+            .status
+            .success());
+        assert!(run(&["project", "--log", l, "--data", d]).status.success());
+        (log, data)
+    };
+    let full = [
+        line("c1", "4250.00", "1990-05-17", ""),
+        line("c2", "4250.00", "1990-05-17", "")
+            .replace(r#""period":"2025-03""#, r#""period":"2025-02""#),
+    ];
+    let (log, data) = project("full", &full);
+    let (_, short) = project("short", &full[..1]);
+    let d = data.to_str().unwrap();
+
+    let same = run(&["verify", "--data", d, "--log", log.to_str().unwrap()]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    assert!(stdout(&same).contains("verified"), "{}", stdout(&same));
+
+    let diff = run(&["verify", "--data", d, "--against", short.to_str().unwrap()]);
+    assert_eq!(diff.status.code(), Some(1), "{}", stdout(&diff));
+    let out = stdout(&diff);
+    assert!(
+        out.contains("9005******51  contributions_total: \"8500.00\" ≠ \"4250.00\""),
+        "{out}"
+    );
+    assert!(out.contains("offsets"), "{out}");
+    assert!(!out.contains(IIN), "IINs are masked: {out}");
+    let json = run(&[
+        "verify",
+        "--data",
+        d,
+        "--against",
+        short.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let fields: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"participation_months") && fields.contains(&"periods"),
+        "{fields:?}"
+    );
+}

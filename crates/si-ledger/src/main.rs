@@ -8,6 +8,7 @@ mod kafka;
 mod publish;
 mod query;
 mod synth;
+mod verify;
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -71,6 +72,9 @@ enum Command {
     Project(query::ProjectArgs),
     /// Every record that touched an account, in log order, with its outcome.
     History(history::HistoryArgs),
+    /// Compare every account with another store, or with a fresh
+    /// projection of the log; exit 1 on any difference.
+    Verify(verify::VerifyArgs),
     /// Kafka topics of the ledger.
     #[command(subcommand)]
     Topics(kafka::TopicsCommand),
@@ -171,6 +175,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Project(args) => query::project(&ctx, &args),
         Command::Topics(cmd) => kafka::topics(&cmd),
         Command::History(args) => history::run(&args),
+        Command::Verify(args) => verify::run(&ctx, &args),
         Command::Account(args) => query::account(&ctx, &args),
         Command::Accounts(args) => query::accounts(&args),
         Command::DeadLetters(args) => query::dead_letters(&args),
