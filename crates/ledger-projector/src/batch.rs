@@ -149,6 +149,7 @@ pub fn decide_batch<B: Kv>(
     }
     // Key order: consecutive reads share tree nodes.
     wanted.sort_unstable();
+    wanted.dedup(); // an account touched twice is read once
     let loaded = par_map(&wanted, |(p, iin)| store.account_record(*p, iin));
     for (k, r) in wanted.into_iter().zip(loaded) {
         let r = r?.unwrap_or_else(|| AccountRecord::new(Account::new(k.1)));
