@@ -121,3 +121,26 @@ pub fn kill_after(mut child: std::process::Child, wait: std::time::Duration) -> 
     let _ = child.wait();
     running
 }
+
+/// A child process that is SIGKILLed when dropped, so a failing test never
+/// leaves a projector running.
+pub struct Reaped(pub Option<std::process::Child>);
+
+impl Reaped {
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child is still owned")
+    }
+    /// Gives the child up (to wait for it).
+    pub fn take(mut self) -> std::process::Child {
+        self.0.take().expect("the child is still owned")
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -4,14 +4,14 @@
 
 use ledger_e2e::{
     demo, free_port, http_get, kafka_brokers, kill_after, run, si_ledger, stderr, stdout,
-    unique_topic,
+    unique_topic, Reaped,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::path::Path;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn create(topic: &str, partitions: u32) {
@@ -219,7 +219,7 @@ fn bad_records_go_to_the_dead_letter_topic_with_their_provenance() {
     assert_eq!(kept.as_array().map(Vec::len), Some(3), "{kept}");
 }
 
-fn spawn_projector(topic: &str, group: &str, data: &Path, metrics: Option<u16>) -> Child {
+fn spawn_projector(topic: &str, group: &str, data: &Path, metrics: Option<u16>) -> Reaped {
     let brokers = kafka_brokers();
     let mut args = vec![
         "project",
@@ -238,11 +238,13 @@ fn spawn_projector(topic: &str, group: &str, data: &Path, metrics: Option<u16>) 
     }
     // stderr to a file: an undrained pipe could block the child.
     let log = std::fs::File::create(data.with_extension("log")).unwrap();
-    si_ledger(&args)
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap()
+    Reaped(Some(
+        si_ledger(&args)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    ))
 }
 
 /// `(partition, lag)` from a projector's metrics.
@@ -274,7 +276,7 @@ fn when_a_member_dies_the_survivor_rebuilds_its_partitions_and_finishes() {
     let (pa, pb) = (free_port(), free_port());
     let group = unique_topic("pair");
     let mut a = spawn_projector(&topic, &group, &dir.path().join("a"), Some(pa));
-    let b = spawn_projector(&topic, &group, &dir.path().join("b"), Some(pb));
+    let mut b = spawn_projector(&topic, &group, &dir.path().join("b"), Some(pb));
     // Both members hold partitions.
     wait_for(
         "both members to be assigned",
@@ -284,8 +286,8 @@ fn when_a_member_dies_the_survivor_rebuilds_its_partitions_and_finishes() {
             !la.is_empty() && !lb.is_empty() && la.len() + lb.len() == 4
         },
     );
-    a.kill().unwrap(); // SIGKILL: no goodbye to the group
-    let _ = a.wait();
+    a.child().kill().unwrap(); // SIGKILL: no goodbye to the group
+    let _ = a.child().wait();
     // The survivor is given every partition and catches up on all of them,
     // rebuilding from offset 0 the ones it had no state for.
     wait_for(
@@ -298,11 +300,11 @@ fn when_a_member_dies_the_survivor_rebuilds_its_partitions_and_finishes() {
     );
     // SIGTERM: it finishes its batch, flushes and leaves the group.
     let term = std::process::Command::new("kill")
-        .args(["-TERM", &b.id().to_string()])
+        .args(["-TERM", &b.child().id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
-    let out = b.wait_with_output().unwrap();
+    let out = b.take().wait_with_output().unwrap();
     let log = std::fs::read_to_string(dir.path().join("b.log")).unwrap_or_default();
     assert!(out.status.success(), "survivor: {log}");
     assert_eq!(accounts(&dir.path().join("b")), accounts(&demo));
