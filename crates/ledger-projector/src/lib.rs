@@ -216,6 +216,14 @@ pub fn run_with_sink<S: Source, B: Kv>(
                     finish(&mut in_flight, source, &mut totals)?;
                     continue;
                 }
+                // A partition first seen now (assigned after a rebalance)
+                // resumes where the store says, whatever the source sends:
+                // records below that were applied before.
+                for r in &records {
+                    if let std::collections::btree_map::Entry::Vacant(v) = next.entry(r.partition) {
+                        v.insert(store.offset(r.partition)?.unwrap_or(0));
+                    }
+                }
                 let overlay = in_flight.as_ref().map(|(o, _)| o);
                 let outcome = decide_batch(ctx, store, overlay, partitions, &next, &records)?;
                 for (p, o) in &outcome.write.offsets {

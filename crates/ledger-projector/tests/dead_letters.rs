@@ -14,6 +14,9 @@ struct Fixed {
     partitions: u32,
     records: Vec<Record>,
     at: usize,
+    /// Reports no partitions at start, like a group member whose partitions
+    /// arrive with a later rebalance.
+    late_assignment: bool,
 }
 
 impl Source for Fixed {
@@ -21,6 +24,9 @@ impl Source for Fixed {
         self.partitions
     }
     fn assigned(&self) -> Vec<u32> {
+        if self.late_assignment {
+            return Vec::new();
+        }
         (0..self.partitions).collect()
     }
     fn seek(&mut self, _p: u32, _o: u64) -> Result<(), SourceError> {
@@ -36,6 +42,9 @@ impl Source for Fixed {
         Ok(out)
     }
     fn end_offsets(&mut self) -> Result<Vec<(u32, u64)>, SourceError> {
+        if self.late_assignment {
+            return Ok(Vec::new());
+        }
         Ok((0..self.partitions)
             .map(|p| {
                 let n = self.records.iter().filter(|r| r.partition == p).count() as u64;
@@ -98,6 +107,7 @@ fn each_kind_is_dead_lettered_with_provenance() {
         partitions: N,
         records,
         at: 0,
+        late_assignment: false,
     };
     let store = LedgerStore::in_memory();
     let opts = Options {
@@ -180,6 +190,7 @@ fn a_follower_settles_its_last_batch_while_idle() {
         partitions: 1,
         records,
         at: 0,
+        late_assignment: false,
     };
     let store = LedgerStore::in_memory();
     let (stop, seen) = (AtomicBool::new(false), AtomicU64::new(0));
@@ -214,4 +225,69 @@ fn a_follower_settles_its_last_batch_while_idle() {
             "the last batch was left unsettled while idle"
         );
     });
+}
+
+#[test]
+fn a_partition_assigned_later_resumes_at_the_stored_offset_whatever_the_source_sends() {
+    let birth = chrono::NaiveDate::from_ymd_opt(1979, 11, 2).unwrap();
+    let records: Vec<Record> = (0..200u16)
+        .filter_map(|s| Iin::generate(birth, Sex::Male, s))
+        .take(10)
+        .enumerate()
+        .map(|(i, iin)| Record {
+            partition: 0,
+            offset: i as u64,
+            timestamp_ms: 1_750_000_000_000,
+            key: iin.as_str().as_bytes().to_vec(),
+            value: person(&iin, &format!("p{i}")),
+        })
+        .collect();
+    let store = LedgerStore::in_memory();
+    let ctx = Context::default();
+    let mut first = Fixed {
+        partitions: 1,
+        records: records.clone(),
+        at: 0,
+        late_assignment: false,
+    };
+    let opts = Options {
+        batch_size: 4,
+        poll_wait: Duration::from_millis(1),
+        until: Until::EndAtStart,
+    };
+    let t = run(
+        &ctx,
+        &mut first,
+        &store,
+        &opts,
+        &AtomicBool::new(false),
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(t.applied, 10);
+    // Assigned after start, the partition is delivered again from 0.
+    let mut again = Fixed {
+        partitions: 1,
+        records,
+        at: 0,
+        late_assignment: true,
+    };
+    let stop = AtomicBool::new(false);
+    let opts = Options {
+        until: Until::Stopped,
+        ..opts
+    };
+    let t = run(&ctx, &mut again, &store, &opts, &stop, |t| {
+        if t.records + t.redelivered >= 10 {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed)
+        }
+    })
+    .unwrap();
+    assert_eq!((t.records, t.redelivered), (0, 10), "{t:?}");
+    assert_eq!(store.offset(0).unwrap(), Some(10));
+    let mut lens = Vec::new();
+    store
+        .for_each_account(|_, a| lens.push(a.history_len))
+        .unwrap();
+    assert_eq!(lens, vec![1; 10], "nothing applied twice");
 }

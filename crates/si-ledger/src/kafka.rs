@@ -97,8 +97,16 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
     let store = LedgerStore::open(&query::store_dir(&args.data)).context("opening store")?;
     let resume_store = store.clone();
     let resume: ledger_kafka::ResumeAt = Arc::new(move |p| {
-        // A partition this store has no state for is rebuilt from 0.
-        resume_store.offset(p).ok().flatten().unwrap_or(0)
+        // A partition this store has no state for is rebuilt from 0. Should
+        // the store fail to answer, starting at 0 only redelivers: the
+        // projector skips what its store already holds.
+        match resume_store.offset(p) {
+            Ok(at) => at.unwrap_or(0),
+            Err(e) => {
+                tracing::error!(partition = p, error = %e, "reading the stored offset");
+                0
+            }
+        }
     });
     let opts = SourceOptions {
         fetch_wait_max_ms: args.fetch_wait_max_ms,
