@@ -268,9 +268,12 @@ impl KafkaSource {
             cursor.contiguous = true;
             return Ok(None);
         }
-        if record.offset > cursor.next && !cursor.contiguous && cursor.next > 0 {
+        if record.offset > cursor.next && !cursor.contiguous && !cursor.from_start {
             let back = cursor.next.saturating_sub(cursor.step);
             cursor.step = cursor.step.saturating_mul(2);
+            // A fetch from 0 that still starts past `next` means the log has
+            // nothing in between (its start was deleted): accept it then.
+            cursor.from_start = back == 0;
             tracing::debug!(
                 partition = p,
                 want = cursor.next,
@@ -384,6 +387,8 @@ struct Cursor {
     contiguous: bool,
     /// How far back the next corrective seek goes.
     step: u64,
+    /// The corrective seeks reached offset 0 (or there was nothing before).
+    from_start: bool,
 }
 
 impl Cursor {
@@ -392,6 +397,7 @@ impl Cursor {
             next,
             contiguous: false,
             step: 1,
+            from_start: next == 0,
         }
     }
 }
