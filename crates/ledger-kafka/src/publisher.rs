@@ -25,15 +25,17 @@ pub struct Delivered {
     pub offset: u64,
 }
 
-type Report = (usize, Result<Delivered, String>);
+/// (call, index in that call's records, outcome): a report that arrives
+/// after its call has failed is told apart from the next call's.
+type Report = (u64, usize, Result<Delivered, String>);
 
 struct Reports(Mutex<Vec<Report>>);
 
 impl ClientContext for Reports {}
 
 impl ProducerContext for Reports {
-    type DeliveryOpaque = Box<usize>;
-    fn delivery(&self, result: &DeliveryResult<'_>, index: Self::DeliveryOpaque) {
+    type DeliveryOpaque = Box<(u64, usize)>;
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Self::DeliveryOpaque) {
         let report = match result {
             Ok(m) => Ok(Delivered {
                 partition: u32::try_from(m.partition()).unwrap_or(u32::MAX),
@@ -42,7 +44,7 @@ impl ProducerContext for Reports {
             Err((e, _)) => Err(e.to_string()),
         };
         if let Ok(mut r) = self.0.lock() {
-            r.push((*index, report));
+            r.push((tag.0, tag.1, report));
         }
     }
 }
@@ -62,6 +64,8 @@ pub struct Publisher {
     producer: BaseProducer<Reports>,
     topic: String,
     timeout: Duration,
+    /// Numbers the `publish` calls.
+    call: u64,
 }
 
 impl Publisher {
@@ -89,6 +93,7 @@ impl Publisher {
             producer,
             topic: topic.to_string(),
             timeout: Duration::from_secs(60),
+            call: 0,
         })
     }
 
@@ -113,8 +118,10 @@ impl Publisher {
         headers: impl Fn(usize) -> Vec<(&'static str, Vec<u8>)>,
     ) -> Result<Vec<Delivered>, PublishError> {
         let deadline = Instant::now() + self.timeout;
+        self.call += 1;
+        let call = self.call;
         for (i, (key, ts, value)) in records.iter().enumerate() {
-            let mut record = BaseRecord::with_opaque_to(&self.topic, Box::new(i))
+            let mut record = BaseRecord::with_opaque_to(&self.topic, Box::new((call, i)))
                 .key(*key)
                 .payload(*value);
             if let Some(ts) = ts {
@@ -155,7 +162,10 @@ impl Publisher {
                 Ok(mut r) => std::mem::take(&mut *r),
                 Err(_) => Vec::new(),
             };
-            for (i, r) in reports {
+            for (c, i, r) in reports {
+                if c != call {
+                    continue; // from an earlier call that failed
+                }
                 match r {
                     Ok(d) => out[i] = Some(d),
                     Err(reason) => return Err(PublishError::NotDelivered { index: i, reason }),
