@@ -1,11 +1,12 @@
 //! Bitemporal views: an account as the ledger knew it on one day, counting
 //! only what was effective by another. "What did the ledger say about March
-//! on 10 April?" is `as_known(…, as_of = 31 March, known_on = 10 April)`,
+//! on 10 April?" is `as_known(…, as_of = 31 March, known_by = the end of
+//! 10 April)`,
 //! and stays answerable after later corrections, because it is recomputed
 //! from the recorded history rather than read from today's state.
 
 use crate::{apply, Account, ContentHash, Context, Envelope, Event, EventId, Iin, Recorded};
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 
 impl Event {
@@ -28,19 +29,9 @@ impl Event {
     }
 }
 
-/// The first instant after `day` ends in Astana (+05:00): records logged
-/// before it were known on `day`.
-pub fn end_of_day_astana(day: NaiveDate) -> DateTime<Utc> {
-    let astana = FixedOffset::east_opt(5 * 3600).expect("+05:00 is a valid offset");
-    let next = day.checked_add_days(Days::new(1)).unwrap_or(NaiveDate::MAX);
-    astana
-        .from_local_datetime(&next.and_hms_opt(0, 0, 0).expect("midnight exists"))
-        .single()
-        .map_or(DateTime::<Utc>::MAX_UTC, |t| t.with_timezone(&Utc))
-}
-
 /// The account of `iin` recomputed from its recorded history (in log
-/// order), keeping only records logged before `known_before` whose events
+/// order), keeping only records logged by `known_by` (for "as known on a
+/// day": `Calendar::day_end` of it) whose events
 /// are effective on or before `as_of`. Duplicates and conflicts are judged
 /// among the kept records alone.
 pub fn as_known<'a>(
@@ -48,12 +39,12 @@ pub fn as_known<'a>(
     iin: Iin,
     history: impl IntoIterator<Item = &'a Recorded<Envelope>>,
     as_of: NaiveDate,
-    known_before: DateTime<Utc>,
+    known_by: DateTime<Utc>,
 ) -> Account {
     let mut account = Account::new(iin);
     let mut seen: HashMap<&EventId, ContentHash> = HashMap::new();
     for r in history {
-        if r.timestamp >= known_before || r.event.event.effective_on() > as_of {
+        if r.timestamp > known_by || r.event.event.effective_on() > as_of {
             continue;
         }
         let prior = seen.get(&r.event.event_id).copied();

@@ -186,23 +186,27 @@ impl Calendar {
                 break;
             }
         }
-        let next_midnight = day
-            .checked_add_days(Days::new(1))
-            .expect("date in range")
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists");
-        let end = self
-            .offset
-            .from_local_datetime(&next_midnight)
-            .single()
-            .expect("fixed offsets are unambiguous")
-            - chrono::Duration::milliseconds(1);
         Deadline {
             received_on,
             deadline_day: day,
-            deadline: end,
+            deadline: self.day_end(day),
             from_published_data: published,
         }
+    }
+
+    /// The last instant (to the millisecond) of `day` in the calendar's
+    /// time zone (Kazakhstan: +05:00 unless an override says otherwise).
+    pub fn day_end(&self, day: NaiveDate) -> DateTime<FixedOffset> {
+        let next_midnight = day
+            .checked_add_days(Days::new(1))
+            .unwrap_or(NaiveDate::MAX)
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists");
+        self.offset
+            .from_local_datetime(&next_midnight)
+            .single()
+            .expect("fixed offsets are unambiguous")
+            - chrono::Duration::milliseconds(1)
     }
 }
 

@@ -15,7 +15,7 @@ pub mod time;
 
 pub use account::{Account, PayerKey, PayerLine, PeriodTotals};
 pub use apply::{apply, Context, Outcome};
-pub use asof::{as_known, end_of_day_astana};
+pub use asof::as_known;
 pub use calendar::{Calendar, Deadline};
 pub use event::*;
 pub use id::{check_id, mask_id, Bin, IdCheck, IdError, IdKind, Iin, PayerId, Sex};

@@ -2,10 +2,10 @@
 //! order, with where it sits in the log, when the log recorded it, the
 //! event's own dates and what the ledger did with it.
 
-use crate::query::open_existing_store;
+use crate::query::{log_time, open_existing_store, output_done};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use ledger_core::{mask_id, Iin, Outcome};
+use ledger_core::{mask_id, Iin};
 use ledger_store::HistoryEntry;
 use std::path::PathBuf;
 
@@ -17,19 +17,6 @@ pub struct HistoryArgs {
     pub data: PathBuf,
     #[arg(long)]
     pub json: bool,
-}
-
-fn recorded_at(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_else(|| format!("{ms} ms"))
-}
-
-fn late(o: &Outcome) -> bool {
-    matches!(
-        o,
-        Outcome::Applied { late: true } | Outcome::Returned { late: true, .. }
-    )
 }
 
 fn json(h: &HistoryEntry) -> serde_json::Value {
@@ -47,10 +34,10 @@ fn json(h: &HistoryEntry) -> serde_json::Value {
         "source": h.envelope.source,
         "partition": h.position.partition,
         "offset": h.position.offset,
-        "recorded_at": recorded_at(h.timestamp_ms),
+        "recorded_at": log_time(h.timestamp_ms),
         "dates": dates,
         "outcome": h.outcome.name(),
-        "late": late(&h.outcome),
+        "late": h.outcome.is_late(),
         "reason": h.outcome.reason(),
     })
 }
@@ -88,7 +75,7 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
         let mut outcome = h.outcome.name().to_string();
-        if late(&h.outcome) {
+        if h.outcome.is_late() {
             outcome.push_str(" (late)");
         }
         if let Some(r) = h.outcome.reason() {
@@ -101,7 +88,7 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             h.seq,
             h.position.partition,
             h.position.offset,
-            recorded_at(h.timestamp_ms),
+            log_time(h.timestamp_ms),
             h.envelope.event.kind(),
             h.envelope.event_id.as_str(),
             dates.join(", "),
@@ -111,12 +98,7 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
     write_out(&out)
 }
 
-/// Writes to stdout; a reader that closed the pipe early (`| head`) is not
-/// an error.
 fn write_out(s: &str) -> Result<i32> {
     use std::io::Write as _;
-    match std::io::stdout().lock().write_all(s.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(0),
-    }
+    output_done(std::io::stdout().lock().write_all(s.as_bytes()))
 }

@@ -235,8 +235,8 @@ pub struct AccountArgs {
     /// its first day; other events from their own date).
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,
-    /// Count only what the ledger had recorded by the end of DATE (Astana
-    /// time), whatever was recorded later.
+    /// Count only what the ledger had recorded by the end of DATE in
+    /// Kazakhstan time (the calendar's zone), whatever was recorded later.
     #[arg(long, value_name = "DATE")]
     pub as_known_on: Option<String>,
     #[arg(long)]
@@ -259,10 +259,10 @@ pub fn account(ctx: &Context, args: &AccountArgs) -> Result<i32> {
                 .transpose()
         };
         let as_of = date(&args.as_of, "as-of")?.unwrap_or(chrono::NaiveDate::MAX);
-        let known_before = date(&args.as_known_on, "as-known-on")?.map_or(
-            chrono::DateTime::<chrono::Utc>::MAX_UTC,
-            ledger_core::end_of_day_astana,
-        );
+        let known_by = date(&args.as_known_on, "as-known-on")?
+            .map_or(chrono::DateTime::<chrono::Utc>::MAX_UTC, |d| {
+                ctx.calendar.day_end(d).with_timezone(&chrono::Utc)
+            });
         let recorded: Vec<Recorded<Envelope>> = store
             .history(p, &iin)?
             .into_iter()
@@ -274,7 +274,7 @@ pub fn account(ctx: &Context, args: &AccountArgs) -> Result<i32> {
                 event: h.envelope,
             })
             .collect();
-        account = ledger_core::as_known(ctx, iin, &recorded, as_of, known_before);
+        account = ledger_core::as_known(ctx, iin, &recorded, as_of, known_by);
     }
     let st = Statement::of(&account);
     if args.json {
@@ -306,12 +306,23 @@ pub fn accounts(args: &AccountsArgs) -> Result<i32> {
             }
         }
     })?;
-    match failed.map_or_else(|| out.flush(), Err) {
-        // The reader went away (`| head`): not an error of ours.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-        Err(e) => Err(e.into()),
-        Ok(()) => Ok(0),
+    output_done(failed.map_or_else(|| out.flush(), Err))
+}
+
+/// The end of a command's output: a reader that went away early (`| head`)
+/// is not an error of ours.
+pub fn output_done(written: std::io::Result<()>) -> Result<i32> {
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(0),
     }
+}
+
+/// A log record time (ms since the epoch) as RFC 3339 UTC with milliseconds.
+pub fn log_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| format!("{ms} ms (out of range)"))
 }
 
 #[derive(Args)]
@@ -332,7 +343,7 @@ pub fn dead_letters(args: &DeadLettersArgs) -> Result<i32> {
                 serde_json::json!({
                     "partition": d.position.partition,
                     "offset": d.position.offset,
-                    "timestamp": chrono::DateTime::from_timestamp_millis(d.timestamp_ms).map(|t| t.to_rfc3339()),
+                    "timestamp": log_time(d.timestamp_ms),
                     "key": mask_id(&String::from_utf8_lossy(&d.key)),
                     "kind": d.kind,
                     "error": d.error,
