@@ -41,20 +41,28 @@ fn publish(topic: &str, events: &Path) {
     assert_eq!(o.status.code(), Some(2), "publish: {}", stderr(&o));
 }
 
-fn project_until_end(topic: &str, group: &str, data: &Path) -> serde_json::Value {
-    let o = run(&[
+/// `si-ledger project` on the test broker, plus `extra` arguments.
+fn projector(topic: &str, group: &str, data: &Path, extra: &[&str]) -> std::process::Command {
+    let brokers = kafka_brokers();
+    let mut args = vec![
         "project",
         "--brokers",
-        &kafka_brokers(),
+        &brokers,
         "--topic",
         topic,
         "--group",
         group,
         "--data",
         data.to_str().unwrap(),
-        "--until-end",
-        "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    si_ledger(&args)
+}
+
+fn project_until_end(topic: &str, group: &str, data: &Path) -> serde_json::Value {
+    let o = projector(topic, group, data, &["--until-end", "--json"])
+        .output()
+        .expect("si-ledger runs");
     assert!(o.status.success(), "project: {}", stderr(&o));
     serde_json::from_str(stdout(&o).trim()).expect("project --json")
 }
@@ -220,26 +228,15 @@ fn bad_records_go_to_the_dead_letter_topic_with_their_provenance() {
 }
 
 fn spawn_projector(topic: &str, group: &str, data: &Path, metrics: Option<u16>) -> Reaped {
-    let brokers = kafka_brokers();
-    let mut args = vec![
-        "project",
-        "--brokers",
-        &brokers,
-        "--topic",
-        topic,
-        "--group",
-        group,
-        "--data",
-        data.to_str().unwrap(),
-    ];
     let addr = metrics.map(|p| format!("127.0.0.1:{p}"));
-    if let Some(a) = &addr {
-        args.extend(["--metrics", a.as_str()]);
-    }
+    let extra: Vec<&str> = addr
+        .iter()
+        .flat_map(|a| ["--metrics", a.as_str()])
+        .collect();
     // stderr to a file: an undrained pipe could block the child.
     let log = std::fs::File::create(data.with_extension("log")).unwrap();
     Reaped(Some(
-        si_ledger(&args)
+        projector(topic, group, data, &extra)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -329,20 +326,13 @@ fn sigkill_at_random_moments_over_100k_kafka_events_loses_nothing() {
         let wait = Duration::from_millis(150 + (seed >> 33) % 500);
         // Offsets live in the store, so each run may join a fresh group and
         // be assigned at once instead of waiting out the dead member.
-        let child = si_ledger(&[
-            "project",
-            "--brokers",
-            &kafka_brokers(),
-            "--topic",
+        let group = format!("crash-{round}");
+        let child = projector(
             &topic,
-            "--group",
-            &format!("crash-{round}"),
-            "--data",
-            data.to_str().unwrap(),
-            "--until-end",
-            "--batch-size",
-            "199",
-        ])
+            &group,
+            &data,
+            &["--until-end", "--batch-size", "199"],
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -9,7 +9,6 @@ use ledger_kafka::{Assignment, DeadLetterTopic, DlqRecord, KafkaSource, SourceOp
 use ledger_projector::{DeadLetterSink, Options, Totals, Until};
 use ledger_store::{DeadLetter, LedgerStore, SledKv};
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,16 +78,6 @@ impl DeadLetterSink for DlqSink {
     }
 }
 
-/// SIGTERM and SIGINT set the returned flag: the projector finishes its
-/// batch, flushes, and leaves the group.
-pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
-    }
-    Ok(stop)
-}
-
 pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> {
     let Some(topic) = args.topic.as_deref() else {
         bail!("--brokers needs --topic");
@@ -115,7 +104,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
     let mut source = KafkaSource::new(brokers, topic, group, resume, &opts)
         .with_context(|| format!("joining group {group} on {topic}"))?;
     let mut sink = DlqSink(DeadLetterTopic::new(brokers, topic)?);
-    let stop = stop_on_signals()?;
+    let stop = query::stop_on_signals()?;
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     if let Some(addr) = &args.metrics {
         serve_metrics(

@@ -9,6 +9,8 @@ use ledger_projector::{Options, Totals, Until};
 use ledger_store::{LedgerStore, SledKv};
 use ledger_stream::EmbeddedLog;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 pub fn iin_check(ids: &[String], json: bool) -> Result<i32> {
     let checks: Vec<_> = ids.iter().map(|id| check_id(id)).collect();
@@ -156,6 +158,16 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// SIGTERM and SIGINT set the returned flag: a projector finishes its
+/// batch, flushes, and stops (leaving its consumer group on Kafka).
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
+    }
+    Ok(stop)
+}
+
 pub fn print_totals(t: &Totals, json: bool) -> Result<()> {
     if json {
         let json = serde_json::json!({
@@ -201,7 +213,7 @@ pub fn project_with_progress(
         ..Options::default()
     };
     // SIGTERM or SIGINT: finish the batch, flush, stop.
-    let stop = crate::kafka::stop_on_signals()?;
+    let stop = stop_on_signals()?;
     let totals = ledger_projector::run(ctx, &mut source, store, &opts, &stop, |t| {
         bar.set_position(t.records + t.redelivered)
     })?;
