@@ -2,6 +2,8 @@
 //! whole (original key and value) with headers naming its provenance.
 
 use crate::publisher::{PublishError, Publisher};
+use ledger_projector::DeadLetterSink;
+use ledger_store::DeadLetter;
 
 /// Header names, in the order they are written.
 pub const HEADERS: [&str; 6] = [
@@ -12,20 +14,6 @@ pub const HEADERS: [&str; 6] = [
     "si-ledger-error-kind",
     "si-ledger-error",
 ];
-
-/// A dead letter on its way to `<topic>.dlq`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DlqRecord {
-    pub partition: u32,
-    pub offset: u64,
-    pub timestamp_ms: i64,
-    pub key: Vec<u8>,
-    pub value: Vec<u8>,
-    /// `bad_key`, `undecodable`, `invalid`, `key_mismatch`, `wrong_partition`,
-    /// `bad_timestamp`, `conflict`.
-    pub kind: String,
-    pub error: String,
-}
 
 /// The producer of one ledger topic's dead-letter topic.
 pub struct DeadLetterTopic {
@@ -41,9 +29,10 @@ impl DeadLetterTopic {
         })
     }
 
-    /// Publishes the letters and waits for the broker's acknowledgement.
-    /// Headers are UTF-8 text; numbers in decimal.
-    pub fn publish(&mut self, letters: &[DlqRecord]) -> Result<(), PublishError> {
+    /// Publishes the letters, each with its original key and value, and
+    /// waits for the broker's acknowledgement. Headers are UTF-8 text;
+    /// numbers in decimal.
+    pub fn publish(&mut self, letters: &[DeadLetter]) -> Result<(), PublishError> {
         if letters.is_empty() {
             return Ok(());
         }
@@ -51,13 +40,13 @@ impl DeadLetterTopic {
             .iter()
             .map(|d| (d.key.as_slice(), Some(d.timestamp_ms), d.value.as_slice()))
             .collect();
-        let topic = self.topic.clone();
+        let topic = &self.topic;
         self.publisher.publish_with_headers(&records, |i| {
             let d = &letters[i];
             let values = [
                 topic.clone(),
-                d.partition.to_string(),
-                d.offset.to_string(),
+                d.position.partition.to_string(),
+                d.position.offset.to_string(),
                 d.timestamp_ms.to_string(),
                 d.kind.clone(),
                 d.error.clone(),
@@ -69,5 +58,13 @@ impl DeadLetterTopic {
                 .collect()
         })?;
         Ok(())
+    }
+}
+
+/// The Kafka path's dead-letter sink: the projector hands each batch's dead
+/// letters here before it writes the batch.
+impl DeadLetterSink for DeadLetterTopic {
+    fn publish(&mut self, letters: &[DeadLetter]) -> Result<(), String> {
+        DeadLetterTopic::publish(self, letters).map_err(|e| e.to_string())
     }
 }

@@ -23,7 +23,7 @@ mod publisher;
 mod source;
 mod topics;
 
-pub use dlq::{DeadLetterTopic, DlqRecord, HEADERS};
+pub use dlq::{DeadLetterTopic, HEADERS};
 pub use publisher::{Delivered, PublishError, Publisher};
 pub use source::{drain, Assignment, KafkaSource, ResumeAt, SourceOptions, Watermarks};
 pub use topics::{create_topics, derived_topics, TopicError};

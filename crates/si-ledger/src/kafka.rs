@@ -5,9 +5,9 @@ use crate::query::{self, ProjectArgs};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use ledger_core::Context;
-use ledger_kafka::{Assignment, DeadLetterTopic, DlqRecord, KafkaSource, SourceOptions};
-use ledger_projector::{DeadLetterSink, Options, Totals, Until};
-use ledger_store::{DeadLetter, LedgerStore, SledKv};
+use ledger_kafka::{Assignment, DeadLetterTopic, KafkaSource, SourceOptions};
+use ledger_projector::{Options, Totals, Until};
+use ledger_store::{LedgerStore, SledKv};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,26 +58,6 @@ impl crate::publish::RecordSink for KafkaSink {
     }
 }
 
-pub(crate) struct DlqSink(pub(crate) DeadLetterTopic);
-
-impl DeadLetterSink for DlqSink {
-    fn publish(&mut self, letters: &[DeadLetter]) -> Result<(), String> {
-        let records: Vec<DlqRecord> = letters
-            .iter()
-            .map(|d| DlqRecord {
-                partition: d.position.partition,
-                offset: d.position.offset,
-                timestamp_ms: d.timestamp_ms,
-                key: d.key.clone(),
-                value: d.value.clone(),
-                kind: d.kind.clone(),
-                error: d.error.clone(),
-            })
-            .collect();
-        self.0.publish(&records).map_err(|e| e.to_string())
-    }
-}
-
 pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> {
     let Some(topic) = args.topic.as_deref() else {
         bail!("--brokers needs --topic");
@@ -103,7 +83,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
     };
     let mut source = KafkaSource::new(brokers, topic, group, resume, &opts)
         .with_context(|| format!("joining group {group} on {topic}"))?;
-    let mut sink = DlqSink(DeadLetterTopic::new(brokers, topic)?);
+    let mut sink = DeadLetterTopic::new(brokers, topic)?;
     let stop = query::stop_on_signals()?;
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     if let Some(addr) = &args.metrics {
