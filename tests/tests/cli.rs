@@ -340,14 +340,17 @@ fn verify_finds_every_difference_and_masks_the_iin() {
         "--json",
     ]);
     let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
-    let fields: Vec<&str> = v
+    assert_eq!(v["broken_links"], serde_json::json!([]), "{v}");
+    let fields: Vec<&str> = v["differences"]
         .as_array()
         .unwrap()
         .iter()
         .map(|m| m["field"].as_str().unwrap())
         .collect();
     assert!(
-        fields.contains(&"participation_months") && fields.contains(&"periods"),
+        fields.contains(&"participation_months")
+            && fields.contains(&"periods")
+            && fields.contains(&"digest"),
         "{fields:?}"
     );
 }

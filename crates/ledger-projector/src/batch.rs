@@ -5,9 +5,10 @@ use crate::Totals;
 use ledger_core::{
     apply, partition_for, Account, ContentHash, Context, EventId, Iin, Outcome, Position, Recorded,
 };
+use ledger_store::chain::{self, GENESIS};
 use ledger_store::{
-    fingerprint, par_map, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, Kv, LedgerStore,
-    StoreError, WriteBatch,
+    fingerprint, par_map, AccountRecord, ChainHead, DeadLetter, HistoryEntry, HistoryRef, Kv,
+    LedgerStore, StoreError, WriteBatch,
 };
 use ledger_stream::Record;
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +38,39 @@ fn dead(rec: &Record, kind: &str, error: String) -> DeadLetter {
         value: rec.value.clone(),
         kind: kind.to_string(),
         error,
+        link: GENESIS,
+    }
+}
+
+/// The partition chains as a batch extends them: each partition's head as
+/// the last write (or the write in flight) left it, then advanced item by
+/// item.
+struct Chains<'a, B: Kv> {
+    store: &'a LedgerStore<B>,
+    overlay: Option<&'a Overlay>,
+    heads: BTreeMap<u32, ChainHead>,
+}
+
+impl<B: Kv> Chains<'_, B> {
+    fn head(&mut self, p: u32) -> Result<&mut ChainHead, StoreError> {
+        if let std::collections::btree_map::Entry::Vacant(v) = self.heads.entry(p) {
+            let head = match self.overlay.and_then(|o| o.head(p)) {
+                Some(h) => h,
+                None => self.store.chain_head(p)?,
+            };
+            v.insert(head);
+        }
+        Ok(self.heads.get_mut(&p).expect("inserted above"))
+    }
+
+    /// Chains a dead letter into its partition and keeps it.
+    fn dead(&mut self, out: &mut WriteBatch, mut d: DeadLetter) -> Result<(), StoreError> {
+        let head = self.head(d.position.partition)?;
+        head.link = chain::dead_letter_link(&head.link, &d);
+        head.items += 1;
+        d.link = head.link;
+        out.dead_letters.push(d);
+        Ok(())
     }
 }
 
@@ -44,8 +78,7 @@ fn dead(rec: &Record, kind: &str, error: String) -> DeadLetter {
 /// record alone, so records are checked in parallel.
 struct Ready {
     iin: Iin,
-    envelope: ledger_core::Envelope,
-    hash: ContentHash,
+    decoded: ledger_proto::Decoded,
     timestamp: chrono::DateTime<chrono::Utc>,
 }
 
@@ -71,14 +104,14 @@ fn check(rec: &Record, partitions: u32) -> Checked {
         );
         return Err(("wrong_partition", why));
     }
-    let (envelope, hash) = match ledger_proto::decode_envelope(&rec.value) {
+    let decoded = match ledger_proto::decode_canonical(&rec.value) {
         Ok(x) => x,
         Err(e) => return Err((e.kind(), e.to_string())),
     };
-    if envelope.iin != iin {
+    if decoded.envelope.iin != iin {
         let why = format!(
             "iin {} differs from key {}",
-            envelope.iin.masked(),
+            decoded.envelope.iin.masked(),
             iin.masked()
         );
         return Err(("key_mismatch", why));
@@ -89,8 +122,7 @@ fn check(rec: &Record, partitions: u32) -> Checked {
     };
     Ok(Ready {
         iin,
-        envelope,
-        hash,
+        decoded,
         timestamp,
     })
 }
@@ -159,19 +191,28 @@ pub fn decide_batch<B: Kv>(
     // This batch's history entries by (partition, offset): index into
     // `out.write.history`, for duplicates within one batch.
     let mut fresh: HashMap<(u32, u64), usize> = HashMap::with_capacity(todo.len());
+    let mut chains = Chains {
+        store,
+        overlay,
+        heads: BTreeMap::new(),
+    };
     for (rec, c) in todo.into_iter().zip(checked) {
         let Ready {
             iin,
-            envelope,
-            hash,
+            decoded,
             timestamp,
         } = match c {
             Ok(ready) => ready,
             Err((kind, why)) => {
-                out.write.dead_letters.push(dead(rec, kind, why));
+                chains.dead(&mut out.write, dead(rec, kind, why))?;
                 continue;
             }
         };
+        let ledger_proto::Decoded {
+            envelope,
+            hash,
+            canonical,
+        } = decoded;
         let p = rec.partition;
         let record = accounts
             .get_mut(&(p, iin))
@@ -202,12 +243,7 @@ pub fn decide_batch<B: Kv>(
             Outcome::Returned { .. } => out.counts.returned += 1,
             Outcome::Refused { .. } => out.counts.refused += 1,
             Outcome::Duplicate => out.counts.duplicates += 1,
-            Outcome::Conflict { reason } => {
-                out.counts.conflicts += 1;
-                out.write
-                    .dead_letters
-                    .push(dead(rec, "conflict", reason.clone()));
-            }
+            Outcome::Conflict { .. } => out.counts.conflicts += 1,
         }
         if outcome.is_late() {
             out.counts.late += 1;
@@ -216,15 +252,30 @@ pub fn decide_batch<B: Kv>(
             offset: rec.offset,
             fingerprint: fp,
         });
-        fresh.insert((p, rec.offset), out.write.history.len());
-        out.write.history.push(HistoryEntry {
+        let mut entry = HistoryEntry {
             seq: record.account.history_len - 1,
             position,
             timestamp_ms: rec.timestamp_ms,
-            hash,
-            envelope: recorded.event,
+            event: canonical,
             outcome,
-        });
+            link: GENESIS,
+        };
+        record.head = chain::account_link(&record.head, &entry);
+        let head = chains.head(p)?;
+        head.link = chain::update_link(&head.link, &record.head);
+        head.items += 1;
+        entry.link = head.link;
+        let conflict = match &entry.outcome {
+            Outcome::Conflict { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        fresh.insert((p, rec.offset), out.write.history.len());
+        out.write.history.push(entry);
+        // A conflicting record is both an account update (recorded, no
+        // effect) and a dead letter, chained in that order.
+        if let Some(reason) = conflict {
+            chains.dead(&mut out.write, dead(rec, "conflict", reason))?;
+        }
     }
     // Accounts a batch only dead-lettered for were never loaded: nothing
     // of theirs is written.
@@ -232,6 +283,7 @@ pub fn decide_batch<B: Kv>(
     touched.sort_unstable_by_key(|t| t.0);
     out.write.accounts = touched.into_iter().map(|((p, _), a)| (p, a)).collect();
     out.write.offsets = offsets.into_iter().collect();
+    out.write.heads = chains.heads.into_iter().collect();
     out.counts.dead_letters = out.write.dead_letters.len() as u64;
     out.counts.batches = 1;
     Ok(out)
@@ -270,8 +322,14 @@ fn prior_hash<B: Kv>(
                 },
             },
         };
-        if entry.envelope.event_id == *id {
-            return Ok(Some(entry.hash));
+        let (envelope, hash) =
+            ledger_proto::decode_envelope(&entry.event).map_err(|e| StoreError::Corrupt {
+                what: "history entry",
+                key: format!("p{partition}@{offset}"),
+                reason: e.to_string(),
+            })?;
+        if envelope.event_id == *id {
+            return Ok(Some(hash));
         }
     }
     Ok(None)
@@ -314,6 +372,14 @@ impl Overlay {
         self.accounts
             .get(&(partition, *iin))
             .map(|i| &self.batch.accounts[*i].1)
+    }
+
+    fn head(&self, partition: u32) -> Option<ChainHead> {
+        self.batch
+            .heads
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, h)| *h)
     }
 
     fn history_entry(&self, partition: u32, offset: u64) -> Option<&HistoryEntry> {

@@ -1,11 +1,12 @@
 //! Properties of the whole decide-and-write path, over generated histories:
 //! delivering twice equals once, rebuild equals incremental (with crashes
-//! between batches), balances equal a simple reference model.
+//! between batches, same digest), balances equal a simple reference model,
+//! and an edited entry is the first broken link of the hash chains.
 
 use ledger_core::{Account, Context, Iin, Money, PayerId, Sex};
 use ledger_projector::{run, Options, Until};
 use ledger_proto::v1 as pb;
-use ledger_store::{LedgerStore, MemoryKv};
+use ledger_store::{LedgerStore, MemoryKv, WriteBatch};
 use ledger_stream::{EmbeddedLog, Record, Source, SourceError};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap};
@@ -369,5 +370,43 @@ proptest! {
             project(&inc_log, &inc, batch);
         }
         prop_assert_eq!(dump(&rebuilt), dump(&inc));
+        prop_assert_eq!(rebuilt.digest().unwrap(), inc.digest().unwrap());
+        let breaks = rebuilt.audit(|_, _, _| {}).unwrap().breaks;
+        prop_assert!(breaks.is_empty(), "{:?}", breaks);
+    }
+
+    /// The chains hold on any history, and an entry edited in place (as one
+    /// with write access to the store could) is named by the audit: its
+    /// own offset is the first break.
+    #[test]
+    fn an_edited_entry_is_the_first_broken_link(
+        ops in prop::collection::vec(op(), 1..60),
+        pick in any::<prop::sample::Index>(),
+        byte in any::<prop::sample::Index>(),
+    ) {
+        let people = people();
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open_or_create(dir.path(), 2).unwrap();
+        publish(&log, &ops, &people);
+        let store = LedgerStore::in_memory();
+        project(&log, &store, 4);
+        let audit = store.audit(|_, _, _| {}).unwrap();
+        prop_assert!(audit.breaks.is_empty(), "{:?}", audit.breaks);
+        let mut entries = Vec::new();
+        for p in 0..2 {
+            for o in 0..store.offset(p).unwrap().unwrap_or(0) {
+                entries.extend(store.history_entry(p, o).unwrap());
+            }
+        }
+        prop_assume!(!entries.is_empty());
+        let mut e = entries[pick.index(entries.len())].clone();
+        let i = byte.index(e.event.len());
+        e.event[i] ^= 0x01;
+        let at = e.position;
+        store.write(&WriteBatch { history: vec![e], ..WriteBatch::default() }).unwrap();
+        let breaks = store.audit(|_, _, _| {}).unwrap().breaks;
+        prop_assert!(!breaks.is_empty());
+        prop_assert_eq!(breaks[0].partition, at.partition);
+        prop_assert_eq!(breaks[0].offset, Some(at.offset), "{:?}", breaks);
     }
 }

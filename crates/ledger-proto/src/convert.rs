@@ -380,11 +380,33 @@ impl DecodeError {
 /// writes fields in number order: a producer in another language that orders
 /// fields differently still produces the same hash for the same content.
 pub fn decode_envelope(bytes: &[u8]) -> Result<(core::Envelope, ContentHash), DecodeError> {
+    decode_canonical(bytes).map(|d| (d.envelope, d.hash))
+}
+
+/// A decoded record value with its canonical bytes.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub envelope: core::Envelope,
+    /// SHA-256 of `canonical`.
+    pub hash: ContentHash,
+    /// The envelope re-encoded: known fields in field-number order, unknown
+    /// fields dropped. Equal to the input for anything a protobuf library
+    /// serializes from our `proto/` files.
+    pub canonical: Vec<u8>,
+}
+
+/// [`decode_envelope`], keeping the canonical bytes (what the store keeps
+/// and the hash chains cover).
+pub fn decode_canonical(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let wire = pb::Envelope::decode(bytes).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
     let envelope = envelope_from_wire(&wire)?;
     let canonical = wire.encode_to_vec();
     let hash = ContentHash(Sha256::digest(&canonical).into());
-    Ok((envelope, hash))
+    Ok(Decoded {
+        envelope,
+        hash,
+        canonical,
+    })
 }
 
 /// Encodes a wire envelope as record value bytes.

@@ -12,5 +12,7 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/si.ledger.v1.serde.rs"));
 }
 
-pub use convert::{decode_envelope, encode_envelope, envelope_from_wire, WireError};
+pub use convert::{
+    decode_canonical, decode_envelope, encode_envelope, envelope_from_wire, Decoded, WireError,
+};
 pub use jsonl::{parse_line, LineError, ParsedLine};

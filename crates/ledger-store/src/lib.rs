@@ -16,6 +16,10 @@
 //! | `A`, partition, IIN | [`AccountRecord`]: the account and its history refs |
 //! | `H`, partition, bucket start (u64 BE) | the [`HistoryEntry`]s with offsets in `[start, start + SEGMENT)`, in offset order, LZ4-compressed |
 //! | `D`, partition, offset (u64 BE) | [`DeadLetter`] |
+//! | `C`, partition | [`ChainHead`]: where the partition's hash chain stands |
+//!
+//! Every history entry, dead letter and account carries a link of the hash
+//! chains in [`chain`]; [`LedgerStore::audit`] recomputes them.
 //!
 //! History is written in segments rather than one key per record because a
 //! sled insert of a new key costs a tree descent and, as the tree grows,
@@ -24,10 +28,14 @@
 //! buckets of offsets, not batches, so the stored bytes depend on the log
 //! alone, never on batch sizes or restarts.
 
+mod audit;
+pub mod chain;
 mod kv;
 mod par;
 mod records;
 
+pub use audit::{Audit, Break};
+pub use chain::{ChainHead, Link, PartitionState};
 pub use kv::{Kv, KvBatch, MemoryKv, Pairs, SledKv, Visitor};
 pub use par::par_map;
 pub use records::{
@@ -72,7 +80,7 @@ pub enum StoreError {
 
 /// Version of the key layout and encodings. A store of another version is
 /// refused, never misread; the log can always rebuild it.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 const META: u8 = b'M';
 const VERSION: u8 = b'V';
@@ -80,6 +88,7 @@ const OFFSET: u8 = b'O';
 const ACCOUNT: u8 = b'A';
 const HISTORY: u8 = b'H';
 const DEAD: u8 = b'D';
+const CHAIN: u8 = b'C';
 
 fn key(tag: u8, partition: u32, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(5 + rest.len());
@@ -312,7 +321,39 @@ impl<B: Kv> LedgerStore<B> {
         for (p, next) in &w.offsets {
             b.put(key(OFFSET, *p, &[]), next.to_be_bytes().to_vec());
         }
+        for (p, head) in &w.heads {
+            b.put(key(CHAIN, *p, &[]), encode(head));
+        }
         self.kv.write(b)
+    }
+
+    /// Where `partition`'s hash chain stands (the genesis before anything).
+    pub fn chain_head(&self, partition: u32) -> Result<ChainHead, StoreError> {
+        let k = key(CHAIN, partition, &[]);
+        Ok(match self.kv.get(&k)? {
+            Some(v) => decode("chain head", &k, &v)?,
+            None => ChainHead::default(),
+        })
+    }
+
+    /// Every partition's next offset and chain head: what the digest covers.
+    pub fn partition_states(&self) -> Result<Vec<PartitionState>, StoreError> {
+        let partitions = self.meta()?.map_or(0, |m| m.partitions);
+        (0..partitions)
+            .map(|p| {
+                Ok(PartitionState {
+                    partition: p,
+                    next_offset: self.offset(p)?.unwrap_or(0),
+                    head: self.chain_head(p)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The ledger digest: the Merkle root over [`Self::partition_states`].
+    pub fn digest(&self) -> Result<(Link, Vec<PartitionState>), StoreError> {
+        let states = self.partition_states()?;
+        Ok((chain::merkle_root(&states), states))
     }
 
     /// The history entry recorded at `offset` of `partition`, if any.
@@ -386,7 +427,7 @@ impl<B: Kv> LedgerStore<B> {
     /// Forgets everything of one partition (to rebuild it from offset 0).
     pub fn drop_partition(&self, partition: u32) -> Result<(), StoreError> {
         let mut b = KvBatch::default();
-        for tag in [OFFSET, ACCOUNT, HISTORY, DEAD] {
+        for tag in [OFFSET, ACCOUNT, HISTORY, DEAD, CHAIN] {
             self.kv.for_each(&key(tag, partition, &[]), &mut |k, _| {
                 b.delete(k.to_vec());
                 Ok(true)

@@ -1,7 +1,8 @@
 //! What the store keeps besides accounts: history entries with provenance,
 //! the event-id index, dead letters, and what one batch writes.
 
-use ledger_core::{Account, ContentHash, Envelope, EventId, Outcome, Position};
+use crate::chain::{ChainHead, Link, GENESIS};
+use ledger_core::{Account, EventId, Outcome, Position};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,8 +11,8 @@ pub struct StoreMeta {
     pub partitions: u32,
 }
 
-/// One record that touched an account, with where it came from, its content
-/// hash and what it did. `seq` numbers an account's entries from 0 in log
+/// One record that touched an account, with where it came from, the event
+/// itself and what it did. `seq` numbers an account's entries from 0 in log
 /// order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
@@ -19,9 +20,14 @@ pub struct HistoryEntry {
     pub position: Position,
     /// The log's record time, ms since the Unix epoch.
     pub timestamp_ms: i64,
-    pub hash: ContentHash,
-    pub envelope: Envelope,
+    /// The event's canonical bytes: the protobuf `Envelope` re-encoded with
+    /// its known fields in field-number order. Its SHA-256 is the event's
+    /// content hash; `ledger_proto::decode_envelope` reads it back. Kept as
+    /// bytes so that a check can hash exactly what was applied.
+    pub event: Vec<u8>,
     pub outcome: Outcome,
+    /// The partition chain's link after this entry (see [`crate::chain`]).
+    pub link: Link,
 }
 
 /// Where one of an account's history entries is, and a fingerprint of its
@@ -39,6 +45,8 @@ pub struct HistoryRef {
 pub struct AccountRecord {
     pub account: Account,
     pub refs: Vec<HistoryRef>,
+    /// The account chain's head: the link of its latest history entry.
+    pub head: Link,
 }
 
 impl AccountRecord {
@@ -46,6 +54,7 @@ impl AccountRecord {
         AccountRecord {
             account,
             refs: Vec::new(),
+            head: GENESIS,
         }
     }
 
@@ -80,6 +89,8 @@ pub struct DeadLetter {
     /// `bad_key`, `undecodable`, `invalid`, `key_mismatch`, `wrong_partition`, `conflict`.
     pub kind: String,
     pub error: String,
+    /// The partition chain's link after this dead letter.
+    pub link: Link,
 }
 
 /// Everything one projector batch writes, in one atomic store write.
@@ -92,4 +103,6 @@ pub struct WriteBatch {
     pub dead_letters: Vec<DeadLetter>,
     /// Next offset to read, per partition the batch advanced.
     pub offsets: Vec<(u32, u64)>,
+    /// The partition chains' heads after the batch, per partition it advanced.
+    pub heads: Vec<(u32, ChainHead)>,
 }

@@ -11,20 +11,6 @@ fn iin(serial: u16) -> Iin {
         .unwrap()
 }
 
-fn envelope(id: &str, who: Iin) -> Envelope {
-    Envelope {
-        event_id: EventId::parse(id).unwrap(),
-        iin: who,
-        source: "test".into(),
-        event: Event::PersonRegistered(PersonData::from(&PersonName {
-            surname: "Test".into(),
-            name: "Person".into(),
-            patronymic: String::new(),
-            birth_date: NaiveDate::from_ymd_opt(1990, 5, 17).unwrap(),
-        })),
-    }
-}
-
 /// One applied record at `offset` and a dead letter at `offset + 1`.
 fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
     let mut account = Account::new(who);
@@ -42,9 +28,10 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
             seq: 0,
             position,
             timestamp_ms: 1_700_000_000_000,
-            hash: ContentHash([7; 32]),
-            envelope: envelope(id, who),
+            // The store keeps event bytes without reading them.
+            event: id.as_bytes().to_vec(),
             outcome: Outcome::Applied { late: false },
+            link: [3; 32],
         }],
         dead_letters: vec![DeadLetter {
             position: Position {
@@ -56,8 +43,16 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
             value: vec![1, 2, 3],
             kind: "bad_key".into(),
             error: "iin: must be exactly 12 digits".into(),
+            link: [4; 32],
         }],
         offsets: vec![(partition, offset + 2)],
+        heads: vec![(
+            partition,
+            ChainHead {
+                link: [4; 32],
+                items: 2,
+            },
+        )],
     }
 }
 
@@ -96,16 +91,13 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
             offset: 10
         }
     );
-    assert_eq!(h[0].hash, ContentHash([7; 32]));
+    assert_eq!(h[0].link, [3; 32]);
     assert_eq!(
-        store
-            .history_entry(1, 10)
-            .unwrap()
-            .unwrap()
-            .envelope
-            .event_id,
-        id
+        store.history_entry(1, 10).unwrap().unwrap().event,
+        b"e-1".to_vec()
     );
+    assert_eq!(store.chain_head(1).unwrap().items, 2);
+    assert_eq!(store.chain_head(3).unwrap(), ChainHead::default());
     assert_eq!(
         store.history_entry(1, 11).unwrap(),
         None,
@@ -125,6 +117,7 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
     assert_eq!(store.offset(1).unwrap(), None);
     assert!(store.history(1, &a).unwrap().is_empty());
     assert_eq!(store.history_entry(1, 10).unwrap(), None);
+    assert_eq!(store.chain_head(1).unwrap(), ChainHead::default());
     assert_eq!(store.dead_letters().unwrap().len(), 1);
     assert!(
         store.account(2, &b).unwrap().is_some(),
@@ -154,7 +147,7 @@ fn segments_merge_across_batches<B: Kv>(one_by_one: LedgerStore<B>, all_at_once:
             .history_entry(0, o * 2)
             .unwrap()
             .expect("entry kept");
-        assert_eq!(e.envelope.event_id.as_str(), format!("e{o}"));
+        assert_eq!(e.event, format!("e{o}").into_bytes());
         assert_eq!(one_by_one.history_entry(0, o * 2 + 1).unwrap(), None);
     }
     assert_eq!(

@@ -1,10 +1,13 @@
 //! Event logs of the si-ledger. The embedded log (a durable, append-only,
-//! CRC-checked file per partition) and, later, Kafka implement one
-//! [`Source`] trait, so the projector cannot tell them apart.
+//! CRC-checked file per partition), the offline archive and Kafka (in
+//! `ledger-kafka`) implement one [`Source`] trait, so the projector cannot
+//! tell them apart.
 
+pub mod archive;
 pub mod embedded;
 pub mod source;
 
+pub use archive::{export, ArchiveSource, ArchiveWriter};
 pub use embedded::{Appender, EmbeddedLog, EmbeddedSource, LogError};
 pub use ledger_core::{murmur2, partition_for};
 pub use source::{Record, Source, SourceError};

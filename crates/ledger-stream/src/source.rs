@@ -56,3 +56,24 @@ pub trait Source {
     /// Everything before these offsets is durably applied.
     fn acknowledge(&mut self, next_offsets: &[(u32, u64)]) -> Result<(), SourceError>;
 }
+
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn partition_count(&self) -> u32 {
+        (**self).partition_count()
+    }
+    fn assigned(&self) -> Vec<u32> {
+        (**self).assigned()
+    }
+    fn seek(&mut self, partition: u32, offset: u64) -> Result<(), SourceError> {
+        (**self).seek(partition, offset)
+    }
+    fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>, SourceError> {
+        (**self).poll(max, wait)
+    }
+    fn end_offsets(&mut self) -> Result<Vec<(u32, u64)>, SourceError> {
+        (**self).end_offsets()
+    }
+    fn acknowledge(&mut self, next_offsets: &[(u32, u64)]) -> Result<(), SourceError> {
+        (**self).acknowledge(next_offsets)
+    }
+}

@@ -2,11 +2,11 @@
 //! order, with where it sits in the log, when the log recorded it, the
 //! event's own dates and what the ledger did with it.
 
-use crate::query::{log_time, open_existing_store, output_done};
-use anyhow::{bail, Context as _, Result};
+use crate::query::{open_existing_store, output_done};
+use anyhow::{Context as _, Result};
 use clap::Args;
+use ledger_api::{log_time, Views};
 use ledger_core::{mask_id, Iin};
-use ledger_store::HistoryEntry;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -19,42 +19,17 @@ pub struct HistoryArgs {
     pub json: bool,
 }
 
-fn json(h: &HistoryEntry) -> serde_json::Value {
-    let dates: serde_json::Map<String, serde_json::Value> = h
-        .envelope
-        .event
-        .dates()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.into()))
-        .collect();
-    serde_json::json!({
-        "seq": h.seq,
-        "event_id": h.envelope.event_id.as_str(),
-        "kind": h.envelope.event.kind(),
-        "source": h.envelope.source,
-        "partition": h.position.partition,
-        "offset": h.position.offset,
-        "recorded_at": log_time(h.timestamp_ms),
-        "dates": dates,
-        "outcome": h.outcome.name(),
-        "late": h.outcome.is_late(),
-        "reason": h.outcome.reason(),
-    })
-}
-
 pub fn run(args: &HistoryArgs) -> Result<i32> {
     let iin = Iin::parse(&args.iin).with_context(|| format!("IIN {}", mask_id(&args.iin)))?;
     let store = open_existing_store(&args.data)?;
-    let Some(p) = store.partition_of(&iin)? else {
-        bail!("the store at {} is empty", args.data.display())
+    let views = Views {
+        store: &store,
+        held: None,
     };
-    let entries = store.history(p, &iin)?;
-    if entries.is_empty() {
-        bail!("no history for IIN {} (partition {p})", iin.masked());
-    }
+    let (p, entries) = views.history(&iin)?;
     let mut out = String::new();
     if args.json {
-        let all: Vec<serde_json::Value> = entries.iter().map(json).collect();
+        let all: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json()).collect();
         out = serde_json::to_string_pretty(&all)?;
         out.push('\n');
         return write_out(&out);
@@ -66,8 +41,9 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
         iin.masked(),
         entries.len()
     );
-    for h in &entries {
-        let dates: Vec<String> = h
+    for e in &entries {
+        let h = &e.stored;
+        let dates: Vec<String> = e
             .envelope
             .event
             .dates()
@@ -89,8 +65,8 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             h.position.partition,
             h.position.offset,
             log_time(h.timestamp_ms),
-            h.envelope.event.kind(),
-            h.envelope.event_id.as_str(),
+            e.envelope.event.kind(),
+            e.envelope.event_id.as_str(),
             dates.join(", "),
             outcome
         );

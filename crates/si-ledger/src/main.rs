@@ -1,6 +1,7 @@
 //! `si-ledger`: the command line of the ledger. Parses arguments, sets up
 //! tracing, wires the crates together; every decision lives in the crates.
 
+mod audit;
 mod bench;
 mod demo;
 mod history;
@@ -72,9 +73,19 @@ enum Command {
     Project(query::ProjectArgs),
     /// Every record that touched an account, in log order, with its outcome.
     History(history::HistoryArgs),
-    /// Compare every account with another store, or with a fresh
-    /// projection of the log; exit 1 on any difference.
+    /// Check a store's hash chains and recompute its accounts from its
+    /// history; optionally compare with another store or a fresh replay of
+    /// a log, topic or archive. Exit 1 on any broken link or difference.
     Verify(verify::VerifyArgs),
+    /// Rebuild accounts from nothing into a new data directory, from an
+    /// embedded log, a Kafka topic or an archive.
+    Replay(audit::ReplayArgs),
+    /// Write a self-contained, hash-chained archive of a log or topic (its
+    /// records with partition, offset and timestamp) to replay offline.
+    Export(audit::ExportArgs),
+    /// The ledger digest: a Merkle root over the partitions' hash chains,
+    /// with the offsets it covers.
+    Digest(audit::DigestArgs),
     /// Kafka topics of the ledger.
     #[command(subcommand)]
     Topics(kafka::TopicsCommand),
@@ -176,6 +187,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Topics(cmd) => kafka::topics(&cmd),
         Command::History(args) => history::run(&args),
         Command::Verify(args) => verify::run(&ctx, &args),
+        Command::Replay(args) => audit::replay(&ctx, &args),
+        Command::Export(args) => audit::export(&args),
+        Command::Digest(args) => audit::digest(&args),
         Command::Account(args) => query::account(&ctx, &args),
         Command::Accounts(args) => query::accounts(&args),
         Command::DeadLetters(args) => query::dead_letters(&args),

@@ -4,7 +4,7 @@
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger_core::{check_id, mask_id, parse_date, Context, Envelope, Iin, Recorded, Statement};
+use ledger_core::{check_id, mask_id, parse_date, Context, Iin, Statement};
 use ledger_projector::{Options, Totals, Until};
 use ledger_store::{LedgerStore, SledKv};
 use ledger_stream::EmbeddedLog;
@@ -258,37 +258,21 @@ pub struct AccountArgs {
 pub fn account(ctx: &Context, args: &AccountArgs) -> Result<i32> {
     let iin = Iin::parse(&args.iin).with_context(|| format!("IIN {}", mask_id(&args.iin)))?;
     let store = open_existing_store(&args.data)?;
-    let Some(p) = store.partition_of(&iin)? else {
-        bail!("the store at {} is empty", args.data.display())
+    let date = |s: &Option<String>, flag: &str| -> Result<Option<chrono::NaiveDate>> {
+        s.as_deref()
+            .map(|d| parse_date(d).with_context(|| format!("--{flag}")))
+            .transpose()
     };
-    let Some(mut account) = store.account(p, &iin)? else {
-        bail!("no account for IIN {} (partition {p})", iin.masked());
+    let views = ledger_api::Views {
+        store: &store,
+        held: None,
     };
-    if args.as_of.is_some() || args.as_known_on.is_some() {
-        let date = |s: &Option<String>, flag: &str| -> Result<Option<chrono::NaiveDate>> {
-            s.as_deref()
-                .map(|d| parse_date(d).with_context(|| format!("--{flag}")))
-                .transpose()
-        };
-        let as_of = date(&args.as_of, "as-of")?.unwrap_or(chrono::NaiveDate::MAX);
-        let known_by = date(&args.as_known_on, "as-known-on")?
-            .map_or(chrono::DateTime::<chrono::Utc>::MAX_UTC, |d| {
-                ctx.calendar.day_end(d).with_timezone(&chrono::Utc)
-            });
-        let recorded: Vec<Recorded<Envelope>> = store
-            .history(p, &iin)?
-            .into_iter()
-            .map(|h| Recorded {
-                position: h.position,
-                timestamp: chrono::DateTime::from_timestamp_millis(h.timestamp_ms)
-                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
-                content_hash: h.hash,
-                event: h.envelope,
-            })
-            .collect();
-        account = ledger_core::as_known(ctx, iin, &recorded, as_of, known_by);
-    }
-    let st = Statement::of(&account);
+    let st = views.statement(
+        ctx,
+        &iin,
+        date(&args.as_of, "as-of")?,
+        date(&args.as_known_on, "as-known-on")?,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&st)?);
     } else {
@@ -331,11 +315,7 @@ pub fn output_done(written: std::io::Result<()>) -> Result<i32> {
 }
 
 /// A log record time (ms since the epoch) as RFC 3339 UTC with milliseconds.
-pub fn log_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_else(|| format!("{ms} ms (out of range)"))
-}
+pub use ledger_api::log_time;
 
 #[derive(Args)]
 pub struct DeadLettersArgs {

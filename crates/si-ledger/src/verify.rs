@@ -1,12 +1,16 @@
-//! `si-ledger verify`: recompute or compare every account and print each
-//! difference (masked IIN, field, both values); exit 1 on any.
+//! `si-ledger verify`: check a store's hash chains and recompute its
+//! accounts from its own history, then (optionally) compare every account
+//! and the digest with another store or a fresh replay of a log or archive.
+//! Prints each broken link and each difference (masked IIN, field, both
+//! values); exit 1 on any.
 
-use crate::query::{open_existing_store, project_with_progress};
-use anyhow::{bail, Context as _, Result};
+use crate::audit::LogInput;
+use crate::query::open_existing_store;
+use anyhow::Result;
 use clap::Args;
-use ledger_core::{Context, Iin, Statement};
-use ledger_store::{LedgerStore, SledKv};
-use std::collections::BTreeMap;
+use ledger_core::{apply, Account, ContentHash, Context, EventId, Iin, Recorded, Statement};
+use ledger_store::{Break, LedgerStore, SledKv};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -15,16 +19,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// Compare with another projector's store.
-    #[arg(
-        long,
-        value_name = "DIR",
-        conflicts_with = "log",
-        required_unless_present = "log"
-    )]
+    #[arg(long, value_name = "DIR", conflicts_with = "input")]
     pub against: Option<PathBuf>,
-    /// Recompute from this embedded log (in a temporary store) and compare.
-    #[arg(long, value_name = "DIR")]
-    pub log: Option<PathBuf>,
+    /// Or replay this log, topic or archive (into a temporary store) and
+    /// compare with it.
+    #[command(flatten)]
+    pub input: LogInput,
     #[arg(long)]
     pub json: bool,
 }
@@ -64,29 +64,155 @@ fn shown(field: &str, v: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// Recomputes every chain of `store` and re-applies its history entries:
+/// each broken link, and each stored outcome or account that its own
+/// history does not give.
+fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>, Vec<Mismatch>)> {
+    let mut accounts: HashMap<Iin, Account> = HashMap::new();
+    let mut seen: HashMap<(Iin, EventId), ContentHash> = HashMap::new();
+    let mut wrong: Vec<Break> = Vec::new();
+    let audit = store.audit(|p, iin, h| {
+        let o = h.position.offset;
+        let mut brk = |what: String| {
+            wrong.push(Break {
+                partition: p,
+                offset: Some(o),
+                place: format!("p{p}@{o}"),
+                what,
+            })
+        };
+        let (envelope, hash) = match ledger_proto::decode_envelope(&h.event) {
+            Ok(x) => x,
+            Err(e) => return brk(format!("stored event does not decode: {e}")),
+        };
+        if envelope.iin != *iin {
+            return brk(format!(
+                "event of IIN {} in the history of {}",
+                envelope.iin.masked(),
+                iin.masked()
+            ));
+        }
+        let key = (*iin, envelope.event_id.clone());
+        let prior = seen.get(&key).copied();
+        let account = accounts.entry(*iin).or_insert_with(|| Account::new(*iin));
+        let recorded = Recorded {
+            position: h.position,
+            timestamp: chrono::DateTime::from_timestamp_millis(h.timestamp_ms)
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            content_hash: hash,
+            event: envelope,
+        };
+        let outcome = apply(ctx, account, &recorded, prior);
+        seen.entry(key).or_insert(hash);
+        if outcome != h.outcome {
+            brk(format!(
+                "stored outcome {} but its event gives {}",
+                h.outcome.name(),
+                outcome.name()
+            ));
+        }
+    })?;
+    let mut breaks = audit.breaks;
+    breaks.extend(wrong);
+    breaks.sort_by_key(|b| (b.partition, b.offset.unwrap_or(u64::MAX)));
+    let mut diffs = Vec::new();
+    store.for_each_account(|_, stored| {
+        let recomputed = accounts
+            .remove(&stored.iin)
+            .unwrap_or_else(|| Account::new(stored.iin));
+        if recomputed != stored {
+            let a = serde_json::to_value(Statement::of(&stored)).unwrap_or_default();
+            let b = serde_json::to_value(Statement::of(&recomputed)).unwrap_or_default();
+            diffs.extend(compare(&stored.iin, &a, &b));
+        }
+    })?;
+    Ok((breaks, diffs))
+}
+
+/// The fields in which two statements differ.
+fn compare(iin: &Iin, a: &serde_json::Value, b: &serde_json::Value) -> Vec<Mismatch> {
+    let (ea, eb) = (a.as_object(), b.as_object());
+    let fields: std::collections::BTreeSet<&String> =
+        ea.into_iter().chain(eb).flat_map(|o| o.keys()).collect();
+    fields
+        .into_iter()
+        .filter(|f| a.get(f.as_str()) != b.get(f.as_str()))
+        .map(|f| Mismatch {
+            iin: iin.masked(),
+            field: f.clone(),
+            data: shown(f, a.get(f.as_str())),
+            other: shown(f, b.get(f.as_str())),
+        })
+        .collect()
+}
+
 pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32> {
     let store = open_existing_store(&args.data)?;
+    let (breaks, mut diffs) = self_check(ctx, &store)?;
     let tmp = tempfile::tempdir()?;
-    let other = match (&args.against, &args.log) {
-        (Some(dir), _) => open_existing_store(dir)?,
-        (None, Some(log_dir)) => {
-            let log = ledger_stream::EmbeddedLog::open(log_dir)
-                .with_context(|| format!("opening log {}", log_dir.display()))?;
-            let fresh = LedgerStore::open(&tmp.path().join("store"))?;
-            project_with_progress(
+    let other = match &args.against {
+        Some(dir) => Some(open_existing_store(dir)?),
+        None if args.input.given() => Some(
+            crate::audit::replay_into(
                 ctx,
-                &log,
-                &fresh,
+                &args.input,
+                tmp.path(),
                 ledger_projector::DEFAULT_BATCH_SIZE,
-                false,
-            )?;
-            fresh
-        }
-        (None, None) => bail!("give --against DIR or --log DIR"),
+            )?
+            .0,
+        ),
+        None => None,
     };
-    let (mine, my_offsets) = load(&store)?;
-    let (mut theirs, their_offsets) = load(&other)?;
+    if let Some(other) = &other {
+        diffs.extend(differences(&store, other)?);
+    }
+    if args.json {
+        let report = serde_json::json!({"broken_links": breaks, "differences": diffs});
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for (i, b) in breaks.iter().enumerate() {
+            let first = if i == 0 {
+                "first broken link: "
+            } else {
+                "broken: "
+            };
+            println!("{first}{}: {}", b.place, b.what);
+        }
+        for d in &diffs {
+            println!("{}  {}: {} ≠ {}", d.iin, d.field, d.data, d.other);
+        }
+        match (breaks.is_empty(), diffs.is_empty(), &other) {
+            (true, true, Some(_)) => {
+                println!("verified: every chain intact; every account, offset and the digest equal")
+            }
+            (true, true, None) => {
+                println!("verified: every chain intact; every account follows from its history")
+            }
+            _ => println!("{} broken links, {} differences", breaks.len(), diffs.len()),
+        }
+    }
+    Ok(if breaks.is_empty() && diffs.is_empty() {
+        0
+    } else {
+        1
+    })
+}
+
+/// Every account, offset and digest difference between two stores.
+fn differences(store: &LedgerStore<SledKv>, other: &LedgerStore<SledKv>) -> Result<Vec<Mismatch>> {
     let mut diffs = Vec::new();
+    let (mine_root, _) = store.digest()?;
+    let (their_root, _) = other.digest()?;
+    if mine_root != their_root {
+        diffs.push(Mismatch {
+            iin: "-".into(),
+            field: "digest".into(),
+            data: ledger_store::chain::hex(&mine_root),
+            other: ledger_store::chain::hex(&their_root),
+        });
+    }
+    let (mine, my_offsets) = load(store)?;
+    let (mut theirs, their_offsets) = load(other)?;
     if my_offsets != their_offsets {
         diffs.push(Mismatch {
             iin: "-".into(),
@@ -96,30 +222,16 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32> {
         });
     }
     for (key, a) in mine {
-        let masked = key.1.masked();
         let Some(b) = theirs.remove(&key) else {
             diffs.push(Mismatch {
-                iin: masked,
+                iin: key.1.masked(),
                 field: "(account)".into(),
                 data: "present".into(),
                 other: "(absent)".into(),
             });
             continue;
         };
-        let (ea, eb) = (a.as_object(), b.as_object());
-        let fields: std::collections::BTreeSet<&String> =
-            ea.into_iter().chain(eb).flat_map(|o| o.keys()).collect();
-        for f in fields {
-            let (va, vb) = (a.get(f.as_str()), b.get(f.as_str()));
-            if va != vb {
-                diffs.push(Mismatch {
-                    iin: masked.clone(),
-                    field: f.clone(),
-                    data: shown(f, va),
-                    other: shown(f, vb),
-                });
-            }
-        }
+        diffs.extend(compare(&key.1, &a, &b));
     }
     for (key, _) in theirs {
         diffs.push(Mismatch {
@@ -129,17 +241,5 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32> {
             other: "present".into(),
         });
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&diffs)?);
-    } else {
-        for d in &diffs {
-            println!("{}  {}: {} ≠ {}", d.iin, d.field, d.data, d.other);
-        }
-        if diffs.is_empty() {
-            println!("verified: every account and offset equal");
-        } else {
-            println!("{} differences", diffs.len());
-        }
-    }
-    Ok(if diffs.is_empty() { 0 } else { 1 })
+    Ok(diffs)
 }

@@ -1,0 +1,200 @@
+//! What the ledger shows of an account, shared by the command line and the
+//! HTTP API: statements (current, or as of a date as known on a date),
+//! history with provenance, and the digest.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ledger_core::{Account, ContentHash, Context, Envelope, Iin, Recorded, Statement};
+use ledger_store::{HistoryEntry, Kv, LedgerStore, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    #[error("the store is empty: nothing was projected into it yet")]
+    EmptyStore,
+    #[error("no account for IIN {iin} (partition {partition})")]
+    NoAccount { iin: String, partition: u32 },
+    #[error(
+        "IIN {iin} is on partition {partition}, which this instance does not hold \
+         (it holds {held:?}): ask the instance that owns partition {partition}"
+    )]
+    NotOwned {
+        iin: String,
+        partition: u32,
+        held: Vec<u32>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A history entry with its event decoded.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub stored: HistoryEntry,
+    pub envelope: Envelope,
+    pub hash: ContentHash,
+}
+
+impl Entry {
+    pub fn decode(stored: HistoryEntry) -> Result<Entry, StoreError> {
+        let (envelope, hash) =
+            ledger_proto::decode_envelope(&stored.event).map_err(|e| StoreError::Corrupt {
+                what: "history entry",
+                key: format!("p{}@{}", stored.position.partition, stored.position.offset),
+                reason: e.to_string(),
+            })?;
+        Ok(Entry {
+            stored,
+            envelope,
+            hash,
+        })
+    }
+
+    pub fn recorded(&self) -> Recorded<Envelope> {
+        Recorded {
+            position: self.stored.position,
+            timestamp: DateTime::from_timestamp_millis(self.stored.timestamp_ms)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+            content_hash: self.hash,
+            event: self.envelope.clone(),
+        }
+    }
+
+    /// The entry as history shows it: provenance, the event's own dates,
+    /// the outcome. No names: the event's personal data stays out.
+    pub fn to_json(&self) -> serde_json::Value {
+        let h = &self.stored;
+        let dates: serde_json::Map<String, serde_json::Value> = self
+            .envelope
+            .event
+            .dates()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.into()))
+            .collect();
+        serde_json::json!({
+            "seq": h.seq,
+            "event_id": self.envelope.event_id.as_str(),
+            "kind": self.envelope.event.kind(),
+            "source": self.envelope.source,
+            "partition": h.position.partition,
+            "offset": h.position.offset,
+            "recorded_at": log_time(h.timestamp_ms),
+            "dates": dates,
+            "outcome": h.outcome.name(),
+            "late": h.outcome.is_late(),
+            "reason": h.outcome.reason(),
+            "content_hash": ledger_store::chain::hex(&self.hash.0),
+            "link": ledger_store::chain::hex(&h.link),
+        })
+    }
+}
+
+/// A log time as RFC 3339 in UTC with milliseconds.
+pub fn log_time(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_else(|| format!("{ms} ms (out of range)"))
+}
+
+/// Reads accounts of one store, answering only for the partitions it holds
+/// (`held`: `None` for all).
+pub struct Views<'a, B: Kv> {
+    pub store: &'a LedgerStore<B>,
+    pub held: Option<Vec<u32>>,
+}
+
+impl<B: Kv> Views<'_, B> {
+    /// The partition of `iin`, if this instance holds it.
+    pub fn partition(&self, iin: &Iin) -> Result<u32, ViewError> {
+        let p = self.store.partition_of(iin)?.ok_or(ViewError::EmptyStore)?;
+        match &self.held {
+            Some(held) if !held.contains(&p) => Err(ViewError::NotOwned {
+                iin: iin.masked(),
+                partition: p,
+                held: held.clone(),
+            }),
+            _ => Ok(p),
+        }
+    }
+
+    /// Every entry of the account, in log order.
+    pub fn history(&self, iin: &Iin) -> Result<(u32, Vec<Entry>), ViewError> {
+        let p = self.partition(iin)?;
+        let entries = self
+            .store
+            .history(p, iin)?
+            .into_iter()
+            .map(Entry::decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        if entries.is_empty() {
+            return Err(ViewError::NoAccount {
+                iin: iin.masked(),
+                partition: p,
+            });
+        }
+        Ok((p, entries))
+    }
+
+    /// The account now, or — with either date — recomputed from its history
+    /// keeping events effective by `as_of` that the ledger had recorded by
+    /// the end of `known_on` (in the calendar's time zone).
+    pub fn account(
+        &self,
+        ctx: &Context,
+        iin: &Iin,
+        as_of: Option<NaiveDate>,
+        known_on: Option<NaiveDate>,
+    ) -> Result<Account, ViewError> {
+        let p = self.partition(iin)?;
+        let Some(account) = self.store.account(p, iin)? else {
+            return Err(ViewError::NoAccount {
+                iin: iin.masked(),
+                partition: p,
+            });
+        };
+        if as_of.is_none() && known_on.is_none() {
+            return Ok(account);
+        }
+        let (_, entries) = self.history(iin)?;
+        let recorded: Vec<Recorded<Envelope>> = entries.iter().map(Entry::recorded).collect();
+        let known_by = known_on.map_or(DateTime::<Utc>::MAX_UTC, |d| {
+            ctx.calendar.day_end(d).with_timezone(&Utc)
+        });
+        Ok(ledger_core::as_known(
+            ctx,
+            *iin,
+            &recorded,
+            as_of.unwrap_or(NaiveDate::MAX),
+            known_by,
+        ))
+    }
+
+    pub fn statement(
+        &self,
+        ctx: &Context,
+        iin: &Iin,
+        as_of: Option<NaiveDate>,
+        known_on: Option<NaiveDate>,
+    ) -> Result<Statement, ViewError> {
+        Ok(Statement::of(&self.account(ctx, iin, as_of, known_on)?))
+    }
+}
+
+/// The ledger digest as JSON: the root and what each partition contributes.
+pub fn digest_json<B: Kv>(store: &LedgerStore<B>) -> Result<serde_json::Value, StoreError> {
+    let (root, states) = store.digest()?;
+    let partitions: Vec<serde_json::Value> = states
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "partition": s.partition,
+                "next_offset": s.next_offset,
+                "items": s.head.items,
+                "head": ledger_store::chain::hex(&s.head.link),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "algorithm": "sha256-merkle-v1",
+        "digest": ledger_store::chain::hex(&root),
+        "partitions": partitions,
+    }))
+}

@@ -1,0 +1,270 @@
+//! Recomputing every hash chain of a store from what it holds, and naming
+//! each place where a stored link does not follow.
+
+use crate::chain::{self, ChainHead, Link, GENESIS};
+use crate::{
+    decode, decode_segment, key, printable_key, AccountRecord, DeadLetter, HistoryEntry, Kv,
+    LedgerStore, StoreError, ACCOUNT, DEAD, HISTORY,
+};
+use ledger_core::Iin;
+use std::collections::HashMap;
+
+/// A place where the store is not what its chains say it was.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Break {
+    pub partition: u32,
+    /// The log offset of the first item that does not follow, when one does.
+    pub offset: Option<u64>,
+    /// Where: a key or an account, IIN masked.
+    pub place: String,
+    pub what: String,
+}
+
+/// What [`LedgerStore::audit`] found.
+#[derive(Debug, Default)]
+pub struct Audit {
+    pub entries: u64,
+    pub dead_letters: u64,
+    pub accounts: u64,
+    /// In partition and offset order: the first is the first broken link.
+    pub breaks: Vec<Break>,
+}
+
+/// One item of a partition's chain, in the order it was chained.
+enum Item {
+    Update(HistoryEntry),
+    Dead(DeadLetter),
+}
+
+impl Item {
+    fn offset(&self) -> u64 {
+        match self {
+            Item::Update(h) => h.position.offset,
+            Item::Dead(d) => d.position.offset,
+        }
+    }
+}
+
+/// An account's chain as recomputed so far.
+struct Walk {
+    link: Link,
+    seq: u64,
+}
+
+impl<B: Kv> LedgerStore<B> {
+    /// Recomputes every account and partition chain from the stored history
+    /// entries and dead letters, and checks each stored link, each
+    /// account's head and refs, and each partition's head. `visit` sees
+    /// every history entry with its account, in log order per partition (a
+    /// caller re-applies them to check the stored accounts too).
+    ///
+    /// A stored value that does not decode is a break, not an error: the
+    /// audit goes on past it.
+    pub fn audit(
+        &self,
+        mut visit: impl FnMut(u32, &Iin, &HistoryEntry),
+    ) -> Result<Audit, StoreError> {
+        let mut audit = Audit::default();
+        let partitions = self.meta()?.map_or(0, |m| m.partitions);
+        for p in 0..partitions {
+            self.audit_partition(p, &mut audit, &mut visit)?;
+        }
+        Ok(audit)
+    }
+
+    fn audit_partition(
+        &self,
+        p: u32,
+        audit: &mut Audit,
+        visit: &mut impl FnMut(u32, &Iin, &HistoryEntry),
+    ) -> Result<(), StoreError> {
+        let mut breaks = Vec::new();
+        let mut brk = |offset: Option<u64>, place: String, what: String| {
+            breaks.push(Break {
+                partition: p,
+                offset,
+                place,
+                what,
+            })
+        };
+        // Who owns which offset, from the accounts' refs.
+        let mut accounts: Vec<AccountRecord> = Vec::new();
+        self.kv.for_each(&key(ACCOUNT, p, &[]), &mut |k, v| {
+            match decode::<AccountRecord>("account", k, v) {
+                Ok(r) => accounts.push(r),
+                Err(e) => brk(None, printable_key(k), e.to_string()),
+            }
+            Ok(true)
+        })?;
+        let mut owner: HashMap<u64, usize> = HashMap::new();
+        for (i, r) in accounts.iter().enumerate() {
+            for rf in &r.refs {
+                if owner.insert(rf.offset, i).is_some() {
+                    brk(
+                        Some(rf.offset),
+                        format!("p{p}@{}", rf.offset),
+                        "claimed by two accounts".into(),
+                    );
+                }
+            }
+        }
+        // The chained items as stored: entries in segment order, dead
+        // letters in key order, merged by offset (an update before the
+        // dead letter of the same conflicting record).
+        let mut entries: Vec<HistoryEntry> = Vec::new();
+        self.kv.for_each(&key(HISTORY, p, &[]), &mut |k, v| {
+            match decode_segment(k, v) {
+                Ok(seg) => entries.extend(seg),
+                Err(e) => brk(None, printable_key(k), e.to_string()),
+            }
+            Ok(true)
+        })?;
+        let mut dead: Vec<DeadLetter> = Vec::new();
+        self.kv.for_each(&key(DEAD, p, &[]), &mut |k, v| {
+            match decode::<DeadLetter>("dead letter", k, v) {
+                Ok(d) => dead.push(d),
+                Err(e) => brk(None, printable_key(k), e.to_string()),
+            }
+            Ok(true)
+        })?;
+        audit.entries += entries.len() as u64;
+        audit.dead_letters += dead.len() as u64;
+        audit.accounts += accounts.len() as u64;
+        let mut items = Vec::with_capacity(entries.len() + dead.len());
+        let mut dead = dead.into_iter().peekable();
+        for h in entries {
+            while let Some(d) = dead.next_if(|d| d.position.offset < h.position.offset) {
+                items.push(Item::Dead(d));
+            }
+            items.push(Item::Update(h));
+        }
+        items.extend(dead.map(Item::Dead));
+
+        let mut walks: Vec<Walk> = accounts
+            .iter()
+            .map(|_| Walk {
+                link: GENESIS,
+                seq: 0,
+            })
+            .collect();
+        let mut seen_refs = vec![0usize; accounts.len()];
+        // `stored`: the previous item's stored link, so each break is named
+        // once rather than at every item after it. `computed`: the chain
+        // recomputed from scratch, for the partition's head.
+        let (mut stored, mut computed) = (GENESIS, GENESIS);
+        let mut last: Option<u64> = None;
+        for item in &items {
+            let o = item.offset();
+            let place = format!("p{p}@{o}");
+            let prev = last.map_or("the start".to_string(), |l| format!("offset {l}"));
+            if let Some(l) = last {
+                let ordered = match item {
+                    Item::Update(_) => o > l,
+                    Item::Dead(_) => o >= l,
+                };
+                if !ordered {
+                    brk(Some(o), place.clone(), format!("stored after offset {l}"));
+                }
+            }
+            last = Some(o);
+            let (link, stored_link) = match item {
+                Item::Update(h) => {
+                    let Some(&i) = owner.get(&o) else {
+                        brk(Some(o), place, "history entry of no account".into());
+                        stored = h.link;
+                        continue;
+                    };
+                    let walk = &mut walks[i];
+                    seen_refs[i] += 1;
+                    if h.seq != walk.seq {
+                        brk(
+                            Some(o),
+                            place.clone(),
+                            format!(
+                                "entry {} of account {} where {} was next",
+                                h.seq,
+                                accounts[i].account.iin.masked(),
+                                walk.seq
+                            ),
+                        );
+                    }
+                    walk.link = chain::account_link(&walk.link, h);
+                    walk.seq += 1;
+                    visit(p, &accounts[i].account.iin, h);
+                    computed = chain::update_link(&computed, &walk.link);
+                    (chain::update_link(&stored, &walk.link), h.link)
+                }
+                Item::Dead(d) => {
+                    computed = chain::dead_letter_link(&computed, d);
+                    (chain::dead_letter_link(&stored, d), d.link)
+                }
+            };
+            if link != stored_link {
+                let what = match item {
+                    Item::Update(_) => "account update",
+                    Item::Dead(_) => "dead letter",
+                };
+                brk(
+                    Some(o),
+                    place,
+                    format!(
+                        "{what}: link does not follow from {prev}: this item, or one \
+                         before it, was changed, removed or reordered"
+                    ),
+                );
+            }
+            stored = stored_link;
+        }
+        let updates: std::collections::HashSet<u64> = items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Update(h) => Some(h.position.offset),
+                Item::Dead(_) => None,
+            })
+            .collect();
+        for (i, r) in accounts.iter().enumerate() {
+            let who = format!("account {} (p{p})", r.account.iin.masked());
+            if seen_refs[i] != r.refs.len() {
+                let missing: Vec<u64> = r
+                    .refs
+                    .iter()
+                    .map(|rf| rf.offset)
+                    .filter(|o| !updates.contains(o))
+                    .collect();
+                brk(
+                    missing.first().copied(),
+                    who.clone(),
+                    format!("refs name offsets {missing:?} that hold no history entry"),
+                );
+            }
+            if walks[i].link != r.head {
+                brk(
+                    None,
+                    who,
+                    "head is not the link of its last history entry".into(),
+                );
+            }
+        }
+        let head = self.chain_head(p)?;
+        let want = ChainHead {
+            link: computed,
+            items: items.len() as u64,
+        };
+        if head != want {
+            brk(
+                None,
+                format!("partition {p} head"),
+                format!(
+                    "stored head covers {} items, {}; the items give {}, {}",
+                    head.items,
+                    chain::hex(&head.link),
+                    want.items,
+                    chain::hex(&want.link)
+                ),
+            );
+        }
+        breaks.sort_by_key(|b| b.offset.unwrap_or(u64::MAX));
+        audit.breaks.extend(breaks);
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! The auditor's commands that take a log as input: `export` (an offline
+//! archive), `replay` (rebuild a store from nothing) and `digest`.
+
+use crate::query::{open_existing_store, store_dir};
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use ledger_core::Context;
+use ledger_projector::{Options, Until};
+use ledger_store::{LedgerStore, SledKv};
+use ledger_stream::{ArchiveSource, EmbeddedLog, Source};
+use std::path::{Path, PathBuf};
+
+/// Where records come from: one of an embedded log, a Kafka topic or an
+/// archive.
+#[derive(Args, Debug, Clone)]
+pub struct LogInput {
+    /// An embedded log directory.
+    #[arg(long, value_name = "DIR", group = "input")]
+    pub log: Option<PathBuf>,
+    /// Kafka bootstrap brokers (with --topic).
+    #[arg(long, group = "input", requires = "topic")]
+    pub brokers: Option<String>,
+    /// The ledger topic (with --brokers).
+    #[arg(long, requires = "brokers")]
+    pub topic: Option<String>,
+    /// An archive written by `si-ledger export`.
+    #[arg(long, value_name = "FILE", group = "input")]
+    pub archive: Option<PathBuf>,
+}
+
+impl LogInput {
+    pub fn given(&self) -> bool {
+        self.log.is_some() || self.brokers.is_some() || self.archive.is_some()
+    }
+
+    /// The topic name an archive records: the Kafka topic, or the log
+    /// directory's name.
+    fn topic(&self) -> String {
+        match (&self.topic, &self.log) {
+            (Some(t), _) => t.clone(),
+            (None, Some(dir)) => dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "log".into()),
+            _ => "log".into(),
+        }
+    }
+
+    /// A source over every partition of the input. Kafka is read by a
+    /// consumer group of its own, so no projector's group is disturbed.
+    pub fn open(&self, purpose: &str) -> Result<Box<dyn Source>> {
+        if let Some(dir) = &self.log {
+            let log =
+                EmbeddedLog::open(dir).with_context(|| format!("opening log {}", dir.display()))?;
+            return Ok(Box::new(log.source()?));
+        }
+        if let Some(file) = &self.archive {
+            let source = ArchiveSource::open(file)
+                .with_context(|| format!("opening archive {}", file.display()))?;
+            return Ok(Box::new(source));
+        }
+        if let (Some(brokers), Some(topic)) = (&self.brokers, &self.topic) {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let group = format!("si-ledger-{purpose}-{}-{nanos}", std::process::id());
+            let source = ledger_kafka::KafkaSource::new(
+                brokers,
+                topic,
+                &group,
+                std::sync::Arc::new(|_| 0),
+                &ledger_kafka::SourceOptions::default(),
+            )
+            .with_context(|| format!("reading {topic} at {brokers}"))?;
+            return Ok(Box::new(source));
+        }
+        bail!("give --log DIR, --brokers B --topic T, or --archive FILE")
+    }
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub input: LogInput,
+    /// The archive to write (replaced only once complete).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+pub fn export(args: &ExportArgs) -> Result<i32> {
+    if args.input.archive.is_some() {
+        bail!("export reads --log or --brokers; an archive is already an export");
+    }
+    let mut source = args.input.open("export")?;
+    let n = ledger_stream::export(&mut *source, &args.input.topic(), &args.out, |_| {})
+        .with_context(|| format!("exporting to {}", args.out.display()))?;
+    println!("exported {n} records to {}", args.out.display());
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub input: LogInput,
+    /// A new data directory: replay refuses one that holds a store.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long, default_value_t = ledger_projector::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Projects every record of `input` (up to its end now) into the store at
+/// `data`, which must be new.
+pub fn replay_into(
+    ctx: &Context,
+    input: &LogInput,
+    data: &Path,
+    batch_size: usize,
+) -> Result<(LedgerStore<SledKv>, ledger_projector::Totals)> {
+    let dir = store_dir(data);
+    if dir.exists() {
+        bail!(
+            "{} already holds a store: replay builds a new one (give a new --data)",
+            data.display()
+        );
+    }
+    let mut source = input.open("replay")?;
+    let store = LedgerStore::open(&dir).context("creating store")?;
+    let opts = Options {
+        batch_size: batch_size.max(1),
+        until: Until::EndAtStart,
+        ..Options::default()
+    };
+    let stop = crate::query::stop_on_signals()?;
+    let totals = ledger_projector::run(ctx, &mut source, &store, &opts, &stop, |_| {})?;
+    Ok((store, totals))
+}
+
+pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
+    let (store, totals) = replay_into(ctx, &args.input, &args.data, args.batch_size)?;
+    crate::query::print_totals(&totals, args.json)?;
+    let (root, _) = store.digest()?;
+    if !args.json {
+        println!("digest {}", ledger_store::chain::hex(&root));
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct DigestArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn digest(args: &DigestArgs) -> Result<i32> {
+    let store = open_existing_store(&args.data)?;
+    let d = ledger_api::digest_json(&store)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(0);
+    }
+    println!("digest {}", d["digest"].as_str().unwrap_or_default());
+    for p in d["partitions"].as_array().into_iter().flatten() {
+        println!(
+            "  partition {}: offsets [0, {}), {} items, head {}",
+            p["partition"],
+            p["next_offset"],
+            p["items"],
+            p["head"].as_str().unwrap_or_default()
+        );
+    }
+    Ok(0)
+}
