@@ -82,18 +82,29 @@ pub fn free_port() -> u16 {
 
 /// `GET path` on 127.0.0.1:port; the body, if the server answered.
 pub fn http_get(port: u16, path: &str) -> Option<String> {
+    http(port, path, None).map(|(_, body)| body)
+}
+
+/// `GET path` on 127.0.0.1:port with an optional bearer token; the status
+/// and body, if the server answered.
+pub fn http(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .ok()?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
-    out.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
 }
 
 /// The demo's events file and its clean embedded projection, in `dir`.

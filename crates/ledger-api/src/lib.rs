@@ -1,6 +1,12 @@
 //! The read side of the si-ledger: [`views`] of accounts, history and the
-//! digest that the command line and the HTTP API both show.
+//! digest that the command line and the HTTP API both show, and the
+//! authenticated HTTP API itself ([`server`], with [`auth`] and the
+//! [`access`] log).
 
+pub mod access;
+pub mod auth;
+pub mod server;
 pub mod views;
 
+pub use server::{Config, Held, Server};
 pub use views::{digest_json, log_time, Entry, ViewError, Views};

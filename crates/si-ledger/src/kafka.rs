@@ -95,6 +95,22 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
             ledger_kafka::Watermarks::new(brokers, topic)?,
         )?;
     }
+    let _server = match args.serve {
+        Some(addr) => {
+            let assigned = source.assignment();
+            let held: ledger_api::Held =
+                Arc::new(move || assigned.lock().ok().map(|a| a.keys().copied().collect()));
+            Some(crate::api::start(
+                ctx,
+                store.clone(),
+                &args.data,
+                addr,
+                &args.api,
+                held,
+            )?)
+        }
+        None => None,
+    };
     let run_opts = Options {
         batch_size: args.batch_size.max(1),
         until: if args.until_end {

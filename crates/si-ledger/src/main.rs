@@ -1,6 +1,7 @@
 //! `si-ledger`: the command line of the ledger. Parses arguments, sets up
 //! tracing, wires the crates together; every decision lives in the crates.
 
+mod api;
 mod audit;
 mod bench;
 mod demo;
@@ -86,6 +87,10 @@ enum Command {
     /// The ledger digest: a Merkle root over the partitions' hash chains,
     /// with the offsets it covers.
     Digest(audit::DigestArgs),
+    /// The authenticated HTTP API over a store.
+    Serve(api::ServeArgs),
+    /// Every recorded read of personal data (who, when, which IIN, which endpoint).
+    AccessLog(api::AccessLogArgs),
     /// Kafka topics of the ledger.
     #[command(subcommand)]
     Topics(kafka::TopicsCommand),
@@ -190,6 +195,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Replay(args) => audit::replay(&ctx, &args),
         Command::Export(args) => audit::export(&args),
         Command::Digest(args) => audit::digest(&args),
+        Command::Serve(args) => api::serve(&ctx, &args),
+        Command::AccessLog(args) => api::access_log(&args),
         Command::Account(args) => query::account(&ctx, &args),
         Command::Accounts(args) => query::accounts(&args),
         Command::DeadLetters(args) => query::dead_letters(&args),

@@ -124,6 +124,13 @@ pub struct ProjectArgs {
     /// Print the summary counts as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also serve the HTTP API from this process on ADDR (needs --auth):
+    /// its reads see the projector's live data, and on Kafka it answers
+    /// only for the partitions this instance is assigned.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub api: crate::api::ApiArgs,
 }
 
 pub fn store_dir(data: &Path) -> PathBuf {
@@ -153,6 +160,17 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     let log =
         EmbeddedLog::open(log_dir).with_context(|| format!("opening log {}", log_dir.display()))?;
     let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
+    let _server = match args.serve {
+        Some(addr) => Some(crate::api::start(
+            ctx,
+            store.clone(),
+            &args.data,
+            addr,
+            &args.api,
+            Arc::new(|| None),
+        )?),
+        None => None,
+    };
     let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow)?;
     print_totals(&totals, args.json)?;
     Ok(0)

@@ -1,0 +1,451 @@
+//! The HTTP API (axum). Every route but `/healthz` and `/openapi.json`
+//! needs a bearer token of a role allowed on it; every read of personal
+//! data is in the access log before the data leaves. The routes and their
+//! answers are described in `docs/openapi.json`, served at `/openapi.json`.
+
+use crate::access::{self, AccessLog, AccessRecord};
+use crate::auth::{Caller, Role, Tokens};
+use crate::views::{digest_json, ViewError, Views};
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use ledger_core::{parse_date, Context, Iin};
+use ledger_store::{LedgerStore, SledKv};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The OpenAPI document of this API (kept in `docs/openapi.json`).
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+/// Which partitions this instance answers for, asked at each request:
+/// `None` for all (a server over a store it alone fills). A projector in a
+/// consumer group answers with its current assignment.
+pub type Held = Arc<dyn Fn() -> Option<Vec<u32>> + Send + Sync>;
+
+/// An error as the API answers it: a status and a JSON body
+/// `{"error": {"code": …, "message": …}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let mut r = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+impl From<ViewError> for ApiError {
+    fn from(e: ViewError) -> ApiError {
+        let (status, code) = match &e {
+            ViewError::EmptyStore | ViewError::NoAccount { .. } => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            ViewError::NotOwned { .. } => (StatusCode::MISDIRECTED_REQUEST, "partition_not_held"),
+            ViewError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %e, "store read failed");
+        }
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+/// Requests served, by route and status, and their total time: `/metrics`.
+#[derive(Default)]
+struct Metrics {
+    requests: BTreeMap<(&'static str, u16), u64>,
+    seconds: HashMap<&'static str, f64>,
+}
+
+struct AppState {
+    store: LedgerStore<SledKv>,
+    ctx: Context,
+    tokens: Tokens,
+    access: AccessLog,
+    held: Held,
+    metrics: Mutex<Metrics>,
+}
+
+type Shared = Arc<AppState>;
+
+impl AppState {
+    /// The caller of a request, if its token is known and its role is one
+    /// of `allowed`.
+    fn authorize(&self, headers: &HeaderMap, allowed: &[Role]) -> Result<Caller, ApiError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "send an Authorization: Bearer <token> header",
+                )
+            })?;
+        let caller = self.tokens.caller(token.trim()).ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "unknown token")
+        })?;
+        if !allowed.contains(&caller.role) {
+            let roles: Vec<String> = allowed.iter().map(Role::to_string).collect();
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "role {} may not read this; it needs {}",
+                    caller.role,
+                    roles.join(" or ")
+                ),
+            ));
+        }
+        Ok(caller.clone())
+    }
+
+    fn views(&self) -> Views<'_, SledKv> {
+        Views {
+            store: &self.store,
+            held: (self.held)(),
+        }
+    }
+
+    /// Records a read of personal data; the data is sent only after this.
+    async fn record(
+        &self,
+        caller: &Caller,
+        iin: Option<&Iin>,
+        endpoint: &str,
+    ) -> Result<(), ApiError> {
+        tracing::info!(
+            who = %caller.name,
+            iin = %iin.map(Iin::masked).unwrap_or_default(),
+            endpoint,
+            "personal data read"
+        );
+        let r = AccessRecord {
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            who: caller.name.clone(),
+            role: caller.role.to_string(),
+            iin: iin.map(|i| i.as_str().to_string()),
+            endpoint: endpoint.to_string(),
+        };
+        self.access.append(r).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "access_log",
+                format!("the read could not be recorded, so it is refused: {e}"),
+            )
+        })
+    }
+
+    fn count(&self, route: &'static str, status: StatusCode, started: Instant) {
+        if let Ok(mut m) = self.metrics.lock() {
+            *m.requests.entry((route, status.as_u16())).or_default() += 1;
+            *m.seconds.entry(route).or_default() += started.elapsed().as_secs_f64();
+        }
+    }
+}
+
+fn parse_iin(s: &str) -> Result<Iin, ApiError> {
+    Iin::parse(s).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_iin",
+            format!("path segment iin ({}): {e}", ledger_core::mask_id(s)),
+        )
+    })
+}
+
+fn date_param(
+    q: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<chrono::NaiveDate>, ApiError> {
+    q.get(name)
+        .map(|v| {
+            parse_date(v).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_date",
+                    format!("query parameter {name}: {e}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// Runs `f`, counts the answer under `route`.
+async fn counted<F>(s: &Shared, route: &'static str, f: F) -> Response
+where
+    F: std::future::Future<Output = Result<Response, ApiError>>,
+{
+    let started = Instant::now();
+    let r = f.await.unwrap_or_else(IntoResponse::into_response);
+    s.count(route, r.status(), started);
+    r
+}
+
+async fn account(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(iin): UrlPath<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    counted(&s.clone(), "account", async move {
+        let caller = s.authorize(&headers, &[Role::Auditor])?;
+        let iin = parse_iin(&iin)?;
+        if let Some(unknown) = q.keys().find(|k| *k != "as_of" && *k != "as_known_on") {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_parameter",
+                format!("unknown query parameter {unknown} (as_of, as_known_on)"),
+            ));
+        }
+        let as_of = date_param(&q, "as_of")?;
+        let known_on = date_param(&q, "as_known_on")?;
+        let st = s.views().statement(&s.ctx, &iin, as_of, known_on)?;
+        s.record(&caller, Some(&iin), "GET /v1/accounts/{iin}")
+            .await?;
+        Ok(Json(st).into_response())
+    })
+    .await
+}
+
+async fn history(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    UrlPath(iin): UrlPath<String>,
+) -> Response {
+    counted(&s.clone(), "history", async move {
+        let caller = s.authorize(&headers, &[Role::Auditor])?;
+        let iin = parse_iin(&iin)?;
+        let (partition, entries) = s.views().history(&iin)?;
+        s.record(&caller, Some(&iin), "GET /v1/accounts/{iin}/history")
+            .await?;
+        let entries: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json()).collect();
+        Ok(Json(serde_json::json!({
+            "iin": iin.masked(),
+            "partition": partition,
+            "entries": entries,
+        }))
+        .into_response())
+    })
+    .await
+}
+
+async fn digest(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    counted(&s.clone(), "digest", async move {
+        s.authorize(&headers, &[Role::Auditor, Role::Reporter])?;
+        let d = digest_json(&s.store).map_err(ViewError::Store)?;
+        Ok(Json(d).into_response())
+    })
+    .await
+}
+
+async fn access_log(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    counted(&s.clone(), "access_log", async move {
+        let caller = s.authorize(&headers, &[Role::Auditor])?;
+        // Reading the log is itself a read of personal data.
+        s.record(&caller, None, "GET /v1/access-log").await?;
+        let records = access::read(s.access.path())
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "access_log", e))?;
+        Ok(Json(records).into_response())
+    })
+    .await
+}
+
+async fn healthz(State(s): State<Shared>) -> Response {
+    counted(&s.clone(), "healthz", async move {
+        // A store that answers is a healthy server.
+        s.store.meta().map_err(ViewError::Store)?;
+        Ok(Json(serde_json::json!({"status": "ok"})).into_response())
+    })
+    .await
+}
+
+async fn metrics(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    counted(&s.clone(), "metrics", async move {
+        s.authorize(&headers, &[Role::Operator])?;
+        let mut out = String::from(
+            "# HELP si_ledger_api_requests_total HTTP requests answered, by route and status.\n\
+             # TYPE si_ledger_api_requests_total counter\n",
+        );
+        let m = s.metrics.lock().map_err(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "metrics", "metrics lock")
+        })?;
+        for ((route, status), n) in &m.requests {
+            out.push_str(&format!(
+                "si_ledger_api_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}\n"
+            ));
+        }
+        out.push_str(
+            "# HELP si_ledger_api_request_seconds_total Time spent answering, by route.\n\
+             # TYPE si_ledger_api_request_seconds_total counter\n",
+        );
+        let seconds: BTreeMap<_, _> = m.seconds.iter().collect();
+        for (route, secs) in seconds {
+            out.push_str(&format!(
+                "si_ledger_api_request_seconds_total{{route=\"{route}\"}} {secs:.6}\n"
+            ));
+        }
+        let states = s.store.partition_states().map_err(ViewError::Store)?;
+        out.push_str(
+            "# HELP si_ledger_partition_next_offset Next log offset each partition reads.\n\
+             # TYPE si_ledger_partition_next_offset gauge\n",
+        );
+        for p in states {
+            out.push_str(&format!(
+                "si_ledger_partition_next_offset{{partition=\"{}\"}} {}\n",
+                p.partition, p.next_offset
+            ));
+        }
+        Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+    })
+    .await
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        "no such route: see /openapi.json",
+    )
+}
+
+fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/v1/accounts/{iin}", get(account))
+        .route("/v1/accounts/{iin}/history", get(history))
+        .route("/v1/digest", get(digest))
+        .route("/v1/access-log", get(access_log))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// What a server needs besides the store.
+pub struct Config {
+    pub listen: SocketAddr,
+    pub tokens: Tokens,
+    /// The access log file (created if missing).
+    pub access_log: std::path::PathBuf,
+    pub held: Held,
+}
+
+/// A running server: its own thread and tokio runtime.
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `config.listen` (port 0 picks one) and serves until [`Server::stop`].
+    pub fn start(
+        store: LedgerStore<SledKv>,
+        ctx: Context,
+        config: Config,
+    ) -> std::io::Result<Server> {
+        let listener = std::net::TcpListener::bind(config.listen)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let access = AccessLog::open(&config.access_log)?;
+        let state = Arc::new(AppState {
+            store,
+            ctx,
+            tokens: config.tokens,
+            access,
+            held: config.held,
+            metrics: Mutex::new(Metrics::default()),
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ledger-api")
+            .enable_io()
+            .build()?;
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("ledger-api".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            tracing::error!(error = %e, "API listener");
+                            return;
+                        }
+                    };
+                    let served = axum::serve(listener, router(state))
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "API server stopped");
+                    }
+                })
+            })?;
+        Ok(Server {
+            addr,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets requests in flight finish, and returns.
+    pub fn stop(mut self) {
+        self.shutdown_now();
+    }
+
+    fn shutdown_now(&mut self) {
+        if let Some(s) = self.shutdown.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown_now();
+    }
+}
+
+/// The default access log of a data directory.
+pub fn default_access_log(data: &Path) -> std::path::PathBuf {
+    data.join("access-log.jsonl")
+}

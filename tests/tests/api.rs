@@ -1,0 +1,250 @@
+//! The HTTP API over real HTTP on loopback, served by the real binary:
+//! authentication and roles, bad input, the access log, the OpenAPI
+//! document, and personal data kept out of the server's logs.
+
+use ledger_e2e::{demo, free_port, http, run, si_ledger, stdout, Reaped};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn sha(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+const AUDITOR: &str = "auditor-token-1";
+const REPORTER: &str = "reporter-token-1";
+const OPERATOR: &str = "operator-token-1";
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+#[test]
+fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 150, 3);
+    let d = data.to_str().unwrap();
+    // Everything the store says, read before the server takes its lock.
+    let accounts: Vec<Value> = stdout(&run(&["accounts", "--data", d]))
+        .lines()
+        .map(json)
+        .collect();
+    let iins: Vec<String> = accounts
+        .iter()
+        .map(|a| a["iin"].as_str().unwrap().to_string())
+        .collect();
+    assert!(iins.len() > 100);
+    let iin = &iins[0];
+    let statement = json(&stdout(&run(&["account", iin, "--data", d, "--json"])));
+    let digest = json(&stdout(&run(&["digest", "--data", d, "--json"])));
+
+    let auth = dir.path().join("auth.toml");
+    std::fs::write(
+        &auth,
+        format!(
+            "[[tokens]]\nname = \"audit-office\"\nrole = \"auditor\"\nsha256 = \"{}\"\n\n\
+             [[tokens]]\nname = \"monthly-report\"\nrole = \"reporter\"\nsha256 = \"{}\"\n\n\
+             [[tokens]]\nname = \"ops\"\nrole = \"operator\"\nsha256 = \"{}\"\n",
+            sha(AUDITOR),
+            sha(REPORTER),
+            sha(OPERATOR)
+        ),
+    )
+    .unwrap();
+    assert!(
+        !std::fs::read_to_string(&auth).unwrap().contains(AUDITOR),
+        "the auth file holds digests, not tokens"
+    );
+    let port = free_port();
+    let log_file = dir.path().join("serve.log");
+    let mut server = Reaped(Some(
+        si_ledger(&[
+            "serve",
+            "--data",
+            d,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--auth",
+            auth.to_str().unwrap(),
+        ])
+        .env("SI_LEDGER_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_file).unwrap())
+        .spawn()
+        .unwrap(),
+    ));
+    let started = Instant::now();
+    while http(port, "/healthz", None).map(|r| r.0) != Some(200) {
+        assert!(server.child().try_wait().unwrap().is_none(), "serve exited");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "serve never answered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let get = |path: &str, token: Option<&str>| http(port, path, token).expect("answered");
+    let account = format!("/v1/accounts/{iin}");
+
+    // Authentication and roles.
+    let (status, body) = get(&account, None);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(json(&body)["error"]["code"], "unauthenticated");
+    assert_eq!(get(&account, Some("not-a-token")).0, 401);
+    assert_eq!(
+        get(&account, Some(&sha(AUDITOR))).0,
+        401,
+        "a digest is no token"
+    );
+    let (status, body) = get(&account, Some(REPORTER));
+    assert_eq!(status, 403, "{body}");
+    assert!(json(&body)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("auditor"));
+    assert_eq!(get(&format!("{account}/history"), Some(OPERATOR)).0, 403);
+    assert_eq!(get("/metrics", Some(AUDITOR)).0, 403);
+    assert_eq!(get("/v1/access-log", Some(REPORTER)).0, 403);
+
+    // Bad input: which field, why.
+    let (status, body) = get("/v1/accounts/12345", Some(AUDITOR));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(json(&body)["error"]["code"], "bad_iin");
+    let mut wrong_check = iin.clone();
+    let last = wrong_check.pop().unwrap();
+    wrong_check.push(if last == '0' { '1' } else { '0' });
+    let (status, body) = get(&format!("/v1/accounts/{wrong_check}"), Some(AUDITOR));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        !body.contains(&wrong_check),
+        "error bodies mask the IIN: {body}"
+    );
+    let (status, body) = get(&format!("{account}?as_of=2025-13-01"), Some(AUDITOR));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("as_of"), "{body}");
+    assert_eq!(get(&format!("{account}?bogus=1"), Some(AUDITOR)).0, 400);
+
+    // Reads, equal to what the command line says.
+    let (status, body) = get(&account, Some(AUDITOR));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body), statement);
+    let (status, body) = get(&format!("{account}/history"), Some(AUDITOR));
+    assert_eq!(status, 200, "{body}");
+    assert!(!json(&body)["entries"].as_array().unwrap().is_empty());
+    let (status, body) = get(&format!("{account}?as_of=2000-01-01"), Some(AUDITOR));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["contributions_total"], "0.00", "{body}");
+    let (status, body) = get("/v1/digest", Some(REPORTER));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body), digest);
+    let (status, body) = get("/metrics", Some(OPERATOR));
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("si_ledger_api_requests_total{route=\"account\",status=\"401\"}"),
+        "{body}"
+    );
+
+    // Every read of personal data left a record, with who and which IIN.
+    let (status, body) = get("/v1/access-log", Some(AUDITOR));
+    assert_eq!(status, 200, "{body}");
+    let records = json(&body);
+    let reads: Vec<&Value> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["iin"] == iin.as_str())
+        .collect();
+    assert_eq!(reads.len(), 3, "account, history, as-of: {records}");
+    assert!(reads
+        .iter()
+        .all(|r| r["who"] == "audit-office" && r["role"] == "auditor"));
+    assert_eq!(
+        records.as_array().unwrap().len(),
+        4,
+        "refused reads leave no record; reading the log does: {records}"
+    );
+
+    // The OpenAPI document is JSON, OpenAPI 3, and every path it lists is
+    // a route of the server.
+    let (status, body) = get("/openapi.json", None);
+    assert_eq!(status, 200);
+    let doc = json(&body);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let on_disk = json(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json"),
+        )
+        .unwrap(),
+    );
+    assert_eq!(doc, on_disk, "served document is docs/openapi.json");
+    for path in doc["paths"].as_object().unwrap().keys() {
+        let (status, body) = get(&path.replace("{iin}", iin), Some(AUDITOR));
+        let code = serde_json::from_str::<Value>(&body)
+            .ok()
+            .map(|v| v["error"]["code"].clone());
+        assert!(
+            !(status == 404 && code == Some(Value::from("no_route"))),
+            "{path} is not served"
+        );
+    }
+    assert_eq!(
+        json(&get("/v2/nothing", Some(AUDITOR)).1)["error"]["code"],
+        "no_route"
+    );
+
+    drop(server);
+    let listed = stdout(&run(&["access-log", "--data", d]));
+    assert!(
+        listed.contains("audit-office (auditor)") && listed.contains(iin.as_str()),
+        "{listed}"
+    );
+
+    // Nothing the server or a projector logged names a participant: the
+    // logs say whose data was read, masked.
+    let logged = std::fs::read_to_string(&log_file).unwrap();
+    let masked = format!("{}******{}", &iin[..4], &iin[10..]);
+    assert!(
+        logged.contains(&masked),
+        "reads are logged, masked: {logged}"
+    );
+    let projected = si_ledger(&[
+        "project",
+        "--log",
+        data.join("log").to_str().unwrap(),
+        "--data",
+        dir.path().join("again").to_str().unwrap(),
+    ])
+    .env("SI_LEDGER_LOG", "trace")
+    .output()
+    .unwrap();
+    assert!(projected.status.success());
+    let projector_log = String::from_utf8_lossy(&projected.stderr);
+    assert!(
+        projector_log.contains("TRACE")
+            || projector_log.contains("DEBUG")
+            || projector_log.contains("INFO"),
+        "{projector_log}"
+    );
+    let names: Vec<String> = std::fs::read_to_string(data.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| {
+            v["envelope"]["person"]["surname"]
+                .as_str()
+                .map(String::from)
+        })
+        .collect();
+    assert!(!names.is_empty());
+    for log in [&logged, &projector_log.to_string()] {
+        for i in &iins {
+            assert!(!log.contains(i.as_str()), "IIN {i} in a log");
+        }
+        for n in &names {
+            assert!(!log.contains(n.as_str()), "name {n} in a log");
+        }
+    }
+}
