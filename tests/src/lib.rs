@@ -107,6 +107,19 @@ pub fn http(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)>
     Some((status, body.to_string()))
 }
 
+/// The ledger digest of the store in `data` (`si-ledger digest`).
+pub fn digest(data: &std::path::Path) -> String {
+    let o = run(&[
+        "digest",
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "digest: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("digest JSON");
+    v["digest"].as_str().expect("a digest").to_string()
+}
+
 /// The demo's events file and its clean embedded projection, in `dir`.
 pub fn demo(dir: &std::path::Path, participants: u32, months: u32) -> PathBuf {
     let demo = dir.join("demo");

@@ -3,7 +3,7 @@
 //! consumer group, dead-letter topic, crashes, and a member dying.
 
 use ledger_e2e::{
-    demo, free_port, http_get, kafka_brokers, kill_after, run, si_ledger, stderr, stdout,
+    demo, digest, free_port, http_get, kafka_brokers, kill_after, run, si_ledger, stderr, stdout,
     unique_topic, Reaped,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -132,6 +132,49 @@ fn kafka_projection_equals_the_embedded_one() {
     let again = project_until_end(&topic, "equal-again", &data);
     assert_eq!(again["records"], 0, "{again}");
     assert_eq!(accounts(&data), accounts(&demo));
+    // Same records, partitions, offsets and timestamps: the same digest.
+    let live = digest(&data);
+    assert_eq!(live, digest(&demo));
+    // An auditor exports the topic and replays it offline, with no Kafka.
+    let archive = dir.path().join("topic.archive.jsonl");
+    let a = archive.to_str().unwrap();
+    let brokers = kafka_brokers();
+    let o = run(&[
+        "export",
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+        "--out",
+        a,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let offline = dir.path().join("offline");
+    let o = run(&[
+        "replay",
+        "--archive",
+        a,
+        "--data",
+        offline.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        digest(&offline),
+        live,
+        "{}\n{}",
+        stdout(&run(&["digest", "--data", offline.to_str().unwrap()])),
+        stdout(&run(&["digest", "--data", data.to_str().unwrap()]))
+    );
+    let o = run(&[
+        "verify",
+        "--data",
+        data.to_str().unwrap(),
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
 }
 
 #[test]

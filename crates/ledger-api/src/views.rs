@@ -198,3 +198,38 @@ pub fn digest_json<B: Kv>(store: &LedgerStore<B>) -> Result<serde_json::Value, S
         "partitions": partitions,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An instance asked for an IIN on a partition it does not hold says
+    /// which partition, rather than showing an empty account.
+    #[test]
+    fn an_iin_on_a_partition_not_held_is_refused_naming_the_partition() {
+        let store = LedgerStore::in_memory();
+        store.check_or_init_meta(4).unwrap();
+        let iin = Iin::parse("900517400055").unwrap();
+        let p = ledger_store::partition_of(&iin, 4);
+        let others: Vec<u32> = (0..4).filter(|q| *q != p).collect();
+        let views = Views {
+            store: &store,
+            held: Some(others.clone()),
+        };
+        let e = views
+            .account(&Context::default(), &iin, None, None)
+            .unwrap_err();
+        assert!(matches!(e, ViewError::NotOwned { partition, .. } if partition == p));
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("partition {p}")), "{msg}");
+        assert!(!msg.contains("900517400055"), "masked: {msg}");
+        let held = Views {
+            store: &store,
+            held: Some(vec![p]),
+        };
+        assert!(matches!(
+            held.account(&Context::default(), &iin, None, None),
+            Err(ViewError::NoAccount { .. })
+        ));
+    }
+}

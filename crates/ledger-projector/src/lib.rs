@@ -53,7 +53,10 @@ impl DeadLetterSink for StoreOnly {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
-    /// Stop once every assigned partition reaches the end seen at start.
+    /// Stop once every assigned partition reaches the end seen at start and
+    /// a poll finds nothing more. (The second condition because a broker's
+    /// end offsets can lag its log: Tansu 0.6 reports the last batch's first
+    /// offset + 1.)
     EndAtStart,
     /// Keep polling until the stop flag is set.
     Stopped,
@@ -203,13 +206,16 @@ pub fn run_with_sink<S: Source, B: Kv>(
             Ok(())
         };
         let result = (|| -> Result<(), ProjectError> {
+            // Whether the last poll came back empty.
+            let mut drained = false;
             loop {
                 if stop.load(Ordering::Relaxed)
-                    || (opts.until == Until::EndAtStart && reached(&next))
+                    || (opts.until == Until::EndAtStart && drained && reached(&next))
                 {
                     break;
                 }
                 let records = source.poll(opts.batch_size, opts.poll_wait)?;
+                drained = records.is_empty();
                 if records.is_empty() {
                     // Nothing new: settle the batch in flight now rather than
                     // when the next records arrive (a follower may wait long).

@@ -6,15 +6,17 @@
 //! last line closes the chain:
 //!
 //! ```text
-//! {"format":"si-ledger-archive","version":1,"topic":"contributions","partitions":4,
-//!  "ranges":[{"partition":0,"start":0,"end":120}, …]}
+//! {"format":"si-ledger-archive","version":1,"topic":"contributions","partitions":4}
 //! {"p":0,"o":0,"ts":1767225600000,"key":"<base64>","value":"<base64>","link":"<hex>"}
 //! …
-//! {"end":{"records":480,"link":"<hex>"}}
+//! {"end":{"records":480,"link":"<hex>","ranges":[{"partition":0,"start":0,"end":120}, …]}}
 //! ```
 //!
 //! Each partition's records appear in offset order, every offset of its
-//! range once; partitions may interleave. `link` chains every line to the
+//! range `[start, end)` once; partitions may interleave. The ranges close
+//! the file because an export learns where a topic ends only by reading
+//! it (a broker's high watermark can lag: Tansu 0.6 reports the last
+//! batch's first offset + 1). `link` chains every line to the
 //! one before: the first record's previous link is SHA-256 of the header
 //! line, and `link = SHA-256(previous ‖ partition u32 BE ‖ offset u64 BE ‖
 //! timestamp i64 BE ‖ key length u32 BE ‖ key ‖ value length u32 BE ‖
@@ -49,7 +51,6 @@ pub struct Header {
     pub version: u32,
     pub topic: String,
     pub partitions: u32,
-    pub ranges: Vec<Range>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,6 +67,7 @@ struct Line {
 struct End {
     records: u64,
     link: String,
+    ranges: Vec<Range>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -99,8 +101,9 @@ pub struct ArchiveWriter {
     partial: PathBuf,
     link: [u8; 32],
     records: u64,
-    next: BTreeMap<u32, u64>,
-    ranges: Vec<Range>,
+    /// Per partition: the first offset written and the next one.
+    spans: BTreeMap<u32, (u64, u64)>,
+    partitions: u32,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> SourceError + '_ {
@@ -125,30 +128,36 @@ impl ArchiveWriter {
             partial,
             link: Sha256::digest(line.as_bytes()).into(),
             records: 0,
-            next: header
-                .ranges
-                .iter()
-                .map(|r| (r.partition, r.start))
-                .collect(),
-            ranges: header.ranges.clone(),
+            spans: BTreeMap::new(),
+            partitions: header.partitions,
         })
     }
 
-    /// Appends one record; it must be the next offset of its partition.
+    /// The next offset of each partition written so far.
+    pub fn next_offsets(&self) -> BTreeMap<u32, u64> {
+        self.spans.iter().map(|(p, (_, n))| (*p, *n)).collect()
+    }
+
+    /// Appends one record; after a partition's first, each must be the
+    /// next offset of its partition.
     pub fn append(&mut self, r: &Record) -> Result<(), SourceError> {
-        let next = self.next.get_mut(&r.partition).ok_or_else(|| {
-            SourceError::Other(format!(
-                "partition {} is not in the archive's ranges",
-                r.partition
-            ))
-        })?;
-        if r.offset != *next {
+        if r.partition >= self.partitions {
             return Err(SourceError::Other(format!(
-                "partition {}: offset {} where {} was next",
-                r.partition, r.offset, next
+                "partition {} of a log of {} partitions",
+                r.partition, self.partitions
             )));
         }
-        *next += 1;
+        let span = self
+            .spans
+            .entry(r.partition)
+            .or_insert((r.offset, r.offset));
+        if r.offset != span.1 {
+            return Err(SourceError::Other(format!(
+                "partition {}: offset {} where {} was next",
+                r.partition, r.offset, span.1
+            )));
+        }
+        span.1 += 1;
         self.link = record_link(&self.link, r);
         self.records += 1;
         let line = Line {
@@ -163,22 +172,24 @@ impl ArchiveWriter {
         writeln!(self.out, "{line}").map_err(io(&self.partial))
     }
 
-    /// Closes the chain, flushes, and moves the file into place. Fails if a
-    /// partition's range is not complete.
+    /// Closes the chain with every partition's range, flushes, and moves
+    /// the file into place.
     pub fn finish(mut self) -> Result<u64, SourceError> {
-        for r in &self.ranges {
-            let at = self.next[&r.partition];
-            if at != r.end {
-                return Err(SourceError::Other(format!(
-                    "partition {}: archive stops at offset {at}, its range ends at {}",
-                    r.partition, r.end
-                )));
-            }
-        }
+        let ranges = (0..self.partitions)
+            .map(|p| {
+                let (start, end) = self.spans.get(&p).copied().unwrap_or((0, 0));
+                Range {
+                    partition: p,
+                    start,
+                    end,
+                }
+            })
+            .collect();
         let trailer = Trailer {
             end: End {
                 records: self.records,
                 link: hex(&self.link),
+                ranges,
             },
         };
         let line = serde_json::to_string(&trailer).expect("trailers encode");
@@ -193,8 +204,9 @@ impl ArchiveWriter {
     }
 }
 
-/// Copies every record of `source` below the end offsets it reports now
-/// into an archive at `path`; returns how many.
+/// Copies every record of `source` into an archive at `path`, up to the
+/// end: past the end offsets the source reported at the start, and until a
+/// poll finds nothing more. Returns how many.
 pub fn export(
     source: &mut dyn Source,
     topic: &str,
@@ -203,41 +215,39 @@ pub fn export(
 ) -> Result<u64, SourceError> {
     let ends: BTreeMap<u32, u64> = source.end_offsets()?.into_iter().collect();
     let partitions = source.partition_count();
-    let ranges: Vec<Range> = (0..partitions)
-        .map(|p| Range {
-            partition: p,
-            start: 0,
-            end: ends.get(&p).copied().unwrap_or(0),
-        })
-        .collect();
-    for r in &ranges {
-        source.seek(r.partition, 0)?;
+    for p in source.assigned() {
+        source.seek(p, 0)?;
     }
     let header = Header {
         format: FORMAT.into(),
         version: VERSION,
         topic: topic.into(),
         partitions,
-        ranges: ranges.clone(),
     };
     let mut w = ArchiveWriter::create(path, &header)?;
-    let mut left: u64 = ranges.iter().map(|r| r.end).sum();
     let mut idle = 0;
-    while left > 0 {
+    loop {
         let records = source.poll(8192, Duration::from_millis(200))?;
         if records.is_empty() {
+            let next = w.next_offsets();
+            let reached = ends
+                .iter()
+                .all(|(p, end)| next.get(p).copied().unwrap_or(0) >= *end);
+            if reached {
+                break;
+            }
             idle += 1;
             if idle > 150 {
                 return Err(SourceError::Other(format!(
-                    "the log stopped delivering with {left} records to go"
+                    "the log stopped delivering short of its end offsets {ends:?} \
+                     (reached {next:?})"
                 )));
             }
             continue;
         }
         idle = 0;
-        for r in records.iter().filter(|r| r.offset < ends[&r.partition]) {
+        for r in &records {
             w.append(r)?;
-            left -= 1;
         }
         progress(w.records);
     }
@@ -253,6 +263,8 @@ pub struct ArchiveSource {
     line_no: u64,
     link: [u8; 32],
     records: u64,
+    /// Each partition's range, from the closing line.
+    ranges: Vec<Range>,
     /// The next offset each partition's lines must have.
     expect: BTreeMap<u32, u64>,
     /// Records below these offsets are skipped (the projector's seeks).
@@ -282,15 +294,13 @@ impl ArchiveSource {
                 ),
             ));
         }
+        let ranges = closing_ranges(path)?;
         Ok(ArchiveSource {
             lines,
             path: path.to_path_buf(),
             link: Sha256::digest(first.as_bytes()).into(),
-            expect: header
-                .ranges
-                .iter()
-                .map(|r| (r.partition, r.start))
-                .collect(),
+            expect: ranges.iter().map(|r| (r.partition, r.start)).collect(),
+            ranges,
             header,
             line_no: 1,
             records: 0,
@@ -324,6 +334,9 @@ impl ArchiveSource {
         if text.starts_with("{\"end\"") {
             let t: Trailer =
                 serde_json::from_str(&text).map_err(|e| self.bad(format!("closing line: {e}")))?;
+            if t.end.ranges != self.ranges {
+                return Err(self.bad("closing line differs from the one read at open".into()));
+            }
             if t.end.records != self.records || t.end.link != hex(&self.link) {
                 return Err(self.bad(format!(
                     "closing line says {} records ending in link {}; the lines give {} ending in {}",
@@ -333,7 +346,7 @@ impl ArchiveSource {
                     hex(&self.link)
                 )));
             }
-            for r in &self.header.ranges {
+            for r in &self.ranges {
                 if self.expect[&r.partition] != r.end {
                     return Err(self.bad(format!(
                         "partition {} stops at offset {}, its range ends at {}",
@@ -359,7 +372,9 @@ impl ArchiveSource {
         };
         let place = format!("partition {} offset {}", line.p, line.o);
         let Some(expected) = self.expect.get(&line.p).copied() else {
-            return Err(self.bad(format!("{place}: partition not in the header's ranges")));
+            return Err(self.bad(format!(
+                "{place}: partition not in the closing line's ranges"
+            )));
         };
         let link = record_link(&self.link, &record);
         if hex(&link) != line.link {
@@ -381,6 +396,37 @@ impl ArchiveSource {
     pub fn check(mut self) -> Result<u64, SourceError> {
         while self.next_record()?.is_some() {}
         Ok(self.records)
+    }
+}
+
+/// The ranges on an archive's closing line, read from the file's end.
+fn closing_ranges(path: &Path) -> Result<Vec<Range>, SourceError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path).map_err(io(path))?;
+    let len = f.metadata().map_err(io(path))?.len();
+    let mut tail_len = 1u64 << 16;
+    loop {
+        let from = len.saturating_sub(tail_len);
+        f.seek(SeekFrom::Start(from)).map_err(io(path))?;
+        let mut tail = Vec::new();
+        f.read_to_end(&mut tail).map_err(io(path))?;
+        let text = String::from_utf8_lossy(&tail);
+        let trimmed = text.trim_end_matches('\n');
+        let last = match trimmed.rfind('\n') {
+            Some(i) => &trimmed[i + 1..],
+            None if from == 0 => trimmed,
+            None => {
+                tail_len *= 4;
+                continue;
+            }
+        };
+        return match serde_json::from_str::<Trailer>(last) {
+            Ok(t) => Ok(t.end.ranges),
+            Err(e) => Err(SourceError::Other(format!(
+                "archive {}: the last line is not the closing line (truncated?): {e}",
+                path.display()
+            ))),
+        };
     }
 }
 
@@ -416,12 +462,7 @@ impl Source for ArchiveSource {
     }
 
     fn end_offsets(&mut self) -> Result<Vec<(u32, u64)>, SourceError> {
-        Ok(self
-            .header
-            .ranges
-            .iter()
-            .map(|r| (r.partition, r.end))
-            .collect())
+        Ok(self.ranges.iter().map(|r| (r.partition, r.end)).collect())
     }
 
     fn acknowledge(&mut self, _: &[(u32, u64)]) -> Result<(), SourceError> {
