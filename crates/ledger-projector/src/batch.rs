@@ -260,7 +260,7 @@ pub fn decide_batch<B: Kv>(
             outcome,
             link: GENESIS,
         };
-        record.head = chain::account_link(&record.head, &entry);
+        record.head = chain::account_link(&record.head, &entry, &hash.0);
         let head = chains.head(p)?;
         head.link = chain::update_link(&head.link, &record.head);
         head.items += 1;

@@ -188,7 +188,7 @@ impl<B: Kv> LedgerStore<B> {
                             ),
                         );
                     }
-                    walk.link = chain::account_link(&walk.link, h);
+                    walk.link = chain::account_link(&walk.link, h, &chain::content_hash(h));
                     walk.seq += 1;
                     visit(p, &accounts[i].account.iin, h);
                     computed = chain::update_link(&computed, &walk.link);

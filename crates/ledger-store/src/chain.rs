@@ -48,15 +48,21 @@ fn outcome_code(o: &Outcome) -> u8 {
     }
 }
 
-/// `A_n` of an account whose previous link is `prev`, for `entry`.
-pub fn account_link(prev: &Link, entry: &HistoryEntry) -> Link {
+/// SHA-256 of an entry's event bytes: its content hash.
+pub fn content_hash(entry: &HistoryEntry) -> Link {
+    Sha256::digest(&entry.event).into()
+}
+
+/// `A_n` of an account whose previous link is `prev`, for `entry` whose
+/// content hash ([`content_hash`]) is `hash`: a projector has it already.
+pub fn account_link(prev: &Link, entry: &HistoryEntry, hash: &Link) -> Link {
     let mut h = Sha256::new();
     h.update(prev);
     h.update(entry.position.partition.to_be_bytes());
     h.update(entry.position.offset.to_be_bytes());
     h.update(entry.timestamp_ms.to_be_bytes());
     h.update(entry.seq.to_be_bytes());
-    h.update(Sha256::digest(&entry.event));
+    h.update(hash);
     h.update([
         outcome_code(&entry.outcome),
         u8::from(entry.outcome.is_late()),
@@ -174,12 +180,15 @@ mod tests {
         bytes.extend(2u32.to_be_bytes());
         bytes.extend(b"no");
         let want: Link = Sha256::digest(&bytes).into();
-        assert_eq!(account_link(&GENESIS, &entry()), want);
+        assert_eq!(
+            account_link(&GENESIS, &entry(), &content_hash(&entry())),
+            want
+        );
     }
 
     #[test]
     fn every_field_moves_the_link() {
-        let base = account_link(&GENESIS, &entry());
+        let base = account_link(&GENESIS, &entry(), &content_hash(&entry()));
         let mut changed = Vec::new();
         let mut e = entry();
         e.position.offset = 9;
@@ -199,9 +208,12 @@ mod tests {
         e.seq = 1;
         changed.push(e);
         for e in changed {
-            assert_ne!(account_link(&GENESIS, &e), base, "{e:?}");
+            assert_ne!(account_link(&GENESIS, &e, &content_hash(&e)), base, "{e:?}");
         }
-        assert_ne!(account_link(&[1; 32], &entry()), base);
+        assert_ne!(
+            account_link(&[1; 32], &entry(), &content_hash(&entry())),
+            base
+        );
     }
 
     #[test]

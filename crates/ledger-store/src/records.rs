@@ -24,6 +24,7 @@ pub struct HistoryEntry {
     /// its known fields in field-number order. Its SHA-256 is the event's
     /// content hash; `ledger_proto::decode_envelope` reads it back. Kept as
     /// bytes so that a check can hash exactly what was applied.
+    #[serde(with = "serde_bytes")]
     pub event: Vec<u8>,
     pub outcome: Outcome,
     /// The partition chain's link after this entry (see [`crate::chain`]).
@@ -84,7 +85,9 @@ pub fn fingerprint(id: &EventId) -> [u8; 4] {
 pub struct DeadLetter {
     pub position: Position,
     pub timestamp_ms: i64,
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
     /// `bad_key`, `undecodable`, `invalid`, `key_mismatch`, `wrong_partition`, `conflict`.
     pub kind: String,
