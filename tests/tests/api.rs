@@ -248,3 +248,83 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
         }
     }
 }
+
+/// `project --serve`: the API inside a following projector answers from its
+/// live store, and stops with it on SIGTERM.
+#[test]
+fn a_projector_serves_the_api_on_its_live_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 60, 2);
+    let d = data.to_str().unwrap();
+    let iin = json(
+        stdout(&run(&["accounts", "--data", d]))
+            .lines()
+            .next()
+            .unwrap(),
+    )["iin"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let statement = json(&stdout(&run(&["account", &iin, "--data", d, "--json"])));
+    let auth = dir.path().join("auth.toml");
+    std::fs::write(
+        &auth,
+        format!(
+            "[[tokens]]\nname = \"a\"\nrole = \"auditor\"\nsha256 = \"{}\"\n",
+            sha(AUDITOR)
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let live = dir.path().join("live");
+    let mut projector = Reaped(Some(
+        si_ledger(&[
+            "project",
+            "--log",
+            data.join("log").to_str().unwrap(),
+            "--data",
+            live.to_str().unwrap(),
+            "--follow",
+            "--serve",
+            &format!("127.0.0.1:{port}"),
+            "--auth",
+            auth.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap(),
+    ));
+    let started = Instant::now();
+    let path = format!("/v1/accounts/{iin}");
+    loop {
+        if let Some((200, body)) = http(port, &path, Some(AUDITOR)) {
+            if json(&body) == statement {
+                break;
+            }
+        }
+        assert!(
+            projector.child().try_wait().unwrap().is_none(),
+            "projector exited"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never served the statement"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = projector.child().id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = projector.take().wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        http(port, "/healthz", None).is_none(),
+        "the API stopped with the projector"
+    );
+    let records = stdout(&run(&["access-log", "--data", live.to_str().unwrap()]));
+    assert!(records.contains(&iin), "{records}");
+}
