@@ -72,6 +72,26 @@ impl<B: Kv> LedgerStore<B> {
         Ok(audit)
     }
 
+    /// Every value under `tag` of partition `p`, decoded in key order; a
+    /// value that does not decode is reported to `brk` and skipped.
+    fn decode_all<T>(
+        &self,
+        tag: u8,
+        p: u32,
+        brk: &mut impl FnMut(Option<u64>, String, String),
+        decode: impl Fn(&[u8], &[u8]) -> Result<Vec<T>, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        self.kv.for_each(&key(tag, p, &[]), &mut |k, v| {
+            match decode(k, v) {
+                Ok(items) => out.extend(items),
+                Err(e) => brk(None, printable_key(k), e.to_string()),
+            }
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
     fn audit_partition(
         &self,
         p: u32,
@@ -88,13 +108,8 @@ impl<B: Kv> LedgerStore<B> {
             })
         };
         // Who owns which offset, from the accounts' refs.
-        let mut accounts: Vec<AccountRecord> = Vec::new();
-        self.kv.for_each(&key(ACCOUNT, p, &[]), &mut |k, v| {
-            match decode::<AccountRecord>("account", k, v) {
-                Ok(r) => accounts.push(r),
-                Err(e) => brk(None, printable_key(k), e.to_string()),
-            }
-            Ok(true)
+        let accounts: Vec<AccountRecord> = self.decode_all(ACCOUNT, p, &mut brk, |k, v| {
+            decode("account", k, v).map(|r| vec![r])
         })?;
         let mut owner: HashMap<u64, usize> = HashMap::new();
         for (i, r) in accounts.iter().enumerate() {
@@ -111,21 +126,9 @@ impl<B: Kv> LedgerStore<B> {
         // The chained items as stored: entries in segment order, dead
         // letters in key order, merged by offset (an update before the
         // dead letter of the same conflicting record).
-        let mut entries: Vec<HistoryEntry> = Vec::new();
-        self.kv.for_each(&key(HISTORY, p, &[]), &mut |k, v| {
-            match decode_segment(k, v) {
-                Ok(seg) => entries.extend(seg),
-                Err(e) => brk(None, printable_key(k), e.to_string()),
-            }
-            Ok(true)
-        })?;
-        let mut dead: Vec<DeadLetter> = Vec::new();
-        self.kv.for_each(&key(DEAD, p, &[]), &mut |k, v| {
-            match decode::<DeadLetter>("dead letter", k, v) {
-                Ok(d) => dead.push(d),
-                Err(e) => brk(None, printable_key(k), e.to_string()),
-            }
-            Ok(true)
+        let entries: Vec<HistoryEntry> = self.decode_all(HISTORY, p, &mut brk, decode_segment)?;
+        let dead: Vec<DeadLetter> = self.decode_all(DEAD, p, &mut brk, |k, v| {
+            decode("dead letter", k, v).map(|d| vec![d])
         })?;
         audit.entries += entries.len() as u64;
         audit.dead_letters += dead.len() as u64;
