@@ -98,8 +98,15 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
     let _server = match args.serve {
         Some(addr) => {
             let assigned = source.assignment();
-            let held: ledger_api::Held =
-                Arc::new(move || assigned.lock().ok().map(|a| a.keys().copied().collect()));
+            // A poisoned lock holds nothing rather than everything.
+            let held: ledger_api::Held = Arc::new(move || {
+                Some(
+                    assigned
+                        .lock()
+                        .map(|a| a.keys().copied().collect())
+                        .unwrap_or_default(),
+                )
+            });
             Some(crate::api::start(
                 ctx,
                 store.clone(),
