@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         root.join("si/ledger/v1/common.proto"),
         root.join("si/ledger/v1/events.proto"),
+        root.join("si/ledger/v1/reporting.proto"),
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());

@@ -5,13 +5,35 @@ use crate::{BenefitStatus, BenefitType, EventId, Iin, Money, PayerId, Period, Pe
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Sums for one period, as credited (refunds are the accepted ones).
+/// Sums for one period (the period an event is for, whenever it was
+/// recorded), as credited (refunds are the accepted ones): what a monthly
+/// projection of the period reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeriodTotals {
     pub contributions: Money,
     pub penalties: Money,
     pub refunded_contributions: Money,
     pub refunded_penalties: Money,
+    /// Contribution and penalty lines for the period returned to the payer.
+    pub returned: Money,
+    /// Contribution and penalty lines for the period, credited or returned.
+    pub lines: u32,
+    /// Of `lines`, those recorded after their deadline (Rules §7).
+    pub late_lines: u32,
+    /// Benefits paid for the period, by type.
+    pub benefits_paid: BTreeMap<BenefitType, Money>,
+    /// Pension contributions withheld from those benefits.
+    pub pension_withheld: Money,
+}
+
+impl PeriodTotals {
+    /// Counts one contribution or penalty line for the period.
+    pub(crate) fn count_line(&mut self, late: bool) {
+        self.lines = self.lines.saturating_add(1);
+        if late {
+            self.late_lines = self.late_lines.saturating_add(1);
+        }
+    }
 }
 
 /// What one payer paid under one code for one period, and what of it was

@@ -145,16 +145,28 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
         Event::BenefitPaid(p) => match account.benefits.get_mut(&p.benefit_id) {
             None => refused(format!("benefit {} is not assigned", p.benefit_id)),
             Some(b) => {
-                let (Some(paid), Some(withheld)) = (
+                let t = account.periods.get(&p.period);
+                let period_paid = t
+                    .and_then(|t| t.benefits_paid.get(&b.benefit_type))
+                    .copied()
+                    .unwrap_or(Money::ZERO);
+                let period_withheld = t.map_or(Money::ZERO, |t| t.pension_withheld);
+                let (Some(paid), Some(withheld), Some(period_paid), Some(period_withheld)) = (
                     b.paid_total.checked_add(p.amount),
                     b.pension_withheld_total
                         .checked_add(p.pension_contribution_withheld),
+                    period_paid.checked_add(p.amount),
+                    period_withheld.checked_add(p.pension_contribution_withheld),
                 ) else {
                     return refused(OVERFLOW);
                 };
                 b.paid_total = paid;
                 b.pension_withheld_total = withheld;
                 b.payments += 1;
+                let benefit_type = b.benefit_type;
+                let t = account.periods.entry(p.period).or_default();
+                t.benefits_paid.insert(benefit_type, period_paid);
+                t.pension_withheld = period_withheld;
                 Outcome::Applied { late: false }
             }
         },
@@ -193,10 +205,19 @@ fn contribution(
     // payer. v1 compares with the birth date the IIN itself encodes.
     if let Some(encoded) = account.iin.birth_date() {
         if encoded != c.person.birth_date {
-            return match account.returned_total.checked_add(c.amount) {
-                None => refused(OVERFLOW),
-                Some(t) => {
-                    account.returned_total = t;
+            let period_returned = account
+                .periods
+                .get(&c.period)
+                .map_or(Money::ZERO, |t| t.returned);
+            return match (
+                account.returned_total.checked_add(c.amount),
+                period_returned.checked_add(c.amount),
+            ) {
+                (Some(total), Some(in_period)) => {
+                    account.returned_total = total;
+                    let t = account.periods.entry(c.period).or_default();
+                    t.returned = in_period;
+                    t.count_line(late);
                     Outcome::Returned {
                         reason: format!(
                             "birth date {} differs from {} encoded in the IIN",
@@ -205,6 +226,7 @@ fn contribution(
                         late,
                     }
                 }
+                _ => refused(OVERFLOW),
             };
         }
     }
@@ -229,6 +251,7 @@ fn contribution(
         return refused(OVERFLOW);
     };
     let t = account.periods.entry(c.period).or_default();
+    t.count_line(late);
     if is_penalty {
         t.penalties = period_sum;
         account.penalties_total = grand_total;

@@ -13,7 +13,9 @@ pub mod partition;
 pub mod statement;
 pub mod time;
 
-pub use account::{Account, PayerKey, PayerLine, PeriodTotals};
+pub use account::{
+    Account, BenefitRecord, BenefitState, PayerKey, PayerLine, PeriodTotals, PersonRecord,
+};
 pub use apply::{apply, Context, Outcome};
 pub use asof::as_known;
 pub use calendar::{Calendar, Deadline};

@@ -75,9 +75,12 @@ impl Statement {
             participation_months: a.participation_months(),
             late_recordings: a.late_recordings,
             duplicates_ignored: a.duplicates_ignored,
+            // Periods with credited money; a period that only had lines
+            // returned or benefits paid shows in the monthly projection.
             periods: a
                 .periods
                 .iter()
+                .filter(|(_, t)| t.contributions != Money::ZERO || t.penalties != Money::ZERO)
                 .map(|(p, t)| StatementPeriod {
                     period: *p,
                     contributions: t.contributions,

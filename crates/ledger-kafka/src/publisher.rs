@@ -117,6 +117,25 @@ impl Publisher {
         records: &[(&[u8], Option<i64>, &[u8])],
         headers: impl Fn(usize) -> Vec<(&'static str, Vec<u8>)>,
     ) -> Result<Vec<Delivered>, PublishError> {
+        self.send_all(records, headers, None)
+    }
+
+    /// [`publish`](Self::publish) to one given partition, whatever the keys
+    /// (control records that every partition must carry).
+    pub fn publish_to(
+        &mut self,
+        partition: u32,
+        records: &[(&[u8], Option<i64>, &[u8])],
+    ) -> Result<Vec<Delivered>, PublishError> {
+        self.send_all(records, |_| Vec::new(), Some(partition))
+    }
+
+    fn send_all(
+        &mut self,
+        records: &[(&[u8], Option<i64>, &[u8])],
+        headers: impl Fn(usize) -> Vec<(&'static str, Vec<u8>)>,
+        partition: Option<u32>,
+    ) -> Result<Vec<Delivered>, PublishError> {
         let deadline = Instant::now() + self.timeout;
         self.call += 1;
         let call = self.call;
@@ -126,6 +145,9 @@ impl Publisher {
                 .payload(*value);
             if let Some(ts) = ts {
                 record = record.timestamp(*ts);
+            }
+            if let Some(p) = partition {
+                record = record.partition(p as i32);
             }
             let hs = headers(i);
             if !hs.is_empty() {

@@ -500,6 +500,21 @@ impl Watermarks {
         })
     }
 
+    /// The topic's partition count, from the cluster's metadata.
+    pub fn partitions(&self) -> Result<u32, SourceError> {
+        let metadata = self
+            .client
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
+            .map_err(kafka)?;
+        metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == self.topic && t.error().is_none())
+            .map(|t| t.partitions().len() as u32)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| SourceError::Other(format!("topic {} does not exist", self.topic)))
+    }
+
     /// The offset one past the last record of `partition`.
     pub fn high(&self, partition: u32) -> Result<u64, SourceError> {
         let (_, high) = self

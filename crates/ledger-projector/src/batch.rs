@@ -89,6 +89,14 @@ type Checked = Result<Ready, (&'static str, String)>;
 /// about a record that needs no state.
 fn check(rec: &Record, partitions: u32) -> Checked {
     let p = rec.partition;
+    // A control record that decodes is handled by the loop, never here.
+    if ledger_proto::monthly::is_control_key(&rec.key) {
+        let why = match ledger_proto::monthly::decode_control(&rec.value) {
+            Err(e) => e,
+            Ok(_) => "control record reached the event path".to_string(),
+        };
+        return Err(("bad_control", why));
+    }
     let parsed = std::str::from_utf8(&rec.key)
         .map_err(|_| "key: not UTF-8".to_string())
         .and_then(|k| Iin::parse(k).map_err(|e| format!("key: {e}")));

@@ -12,6 +12,7 @@
 //! nothing lost, nothing counted twice.
 
 mod batch;
+pub mod monthly;
 
 pub use batch::{decide_batch, BatchOutcome, Overlay};
 
@@ -100,6 +101,9 @@ pub struct Totals {
     pub late: u64,
     /// Records below the stored offset that a source delivered again.
     pub redelivered: u64,
+    /// Month-closed markers handled, and the projections they wrote.
+    pub months_closed: u64,
+    pub projections: u64,
     pub batches: u64,
 }
 
@@ -114,6 +118,8 @@ impl Totals {
         self.dead_letters += o.dead_letters;
         self.late += o.late;
         self.redelivered += o.redelivered;
+        self.months_closed += o.months_closed;
+        self.projections += o.projections;
         self.batches += o.batches;
     }
 }
@@ -230,21 +236,49 @@ pub fn run_with_sink<S: Source, B: Kv>(
                         v.insert(store.offset(r.partition)?.unwrap_or(0));
                     }
                 }
-                let overlay = in_flight.as_ref().map(|(o, _)| o);
-                let outcome = decide_batch(ctx, store, overlay, partitions, &next, &records)?;
-                for (p, o) in &outcome.write.offsets {
-                    next.insert(*p, *o);
+                // A control record cuts the poll in two: what precedes it is
+                // decided and written first, then it is handled alone, on a
+                // store that holds everything before it.
+                let mut start = 0;
+                while start < records.len() {
+                    let marker = records[start..]
+                        .iter()
+                        .position(|r| monthly::control(r).is_some())
+                        .map(|i| start + i);
+                    let end = marker.unwrap_or(records.len());
+                    if end > start {
+                        let chunk = &records[start..end];
+                        let overlay = in_flight.as_ref().map(|(o, _)| o);
+                        let outcome = decide_batch(ctx, store, overlay, partitions, &next, chunk)?;
+                        for (p, o) in &outcome.write.offsets {
+                            next.insert(*p, *o);
+                        }
+                        if !outcome.write.dead_letters.is_empty() {
+                            sink.publish(&outcome.write.dead_letters)
+                                .map_err(ProjectError::DeadLetters)?;
+                        }
+                        finish(&mut in_flight, source, &mut totals)?;
+                        let batch = Arc::new(outcome.write);
+                        to_writer
+                            .send(Arc::clone(&batch))
+                            .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
+                        in_flight = Some((Overlay::new(batch), outcome.counts));
+                    }
+                    let Some(m) = marker else { break };
+                    let r = &records[m];
+                    let expected = next.get(&r.partition).copied().unwrap_or(0);
+                    if r.offset < expected {
+                        totals.redelivered += 1;
+                    } else {
+                        finish(&mut in_flight, source, &mut totals)?;
+                        let control = monthly::control(r).expect("found as a control record");
+                        let counts = monthly::handle(store, r, control)?;
+                        next.insert(r.partition, r.offset + 1);
+                        source.acknowledge(&[(r.partition, r.offset + 1)])?;
+                        totals.add(&counts);
+                    }
+                    start = m + 1;
                 }
-                if !outcome.write.dead_letters.is_empty() {
-                    sink.publish(&outcome.write.dead_letters)
-                        .map_err(ProjectError::DeadLetters)?;
-                }
-                finish(&mut in_flight, source, &mut totals)?;
-                let batch = Arc::new(outcome.write);
-                to_writer
-                    .send(Arc::clone(&batch))
-                    .map_err(|_| StoreError::Backend("store writer stopped".into()))?;
-                in_flight = Some((Overlay::new(batch), outcome.counts));
             }
             finish(&mut in_flight, source, &mut totals)
         })();

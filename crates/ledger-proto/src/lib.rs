@@ -4,6 +4,7 @@
 
 pub mod convert;
 pub mod jsonl;
+pub mod monthly;
 
 /// Generated messages of package `si.ledger.v1`.
 #[allow(clippy::all, missing_docs)]

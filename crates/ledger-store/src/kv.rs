@@ -42,6 +42,15 @@ pub trait Kv: Clone + Send + Sync + 'static {
     /// stop early.
     fn for_each(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError>;
 
+    /// [`Kv::for_each`] over the keys with `prefix` that are `>= from`: to
+    /// walk a large range in chunks, writing between them.
+    fn for_each_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<(), StoreError>;
+
     /// Every pair whose key starts with `prefix`, collected: for small
     /// ranges and tests.
     fn scan(&self, prefix: &[u8]) -> Result<Pairs, StoreError> {
@@ -118,6 +127,22 @@ impl Kv for SledKv {
         Ok(())
     }
 
+    fn for_each_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
+        let start = from.max(prefix).to_vec();
+        for r in self.db.range(start..) {
+            let (k, v) = r.map_err(backend)?;
+            if !k.starts_with(prefix) || !f(&k, &v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.db.size_on_disk().map_err(backend)
     }
@@ -150,6 +175,24 @@ impl Kv for MemoryKv {
         let m = self.map.lock().map_err(backend)?;
         for (k, v) in m
             .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+        {
+            if !f(k, v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn for_each_from(
+        &self,
+        prefix: &[u8],
+        from: &[u8],
+        f: &mut Visitor<'_>,
+    ) -> Result<(), StoreError> {
+        let m = self.map.lock().map_err(backend)?;
+        for (k, v) in m
+            .range(from.max(prefix).to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
         {
             if !f(k, v)? {

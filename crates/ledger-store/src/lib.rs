@@ -17,6 +17,7 @@
 //! | `H`, partition, bucket start (u64 BE) | the [`HistoryEntry`]s with offsets in `[start, start + SEGMENT)`, in offset order, LZ4-compressed |
 //! | `D`, partition, offset (u64 BE) | [`DeadLetter`] |
 //! | `C`, partition | [`ChainHead`]: where the partition's hash chain stands |
+//! | `R`, `S`, `Z`, partition, period … | monthly projections, summaries, closed periods (see `monthly`) |
 //!
 //! Every history entry, dead letter and account carries a link of the hash
 //! chains in [`chain`]; [`LedgerStore::audit`] recomputes them.
@@ -31,12 +32,14 @@
 mod audit;
 pub mod chain;
 mod kv;
+mod monthly;
 mod par;
 mod records;
 
 pub use audit::{Audit, Break};
 pub use chain::{ChainHead, Link, PartitionState};
 pub use kv::{Kv, KvBatch, MemoryKv, Pairs, SledKv, Visitor};
+pub use monthly::StoredProjection;
 pub use par::par_map;
 pub use records::{
     fingerprint, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, StoreMeta, WriteBatch,
@@ -80,7 +83,7 @@ pub enum StoreError {
 
 /// Version of the key layout and encodings. A store of another version is
 /// refused, never misread; the log can always rebuild it.
-pub const FORMAT: u32 = 5;
+pub const FORMAT: u32 = 6;
 
 const META: u8 = b'M';
 const VERSION: u8 = b'V';
@@ -427,7 +430,16 @@ impl<B: Kv> LedgerStore<B> {
     /// Forgets everything of one partition (to rebuild it from offset 0).
     pub fn drop_partition(&self, partition: u32) -> Result<(), StoreError> {
         let mut b = KvBatch::default();
-        for tag in [OFFSET, ACCOUNT, HISTORY, DEAD, CHAIN] {
+        for tag in [
+            OFFSET,
+            ACCOUNT,
+            HISTORY,
+            DEAD,
+            CHAIN,
+            monthly::PROJECTION,
+            monthly::SUMMARY,
+            monthly::CLOSED,
+        ] {
             self.kv.for_each(&key(tag, partition, &[]), &mut |k, _| {
                 b.delete(k.to_vec());
                 Ok(true)

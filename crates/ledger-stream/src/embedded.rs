@@ -362,6 +362,31 @@ impl Appender {
         &mut self,
         records: &[(&[u8], i64, &[u8])],
     ) -> Result<Vec<(u32, u64)>, SourceError> {
+        let n = self.log.partitions;
+        self.append_placed(records, |key| partition_for(key, n))
+    }
+
+    /// [`Appender::append`] to one given partition, whatever the keys (for
+    /// control records that every partition must carry).
+    pub fn append_to(
+        &mut self,
+        partition: u32,
+        records: &[(&[u8], i64, &[u8])],
+    ) -> Result<Vec<(u32, u64)>, SourceError> {
+        if partition >= self.log.partitions {
+            return Err(SourceError::Other(format!(
+                "partition {partition} of a log of {} partitions",
+                self.log.partitions
+            )));
+        }
+        self.append_placed(records, |_| partition)
+    }
+
+    fn append_placed(
+        &mut self,
+        records: &[(&[u8], i64, &[u8])],
+        place: impl Fn(&[u8]) -> u32,
+    ) -> Result<Vec<(u32, u64)>, SourceError> {
         if self.failed {
             return Err(SourceError::Other(
                 "an earlier append failed; reopen the log to append again".into(),
@@ -382,7 +407,7 @@ impl Appender {
         let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n as usize];
         let mut placed = Vec::with_capacity(records.len());
         for (key, ts, value) in records {
-            let p = partition_for(key, n) as usize;
+            let p = place(key) as usize;
             encode_frame(&mut bufs[p], next[p], *ts, key, value);
             placed.push((p as u32, next[p]));
             next[p] += 1;

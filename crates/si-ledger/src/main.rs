@@ -9,6 +9,7 @@ mod history;
 mod kafka;
 mod publish;
 mod query;
+mod report;
 mod synth;
 mod verify;
 
@@ -87,6 +88,12 @@ enum Command {
     /// The ledger digest: a Merkle root over the partitions' hash chains,
     /// with the offsets it covers.
     Digest(audit::DigestArgs),
+    /// Close a month: append a MonthClosed marker to every partition; a
+    /// projector reaching it writes that partition's monthly projections.
+    CloseMonth(report::CloseMonthArgs),
+    /// Reports from the monthly projections.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// The authenticated HTTP API over a store.
     Serve(api::ServeArgs),
     /// Every recorded read of personal data (who, when, which IIN, which endpoint).
@@ -195,6 +202,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Replay(args) => audit::replay(&ctx, &args),
         Command::Export(args) => audit::export(&args),
         Command::Digest(args) => audit::digest(&args),
+        Command::CloseMonth(args) => report::close_month(&args),
+        Command::Report(report::ReportCommand::Monthly(args)) => report::monthly(&args),
         Command::Serve(args) => api::serve(&ctx, &args),
         Command::AccessLog(args) => api::access_log(&args),
         Command::Account(args) => query::account(&ctx, &args),

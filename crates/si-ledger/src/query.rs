@@ -192,7 +192,8 @@ pub fn print_totals(t: &Totals, json: bool) -> Result<()> {
             "records": t.records, "batches": t.batches, "applied": t.applied,
             "returned": t.returned, "refused": t.refused, "duplicates": t.duplicates,
             "conflicts": t.conflicts, "dead_letters": t.dead_letters, "late": t.late,
-            "redelivered": t.redelivered,
+            "redelivered": t.redelivered, "months_closed": t.months_closed,
+            "projections": t.projections,
         });
         println!("{json}");
     } else {
@@ -252,7 +253,14 @@ pub fn totals_line(t: &Totals) -> String {
         t.conflicts,
         t.dead_letters,
         t.late
-    )
+    ) + &if t.months_closed > 0 {
+        format!(
+            "; {} month closes wrote {} projections",
+            t.months_closed, t.projections
+        )
+    } else {
+        String::new()
+    }
 }
 
 #[derive(Args)]

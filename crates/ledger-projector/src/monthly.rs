@@ -1,0 +1,118 @@
+//! Month close: a `MonthClosed` marker on a partition makes the projector
+//! write, for that partition, one `MonthlyProjection` per participant with
+//! activity or an open benefit in the period, then the partition's summary.
+//! The marker sits in the log, so every replay, on any number of instances,
+//! writes the same bytes.
+
+use crate::{ProjectError, Totals};
+use ledger_proto::monthly::{self, Control, Provenance, Summary};
+use ledger_store::{par_map, Kv, LedgerStore, StoreError};
+use ledger_stream::Record;
+use prost::Message as _;
+
+/// Accounts read, projected and written at a time: memory stays flat
+/// however many participants a partition has.
+const CHUNK: usize = 8192;
+
+/// The control record `r` carries, if it is one that decodes.
+pub fn control(r: &Record) -> Option<Control> {
+    if !monthly::is_control_key(&r.key) {
+        return None;
+    }
+    monthly::decode_control(&r.value).ok()
+}
+
+/// Handles one control record of a partition whose store holds everything
+/// before it; writes the partition's next offset past it.
+pub fn handle<B: Kv>(
+    store: &LedgerStore<B>,
+    r: &Record,
+    control: Control,
+) -> Result<Totals, ProjectError> {
+    match control {
+        Control::MonthClosed { period, closed_by } => {
+            if let Some((_, at)) = store.closed(r.partition, period)? {
+                tracing::info!(
+                    partition = r.partition,
+                    offset = r.offset,
+                    %period,
+                    closed_at = at,
+                    "period already closed on this partition: marker ignored"
+                );
+                let summary = store
+                    .summaries(period)?
+                    .into_iter()
+                    .rev()
+                    .find(|(p, _, _)| *p == r.partition)
+                    .map(|(_, _, b)| b)
+                    .unwrap_or_default();
+                let (rev, off) = store.closed(r.partition, period)?.unwrap_or((1, at));
+                store.finish_close(r.partition, period, rev, off, summary, r.offset + 1)?;
+                return Ok(Totals::default());
+            }
+            close(store, r, period, &closed_by)
+        }
+    }
+}
+
+fn close<B: Kv>(
+    store: &LedgerStore<B>,
+    r: &Record,
+    period: ledger_core::Period,
+    closed_by: &str,
+) -> Result<Totals, ProjectError> {
+    let p = r.partition;
+    let started = std::time::Instant::now();
+    let mut summary = Summary::default();
+    let mut after = None;
+    loop {
+        let chunk = store.accounts_after(p, after.as_ref(), CHUNK)?;
+        let Some(last) = chunk.last() else { break };
+        after = Some(last.account.iin);
+        let projected = par_map(&chunk, |rec| {
+            monthly::projection(
+                &rec.account,
+                period,
+                Provenance {
+                    partition: p,
+                    offset: r.offset,
+                    revision: 1,
+                    reason: "month closed".into(),
+                    chain_head: rec.head,
+                },
+            )
+            .map(|m| (rec.account.iin, m))
+        });
+        let mut items = Vec::with_capacity(projected.len());
+        for (iin, m) in projected.into_iter().flatten() {
+            summary.add(&m).map_err(|e| {
+                StoreError::Backend(format!("month close of {period} on partition {p}: {e}"))
+            })?;
+            items.push((p, period, iin, 1, m.encode_to_vec()));
+        }
+        store.put_projections(&items)?;
+    }
+    let message = summary.to_message(p, period, 1, r.offset);
+    store.finish_close(
+        p,
+        period,
+        1,
+        r.offset,
+        message.encode_to_vec(),
+        r.offset + 1,
+    )?;
+    tracing::info!(
+        partition = p,
+        offset = r.offset,
+        %period,
+        closed_by,
+        projections = summary.projections,
+        seconds = started.elapsed().as_secs_f64(),
+        "month closed"
+    );
+    Ok(Totals {
+        months_closed: 1,
+        projections: u64::from(summary.projections),
+        ..Totals::default()
+    })
+}

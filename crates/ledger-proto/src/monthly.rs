@@ -1,0 +1,289 @@
+//! Month close's messages (`proto/si/ledger/v1/reporting.proto`): a
+//! participant's [`projection`] of one period from the account, and a
+//! partition's [`Summary`] of its projections. Pure: the same account gives
+//! the same bytes.
+
+use crate::v1 as pb;
+use ledger_core::{Account, BenefitState, BenefitType, Money, Period, Ppc};
+use std::collections::BTreeMap;
+
+/// The key prefix of control records.
+pub const CONTROL_KEY_PREFIX: &[u8] = b"control/";
+/// The key of a month-closed marker.
+pub const MONTH_CLOSED_KEY: &[u8] = b"control/month-closed";
+
+/// A decoded control record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    MonthClosed { period: Period, closed_by: String },
+}
+
+/// Whether a record key names a control record.
+pub fn is_control_key(key: &[u8]) -> bool {
+    key.starts_with(CONTROL_KEY_PREFIX)
+}
+
+/// Decodes a control record's value.
+pub fn decode_control(value: &[u8]) -> Result<Control, String> {
+    use prost::Message as _;
+    let c = pb::Control::decode(value).map_err(|e| format!("control record: {e}"))?;
+    match c.payload {
+        Some(pb::control::Payload::MonthClosed(m)) => Ok(Control::MonthClosed {
+            period: Period::parse(&m.period).map_err(|e| format!("month_closed.period: {e}"))?,
+            closed_by: m.closed_by,
+        }),
+        None => Err("control record: no payload".into()),
+    }
+}
+
+/// The value of a month-closed marker.
+pub fn encode_month_closed(period: Period, closed_by: &str) -> Vec<u8> {
+    use prost::Message as _;
+    pb::Control {
+        payload: Some(pb::control::Payload::MonthClosed(pb::MonthClosed {
+            period: period.to_string(),
+            closed_by: closed_by.to_string(),
+        })),
+    }
+    .encode_to_vec()
+}
+
+/// Whether a benefit is open in `period`: assigned or suspended, started,
+/// not ended before it.
+fn open_in(b: &ledger_core::BenefitRecord, period: Period) -> bool {
+    matches!(b.state, BenefitState::Assigned | BenefitState::Suspended)
+        && b.start_period <= period
+        && b.end_period.is_none_or(|end| period <= end)
+}
+
+fn add(a: Money, b: Money) -> Result<Money, String> {
+    a.checked_add(b)
+        .ok_or_else(|| "a monthly sum overflows".to_string())
+}
+
+/// Where a projection comes from besides the account.
+pub struct Provenance {
+    pub partition: u32,
+    pub offset: u64,
+    pub revision: u32,
+    pub reason: String,
+    pub chain_head: [u8; 32],
+}
+
+/// The account's projection of `period`, if it had activity for the period
+/// (a line, a refund, a benefit paid) or a benefit open in it.
+pub fn projection(
+    account: &Account,
+    period: Period,
+    from: Provenance,
+) -> Option<pb::MonthlyProjection> {
+    let t = account.periods.get(&period);
+    let active = t.is_some();
+    if !active && !account.benefits.values().any(|b| open_in(b, period)) {
+        return None;
+    }
+    let t = t.cloned().unwrap_or_default();
+    let mut by_ppc: BTreeMap<Ppc, (Money, Money)> = BTreeMap::new();
+    for (k, line) in account.payers.iter().filter(|(k, _)| k.period == period) {
+        let e = by_ppc.entry(k.ppc).or_insert((Money::ZERO, Money::ZERO));
+        e.0 = e.0.checked_add(line.credited).unwrap_or(e.0);
+        e.1 = e.1.checked_add(line.refunded).unwrap_or(e.1);
+    }
+    let participation = account
+        .periods
+        .iter()
+        .filter(|(p, t)| {
+            **p <= period
+                && t.contributions
+                    .checked_sub(t.refunded_contributions)
+                    .is_some_and(|net| net.is_positive())
+        })
+        .count();
+    Some(pb::MonthlyProjection {
+        iin: account.iin.as_str().to_string(),
+        period: period.to_string(),
+        revision: from.revision,
+        reason: from.reason,
+        contributions: t.contributions.to_string(),
+        penalties: t.penalties.to_string(),
+        refunds: t
+            .refunded_contributions
+            .checked_add(t.refunded_penalties)
+            .unwrap_or(Money::ZERO)
+            .to_string(),
+        returned: t.returned.to_string(),
+        benefits_paid: benefit_amounts(&t.benefits_paid),
+        pension_withheld: t.pension_withheld.to_string(),
+        participation_months: u32::try_from(participation).unwrap_or(u32::MAX),
+        lines: t.lines,
+        late_recordings: t.late_lines,
+        by_ppc: by_ppc
+            .into_iter()
+            .map(|(ppc, (credited, refunded))| pb::PpcAmounts {
+                ppc: ppc.as_str().to_string(),
+                credited: credited.to_string(),
+                refunded: refunded.to_string(),
+            })
+            .collect(),
+        account_chain_head: from.chain_head.to_vec(),
+        partition: from.partition,
+        offset: from.offset,
+    })
+}
+
+fn benefit_amounts(m: &BTreeMap<BenefitType, Money>) -> Vec<pb::BenefitAmount> {
+    m.iter()
+        .map(|(t, a)| pb::BenefitAmount {
+            benefit_type: t.code().to_string(),
+            amount: a.to_string(),
+        })
+        .collect()
+}
+
+fn money(s: &str) -> Result<Money, String> {
+    Money::parse(s).map_err(|e| format!("projection amount {s:?}: {e}"))
+}
+
+/// Counts and sums over a partition's projections of one period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub projections: u32,
+    pub participants_with_contributions: u32,
+    pub benefit_recipients: u32,
+    pub contributions: Money,
+    pub penalties: Money,
+    pub refunds: Money,
+    pub returned: Money,
+    pub lines: u32,
+    pub late_recordings: u32,
+    pub pension_withheld: Money,
+    pub benefits_paid: BTreeMap<String, Money>,
+    /// PPC → (credited, refunded).
+    pub by_ppc: BTreeMap<String, (Money, Money)>,
+}
+
+impl Summary {
+    /// Adds one projection.
+    pub fn add(&mut self, p: &pb::MonthlyProjection) -> Result<(), String> {
+        self.projections += 1;
+        let contributions = money(&p.contributions)?;
+        if contributions.is_positive() {
+            self.participants_with_contributions += 1;
+        }
+        if !p.benefits_paid.is_empty() {
+            self.benefit_recipients += 1;
+        }
+        self.contributions = add(self.contributions, contributions)?;
+        self.penalties = add(self.penalties, money(&p.penalties)?)?;
+        self.refunds = add(self.refunds, money(&p.refunds)?)?;
+        self.returned = add(self.returned, money(&p.returned)?)?;
+        self.pension_withheld = add(self.pension_withheld, money(&p.pension_withheld)?)?;
+        self.lines = self.lines.saturating_add(p.lines);
+        self.late_recordings = self.late_recordings.saturating_add(p.late_recordings);
+        for b in &p.benefits_paid {
+            let e = self
+                .benefits_paid
+                .entry(b.benefit_type.clone())
+                .or_default();
+            *e = add(*e, money(&b.amount)?)?;
+        }
+        for x in &p.by_ppc {
+            let e = self.by_ppc.entry(x.ppc.clone()).or_default();
+            e.0 = add(e.0, money(&x.credited)?)?;
+            e.1 = add(e.1, money(&x.refunded)?)?;
+        }
+        Ok(())
+    }
+
+    /// Adds another summary (for totals over partitions).
+    pub fn merge(&mut self, o: &Summary) -> Result<(), String> {
+        self.projections += o.projections;
+        self.participants_with_contributions += o.participants_with_contributions;
+        self.benefit_recipients += o.benefit_recipients;
+        self.contributions = add(self.contributions, o.contributions)?;
+        self.penalties = add(self.penalties, o.penalties)?;
+        self.refunds = add(self.refunds, o.refunds)?;
+        self.returned = add(self.returned, o.returned)?;
+        self.pension_withheld = add(self.pension_withheld, o.pension_withheld)?;
+        self.lines = self.lines.saturating_add(o.lines);
+        self.late_recordings = self.late_recordings.saturating_add(o.late_recordings);
+        for (k, v) in &o.benefits_paid {
+            let e = self.benefits_paid.entry(k.clone()).or_default();
+            *e = add(*e, *v)?;
+        }
+        for (k, (c, r)) in &o.by_ppc {
+            let e = self.by_ppc.entry(k.clone()).or_default();
+            e.0 = add(e.0, *c)?;
+            e.1 = add(e.1, *r)?;
+        }
+        Ok(())
+    }
+
+    pub fn to_message(
+        &self,
+        partition: u32,
+        period: Period,
+        revision: u32,
+        offset: u64,
+    ) -> pb::PartitionMonthSummary {
+        pb::PartitionMonthSummary {
+            partition,
+            period: period.to_string(),
+            revision,
+            offset,
+            projections: self.projections,
+            participants_with_contributions: self.participants_with_contributions,
+            contributions: self.contributions.to_string(),
+            penalties: self.penalties.to_string(),
+            refunds: self.refunds.to_string(),
+            returned: self.returned.to_string(),
+            lines: self.lines,
+            late_recordings: self.late_recordings,
+            benefits_paid: self
+                .benefits_paid
+                .iter()
+                .map(|(t, a)| pb::BenefitAmount {
+                    benefit_type: t.clone(),
+                    amount: a.to_string(),
+                })
+                .collect(),
+            pension_withheld: self.pension_withheld.to_string(),
+            by_ppc: self
+                .by_ppc
+                .iter()
+                .map(|(ppc, (c, r))| pb::PpcAmounts {
+                    ppc: ppc.clone(),
+                    credited: c.to_string(),
+                    refunded: r.to_string(),
+                })
+                .collect(),
+            benefit_recipients: self.benefit_recipients,
+        }
+    }
+
+    /// A summary message read back.
+    pub fn from_message(m: &pb::PartitionMonthSummary) -> Result<Summary, String> {
+        let mut benefits_paid = BTreeMap::new();
+        for b in &m.benefits_paid {
+            benefits_paid.insert(b.benefit_type.clone(), money(&b.amount)?);
+        }
+        let mut by_ppc = BTreeMap::new();
+        for x in &m.by_ppc {
+            by_ppc.insert(x.ppc.clone(), (money(&x.credited)?, money(&x.refunded)?));
+        }
+        Ok(Summary {
+            projections: m.projections,
+            participants_with_contributions: m.participants_with_contributions,
+            benefit_recipients: m.benefit_recipients,
+            contributions: money(&m.contributions)?,
+            penalties: money(&m.penalties)?,
+            refunds: money(&m.refunds)?,
+            returned: money(&m.returned)?,
+            lines: m.lines,
+            late_recordings: m.late_recordings,
+            pension_withheld: money(&m.pension_withheld)?,
+            benefits_paid,
+            by_ppc,
+        })
+    }
+}

@@ -1,0 +1,291 @@
+//! `si-ledger close-month` (the marker on every partition) and
+//! `si-ledger report monthly` (the report to the authorized body, from the
+//! projections the markers produced).
+
+use crate::query::open_existing_store;
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Subcommand};
+use ledger_core::Period;
+use ledger_proto::monthly::{encode_month_closed, Summary, MONTH_CLOSED_KEY};
+use ledger_proto::v1 as pb;
+use prost::Message as _;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct CloseMonthArgs {
+    /// The period to close, `YYYY-MM`.
+    pub period: String,
+    /// The embedded log to append the marker to.
+    #[arg(long, value_name = "DIR", conflicts_with = "brokers")]
+    pub log: Option<PathBuf>,
+    /// Kafka bootstrap brokers (with --topic).
+    #[arg(long, requires = "topic")]
+    pub brokers: Option<String>,
+    #[arg(long, requires = "brokers")]
+    pub topic: Option<String>,
+    /// Who closes the month (recorded in the marker).
+    #[arg(long, default_value = "si-ledger")]
+    pub by: String,
+}
+
+/// Appends a `MonthClosed` marker to every partition.
+pub fn close_month(args: &CloseMonthArgs) -> Result<i32> {
+    let period = Period::parse(&args.period).context("period")?;
+    let value = encode_month_closed(period, &args.by);
+    let now = chrono::Utc::now().timestamp_millis();
+    let placed: Vec<(u32, u64)> = match (&args.log, &args.brokers, &args.topic) {
+        (Some(dir), _, _) => {
+            let log = ledger_stream::EmbeddedLog::open(dir)
+                .with_context(|| format!("opening log {}", dir.display()))?;
+            let mut appender = log.appender()?;
+            let mut placed = Vec::new();
+            for p in 0..log.partitions() {
+                placed.extend(appender.append_to(p, &[(MONTH_CLOSED_KEY, now, &value)])?);
+            }
+            placed
+        }
+        (None, Some(brokers), Some(topic)) => {
+            let partitions = ledger_kafka::Watermarks::new(brokers, topic)?.partitions()?;
+            let mut publisher = ledger_kafka::Publisher::new(brokers, topic)?;
+            let mut placed = Vec::new();
+            for p in 0..partitions {
+                let d = publisher.publish_to(p, &[(MONTH_CLOSED_KEY, None, &value)])?;
+                placed.extend(d.iter().map(|d| (d.partition, d.offset)));
+            }
+            placed
+        }
+        _ => bail!("give --log DIR or --brokers B --topic T"),
+    };
+    for (p, o) in &placed {
+        println!("{period} closed on partition {p} at offset {o}");
+    }
+    Ok(0)
+}
+
+#[derive(Subcommand)]
+pub enum ReportCommand {
+    /// The monthly report to the authorized body (Rules §5).
+    Monthly(MonthlyArgs),
+}
+
+#[derive(Args)]
+pub struct MonthlyArgs {
+    /// The period, `YYYY-MM`.
+    pub period: String,
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Also write the report as CSV (one row per figure).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The latest revision of each participant's projection, and of each
+/// partition's summary.
+struct Month {
+    projections: Vec<pb::MonthlyProjection>,
+    summaries: BTreeMap<u32, pb::PartitionMonthSummary>,
+}
+
+fn month(store: &ledger_store::LedgerStore<ledger_store::SledKv>, period: Period) -> Result<Month> {
+    let mut latest: BTreeMap<(u32, ledger_core::Iin), (u32, Vec<u8>)> = BTreeMap::new();
+    for p in store.projections(period)? {
+        let e = latest
+            .entry((p.partition, p.iin))
+            .or_insert((0, Vec::new()));
+        if p.revision >= e.0 {
+            *e = (p.revision, p.bytes);
+        }
+    }
+    let projections = latest
+        .into_values()
+        .map(|(_, b)| pb::MonthlyProjection::decode(b.as_slice()))
+        .collect::<Result<Vec<_>, _>>()
+        .context("a stored projection does not decode")?;
+    let mut summaries = BTreeMap::new();
+    for (p, _, bytes) in store.summaries(period)? {
+        // Revisions come in order: the last one of a partition wins.
+        summaries.insert(
+            p,
+            pb::PartitionMonthSummary::decode(bytes.as_slice())
+                .context("a stored summary does not decode")?,
+        );
+    }
+    Ok(Month {
+        projections,
+        summaries,
+    })
+}
+
+fn share(on_time: u32, all: u32) -> String {
+    if all == 0 {
+        return "1.0000".into();
+    }
+    format!("{:.4}", f64::from(on_time) / f64::from(all))
+}
+
+pub fn monthly(args: &MonthlyArgs) -> Result<i32> {
+    let period = Period::parse(&args.period).context("period")?;
+    let store = open_existing_store(&args.data)?;
+    let partitions = store.meta()?.map_or(0, |m| m.partitions);
+    let m = month(&store, period)?;
+    let open: Vec<u32> = (0..partitions)
+        .filter(|p| !m.summaries.contains_key(p))
+        .collect();
+    if !open.is_empty() {
+        bail!(
+            "{period} is not closed on partitions {open:?} of {partitions}: run \
+             `si-ledger close-month {period}` and let the projector reach the markers"
+        );
+    }
+    let mut from_projections = Summary::default();
+    for p in &m.projections {
+        from_projections.add(p).map_err(anyhow::Error::msg)?;
+    }
+    let mut from_summaries = Summary::default();
+    for s in m.summaries.values() {
+        from_summaries
+            .merge(&Summary::from_message(s).map_err(anyhow::Error::msg)?)
+            .map_err(anyhow::Error::msg)?;
+    }
+    let reconciled = from_projections == from_summaries;
+    let t = &from_projections;
+    let revision = m.summaries.values().map(|s| s.revision).max().unwrap_or(0);
+    let by_ppc: BTreeMap<&String, serde_json::Value> = t
+        .by_ppc
+        .iter()
+        .map(|(k, (c, r))| {
+            (
+                k,
+                serde_json::json!({"credited": c.to_string(), "refunded": r.to_string()}),
+            )
+        })
+        .collect();
+    let benefits: BTreeMap<&String, String> = t
+        .benefits_paid
+        .iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+    let report = serde_json::json!({
+        "period": period.to_string(),
+        "revision": revision,
+        "partitions": partitions,
+        "projections": t.projections,
+        "participants": t.participants_with_contributions,
+        "contributions_total": t.contributions.to_string(),
+        "penalties_total": t.penalties.to_string(),
+        "refunds_total": t.refunds.to_string(),
+        "returned_total": t.returned.to_string(),
+        "lines": t.lines,
+        "late_recordings": t.late_recordings,
+        "on_time_share": share(t.lines - t.late_recordings.min(t.lines), t.lines),
+        "by_ppc": by_ppc,
+        "benefit_recipients": t.benefit_recipients,
+        "benefits_by_type": benefits,
+        "pension_withheld_total": t.pension_withheld.to_string(),
+        "reconciliation": {
+            "projections_sum_equals_partition_summaries": reconciled,
+            "summary_projections": from_summaries.projections,
+            "summary_contributions_total": from_summaries.contributions.to_string(),
+        },
+    });
+    if let Some(path) = &args.csv {
+        std::fs::write(path, csv(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", text(&report));
+    }
+    Ok(if reconciled { 0 } else { 1 })
+}
+
+/// One row per figure: `figure,code,value`.
+fn csv(r: &serde_json::Value) -> String {
+    let mut out = String::from("figure,code,value\n");
+    let plain = [
+        "period",
+        "revision",
+        "partitions",
+        "projections",
+        "participants",
+        "contributions_total",
+        "penalties_total",
+        "refunds_total",
+        "returned_total",
+        "lines",
+        "late_recordings",
+        "on_time_share",
+        "benefit_recipients",
+        "pension_withheld_total",
+    ];
+    let value = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    for k in plain {
+        out.push_str(&format!("{k},,{}\n", value(&r[k])));
+    }
+    for (ppc, v) in r["by_ppc"].as_object().into_iter().flatten() {
+        out.push_str(&format!("ppc_credited,{ppc},{}\n", value(&v["credited"])));
+        out.push_str(&format!("ppc_refunded,{ppc},{}\n", value(&v["refunded"])));
+    }
+    for (t, v) in r["benefits_by_type"].as_object().into_iter().flatten() {
+        out.push_str(&format!("benefits_paid,{t},{}\n", value(v)));
+    }
+    out
+}
+
+fn text(r: &serde_json::Value) -> String {
+    let s = |k: &str| match &r[k] {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    let mut out = format!(
+        "monthly report {} (revision {}), {} partitions\n\
+         participants with contributions  {}\n\
+         contributions                    {}\n\
+         penalties                        {}\n\
+         refunds                          {}\n\
+         returned to payers               {}\n\
+         lines / late                     {} / {} (on time {})\n\
+         benefit recipients               {}\n\
+         pension contributions withheld   {}\n",
+        s("period"),
+        s("revision"),
+        s("partitions"),
+        s("participants"),
+        s("contributions_total"),
+        s("penalties_total"),
+        s("refunds_total"),
+        s("returned_total"),
+        s("lines"),
+        s("late_recordings"),
+        s("on_time_share"),
+        s("benefit_recipients"),
+        s("pension_withheld_total"),
+    );
+    for (ppc, v) in r["by_ppc"].as_object().into_iter().flatten() {
+        out.push_str(&format!(
+            "  ppc {ppc}: credited {}, refunded {}\n",
+            v["credited"].as_str().unwrap_or_default(),
+            v["refunded"].as_str().unwrap_or_default()
+        ));
+    }
+    for (t, v) in r["benefits_by_type"].as_object().into_iter().flatten() {
+        out.push_str(&format!(
+            "  benefits {t}: {}\n",
+            v.as_str().unwrap_or_default()
+        ));
+    }
+    let ok = r["reconciliation"]["projections_sum_equals_partition_summaries"] == true;
+    out.push_str(&format!(
+        "reconciliation: sum of {} projections {} the partitions' summaries\n",
+        s("projections"),
+        if ok { "equals" } else { "DIFFERS FROM" }
+    ));
+    out
+}
