@@ -399,3 +399,128 @@ fn sigkill_at_random_moments_over_100k_kafka_events_loses_nothing() {
         "accounts after {kills_mid_run} SIGKILLs differ from an uninterrupted projection"
     );
 }
+
+/// The busiest contribution period of a demo's events.
+fn busiest_period(events: &Path) -> String {
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in std::fs::read_to_string(events).unwrap().lines() {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            if let Some(p) = v["envelope"]["contribution"]["period"].as_str() {
+                *counts.entry(p.to_string()).or_default() += 1;
+            }
+        }
+    }
+    counts.into_iter().max_by_key(|(_, n)| *n).unwrap().0
+}
+
+#[test]
+fn a_month_closed_on_kafka_is_projected_once_per_participant_by_two_instances() {
+    use prost::Message as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (demo, topic) = published_demo(dir.path(), "month", 300);
+    let period = busiest_period(&demo.join("events.jsonl"));
+    // The reference: the same month closed on the demo's embedded log.
+    let log = demo.join("log");
+    assert!(
+        run(&["close-month", &period, "--log", log.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&[
+        "project",
+        "--log",
+        log.to_str().unwrap(),
+        "--data",
+        demo.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let o = run(&[
+        "report",
+        "monthly",
+        &period,
+        "--data",
+        demo.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let want: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+
+    let o = run(&[
+        "close-month",
+        &period,
+        "--brokers",
+        &kafka_brokers(),
+        "--topic",
+        &topic,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let instances: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            projector(&topic, "month", &dir.path().join(name), &["--until-end"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in instances {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    let expect = want["projections"].as_u64().unwrap() as usize + 4;
+    let records = read_all(&format!("{topic}.monthly"), 4, expect);
+    let mut projections: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
+    let mut summaries = std::collections::BTreeSet::new();
+    for m in &records {
+        let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+        let value = m.payload().unwrap().to_vec();
+        if let Some(p) = key.strip_prefix("summary/") {
+            let s = ledger_proto::v1::PartitionMonthSummary::decode(value.as_slice()).unwrap();
+            assert_eq!(s.period, period);
+            summaries.insert(p.to_string());
+            continue;
+        }
+        let p = ledger_proto::v1::MonthlyProjection::decode(value.as_slice()).unwrap();
+        assert_eq!(
+            (p.iin.as_str(), p.period.as_str(), p.revision),
+            (key.as_str(), period.as_str(), 1)
+        );
+        // Delivered more than once (a partition rebuilt by the other
+        // instance) is allowed; a second, different projection is not.
+        if let Some(earlier) = projections.insert(key.clone(), value.clone()) {
+            assert_eq!(
+                earlier, value,
+                "two different projections for one participant"
+            );
+        }
+    }
+    assert_eq!(
+        summaries.len(),
+        4,
+        "a summary from every partition: {summaries:?}"
+    );
+    assert_eq!(
+        projections.len() as u64,
+        want["projections"].as_u64().unwrap()
+    );
+    let contributions: i64 = projections
+        .values()
+        .map(|v| {
+            let p = ledger_proto::v1::MonthlyProjection::decode(v.as_slice()).unwrap();
+            let (w, f) = p.contributions.split_once('.').unwrap();
+            w.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap()
+        })
+        .sum();
+    let (w, f) = want["contributions_total"]
+        .as_str()
+        .unwrap()
+        .split_once('.')
+        .unwrap();
+    assert_eq!(
+        contributions,
+        w.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap()
+    );
+}

@@ -2,7 +2,6 @@
 //! whole (original key and value) with headers naming its provenance.
 
 use crate::publisher::{PublishError, Publisher};
-use ledger_projector::DeadLetterSink;
 use ledger_store::DeadLetter;
 
 /// Header names, in the order they are written.
@@ -58,13 +57,5 @@ impl DeadLetterTopic {
                 .collect()
         })?;
         Ok(())
-    }
-}
-
-/// The Kafka path's dead-letter sink: the projector hands each batch's dead
-/// letters here before it writes the batch.
-impl DeadLetterSink for DeadLetterTopic {
-    fn publish(&mut self, letters: &[DeadLetter]) -> Result<(), String> {
-        DeadLetterTopic::publish(self, letters).map_err(|e| e.to_string())
     }
 }

@@ -9,7 +9,8 @@
 //!   projector's own store says (offsets committed to Kafka only serve lag
 //!   monitoring).
 //! - [`DeadLetterTopic`]: records the projector cannot apply, with headers
-//!   naming where they came from and why.
+//!   naming where they came from and why; [`KafkaOutputs`]: the projector's
+//!   outputs, those dead letters and the monthly projections.
 //! - [`create_topics`]: the ledger topic (retained forever) and its derived
 //!   topics.
 //!
@@ -20,11 +21,13 @@
 
 mod dlq;
 mod publisher;
+mod sink;
 mod source;
 mod topics;
 
 pub use dlq::{DeadLetterTopic, HEADERS};
 pub use publisher::{Delivered, PublishError, Publisher};
+pub use sink::KafkaOutputs;
 pub use source::{drain, Assignment, KafkaSource, ResumeAt, SourceOptions, Watermarks};
 pub use topics::{create_topics, derived_topics, TopicError};
 
@@ -43,4 +46,9 @@ pub fn client_config(brokers: &str) -> ClientConfig {
 /// The dead-letter topic of a ledger topic.
 pub fn dlq_topic(topic: &str) -> String {
     format!("{topic}.dlq")
+}
+
+/// The monthly-projections topic of a ledger topic.
+pub fn monthly_topic(topic: &str) -> String {
+    format!("{topic}.monthly")
 }

@@ -30,24 +30,36 @@ pub enum ProjectError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("publishing dead letters: {0}")]
-    DeadLetters(String),
+    #[error("publishing: {0}")]
+    Publish(String),
 }
 
-/// Where dead letters go besides the store (which always keeps them): the
-/// Kafka path publishes them to `<topic>.dlq`. `publish` returns only once
-/// they are durable there; it runs before the batch's store write, so a
-/// crash in between publishes them again on replay (at least once; each
-/// carries its original partition and offset to tell repeats apart).
-pub trait DeadLetterSink {
-    fn publish(&mut self, letters: &[ledger_store::DeadLetter]) -> Result<(), String>;
+/// Where a projector's outputs go besides the store (which always keeps
+/// them): the Kafka path publishes dead letters to `<topic>.dlq` and monthly
+/// projections to `<topic>.monthly`. Each call returns only once its records
+/// are durable there.
+///
+/// Dead letters are handed over before their batch's store write, so a
+/// crash in between publishes them again (at least once; each carries its
+/// original partition and offset to tell repeats apart). Projections are
+/// handed over as a month close writes them, and the partition's summary
+/// before the close is marked done: a close interrupted by a crash runs
+/// again and publishes the same bytes under the same keys and revisions.
+pub trait Sink {
+    fn dead_letters(&mut self, letters: &[ledger_store::DeadLetter]) -> Result<(), String>;
+    /// (key, value) records for `<topic>.monthly`: projections keyed by
+    /// IIN, summaries keyed `summary/<partition>`.
+    fn monthly(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String>;
 }
 
-/// The store alone keeps dead letters (the embedded path).
+/// The store alone keeps everything (the embedded path).
 pub struct StoreOnly;
 
-impl DeadLetterSink for StoreOnly {
-    fn publish(&mut self, _: &[ledger_store::DeadLetter]) -> Result<(), String> {
+impl Sink for StoreOnly {
+    fn dead_letters(&mut self, _: &[ledger_store::DeadLetter]) -> Result<(), String> {
+        Ok(())
+    }
+    fn monthly(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
         Ok(())
     }
 }
@@ -142,13 +154,13 @@ pub fn run<S: Source, B: Kv>(
     run_with_sink(ctx, source, store, &mut StoreOnly, opts, stop, progress)
 }
 
-/// [`run`], handing every batch's dead letters to `sink` before the batch
-/// is written.
+/// [`run`], handing every batch's dead letters and every month close's
+/// projections to `sink` (see [`Sink`]).
 pub fn run_with_sink<S: Source, B: Kv>(
     ctx: &Context,
     source: &mut S,
     store: &LedgerStore<B>,
-    sink: &mut dyn DeadLetterSink,
+    sink: &mut dyn Sink,
     opts: &Options,
     stop: &AtomicBool,
     mut progress: impl FnMut(&Totals),
@@ -254,8 +266,8 @@ pub fn run_with_sink<S: Source, B: Kv>(
                             next.insert(*p, *o);
                         }
                         if !outcome.write.dead_letters.is_empty() {
-                            sink.publish(&outcome.write.dead_letters)
-                                .map_err(ProjectError::DeadLetters)?;
+                            sink.dead_letters(&outcome.write.dead_letters)
+                                .map_err(ProjectError::Publish)?;
                         }
                         finish(&mut in_flight, source, &mut totals)?;
                         let batch = Arc::new(outcome.write);
@@ -272,7 +284,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                     } else {
                         finish(&mut in_flight, source, &mut totals)?;
                         let control = monthly::control(r).expect("found as a control record");
-                        let counts = monthly::handle(store, r, control)?;
+                        let counts = monthly::handle(store, sink, r, control)?;
                         next.insert(r.partition, r.offset + 1);
                         source.acknowledge(&[(r.partition, r.offset + 1)])?;
                         totals.add(&counts);

@@ -4,7 +4,7 @@
 //! The marker sits in the log, so every replay, on any number of instances,
 //! writes the same bytes.
 
-use crate::{ProjectError, Totals};
+use crate::{ProjectError, Sink, Totals};
 use ledger_proto::monthly::{self, Control, Provenance, Summary};
 use ledger_store::{par_map, Kv, LedgerStore, StoreError};
 use ledger_stream::Record;
@@ -13,6 +13,11 @@ use prost::Message as _;
 /// Accounts read, projected and written at a time: memory stays flat
 /// however many participants a partition has.
 const CHUNK: usize = 8192;
+
+/// The `<topic>.monthly` key of partition `p`'s summaries.
+pub fn summary_key(p: u32) -> Vec<u8> {
+    format!("summary/{p}").into_bytes()
+}
 
 /// The control record `r` carries, if it is one that decodes.
 pub fn control(r: &Record) -> Option<Control> {
@@ -26,6 +31,7 @@ pub fn control(r: &Record) -> Option<Control> {
 /// before it; writes the partition's next offset past it.
 pub fn handle<B: Kv>(
     store: &LedgerStore<B>,
+    sink: &mut dyn Sink,
     r: &Record,
     control: Control,
 ) -> Result<Totals, ProjectError> {
@@ -50,13 +56,14 @@ pub fn handle<B: Kv>(
                 store.finish_close(r.partition, period, rev, off, summary, r.offset + 1)?;
                 return Ok(Totals::default());
             }
-            close(store, r, period, &closed_by)
+            close(store, sink, r, period, &closed_by)
         }
     }
 }
 
 fn close<B: Kv>(
     store: &LedgerStore<B>,
+    sink: &mut dyn Sink,
     r: &Record,
     period: ledger_core::Period,
     closed_by: &str,
@@ -91,16 +98,16 @@ fn close<B: Kv>(
             items.push((p, period, iin, 1, m.encode_to_vec()));
         }
         store.put_projections(&items)?;
+        let keyed: Vec<(Vec<u8>, Vec<u8>)> = items
+            .into_iter()
+            .map(|(_, _, iin, _, bytes)| (iin.as_bytes().to_vec(), bytes))
+            .collect();
+        sink.monthly(&keyed).map_err(ProjectError::Publish)?;
     }
-    let message = summary.to_message(p, period, 1, r.offset);
-    store.finish_close(
-        p,
-        period,
-        1,
-        r.offset,
-        message.encode_to_vec(),
-        r.offset + 1,
-    )?;
+    let summary_bytes = summary.to_message(p, period, 1, r.offset).encode_to_vec();
+    sink.monthly(&[(summary_key(p), summary_bytes.clone())])
+        .map_err(ProjectError::Publish)?;
+    store.finish_close(p, period, 1, r.offset, summary_bytes, r.offset + 1)?;
     tracing::info!(
         partition = p,
         offset = r.offset,

@@ -271,13 +271,13 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     let mut source =
         ledger_kafka::KafkaSource::new(&args.brokers, &topic, "bench", resume, &source_opts)?;
     // Dead letters go to the topic's .dlq, as in `si-ledger project`.
-    let mut dlq = ledger_kafka::DeadLetterTopic::new(&args.brokers, &topic)?;
+    let mut outputs = ledger_kafka::KafkaOutputs::new(&args.brokers, &topic)?;
     let t0 = Instant::now();
     let k = ledger_projector::run_with_sink(
         ctx,
         &mut source,
         &store,
-        &mut dlq,
+        &mut outputs,
         &opts,
         &AtomicBool::new(false),
         |_| {},

@@ -5,7 +5,7 @@ use crate::query::{self, ProjectArgs};
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use ledger_core::Context;
-use ledger_kafka::{Assignment, DeadLetterTopic, KafkaSource, SourceOptions};
+use ledger_kafka::{Assignment, KafkaOutputs, KafkaSource, SourceOptions};
 use ledger_projector::{Options, Totals, Until};
 use ledger_store::{LedgerStore, SledKv};
 use std::collections::BTreeMap;
@@ -83,7 +83,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
     };
     let mut source = KafkaSource::new(brokers, topic, group, resume, &opts)
         .with_context(|| format!("joining group {group} on {topic}"))?;
-    let mut sink = DeadLetterTopic::new(brokers, topic)?;
+    let mut sink = KafkaOutputs::new(brokers, topic)?;
     let stop = query::stop_on_signals()?;
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     if let Some(addr) = &args.metrics {

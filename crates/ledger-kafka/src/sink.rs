@@ -1,0 +1,41 @@
+//! The Kafka path's [`Sink`]: dead letters to `<topic>.dlq`, monthly
+//! projections and summaries to `<topic>.monthly`.
+
+use crate::dlq::DeadLetterTopic;
+use crate::publisher::{PublishError, Publisher};
+use ledger_projector::Sink;
+use ledger_store::DeadLetter;
+
+pub struct KafkaOutputs {
+    dlq: DeadLetterTopic,
+    monthly: Publisher,
+}
+
+impl KafkaOutputs {
+    pub fn new(brokers: &str, topic: &str) -> Result<KafkaOutputs, PublishError> {
+        Ok(KafkaOutputs {
+            dlq: DeadLetterTopic::new(brokers, topic)?,
+            monthly: Publisher::new(brokers, &crate::monthly_topic(topic))?,
+        })
+    }
+}
+
+impl Sink for KafkaOutputs {
+    fn dead_letters(&mut self, letters: &[DeadLetter]) -> Result<(), String> {
+        self.dlq.publish(letters).map_err(|e| e.to_string())
+    }
+
+    /// Keyed records, acknowledged by the broker before this returns; the
+    /// partition is the key's murmur2 (projections of one participant stay
+    /// in order on one partition).
+    fn monthly(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        let batch: Vec<(&[u8], Option<i64>, &[u8])> = records
+            .iter()
+            .map(|(k, v)| (k.as_slice(), None, v.as_slice()))
+            .collect();
+        self.monthly
+            .publish(&batch)
+            .map(|_| ())
+            .map_err(|e| format!("monthly projections: {e}"))
+    }
+}
