@@ -47,20 +47,20 @@ pub struct ReplayArgs {
     pub dir: Option<PathBuf>,
 }
 
-pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
-    let tmp = tempfile::tempdir()?;
-    let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
-    let participants = args.population.participants();
-    let batch = args.population.batch_size.max(1);
-
-    // Generate and publish the log (not timed as part of the replay).
+/// Generates the population's events into an embedded log in `dir/log`;
+/// the log and every record's key.
+fn publish_population(
+    ctx: &Context,
+    population: &Population,
+    dir: &std::path::Path,
+) -> Result<(EmbeddedLog, Vec<[u8; 12]>)> {
+    let participants = population.participants();
     let started = Instant::now();
     let log_dir = dir.join("log");
-    let log = EmbeddedLog::open_or_create(&log_dir, args.population.partitions)?;
+    let log = EmbeddedLog::open_or_create(&log_dir, population.partitions)?;
     let mut appender = log.appender()?;
-    let mut keys: Vec<[u8; 12]> = Vec::with_capacity(args.population.events);
-    generate(ctx, args.population.events, participants, |chunk| {
+    let mut keys: Vec<[u8; 12]> = Vec::with_capacity(population.events);
+    generate(ctx, population.events, participants, |chunk| {
         let recs: Vec<(&[u8], i64, &[u8])> =
             chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
         appender.append(&recs)?;
@@ -78,6 +78,17 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
         log_bytes >> 20,
         started.elapsed().as_secs_f64()
     );
+    Ok((log, keys))
+}
+
+pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
+    let tmp = tempfile::tempdir()?;
+    let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let batch = args.population.batch_size.max(1);
+
+    // Generate and publish the log (not timed as part of the replay).
+    let (log, keys) = publish_population(ctx, &args.population, &dir)?;
 
     // (a) sled's raw rate.
     let raw_eps = raw_rate(&dir.join("raw"), &keys, batch)?;
@@ -112,6 +123,71 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     println!(
         "ratio={ratio:.3} projector_eps={projector_eps:.0} raw_eps={raw_eps:.0} peak_rss_mib={rss:.0} disk_bytes_per_event={:.0}",
         disk as f64 / totals.records.max(1) as f64
+    );
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct MonthArgs {
+    #[command(flatten)]
+    pub population: Population,
+    /// Working directory (default: a fresh temporary one, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+/// Month close over a projected population: the time from the projector
+/// reaching the markers to the last projection and summary written, and
+/// how much the close added to the process's peak memory.
+pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
+    let tmp = tempfile::tempdir()?;
+    let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let (log, _) = publish_population(ctx, &args.population, &dir)?;
+    let store = LedgerStore::open(&dir.join("store"))?;
+    let opts = Options {
+        batch_size: args.population.batch_size.max(1),
+        until: Until::EndAtStart,
+        ..Options::default()
+    };
+    let (totals, eps) = timed_projection(ctx, &log, &store, &opts)?;
+    eprintln!("projected {} events at {eps:.0} events/s", totals.records);
+    // The busiest period of the generated events.
+    let mut by_period: std::collections::BTreeMap<ledger_core::Period, u64> = Default::default();
+    store.for_each_account(|_, a| {
+        for (p, t) in &a.periods {
+            *by_period.entry(*p).or_default() += u64::from(t.lines);
+        }
+    })?;
+    let period = by_period
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(p, _)| *p)
+        .context("the population has no contribution lines")?;
+    let marker = ledger_proto::monthly::encode_month_closed(period, "bench");
+    let mut appender = log.appender()?;
+    for p in 0..log.partitions() {
+        appender.append_to(
+            p,
+            &[(
+                ledger_proto::monthly::MONTH_CLOSED_KEY,
+                0,
+                marker.as_slice(),
+            )],
+        )?;
+    }
+    drop(appender);
+    let rss_before = peak_rss_mib().unwrap_or(0.0);
+    let t0 = Instant::now();
+    let (closed, _) = timed_projection(ctx, &log, &store, &opts)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let rss_after = peak_rss_mib().unwrap_or(0.0);
+    let (accounts, _) = store.value_bytes(b'A')?;
+    println!(
+        "month={period} accounts={accounts} projections={} close_seconds={secs:.2} \
+         projections_per_s={:.0} peak_rss_mib_before={rss_before:.0} peak_rss_mib_after={rss_after:.0}",
+        closed.projections,
+        closed.projections as f64 / secs
     );
     Ok(0)
 }

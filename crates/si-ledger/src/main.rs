@@ -150,6 +150,9 @@ enum BenchCommand {
     /// Publisher, bare consumer, Kafka projector and embedded projector
     /// rates on the same events, against a local broker.
     Kafka(bench::KafkaArgs),
+    /// Month close over a projected population: projections per second
+    /// and the memory the close adds.
+    Month(bench::MonthArgs),
 }
 
 fn main() {
@@ -216,5 +219,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Bench {
             command: BenchCommand::Kafka(args),
         } => bench::kafka(&ctx, &args),
+        Command::Bench {
+            command: BenchCommand::Month(args),
+        } => bench::month(&ctx, &args),
     }
 }
