@@ -185,4 +185,87 @@ fn a_closed_month_reports_what_the_lines_say_and_replays_identically() {
     assert!(run(&["close-month", &period, "--log", l]).status.success());
     assert!(run(&["project", "--log", l, "--data", d]).status.success());
     assert_eq!(report(&data, &period, None), r);
+
+    // A late line for the closed period: a restatement of exactly that
+    // participant (revision 2), a new summary revision, revision 1 kept.
+    let before = projections(&data, &period);
+    let line = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| {
+            let c = &v["envelope"]["contribution"];
+            c["period"] == period.as_str()
+                && c["payment"]["ppc"] == "012"
+                && c["person"]["birthDate"].as_str().unwrap()
+                    == ledger_core::Iin::parse(v["envelope"]["iin"].as_str().unwrap())
+                        .unwrap()
+                        .birth_date()
+                        .unwrap()
+                        .to_string()
+        })
+        .unwrap();
+    let mut late = line["envelope"].clone();
+    late["eventId"] = Value::from("late-after-close-1");
+    let iin = late["iin"].as_str().unwrap().to_string();
+    let amount = tiyn(late["contribution"]["amount"].as_str().unwrap());
+    let file = dir.path().join("late.jsonl");
+    std::fs::write(&file, late.to_string() + "\n").unwrap();
+    assert!(run(&["publish", "--log", l, file.to_str().unwrap()])
+        .status
+        .success());
+    let o = run(&["project", "--log", l, "--data", d, "--json"]);
+    let t: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(t["restatements"], 1, "{t}");
+    let after = projections(&data, &period);
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "one more projection, none changed"
+    );
+    for p in &before {
+        assert!(after.contains(p), "revision untouched: {p}");
+    }
+    let new: Vec<&Value> = after.iter().filter(|p| !before.contains(p)).collect();
+    assert_eq!(new[0]["iin"], iin.as_str());
+    assert_eq!(new[0]["revision"], 2);
+    assert!(
+        new[0]["reason"].as_str().unwrap().starts_with("restated"),
+        "{}",
+        new[0]
+    );
+    let restated = report(&data, &period, None);
+    assert_eq!(restated["revision"], 2);
+    assert_eq!(
+        tiyn(restated["contributions_total"].as_str().unwrap()),
+        want.contributions + amount
+    );
+    assert_eq!(
+        restated["reconciliation"]["projections_sum_equals_partition_summaries"],
+        true
+    );
+
+    // Replayed from scratch, the same projections, revision by revision.
+    let third = dir.path().join("third");
+    assert!(
+        run(&["replay", "--log", l, "--data", third.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(projections(&third, &period), after);
+    assert_eq!(report(&third, &period, None), restated);
+}
+
+fn projections(data: &Path, period: &str) -> Vec<Value> {
+    let o = run(&[
+        "report",
+        "projections",
+        period,
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }

@@ -296,6 +296,17 @@ impl Event {
 
     /// The event's own dates, named as on the wire, as `YYYY-MM-DD` or
     /// `YYYY-MM`: what an auditor reads beside the log's record time.
+    /// The period whose monthly projection this event can change (a line,
+    /// a refund or a benefit payment for it), if any.
+    pub fn projection_period(&self) -> Option<Period> {
+        match self {
+            Event::ContributionPaid(c) => Some(c.period),
+            Event::ContributionRefunded(r) => Some(r.period),
+            Event::BenefitPaid(b) => Some(b.period),
+            _ => None,
+        }
+    }
+
     pub fn dates(&self) -> Vec<(&'static str, String)> {
         let d = |name, v: &NaiveDate| (name, v.to_string());
         let p = |name, v: &Period| (name, v.to_string());

@@ -2,15 +2,19 @@
 //! nothing: the caller writes the result atomically.
 
 use crate::Totals;
+use ledger_core::Period;
 use ledger_core::{
     apply, partition_for, Account, ContentHash, Context, EventId, Iin, Outcome, Position, Recorded,
 };
+use ledger_proto::monthly::{projection, Provenance, Summary};
+use ledger_proto::v1 as pb;
 use ledger_store::chain::{self, GENESIS};
 use ledger_store::{
     fingerprint, par_map, AccountRecord, ChainHead, DeadLetter, HistoryEntry, HistoryRef, Kv,
     LedgerStore, StoreError, WriteBatch,
 };
 use ledger_stream::Record;
+use prost::Message as _;
 use std::collections::{BTreeMap, HashMap};
 
 /// One batch's write and its counts.
@@ -71,6 +75,134 @@ impl<B: Kv> Chains<'_, B> {
         d.link = head.link;
         out.dead_letters.push(d);
         Ok(())
+    }
+}
+
+/// Restatements: a record for a period its partition has closed gives the
+/// participant's projection again (revision + 1) and a new summary
+/// revision, one per record, so the revisions depend on the log alone,
+/// never on how it was cut into batches.
+struct Months<'a, B: Kv> {
+    store: &'a LedgerStore<B>,
+    overlay: Option<&'a Overlay>,
+    closed: HashMap<(u32, Period), Option<u64>>,
+    projections: HashMap<(u32, Period, Iin), (u32, Vec<u8>)>,
+    summaries: HashMap<(u32, Period), (u32, Summary)>,
+}
+
+fn restating(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("restating a closed month: {e}"))
+}
+
+impl<B: Kv> Months<'_, B> {
+    /// The marker's offset if `partition` has closed `period`.
+    fn closed(&mut self, partition: u32, period: Period) -> Result<Option<u64>, StoreError> {
+        if let Some(c) = self.closed.get(&(partition, period)) {
+            return Ok(*c);
+        }
+        let c = self.store.closed(partition, period)?.map(|(_, at)| at);
+        self.closed.insert((partition, period), c);
+        Ok(c)
+    }
+
+    fn latest_projection(
+        &self,
+        partition: u32,
+        period: Period,
+        iin: &Iin,
+    ) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
+        if let Some(x) = self.projections.get(&(partition, period, *iin)) {
+            return Ok(Some(x.clone()));
+        }
+        let in_flight = self.overlay.and_then(|o| {
+            o.batch()
+                .projections
+                .iter()
+                .rev()
+                .find(|(p, per, i, _, _)| *p == partition && *per == period && i == iin)
+                .map(|(_, _, _, rev, b)| (*rev, b.clone()))
+        });
+        match in_flight {
+            Some(x) => Ok(Some(x)),
+            None => self.store.latest_projection(partition, period, iin),
+        }
+    }
+
+    fn latest_summary(&self, partition: u32, period: Period) -> Result<(u32, Summary), StoreError> {
+        if let Some(x) = self.summaries.get(&(partition, period)) {
+            return Ok(x.clone());
+        }
+        let in_flight = self.overlay.and_then(|o| {
+            o.batch()
+                .summaries
+                .iter()
+                .rev()
+                .find(|(p, per, _, _, _)| *p == partition && *per == period)
+                .map(|(_, _, rev, _, b)| (*rev, b.clone()))
+        });
+        let (rev, bytes) = match in_flight {
+            Some(x) => x,
+            None => self
+                .store
+                .latest_summary(partition, period)?
+                .ok_or_else(|| {
+                    restating(format!("partition {partition} has no summary of {period}"))
+                })?,
+        };
+        let message = pb::PartitionMonthSummary::decode(bytes.as_slice()).map_err(restating)?;
+        Ok((rev, Summary::from_message(&message).map_err(restating)?))
+    }
+
+    /// Restates `record`'s projection of `period` if `partition` closed it.
+    fn restate(
+        &mut self,
+        out: &mut WriteBatch,
+        partition: u32,
+        period: Period,
+        record: &AccountRecord,
+        offset: u64,
+    ) -> Result<bool, StoreError> {
+        let Some(marker) = self.closed(partition, period)? else {
+            return Ok(false);
+        };
+        let iin = record.account.iin;
+        let prev = self.latest_projection(partition, period, &iin)?;
+        let revision = prev.as_ref().map_or(1, |(r, _)| r + 1);
+        let Some(projection) = projection(
+            &record.account,
+            period,
+            Provenance {
+                partition,
+                offset,
+                revision,
+                reason: format!(
+                    "restated: the record at offset {offset} is for {period}, \
+                     closed at offset {marker}"
+                ),
+                chain_head: record.head,
+            },
+        ) else {
+            return Ok(false);
+        };
+        let (summary_rev, mut summary) = self.latest_summary(partition, period)?;
+        if let Some((_, old)) = &prev {
+            let old = pb::MonthlyProjection::decode(old.as_slice()).map_err(restating)?;
+            summary.remove(&old).map_err(restating)?;
+        }
+        summary.add(&projection).map_err(restating)?;
+        let bytes = projection.encode_to_vec();
+        let summary_bytes = summary
+            .to_message(partition, period, summary_rev + 1, marker)
+            .encode_to_vec();
+        out.projections
+            .push((partition, period, iin, revision, bytes.clone()));
+        out.summaries
+            .push((partition, period, summary_rev + 1, marker, summary_bytes));
+        self.projections
+            .insert((partition, period, iin), (revision, bytes));
+        self.summaries
+            .insert((partition, period), (summary_rev + 1, summary));
+        Ok(true)
     }
 }
 
@@ -204,6 +336,13 @@ pub fn decide_batch<B: Kv>(
         overlay,
         heads: BTreeMap::new(),
     };
+    let mut months = Months {
+        store,
+        overlay,
+        closed: HashMap::new(),
+        projections: HashMap::new(),
+        summaries: HashMap::new(),
+    };
     for (rec, c) in todo.into_iter().zip(checked) {
         let Ready {
             iin,
@@ -222,6 +361,7 @@ pub fn decide_batch<B: Kv>(
             canonical,
         } = decoded;
         let p = rec.partition;
+        let period = envelope.event.projection_period();
         let record = accounts
             .get_mut(&(p, iin))
             .expect("every ready record's account was loaded above");
@@ -277,8 +417,17 @@ pub fn decide_batch<B: Kv>(
             Outcome::Conflict { reason } => Some(reason.clone()),
             _ => None,
         };
+        let changed = matches!(
+            entry.outcome,
+            Outcome::Applied { .. } | Outcome::Returned { .. }
+        );
         fresh.insert((p, rec.offset), out.write.history.len());
         out.write.history.push(entry);
+        if let (true, Some(period)) = (changed, period) {
+            if months.restate(&mut out.write, p, period, record, rec.offset)? {
+                out.counts.restatements += 1;
+            }
+        }
         // A conflicting record is both an account update (recorded, no
         // effect) and a dead letter, chained in that order.
         if let Some(reason) = conflict {

@@ -116,6 +116,8 @@ pub struct Totals {
     /// Month-closed markers handled, and the projections they wrote.
     pub months_closed: u64,
     pub projections: u64,
+    /// Projections restated by records for a closed period.
+    pub restatements: u64,
     pub batches: u64,
 }
 
@@ -132,6 +134,7 @@ impl Totals {
         self.redelivered += o.redelivered;
         self.months_closed += o.months_closed;
         self.projections += o.projections;
+        self.restatements += o.restatements;
         self.batches += o.batches;
     }
 }
@@ -267,6 +270,10 @@ pub fn run_with_sink<S: Source, B: Kv>(
                         }
                         if !outcome.write.dead_letters.is_empty() {
                             sink.dead_letters(&outcome.write.dead_letters)
+                                .map_err(ProjectError::Publish)?;
+                        }
+                        if !outcome.write.projections.is_empty() {
+                            sink.monthly(&monthly::restated(&outcome.write))
                                 .map_err(ProjectError::Publish)?;
                         }
                         finish(&mut in_flight, source, &mut totals)?;

@@ -19,6 +19,20 @@ pub fn summary_key(p: u32) -> Vec<u8> {
     format!("summary/{p}").into_bytes()
 }
 
+/// A batch's restated projections, then its summary revisions, as
+/// `<topic>.monthly` records.
+pub fn restated(w: &ledger_store::WriteBatch) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let projections = w
+        .projections
+        .iter()
+        .map(|(_, _, iin, _, b)| (iin.as_bytes().to_vec(), b.clone()));
+    let summaries = w
+        .summaries
+        .iter()
+        .map(|(p, _, _, _, b)| (summary_key(*p), b.clone()));
+    projections.chain(summaries).collect()
+}
+
 /// The control record `r` carries, if it is one that decodes.
 pub fn control(r: &Record) -> Option<Control> {
     if !monthly::is_control_key(&r.key) {

@@ -450,7 +450,33 @@ proptest! {
         }
         project(&log, &pieces, batches[0]);
         prop_assert_eq!(dump(&whole), dump(&pieces));
-        prop_assert_eq!(whole.summaries(period).unwrap().len(), 3, "a summary per partition");
+        let summarized: BTreeSet<u32> = whole.summaries(period).unwrap().into_iter().map(|(p, _, _)| p).collect();
+        prop_assert_eq!(summarized.len(), 3, "a summary from every partition");
+        // Restatements keep the summaries in step: the latest summaries add
+        // up to exactly the latest projections.
+        {
+            use ledger_proto::monthly::Summary;
+            use prost::Message as _;
+            let mut latest: BTreeMap<(u32, Iin), (u32, Vec<u8>)> = BTreeMap::new();
+            for p in whole.projections(period).unwrap() {
+                latest.insert((p.partition, p.iin), (p.revision, p.bytes));
+            }
+            let mut from_projections = Summary::default();
+            for (_, bytes) in latest.values() {
+                let m = ledger_proto::v1::MonthlyProjection::decode(bytes.as_slice()).unwrap();
+                from_projections.add(&m).unwrap();
+            }
+            let mut last: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            for (p, _, bytes) in whole.summaries(period).unwrap() {
+                last.insert(p, bytes);
+            }
+            let mut from_summaries = Summary::default();
+            for bytes in last.values() {
+                let m = ledger_proto::v1::PartitionMonthSummary::decode(bytes.as_slice()).unwrap();
+                from_summaries.merge(&Summary::from_message(&m).unwrap()).unwrap();
+            }
+            prop_assert_eq!(from_projections, from_summaries);
+        }
         // A line counts where its event id is new for its participant
         // (a repeated id is a duplicate or a conflict: no line).
         let mut seen = BTreeSet::new();

@@ -195,6 +195,49 @@ impl Summary {
         Ok(())
     }
 
+    /// Takes one projection out again (a restatement replaces it).
+    pub fn remove(&mut self, p: &pb::MonthlyProjection) -> Result<(), String> {
+        let sub = |a: Money, b: Money| {
+            a.checked_sub(b)
+                .ok_or_else(|| "a monthly sum underflows".to_string())
+        };
+        self.projections = self.projections.saturating_sub(1);
+        let contributions = money(&p.contributions)?;
+        if contributions.is_positive() {
+            self.participants_with_contributions =
+                self.participants_with_contributions.saturating_sub(1);
+        }
+        if !p.benefits_paid.is_empty() {
+            self.benefit_recipients = self.benefit_recipients.saturating_sub(1);
+        }
+        self.contributions = sub(self.contributions, contributions)?;
+        self.penalties = sub(self.penalties, money(&p.penalties)?)?;
+        self.refunds = sub(self.refunds, money(&p.refunds)?)?;
+        self.returned = sub(self.returned, money(&p.returned)?)?;
+        self.pension_withheld = sub(self.pension_withheld, money(&p.pension_withheld)?)?;
+        self.lines = self.lines.saturating_sub(p.lines);
+        self.late_recordings = self.late_recordings.saturating_sub(p.late_recordings);
+        for b in &p.benefits_paid {
+            let e = self
+                .benefits_paid
+                .entry(b.benefit_type.clone())
+                .or_default();
+            *e = sub(*e, money(&b.amount)?)?;
+            if e.is_zero() {
+                self.benefits_paid.remove(&b.benefit_type);
+            }
+        }
+        for x in &p.by_ppc {
+            let e = self.by_ppc.entry(x.ppc.clone()).or_default();
+            e.0 = sub(e.0, money(&x.credited)?)?;
+            e.1 = sub(e.1, money(&x.refunded)?)?;
+            if e.0.is_zero() && e.1.is_zero() {
+                self.by_ppc.remove(&x.ppc);
+            }
+        }
+        Ok(())
+    }
+
     /// Adds another summary (for totals over partitions).
     pub fn merge(&mut self, o: &Summary) -> Result<(), String> {
         self.projections += o.projections;

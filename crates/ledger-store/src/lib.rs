@@ -327,6 +327,7 @@ impl<B: Kv> LedgerStore<B> {
         for (p, head) in &w.heads {
             b.put(key(CHAIN, *p, &[]), encode(head));
         }
+        self.put_restatements(&mut b, w);
         self.kv.write(b)
     }
 

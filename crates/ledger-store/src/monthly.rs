@@ -72,6 +72,63 @@ impl<B: Kv> LedgerStore<B> {
         self.kv.write(b)
     }
 
+    /// The latest revision of a participant's projection of `period`.
+    pub fn latest_projection(
+        &self,
+        partition: u32,
+        period: Period,
+        iin: &Iin,
+    ) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
+        let mut rest = period_bytes(period);
+        rest.extend_from_slice(iin.as_bytes());
+        let prefix = key(PROJECTION, partition, &rest);
+        let mut last = None;
+        self.kv.for_each(&prefix, &mut |k, v| {
+            let rev = k[prefix.len()..]
+                .try_into()
+                .map(u32::from_be_bytes)
+                .unwrap_or(0);
+            last = Some((rev, v.to_vec()));
+            Ok(true)
+        })?;
+        Ok(last)
+    }
+
+    /// The latest revision of `partition`'s summary of `period`.
+    pub fn latest_summary(
+        &self,
+        partition: u32,
+        period: Period,
+    ) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
+        let Some((rev, _)) = self.closed(partition, period)? else {
+            return Ok(None);
+        };
+        let mut rest = period_bytes(period);
+        rest.extend_from_slice(&rev.to_be_bytes());
+        Ok(self
+            .kv
+            .get(&key(SUMMARY, partition, &rest))?
+            .map(|b| (rev, b)))
+    }
+
+    /// Adds restatements to a batch write.
+    pub(crate) fn put_restatements(&self, b: &mut KvBatch, w: &crate::WriteBatch) {
+        for (p, period, iin, rev, bytes) in &w.projections {
+            let mut rest = period_bytes(*period);
+            rest.extend_from_slice(iin.as_bytes());
+            rest.extend_from_slice(&rev.to_be_bytes());
+            b.put(key(PROJECTION, *p, &rest), bytes.clone());
+        }
+        for (p, period, rev, marker, bytes) in &w.summaries {
+            let mut rest = period_bytes(*period);
+            rest.extend_from_slice(&rev.to_be_bytes());
+            b.put(key(SUMMARY, *p, &rest), bytes.clone());
+            let mut mark = rev.to_be_bytes().to_vec();
+            mark.extend_from_slice(&marker.to_be_bytes());
+            b.put(key(CLOSED, *p, &period_bytes(*period)), mark);
+        }
+    }
+
     /// Ends a month close (or restatement) of `partition`: its summary
     /// revision, the closed mark and the partition's next offset, at once.
     pub fn finish_close(

@@ -2,7 +2,7 @@
 //! the event-id index, dead letters, and what one batch writes.
 
 use crate::chain::{ChainHead, Link, GENESIS};
-use ledger_core::{Account, EventId, Outcome, Position};
+use ledger_core::{Account, EventId, Iin, Outcome, Period, Position};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,4 +108,10 @@ pub struct WriteBatch {
     pub offsets: Vec<(u32, u64)>,
     /// The partition chains' heads after the batch, per partition it advanced.
     pub heads: Vec<(u32, ChainHead)>,
+    /// Restated monthly projections (records for a closed period):
+    /// (partition, period, IIN, revision, protobuf bytes), in log order.
+    pub projections: Vec<(u32, Period, Iin, u32, Vec<u8>)>,
+    /// The partition summaries those restatements gave: (partition, period,
+    /// revision, the month-closed marker's offset, protobuf bytes).
+    pub summaries: Vec<(u32, Period, u32, u64, Vec<u8>)>,
 }

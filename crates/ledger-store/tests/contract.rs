@@ -53,6 +53,8 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
                 items: 2,
             },
         )],
+        projections: vec![],
+        summaries: vec![],
     }
 }
 

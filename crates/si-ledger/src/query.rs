@@ -193,7 +193,7 @@ pub fn print_totals(t: &Totals, json: bool) -> Result<()> {
             "returned": t.returned, "refused": t.refused, "duplicates": t.duplicates,
             "conflicts": t.conflicts, "dead_letters": t.dead_letters, "late": t.late,
             "redelivered": t.redelivered, "months_closed": t.months_closed,
-            "projections": t.projections,
+            "projections": t.projections, "restatements": t.restatements,
         });
         println!("{json}");
     } else {
@@ -253,10 +253,10 @@ pub fn totals_line(t: &Totals) -> String {
         t.conflicts,
         t.dead_letters,
         t.late
-    ) + &if t.months_closed > 0 {
+    ) + &if t.months_closed > 0 || t.restatements > 0 {
         format!(
-            "; {} month closes wrote {} projections",
-            t.months_closed, t.projections
+            "; {} month closes wrote {} projections; {} restated",
+            t.months_closed, t.projections, t.restatements
         )
     } else {
         String::new()

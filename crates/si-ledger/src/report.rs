@@ -67,6 +67,31 @@ pub fn close_month(args: &CloseMonthArgs) -> Result<i32> {
 pub enum ReportCommand {
     /// The monthly report to the authorized body (Rules §5).
     Monthly(MonthlyArgs),
+    /// Every stored projection of a period, every revision, one JSON line
+    /// each (proto3 JSON), by partition, IIN and revision.
+    Projections(ProjectionsArgs),
+}
+
+#[derive(Args)]
+pub struct ProjectionsArgs {
+    /// The period, `YYYY-MM`.
+    pub period: String,
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+pub fn projections(args: &ProjectionsArgs) -> Result<i32> {
+    use std::io::Write as _;
+    let period = Period::parse(&args.period).context("period")?;
+    let store = open_existing_store(&args.data)?;
+    let mut out = String::new();
+    for p in store.projections(period)? {
+        let m = pb::MonthlyProjection::decode(p.bytes.as_slice())
+            .context("a stored projection does not decode")?;
+        out.push_str(&serde_json::to_string(&m)?);
+        out.push('\n');
+    }
+    crate::query::output_done(std::io::stdout().lock().write_all(out.as_bytes()))
 }
 
 #[derive(Args)]
