@@ -174,6 +174,20 @@ fn a_closed_month_reports_what_the_lines_say_and_replays_identically() {
         );
     }
 
+    // The chart next to the CSV: twelve months, a bar for the closed one.
+    let svg = std::fs::read_to_string(csv_path.with_extension("svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        svg.matches("text-anchor=\"middle\">20").count(),
+        12,
+        "{svg}"
+    );
+    assert_eq!(svg.matches("<title>").count(), 1, "one closed month: {svg}");
+    assert!(svg.contains(&format!(
+        "<title>{period}: {}</title>",
+        r["contributions_total"].as_str().unwrap()
+    )));
+
     // A replay from scratch writes the same projections: the same report
     // and the same digest of everything else.
     let again = dir.path().join("again");

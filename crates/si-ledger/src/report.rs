@@ -100,7 +100,8 @@ pub struct MonthlyArgs {
     pub period: String,
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// Also write the report as CSV (one row per figure).
+    /// Also write the report as CSV (one row per figure), and next to it
+    /// (same name, `.svg`) a chart of the last 12 months.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
     #[arg(long)]
@@ -142,6 +143,113 @@ fn month(store: &ledger_store::LedgerStore<ledger_store::SledKv>, period: Period
         projections,
         summaries,
     })
+}
+
+fn previous(p: Period) -> Period {
+    let (y, m) = if p.month() == 1 {
+        (p.year() - 1, 12)
+    } else {
+        (p.year(), p.month() - 1)
+    };
+    Period::new(y, m).expect("a month before a valid period")
+}
+
+/// The sum of the latest summaries of `period`, if every partition closed it.
+fn closed_summary(
+    store: &ledger_store::LedgerStore<ledger_store::SledKv>,
+    period: Period,
+    partitions: u32,
+) -> Result<Option<Summary>> {
+    let mut last: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+    for (p, _, bytes) in store.summaries(period)? {
+        last.insert(p, bytes);
+    }
+    if last.len() as u32 != partitions {
+        return Ok(None);
+    }
+    let mut total = Summary::default();
+    for bytes in last.values() {
+        let m = pb::PartitionMonthSummary::decode(bytes.as_slice())
+            .context("a stored summary does not decode")?;
+        total
+            .merge(&Summary::from_message(&m).map_err(anyhow::Error::msg)?)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(Some(total))
+}
+
+/// An SVG chart of up to 12 months: contributions as bars, the share of
+/// lines recorded within one working day as a line; months not closed on
+/// every partition are marked "open".
+fn chart(months: &[(Period, Option<Summary>)]) -> String {
+    let (w, h, left, top, bottom) = (760.0, 360.0, 70.0, 40.0, 300.0);
+    let amount = |s: &Summary| s.contributions.to_string().parse::<f64>().unwrap_or(0.0);
+    let max = months
+        .iter()
+        .filter_map(|(_, s)| s.as_ref().map(amount))
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
+    let slot = (w - left - 20.0) / months.len().max(1) as f64;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+         font-family=\"sans-serif\" font-size=\"11\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{left}\" y=\"20\" font-size=\"14\">Contributions by month (bars) and share \
+         recorded within one working day (line)</text>\n\
+         <text x=\"{}\" y=\"{top}\" text-anchor=\"end\">{max:.0}</text>\n\
+         <text x=\"{}\" y=\"{bottom}\" text-anchor=\"end\">0</text>\n\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"darkorange\">100% on time</text>\n\
+         <line x1=\"{left}\" y1=\"{bottom}\" x2=\"{}\" y2=\"{bottom}\" stroke=\"black\"/>\n",
+        left - 4.0,
+        left - 4.0,
+        w - 20.0,
+        top - 6.0,
+        w - 20.0
+    );
+    let mut points = Vec::new();
+    for (i, (period, s)) in months.iter().enumerate() {
+        let x = left + i as f64 * slot;
+        svg.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{period}</text>\n",
+            x + slot / 2.0,
+            bottom + 16.0
+        ));
+        let Some(s) = s else {
+            svg.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\" fill=\"gray\">open</text>\n",
+                x + slot / 2.0,
+                bottom - 6.0
+            ));
+            continue;
+        };
+        let bar = (bottom - top) * amount(s) / max;
+        svg.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar:.1}\" fill=\"steelblue\">\
+             <title>{period}: {}</title></rect>\n",
+            x + slot * 0.15,
+            bottom - bar,
+            slot * 0.7,
+            s.contributions
+        ));
+        let share = if s.lines == 0 {
+            1.0
+        } else {
+            f64::from(s.lines - s.late_recordings.min(s.lines)) / f64::from(s.lines)
+        };
+        points.push(format!(
+            "{:.1},{:.1}",
+            x + slot / 2.0,
+            bottom - (bottom - top) * share
+        ));
+    }
+    if !points.is_empty() {
+        svg.push_str(&format!(
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"darkorange\" stroke-width=\"2\"/>\n",
+            points.join(" ")
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
 }
 
 fn share(on_time: u32, all: u32) -> String {
@@ -219,6 +327,16 @@ pub fn monthly(args: &MonthlyArgs) -> Result<i32> {
     if let Some(path) = &args.csv {
         std::fs::write(path, csv(&report))
             .with_context(|| format!("writing {}", path.display()))?;
+        let mut months = Vec::new();
+        let mut p = period;
+        for _ in 0..12 {
+            months.push((p, closed_summary(&store, p, partitions)?));
+            p = previous(p);
+        }
+        months.reverse();
+        let svg = path.with_extension("svg");
+        std::fs::write(&svg, chart(&months))
+            .with_context(|| format!("writing {}", svg.display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
