@@ -523,4 +523,28 @@ fn a_month_closed_on_kafka_is_projected_once_per_participant_by_two_instances() 
         contributions,
         w.parse::<i64>().unwrap() * 100 + f.parse::<i64>().unwrap()
     );
+
+    // The example reporting job, reading only the topic, writes the report
+    // the embedded store gives.
+    let out = dir.path().join("consumed");
+    let monthly = format!("{topic}.monthly");
+    let o = run(&[
+        "report",
+        "consume",
+        "--brokers",
+        &kafka_brokers(),
+        "--topic",
+        &monthly,
+        "--period",
+        &period,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let got: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(format!("report-{period}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got, want);
+    assert!(out.join(format!("report-{period}.csv")).exists());
 }

@@ -28,7 +28,9 @@ mod topics;
 pub use dlq::{DeadLetterTopic, HEADERS};
 pub use publisher::{Delivered, PublishError, Publisher};
 pub use sink::KafkaOutputs;
-pub use source::{drain, Assignment, KafkaSource, ResumeAt, SourceOptions, Watermarks};
+pub use source::{
+    drain, read_from_start, Assignment, KafkaSource, ResumeAt, SourceOptions, Watermarks,
+};
 pub use topics::{create_topics, derived_topics, TopicError};
 
 use rdkafka::ClientConfig;

@@ -525,6 +525,49 @@ impl Watermarks {
     }
 }
 
+/// Reads `topic` from the start of every partition with a bare consumer
+/// (no group offsets are used), calling `f(key, value)` for each record
+/// until it returns `false`; gives up after `idle` without a record.
+pub fn read_from_start(
+    brokers: &str,
+    topic: &str,
+    idle: Duration,
+    mut f: impl FnMut(&[u8], &[u8]) -> bool,
+) -> Result<(), SourceError> {
+    use rdkafka::message::Message as _;
+    let partitions = Watermarks::new(brokers, topic)?.partitions()?;
+    let mut config = client_config(brokers);
+    config
+        .set("group.id", "si-ledger-reader")
+        .set("enable.auto.commit", "false");
+    let consumer: BaseConsumer = config.create().map_err(kafka)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(kafka)?;
+    }
+    consumer.assign(&tpl).map_err(kafka)?;
+    let mut last = Instant::now();
+    loop {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                last = Instant::now();
+                if !f(m.key().unwrap_or_default(), m.payload().unwrap_or_default()) {
+                    return Ok(());
+                }
+            }
+            Some(Err(e)) => tracing::warn!(error = %e, topic, "reading"),
+            None if last.elapsed() > idle => {
+                return Err(SourceError::Other(format!(
+                    "{topic}: nothing more for {} s",
+                    idle.as_secs()
+                )))
+            }
+            None => {}
+        }
+    }
+}
+
 /// Reads `expect` records of `topic` from the start with a bare consumer
 /// (no group, no processing) and returns how many it read: the broker's
 /// and client's own rate, for benchmarks.

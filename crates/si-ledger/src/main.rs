@@ -208,6 +208,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::CloseMonth(args) => report::close_month(&args),
         Command::Report(report::ReportCommand::Monthly(args)) => report::monthly(&args),
         Command::Report(report::ReportCommand::Projections(args)) => report::projections(&args),
+        Command::Report(report::ReportCommand::Consume(args)) => report::consume(&args),
         Command::Serve(args) => api::serve(&ctx, &args),
         Command::AccessLog(args) => api::access_log(&args),
         Command::Account(args) => query::account(&ctx, &args),

@@ -70,6 +70,125 @@ pub enum ReportCommand {
     /// Every stored projection of a period, every revision, one JSON line
     /// each (proto3 JSON), by partition, IIN and revision.
     Projections(ProjectionsArgs),
+    /// An example reporting job: reads `<T>.monthly`, waits for a summary of
+    /// the period from every ledger partition, checks the counts, and
+    /// writes the report (CSV and JSON).
+    Consume(ConsumeArgs),
+}
+
+#[derive(Args)]
+pub struct ConsumeArgs {
+    #[arg(long)]
+    pub brokers: String,
+    /// The monthly topic, `<ledger topic>.monthly`.
+    #[arg(long)]
+    pub topic: String,
+    /// The period, `YYYY-MM`.
+    #[arg(long)]
+    pub period: String,
+    /// Where `report-<period>.csv` and `.json` go.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Give up after this many seconds without a new record.
+    #[arg(long, default_value_t = 60)]
+    pub idle_seconds: u64,
+}
+
+/// The example reporting job: what any team's consumer does (see
+/// docs/reporting.md), in Rust.
+pub fn consume(args: &ConsumeArgs) -> Result<i32> {
+    let period = Period::parse(&args.period).context("period")?;
+    let Some(ledger_topic) = args.topic.strip_suffix(".monthly") else {
+        bail!("--topic names the monthly topic, <ledger topic>.monthly");
+    };
+    let partitions = ledger_kafka::Watermarks::new(&args.brokers, ledger_topic)?.partitions()?;
+    let wanted = period.to_string();
+    // Latest revision per participant (with its ledger partition) and per
+    // partition's summary.
+    let mut projections: BTreeMap<String, pb::MonthlyProjection> = BTreeMap::new();
+    let mut summaries: BTreeMap<u32, pb::PartitionMonthSummary> = BTreeMap::new();
+    let mut bad: Option<anyhow::Error> = None;
+    // Participants held per ledger partition.
+    let mut held: BTreeMap<u32, u32> = BTreeMap::new();
+    // Complete: a summary from every partition, and each summary's count of
+    // projections matches the participants held for its partition.
+    let complete = |held: &BTreeMap<u32, u32>,
+                    summaries: &BTreeMap<u32, pb::PartitionMonthSummary>| {
+        summaries.len() as u32 == partitions
+            && summaries
+                .iter()
+                .all(|(p, s)| held.get(p).copied().unwrap_or(0) == s.projections)
+    };
+    ledger_kafka::read_from_start(
+        &args.brokers,
+        &args.topic,
+        std::time::Duration::from_secs(args.idle_seconds),
+        |key, value| {
+            let decoded = if key.starts_with(b"summary/") {
+                pb::PartitionMonthSummary::decode(value).map(|s| {
+                    if s.period == wanted {
+                        let keep = summaries
+                            .get(&s.partition)
+                            .is_none_or(|o| o.revision < s.revision);
+                        if keep {
+                            summaries.insert(s.partition, s);
+                        }
+                    }
+                })
+            } else {
+                pb::MonthlyProjection::decode(value).map(|m| {
+                    if m.period == wanted {
+                        match projections.get(&m.iin) {
+                            Some(o) if o.revision >= m.revision => {}
+                            Some(_) => {
+                                projections.insert(m.iin.clone(), m);
+                            }
+                            None => {
+                                *held.entry(m.partition).or_default() += 1;
+                                projections.insert(m.iin.clone(), m);
+                            }
+                        }
+                    }
+                })
+            };
+            if let Err(e) = decoded {
+                bad = Some(anyhow::anyhow!(
+                    "a record of {} does not decode: {e}",
+                    args.topic
+                ));
+                return false;
+            }
+            !complete(&held, &summaries)
+        },
+    )
+    .with_context(|| {
+        format!(
+            "{period}: {} of {partitions} partition summaries and {} projections read",
+            summaries.len(),
+            projections.len()
+        )
+    })?;
+    if let Some(e) = bad {
+        return Err(e);
+    }
+    let m = Month {
+        projections: projections.into_values().collect(),
+        summaries,
+    };
+    let (report, reconciled) = build_report(period, partitions, &m)?;
+    std::fs::create_dir_all(&args.out)?;
+    let csv_path = args.out.join(format!("report-{period}.csv"));
+    std::fs::write(&csv_path, csv(&report))?;
+    std::fs::write(
+        args.out.join(format!("report-{period}.json")),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    println!(
+        "{period}: {} projections from {partitions} partitions, counts checked; wrote {}",
+        m.projections.len(),
+        csv_path.display()
+    );
+    Ok(if reconciled { 0 } else { 1 })
 }
 
 #[derive(Args)]
@@ -259,20 +378,18 @@ fn share(on_time: u32, all: u32) -> String {
     format!("{:.4}", f64::from(on_time) / f64::from(all))
 }
 
-pub fn monthly(args: &MonthlyArgs) -> Result<i32> {
-    let period = Period::parse(&args.period).context("period")?;
-    let store = open_existing_store(&args.data)?;
-    let partitions = store.meta()?.map_or(0, |m| m.partitions);
-    let m = month(&store, period)?;
-    let open: Vec<u32> = (0..partitions)
-        .filter(|p| !m.summaries.contains_key(p))
-        .collect();
-    if !open.is_empty() {
-        bail!(
-            "{period} is not closed on partitions {open:?} of {partitions}: run \
-             `si-ledger close-month {period}` and let the projector reach the markers"
-        );
+impl Month {
+    /// Partitions without a summary of the period.
+    fn open(&self, partitions: u32) -> Vec<u32> {
+        (0..partitions)
+            .filter(|p| !self.summaries.contains_key(p))
+            .collect()
     }
+}
+
+/// The report's figures from a month's latest projections and summaries,
+/// and whether the two reconcile.
+fn build_report(period: Period, partitions: u32, m: &Month) -> Result<(serde_json::Value, bool)> {
     let mut from_projections = Summary::default();
     for p in &m.projections {
         from_projections.add(p).map_err(anyhow::Error::msg)?;
@@ -324,6 +441,22 @@ pub fn monthly(args: &MonthlyArgs) -> Result<i32> {
             "summary_contributions_total": from_summaries.contributions.to_string(),
         },
     });
+    Ok((report, reconciled))
+}
+
+pub fn monthly(args: &MonthlyArgs) -> Result<i32> {
+    let period = Period::parse(&args.period).context("period")?;
+    let store = open_existing_store(&args.data)?;
+    let partitions = store.meta()?.map_or(0, |m| m.partitions);
+    let m = month(&store, period)?;
+    let open = m.open(partitions);
+    if !open.is_empty() {
+        bail!(
+            "{period} is not closed on partitions {open:?} of {partitions}: run \
+             `si-ledger close-month {period}` and let the projector reach the markers"
+        );
+    }
+    let (report, reconciled) = build_report(period, partitions, &m)?;
     if let Some(path) = &args.csv {
         std::fs::write(path, csv(&report))
             .with_context(|| format!("writing {}", path.display()))?;
