@@ -525,6 +525,30 @@ impl Watermarks {
     }
 }
 
+/// A bare consumer (no group membership, no commits) assigned every
+/// partition of `topic` at its beginning.
+fn from_start(
+    brokers: &str,
+    topic: &str,
+    partitions: u32,
+    group: &str,
+    fetch_wait_max_ms: u32,
+) -> Result<BaseConsumer, SourceError> {
+    let mut config = client_config(brokers);
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", fetch_wait_max_ms.to_string());
+    let consumer: BaseConsumer = config.create().map_err(kafka)?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(kafka)?;
+    }
+    consumer.assign(&tpl).map_err(kafka)?;
+    Ok(consumer)
+}
+
 /// Reads `topic` from the start of every partition with a bare consumer
 /// (no group offsets are used), calling `f(key, value)` for each record
 /// until it returns `false`; gives up after `idle` without a record.
@@ -536,17 +560,7 @@ pub fn read_from_start(
 ) -> Result<(), SourceError> {
     use rdkafka::message::Message as _;
     let partitions = Watermarks::new(brokers, topic)?.partitions()?;
-    let mut config = client_config(brokers);
-    config
-        .set("group.id", "si-ledger-reader")
-        .set("enable.auto.commit", "false");
-    let consumer: BaseConsumer = config.create().map_err(kafka)?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions as i32 {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .map_err(kafka)?;
-    }
-    consumer.assign(&tpl).map_err(kafka)?;
+    let consumer = from_start(brokers, topic, partitions, "si-ledger-reader", 500)?;
     let mut last = Instant::now();
     loop {
         match consumer.poll(Duration::from_millis(100)) {
@@ -578,18 +592,13 @@ pub fn drain(
     expect: u64,
     fetch_wait_max_ms: u32,
 ) -> Result<u64, SourceError> {
-    let mut config = client_config(brokers);
-    config
-        .set("group.id", "si-ledger-drain")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", fetch_wait_max_ms.to_string());
-    let consumer: BaseConsumer = config.create().map_err(kafka)?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions as i32 {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .map_err(kafka)?;
-    }
-    consumer.assign(&tpl).map_err(kafka)?;
+    let consumer = from_start(
+        brokers,
+        topic,
+        partitions,
+        "si-ledger-drain",
+        fetch_wait_max_ms,
+    )?;
     let mut n = 0;
     let mut idle = Instant::now();
     while n < expect {

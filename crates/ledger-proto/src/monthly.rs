@@ -163,101 +163,96 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Adds one projection.
-    pub fn add(&mut self, p: &pb::MonthlyProjection) -> Result<(), String> {
-        self.projections += 1;
+    /// One projection as a summary of one.
+    pub fn of(p: &pb::MonthlyProjection) -> Result<Summary, String> {
         let contributions = money(&p.contributions)?;
-        if contributions.is_positive() {
-            self.participants_with_contributions += 1;
-        }
-        if !p.benefits_paid.is_empty() {
-            self.benefit_recipients += 1;
-        }
-        self.contributions = add(self.contributions, contributions)?;
-        self.penalties = add(self.penalties, money(&p.penalties)?)?;
-        self.refunds = add(self.refunds, money(&p.refunds)?)?;
-        self.returned = add(self.returned, money(&p.returned)?)?;
-        self.pension_withheld = add(self.pension_withheld, money(&p.pension_withheld)?)?;
-        self.lines = self.lines.saturating_add(p.lines);
-        self.late_recordings = self.late_recordings.saturating_add(p.late_recordings);
+        let mut benefits_paid: BTreeMap<String, Money> = BTreeMap::new();
         for b in &p.benefits_paid {
-            let e = self
-                .benefits_paid
-                .entry(b.benefit_type.clone())
-                .or_default();
+            let e = benefits_paid.entry(b.benefit_type.clone()).or_default();
             *e = add(*e, money(&b.amount)?)?;
         }
+        let mut by_ppc: BTreeMap<String, (Money, Money)> = BTreeMap::new();
         for x in &p.by_ppc {
-            let e = self.by_ppc.entry(x.ppc.clone()).or_default();
+            let e = by_ppc.entry(x.ppc.clone()).or_default();
             e.0 = add(e.0, money(&x.credited)?)?;
             e.1 = add(e.1, money(&x.refunded)?)?;
         }
-        Ok(())
+        Ok(Summary {
+            projections: 1,
+            participants_with_contributions: u32::from(contributions.is_positive()),
+            benefit_recipients: u32::from(!p.benefits_paid.is_empty()),
+            contributions,
+            penalties: money(&p.penalties)?,
+            refunds: money(&p.refunds)?,
+            returned: money(&p.returned)?,
+            lines: p.lines,
+            late_recordings: p.late_recordings,
+            pension_withheld: money(&p.pension_withheld)?,
+            benefits_paid,
+            by_ppc,
+        })
+    }
+
+    /// Adds one projection.
+    pub fn add(&mut self, p: &pb::MonthlyProjection) -> Result<(), String> {
+        self.combine(&Summary::of(p)?, true)
     }
 
     /// Takes one projection out again (a restatement replaces it).
     pub fn remove(&mut self, p: &pb::MonthlyProjection) -> Result<(), String> {
-        let sub = |a: Money, b: Money| {
-            a.checked_sub(b)
-                .ok_or_else(|| "a monthly sum underflows".to_string())
-        };
-        self.projections = self.projections.saturating_sub(1);
-        let contributions = money(&p.contributions)?;
-        if contributions.is_positive() {
-            self.participants_with_contributions =
-                self.participants_with_contributions.saturating_sub(1);
-        }
-        if !p.benefits_paid.is_empty() {
-            self.benefit_recipients = self.benefit_recipients.saturating_sub(1);
-        }
-        self.contributions = sub(self.contributions, contributions)?;
-        self.penalties = sub(self.penalties, money(&p.penalties)?)?;
-        self.refunds = sub(self.refunds, money(&p.refunds)?)?;
-        self.returned = sub(self.returned, money(&p.returned)?)?;
-        self.pension_withheld = sub(self.pension_withheld, money(&p.pension_withheld)?)?;
-        self.lines = self.lines.saturating_sub(p.lines);
-        self.late_recordings = self.late_recordings.saturating_sub(p.late_recordings);
-        for b in &p.benefits_paid {
-            let e = self
-                .benefits_paid
-                .entry(b.benefit_type.clone())
-                .or_default();
-            *e = sub(*e, money(&b.amount)?)?;
-            if e.is_zero() {
-                self.benefits_paid.remove(&b.benefit_type);
-            }
-        }
-        for x in &p.by_ppc {
-            let e = self.by_ppc.entry(x.ppc.clone()).or_default();
-            e.0 = sub(e.0, money(&x.credited)?)?;
-            e.1 = sub(e.1, money(&x.refunded)?)?;
-            if e.0.is_zero() && e.1.is_zero() {
-                self.by_ppc.remove(&x.ppc);
-            }
-        }
-        Ok(())
+        self.combine(&Summary::of(p)?, false)
     }
 
     /// Adds another summary (for totals over partitions).
     pub fn merge(&mut self, o: &Summary) -> Result<(), String> {
-        self.projections += o.projections;
-        self.participants_with_contributions += o.participants_with_contributions;
-        self.benefit_recipients += o.benefit_recipients;
-        self.contributions = add(self.contributions, o.contributions)?;
-        self.penalties = add(self.penalties, o.penalties)?;
-        self.refunds = add(self.refunds, o.refunds)?;
-        self.returned = add(self.returned, o.returned)?;
-        self.pension_withheld = add(self.pension_withheld, o.pension_withheld)?;
-        self.lines = self.lines.saturating_add(o.lines);
-        self.late_recordings = self.late_recordings.saturating_add(o.late_recordings);
+        self.combine(o, true)
+    }
+
+    /// Adds `o` (`plus`) or takes it away; sums that reach zero leave the
+    /// per-code maps, so a summary equals one built from what remains.
+    fn combine(&mut self, o: &Summary, plus: bool) -> Result<(), String> {
+        let count = |a: u32, b: u32| {
+            if plus {
+                a.saturating_add(b)
+            } else {
+                a.saturating_sub(b)
+            }
+        };
+        let sum = |a: Money, b: Money| {
+            if plus {
+                a.checked_add(b)
+            } else {
+                a.checked_sub(b)
+            }
+            .ok_or_else(|| "a monthly sum overflows".to_string())
+        };
+        self.projections = count(self.projections, o.projections);
+        self.participants_with_contributions = count(
+            self.participants_with_contributions,
+            o.participants_with_contributions,
+        );
+        self.benefit_recipients = count(self.benefit_recipients, o.benefit_recipients);
+        self.lines = count(self.lines, o.lines);
+        self.late_recordings = count(self.late_recordings, o.late_recordings);
+        self.contributions = sum(self.contributions, o.contributions)?;
+        self.penalties = sum(self.penalties, o.penalties)?;
+        self.refunds = sum(self.refunds, o.refunds)?;
+        self.returned = sum(self.returned, o.returned)?;
+        self.pension_withheld = sum(self.pension_withheld, o.pension_withheld)?;
         for (k, v) in &o.benefits_paid {
             let e = self.benefits_paid.entry(k.clone()).or_default();
-            *e = add(*e, *v)?;
+            *e = sum(*e, *v)?;
+            if e.is_zero() {
+                self.benefits_paid.remove(k);
+            }
         }
         for (k, (c, r)) in &o.by_ppc {
             let e = self.by_ppc.entry(k.clone()).or_default();
-            e.0 = add(e.0, *c)?;
-            e.1 = add(e.1, *r)?;
+            e.0 = sum(e.0, *c)?;
+            e.1 = sum(e.1, *r)?;
+            if e.0.is_zero() && e.1.is_zero() {
+                self.by_ppc.remove(k);
+            }
         }
         Ok(())
     }
