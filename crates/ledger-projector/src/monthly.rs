@@ -59,15 +59,11 @@ pub fn handle<B: Kv>(
                     closed_at = at,
                     "period already closed on this partition: marker ignored"
                 );
-                let summary = store
-                    .summaries(period)?
-                    .into_iter()
-                    .rev()
-                    .find(|(p, _, _)| *p == r.partition)
-                    .map(|(_, _, b)| b)
-                    .unwrap_or_default();
-                let (rev, off) = store.closed(r.partition, period)?.unwrap_or((1, at));
-                store.finish_close(r.partition, period, rev, off, summary, r.offset + 1)?;
+                // Only the offset moves past the marker.
+                store.write(&ledger_store::WriteBatch {
+                    offsets: vec![(r.partition, r.offset + 1)],
+                    ..Default::default()
+                })?;
                 return Ok(Totals::default());
             }
             close(store, sink, r, period, &closed_by)
