@@ -14,11 +14,19 @@ pub struct PeriodTotals {
     pub penalties: Money,
     pub refunded_contributions: Money,
     pub refunded_penalties: Money,
-    /// Contribution and penalty lines for the period returned to the payer.
-    pub returned: Money,
     /// Contribution and penalty lines for the period, credited or returned.
     pub lines: u32,
-    /// Of `lines`, those recorded after their deadline (Rules §7).
+    /// What few periods have: kept apart so that the account record, which
+    /// is rewritten at every event, stays small (one byte when absent).
+    pub more: Option<Box<PeriodMore>>,
+}
+
+/// The rarer sums of a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodMore {
+    /// Contribution and penalty lines for the period returned to the payer.
+    pub returned: Money,
+    /// Lines recorded after their deadline (Rules §7).
     pub late_lines: u32,
     /// Benefits paid for the period, by type.
     pub benefits_paid: BTreeMap<BenefitType, Money>,
@@ -31,8 +39,33 @@ impl PeriodTotals {
     pub(crate) fn count_line(&mut self, late: bool) {
         self.lines = self.lines.saturating_add(1);
         if late {
-            self.late_lines = self.late_lines.saturating_add(1);
+            let more = self.more_mut();
+            more.late_lines = more.late_lines.saturating_add(1);
         }
+    }
+
+    pub(crate) fn more_mut(&mut self) -> &mut PeriodMore {
+        self.more.get_or_insert_with(Default::default)
+    }
+
+    pub fn returned(&self) -> Money {
+        self.more.as_ref().map_or(Money::ZERO, |m| m.returned)
+    }
+
+    pub fn late_lines(&self) -> u32 {
+        self.more.as_ref().map_or(0, |m| m.late_lines)
+    }
+
+    pub fn pension_withheld(&self) -> Money {
+        self.more
+            .as_ref()
+            .map_or(Money::ZERO, |m| m.pension_withheld)
+    }
+
+    pub fn benefits_paid(&self) -> impl Iterator<Item = (BenefitType, Money)> + '_ {
+        self.more
+            .iter()
+            .flat_map(|m| m.benefits_paid.iter().map(|(t, a)| (*t, *a)))
     }
 }
 
@@ -106,6 +139,8 @@ pub struct Rejection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     pub iin: Iin,
+    /// What the latest credited line said of the person, while the
+    /// register has not spoken (its records are in `register`).
     pub person: Option<PersonRecord>,
     pub contributions_total: Money,
     pub penalties_total: Money,
@@ -113,6 +148,12 @@ pub struct Account {
     pub returned_total: Money,
     pub late_recordings: u64,
     pub duplicates_ignored: u64,
+    /// Lines credited while the register did not know the IIN (Rules §6,
+    /// `UnknownIin::AcceptAndFlag`): for review.
+    pub unregistered_lines: u64,
+    /// Every record the register of individuals sent, in log order (Rules
+    /// §9: changes are kept, not overwritten).
+    pub register: Vec<PersonData>,
     pub periods: BTreeMap<Period, PeriodTotals>,
     pub payers: BTreeMap<PayerKey, PayerLine>,
     pub benefits: BTreeMap<String, BenefitRecord>,
@@ -132,6 +173,8 @@ impl Account {
             returned_total: Money::ZERO,
             late_recordings: 0,
             duplicates_ignored: 0,
+            unregistered_lines: 0,
+            register: Vec::new(),
             periods: BTreeMap::new(),
             payers: BTreeMap::new(),
             benefits: BTreeMap::new(),

@@ -12,12 +12,28 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone)]
 pub struct Context {
     pub calendar: Calendar,
+    /// What a contribution line for an IIN the state register has not
+    /// spoken for gets (Rules §6). A deployment's choice: it must stay the
+    /// same for the life of a log, or replays decide differently.
+    pub unknown_iin: UnknownIin,
+}
+
+/// The policy for lines whose IIN the register does not know (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownIin {
+    /// Credit the line and count it in the account's `unregistered_lines`
+    /// for review: the register's feed may lag the banks'.
+    #[default]
+    AcceptAndFlag,
+    /// Return the line to its payer, as a discrepancy with the register.
+    Return,
 }
 
 impl Default for Context {
     fn default() -> Self {
         Context {
             calendar: Calendar::built_in(),
+            unknown_iin: UnknownIin::default(),
         }
     }
 }
@@ -147,10 +163,11 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
             Some(b) => {
                 let t = account.periods.get(&p.period);
                 let period_paid = t
-                    .and_then(|t| t.benefits_paid.get(&b.benefit_type))
+                    .and_then(|t| t.more.as_ref())
+                    .and_then(|m| m.benefits_paid.get(&b.benefit_type))
                     .copied()
                     .unwrap_or(Money::ZERO);
-                let period_withheld = t.map_or(Money::ZERO, |t| t.pension_withheld);
+                let period_withheld = t.map_or(Money::ZERO, |t| t.pension_withheld());
                 let (Some(paid), Some(withheld), Some(period_paid), Some(period_withheld)) = (
                     b.paid_total.checked_add(p.amount),
                     b.pension_withheld_total
@@ -164,9 +181,9 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
                 b.pension_withheld_total = withheld;
                 b.payments += 1;
                 let benefit_type = b.benefit_type;
-                let t = account.periods.entry(p.period).or_default();
-                t.benefits_paid.insert(benefit_type, period_paid);
-                t.pension_withheld = period_withheld;
+                let more = account.periods.entry(p.period).or_default().more_mut();
+                more.benefits_paid.insert(benefit_type, period_paid);
+                more.pension_withheld = period_withheld;
                 Outcome::Applied { late: false }
             }
         },
@@ -181,10 +198,10 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
             },
         },
         Event::PersonRegistered(p) | Event::PersonDataChanged(p) => {
-            account.person = Some(PersonRecord {
-                from_register: true,
-                data: p.clone(),
-            });
+            // Kept once, in the register's history; what a line said of
+            // the person is no longer needed.
+            account.person = None;
+            account.register.push(p.clone());
             Outcome::Applied { late: false }
         }
     }
@@ -201,34 +218,43 @@ fn contribution(
         .calendar
         .recording_deadline(c.payment.received_on)
         .is_late(rec.timestamp);
-    // Rules §6: a line disagreeing with the state register is returned to the
-    // payer. v1 compares with the birth date the IIN itself encodes.
+    // Rules §6: a line disagreeing with the state registers is returned to
+    // the payer: first with the birth date the IIN itself encodes, then with
+    // the register of individuals.
+    let mut disagreement = None;
     if let Some(encoded) = account.iin.birth_date() {
         if encoded != c.person.birth_date {
-            let period_returned = account
-                .periods
-                .get(&c.period)
-                .map_or(Money::ZERO, |t| t.returned);
-            return match (
-                account.returned_total.checked_add(c.amount),
-                period_returned.checked_add(c.amount),
-            ) {
-                (Some(total), Some(in_period)) => {
-                    account.returned_total = total;
-                    let t = account.periods.entry(c.period).or_default();
-                    t.returned = in_period;
-                    t.count_line(late);
-                    Outcome::Returned {
-                        reason: format!(
-                            "birth date {} differs from {} encoded in the IIN",
-                            c.person.birth_date, encoded
-                        ),
-                        late,
-                    }
-                }
-                _ => refused(OVERFLOW),
-            };
+            disagreement = Some(format!(
+                "birth date {} differs from {} encoded in the IIN",
+                c.person.birth_date, encoded
+            ));
         }
+    }
+    let registered = !account.register.is_empty();
+    if disagreement.is_none() {
+        disagreement = register_disagreement(account, c);
+    }
+    if disagreement.is_none() && !registered && ctx.unknown_iin == UnknownIin::Return {
+        disagreement = Some("the IIN is not in the register of individuals".to_string());
+    }
+    if let Some(reason) = disagreement {
+        let period_returned = account
+            .periods
+            .get(&c.period)
+            .map_or(Money::ZERO, |t| t.returned());
+        return match (
+            account.returned_total.checked_add(c.amount),
+            period_returned.checked_add(c.amount),
+        ) {
+            (Some(total), Some(in_period)) => {
+                account.returned_total = total;
+                let t = account.periods.entry(c.period).or_default();
+                t.more_mut().returned = in_period;
+                t.count_line(late);
+                Outcome::Returned { reason, late }
+            }
+            _ => refused(OVERFLOW),
+        };
     }
     let key = PayerKey {
         period: c.period,
@@ -260,13 +286,80 @@ fn contribution(
         account.contributions_total = grand_total;
     }
     account.payers.entry(key).or_default().credited = credited;
-    if !account.person.as_ref().is_some_and(|p| p.from_register) {
+    if !registered {
+        // Rules §6 with `UnknownIin::AcceptAndFlag`: credited, counted for review.
+        account.unregistered_lines += 1;
+    }
+    if !registered {
         account.person = Some(PersonRecord {
             from_register: false,
             data: PersonData::from(&c.person),
         });
     }
     Outcome::Applied { late }
+}
+
+/// A surname the way the register and payers' lines are compared: case,
+/// surrounding and repeated spaces, and Ё/Е do not count.
+pub fn normalize_name(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase()
+        .replace('Ё', "Е")
+}
+
+/// Rules §6 against the register of individuals: the register's data in
+/// force on the money's receipt date (the latest record effective by then;
+/// the earliest if none is yet) must carry the line's surname and birth
+/// date, and the person must not be registered as deceased before the
+/// period paid for.
+fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<String> {
+    let received = c.payment.received_on;
+    if let Some(died) = account.register.iter().filter_map(|r| r.deceased_on).min() {
+        if died < c.period.first_day() {
+            return Some(format!(
+                "the register records the person as deceased on {died}, before {}",
+                c.period
+            ));
+        }
+    }
+    let in_force = account
+        .register
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.effective_on.is_none_or(|e| e <= received))
+        .max_by_key(|(i, r)| (r.effective_on, *i))
+        .map(|(_, r)| r)
+        .or_else(|| account.register.iter().min_by_key(|r| r.effective_on))?;
+    // Formatted only for a return: most lines agree.
+    let since = || {
+        in_force
+            .effective_on
+            .map(|d| format!(" (in force since {d})"))
+            .unwrap_or_default()
+    };
+    // Most lines carry the register's spelling: compare as is first.
+    if in_force.surname != c.person.surname
+        && normalize_name(&in_force.surname) != normalize_name(&c.person.surname)
+    {
+        return Some(format!(
+            "surname {:?} differs from the register's {:?}{}",
+            c.person.surname,
+            in_force.surname,
+            since()
+        ));
+    }
+    if let Some(born) = in_force.birth_date {
+        if born != c.person.birth_date {
+            return Some(format!(
+                "birth date {} differs from the register's {born}{}",
+                c.person.birth_date,
+                since()
+            ));
+        }
+    }
+    None
 }
 
 /// Social Code art. 247: a refund is accepted up to what that payer paid

@@ -14,9 +14,10 @@ pub mod statement;
 pub mod time;
 
 pub use account::{
-    Account, BenefitRecord, BenefitState, PayerKey, PayerLine, PeriodTotals, PersonRecord,
+    Account, BenefitRecord, BenefitState, PayerKey, PayerLine, PeriodMore, PeriodTotals,
+    PersonRecord,
 };
-pub use apply::{apply, Context, Outcome};
+pub use apply::{apply, normalize_name, Context, Outcome, UnknownIin};
 pub use asof::as_known;
 pub use calendar::{Calendar, Deadline};
 pub use event::*;

@@ -15,6 +15,8 @@ pub struct Statement {
     pub participation_months: u32,
     pub late_recordings: u64,
     pub duplicates_ignored: u64,
+    /// Lines credited while the register did not know the IIN: for review.
+    pub unregistered_lines: u64,
     pub periods: Vec<StatementPeriod>,
     pub benefits: Vec<StatementBenefit>,
     pub rejections: Vec<StatementRejection>,
@@ -60,14 +62,21 @@ impl Statement {
     pub fn of(a: &Account) -> Statement {
         Statement {
             iin: a.iin.to_string(),
-            person: a.person.as_ref().map(|p| StatementPerson {
-                source: if p.from_register {
-                    "register"
-                } else {
-                    "contribution_line"
-                },
-                data: p.data.clone(),
-            }),
+            // The register's latest record, else the latest credited line's.
+            person: match a.register.last() {
+                Some(r) => Some(StatementPerson {
+                    source: "register",
+                    data: r.clone(),
+                }),
+                None => a.person.as_ref().map(|p| StatementPerson {
+                    source: if p.from_register {
+                        "register"
+                    } else {
+                        "contribution_line"
+                    },
+                    data: p.data.clone(),
+                }),
+            },
             contributions_total: a.contributions_total,
             penalties_total: a.penalties_total,
             refunds_total: a.refunds_total,
@@ -75,6 +84,7 @@ impl Statement {
             participation_months: a.participation_months(),
             late_recordings: a.late_recordings,
             duplicates_ignored: a.duplicates_ignored,
+            unregistered_lines: a.unregistered_lines,
             // Periods with credited money; a period that only had lines
             // returned or benefits paid shows in the monthly projection.
             periods: a
@@ -149,6 +159,13 @@ impl Statement {
             "  participation {} months; late recordings {}; duplicates ignored {}",
             self.participation_months, self.late_recordings, self.duplicates_ignored
         );
+        if self.unregistered_lines > 0 {
+            let _ = writeln!(
+                s,
+                "  review: {} lines credited while the register did not know the IIN",
+                self.unregistered_lines
+            );
+        }
         let _ = writeln!(s, "  period    contributions   penalties     refunds");
         for p in &self.periods {
             let _ = writeln!(

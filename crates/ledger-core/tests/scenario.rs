@@ -2,95 +2,11 @@
 //! the contract with reporting jobs, so it is pinned as a snapshot
 //! (`UPDATE_EXPECT=1 cargo test -p ledger-core` to review a change).
 
-use chrono::{DateTime, NaiveDate, Utc};
 use expect_test::expect;
 use ledger_core::*;
 
-fn d(s: &str) -> NaiveDate {
-    parse_date(s).unwrap()
-}
-
-fn iin() -> Iin {
-    (0..)
-        .find_map(|s| Iin::generate(d("1990-05-17"), Sex::Female, s))
-        .unwrap()
-}
-
-fn payer() -> PayerId {
-    (0..).find_map(|s| Bin::generate(15, 3, s)).unwrap().into()
-}
-
-fn line(period: &str, amount: &str, ppc: Ppc, birth: &str, received: &str) -> Event {
-    Event::ContributionPaid(ContributionPaid {
-        payment: PaymentDocument {
-            document_number: "PP-1".into(),
-            document_date: None,
-            received_on: d(received),
-            dispatched_on: None,
-            ppc,
-            payer_id: payer(),
-            payer_name: "ТОО Пример".into(),
-            recipient_name: "Госкорпорация".into(),
-            total_amount: None,
-            line_count: 1,
-        },
-        period: Period::parse(period).unwrap(),
-        amount: Money::parse(amount).unwrap(),
-        person: PersonName {
-            surname: "Ахметова".into(),
-            name: "Айгерим".into(),
-            patronymic: String::new(),
-            birth_date: d(birth),
-        },
-    })
-}
-
-fn refund(period: &str, amount: &str) -> Event {
-    Event::ContributionRefunded(ContributionRefunded {
-        application_id: "APP-1".into(),
-        reason: "overpaid".into(),
-        refunded_ppc: Ppc::CONTRIBUTION,
-        period: Period::parse(period).unwrap(),
-        amount: Money::parse(amount).unwrap(),
-        payer_id: payer(),
-        decided_on: d("2025-05-02"),
-        payment: None,
-    })
-}
-
-struct Scenario {
-    ctx: Context,
-    account: Account,
-    offset: u64,
-}
-
-impl Scenario {
-    /// Applies `event` as recorded at `at`, with `hash` standing for its
-    /// content; `prior` is what the event-id index would say.
-    fn record(&mut self, id: &str, event: Event, at: &str, hash: u8, prior: Option<u8>) -> Outcome {
-        self.offset += 1;
-        let rec = Recorded {
-            position: Position {
-                partition: 0,
-                offset: self.offset,
-            },
-            timestamp: at.parse::<DateTime<Utc>>().unwrap(),
-            content_hash: ContentHash([hash; 32]),
-            event: Envelope {
-                event_id: EventId::parse(id).unwrap(),
-                iin: self.account.iin,
-                source: "t".into(),
-                event,
-            },
-        };
-        apply(
-            &self.ctx,
-            &mut self.account,
-            &rec,
-            prior.map(|h| ContentHash([h; 32])),
-        )
-    }
-}
+mod common;
+use common::*;
 
 #[test]
 fn a_year_in_one_account() {
@@ -225,6 +141,7 @@ fn a_year_in_one_account() {
           "participation_months": 1,
           "late_recordings": 1,
           "duplicates_ignored": 1,
+          "unregistered_lines": 3,
           "periods": [
             {
               "period": "2025-03",

@@ -4,7 +4,7 @@
 //! the same bytes.
 
 use crate::v1 as pb;
-use ledger_core::{Account, BenefitState, BenefitType, Money, Period, Ppc};
+use ledger_core::{Account, BenefitState, Money, Period, Ppc};
 use std::collections::BTreeMap;
 
 /// The key prefix of control records.
@@ -111,12 +111,18 @@ pub fn projection(
             .checked_add(t.refunded_penalties)
             .unwrap_or(Money::ZERO)
             .to_string(),
-        returned: t.returned.to_string(),
-        benefits_paid: benefit_amounts(&t.benefits_paid),
-        pension_withheld: t.pension_withheld.to_string(),
+        returned: t.returned().to_string(),
+        benefits_paid: t
+            .benefits_paid()
+            .map(|(ty, a)| pb::BenefitAmount {
+                benefit_type: ty.code().to_string(),
+                amount: a.to_string(),
+            })
+            .collect(),
+        pension_withheld: t.pension_withheld().to_string(),
         participation_months: u32::try_from(participation).unwrap_or(u32::MAX),
         lines: t.lines,
-        late_recordings: t.late_lines,
+        late_recordings: t.late_lines(),
         by_ppc: by_ppc
             .into_iter()
             .map(|(ppc, (credited, refunded))| pb::PpcAmounts {
@@ -129,15 +135,6 @@ pub fn projection(
         partition: from.partition,
         offset: from.offset,
     })
-}
-
-fn benefit_amounts(m: &BTreeMap<BenefitType, Money>) -> Vec<pb::BenefitAmount> {
-    m.iter()
-        .map(|(t, a)| pb::BenefitAmount {
-            benefit_type: t.code().to_string(),
-            amount: a.to_string(),
-        })
-        .collect()
 }
 
 fn money(s: &str) -> Result<Money, String> {

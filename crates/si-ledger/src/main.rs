@@ -53,8 +53,20 @@ struct Cli {
     /// a year or a later version of a year from a late decree.
     #[arg(long, global = true, value_name = "FILE")]
     calendar: Option<PathBuf>,
+    /// What a contribution line for an IIN the register of individuals does
+    /// not know gets (Rules §6): credited and counted for review (`flag`),
+    /// or returned to the payer (`return`). Keep it fixed for a log's life:
+    /// replays under another policy decide differently.
+    #[arg(long, global = true, value_enum, default_value = "flag")]
+    unknown_iin: UnknownIinArg,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum UnknownIinArg {
+    Flag,
+    Return,
 }
 
 #[derive(Subcommand)]
@@ -173,7 +185,7 @@ fn main() {
     }
 }
 
-fn context(cli_calendar: &Option<PathBuf>) -> Result<ledger_core::Context> {
+fn context(cli_calendar: &Option<PathBuf>, unknown: UnknownIinArg) -> Result<ledger_core::Context> {
     let calendar = match cli_calendar {
         None => ledger_core::Calendar::built_in(),
         Some(path) => {
@@ -183,12 +195,18 @@ fn context(cli_calendar: &Option<PathBuf>) -> Result<ledger_core::Context> {
                 .with_context(|| format!("calendar {}", path.display()))?
         }
     };
-    Ok(ledger_core::Context { calendar })
+    Ok(ledger_core::Context {
+        calendar,
+        unknown_iin: match unknown {
+            UnknownIinArg::Flag => ledger_core::UnknownIin::AcceptAndFlag,
+            UnknownIinArg::Return => ledger_core::UnknownIin::Return,
+        },
+    })
 }
 
 /// Runs a command; the value is the process exit code.
 fn run(cli: Cli) -> Result<i32> {
-    let ctx = context(&cli.calendar)?;
+    let ctx = context(&cli.calendar, cli.unknown_iin)?;
     match cli.command {
         Command::Iin {
             command: IinCommand::Check { ids, json },

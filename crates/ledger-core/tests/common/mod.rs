@@ -1,0 +1,141 @@
+//! Helpers shared by the core's scenario and rule tests.
+#![allow(dead_code)]
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ledger_core::*;
+
+pub fn d(s: &str) -> NaiveDate {
+    parse_date(s).unwrap()
+}
+
+pub fn iin() -> Iin {
+    (0..)
+        .find_map(|s| Iin::generate(d("1990-05-17"), Sex::Female, s))
+        .unwrap()
+}
+
+pub fn payer() -> PayerId {
+    (0..).find_map(|s| Bin::generate(15, 3, s)).unwrap().into()
+}
+
+pub fn line(period: &str, amount: &str, ppc: Ppc, birth: &str, received: &str) -> Event {
+    Event::ContributionPaid(ContributionPaid {
+        payment: PaymentDocument {
+            document_number: "PP-1".into(),
+            document_date: None,
+            received_on: d(received),
+            dispatched_on: None,
+            ppc,
+            payer_id: payer(),
+            payer_name: "ТОО Пример".into(),
+            recipient_name: "Госкорпорация".into(),
+            total_amount: None,
+            line_count: 1,
+        },
+        period: Period::parse(period).unwrap(),
+        amount: Money::parse(amount).unwrap(),
+        person: PersonName {
+            surname: "Ахметова".into(),
+            name: "Айгерим".into(),
+            patronymic: String::new(),
+            birth_date: d(birth),
+        },
+    })
+}
+
+pub fn refund(period: &str, amount: &str) -> Event {
+    Event::ContributionRefunded(ContributionRefunded {
+        application_id: "APP-1".into(),
+        reason: "overpaid".into(),
+        refunded_ppc: Ppc::CONTRIBUTION,
+        period: Period::parse(period).unwrap(),
+        amount: Money::parse(amount).unwrap(),
+        payer_id: payer(),
+        decided_on: d("2025-05-02"),
+        payment: None,
+    })
+}
+
+pub struct Scenario {
+    pub ctx: Context,
+    pub account: Account,
+    pub offset: u64,
+}
+
+impl Scenario {
+    /// Applies `event` as recorded at `at`, with `hash` standing for its
+    /// content; `prior` is what the event-id index would say.
+    pub fn record(
+        &mut self,
+        id: &str,
+        event: Event,
+        at: &str,
+        hash: u8,
+        prior: Option<u8>,
+    ) -> Outcome {
+        self.offset += 1;
+        let rec = Recorded {
+            position: Position {
+                partition: 0,
+                offset: self.offset,
+            },
+            timestamp: at.parse::<DateTime<Utc>>().unwrap(),
+            content_hash: ContentHash([hash; 32]),
+            event: Envelope {
+                event_id: EventId::parse(id).unwrap(),
+                iin: self.account.iin,
+                source: "t".into(),
+                event,
+            },
+        };
+        apply(
+            &self.ctx,
+            &mut self.account,
+            &rec,
+            prior.map(|h| ContentHash([h; 32])),
+        )
+    }
+}
+
+/// A register record for the test participant.
+pub fn register(surname: &str, effective: &str, deceased: Option<&str>) -> Event {
+    Event::PersonRegistered(PersonData {
+        surname: surname.into(),
+        name: "Айгерим".into(),
+        patronymic: String::new(),
+        birth_date: Some(d("1990-05-17")),
+        sex: Some(Sex::Female),
+        address: String::new(),
+        postcode: String::new(),
+        document: None,
+        citizenship: "KZ".into(),
+        effective_on: Some(d(effective)),
+        deceased_on: deceased.map(d),
+    })
+}
+
+/// A contribution line with the given surname.
+pub fn line_by(surname: &str, period: &str, received: &str) -> Event {
+    let mut e = line(period, "4250.00", Ppc::CONTRIBUTION, "1990-05-17", received);
+    if let Event::ContributionPaid(c) = &mut e {
+        c.person.surname = surname.into();
+    }
+    e
+}
+
+impl Scenario {
+    pub fn new(ctx: Context) -> Scenario {
+        Scenario {
+            ctx,
+            account: Account::new(iin()),
+            offset: 0,
+        }
+    }
+
+    /// Records `event` on time, as a new event id.
+    pub fn on_time(&mut self, event: Event) -> Outcome {
+        let id = format!("e{}", self.offset + 1);
+        let hash = (self.offset % 250) as u8;
+        self.record(&id, event, "2025-04-10T10:00:00Z", hash, None)
+    }
+}
