@@ -287,10 +287,9 @@ fn contribution(
     }
     account.payers.entry(key).or_default().credited = credited;
     if !registered {
-        // Rules §6 with `UnknownIin::AcceptAndFlag`: credited, counted for review.
+        // Rules §6 with `UnknownIin::AcceptAndFlag`: credited, counted for
+        // review; the line's own person data stands in for the register's.
         account.unregistered_lines += 1;
-    }
-    if !registered {
         account.person = Some(PersonRecord {
             from_register: false,
             data: PersonData::from(&c.person),
