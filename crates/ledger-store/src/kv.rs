@@ -37,11 +37,6 @@ pub trait Kv: Clone + Send + Sync + 'static {
     fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Applies the batch atomically and makes it durable before returning.
     fn write(&self, b: KvBatch) -> Result<(), StoreError>;
-    /// Calls `f` with every pair whose key starts with `prefix`, in key
-    /// order, without holding them all in memory; `f` returns `false` to
-    /// stop early.
-    fn for_each(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError>;
-
     /// [`Kv::for_each`] over the keys with `prefix` that are `>= from`: to
     /// walk a large range in chunks, writing between them.
     fn for_each_from(
@@ -50,6 +45,13 @@ pub trait Kv: Clone + Send + Sync + 'static {
         from: &[u8],
         f: &mut Visitor<'_>,
     ) -> Result<(), StoreError>;
+
+    /// Calls `f` with every pair whose key starts with `prefix`, in key
+    /// order, without holding them all in memory; `f` returns `false` to
+    /// stop early.
+    fn for_each(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
+        self.for_each_from(prefix, prefix, f)
+    }
 
     /// Every pair whose key starts with `prefix`, collected: for small
     /// ranges and tests.
@@ -117,16 +119,6 @@ impl Kv for SledKv {
         Ok(())
     }
 
-    fn for_each(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
-        for r in self.db.scan_prefix(prefix) {
-            let (k, v) = r.map_err(backend)?;
-            if !f(&k, &v)? {
-                break;
-            }
-        }
-        Ok(())
-    }
-
     fn for_each_from(
         &self,
         prefix: &[u8],
@@ -167,19 +159,6 @@ impl Kv for MemoryKv {
                 Some(v) => m.insert(k, v),
                 None => m.remove(&k),
             };
-        }
-        Ok(())
-    }
-
-    fn for_each(&self, prefix: &[u8], f: &mut Visitor<'_>) -> Result<(), StoreError> {
-        let m = self.map.lock().map_err(backend)?;
-        for (k, v) in m
-            .range(prefix.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(prefix))
-        {
-            if !f(k, v)? {
-                break;
-            }
         }
         Ok(())
     }
