@@ -127,6 +127,20 @@ impl Period {
             .expect("validated period")
     }
 
+    pub fn previous(&self) -> Period {
+        if self.month == 1 {
+            Period {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Period {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+
     pub fn next(&self) -> Period {
         if self.month == 12 {
             Period {

@@ -249,28 +249,42 @@ fn month(store: &ledger_store::LedgerStore<ledger_store::SledKv>, period: Period
         .map(|(_, b)| pb::MonthlyProjection::decode(b.as_slice()))
         .collect::<Result<Vec<_>, _>>()
         .context("a stored projection does not decode")?;
-    let mut summaries = BTreeMap::new();
-    for (p, _, bytes) in store.summaries(period)? {
-        // Revisions come in order: the last one of a partition wins.
-        summaries.insert(
-            p,
-            pb::PartitionMonthSummary::decode(bytes.as_slice())
-                .context("a stored summary does not decode")?,
-        );
-    }
+    let summaries = latest_summaries(store, period)?;
     Ok(Month {
         projections,
         summaries,
     })
 }
 
-fn previous(p: Period) -> Period {
-    let (y, m) = if p.month() == 1 {
-        (p.year() - 1, 12)
-    } else {
-        (p.year(), p.month() - 1)
-    };
-    Period::new(y, m).expect("a month before a valid period")
+/// Each partition's latest summary of `period`, for the partitions that
+/// closed it.
+fn latest_summaries(
+    store: &ledger_store::LedgerStore<ledger_store::SledKv>,
+    period: Period,
+) -> Result<BTreeMap<u32, pb::PartitionMonthSummary>> {
+    let partitions = store.meta()?.map_or(0, |m| m.partitions);
+    let mut out = BTreeMap::new();
+    for p in 0..partitions {
+        if let Some((_, bytes)) = store.latest_summary(p, period)? {
+            let m = pb::PartitionMonthSummary::decode(bytes.as_slice())
+                .context("a stored summary does not decode")?;
+            out.insert(p, m);
+        }
+    }
+    Ok(out)
+}
+
+/// The partitions' summaries added up.
+fn total<'a>(
+    summaries: impl IntoIterator<Item = &'a pb::PartitionMonthSummary>,
+) -> Result<Summary> {
+    let mut total = Summary::default();
+    for s in summaries {
+        total
+            .merge(&Summary::from_message(s).map_err(anyhow::Error::msg)?)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(total)
 }
 
 /// The sum of the latest summaries of `period`, if every partition closed it.
@@ -279,22 +293,11 @@ fn closed_summary(
     period: Period,
     partitions: u32,
 ) -> Result<Option<Summary>> {
-    let mut last: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
-    for (p, _, bytes) in store.summaries(period)? {
-        last.insert(p, bytes);
-    }
+    let last = latest_summaries(store, period)?;
     if last.len() as u32 != partitions {
         return Ok(None);
     }
-    let mut total = Summary::default();
-    for bytes in last.values() {
-        let m = pb::PartitionMonthSummary::decode(bytes.as_slice())
-            .context("a stored summary does not decode")?;
-        total
-            .merge(&Summary::from_message(&m).map_err(anyhow::Error::msg)?)
-            .map_err(anyhow::Error::msg)?;
-    }
-    Ok(Some(total))
+    Ok(Some(total(last.values())?))
 }
 
 /// An SVG chart of up to 12 months: contributions as bars, the share of
@@ -394,12 +397,7 @@ fn build_report(period: Period, partitions: u32, m: &Month) -> Result<(serde_jso
     for p in &m.projections {
         from_projections.add(p).map_err(anyhow::Error::msg)?;
     }
-    let mut from_summaries = Summary::default();
-    for s in m.summaries.values() {
-        from_summaries
-            .merge(&Summary::from_message(s).map_err(anyhow::Error::msg)?)
-            .map_err(anyhow::Error::msg)?;
-    }
+    let from_summaries = total(m.summaries.values())?;
     let reconciled = from_projections == from_summaries;
     let t = &from_projections;
     let revision = m.summaries.values().map(|s| s.revision).max().unwrap_or(0);
@@ -464,7 +462,7 @@ pub fn monthly(args: &MonthlyArgs) -> Result<i32> {
         let mut p = period;
         for _ in 0..12 {
             months.push((p, closed_summary(&store, p, partitions)?));
-            p = previous(p);
+            p = p.previous();
         }
         months.reverse();
         let svg = path.with_extension("svg");
