@@ -3,7 +3,7 @@
 //! history with provenance, and the digest.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ledger_core::{Account, ContentHash, Context, Envelope, Iin, Recorded, Statement};
+use ledger_core::{Account, Context, Envelope, Iin, Recorded, Statement};
 use ledger_store::{HistoryEntry, Kv, LedgerStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,37 +25,41 @@ pub enum ViewError {
     Store(#[from] StoreError),
 }
 
-/// A history entry with its event decoded.
+/// A history entry with its event decoded, as `apply` saw it.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub stored: HistoryEntry,
-    pub envelope: Envelope,
-    pub hash: ContentHash,
+    pub recorded: Recorded<Envelope>,
+}
+
+/// A stored history entry as the record `apply` was given: position, log
+/// time, content hash and the decoded event.
+pub fn recorded(stored: &HistoryEntry) -> Result<Recorded<Envelope>, StoreError> {
+    let (event, content_hash) =
+        ledger_proto::decode_envelope(&stored.event).map_err(|e| StoreError::Corrupt {
+            what: "history entry",
+            key: format!("p{}@{}", stored.position.partition, stored.position.offset),
+            reason: e.to_string(),
+        })?;
+    Ok(Recorded {
+        position: stored.position,
+        timestamp: DateTime::from_timestamp_millis(stored.timestamp_ms)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        content_hash,
+        event,
+    })
 }
 
 impl Entry {
     pub fn decode(stored: HistoryEntry) -> Result<Entry, StoreError> {
-        let (envelope, hash) =
-            ledger_proto::decode_envelope(&stored.event).map_err(|e| StoreError::Corrupt {
-                what: "history entry",
-                key: format!("p{}@{}", stored.position.partition, stored.position.offset),
-                reason: e.to_string(),
-            })?;
         Ok(Entry {
+            recorded: recorded(&stored)?,
             stored,
-            envelope,
-            hash,
         })
     }
 
-    pub fn recorded(&self) -> Recorded<Envelope> {
-        Recorded {
-            position: self.stored.position,
-            timestamp: DateTime::from_timestamp_millis(self.stored.timestamp_ms)
-                .unwrap_or(DateTime::<Utc>::MIN_UTC),
-            content_hash: self.hash,
-            event: self.envelope.clone(),
-        }
+    pub fn envelope(&self) -> &Envelope {
+        &self.recorded.event
     }
 
     /// The entry as history shows it: provenance, the event's own dates,
@@ -63,7 +67,7 @@ impl Entry {
     pub fn to_json(&self) -> serde_json::Value {
         let h = &self.stored;
         let dates: serde_json::Map<String, serde_json::Value> = self
-            .envelope
+            .envelope()
             .event
             .dates()
             .into_iter()
@@ -71,9 +75,9 @@ impl Entry {
             .collect();
         serde_json::json!({
             "seq": h.seq,
-            "event_id": self.envelope.event_id.as_str(),
-            "kind": self.envelope.event.kind(),
-            "source": self.envelope.source,
+            "event_id": self.envelope().event_id.as_str(),
+            "kind": self.envelope().event.kind(),
+            "source": self.envelope().source,
             "partition": h.position.partition,
             "offset": h.position.offset,
             "recorded_at": log_time(h.timestamp_ms),
@@ -81,7 +85,7 @@ impl Entry {
             "outcome": h.outcome.name(),
             "late": h.outcome.is_late(),
             "reason": h.outcome.reason(),
-            "content_hash": ledger_store::chain::hex(&self.hash.0),
+            "content_hash": ledger_store::chain::hex(&self.recorded.content_hash.0),
             "link": ledger_store::chain::hex(&h.link),
         })
     }
@@ -154,14 +158,13 @@ impl<B: Kv> Views<'_, B> {
             return Ok(account);
         }
         let (_, entries) = self.history(iin)?;
-        let recorded: Vec<Recorded<Envelope>> = entries.iter().map(Entry::recorded).collect();
         let known_by = known_on.map_or(DateTime::<Utc>::MAX_UTC, |d| {
             ctx.calendar.day_end(d).with_timezone(&Utc)
         });
         Ok(ledger_core::as_known(
             ctx,
             *iin,
-            &recorded,
+            entries.iter().map(|e| &e.recorded),
             as_of.unwrap_or(NaiveDate::MAX),
             known_by,
         ))

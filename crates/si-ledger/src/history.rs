@@ -44,7 +44,7 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
     for e in &entries {
         let h = &e.stored;
         let dates: Vec<String> = e
-            .envelope
+            .envelope()
             .event
             .dates()
             .into_iter()
@@ -65,8 +65,8 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
             h.position.partition,
             h.position.offset,
             log_time(h.timestamp_ms),
-            e.envelope.event.kind(),
-            e.envelope.event_id.as_str(),
+            e.envelope().event.kind(),
+            e.envelope().event_id.as_str(),
             dates.join(", "),
             outcome
         );

@@ -8,7 +8,7 @@ use crate::audit::LogInput;
 use crate::query::open_existing_store;
 use anyhow::Result;
 use clap::Args;
-use ledger_core::{apply, Account, ContentHash, Context, EventId, Iin, Recorded, Statement};
+use ledger_core::{apply, Account, ContentHash, Context, EventId, Iin, Statement};
 use ledger_store::{Break, LedgerStore, SledKv};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -81,29 +81,22 @@ fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>,
                 what,
             })
         };
-        let (envelope, hash) = match ledger_proto::decode_envelope(&h.event) {
-            Ok(x) => x,
+        let recorded = match ledger_api::views::recorded(h) {
+            Ok(r) => r,
             Err(e) => return brk(format!("stored event does not decode: {e}")),
         };
-        if envelope.iin != *iin {
+        if recorded.event.iin != *iin {
             return brk(format!(
                 "event of IIN {} in the history of {}",
-                envelope.iin.masked(),
+                recorded.event.iin.masked(),
                 iin.masked()
             ));
         }
-        let key = (*iin, envelope.event_id.clone());
+        let key = (*iin, recorded.event.event_id.clone());
         let prior = seen.get(&key).copied();
         let account = accounts.entry(*iin).or_insert_with(|| Account::new(*iin));
-        let recorded = Recorded {
-            position: h.position,
-            timestamp: chrono::DateTime::from_timestamp_millis(h.timestamp_ms)
-                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC),
-            content_hash: hash,
-            event: envelope,
-        };
         let outcome = apply(ctx, account, &recorded, prior);
-        seen.entry(key).or_insert(hash);
+        seen.entry(key).or_insert(recorded.content_hash);
         if outcome != h.outcome {
             brk(format!(
                 "stored outcome {} but its event gives {}",
