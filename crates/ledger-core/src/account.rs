@@ -2,6 +2,7 @@
 //! statement that shows it.
 
 use crate::{BenefitStatus, BenefitType, EventId, Iin, Money, PayerId, Period, PersonData, Ppc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -84,6 +85,8 @@ pub struct PayerLine {
     pub refunded: Money,
 }
 
+/// Where a benefit stands (Rules §11): assigned (paid), suspended (and
+/// resumed back to assigned), or terminated, which is final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BenefitState {
     Assigned,
@@ -99,11 +102,19 @@ impl BenefitState {
             BenefitState::Terminated => "TERMINATED",
         }
     }
-    pub(crate) fn after(status: BenefitStatus) -> BenefitState {
-        match status {
-            BenefitStatus::Suspended => BenefitState::Suspended,
-            BenefitStatus::Resumed => BenefitState::Assigned,
-            BenefitStatus::Terminated => BenefitState::Terminated,
+
+    /// The state a status change leads to from this one, or why it may not
+    /// happen (Rules §11: suspended ⇄ resumed, terminated is final).
+    pub(crate) fn after(self, status: BenefitStatus) -> Result<BenefitState, &'static str> {
+        use BenefitState as S;
+        use BenefitStatus as C;
+        match (self, status) {
+            (S::Terminated, _) => Err("is terminated"),
+            (S::Assigned, C::Suspended) => Ok(S::Suspended),
+            (S::Suspended, C::Suspended) => Err("is already suspended"),
+            (S::Suspended, C::Resumed) => Ok(S::Assigned),
+            (S::Assigned, C::Resumed) => Err("is not suspended"),
+            (_, C::Terminated) => Ok(S::Terminated),
         }
     }
 }
@@ -115,10 +126,59 @@ pub struct BenefitRecord {
     pub monthly_amount: Money,
     pub start_period: Period,
     pub end_period: Option<Period>,
+    /// The application date: contributions for periods up to its month
+    /// were counted in the participation length the benefit was assigned
+    /// on (seed `003_…`: their refund is refused).
+    #[serde(with = "crate::time::date_serde")]
+    pub applied_on: NaiveDate,
+    /// Every accepted status change, in effective-date order (Rules §11,
+    /// §14: suspensions, resumptions and terminations are recorded).
+    pub changes: Vec<(StatusDay, BenefitStatus)>,
     pub paid_total: Money,
     pub pension_withheld_total: Money,
     pub returned_total: Money,
     pub payments: u32,
+    /// Where the assignment disagrees with what the ledger computes from
+    /// the contributions (DOMAIN §5): for review, the Fund's figures stand.
+    pub discrepancies: Vec<String>,
+}
+
+/// A status change's effective date, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StatusDay(#[serde(with = "crate::time::date_serde")] pub NaiveDate);
+
+impl BenefitRecord {
+    /// The last period whose contributions the assignment counted.
+    pub fn counted_through(&self) -> Period {
+        Period::of(self.applied_on)
+    }
+
+    /// Whether the benefit was payable on some day of `period`: within its
+    /// assigned periods, and not suspended or terminated for the whole
+    /// month (Rules §11-12: a suspension or termination from the 15th
+    /// still leaves the first half of the month payable).
+    pub fn active_in(&self, period: Period) -> bool {
+        if period < self.start_period || self.end_period.is_some_and(|end| period > end) {
+            return false;
+        }
+        let (first, next) = (period.first_day(), period.next().first_day());
+        // Walk the active intervals: active from the start, toggled by the
+        // changes.
+        let mut active_since = Some(self.start_period.first_day());
+        for &(StatusDay(on), status) in &self.changes {
+            match (status, active_since) {
+                (BenefitStatus::Resumed, None) => active_since = Some(on),
+                (BenefitStatus::Suspended | BenefitStatus::Terminated, Some(since)) => {
+                    if since < next && on > first {
+                        return true;
+                    }
+                    active_since = None;
+                }
+                _ => {}
+            }
+        }
+        active_since.is_some_and(|since| since < next)
+    }
 }
 
 /// Where the account's person data came from: the state register, or the

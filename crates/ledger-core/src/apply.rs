@@ -1,10 +1,10 @@
 //! `apply`: the one function that decides what an event does to an account.
 //! Pure: no clock, no I/O; the log timestamp and the calendar are inputs.
 
-use crate::account::{BenefitRecord, BenefitState, PayerKey, PersonRecord, Rejection};
+use crate::account::{BenefitRecord, BenefitState, PayerKey, PersonRecord, Rejection, StatusDay};
 use crate::{
-    Account, Calendar, ContentHash, ContributionPaid, ContributionRefunded, Envelope, Event, Money,
-    PersonData, Ppc, Recorded,
+    Account, BenefitPaid, BenefitStatusChanged, Calendar, ContentHash, ContributionPaid,
+    ContributionRefunded, Envelope, Event, Money, PersonData, Ppc, Recorded,
 };
 use serde::{Deserialize, Serialize};
 
@@ -143,59 +143,39 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
                     monthly_amount: b.monthly_amount,
                     start_period: b.start_period,
                     end_period: b.end_period,
+                    applied_on: b.applied_on,
+                    changes: Vec::new(),
                     paid_total: Money::ZERO,
                     pension_withheld_total: Money::ZERO,
                     returned_total: Money::ZERO,
                     payments: 0,
+                    discrepancies: Vec::new(),
                 },
             );
             Outcome::Applied { late: false }
         }
         Event::BenefitStatusChanged(s) => match account.benefits.get_mut(&s.benefit_id) {
             None => refused(format!("benefit {} is not assigned", s.benefit_id)),
-            Some(b) => {
-                b.state = BenefitState::after(s.status);
-                Outcome::Applied { late: false }
-            }
+            Some(b) => status_change(b, s),
         },
-        Event::BenefitPaid(p) => match account.benefits.get_mut(&p.benefit_id) {
-            None => refused(format!("benefit {} is not assigned", p.benefit_id)),
-            Some(b) => {
-                let t = account.periods.get(&p.period);
-                let period_paid = t
-                    .and_then(|t| t.more.as_ref())
-                    .and_then(|m| m.benefits_paid.get(&b.benefit_type))
-                    .copied()
-                    .unwrap_or(Money::ZERO);
-                let period_withheld = t.map_or(Money::ZERO, |t| t.pension_withheld());
-                let (Some(paid), Some(withheld), Some(period_paid), Some(period_withheld)) = (
-                    b.paid_total.checked_add(p.amount),
-                    b.pension_withheld_total
-                        .checked_add(p.pension_contribution_withheld),
-                    period_paid.checked_add(p.amount),
-                    period_withheld.checked_add(p.pension_contribution_withheld),
-                ) else {
-                    return refused(OVERFLOW);
-                };
-                b.paid_total = paid;
-                b.pension_withheld_total = withheld;
-                b.payments += 1;
-                let benefit_type = b.benefit_type;
-                let more = account.periods.entry(p.period).or_default().more_mut();
-                more.benefits_paid.insert(benefit_type, period_paid);
-                more.pension_withheld = period_withheld;
-                Outcome::Applied { late: false }
-            }
-        },
+        Event::BenefitPaid(p) => benefit_paid(account, p),
         Event::BenefitReturned(r) => match account.benefits.get_mut(&r.benefit_id) {
             None => refused(format!("benefit {} is not assigned", r.benefit_id)),
-            Some(b) => match b.returned_total.checked_add(r.amount) {
-                None => refused(OVERFLOW),
-                Some(t) => {
-                    b.returned_total = t;
-                    Outcome::Applied { late: false }
+            Some(b) => {
+                // Rules §12.25: an overpayment returned to the Fund; more
+                // than was paid out cannot come back.
+                let Some(total) = b.returned_total.checked_add(r.amount) else {
+                    return refused(OVERFLOW);
+                };
+                if total > b.paid_total {
+                    return refused(format!(
+                        "return of {} would bring the returns of benefit {} to {total}, more than the {} paid",
+                        r.amount, r.benefit_id, b.paid_total
+                    ));
                 }
-            },
+                b.returned_total = total;
+                Outcome::Applied { late: false }
+            }
         },
         Event::PersonRegistered(p) | Event::PersonDataChanged(p) => {
             // Kept once, in the register's history; what a line said of
@@ -205,6 +185,80 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
             Outcome::Applied { late: false }
         }
     }
+}
+
+/// Rules §11: suspended ⇄ resumed, terminated is final; changes come in
+/// effective-date order.
+fn status_change(b: &mut BenefitRecord, s: &BenefitStatusChanged) -> Outcome {
+    let next = match b.state.after(s.status) {
+        Ok(next) => next,
+        Err(why) => {
+            return refused(format!(
+                "benefit {} {why}: cannot be {}",
+                s.benefit_id,
+                s.status.name().to_lowercase()
+            ))
+        }
+    };
+    if let Some((StatusDay(last), _)) = b.changes.last() {
+        if s.effective_on < *last {
+            return refused(format!(
+                "benefit {}: a change effective {} precedes the last one, effective {last}",
+                s.benefit_id, s.effective_on
+            ));
+        }
+    }
+    b.state = next;
+    b.changes.push((StatusDay(s.effective_on), s.status));
+    Outcome::Applied { late: false }
+}
+
+/// Rules §11-12: a payment is for a period in which the benefit was active;
+/// the pension contribution withheld is part of the amount.
+fn benefit_paid(account: &mut Account, p: &BenefitPaid) -> Outcome {
+    let Some(b) = account.benefits.get_mut(&p.benefit_id) else {
+        return refused(format!("benefit {} is not assigned", p.benefit_id));
+    };
+    if !b.active_in(p.period) {
+        let end = b.end_period.map(|e| e.to_string()).unwrap_or_default();
+        return refused(format!(
+            "benefit {} was not active in {} (assigned {}..{end}, {})",
+            p.benefit_id,
+            p.period,
+            b.start_period,
+            b.state.name().to_lowercase()
+        ));
+    }
+    if p.pension_contribution_withheld > p.amount {
+        return refused(format!(
+            "pension contribution withheld {} exceeds the amount {}",
+            p.pension_contribution_withheld, p.amount
+        ));
+    }
+    let t = account.periods.get(&p.period);
+    let period_paid = t
+        .and_then(|t| t.more.as_ref())
+        .and_then(|m| m.benefits_paid.get(&b.benefit_type))
+        .copied()
+        .unwrap_or(Money::ZERO);
+    let period_withheld = t.map_or(Money::ZERO, |t| t.pension_withheld());
+    let (Some(paid), Some(withheld), Some(period_paid), Some(period_withheld)) = (
+        b.paid_total.checked_add(p.amount),
+        b.pension_withheld_total
+            .checked_add(p.pension_contribution_withheld),
+        period_paid.checked_add(p.amount),
+        period_withheld.checked_add(p.pension_contribution_withheld),
+    ) else {
+        return refused(OVERFLOW);
+    };
+    b.paid_total = paid;
+    b.pension_withheld_total = withheld;
+    b.payments += 1;
+    let benefit_type = b.benefit_type;
+    let more = account.periods.entry(p.period).or_default().more_mut();
+    more.benefits_paid.insert(benefit_type, period_paid);
+    more.pension_withheld = period_withheld;
+    Outcome::Applied { late: false }
 }
 
 fn contribution(
@@ -364,6 +418,23 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
 /// Social Code art. 247: a refund is accepted up to what that payer paid
 /// under that code for that period, net of earlier refunds.
 fn refund(account: &mut Account, r: &ContributionRefunded) -> Outcome {
+    // Seed `003_…`: contributions already counted in the participation
+    // length of an assigned benefit are not refunded. Penalties (017) are
+    // not participation and stay refundable.
+    if r.refunded_ppc != Ppc::PENALTY {
+        if let Some((id, b)) = account
+            .benefits
+            .iter()
+            .find(|(_, b)| r.period <= b.counted_through())
+        {
+            return refused(format!(
+                "contributions for {} were counted in the participation length of benefit {id} ({}, applied {})",
+                r.period,
+                b.benefit_type.code(),
+                b.applied_on
+            ));
+        }
+    }
     let key = PayerKey {
         period: r.period,
         ppc: r.refunded_ppc,

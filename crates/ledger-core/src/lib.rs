@@ -15,7 +15,7 @@ pub mod time;
 
 pub use account::{
     Account, BenefitRecord, BenefitState, PayerKey, PayerLine, PeriodMore, PeriodTotals,
-    PersonRecord,
+    PersonRecord, StatusDay,
 };
 pub use apply::{apply, normalize_name, Context, Outcome, UnknownIin};
 pub use asof::as_known;

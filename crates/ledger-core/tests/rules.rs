@@ -113,3 +113,157 @@ fn rule_6_an_unknown_iin_is_flagged_or_returned_by_policy() {
     let o = ret.on_time(line_by("Ахметова", "2025-03", "2025-04-10"));
     assert_eq!(o, Outcome::Applied { late: false });
 }
+
+#[test]
+fn rule_11_benefit_status_follows_the_lifecycle() {
+    let mut s = Scenario::new(Context::default());
+    s.on_time(benefit("B1", "0703", "2025-01-10", "2025-02", None));
+    let not_suspended = s.on_time(status("B1", BenefitStatus::Resumed, "2025-03-01"));
+    assert!(refusal(&not_suspended)
+        .unwrap()
+        .contains("is not suspended"));
+    assert_eq!(
+        s.on_time(status("B1", BenefitStatus::Suspended, "2025-03-01")),
+        Outcome::Applied { late: false }
+    );
+    let twice = s.on_time(status("B1", BenefitStatus::Suspended, "2025-03-05"));
+    assert!(refusal(&twice).unwrap().contains("already suspended"));
+    let backwards = s.on_time(status("B1", BenefitStatus::Resumed, "2025-02-20"));
+    assert!(refusal(&backwards)
+        .unwrap()
+        .contains("precedes the last one"));
+    assert_eq!(
+        s.on_time(status("B1", BenefitStatus::Resumed, "2025-05-01")),
+        Outcome::Applied { late: false }
+    );
+    assert_eq!(
+        s.on_time(status("B1", BenefitStatus::Terminated, "2025-07-15")),
+        Outcome::Applied { late: false }
+    );
+    let after_end = s.on_time(status("B1", BenefitStatus::Resumed, "2025-08-01"));
+    assert!(refusal(&after_end).unwrap().contains("is terminated"));
+    assert_eq!(s.account.benefits["B1"].state, BenefitState::Terminated);
+    assert_eq!(s.account.benefits["B1"].changes.len(), 3);
+}
+
+#[test]
+fn rule_12_a_payment_outside_an_active_period_is_refused() {
+    let mut s = Scenario::new(Context::default());
+    s.on_time(benefit(
+        "B1",
+        "0703",
+        "2025-01-10",
+        "2025-02",
+        Some("2025-12"),
+    ));
+    s.on_time(status("B1", BenefitStatus::Suspended, "2025-04-01"));
+    s.on_time(status("B1", BenefitStatus::Resumed, "2025-05-16"));
+    s.on_time(status("B1", BenefitStatus::Terminated, "2025-08-01"));
+    let ok = Outcome::Applied { late: false };
+    // Before the start, in a wholly suspended month, after termination and
+    // after the assigned end: refused.
+    for period in ["2025-01", "2025-04", "2025-08", "2026-01"] {
+        let o = s.on_time(paid("B1", period, "1000.00", "100.00"));
+        assert!(
+            refusal(&o).unwrap().contains("was not active in"),
+            "{period}: {o:?}"
+        );
+    }
+    // Active months, and a month active from its 16th: paid.
+    for period in ["2025-02", "2025-03", "2025-05", "2025-07"] {
+        assert_eq!(
+            s.on_time(paid("B1", period, "1000.00", "100.00")),
+            ok,
+            "{period}"
+        );
+    }
+    let b = &s.account.benefits["B1"];
+    assert_eq!(
+        (b.payments, b.paid_total),
+        (4, Money::parse("4000.00").unwrap())
+    );
+    assert_eq!(b.pension_withheld_total, Money::parse("400.00").unwrap());
+}
+
+#[test]
+fn rule_12_withholding_and_returns_cannot_exceed_what_was_paid() {
+    let mut s = Scenario::new(Context::default());
+    s.on_time(benefit("B1", "0705", "2025-01-10", "2025-02", None));
+    let o = s.on_time(paid("B1", "2025-02", "1000.00", "1000.01"));
+    assert!(refusal(&o).unwrap().contains("exceeds the amount"), "{o:?}");
+    s.on_time(paid("B1", "2025-02", "1000.00", "100.00"));
+    assert_eq!(
+        s.on_time(benefit_returned("B1", "2025-02", "600.00")),
+        Outcome::Applied { late: false }
+    );
+    let o = s.on_time(benefit_returned("B1", "2025-02", "400.01"));
+    assert!(
+        refusal(&o).unwrap().contains("more than the 1000.00 paid"),
+        "{o:?}"
+    );
+    assert_eq!(
+        s.account.benefits["B1"].returned_total,
+        Money::parse("600.00").unwrap()
+    );
+}
+
+#[test]
+fn art_247_a_refund_of_contributions_counted_for_a_benefit_is_refused() {
+    let mut s = Scenario::new(Context::default());
+    for period in ["2025-01", "2025-02", "2025-03"] {
+        s.on_time(line(
+            period,
+            "4250.00",
+            Ppc::CONTRIBUTION,
+            "1990-05-17",
+            "2025-04-10",
+        ));
+        s.on_time(line(
+            period,
+            "100.00",
+            Ppc::PENALTY,
+            "1990-05-17",
+            "2025-04-10",
+        ));
+    }
+    // Applied for in February: January and February were counted.
+    s.on_time(benefit("B1", "0703", "2025-02-20", "2025-03", None));
+    let o = s.on_time(refund("2025-02", "1000.00"));
+    let why = refusal(&o).unwrap();
+    assert!(
+        why.contains("counted in the participation length of benefit B1"),
+        "{why}"
+    );
+    // A later period, and penalties, stay refundable.
+    assert_eq!(
+        s.on_time(refund("2025-03", "1000.00")),
+        Outcome::Applied { late: false }
+    );
+    let mut penalty = refund("2025-01", "100.00");
+    if let Event::ContributionRefunded(r) = &mut penalty {
+        r.refunded_ppc = Ppc::PENALTY;
+    }
+    assert_eq!(s.on_time(penalty), Outcome::Applied { late: false });
+    assert_eq!(s.account.refunds_total, Money::parse("1100.00").unwrap());
+}
+
+#[test]
+fn art_247_a_refund_above_what_the_payer_paid_net_of_refunds_is_refused() {
+    let mut s = Scenario::new(Context::default());
+    s.on_time(line(
+        "2025-03",
+        "4250.00",
+        Ppc::CONTRIBUTION,
+        "1990-05-17",
+        "2025-04-10",
+    ));
+    assert_eq!(
+        s.on_time(refund("2025-03", "4000.00")),
+        Outcome::Applied { late: false }
+    );
+    let o = s.on_time(refund("2025-03", "250.01"));
+    assert!(
+        refusal(&o).unwrap().contains("exceeds 250.00 credited"),
+        "{o:?}"
+    );
+}

@@ -139,3 +139,68 @@ impl Scenario {
         self.record(&id, event, "2025-04-10T10:00:00Z", hash, None)
     }
 }
+
+fn p(s: &str) -> Period {
+    Period::parse(s).unwrap()
+}
+
+fn m(s: &str) -> Money {
+    Money::parse(s).unwrap()
+}
+
+/// A benefit of `kind` applied for on `applied`, assigned from `start`
+/// (to `end`, if given), 50,000.00 a month.
+pub fn benefit(id: &str, kind: &str, applied: &str, start: &str, end: Option<&str>) -> Event {
+    Event::BenefitAssigned(BenefitAssigned {
+        benefit_id: id.into(),
+        benefit_type: BenefitType::parse(kind).unwrap(),
+        applied_on: d(applied),
+        risk_date: None,
+        decided_on: d(applied),
+        start_period: p(start),
+        end_period: end.map(p),
+        monthly_amount: m("50000.00"),
+        average_monthly_income: None,
+        participation_months: 0,
+        work_capacity_loss_percent: 0,
+        dependants: 0,
+        leave_days: 0,
+        child_birth_order: 0,
+    })
+}
+
+pub fn status(id: &str, status: BenefitStatus, on: &str) -> Event {
+    Event::BenefitStatusChanged(BenefitStatusChanged {
+        benefit_id: id.into(),
+        status,
+        effective_on: d(on),
+        reason: "test".into(),
+    })
+}
+
+pub fn paid(id: &str, period: &str, amount: &str, withheld: &str) -> Event {
+    Event::BenefitPaid(BenefitPaid {
+        benefit_id: id.into(),
+        period: p(period),
+        amount: m(amount),
+        pension_contribution_withheld: m(withheld),
+        payment: None,
+    })
+}
+
+pub fn benefit_returned(id: &str, period: &str, amount: &str) -> Event {
+    Event::BenefitReturned(BenefitReturned {
+        benefit_id: id.into(),
+        period: p(period),
+        amount: m(amount),
+        payment: None,
+    })
+}
+
+/// The reason of a refusal, if `o` is one.
+pub fn refusal(o: &Outcome) -> Option<&str> {
+    match o {
+        Outcome::Refused { reason } => Some(reason),
+        _ => None,
+    }
+}
