@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         root.join("si/ledger/v1/common.proto"),
         root.join("si/ledger/v1/events.proto"),
         root.join("si/ledger/v1/reporting.proto"),
+        root.join("si/ledger/v1/notices.proto"),
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: find and run the real `si-ledger`
 //! binary that `cargo test --workspace` builds.
 
+pub mod payers;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

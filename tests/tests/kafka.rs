@@ -577,3 +577,103 @@ fn a_month_closed_on_kafka_is_projected_once_per_participant_by_two_instances() 
         );
     }
 }
+
+/// Rules §6 and seed 003 through Kafka: a line returned for disagreeing
+/// with the register and a refund application's three decisions reach
+/// `<T>.notices` keyed by the payer; `refund status` reads them there; a
+/// replay under a fresh group republishes byte-identical notices, which
+/// the status counts once.
+#[test]
+fn returns_and_refund_decisions_are_published_to_the_notices_topic() {
+    use ledger_e2e::payers::{self, APPLICATION, BIN};
+    use prost::Message as _;
+    let dir = tempfile::tempdir().unwrap();
+    let case = payers::write(dir.path());
+    let topic = unique_topic("payers");
+    let brokers = kafka_brokers();
+    create(&topic, 4);
+    let o = run(&[
+        "publish",
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+        case.events.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "publish: {}", stderr(&o));
+    let o = run(&[
+        "refund",
+        "apply",
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+        case.application.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "refund apply: {}", stderr(&o));
+    let first = project_until_end(&topic, &unique_topic("g"), &dir.path().join("a"));
+    assert_eq!(first["returned"], 1, "{first}");
+    assert_eq!(first["refused"], 2, "{first}");
+
+    let notices_topic = format!("{topic}.notices");
+    let read = read_all(&notices_topic, 4, 4);
+    let mut kinds = Vec::new();
+    for m in &read {
+        assert_eq!(m.key(), Some(BIN.as_bytes()), "keyed by payer id");
+        let n = ledger_proto::v1::Notice::decode(m.payload().unwrap()).unwrap();
+        kinds.push(n.kind().as_str_name().to_string());
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            "LINE_RETURNED",
+            "REFUND_ACCEPTED",
+            "REFUND_REFUSED",
+            "REFUND_REFUSED"
+        ]
+    );
+
+    let status = |what: &str| -> serde_json::Value {
+        let o = run(&[
+            "refund",
+            "status",
+            APPLICATION,
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            "--json",
+        ]);
+        assert!(o.status.success(), "refund status ({what}): {}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let s = status("first");
+    assert_eq!(
+        (s["decided"].clone(), s["complete"].clone()),
+        (3.into(), true.into())
+    );
+    assert_eq!(s["accepted_amount"], "1000.00");
+
+    // A replay under a fresh group publishes every notice again, the same
+    // bytes under the same key.
+    project_until_end(&topic, &unique_topic("g"), &dir.path().join("b"));
+    let twice = read_all(&notices_topic, 4, 8);
+    let mut by_id: std::collections::BTreeMap<String, Vec<Vec<u8>>> = Default::default();
+    for m in &twice {
+        let n = ledger_proto::v1::Notice::decode(m.payload().unwrap()).unwrap();
+        by_id
+            .entry(n.notice_id)
+            .or_default()
+            .push(m.payload().unwrap().to_vec());
+    }
+    assert_eq!(by_id.len(), 4);
+    for (id, copies) in &by_id {
+        assert_eq!(copies.len(), 2, "{id}");
+        assert_eq!(
+            copies[0], copies[1],
+            "{id}: a replay republishes identical bytes"
+        );
+    }
+    assert_eq!(status("after the replay"), s, "repeats are counted once");
+}

@@ -218,6 +218,9 @@ pub struct ContributionRefunded {
     #[serde(with = "crate::time::date_serde")]
     pub decided_on: NaiveDate,
     pub payment: Option<PaymentDocument>,
+    /// Employees the application names, when it came from one (seed
+    /// `003_…`: at most 10); 0 otherwise.
+    pub application_size: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

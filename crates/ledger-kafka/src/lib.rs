@@ -29,7 +29,8 @@ pub use dlq::{DeadLetterTopic, HEADERS};
 pub use publisher::{Delivered, PublishError, Publisher};
 pub use sink::KafkaOutputs;
 pub use source::{
-    drain, read_from_start, Assignment, KafkaSource, ResumeAt, SourceOptions, Watermarks,
+    drain, read_all_quiet, read_from_start, Assignment, KafkaSource, ResumeAt, SourceOptions,
+    Watermarks,
 };
 pub use topics::{create_topics, derived_topics, TopicError};
 
@@ -53,4 +54,9 @@ pub fn dlq_topic(topic: &str) -> String {
 /// The monthly-projections topic of a ledger topic.
 pub fn monthly_topic(topic: &str) -> String {
     format!("{topic}.monthly")
+}
+
+/// The notices-to-payers topic of a ledger topic (keyed by payer id).
+pub fn notices_topic(topic: &str) -> String {
+    format!("{topic}.notices")
 }

@@ -1,5 +1,6 @@
 //! The Kafka path's [`Sink`]: dead letters to `<topic>.dlq`, monthly
-//! projections and summaries to `<topic>.monthly`.
+//! projections and summaries to `<topic>.monthly`, notices to payers to
+//! `<topic>.notices`.
 
 use crate::dlq::DeadLetterTopic;
 use crate::publisher::{PublishError, Publisher};
@@ -9,6 +10,7 @@ use ledger_store::DeadLetter;
 pub struct KafkaOutputs {
     dlq: DeadLetterTopic,
     monthly: Publisher,
+    notices: Publisher,
 }
 
 impl KafkaOutputs {
@@ -16,6 +18,7 @@ impl KafkaOutputs {
         Ok(KafkaOutputs {
             dlq: DeadLetterTopic::new(brokers, topic)?,
             monthly: Publisher::new(brokers, &crate::monthly_topic(topic))?,
+            notices: Publisher::new(brokers, &crate::notices_topic(topic))?,
         })
     }
 }
@@ -29,13 +32,21 @@ impl Sink for KafkaOutputs {
     /// partition is the key's murmur2 (projections of one participant stay
     /// in order on one partition).
     fn monthly(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
-        let batch: Vec<(&[u8], Option<i64>, &[u8])> = records
-            .iter()
-            .map(|(k, v)| (k.as_slice(), None, v.as_slice()))
-            .collect();
-        self.monthly
-            .publish(&batch)
-            .map(|_| ())
-            .map_err(|e| format!("monthly projections: {e}"))
+        keyed(&mut self.monthly, records).map_err(|e| format!("monthly projections: {e}"))
     }
+
+    /// Keyed by payer id: one payer's notices stay in order on one
+    /// partition.
+    fn notices(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        keyed(&mut self.notices, records).map_err(|e| format!("notices: {e}"))
+    }
+}
+
+/// Publishes keyed records and waits for the broker's acknowledgement.
+fn keyed(to: &mut Publisher, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), PublishError> {
+    let batch: Vec<(&[u8], Option<i64>, &[u8])> = records
+        .iter()
+        .map(|(k, v)| (k.as_slice(), None, v.as_slice()))
+        .collect();
+    to.publish(&batch).map(|_| ())
 }

@@ -556,8 +556,41 @@ pub fn read_from_start(
     brokers: &str,
     topic: &str,
     idle: Duration,
-    mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    f: impl FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<(), SourceError> {
+    if read_until(brokers, topic, idle, f)? {
+        return Ok(());
+    }
+    Err(SourceError::Other(format!(
+        "{topic}: nothing more for {} s",
+        idle.as_secs()
+    )))
+}
+
+/// Reads all of `topic` from the start: every record reaches `f(key,
+/// value)` until `idle` passes without one. For topics written only by the
+/// ledger, whose readers want everything there is (the broker's end
+/// offsets cannot say: Tansu 0.6 reports them too low).
+pub fn read_all_quiet(
+    brokers: &str,
+    topic: &str,
+    idle: Duration,
+    mut f: impl FnMut(&[u8], &[u8]),
+) -> Result<(), SourceError> {
+    read_until(brokers, topic, idle, |k, v| {
+        f(k, v);
+        true
+    })
+    .map(|_| ())
+}
+
+/// Whether `f` stopped the reading (`false`: `idle` passed first).
+fn read_until(
+    brokers: &str,
+    topic: &str,
+    idle: Duration,
+    mut f: impl FnMut(&[u8], &[u8]) -> bool,
+) -> Result<bool, SourceError> {
     use rdkafka::message::Message as _;
     let partitions = Watermarks::new(brokers, topic)?.partitions()?;
     let consumer = from_start(brokers, topic, partitions, "si-ledger-reader", 500)?;
@@ -567,16 +600,11 @@ pub fn read_from_start(
             Some(Ok(m)) => {
                 last = Instant::now();
                 if !f(m.key().unwrap_or_default(), m.payload().unwrap_or_default()) {
-                    return Ok(());
+                    return Ok(true);
                 }
             }
             Some(Err(e)) => tracing::warn!(error = %e, topic, "reading"),
-            None if last.elapsed() > idle => {
-                return Err(SourceError::Other(format!(
-                    "{topic}: nothing more for {} s",
-                    idle.as_secs()
-                )))
-            }
+            None if last.elapsed() > idle => return Ok(false),
             None => {}
         }
     }

@@ -19,8 +19,8 @@ pub enum TopicError {
 pub fn derived_topics(topic: &str) -> [String; 3] {
     [
         crate::dlq_topic(topic),
-        format!("{topic}.monthly"),
-        format!("{topic}.notices"),
+        crate::monthly_topic(topic),
+        crate::notices_topic(topic),
     ]
 }
 

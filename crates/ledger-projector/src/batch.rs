@@ -421,6 +421,12 @@ pub fn decide_batch<B: Kv>(
             entry.outcome,
             Outcome::Applied { .. } | Outcome::Returned { .. }
         );
+        if let Some(n) =
+            ledger_proto::notices::notice(&entry.event, &entry.outcome, position, rec.timestamp_ms)
+        {
+            let (payer, value) = ledger_proto::notices::record(&n);
+            out.write.notices.push((position, payer, value));
+        }
         fresh.insert((p, rec.offset), out.write.history.len());
         out.write.history.push(entry);
         if let (true, Some(period)) = (changed, period) {

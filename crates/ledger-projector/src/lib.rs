@@ -50,6 +50,18 @@ pub trait Sink {
     /// (key, value) records for `<topic>.monthly`: projections keyed by
     /// IIN, summaries keyed `summary/<partition>`.
     fn monthly(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String>;
+    /// (payer id, notice) records for `<topic>.notices`: returned lines and
+    /// refund decisions (`ledger_proto::notices`), handed over before their
+    /// batch's store write, like dead letters.
+    fn notices(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String>;
+}
+
+/// A batch's notices as `<topic>.notices` records, keyed by payer id.
+fn notice_records(w: &WriteBatch) -> Vec<(Vec<u8>, Vec<u8>)> {
+    w.notices
+        .iter()
+        .map(|(_, k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// The store alone keeps everything (the embedded path).
@@ -60,6 +72,9 @@ impl Sink for StoreOnly {
         Ok(())
     }
     fn monthly(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        Ok(())
+    }
+    fn notices(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
         Ok(())
     }
 }
@@ -270,6 +285,10 @@ pub fn run_with_sink<S: Source, B: Kv>(
                         }
                         if !outcome.write.dead_letters.is_empty() {
                             sink.dead_letters(&outcome.write.dead_letters)
+                                .map_err(ProjectError::Publish)?;
+                        }
+                        if !outcome.write.notices.is_empty() {
+                            sink.notices(&notice_records(&outcome.write))
                                 .map_err(ProjectError::Publish)?;
                         }
                         if !outcome.write.projections.is_empty() {

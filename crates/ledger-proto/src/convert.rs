@@ -224,6 +224,10 @@ fn contribution(at: &At, c: &pb::ContributionPaid) -> Result<core::ContributionP
     })
 }
 
+/// Employees one refund application may name (seed `003_…`: "the maximum
+/// number of choices is 10 employees").
+pub const MAX_APPLICATION_SIZE: u32 = 10;
+
 fn refund(at: &At, r: &pb::ContributionRefunded) -> Result<core::ContributionRefunded, WireError> {
     let ppc = Ppc::parse(at.required("refunded_ppc", &r.refunded_ppc)?)
         .map_err(|e| err(&at.f("refunded_ppc"), e))?;
@@ -231,6 +235,15 @@ fn refund(at: &At, r: &pb::ContributionRefunded) -> Result<core::ContributionRef
         return Err(err(
             &at.f("refunded_ppc"),
             format!("must be 012 or 017, got {ppc}"),
+        ));
+    }
+    if r.application_size > MAX_APPLICATION_SIZE {
+        return Err(err(
+            &at.f("application_size"),
+            format!(
+                "an application names at most {MAX_APPLICATION_SIZE} employees (seed 003), got {}",
+                r.application_size
+            ),
         ));
     }
     Ok(core::ContributionRefunded {
@@ -244,6 +257,7 @@ fn refund(at: &At, r: &pb::ContributionRefunded) -> Result<core::ContributionRef
         payer_id: at.payer("payer_id", &r.payer_id)?,
         decided_on: at.date("decided_on", &r.decided_on)?,
         payment: opt_payment(at, r.payment.as_ref())?,
+        application_size: r.application_size,
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod convert;
 pub mod jsonl;
 pub mod monthly;
+pub mod notices;
 
 /// Generated messages of package `si.ledger.v1`.
 #[allow(clippy::all, missing_docs)]

@@ -160,6 +160,7 @@ fn golden_envelopes() -> Vec<pb::Envelope> {
                 payer_id: BIN.into(),
                 decided_on: "2025-05-02".into(),
                 payment: None,
+                application_size: 1,
             }),
         ),
         env(

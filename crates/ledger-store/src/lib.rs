@@ -17,6 +17,7 @@
 //! | `H`, partition, bucket start (u64 BE) | the [`HistoryEntry`]s with offsets in `[start, start + SEGMENT)`, in offset order, LZ4-compressed |
 //! | `D`, partition, offset (u64 BE) | [`DeadLetter`] |
 //! | `C`, partition | [`ChainHead`]: where the partition's hash chain stands |
+//! | `N`, partition, offset (u64 BE) | a notice to a payer (`si.ledger.v1.Notice` protobuf), derived from the history entry at that offset |
 //! | `R`, `S`, `Z`, partition, period … | monthly projections, summaries, closed periods (see `monthly`) |
 //!
 //! Every history entry, dead letter and account carries a link of the hash
@@ -92,6 +93,7 @@ const ACCOUNT: u8 = b'A';
 const HISTORY: u8 = b'H';
 const DEAD: u8 = b'D';
 const CHAIN: u8 = b'C';
+const NOTICE: u8 = b'N';
 
 fn key(tag: u8, partition: u32, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(5 + rest.len());
@@ -321,6 +323,12 @@ impl<B: Kv> LedgerStore<B> {
             let k = key(DEAD, d.position.partition, &d.position.offset.to_be_bytes());
             b.put(k, encode(d));
         }
+        for (at, _, n) in &w.notices {
+            b.put(
+                key(NOTICE, at.partition, &at.offset.to_be_bytes()),
+                n.clone(),
+            );
+        }
         for (p, next) in &w.offsets {
             b.put(key(OFFSET, *p, &[]), next.to_be_bytes().to_vec());
         }
@@ -405,6 +413,17 @@ impl<B: Kv> LedgerStore<B> {
             .collect()
     }
 
+    /// Every notice to a payer, by partition and offset: the protobuf bytes
+    /// of `si.ledger.v1.Notice`.
+    pub fn notices(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self
+            .kv
+            .scan(&[NOTICE])?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
     /// Visits every account, by partition and IIN, one at a time.
     pub fn for_each_account(&self, mut f: impl FnMut(u32, Account)) -> Result<(), StoreError> {
         self.kv.for_each(&[ACCOUNT], &mut |k, v| {
@@ -437,6 +456,7 @@ impl<B: Kv> LedgerStore<B> {
             HISTORY,
             DEAD,
             CHAIN,
+            NOTICE,
             monthly::PROJECTION,
             monthly::SUMMARY,
             monthly::CLOSED,

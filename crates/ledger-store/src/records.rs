@@ -114,4 +114,8 @@ pub struct WriteBatch {
     /// The partition summaries those restatements gave: (partition, period,
     /// revision, the month-closed marker's offset, protobuf bytes).
     pub summaries: Vec<(u32, Period, u32, u64, Vec<u8>)>,
+    /// Notices to payers the batch's records gave (`ledger_proto::notices`):
+    /// the record's position, the payer id (the notice's record key) and the
+    /// notice's protobuf bytes.
+    pub notices: Vec<(Position, Vec<u8>, Vec<u8>)>,
 }

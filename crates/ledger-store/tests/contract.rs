@@ -55,6 +55,8 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
         )],
         projections: vec![],
         summaries: vec![],
+        // The store keeps notice bytes without reading them.
+        notices: vec![(position, b"payer".to_vec(), id.as_bytes().to_vec())],
     }
 }
 
@@ -112,6 +114,11 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
         .for_each_account(|p, acc| seen.push((p, acc.iin)))
         .unwrap();
     assert_eq!(seen, vec![(1, a), (2, b)]);
+    assert_eq!(
+        store.notices().unwrap(),
+        vec![b"e-1".to_vec(), b"e-2".to_vec()],
+        "notices by partition and offset"
+    );
 
     store.drop_partition(1).unwrap();
     let store = reopen(store);
@@ -121,6 +128,7 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
     assert_eq!(store.history_entry(1, 10).unwrap(), None);
     assert_eq!(store.chain_head(1).unwrap(), ChainHead::default());
     assert_eq!(store.dead_letters().unwrap().len(), 1);
+    assert_eq!(store.notices().unwrap(), vec![b"e-2".to_vec()]);
     assert!(
         store.account(2, &b).unwrap().is_some(),
         "other partitions untouched"

@@ -7,6 +7,7 @@ mod bench;
 mod demo;
 mod history;
 mod kafka;
+mod payer;
 mod publish;
 mod query;
 mod report;
@@ -117,6 +118,13 @@ enum Command {
     Account(query::AccountArgs),
     /// Every statement, one JSON line each (an export to compare or load).
     Accounts(query::AccountsArgs),
+    /// A payer's refund application (seed 003): publish it, or ask where
+    /// it stands.
+    #[command(subcommand)]
+    Refund(payer::RefundCommand),
+    /// Notices to payers: lines returned (Rules §6) and refund decisions,
+    /// from a store or `<topic>.notices`.
+    Notices(payer::NoticesArgs),
     /// List records that could not be applied, with their provenance.
     DeadLetters(query::DeadLettersArgs),
     /// Generate a synthetic population, publish and project it, show a statement.
@@ -232,6 +240,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Account(args) => query::account(&ctx, &args),
         Command::Accounts(args) => query::accounts(&args),
         Command::DeadLetters(args) => query::dead_letters(&args),
+        Command::Refund(payer::RefundCommand::Apply(args)) => payer::apply(&args),
+        Command::Refund(payer::RefundCommand::Status(args)) => payer::status(&args),
+        Command::Notices(args) => payer::list(&args),
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Bench {
             command: BenchCommand::Replay(args),

@@ -68,7 +68,8 @@ struct Person {
     sex: Sex,
     employer: usize,
     income: i64,
-    benefit: Option<String>,
+    /// A benefit assigned, and its last period: paid until then.
+    benefit: Option<(String, Period)>,
 }
 
 /// How often the unusual things happen, per contribution line.
@@ -314,6 +315,7 @@ impl Synth {
                     payer_id: bin.to_string(),
                     decided_on: received.to_string(),
                     payment: None,
+                    application_size: 1,
                 };
                 let (iin, id) = (p.iin, self.event_id());
                 out.push(Item {
@@ -334,19 +336,20 @@ impl Synth {
         {
             let id = format!("BEN-{}-{i}", self.seed);
             let income = self.people[i].income;
+            let end = period.next().next().next();
             let assigned = pb::BenefitAssigned {
                 benefit_id: id.clone(),
                 benefit_type: "0703".into(),
                 applied_on: period.first_day().to_string(),
                 decided_on: (period.first_day() + Duration::days(5)).to_string(),
                 start_period: period.to_string(),
-                end_period: period.next().next().next().to_string(),
+                end_period: end.to_string(),
                 monthly_amount: money(income * 45 * 75 / 100),
                 average_monthly_income: money(income * 100),
                 participation_months: 24,
                 ..Default::default()
             };
-            self.people[i].benefit = Some(id);
+            self.people[i].benefit = Some((id, end));
             let eid = self.event_id();
             out.push(Item {
                 wire: envelope(
@@ -357,7 +360,11 @@ impl Synth {
                 ),
                 timestamp_ms: ts,
             });
-        } else if let Some(benefit_id) = self.people[i].benefit.clone() {
+        } else if let Some((benefit_id, _)) = self.people[i]
+            .benefit
+            .clone()
+            .filter(|(_, end)| period <= *end)
+        {
             let amount = self.people[i].income * 45 * 75 / 100;
             let paid = pb::BenefitPaid {
                 benefit_id,

@@ -53,6 +53,7 @@ pub fn refund(period: &str, amount: &str) -> Event {
         payer_id: payer(),
         decided_on: d("2025-05-02"),
         payment: None,
+        application_size: 1,
     })
 }
 

@@ -1,0 +1,153 @@
+//! Notices to payers (`proto/si/ledger/v1/notices.proto`): what the ledger
+//! decided about a payer's line (returned, Rules §6) or refund request
+//! (accepted or refused, seed `003_…`). Pure: a history entry gives the
+//! same notice bytes every time it is decided, so a replay or redelivery
+//! republishes identical records.
+
+use crate::v1 as pb;
+use ledger_core::{Outcome, Position};
+use prost::Message as _;
+use std::collections::BTreeMap;
+
+/// The notice a decided record gives its payer, if any: a returned line,
+/// or a refund request accepted or refused. `canonical` is the record's
+/// canonical envelope bytes as the store keeps them.
+pub fn notice(
+    canonical: &[u8],
+    outcome: &Outcome,
+    position: Position,
+    recorded_at_ms: i64,
+) -> Option<pb::Notice> {
+    use pb::envelope::Payload as P;
+    let kind = match outcome {
+        Outcome::Returned { .. } => pb::NoticeKind::LineReturned,
+        Outcome::Applied { .. } => pb::NoticeKind::RefundAccepted,
+        Outcome::Refused { .. } => pb::NoticeKind::RefundRefused,
+        Outcome::Duplicate | Outcome::Conflict { .. } => return None,
+    };
+    let envelope = pb::Envelope::decode(canonical).ok()?;
+    let mut n = pb::Notice {
+        notice_id: envelope.event_id,
+        kind: kind as i32,
+        iin: envelope.iin,
+        reason: outcome.reason().unwrap_or_default().to_string(),
+        partition: position.partition,
+        offset: position.offset,
+        recorded_at_ms,
+        ..Default::default()
+    };
+    match (envelope.payload?, kind) {
+        (P::Contribution(c), pb::NoticeKind::LineReturned) => {
+            let payment = c.payment?;
+            n.payer_id = payment.payer_id.clone();
+            n.ppc = payment.ppc.clone();
+            n.payment = Some(payment);
+            n.period = c.period;
+            n.amount = c.amount;
+        }
+        (P::Refund(r), pb::NoticeKind::RefundAccepted | pb::NoticeKind::RefundRefused) => {
+            n.payer_id = r.payer_id;
+            n.ppc = r.refunded_ppc;
+            n.payment = r.payment;
+            n.period = r.period;
+            n.amount = r.amount;
+            n.application_id = r.application_id;
+            n.application_size = r.application_size;
+        }
+        _ => return None,
+    }
+    Some(n)
+}
+
+/// A notice as a `<topic>.notices` record: keyed by payer id.
+pub fn record(n: &pb::Notice) -> (Vec<u8>, Vec<u8>) {
+    (n.payer_id.as_bytes().to_vec(), n.encode_to_vec())
+}
+
+pub fn decode(value: &[u8]) -> Result<pb::Notice, String> {
+    pb::Notice::decode(value).map_err(|e| format!("notice: {e}"))
+}
+
+/// Where a refund application stands, from its notices.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApplicationStatus {
+    pub application_id: String,
+    pub payer_id: String,
+    /// Employees the application names (0 if no notice said).
+    pub employees: u32,
+    pub decided: u32,
+    pub accepted: u32,
+    pub refused: u32,
+    /// The sum of the accepted refunds.
+    pub accepted_amount: String,
+    /// Every request decided so far: all, when `decided == employees`.
+    pub complete: bool,
+    /// Each decided request: (notice id, IIN masked, period, amount,
+    /// decision, reason).
+    pub decisions: Vec<Decision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Decision {
+    pub notice_id: String,
+    pub iin: String,
+    pub period: String,
+    pub amount: String,
+    pub decision: &'static str,
+    pub reason: String,
+}
+
+/// Folds notices (in any order, repeats allowed) into the status of
+/// `application_id`; `None` if no notice names it.
+pub fn application_status<'a>(
+    application_id: &str,
+    notices: impl IntoIterator<Item = &'a pb::Notice>,
+) -> Result<Option<ApplicationStatus>, String> {
+    // First notice per id: repeats are republished copies.
+    let mut by_id: BTreeMap<&str, &pb::Notice> = BTreeMap::new();
+    for n in notices {
+        if n.application_id == application_id {
+            by_id.entry(n.notice_id.as_str()).or_insert(n);
+        }
+    }
+    let Some(first) = by_id.values().next() else {
+        return Ok(None);
+    };
+    let mut s = ApplicationStatus {
+        application_id: application_id.to_string(),
+        payer_id: first.payer_id.clone(),
+        employees: first.application_size,
+        decided: 0,
+        accepted: 0,
+        refused: 0,
+        accepted_amount: String::new(),
+        complete: false,
+        decisions: Vec::new(),
+    };
+    let mut sum = ledger_core::Money::ZERO;
+    for n in by_id.values() {
+        let accepted = n.kind == pb::NoticeKind::RefundAccepted as i32;
+        s.decided += 1;
+        if accepted {
+            s.accepted += 1;
+            let amount = ledger_core::Money::parse(&n.amount)
+                .map_err(|e| format!("notice {}: amount: {e}", n.notice_id))?;
+            sum = sum
+                .checked_add(amount)
+                .ok_or("the accepted sum overflows")?;
+        } else {
+            s.refused += 1;
+        }
+        s.decisions.push(Decision {
+            notice_id: n.notice_id.clone(),
+            iin: ledger_core::mask_id(&n.iin),
+            period: n.period.clone(),
+            amount: n.amount.clone(),
+            decision: if accepted { "accepted" } else { "refused" },
+            reason: n.reason.clone(),
+        });
+    }
+    s.accepted_amount = sum.to_string();
+    s.complete = s.employees > 0 && s.decided >= s.employees;
+    Ok(Some(s))
+}

@@ -1,0 +1,423 @@
+//! What payers see: `refund apply` (a payer's refund application, seed
+//! `003_…`), `refund status` and `notices` (returned lines and refund
+//! decisions, Rules §6 and Social Code art. 247).
+
+use crate::publish::RecordSink;
+use crate::query::open_existing_store;
+use anyhow::{bail, Context as _, Result};
+use clap::{Args, Subcommand};
+use ledger_core::{mask_id, Iin, Money, PayerId, Period, Ppc};
+use ledger_proto::notices::{self, application_status};
+use ledger_proto::v1 as pb;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum RefundCommand {
+    /// Check a payer's refund application as a whole and publish one refund
+    /// request per employee; the projector decides each.
+    Apply(ApplyArgs),
+    /// Where an application stands: requests decided, accepted sum.
+    Status(StatusArgs),
+}
+
+#[derive(Args)]
+pub struct ApplyArgs {
+    /// The application, a JSON document (see docs/rules.md, "Refund
+    /// applications").
+    pub file: PathBuf,
+    /// The embedded log to publish to, or use --brokers.
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["brokers", "dry_run"], conflicts_with = "brokers")]
+    pub log: Option<PathBuf>,
+    #[arg(long, requires = "topic")]
+    pub brokers: Option<String>,
+    #[arg(long, requires = "brokers")]
+    pub topic: Option<String>,
+    /// Partitions of a new log.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: u32,
+    /// Check only; publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Where notices are read from: a store, or a ledger topic's `.notices`.
+#[derive(Args)]
+pub struct NoticeSource {
+    /// The data directory of a projected store.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "brokers",
+        conflicts_with = "brokers"
+    )]
+    pub data: Option<PathBuf>,
+    /// Kafka brokers: read `<topic>.notices` from the start.
+    #[arg(long, requires = "topic")]
+    pub brokers: Option<String>,
+    /// The ledger topic (with --brokers).
+    #[arg(long, requires = "brokers")]
+    pub topic: Option<String>,
+    /// With --brokers: the topic is read to its end, taken to be reached
+    /// after this long without a record.
+    #[arg(long, default_value_t = 3)]
+    pub idle_seconds: u64,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    pub application_id: String,
+    #[command(flatten)]
+    pub from: NoticeSource,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct NoticesArgs {
+    #[command(flatten)]
+    pub from: NoticeSource,
+    /// Only this payer's notices.
+    #[arg(long)]
+    pub payer: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A refund application as a payer files it (seed `003_…`): one payer,
+/// one reason, at most 10 employees.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Application {
+    application_id: String,
+    /// BIN of a legal entity, or IIN of an individual entrepreneur.
+    payer_id: String,
+    reason: String,
+    /// "012" contributions or "017" penalties.
+    refunded_ppc: String,
+    /// The application's date: it stands as the requests' `decided_on`.
+    filed_on: String,
+    /// Who signed: the first head (seed `003_…`).
+    signed_by: String,
+    employees: Vec<Employee>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Employee {
+    iin: String,
+    period: String,
+    amount: String,
+}
+
+/// Checks the whole application; every problem is named by its field.
+/// Returns the refund requests, one per employee, or every problem found.
+fn requests(a: &Application) -> Result<Vec<pb::Envelope>, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut bad = |field: &str, why: String| problems.push(format!("{field}: {why}"));
+    let id_ok = !a.application_id.is_empty()
+        && a.application_id.len() <= 100
+        && a.application_id.bytes().all(|b| b.is_ascii_graphic());
+    if !id_ok {
+        bad(
+            "application_id",
+            "must be 1-100 printable ASCII characters without spaces".into(),
+        );
+    }
+    // A BIN, or an individual entrepreneur's IIN: same length, same check.
+    if let Err(e) = PayerId::parse(&a.payer_id) {
+        bad("payer_id", e.to_string());
+    }
+    if a.reason.trim().is_empty() {
+        bad(
+            "reason",
+            "is required: one reason for the whole application".into(),
+        );
+    }
+    match Ppc::parse(&a.refunded_ppc) {
+        Ok(p) if p == Ppc::CONTRIBUTION || p == Ppc::PENALTY => {}
+        _ => bad(
+            "refunded_ppc",
+            format!("must be 012 or 017, got {:?}", a.refunded_ppc),
+        ),
+    }
+    if ledger_core::parse_date(&a.filed_on).is_err() {
+        bad(
+            "filed_on",
+            format!("must be YYYY-MM-DD, got {:?}", a.filed_on),
+        );
+    }
+    if a.signed_by.trim().is_empty() {
+        bad(
+            "signed_by",
+            "is required: the payer's first head signs".into(),
+        );
+    }
+    let max = ledger_proto::convert::MAX_APPLICATION_SIZE as usize;
+    if a.employees.is_empty() || a.employees.len() > max {
+        bad(
+            "employees",
+            format!(
+                "an application names 1 to {max} employees, got {}",
+                a.employees.len()
+            ),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, e) in a.employees.iter().enumerate() {
+        let at = |f: &str| format!("employees[{i}].{f}");
+        if let Err(err) = Iin::parse(&e.iin) {
+            bad(&at("iin"), format!("{} ({})", err, mask_id(&e.iin)));
+        }
+        if Period::parse(&e.period).is_err() {
+            bad(
+                &at("period"),
+                format!("must be YYYY-MM, got {:?}", e.period),
+            );
+        }
+        match Money::parse(&e.amount) {
+            Ok(m) if m.is_positive() => {}
+            _ => bad(
+                &at("amount"),
+                format!("must be a positive amount, got {:?}", e.amount),
+            ),
+        }
+        if !seen.insert((&e.iin, &e.period)) {
+            bad(
+                &at("iin"),
+                format!("{} is named twice for {}", mask_id(&e.iin), e.period),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let size = a.employees.len() as u32;
+    let out: Vec<pb::Envelope> = a
+        .employees
+        .iter()
+        .enumerate()
+        .map(|(i, e)| pb::Envelope {
+            event_id: format!("{}/{}", a.application_id, i + 1),
+            iin: e.iin.clone(),
+            source: "refund-application".into(),
+            payload: Some(pb::envelope::Payload::Refund(pb::ContributionRefunded {
+                application_id: a.application_id.clone(),
+                reason: a.reason.trim().to_string(),
+                refunded_ppc: a.refunded_ppc.clone(),
+                period: e.period.clone(),
+                amount: e.amount.clone(),
+                payer_id: a.payer_id.clone(),
+                decided_on: a.filed_on.clone(),
+                payment: None,
+                application_size: size,
+            })),
+        })
+        .collect();
+    // The projector's own check, so nothing published can dead-letter.
+    let mut problems = Vec::new();
+    for (i, env) in out.iter().enumerate() {
+        if let Err(e) = ledger_proto::envelope_from_wire(env) {
+            problems.push(format!("employees[{i}]: {e}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+pub fn apply(args: &ApplyArgs) -> Result<i32> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let de = &mut serde_json::Deserializer::from_str(&text);
+    let application: Application = match serde_path_to_error::deserialize(de) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{}: {}: {}", args.file.display(), e.path(), e.inner());
+            return Ok(2);
+        }
+    };
+    let envelopes = match requests(&application) {
+        Ok(r) => r,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{}: {p}", args.file.display());
+            }
+            eprintln!(
+                "application {} refused: {} problem(s); nothing published",
+                application.application_id,
+                problems.len()
+            );
+            return Ok(2);
+        }
+    };
+    let mut sink: Box<dyn RecordSink> = if args.dry_run {
+        println!(
+            "application {}: {} requests valid (dry run)",
+            application.application_id,
+            envelopes.len()
+        );
+        return Ok(0);
+    } else if let (Some(brokers), Some(topic)) = (&args.brokers, &args.topic) {
+        let publisher = ledger_kafka::Publisher::new(brokers, topic)
+            .with_context(|| format!("connecting to {brokers}"))?;
+        Box::new(crate::kafka::KafkaSink(publisher))
+    } else if let Some(log) = &args.log {
+        Box::new(crate::publish::open_appender(log, args.partitions)?)
+    } else {
+        bail!("give --log DIR or --brokers and --topic");
+    };
+    let encoded: Vec<(Vec<u8>, Vec<u8>)> = envelopes
+        .iter()
+        .map(|e| (e.iin.as_bytes().to_vec(), ledger_proto::encode_envelope(e)))
+        .collect();
+    let records: Vec<(&[u8], Option<i64>, &[u8])> = encoded
+        .iter()
+        .map(|(k, v)| (k.as_slice(), None, v.as_slice()))
+        .collect();
+    sink.send(&records)?;
+    println!(
+        "application {}: {} refund requests published ({} … /{})",
+        application.application_id,
+        records.len(),
+        envelopes[0].event_id,
+        records.len()
+    );
+    Ok(0)
+}
+
+/// Every notice the source holds, decoded.
+fn read_notices(from: &NoticeSource) -> Result<Vec<pb::Notice>> {
+    let mut out = Vec::new();
+    if let (Some(brokers), Some(topic)) = (&from.brokers, &from.topic) {
+        let mut bad = None;
+        ledger_kafka::read_all_quiet(
+            brokers,
+            &ledger_kafka::notices_topic(topic),
+            std::time::Duration::from_secs(from.idle_seconds),
+            |_, value| match notices::decode(value) {
+                Ok(n) => out.push(n),
+                Err(e) => {
+                    bad.get_or_insert(e);
+                }
+            },
+        )?;
+        if let Some(e) = bad {
+            bail!("{}: {e}", ledger_kafka::notices_topic(topic));
+        }
+    } else if let Some(data) = &from.data {
+        let store = open_existing_store(data)?;
+        for v in store.notices()? {
+            out.push(notices::decode(&v).map_err(anyhow::Error::msg)?);
+        }
+    } else {
+        bail!("give --data DIR or --brokers and --topic");
+    }
+    Ok(out)
+}
+
+pub fn status(args: &StatusArgs) -> Result<i32> {
+    let all = read_notices(&args.from)?;
+    let Some(s) = application_status(&args.application_id, &all).map_err(anyhow::Error::msg)?
+    else {
+        eprintln!(
+            "application {}: no decision recorded (not published, or not projected yet)",
+            args.application_id
+        );
+        return Ok(1);
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(0);
+    }
+    println!(
+        "application {} from payer {}: {} of {} requests decided{}, {} accepted ({}), {} refused",
+        s.application_id,
+        s.payer_id,
+        s.decided,
+        s.employees,
+        if s.complete { " (all)" } else { "" },
+        s.accepted,
+        s.accepted_amount,
+        s.refused
+    );
+    for d in &s.decisions {
+        let why = if d.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", d.reason)
+        };
+        println!(
+            "  {} {} {} {} {}{why}",
+            d.notice_id, d.iin, d.period, d.amount, d.decision
+        );
+    }
+    Ok(0)
+}
+
+/// A notice as a payer's bank reads it; the IIN masked, as everywhere the
+/// ledger prints.
+fn notice_json(n: &pb::Notice) -> serde_json::Value {
+    let kind = pb::NoticeKind::try_from(n.kind)
+        .map(|k| k.as_str_name())
+        .unwrap_or("NOTICE_KIND_UNSPECIFIED");
+    let payment = n.payment.as_ref();
+    serde_json::json!({
+        "notice_id": n.notice_id,
+        "kind": kind,
+        "payer_id": n.payer_id,
+        "iin": mask_id(&n.iin),
+        "document_number": payment.map(|p| p.document_number.as_str()),
+        "document_date": payment.map(|p| p.document_date.as_str()),
+        "period": n.period,
+        "amount": n.amount,
+        "ppc": n.ppc,
+        "reason": n.reason,
+        "application_id": n.application_id,
+        "partition": n.partition,
+        "offset": n.offset,
+    })
+}
+
+pub fn list(args: &NoticesArgs) -> Result<i32> {
+    let mut all = read_notices(&args.from)?;
+    if let Some(p) = &args.payer {
+        all.retain(|n| &n.payer_id == p);
+    }
+    // One per notice id: a topic may hold a republished copy.
+    let mut seen = BTreeSet::new();
+    all.retain(|n| seen.insert(n.notice_id.clone()));
+    all.sort_by_key(|n| (n.partition, n.offset));
+    if args.json {
+        let rows: Vec<_> = all.iter().map(notice_json).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    println!("{} notices", all.len());
+    for n in &all {
+        let j = notice_json(n);
+        let mut row = format!(
+            "  p{}@{} {} payer {} {} {} {}",
+            n.partition,
+            n.offset,
+            j["kind"].as_str().unwrap_or_default(),
+            n.payer_id,
+            mask_id(&n.iin),
+            n.period,
+            n.amount
+        );
+        if let Some(doc) = j["document_number"].as_str().filter(|d| !d.is_empty()) {
+            row += &format!(" doc {doc}");
+        }
+        if !n.application_id.is_empty() {
+            row += &format!(" application {}", n.application_id);
+        }
+        if !n.reason.is_empty() {
+            row += &format!(": {}", n.reason);
+        }
+        println!("{row}");
+    }
+    Ok(0)
+}

@@ -1,0 +1,140 @@
+//! Payers' paths with the real binary on the embedded log: a line that
+//! disagrees with the register is returned with a notice to its payer;
+//! a refund application is checked as a whole, published one request per
+//! employee, and each request is decided and noticed; the application's
+//! status is queried; a replay gives the same notices.
+
+use ledger_e2e::payers::{self, APPLICATION, BIN};
+use ledger_e2e::{run, stderr, stdout};
+use serde_json::Value;
+
+fn json(args: &[&str]) -> Value {
+    let o = run(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
+
+#[test]
+fn returns_and_refund_decisions_reach_the_payer_as_notices() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = payers::write(dir.path());
+    let (log, data, replayed) = (
+        dir.path().join("log"),
+        dir.path().join("data"),
+        dir.path().join("replayed"),
+    );
+    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
+    let app_s = case.application.to_str().unwrap();
+    let p = run(&["publish", "--log", log_s, case.events.to_str().unwrap()]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    let p = run(&["project", "--log", log_s, "--data", data_s]);
+    assert!(p.status.success(), "{}", stderr(&p));
+
+    // An invalid application is refused as a whole, every problem named.
+    let mut bad: Value = serde_json::from_str(&std::fs::read_to_string(app_s).unwrap()).unwrap();
+    let one = bad["employees"][0].clone();
+    bad["employees"] = Value::Array(vec![one; 11]);
+    bad["employees"][3]["iin"] = Value::from("123456789012");
+    bad["refunded_ppc"] = Value::from("026");
+    let bad_file = dir.path().join("bad.json");
+    std::fs::write(&bad_file, bad.to_string()).unwrap();
+    let o = run(&[
+        "refund",
+        "apply",
+        "--log",
+        log_s,
+        bad_file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    for want in [
+        "employees: an application names 1 to 10 employees, got 11",
+        "employees[3].iin: ",
+        "refunded_ppc: must be 012 or 017",
+        "employees[1].iin: ",
+        "is named twice for 2025-03",
+        "nothing published",
+    ] {
+        assert!(err.contains(want), "{want:?} not in {err}");
+    }
+    let o = run(&["refund", "status", APPLICATION, "--data", data_s]);
+    assert_eq!(o.status.code(), Some(1), "nothing of it was published");
+
+    let o = run(&["refund", "apply", "--log", log_s, app_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("3 refund requests published"),
+        "{}",
+        stdout(&o)
+    );
+    // Filed twice: the same event ids and contents, no second decision.
+    let o = run(&["refund", "apply", "--log", log_s, app_s]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = run(&["project", "--log", log_s, "--data", data_s]);
+    assert!(p.status.success(), "{}", stderr(&p));
+
+    let status = json(&["refund", "status", APPLICATION, "--data", data_s, "--json"]);
+    assert_eq!(status["employees"], 3);
+    assert_eq!(status["decided"], 3);
+    assert_eq!(status["complete"], true);
+    assert_eq!(status["accepted"], 1);
+    assert_eq!(status["accepted_amount"], "1000.00");
+    let decisions = status["decisions"].as_array().unwrap();
+    assert_eq!(decisions[0]["decision"], "accepted");
+    let why = decisions[1]["reason"].as_str().unwrap();
+    assert!(
+        why.contains("counted in the participation length of benefit B-1"),
+        "{why}"
+    );
+    let why = decisions[2]["reason"].as_str().unwrap();
+    assert!(why.contains("exceeds 4250.00 credited"), "{why}");
+
+    let notices = json(&["notices", "--data", data_s, "--payer", BIN, "--json"]);
+    let notices = notices.as_array().unwrap();
+    let mut kinds: Vec<&str> = notices
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            "LINE_RETURNED",
+            "REFUND_ACCEPTED",
+            "REFUND_REFUSED",
+            "REFUND_REFUSED"
+        ],
+        "one notice per decision, none for the duplicate requests: {notices:?}"
+    );
+    let returned = notices
+        .iter()
+        .find(|n| n["kind"] == "LINE_RETURNED")
+        .unwrap();
+    assert_eq!(returned["notice_id"], "line-0-wrong");
+    assert_eq!(returned["document_number"], "PP-18");
+    assert_eq!(returned["amount"], "4250.00");
+    assert!(
+        returned["reason"]
+            .as_str()
+            .unwrap()
+            .contains("\"Иванова\" differs from the register's \"Ахметова\""),
+        "{returned}"
+    );
+    assert!(
+        !returned.to_string().contains(&case.iins[0]),
+        "IINs are masked in what the ledger prints"
+    );
+
+    // A replay decides the same and stores the same notices.
+    let o = run(&[
+        "replay",
+        "--log",
+        log_s,
+        "--data",
+        replayed.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let again = json(&["notices", "--data", replayed.to_str().unwrap(), "--json"]);
+    let all = json(&["notices", "--data", data_s, "--json"]);
+    assert_eq!(again, all);
+}
