@@ -138,3 +138,73 @@ fn returns_and_refund_decisions_reach_the_payer_as_notices() {
     let all = json(&["notices", "--data", data_s, "--json"]);
     assert_eq!(again, all);
 }
+
+/// DOMAIN §5 with the real binary: `entitlement --json` gives the fields
+/// reporting jobs read, and an assignment the contributions do not bear out
+/// is flagged on the statement, not refused.
+#[test]
+fn entitlement_prints_the_calculation_and_assignments_are_checked_against_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = payers::write(dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
+    assert!(
+        run(&["publish", "--log", log_s, case.events.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["project", "--log", log_s, "--data", data_s])
+        .status
+        .success());
+    let e = json(&[
+        "entitlement",
+        &case.iins[0],
+        "--data",
+        data_s,
+        "--type",
+        "0705",
+        "--as-of",
+        "2025-04-10",
+        "--json",
+    ]);
+    // Three months of 4,250.00 at 5 %: 85,000 each; 255,000 / 24.
+    assert_eq!(e["participation_months"], 3, "{e}");
+    assert_eq!(e["stazh_coefficient"], "0.1");
+    assert_eq!(e["average_monthly_income"], "10625.00");
+    assert_eq!(e["months_used"], 3);
+    assert_eq!(e["amount"], "4250.00");
+    assert!(!e.to_string().contains(&case.iins[0]), "the IIN is masked");
+
+    let o = run(&[
+        "entitlement",
+        &case.iins[0],
+        "--data",
+        data_s,
+        "--type",
+        "0702",
+        "--as-of",
+        "2025-04-10",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("0702 needs --capacity-loss"),
+        "{}",
+        stderr(&o)
+    );
+
+    // B's 0703 was assigned on 2 months of participation. Applied for on
+    // 20 February: only January counts (received later, but the month
+    // before the right counts whenever received). Flagged, still assigned.
+    let st = json(&["account", &case.iins[1], "--data", data_s, "--json"]);
+    let b = &st["benefits"][0];
+    assert_eq!(b["status"], "ASSIGNED");
+    let flags: Vec<&str> = b["discrepancies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    assert!(flags[0].contains("participation_months 2 differs from the ledger's 1"));
+    assert!(flags[1].contains("amount 30000.00 differs from the ledger's 0.00"));
+}

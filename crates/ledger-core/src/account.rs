@@ -133,7 +133,7 @@ pub struct BenefitRecord {
     pub applied_on: NaiveDate,
     /// Every accepted status change, in effective-date order (Rules §11,
     /// §14: suspensions, resumptions and terminations are recorded).
-    pub changes: Vec<(StatusDay, BenefitStatus)>,
+    pub changes: Vec<(Day, BenefitStatus)>,
     pub paid_total: Money,
     pub pension_withheld_total: Money,
     pub returned_total: Money,
@@ -143,9 +143,18 @@ pub struct BenefitRecord {
     pub discrepancies: Vec<String>,
 }
 
-/// A status change's effective date, as stored.
+/// A contribution line credited after its due date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatePaid {
+    pub period: Period,
+    pub payer: PayerId,
+    pub received_on: Day,
+    pub amount: Money,
+}
+
+/// A date as an account stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct StatusDay(#[serde(with = "crate::time::date_serde")] pub NaiveDate);
+pub struct Day(#[serde(with = "crate::time::date_serde")] pub NaiveDate);
 
 impl BenefitRecord {
     /// The last period whose contributions the assignment counted.
@@ -165,7 +174,7 @@ impl BenefitRecord {
         // Walk the active intervals: active from the start, toggled by the
         // changes.
         let mut active_since = Some(self.start_period.first_day());
-        for &(StatusDay(on), status) in &self.changes {
+        for &(Day(on), status) in &self.changes {
             match (status, active_since) {
                 (BenefitStatus::Resumed, None) => active_since = Some(on),
                 (BenefitStatus::Suspended | BenefitStatus::Terminated, Some(since)) => {
@@ -218,6 +227,11 @@ pub struct Account {
     pub payers: BTreeMap<PayerKey, PayerLine>,
     pub benefits: BTreeMap<String, BenefitRecord>,
     pub rejections: Vec<Rejection>,
+    /// Contribution (012) lines credited after their due date (the 25th of
+    /// the month after the period), with their receipt dates: the only
+    /// lines a benefit calculation as of an earlier date must leave out
+    /// (DOMAIN §5). Rare, so kept apart from the per-payer sums.
+    pub late_paid: Vec<LatePaid>,
     /// Records in this account's history, including duplicates and refusals.
     pub history_len: u64,
 }
@@ -239,6 +253,7 @@ impl Account {
             payers: BTreeMap::new(),
             benefits: BTreeMap::new(),
             rejections: Vec::new(),
+            late_paid: Vec::new(),
             history_len: 0,
         }
     }

@@ -1,10 +1,13 @@
 //! `apply`: the one function that decides what an event does to an account.
 //! Pure: no clock, no I/O; the log timestamp and the calendar are inputs.
 
-use crate::account::{BenefitRecord, BenefitState, PayerKey, PersonRecord, Rejection, StatusDay};
+use crate::account::{
+    BenefitRecord, BenefitState, Day, LatePaid, PayerKey, PersonRecord, Rejection,
+};
+use crate::entitlement::{Parameters, Request};
 use crate::{
-    Account, BenefitPaid, BenefitStatusChanged, Calendar, ContentHash, ContributionPaid,
-    ContributionRefunded, Envelope, Event, Money, PersonData, Ppc, Recorded,
+    Account, BenefitAssigned, BenefitPaid, BenefitStatusChanged, Calendar, ContentHash,
+    ContributionPaid, ContributionRefunded, Envelope, Event, Money, PersonData, Ppc, Recorded,
 };
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +19,9 @@ pub struct Context {
     /// spoken for gets (Rules §6). A deployment's choice: it must stay the
     /// same for the life of a log, or replays decide differently.
     pub unknown_iin: UnknownIin,
+    /// Dated rates and minimum wages, for checking benefit assignments
+    /// against the contributions (DOMAIN §5).
+    pub parameters: Parameters,
 }
 
 /// The policy for lines whose IIN the register does not know (yet).
@@ -34,6 +40,7 @@ impl Default for Context {
         Context {
             calendar: Calendar::built_in(),
             unknown_iin: UnknownIin::default(),
+            parameters: Parameters::built_in(),
         }
     }
 }
@@ -135,6 +142,7 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
             if account.benefits.contains_key(&b.benefit_id) {
                 return refused(format!("benefit {} is already assigned", b.benefit_id));
             }
+            let discrepancies = discrepancies(ctx, account, b);
             account.benefits.insert(
                 b.benefit_id.clone(),
                 BenefitRecord {
@@ -149,7 +157,7 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
                     pension_withheld_total: Money::ZERO,
                     returned_total: Money::ZERO,
                     payments: 0,
-                    discrepancies: Vec::new(),
+                    discrepancies,
                 },
             );
             Outcome::Applied { late: false }
@@ -187,6 +195,46 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
     }
 }
 
+/// DOMAIN §5: where an assignment's figures differ from what the ledger
+/// computes from the contributions as of the application date. Flagged for
+/// review; the Fund's figures stand. A figure the Fund left out (zero or
+/// empty) is not compared.
+fn discrepancies(ctx: &Context, account: &Account, b: &BenefitAssigned) -> Vec<String> {
+    let req = Request {
+        benefit_type: b.benefit_type,
+        as_of: b.applied_on,
+        dependants: b.dependants,
+        capacity_loss_percent: b.work_capacity_loss_percent,
+        leave_days: b.leave_days,
+    };
+    let e = match crate::entitlement(account, &ctx.parameters, &req) {
+        Ok(e) => e,
+        Err(why) => return vec![format!("cannot be checked: {why}")],
+    };
+    let mut out = Vec::new();
+    if b.participation_months != 0 && b.participation_months != e.participation_months {
+        out.push(format!(
+            "participation_months {} differs from the ledger's {}",
+            b.participation_months, e.participation_months
+        ));
+    }
+    if let Some(avg) = b.average_monthly_income {
+        if avg != e.average_monthly_income {
+            out.push(format!(
+                "average_monthly_income {avg} differs from the ledger's {}",
+                e.average_monthly_income
+            ));
+        }
+    }
+    if b.monthly_amount.is_positive() && b.monthly_amount != e.amount {
+        out.push(format!(
+            "amount {} differs from the ledger's {} ({})",
+            b.monthly_amount, e.amount, e.formula
+        ));
+    }
+    out
+}
+
 /// Rules §11: suspended ⇄ resumed, terminated is final; changes come in
 /// effective-date order.
 fn status_change(b: &mut BenefitRecord, s: &BenefitStatusChanged) -> Outcome {
@@ -200,7 +248,7 @@ fn status_change(b: &mut BenefitRecord, s: &BenefitStatusChanged) -> Outcome {
             ))
         }
     };
-    if let Some((StatusDay(last), _)) = b.changes.last() {
+    if let Some((Day(last), _)) = b.changes.last() {
         if s.effective_on < *last {
             return refused(format!(
                 "benefit {}: a change effective {} precedes the last one, effective {last}",
@@ -209,7 +257,7 @@ fn status_change(b: &mut BenefitRecord, s: &BenefitStatusChanged) -> Outcome {
         }
     }
     b.state = next;
-    b.changes.push((StatusDay(s.effective_on), s.status));
+    b.changes.push((Day(s.effective_on), s.status));
     Outcome::Applied { late: false }
 }
 
@@ -340,6 +388,14 @@ fn contribution(
         account.contributions_total = grand_total;
     }
     account.payers.entry(key).or_default().credited = credited;
+    if !is_penalty && c.payment.received_on > c.period.due_date() {
+        account.late_paid.push(LatePaid {
+            period: c.period,
+            payer: c.payment.payer_id,
+            received_on: Day(c.payment.received_on),
+            amount: c.amount,
+        });
+    }
     if !registered {
         // Rules §6 with `UnknownIin::AcceptAndFlag`: credited, counted for
         // review; the line's own person data stands in for the register's.

@@ -276,6 +276,9 @@ pub enum IdKind {
 }
 
 impl PayerId {
+    /// The least payer id in order: where a range over payers starts.
+    pub const MIN: PayerId = PayerId(*b"000000000000");
+
     pub fn parse(s: &str) -> Result<Self, IdError> {
         digits(s).map(|d| PayerId(to_ascii(&d)))
     }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod apply;
 pub mod asof;
 pub mod calendar;
+pub mod entitlement;
 pub mod event;
 pub mod id;
 pub mod money;
@@ -14,12 +15,13 @@ pub mod statement;
 pub mod time;
 
 pub use account::{
-    Account, BenefitRecord, BenefitState, PayerKey, PayerLine, PeriodMore, PeriodTotals,
-    PersonRecord, StatusDay,
+    Account, BenefitRecord, BenefitState, Day, LatePaid, PayerKey, PayerLine, PeriodMore,
+    PeriodTotals, PersonRecord,
 };
 pub use apply::{apply, normalize_name, Context, Outcome, UnknownIin};
 pub use asof::as_known;
 pub use calendar::{Calendar, Deadline};
+pub use entitlement::{entitlement, stazh_coefficient, Entitlement, Parameters, Request};
 pub use event::*;
 pub use id::{check_id, mask_id, Bin, IdCheck, IdError, IdKind, Iin, PayerId, Sex};
 pub use money::{Money, MoneyError};

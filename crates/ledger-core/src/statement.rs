@@ -50,6 +50,10 @@ pub struct StatementBenefit {
     pub pension_withheld_total: Money,
     pub returned_total: Money,
     pub payments: u32,
+    /// Where the assignment differs from the ledger's calculation: for
+    /// review (DOMAIN §5).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub discrepancies: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -115,6 +119,7 @@ impl Statement {
                     pension_withheld_total: b.pension_withheld_total,
                     returned_total: b.returned_total,
                     payments: b.payments,
+                    discrepancies: b.discrepancies.clone(),
                 })
                 .collect(),
             rejections: a
@@ -189,6 +194,9 @@ impl Statement {
                 b.payments,
                 b.returned_total
             );
+            for d in &b.discrepancies {
+                let _ = writeln!(s, "    for review: {d}");
+            }
         }
         for r in &self.rejections {
             let _ = writeln!(s, "  rejected {}: {}", r.event_id, r.reason);

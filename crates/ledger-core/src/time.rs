@@ -127,6 +127,12 @@ impl Period {
             .expect("validated period")
     }
 
+    /// When contributions for the period are due: the 25th of the month
+    /// after it (DOMAIN §3).
+    pub fn due_date(&self) -> NaiveDate {
+        self.next().first_day() + chrono::Duration::days(24)
+    }
+
     pub fn previous(&self) -> Period {
         if self.month == 1 {
             Period {

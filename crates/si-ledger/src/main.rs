@@ -4,6 +4,7 @@
 mod api;
 mod audit;
 mod bench;
+mod benefits;
 mod demo;
 mod history;
 mod kafka;
@@ -60,6 +61,11 @@ struct Cli {
     /// replays under another policy decide differently.
     #[arg(long, global = true, value_enum, default_value = "flag")]
     unknown_iin: UnknownIinArg,
+    /// A parameters file (JSON, same shape as the built-in
+    /// `data/parameters-kz.json`) adding dated contribution rates or
+    /// minimum wages.
+    #[arg(long, global = true, value_name = "FILE")]
+    parameters: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -125,6 +131,8 @@ enum Command {
     /// Notices to payers: lines returned (Rules §6) and refund decisions,
     /// from a store or `<topic>.notices`.
     Notices(payer::NoticesArgs),
+    /// A benefit's calculation inputs and amount as the Fund computes them.
+    Entitlement(benefits::EntitlementArgs),
     /// List records that could not be applied, with their provenance.
     DeadLetters(query::DeadLettersArgs),
     /// Generate a synthetic population, publish and project it, show a statement.
@@ -193,7 +201,18 @@ fn main() {
     }
 }
 
-fn context(cli_calendar: &Option<PathBuf>, unknown: UnknownIinArg) -> Result<ledger_core::Context> {
+fn context(cli: &Cli) -> Result<ledger_core::Context> {
+    let (cli_calendar, unknown) = (&cli.calendar, cli.unknown_iin);
+    let parameters = match &cli.parameters {
+        None => ledger_core::Parameters::built_in(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading parameters {}", path.display()))?;
+            ledger_core::Parameters::with_overrides(&text)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("parameters {}", path.display()))?
+        }
+    };
     let calendar = match cli_calendar {
         None => ledger_core::Calendar::built_in(),
         Some(path) => {
@@ -209,12 +228,13 @@ fn context(cli_calendar: &Option<PathBuf>, unknown: UnknownIinArg) -> Result<led
             UnknownIinArg::Flag => ledger_core::UnknownIin::AcceptAndFlag,
             UnknownIinArg::Return => ledger_core::UnknownIin::Return,
         },
+        parameters,
     })
 }
 
 /// Runs a command; the value is the process exit code.
 fn run(cli: Cli) -> Result<i32> {
-    let ctx = context(&cli.calendar, cli.unknown_iin)?;
+    let ctx = context(&cli)?;
     match cli.command {
         Command::Iin {
             command: IinCommand::Check { ids, json },
@@ -243,6 +263,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Refund(payer::RefundCommand::Apply(args)) => payer::apply(&args),
         Command::Refund(payer::RefundCommand::Status(args)) => payer::status(&args),
         Command::Notices(args) => payer::list(&args),
+        Command::Entitlement(args) => benefits::entitlement(&ctx, &args),
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Bench {
             command: BenchCommand::Replay(args),

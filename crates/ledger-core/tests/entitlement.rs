@@ -1,0 +1,353 @@
+//! Benefit formulas (DOMAIN.md §5) on hand-computed cases. The cases are
+//! the table in `docs/rules.md`: this test renders them and checks the
+//! document carries exactly that table, so the two cannot drift apart.
+
+mod common;
+use common::*;
+use ledger_core::*;
+
+/// Monthly contributions from one payer: (first period, last period,
+/// payer number, amount each month).
+type Paid = (&'static str, &'static str, u16, &'static str);
+
+struct Case {
+    name: &'static str,
+    kind: &'static str,
+    paid: &'static [Paid],
+    as_of: &'static str,
+    /// Dependants, capacity loss percent, leave days.
+    inputs: (u32, u32, u32),
+    /// Hand-computed: participation months, stazh coefficient, average
+    /// income, amount, and how that amount was worked out.
+    participation: u32,
+    coefficient: &'static str,
+    average: &'static str,
+    amount: &'static str,
+    worked: &'static str,
+}
+
+/// Income 200,000 a month for 24 months: 7,000.00 at 3.5 % in 2024,
+/// 10,000.00 at 5 % from 2025.
+const TWO_YEARS: &[Paid] = &[
+    ("2024-03", "2024-12", 1, "7000.00"),
+    ("2025-01", "2026-02", 1, "10000.00"),
+];
+
+const CASES: &[Case] = &[
+    Case {
+        name: "loss of working capacity, 50 %",
+        kind: "0702",
+        paid: TWO_YEARS,
+        as_of: "2026-03-10",
+        inputs: (0, 50, 0),
+        participation: 24,
+        coefficient: "0.85",
+        average: "200000.00",
+        amount: "40163.00",
+        worked: "(200,000 − 42,500) × 0.6 × 0.85 × 0.5 = 40,162.50 → 40,163",
+    },
+    Case {
+        name: "loss of breadwinner, 2 dependants",
+        kind: "0701",
+        paid: TWO_YEARS,
+        as_of: "2026-03-10",
+        inputs: (2, 0, 0),
+        participation: 24,
+        coefficient: "0.85",
+        average: "200000.00",
+        amount: "52211.00",
+        worked: "(200,000 − 42,500) × 0.6 × 0.85 × 0.65 = 52,211.25 → 52,211",
+    },
+    Case {
+        name: "loss of job, 24 months",
+        kind: "0703",
+        paid: TWO_YEARS,
+        as_of: "2026-03-10",
+        inputs: (0, 0, 0),
+        participation: 24,
+        coefficient: "0.85",
+        average: "200000.00",
+        amount: "76500.00",
+        worked: "200,000 × 0.45 × 0.85 = 76,500, for 3 months",
+    },
+    Case {
+        name: "loss of job, 5 months: not entitled",
+        kind: "0703",
+        paid: &[("2025-10", "2026-02", 1, "10000.00")],
+        as_of: "2026-03-10",
+        inputs: (0, 0, 0),
+        participation: 5,
+        coefficient: "-",
+        average: "41666.67",
+        amount: "0.00",
+        worked: "fewer than 6 months: nothing",
+    },
+    Case {
+        name: "maternity, 126 days",
+        kind: "0704",
+        paid: TWO_YEARS,
+        as_of: "2026-03-10",
+        inputs: (0, 0, 126),
+        participation: 24,
+        coefficient: "0.85",
+        average: "200000.00",
+        amount: "840000.00",
+        worked: "12-month average 200,000 × 126 / 30 = 840,000 (cap 2,499,000)",
+    },
+    Case {
+        name: "maternity, two payers, capped",
+        kind: "0704",
+        paid: &[
+            ("2025-03", "2026-02", 1, "20000.00"),
+            ("2025-03", "2026-02", 2, "20000.00"),
+        ],
+        as_of: "2026-03-10",
+        inputs: (0, 0, 126),
+        participation: 12,
+        coefficient: "0.75",
+        average: "800000.00",
+        amount: "2499000.00",
+        worked: "800,000 × 126 / 30 = 3,360,000 > 7 × 85,000 × 126 / 30 = 2,499,000",
+    },
+    Case {
+        name: "child care, a year of income",
+        kind: "0705",
+        paid: &[("2025-03", "2026-02", 1, "5000.00")],
+        as_of: "2026-03-10",
+        inputs: (0, 0, 0),
+        participation: 12,
+        coefficient: "0.75",
+        average: "50000.00",
+        amount: "20000.00",
+        worked: "12 × 100,000 / 24 = 50,000 × 0.40 = 20,000",
+    },
+    Case {
+        name: "child care, one payer above 7 MZP",
+        kind: "0705",
+        paid: &[
+            ("2024-03", "2024-12", 1, "24500.00"),
+            ("2025-01", "2026-02", 1, "35000.00"),
+        ],
+        as_of: "2026-03-10",
+        inputs: (0, 0, 0),
+        participation: 24,
+        coefficient: "0.85",
+        average: "595000.00",
+        amount: "238000.00",
+        worked: "700,000 a month capped at 7 × 85,000 = 595,000; × 0.40 = 238,000",
+    },
+];
+
+fn account_paying(paid: &[Paid]) -> Scenario {
+    let mut s = Scenario::new(Context::default());
+    for (from, to, payer_no, amount) in paid {
+        let payer: PayerId = (u32::from(*payer_no) * 1000..)
+            .find_map(|n| Bin::generate(15, 3, n))
+            .unwrap()
+            .into();
+        let mut p = Period::parse(from).unwrap();
+        let last = Period::parse(to).unwrap();
+        while p <= last {
+            let received = (p.next().first_day() + chrono::Duration::days(9)).to_string();
+            let mut e = line(
+                &p.to_string(),
+                amount,
+                Ppc::CONTRIBUTION,
+                "1990-05-17",
+                &received,
+            );
+            if let Event::ContributionPaid(c) = &mut e {
+                c.payment.payer_id = payer;
+            }
+            let o = s.on_time(e);
+            assert!(matches!(o, Outcome::Applied { .. }), "{o:?}");
+            p = p.next();
+        }
+    }
+    s
+}
+
+fn request(kind: &str, as_of: &str, (dependants, loss, days): (u32, u32, u32)) -> Request {
+    Request {
+        benefit_type: BenefitType::parse(kind).unwrap(),
+        as_of: d(as_of),
+        dependants,
+        capacity_loss_percent: loss,
+        leave_days: days,
+    }
+}
+
+/// The cases as the markdown table of `docs/rules.md`.
+fn table() -> String {
+    let mut t = String::from(
+        "| case | type | contributions (payer: months, each) | as of | inputs | participation | stazh | average income | amount | worked out |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for c in CASES {
+        let paid: Vec<String> = c
+            .paid
+            .iter()
+            .map(|(from, to, p, a)| format!("{p}: {from}..{to}, {a}"))
+            .collect();
+        let (dep, loss, days) = c.inputs;
+        let inputs = match c.kind {
+            "0701" => format!("{dep} dependants"),
+            "0702" => format!("{loss} %"),
+            "0704" => format!("{days} days"),
+            _ => "—".into(),
+        };
+        t += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            c.name,
+            c.kind,
+            paid.join("; "),
+            c.as_of,
+            inputs,
+            c.participation,
+            c.coefficient,
+            c.average,
+            c.amount,
+            c.worked
+        );
+    }
+    t
+}
+
+#[test]
+fn dom_5_every_formula_gives_the_hand_computed_amount() {
+    for c in CASES {
+        let s = account_paying(c.paid);
+        let e = entitlement(
+            &s.account,
+            &Parameters::built_in(),
+            &request(c.kind, c.as_of, c.inputs),
+        )
+        .unwrap();
+        let got = (
+            e.participation_months,
+            e.stazh_coefficient.as_str(),
+            e.average_monthly_income.to_string(),
+            e.amount.to_string(),
+        );
+        let want = (
+            c.participation,
+            c.coefficient,
+            c.average.to_string(),
+            c.amount.to_string(),
+        );
+        assert_eq!(got, want, "{}: {}", c.name, e.formula);
+        assert_eq!(e.entitled, c.amount != "0.00", "{}", c.name);
+    }
+}
+
+#[test]
+fn the_cases_table_in_docs_rules_md_is_this_one() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/rules.md"))
+        .unwrap();
+    let t = table();
+    assert!(
+        doc.contains(&t),
+        "docs/rules.md lacks the cases table:\n{t}"
+    );
+}
+
+#[test]
+fn dom_5_the_stazh_coefficient_by_band() {
+    let k = |t: &str, m: u32| {
+        stazh_coefficient(BenefitType::parse(t).unwrap(), m).map(|c| c.normalize().to_string())
+    };
+    for (months, want) in [
+        (6, "0.7"),
+        (11, "0.7"),
+        (12, "0.75"),
+        (23, "0.75"),
+        (24, "0.85"),
+        (36, "0.9"),
+        (48, "0.95"),
+        (59, "0.95"),
+        (60, "1"),
+        (71, "1"),
+        (72, "1.02"),
+        (84, "1.04"),
+        (240, "1.3"),
+        (400, "1.3"),
+    ] {
+        assert_eq!(k("0702", months).as_deref(), Some(want), "{months} months");
+    }
+    assert_eq!(k("0701", 5).as_deref(), Some("0.1"));
+    assert_eq!(k("0703", 5), None, "0703 needs 6 months");
+}
+
+#[test]
+fn dom_5_contributions_received_after_the_date_are_ignored_except_the_month_before() {
+    let mut s = account_paying(&[("2025-03", "2026-01", 1, "5000.00")]);
+    // Paid late for June 2025 and on time for February 2026, both received
+    // after the application of 10 March 2026.
+    s.on_time(line(
+        "2025-06",
+        "5000.00",
+        Ppc::CONTRIBUTION,
+        "1990-05-17",
+        "2026-03-20",
+    ));
+    s.on_time(line(
+        "2026-02",
+        "5000.00",
+        Ppc::CONTRIBUTION,
+        "1990-05-17",
+        "2026-03-20",
+    ));
+    let e = entitlement(
+        &s.account,
+        &Parameters::built_in(),
+        &request("0705", "2026-03-10", (0, 0, 0)),
+    )
+    .unwrap();
+    // 11 months of 100,000 plus February's 100,000; June's second line left out.
+    assert_eq!(e.average_monthly_income, Money::parse("50000.00").unwrap());
+    assert_eq!(e.participation_months, 12);
+    // As of a later date June's late line counts.
+    let later = entitlement(
+        &s.account,
+        &Parameters::built_in(),
+        &request("0705", "2026-03-31", (0, 0, 0)),
+    )
+    .unwrap();
+    assert_eq!(
+        later.average_monthly_income,
+        Money::parse("54166.67").unwrap()
+    );
+}
+
+#[test]
+fn dom_5_an_assignment_differing_from_the_ledger_is_flagged_not_overruled() {
+    let mut s = account_paying(TWO_YEARS);
+    let assign = |id: &str, amount: &str, months: u32| {
+        let mut e = benefit(id, "0703", "2026-03-10", "2026-03", Some("2026-05"));
+        if let Event::BenefitAssigned(b) = &mut e {
+            b.monthly_amount = Money::parse(amount).unwrap();
+            b.participation_months = months;
+            b.average_monthly_income = Some(Money::parse("200000.00").unwrap());
+        }
+        e
+    };
+    assert_eq!(
+        s.on_time(assign("B-OK", "76500.00", 24)),
+        Outcome::Applied { late: false }
+    );
+
+    assert!(s.account.benefits["B-OK"].discrepancies.is_empty());
+    assert_eq!(
+        s.on_time(assign("B-OFF", "80000.00", 30)),
+        Outcome::Applied { late: false },
+        "the Fund's decision stands"
+    );
+    let flags = &s.account.benefits["B-OFF"].discrepancies;
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    assert!(flags[0].contains("participation_months 30 differs from the ledger's 24"));
+    assert!(flags[1].contains("amount 80000.00 differs from the ledger's 76500.00"));
+    assert_eq!(
+        s.account.benefits["B-OFF"].monthly_amount,
+        Money::parse("80000.00").unwrap()
+    );
+}
