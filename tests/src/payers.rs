@@ -19,6 +19,8 @@ pub struct Case {
     pub application: PathBuf,
     /// A, the registered employee; B, assigned a benefit; C, overclaimed.
     pub iins: [String; 3],
+    /// D: A's name and birth date under another IIN (seed 002's duplicate).
+    pub duplicate_of_a: String,
 }
 
 fn iin(birth: &str, serial: u16) -> String {
@@ -55,6 +57,16 @@ pub fn write(dir: &Path) -> Case {
             ));
         }
     }
+    // A's name and birth date under another number: a duplicate.
+    let duplicate_of_a = iin(births[0], 900);
+    lines.push(line(
+        "line-d",
+        &duplicate_of_a,
+        births[0],
+        "АХМЁТОВА",
+        "2025-03",
+        "PP-19",
+    ));
     // Disagrees with the register's surname: returned to the payer.
     lines.push(line(
         "line-0-wrong",
@@ -90,5 +102,6 @@ pub fn write(dir: &Path) -> Case {
         events,
         application,
         iins,
+        duplicate_of_a,
     }
 }

@@ -208,3 +208,40 @@ fn entitlement_prints_the_calculation_and_assignments_are_checked_against_it() {
     assert!(flags[0].contains("participation_months 2 differs from the ledger's 1"));
     assert!(flags[1].contains("amount 30000.00 differs from the ledger's 0.00"));
 }
+
+/// Seed 002 with the real binary: two identifiers with one normalized name
+/// and birth date are listed together, with their evidence; others are not.
+#[test]
+fn duplicates_lists_one_person_under_two_identifiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = payers::write(dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
+    assert!(
+        run(&["publish", "--log", log_s, case.events.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["project", "--log", log_s, "--data", data_s])
+        .status
+        .success());
+    let groups = json(&["duplicates", "--data", data_s, "--json"]);
+    let groups = groups.as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let g = &groups[0];
+    assert_eq!(g["full_name"], "АХМЕТОВА АЙГЕРИМ");
+    assert_eq!(g["birth_date"], "1990-05-17");
+    let mut found: Vec<(&str, &str)> = g["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["iin"].as_str().unwrap(), a["source"].as_str().unwrap()))
+        .collect();
+    found.sort();
+    let mut want = vec![
+        (case.iins[0].as_str(), "register"),
+        (case.duplicate_of_a.as_str(), "contribution_line"),
+    ];
+    want.sort();
+    assert_eq!(found, want);
+}

@@ -7,6 +7,7 @@ mod bench;
 mod benefits;
 mod demo;
 mod history;
+mod identity;
 mod kafka;
 mod payer;
 mod publish;
@@ -133,6 +134,9 @@ enum Command {
     Notices(payer::NoticesArgs),
     /// A benefit's calculation inputs and amount as the Fund computes them.
     Entitlement(benefits::EntitlementArgs),
+    /// Participants who look like one person under two identifiers (same
+    /// name and birth date), with the evidence.
+    Duplicates(identity::DuplicatesArgs),
     /// List records that could not be applied, with their provenance.
     DeadLetters(query::DeadLettersArgs),
     /// Generate a synthetic population, publish and project it, show a statement.
@@ -264,6 +268,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Refund(payer::RefundCommand::Status(args)) => payer::status(&args),
         Command::Notices(args) => payer::list(&args),
         Command::Entitlement(args) => benefits::entitlement(&ctx, &args),
+        Command::Duplicates(args) => identity::duplicates(&args),
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Bench {
             command: BenchCommand::Replay(args),
