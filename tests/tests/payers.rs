@@ -245,3 +245,64 @@ fn duplicates_lists_one_person_under_two_identifiers() {
     want.sort();
     assert_eq!(found, want);
 }
+
+/// Notices are evidence too: `verify` derives each one from its history
+/// entry and names a stored notice that was edited or removed.
+#[test]
+fn verify_names_an_edited_or_missing_notice() {
+    use ledger_store::{Kv, KvBatch, LedgerStore};
+    let dir = tempfile::tempdir().unwrap();
+    let case = payers::write(dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
+    assert!(
+        run(&["publish", "--log", log_s, case.events.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(run(&["project", "--log", log_s, "--data", data_s])
+        .status
+        .success());
+    assert_eq!(run(&["verify", "--data", data_s]).status.code(), Some(0));
+    let notices = json(&["notices", "--data", data_s, "--json"]);
+    let n = &notices[0];
+    let (p, o) = (
+        n["partition"].as_u64().unwrap() as u32,
+        n["offset"].as_u64().unwrap(),
+    );
+    let key = [&[b'N'][..], &p.to_be_bytes(), &o.to_be_bytes()].concat();
+    let store_dir = data.join("store");
+
+    let store = LedgerStore::open(&store_dir).unwrap();
+    let mut value = store
+        .backend()
+        .get(&key)
+        .unwrap()
+        .expect("the notice is stored");
+    let at = value
+        .windows(7)
+        .position(|w| w == b"4250.00")
+        .expect("the amount");
+    value[at] = b'9';
+    let mut b = KvBatch::default();
+    b.put(key.clone(), value);
+    store.backend().write(b).unwrap();
+    drop(store);
+    let v = run(&["verify", "--data", data_s]);
+    assert_eq!(v.status.code(), Some(1));
+    let out = stdout(&v) + &stderr(&v);
+    assert!(
+        out.contains(&format!("p{p}@{o}")) && out.contains("the stored notice differs"),
+        "{out}"
+    );
+
+    let store = LedgerStore::open(&store_dir).unwrap();
+    let mut b = KvBatch::default();
+    b.delete(key);
+    store.backend().write(b).unwrap();
+    drop(store);
+    let v = run(&["verify", "--data", data_s]);
+    assert_eq!(v.status.code(), Some(1));
+    let out = stdout(&v) + &stderr(&v);
+    assert!(out.contains("its notice to the payer is missing"), "{out}");
+}

@@ -71,6 +71,21 @@ fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>,
     let mut accounts: HashMap<Iin, Account> = HashMap::new();
     let mut seen: HashMap<(Iin, EventId), ContentHash> = HashMap::new();
     let mut wrong: Vec<Break> = Vec::new();
+    // Stored notices by position: each must be the one its entry gives.
+    let mut notices: HashMap<(u32, u64), Vec<u8>> = HashMap::new();
+    for v in store.notices()? {
+        match ledger_proto::notices::decode(&v) {
+            Ok(n) => {
+                notices.insert((n.partition, n.offset), v);
+            }
+            Err(e) => wrong.push(Break {
+                partition: u32::MAX,
+                offset: None,
+                place: "notices".into(),
+                what: format!("a stored notice does not decode: {e}"),
+            }),
+        }
+    }
     let audit = store.audit(|p, iin, h| {
         let o = h.position.offset;
         let mut brk = |what: String| {
@@ -104,7 +119,25 @@ fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>,
                 outcome.name()
             ));
         }
+        let given = ledger_proto::notices::notice(&h.event, &h.outcome, h.position, h.timestamp_ms)
+            .map(|n| ledger_proto::notices::record(&n).1);
+        let stored = notices.remove(&(p, o));
+        if given != stored {
+            brk(match (given, stored) {
+                (Some(_), None) => "its notice to the payer is missing".into(),
+                (None, Some(_)) => "a notice is stored for a record that gives none".into(),
+                _ => "the stored notice differs from the one its record gives".into(),
+            });
+        }
     })?;
+    for (p, o) in notices.into_keys() {
+        wrong.push(Break {
+            partition: p,
+            offset: Some(o),
+            place: format!("p{p}@{o}"),
+            what: "a notice is stored where no history entry is".into(),
+        });
+    }
     let mut breaks = audit.breaks;
     breaks.extend(wrong);
     breaks.sort_by_key(|b| (b.partition, b.offset.unwrap_or(u64::MAX)));
