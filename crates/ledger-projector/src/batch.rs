@@ -421,9 +421,17 @@ pub fn decide_batch<B: Kv>(
             entry.outcome,
             Outcome::Applied { .. } | Outcome::Returned { .. }
         );
-        if let Some(n) =
-            ledger_proto::notices::notice(&entry.event, &entry.outcome, position, rec.timestamp_ms)
-        {
+        let notice = ledger_proto::notices::due(&recorded.event.event, &entry.outcome)
+            .then(|| {
+                ledger_proto::notices::notice(
+                    &entry.event,
+                    &entry.outcome,
+                    position,
+                    rec.timestamp_ms,
+                )
+            })
+            .flatten();
+        if let Some(n) = notice {
             let (payer, value) = ledger_proto::notices::record(&n);
             out.write.notices.push((position, payer, value));
         }

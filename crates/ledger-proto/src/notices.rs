@@ -9,6 +9,18 @@ use ledger_core::{Outcome, Position};
 use prost::Message as _;
 use std::collections::BTreeMap;
 
+/// Whether a record with this event and outcome gives a notice: a
+/// returned line, or a decided refund. Cheap: the projector asks it of
+/// every record before building the few notices there are.
+pub fn due(event: &ledger_core::Event, outcome: &Outcome) -> bool {
+    use ledger_core::Event;
+    match (event, outcome) {
+        (Event::ContributionPaid(_), Outcome::Returned { .. }) => true,
+        (Event::ContributionRefunded(_), Outcome::Applied { .. } | Outcome::Refused { .. }) => true,
+        _ => false,
+    }
+}
+
 /// The notice a decided record gives its payer, if any: a returned line,
 /// or a refund request accepted or refused. `canonical` is the record's
 /// canonical envelope bytes as the store keeps them.
