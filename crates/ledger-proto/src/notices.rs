@@ -14,11 +14,14 @@ use std::collections::BTreeMap;
 /// every record before building the few notices there are.
 pub fn due(event: &ledger_core::Event, outcome: &Outcome) -> bool {
     use ledger_core::Event;
-    match (event, outcome) {
-        (Event::ContributionPaid(_), Outcome::Returned { .. }) => true,
-        (Event::ContributionRefunded(_), Outcome::Applied { .. } | Outcome::Refused { .. }) => true,
-        _ => false,
-    }
+    matches!(
+        (event, outcome),
+        (Event::ContributionPaid(_), Outcome::Returned { .. })
+            | (
+                Event::ContributionRefunded(_),
+                Outcome::Applied { .. } | Outcome::Refused { .. }
+            )
+    )
 }
 
 /// The notice a decided record gives its payer, if any: a returned line,
