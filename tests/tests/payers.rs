@@ -8,6 +8,19 @@ use ledger_e2e::payers::{self, APPLICATION, BIN};
 use ledger_e2e::{run, stderr, stdout};
 use serde_json::Value;
 
+/// The payers' case written to `dir`, published to an embedded log and
+/// projected: (case, log, data).
+fn projected(dir: &std::path::Path) -> (payers::Case, std::path::PathBuf, std::path::PathBuf) {
+    let case = payers::write(dir);
+    let (log, data) = (dir.join("log"), dir.join("data"));
+    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
+    let p = run(&["publish", "--log", log_s, case.events.to_str().unwrap()]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    let p = run(&["project", "--log", log_s, "--data", data_s]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    (case, log, data)
+}
+
 fn json(args: &[&str]) -> Value {
     let o = run(args);
     assert!(o.status.success(), "{args:?}: {}", stderr(&o));
@@ -145,17 +158,8 @@ fn returns_and_refund_decisions_reach_the_payer_as_notices() {
 #[test]
 fn entitlement_prints_the_calculation_and_assignments_are_checked_against_it() {
     let dir = tempfile::tempdir().unwrap();
-    let case = payers::write(dir.path());
-    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
-    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
-    assert!(
-        run(&["publish", "--log", log_s, case.events.to_str().unwrap()])
-            .status
-            .success()
-    );
-    assert!(run(&["project", "--log", log_s, "--data", data_s])
-        .status
-        .success());
+    let (case, _, data) = projected(dir.path());
+    let data_s = data.to_str().unwrap();
     let e = json(&[
         "entitlement",
         &case.iins[0],
@@ -214,17 +218,8 @@ fn entitlement_prints_the_calculation_and_assignments_are_checked_against_it() {
 #[test]
 fn duplicates_lists_one_person_under_two_identifiers() {
     let dir = tempfile::tempdir().unwrap();
-    let case = payers::write(dir.path());
-    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
-    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
-    assert!(
-        run(&["publish", "--log", log_s, case.events.to_str().unwrap()])
-            .status
-            .success()
-    );
-    assert!(run(&["project", "--log", log_s, "--data", data_s])
-        .status
-        .success());
+    let (case, _, data) = projected(dir.path());
+    let data_s = data.to_str().unwrap();
     let groups = json(&["duplicates", "--data", data_s, "--json"]);
     let groups = groups.as_array().unwrap();
     assert_eq!(groups.len(), 1, "{groups:?}");
@@ -252,17 +247,8 @@ fn duplicates_lists_one_person_under_two_identifiers() {
 fn verify_names_an_edited_or_missing_notice() {
     use ledger_store::{Kv, KvBatch, LedgerStore};
     let dir = tempfile::tempdir().unwrap();
-    let case = payers::write(dir.path());
-    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
-    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
-    assert!(
-        run(&["publish", "--log", log_s, case.events.to_str().unwrap()])
-            .status
-            .success()
-    );
-    assert!(run(&["project", "--log", log_s, "--data", data_s])
-        .status
-        .success());
+    let (_, _, data) = projected(dir.path());
+    let data_s = data.to_str().unwrap();
     assert_eq!(run(&["verify", "--data", data_s]).status.code(), Some(0));
     let notices = json(&["notices", "--data", data_s, "--json"]);
     let n = &notices[0];

@@ -2,7 +2,6 @@
 //! `003_…`), `refund status` and `notices` (returned lines and refund
 //! decisions, Rules §6 and Social Code art. 247).
 
-use crate::publish::RecordSink;
 use crate::query::open_existing_store;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
@@ -26,16 +25,8 @@ pub struct ApplyArgs {
     /// The application, a JSON document (see docs/rules.md, "Refund
     /// applications").
     pub file: PathBuf,
-    /// The embedded log to publish to, or use --brokers.
-    #[arg(long, value_name = "DIR", required_unless_present_any = ["brokers", "dry_run"], conflicts_with = "brokers")]
-    pub log: Option<PathBuf>,
-    #[arg(long, requires = "topic")]
-    pub brokers: Option<String>,
-    #[arg(long, requires = "brokers")]
-    pub topic: Option<String>,
-    /// Partitions of a new log.
-    #[arg(long, default_value_t = 4)]
-    pub partitions: u32,
+    #[command(flatten)]
+    pub to: crate::publish::Target,
     /// Check only; publish nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -253,22 +244,15 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
             return Ok(2);
         }
     };
-    let mut sink: Box<dyn RecordSink> = if args.dry_run {
+    if args.dry_run {
         println!(
             "application {}: {} requests valid (dry run)",
             application.application_id,
             envelopes.len()
         );
         return Ok(0);
-    } else if let (Some(brokers), Some(topic)) = (&args.brokers, &args.topic) {
-        let publisher = ledger_kafka::Publisher::new(brokers, topic)
-            .with_context(|| format!("connecting to {brokers}"))?;
-        Box::new(crate::kafka::KafkaSink(publisher))
-    } else if let Some(log) = &args.log {
-        Box::new(crate::publish::open_appender(log, args.partitions)?)
-    } else {
-        bail!("give --log DIR or --brokers and --topic");
-    };
+    }
+    let mut sink = args.to.sink()?;
     let encoded: Vec<(Vec<u8>, Vec<u8>)> = envelopes
         .iter()
         .map(|e| (e.iin.as_bytes().to_vec(), ledger_proto::encode_envelope(e)))

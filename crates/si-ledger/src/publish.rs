@@ -9,8 +9,9 @@ use ledger_stream::{Appender, EmbeddedLog};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+/// Where published records go: the embedded log or a Kafka topic.
 #[derive(Args)]
-pub struct PublishArgs {
+pub struct Target {
     /// The embedded log directory (created if missing), or use --brokers.
     #[arg(long, value_name = "DIR", required_unless_present_any = ["brokers", "dry_run"], conflicts_with = "brokers")]
     pub log: Option<PathBuf>,
@@ -23,6 +24,27 @@ pub struct PublishArgs {
     /// Partitions of a new log (an existing log keeps its own).
     #[arg(long, default_value_t = 4)]
     pub partitions: u32,
+}
+
+impl Target {
+    /// The sink records are sent to.
+    pub fn sink(&self) -> Result<Box<dyn RecordSink>> {
+        if let (Some(brokers), Some(topic)) = (&self.brokers, &self.topic) {
+            let publisher = ledger_kafka::Publisher::new(brokers, topic)
+                .with_context(|| format!("connecting to {brokers}"))?;
+            Ok(Box::new(crate::kafka::KafkaSink(publisher)))
+        } else if let Some(log) = &self.log {
+            Ok(Box::new(open_appender(log, self.partitions)?))
+        } else {
+            anyhow::bail!("give --log DIR or --brokers and --topic");
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub to: Target,
     /// Validate only; publish nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -72,16 +94,10 @@ pub fn run(args: &PublishArgs) -> Result<i32> {
             std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
         Box::new(std::io::BufReader::new(f))
     };
-    let mut sink: Option<Box<dyn RecordSink>> = if args.dry_run {
+    let mut sink = if args.dry_run {
         None
-    } else if let (Some(brokers), Some(topic)) = (&args.brokers, &args.topic) {
-        let publisher = ledger_kafka::Publisher::new(brokers, topic)
-            .with_context(|| format!("connecting to {brokers}"))?;
-        Some(Box::new(crate::kafka::KafkaSink(publisher)))
-    } else if let Some(log) = &args.log {
-        Some(Box::new(open_appender(log, args.partitions)?))
     } else {
-        anyhow::bail!("give --log DIR or --brokers and --topic");
+        Some(args.to.sink()?)
     };
     let summary = publish_lines(input, sink.as_deref_mut(), |line, e| {
         eprintln!("line {line}: {e}");
