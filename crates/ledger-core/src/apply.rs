@@ -203,6 +203,7 @@ fn discrepancies(ctx: &Context, account: &Account, b: &BenefitAssigned) -> Vec<S
     let req = Request {
         benefit_type: b.benefit_type,
         as_of: b.applied_on,
+        risk_date: b.risk_date,
         dependants: b.dependants,
         capacity_loss_percent: b.work_capacity_loss_percent,
         leave_days: b.leave_days,

@@ -117,7 +117,12 @@ impl Default for Parameters {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub benefit_type: BenefitType,
+    /// The application date: contributions received after it are left out.
     pub as_of: NaiveDate,
+    /// The day the social risk occurred (the right arose), if known: the
+    /// window ends the month before its month. Without it, the month of
+    /// `as_of`.
+    pub risk_date: Option<NaiveDate>,
     /// 0701: dependants (1, 2, 3, 4 or more).
     pub dependants: u32,
     /// 0702: degree of lost working capacity, percent.
@@ -142,7 +147,7 @@ pub struct Entitlement {
     pub benefit_type: &'static str,
     #[serde(with = "crate::time::date_serde")]
     pub as_of: NaiveDate,
-    /// Calendar months before the month of `as_of` with contributions.
+    /// Calendar months before the month of the right with contributions.
     pub participation_months: u32,
     pub stazh_coefficient: String,
     pub average_monthly_income: Money,
@@ -230,10 +235,15 @@ fn dependants_coefficient(n: u32) -> Option<Decimal> {
 
 /// Net contributions (012) per payer for `period` as known on `as_of`:
 /// credited minus refunded, less lines paid after their due date and
-/// received after `as_of` — except in the month before the right arose,
-/// whose contributions count whenever received (DOMAIN §5).
-fn net_by_payer(account: &Account, period: Period, as_of: NaiveDate) -> Vec<Decimal> {
-    let exempt = period == Period::of(as_of).previous();
+/// received after `as_of` — except in the month before the right arose
+/// (`right`), whose contributions count whenever received (DOMAIN §5).
+fn net_by_payer(
+    account: &Account,
+    period: Period,
+    right: Period,
+    as_of: NaiveDate,
+) -> Vec<Decimal> {
+    let exempt = period == right.previous();
     account
         .payers
         .range(
@@ -266,7 +276,7 @@ pub fn entitlement(
     params: &Parameters,
     req: &Request,
 ) -> Result<Entitlement, String> {
-    let right = Period::of(req.as_of);
+    let right = Period::of(req.risk_date.unwrap_or(req.as_of));
     let mzp = params
         .mzp_on(req.as_of)
         .ok_or_else(|| format!("no minimum wage in force on {}", req.as_of))?;
@@ -279,7 +289,7 @@ pub fn entitlement(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .filter(|p| {
-            net_by_payer(account, *p, req.as_of)
+            net_by_payer(account, *p, right, req.as_of)
                 .iter()
                 .any(|n| *n > Decimal::ZERO)
         })
@@ -297,7 +307,7 @@ pub fn entitlement(
     let mut total = Decimal::ZERO;
     let mut period = first;
     while period < right {
-        let nets = net_by_payer(account, period, req.as_of);
+        let nets = net_by_payer(account, period, right, req.as_of);
         if !nets.is_empty() {
             let day = period.first_day();
             let rate = params

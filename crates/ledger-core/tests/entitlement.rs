@@ -171,6 +171,7 @@ fn request(kind: &str, as_of: &str, (dependants, loss, days): (u32, u32, u32)) -
     Request {
         benefit_type: BenefitType::parse(kind).unwrap(),
         as_of: d(as_of),
+        risk_date: None,
         dependants,
         capacity_loss_percent: loss,
         leave_days: days,
@@ -350,4 +351,17 @@ fn dom_5_an_assignment_differing_from_the_ledger_is_flagged_not_overruled() {
         s.account.benefits["B-OFF"].monthly_amount,
         Money::parse("80000.00").unwrap()
     );
+}
+
+#[test]
+fn dom_5_the_window_ends_the_month_before_the_right_arose() {
+    let s = account_paying(TWO_YEARS);
+    let mut req = request("0705", "2026-03-10", (0, 0, 0));
+    req.risk_date = Some(d("2026-01-15"));
+    let e = entitlement(&s.account, &Parameters::built_in(), &req).unwrap();
+    // 2024-01..2025-12: the 22 months from 2024-03 had income.
+    assert_eq!(e.participation_months, 22);
+    assert_eq!(e.months_used, 22);
+    assert_eq!(e.average_monthly_income, Money::parse("183333.33").unwrap());
+    assert_eq!(e.amount, Money::parse("73333.00").unwrap());
 }

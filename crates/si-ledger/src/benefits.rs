@@ -22,6 +22,10 @@ pub struct EntitlementArgs {
     /// before).
     #[arg(long, value_name = "DATE")]
     pub as_of: String,
+    /// The day the social risk occurred: the income window ends the month
+    /// before its month (default: the month of --as-of).
+    #[arg(long, value_name = "DATE")]
+    pub risk_date: Option<String>,
     /// Use only what the ledger had recorded by the end of DATE.
     #[arg(long, value_name = "DATE")]
     pub as_known_on: Option<String>,
@@ -45,6 +49,12 @@ pub fn entitlement(ctx: &Context, args: &EntitlementArgs) -> Result<i32> {
             .map_err(anyhow::Error::msg)
             .context("--type")?,
         as_of: parse_date(&args.as_of).context("--as-of")?,
+        risk_date: args
+            .risk_date
+            .as_deref()
+            .map(parse_date)
+            .transpose()
+            .context("--risk-date")?,
         dependants: args.dependants,
         capacity_loss_percent: args.capacity_loss,
         leave_days: args.leave_days,
