@@ -162,6 +162,18 @@ impl BenefitRecord {
         Period::of(self.applied_on)
     }
 
+    /// Whether the benefit was open in `period`: assigned for it (suspended
+    /// or not) and not terminated before the period began. A month closed
+    /// after a later termination still sees the benefit open.
+    pub fn open_in(&self, period: Period) -> bool {
+        let terminated_before = self.changes.iter().any(|&(Day(on), status)| {
+            status == BenefitStatus::Terminated && on <= period.first_day()
+        });
+        self.start_period <= period
+            && self.end_period.is_none_or(|end| period <= end)
+            && !terminated_before
+    }
+
     /// Whether the benefit was payable on some day of `period`: within its
     /// assigned periods, and not suspended or terminated for the whole
     /// month (Rules §11-12: a suspension or termination from the 15th
@@ -271,5 +283,52 @@ impl Account {
             })
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period(s: &str) -> Period {
+        Period::parse(s).unwrap()
+    }
+
+    fn day(s: &str) -> Day {
+        Day(crate::parse_date(s).unwrap())
+    }
+
+    #[test]
+    fn open_and_active_follow_the_dated_changes() {
+        let b = BenefitRecord {
+            benefit_type: BenefitType::LossOfJob,
+            state: BenefitState::Terminated,
+            monthly_amount: Money::ZERO,
+            start_period: period("2025-02"),
+            end_period: Some(period("2025-12")),
+            applied_on: crate::parse_date("2025-01-10").unwrap(),
+            changes: vec![
+                (day("2025-04-01"), BenefitStatus::Suspended),
+                (day("2025-05-16"), BenefitStatus::Resumed),
+                (day("2025-08-01"), BenefitStatus::Terminated),
+            ],
+            paid_total: Money::ZERO,
+            pension_withheld_total: Money::ZERO,
+            returned_total: Money::ZERO,
+            payments: 0,
+            discrepancies: Vec::new(),
+        };
+        let open: Vec<bool> = ["2025-01", "2025-02", "2025-04", "2025-07", "2025-08"]
+            .iter()
+            .map(|p| b.open_in(period(p)))
+            .collect();
+        // Terminated now, yet open in the months before its termination;
+        // a suspended month is open.
+        assert_eq!(open, [false, true, true, true, false]);
+        let active: Vec<bool> = ["2025-02", "2025-04", "2025-05", "2025-07", "2025-08"]
+            .iter()
+            .map(|p| b.active_in(period(p)))
+            .collect();
+        assert_eq!(active, [true, false, true, true, false]);
     }
 }

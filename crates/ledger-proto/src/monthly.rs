@@ -4,7 +4,7 @@
 //! the same bytes.
 
 use crate::v1 as pb;
-use ledger_core::{Account, BenefitState, Money, Period, Ppc};
+use ledger_core::{Account, Money, Period, Ppc};
 use std::collections::BTreeMap;
 
 /// The key prefix of control records.
@@ -48,14 +48,6 @@ pub fn encode_month_closed(period: Period, closed_by: &str) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// Whether a benefit is open in `period`: assigned or suspended, started,
-/// not ended before it.
-fn open_in(b: &ledger_core::BenefitRecord, period: Period) -> bool {
-    matches!(b.state, BenefitState::Assigned | BenefitState::Suspended)
-        && b.start_period <= period
-        && b.end_period.is_none_or(|end| period <= end)
-}
-
 fn add(a: Money, b: Money) -> Result<Money, String> {
     a.checked_add(b)
         .ok_or_else(|| "a monthly sum overflows".to_string())
@@ -79,7 +71,7 @@ pub fn projection(
 ) -> Option<pb::MonthlyProjection> {
     let t = account.periods.get(&period);
     let active = t.is_some();
-    if !active && !account.benefits.values().any(|b| open_in(b, period)) {
+    if !active && !account.benefits.values().any(|b| b.open_in(period)) {
         return None;
     }
     let t = t.cloned().unwrap_or_default();
