@@ -25,9 +25,9 @@ pub struct Parameters {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ParametersFile {
-    #[serde(default)]
-    #[allow(dead_code)]
-    name: String,
+    /// What the file is: read, not used.
+    #[serde(default, rename = "name")]
+    _name: String,
     #[serde(default)]
     contribution_rate: Vec<Dated>,
     #[serde(default)]
@@ -42,9 +42,9 @@ struct Dated {
     percent: Option<String>,
     #[serde(default)]
     amount: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    source: String,
+    /// Where the value comes from: read, not used.
+    #[serde(default, rename = "source")]
+    _source: String,
 }
 
 impl Parameters {

@@ -118,11 +118,14 @@ pub fn application_status<'a>(
     application_id: &str,
     notices: impl IntoIterator<Item = &'a pb::Notice>,
 ) -> Result<Option<ApplicationStatus>, String> {
-    // First notice per id: repeats are republished copies.
-    let mut by_id: BTreeMap<&str, &pb::Notice> = BTreeMap::new();
+    // First notice per id: repeats are republished copies. Ordered by
+    // length, then id: `<application>/2` before `<application>/10`.
+    let mut by_id: BTreeMap<(usize, &str), &pb::Notice> = BTreeMap::new();
     for n in notices {
         if n.application_id == application_id {
-            by_id.entry(n.notice_id.as_str()).or_insert(n);
+            by_id
+                .entry((n.notice_id.len(), n.notice_id.as_str()))
+                .or_insert(n);
         }
     }
     let Some(first) = by_id.values().next() else {
@@ -165,4 +168,46 @@ pub fn application_status<'a>(
     s.accepted_amount = sum.to_string();
     s.complete = s.employees > 0 && s.decided >= s.employees;
     Ok(Some(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decided(n: u32, accepted: bool, amount: &str) -> pb::Notice {
+        pb::Notice {
+            notice_id: format!("APP-1/{n}"),
+            kind: if accepted {
+                pb::NoticeKind::RefundAccepted
+            } else {
+                pb::NoticeKind::RefundRefused
+            } as i32,
+            payer_id: "150340000179".into(),
+            iin: "900517400015".into(),
+            amount: amount.into(),
+            application_id: "APP-1".into(),
+            application_size: 10,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn status_counts_each_request_once_in_its_order() {
+        // Request 7 is not decided yet.
+        let mut all: Vec<pb::Notice> = (1..=10)
+            .filter(|n| *n != 7)
+            .map(|n| decided(n, n != 2, "10.00"))
+            .collect();
+        all.reverse();
+        all.push(decided(3, true, "10.00")); // a republished copy
+        let s = application_status("APP-1", &all).unwrap().unwrap();
+        let order: Vec<&str> = s.decisions.iter().map(|d| d.notice_id.as_str()).collect();
+        assert_eq!(order[..3], ["APP-1/1", "APP-1/2", "APP-1/3"]);
+        assert_eq!(order[8], "APP-1/10");
+        assert_eq!((s.decided, s.accepted, s.refused), (9, 8, 1));
+        assert_eq!(s.accepted_amount, "80.00");
+        assert!(!s.complete, "9 of 10 decided");
+        assert_eq!(s.decisions[0].iin, "9005******15");
+        assert_eq!(application_status("APP-2", &all).unwrap(), None);
+    }
 }
