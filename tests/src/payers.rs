@@ -31,6 +31,11 @@ fn iin(birth: &str, serial: u16) -> String {
         .to_string()
 }
 
+/// A's line (A's name and birth date) for `period` under `iin`.
+pub fn line_for(id: &str, iin: &str, period: &str, doc: &str) -> String {
+    line(id, iin, "1990-05-17", "Ахметова", period, doc)
+}
+
 fn line(id: &str, iin: &str, birth: &str, surname: &str, period: &str, doc: &str) -> String {
     format!(
         r#"{{"timestamp":"2025-04-10T15:00:00+05:00","envelope":{{"eventId":"{id}","iin":"{iin}","source":"bank","contribution":{{"payment":{{"documentNumber":"{doc}","documentDate":"2025-04-09","receivedOn":"2025-04-10","ppc":"012","payerId":"{BIN}"}},"period":"{period}","amount":"4250.00","person":{{"surname":"{surname}","name":"Айгерим","birthDate":"{birth}"}}}}}}}}"#

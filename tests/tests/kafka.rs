@@ -29,6 +29,11 @@ fn create(topic: &str, partitions: u32) {
 }
 
 fn publish(topic: &str, events: &Path) {
+    publish_expecting(topic, events, 2);
+}
+
+/// Publishes `events`, expecting exit `code` (0 for files without bad lines).
+fn publish_expecting(topic: &str, events: &Path, code: i32) {
     let o = run(&[
         "publish",
         "--brokers",
@@ -38,7 +43,7 @@ fn publish(topic: &str, events: &Path) {
         events.to_str().unwrap(),
     ]);
     // The demo's events file has a few bad lines on purpose: exit 2.
-    assert_eq!(o.status.code(), Some(2), "publish: {}", stderr(&o));
+    assert_eq!(o.status.code(), Some(code), "publish: {}", stderr(&o));
 }
 
 /// `si-ledger project` on the test broker, plus `extra` arguments.
@@ -676,4 +681,81 @@ fn returns_and_refund_decisions_are_published_to_the_notices_topic() {
         );
     }
     assert_eq!(status("after the replay"), s, "repeats are counted once");
+}
+
+/// Seed 002 through a real broker: a merge published to the topic; one
+/// `project --until-end` decides the close, writes the transfers back to
+/// the topic keyed by the new identifier and projects them; a line for the
+/// old identifier afterwards is redirected; a replay of the topic gives the
+/// same accounts, byte for byte, and writes nothing.
+#[test]
+fn a_merge_hands_the_history_over_through_the_topic() {
+    use ledger_e2e::payers;
+    let dir = tempfile::tempdir().unwrap();
+    let case = payers::write(dir.path());
+    let (a, d) = (case.iins[0].as_str(), case.duplicate_of_a.as_str());
+    let topic = unique_topic("merge");
+    let brokers = kafka_brokers();
+    create(&topic, 4);
+    publish_expecting(&topic, &case.events, 0);
+    let copy = dir.path().join("copy.jsonl");
+    std::fs::write(
+        &copy,
+        payers::line_for("line-0-2025-01", d, "2025-01", "PP-17") + "\n",
+    )
+    .unwrap();
+    publish_expecting(&topic, &copy, 0);
+    let o = run(&[
+        "merge",
+        "--from",
+        d,
+        "--into",
+        a,
+        "--reason",
+        "one person, two numbers",
+        "--decided-on",
+        "2025-05-10",
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+    ]);
+    assert!(o.status.success(), "merge: {}", stderr(&o));
+    let late = dir.path().join("late.jsonl");
+    std::fs::write(
+        &late,
+        payers::line_for("line-d-late", d, "2025-04", "PP-20") + "\n",
+    )
+    .unwrap();
+    publish_expecting(&topic, &late, 0);
+
+    let data = dir.path().join("live");
+    let totals = project_until_end(&topic, &unique_topic("g"), &data);
+    assert_eq!(totals["redirected"], 1, "{totals}");
+    // The opening record, D's three applied records but the close itself
+    // (two lines), the redirected line.
+    assert_eq!(totals["forwarded"], 4, "{totals}");
+    let st = |data: &Path, iin: &str| -> serde_json::Value {
+        let o = run(&["account", iin, "--data", data.to_str().unwrap(), "--json"]);
+        assert!(o.status.success(), "account: {}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let new = st(&data, a);
+    assert_eq!(new["contributions_total"], "21250.00", "{new}");
+    assert_eq!(new["merged_from"][0]["other"], d, "{new}");
+    assert_eq!(st(&data, d)["merged_into"]["other"], a);
+
+    let replayed = dir.path().join("replayed");
+    let o = run(&[
+        "replay",
+        "--brokers",
+        &brokers,
+        "--topic",
+        &topic,
+        "--data",
+        replayed.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "replay: {}", stderr(&o));
+    assert_eq!(accounts(&data), accounts(&replayed));
 }

@@ -292,3 +292,126 @@ fn verify_names_an_edited_or_missing_notice() {
     let out = stdout(&v) + &stderr(&v);
     assert!(out.contains("its notice to the payer is missing"), "{out}");
 }
+
+/// Seeds 001/002 with the real binary: D, a duplicate of A, is merged into
+/// A. A takes D's history under its original event ids (a line published
+/// for both before the merge is not counted twice), a line that still comes
+/// for D afterwards is redirected to A, both histories show the merge, the
+/// month D had reported is restated so the report counts each line once,
+/// the same decision published again changes nothing, and a replay of the
+/// log gives the same store.
+#[test]
+fn merge_hands_the_history_to_the_new_identifier_and_redirects_later_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (case, log, data) = projected(dir.path());
+    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
+    let (a, d) = (case.iins[0].as_str(), case.duplicate_of_a.as_str());
+    let publish = |lines: &[String]| {
+        let file = dir.path().join("more.jsonl");
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let p = run(&["publish", "--log", log_s, file.to_str().unwrap()]);
+        assert!(p.status.success(), "{}", stderr(&p));
+        let p = run(&["project", "--log", log_s, "--data", data_s]);
+        assert!(p.status.success(), "{}", stderr(&p));
+        stdout(&p)
+    };
+    // The bank also sent A's January line under D, with the same event id.
+    publish(&[payers::line_for("line-0-2025-01", d, "2025-01", "PP-17")]);
+    let close = run(&["close-month", "2025-03", "--log", log_s]);
+    assert!(close.status.success(), "{}", stderr(&close));
+    publish(&[]);
+    let report = |data: &str| json(&["report", "monthly", "2025-03", "--data", data, "--json"]);
+    let before = report(data_s);
+
+    let merge = [
+        "merge",
+        "--from",
+        d,
+        "--into",
+        a,
+        "--reason",
+        "one person, two numbers",
+        "--decided-on",
+        "2025-05-10",
+        "--log",
+        log_s,
+    ];
+    let m = run(&merge);
+    assert!(m.status.success(), "{}", stderr(&m));
+    assert!(
+        !stdout(&m).contains(d),
+        "the identifier is masked: {}",
+        stdout(&m)
+    );
+    // A line for D after the merge.
+    let projected = publish(&[payers::line_for("line-d-late", d, "2025-04", "PP-20")]);
+    assert!(
+        projected.contains("1 redirected after a merge"),
+        "{projected}"
+    );
+
+    let st = json(&["account", a, "--data", data_s, "--json"]);
+    // A's three lines, D's March line taken over, the redirected April
+    // line; the January line under D is A's own, once.
+    assert_eq!(st["contributions_total"], "21250.00", "{st}");
+    assert_eq!(st["participation_months"], 4, "{st}");
+    assert_eq!(st["merged_from"][0]["other"], d, "{st}");
+    let old = json(&["account", d, "--data", data_s, "--json"]);
+    assert_eq!(old["merged_into"]["other"], a, "{old}");
+
+    let outcomes = |iin: &str| -> Vec<(String, String)> {
+        let h = json(&["history", iin, "--data", data_s, "--json"]);
+        h.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["event_id"].as_str().unwrap().to_string(),
+                    e["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let on_d = outcomes(d);
+    assert_eq!(
+        on_d.iter().map(|(_, o)| o.as_str()).collect::<Vec<_>>(),
+        ["applied", "applied", "applied", "redirected"],
+        "{on_d:?}"
+    );
+    let on_a = outcomes(a);
+    let tail: Vec<(&str, &str)> = on_a[on_a.len() - 4..]
+        .iter()
+        .map(|(i, o)| (i.as_str(), o.as_str()))
+        .collect();
+    let merge_id = on_d[2].0.as_str();
+    assert_eq!(
+        tail,
+        [
+            (format!("{merge_id}/into").as_str(), "applied"),
+            ("line-d", "applied"),
+            ("line-0-2025-01", "duplicate"),
+            ("line-d-late", "applied"),
+        ],
+        "{on_a:?}"
+    );
+
+    // March: D's line now counts under A; D's projection restated to zero.
+    let after = report(data_s);
+    assert_eq!(before["contributions_total"], "17000.00", "{before}");
+    assert_eq!(after["contributions_total"], "17000.00", "{after}");
+    assert_eq!(before["participants"], 4, "{before}");
+    assert_eq!(after["participants"], 3, "{after}");
+    let reconciled = &after["reconciliation"]["projections_sum_equals_partition_summaries"];
+    assert_eq!(reconciled, true, "{after}");
+
+    // The same decision again is one merge.
+    let m = run(&merge);
+    assert!(m.status.success(), "{}", stderr(&m));
+    let again = publish(&[]);
+    assert!(again.contains("1 duplicates ignored"), "{again}");
+    let st2 = json(&["account", a, "--data", data_s, "--json"]);
+    assert_eq!(st2["contributions_total"], "21250.00", "{st2}");
+
+    let v = run(&["verify", "--data", data_s, "--log", log_s]);
+    assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
+}

@@ -1,7 +1,9 @@
 //! A participant's account: the state `apply` folds events into, and the
 //! statement that shows it.
 
-use crate::{BenefitStatus, BenefitType, EventId, Iin, Money, PayerId, Period, PersonData, Ppc};
+use crate::{
+    BenefitStatus, BenefitType, EventId, Iin, Money, PayerId, Period, PersonData, Position, Ppc,
+};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -246,6 +248,25 @@ pub struct Account {
     pub late_paid: Vec<LatePaid>,
     /// Records in this account's history, including duplicates and refusals.
     pub history_len: u64,
+    /// Set by the closing record of a merge (seed `002_…`): the identifier
+    /// this one became. The account takes nothing more.
+    pub merged_into: Option<MergeRecord>,
+    /// Identifiers merged into this one, in the order their merges opened.
+    pub merged_from: Vec<MergeRecord>,
+}
+
+/// One side of a merge of two identifiers of one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeRecord {
+    /// The other identifier: the new one on the old account, the old one on
+    /// the new account.
+    pub other: Iin,
+    /// The closing record's event id: the merge's name.
+    pub event_id: EventId,
+    pub reason: String,
+    pub decided_on: Day,
+    /// This account's record of the merge.
+    pub position: Position,
 }
 
 impl Account {
@@ -267,6 +288,8 @@ impl Account {
             rejections: Vec::new(),
             late_paid: Vec::new(),
             history_len: 0,
+            merged_into: None,
+            merged_from: Vec::new(),
         }
     }
 

@@ -2,13 +2,15 @@
 //! Pure: no clock, no I/O; the log timestamp and the calendar are inputs.
 
 use crate::account::{
-    BenefitRecord, BenefitState, Day, LatePaid, PayerKey, PersonRecord, Rejection,
+    BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PersonRecord, Rejection,
 };
 use crate::entitlement::{Parameters, Request};
 use crate::{
     Account, BenefitAssigned, BenefitPaid, BenefitStatusChanged, Calendar, ContentHash,
-    ContributionPaid, ContributionRefunded, Envelope, Event, Money, PersonData, Ppc, Recorded,
+    ContributionPaid, ContributionRefunded, Envelope, Event, IdentifierMerged, Iin, MergeTransfer,
+    Money, PersonData, Ppc, Recorded,
 };
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What the ledger knows besides the account itself.
@@ -60,6 +62,9 @@ pub enum Outcome {
     Duplicate,
     /// The same event id with different content: no effect, dead-lettered.
     Conflict { reason: String },
+    /// A record for an identifier merged into another, after its close:
+    /// no effect here; the projector hands it to `into` (seed `002_…`).
+    Redirected { into: Iin },
 }
 
 impl Outcome {
@@ -70,6 +75,7 @@ impl Outcome {
             Outcome::Refused { .. } => "refused",
             Outcome::Duplicate => "duplicate",
             Outcome::Conflict { .. } => "conflict",
+            Outcome::Redirected { .. } => "redirected",
         }
     }
     pub fn reason(&self) -> Option<&str> {
@@ -101,8 +107,12 @@ pub fn apply(
 ) -> Outcome {
     debug_assert_eq!(account.iin, rec.event.iin, "routed to the wrong account");
     account.history_len += 1;
+    let transfer = matches!(rec.event.event, Event::MergeTransfer(_));
     let outcome = match prior {
-        Some(h) if h == rec.content_hash => {
+        // A transfer under an id the account already holds: the record is
+        // here already (sent again after a crash, or published for both
+        // identifiers before the merge). Never counted twice.
+        Some(h) if h == rec.content_hash || transfer => {
             account.duplicates_ignored += 1;
             Outcome::Duplicate
         }
@@ -112,7 +122,14 @@ pub fn apply(
                 rec.event.event_id
             ),
         },
-        None => decide(ctx, account, rec),
+        None => match &account.merged_into {
+            // Seed `002_…`: the old identifier takes nothing after its
+            // close; what still comes for it goes to the one it became.
+            Some(m) if !matches!(rec.event.event, Event::Merged(_)) => {
+                Outcome::Redirected { into: m.other }
+            }
+            _ => decide(ctx, account, rec),
+        },
     };
     if let Some(reason) = outcome.reason() {
         account.rejections.push(Rejection {
@@ -136,8 +153,8 @@ const OVERFLOW: &str = "amount would overflow the account's totals";
 
 fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Outcome {
     match &rec.event.event {
-        Event::ContributionPaid(c) => contribution(ctx, account, rec, c),
-        Event::ContributionRefunded(r) => refund(account, r),
+        Event::ContributionPaid(c) => contribution(ctx, account, rec.timestamp, None, c),
+        Event::ContributionRefunded(r) => refund(account, r, false),
         Event::BenefitAssigned(b) => {
             if account.benefits.contains_key(&b.benefit_id) {
                 return refused(format!("benefit {} is already assigned", b.benefit_id));
@@ -192,6 +209,92 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
             account.register.push(p.clone());
             Outcome::Applied { late: false }
         }
+        Event::Merged(m) => merge_close(account, rec, m),
+        Event::MergeTransfer(t) => merge_transfer(ctx, account, rec, t),
+    }
+}
+
+/// Seeds `001_…`, `002_…`: the closing record of an identifier found to be
+/// a duplicate of another. The account keeps its history and figures as
+/// they were; from here on it takes nothing (see [`apply`]).
+fn merge_close(account: &mut Account, rec: &Recorded<Envelope>, m: &IdentifierMerged) -> Outcome {
+    if m.into == account.iin {
+        return refused("an identifier cannot be merged into itself");
+    }
+    if let Some(done) = &account.merged_into {
+        return refused(format!(
+            "already merged into {} by {}",
+            done.other.masked(),
+            done.event_id
+        ));
+    }
+    account.merged_into = Some(MergeRecord {
+        other: m.into,
+        event_id: rec.event.event_id.clone(),
+        reason: m.reason.clone(),
+        decided_on: Day(m.decided_on),
+        position: rec.position,
+    });
+    Outcome::Applied { late: false }
+}
+
+/// The new identifier's side of a merge: the opening record, then each
+/// record the old account had applied (taken over with its effect, not
+/// judged again: it was judged when it came), then each record that came
+/// for the old identifier after its close (judged here, as if it had come
+/// here).
+fn merge_transfer(
+    ctx: &Context,
+    account: &mut Account,
+    rec: &Recorded<Envelope>,
+    t: &MergeTransfer,
+) -> Outcome {
+    let Some(original) = &t.original else {
+        if account
+            .merged_from
+            .iter()
+            .any(|m| m.event_id == t.merge_event_id)
+        {
+            return refused(format!("merge {} is already open", t.merge_event_id));
+        }
+        account.merged_from.push(MergeRecord {
+            other: t.from,
+            event_id: t.merge_event_id.clone(),
+            reason: t.reason.clone(),
+            decided_on: Day(t.decided_on),
+            position: rec.position,
+        });
+        return Outcome::Applied { late: false };
+    };
+    if !account
+        .merged_from
+        .iter()
+        .any(|m| m.event_id == t.merge_event_id)
+    {
+        return refused(format!(
+            "merge {} was not opened on this account",
+            t.merge_event_id
+        ));
+    }
+    let inner = Recorded {
+        position: t.from_position,
+        timestamp: t.recorded_at,
+        content_hash: rec.content_hash,
+        event: original.clone(),
+    };
+    match &original.event {
+        Event::ContributionPaid(c) if !t.redirected => {
+            // Credited when it came: taken over as credited, on time.
+            credit(account, c, false, true)
+        }
+        Event::ContributionRefunded(r) if !t.redirected => refund(account, r, true),
+        Event::ContributionPaid(c) => {
+            contribution(ctx, account, t.recorded_at, Some(original.iin), c)
+        }
+        Event::Merged(_) | Event::MergeTransfer(_) => {
+            refused("a merge record cannot itself be transferred")
+        }
+        _ => decide(ctx, account, &inner),
     }
 }
 
@@ -310,22 +413,26 @@ fn benefit_paid(account: &mut Account, p: &BenefitPaid) -> Outcome {
     Outcome::Applied { late: false }
 }
 
+/// A contribution or penalty line recorded at `recorded`. `named` is the
+/// identifier the line itself names when that is not the account's (a
+/// line redirected after a merge).
 fn contribution(
     ctx: &Context,
     account: &mut Account,
-    rec: &Recorded<Envelope>,
+    recorded: DateTime<Utc>,
+    named: Option<Iin>,
     c: &ContributionPaid,
 ) -> Outcome {
     // Rules §7: recorded within one working day of the money's receipt.
     let late = ctx
         .calendar
         .recording_deadline(c.payment.received_on)
-        .is_late(rec.timestamp);
+        .is_late(recorded);
     // Rules §6: a line disagreeing with the state registers is returned to
     // the payer: first with the birth date the IIN itself encodes, then with
     // the register of individuals.
     let mut disagreement = None;
-    if let Some(encoded) = account.iin.birth_date() {
+    if let Some(encoded) = named.unwrap_or(account.iin).birth_date() {
         if encoded != c.person.birth_date {
             disagreement = Some(format!(
                 "birth date {} differs from {} encoded in the IIN",
@@ -359,6 +466,12 @@ fn contribution(
             _ => refused(OVERFLOW),
         };
     }
+    credit(account, c, late, registered)
+}
+
+/// Credits a line that passed the register checks (or was taken over from
+/// a merged identifier, where it passed them).
+fn credit(account: &mut Account, c: &ContributionPaid, late: bool, registered: bool) -> Outcome {
     let key = PayerKey {
         period: c.period,
         ppc: c.payment.ppc,
@@ -474,11 +587,13 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
 
 /// Social Code art. 247: a refund is accepted up to what that payer paid
 /// under that code for that period, net of earlier refunds.
-fn refund(account: &mut Account, r: &ContributionRefunded) -> Outcome {
+/// A refund request; `taken_over` when it was decided on a merged
+/// identifier already, whose decision stands.
+fn refund(account: &mut Account, r: &ContributionRefunded, taken_over: bool) -> Outcome {
     // Seed `003_…`: contributions already counted in the participation
     // length of an assigned benefit are not refunded. Penalties (017) are
     // not participation and stay refundable.
-    if r.refunded_ppc != Ppc::PENALTY {
+    if r.refunded_ppc != Ppc::PENALTY && !taken_over {
         if let Some((id, b)) = account
             .benefits
             .iter()

@@ -25,6 +25,13 @@ impl Event {
             Event::PersonRegistered(x) | Event::PersonDataChanged(x) => {
                 x.effective_on.unwrap_or(NaiveDate::MIN)
             }
+            Event::Merged(m) => m.decided_on,
+            // What the old identifier held counts from its own dates (one
+            // person's history); the opening record always counts.
+            Event::MergeTransfer(t) => t
+                .original
+                .as_ref()
+                .map_or(NaiveDate::MIN, |o| o.event.effective_on()),
         }
     }
 }

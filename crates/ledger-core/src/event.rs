@@ -280,6 +280,37 @@ pub enum Event {
     BenefitReturned(BenefitReturned),
     PersonRegistered(PersonData),
     PersonDataChanged(PersonData),
+    /// The closing record of an identifier merged into another (seeds
+    /// `001_…`, `002_…`), keyed by the identifier that closes.
+    Merged(IdentifierMerged),
+    /// One record handed from a merged identifier to the one it was merged
+    /// into; written by the projector, never by producers.
+    MergeTransfer(Box<MergeTransfer>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentifierMerged {
+    pub into: Iin,
+    pub reason: String,
+    #[serde(with = "crate::time::date_serde")]
+    pub decided_on: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeTransfer {
+    pub from: Iin,
+    pub merge_event_id: EventId,
+    pub reason: String,
+    #[serde(with = "crate::time::date_serde")]
+    pub decided_on: NaiveDate,
+    /// The old identifier's record; `None` on the record that opens the
+    /// merge on the new account.
+    pub original: Option<Envelope>,
+    pub from_position: Position,
+    /// When the log recorded the original (its lateness is judged by it).
+    pub recorded_at: DateTime<Utc>,
+    /// The record reached the old identifier after its close.
+    pub redirected: bool,
 }
 
 impl Event {
@@ -294,6 +325,8 @@ impl Event {
             Event::BenefitReturned(_) => "benefit_returned",
             Event::PersonRegistered(_) => "person",
             Event::PersonDataChanged(_) => "person_changed",
+            Event::Merged(_) => "merged",
+            Event::MergeTransfer(_) => "merge_transfer",
         }
     }
 
@@ -306,6 +339,7 @@ impl Event {
             Event::ContributionPaid(c) => Some(c.period),
             Event::ContributionRefunded(r) => Some(r.period),
             Event::BenefitPaid(b) => Some(b.period),
+            Event::MergeTransfer(t) => t.original.as_ref()?.event.projection_period(),
             _ => None,
         }
     }
@@ -341,6 +375,11 @@ impl Event {
             Event::PersonRegistered(x) | Event::PersonDataChanged(x) => {
                 out.extend(x.effective_on.as_ref().map(|v| d("effective_on", v)));
                 out.extend(x.deceased_on.as_ref().map(|v| d("deceased_on", v)));
+            }
+            Event::Merged(m) => out.push(d("decided_on", &m.decided_on)),
+            Event::MergeTransfer(t) => {
+                out.push(d("decided_on", &t.decided_on));
+                out.extend(t.original.iter().flat_map(|o| o.event.dates()));
             }
         }
         out

@@ -16,8 +16,8 @@ pub mod statement;
 pub mod time;
 
 pub use account::{
-    Account, BenefitRecord, BenefitState, Day, LatePaid, PayerKey, PayerLine, PeriodMore,
-    PeriodTotals, PersonRecord,
+    Account, BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PayerLine,
+    PeriodMore, PeriodTotals, PersonRecord,
 };
 pub use apply::{apply, normalize_name, Context, Outcome, UnknownIin};
 pub use asof::as_known;

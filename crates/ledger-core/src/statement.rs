@@ -1,7 +1,7 @@
 //! The account statement: what `si-ledger account` prints and the API will
 //! serve. Field names are part of the contract for reporting jobs.
 
-use crate::{Account, Money, Period, PersonData};
+use crate::{Account, MergeRecord, Money, Period, PersonData};
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,6 +21,12 @@ pub struct Statement {
     pub benefits: Vec<StatementBenefit>,
     pub rejections: Vec<StatementRejection>,
     pub history_len: u64,
+    /// The identifier this one was merged into: it takes nothing more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<MergeRecord>,
+    /// Identifiers merged into this one, whose history it holds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<MergeRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -131,6 +137,8 @@ impl Statement {
                 })
                 .collect(),
             history_len: a.history_len,
+            merged_into: a.merged_into.clone(),
+            merged_from: a.merged_from.clone(),
         }
     }
 
@@ -200,6 +208,18 @@ impl Statement {
         }
         for r in &self.rejections {
             let _ = writeln!(s, "  rejected {}: {}", r.event_id, r.reason);
+        }
+        let merge = |m: &MergeRecord| {
+            format!(
+                "{} on {} ({}; {})",
+                m.other, m.decided_on.0, m.reason, m.event_id
+            )
+        };
+        if let Some(m) = &self.merged_into {
+            let _ = writeln!(s, "  CLOSED: merged into {}", merge(m));
+        }
+        for m in &self.merged_from {
+            let _ = writeln!(s, "  merged from {}", merge(m));
         }
         s
     }

@@ -267,3 +267,139 @@ fn art_247_a_refund_above_what_the_payer_paid_net_of_refunds_is_refused() {
         "{o:?}"
     );
 }
+
+fn other_iin() -> Iin {
+    (500..)
+        .find_map(|s| Iin::generate(d("1990-05-17"), Sex::Female, s))
+        .unwrap()
+}
+
+fn merged_into(into: Iin) -> Event {
+    Event::Merged(IdentifierMerged {
+        into,
+        reason: "one person, two numbers".into(),
+        decided_on: d("2025-05-10"),
+    })
+}
+
+fn transfer(from: Iin, original: Option<(&str, Event)>, redirected: bool) -> Event {
+    Event::MergeTransfer(Box::new(MergeTransfer {
+        from,
+        merge_event_id: EventId::parse("M-1").unwrap(),
+        reason: "one person, two numbers".into(),
+        decided_on: d("2025-05-10"),
+        original: original.map(|(id, event)| Envelope {
+            event_id: EventId::parse(id).unwrap(),
+            iin: from,
+            source: "bank".into(),
+            event,
+        }),
+        from_position: Position {
+            partition: 1,
+            offset: 7,
+        },
+        recorded_at: "2025-04-10T10:00:00Z".parse().unwrap(),
+        redirected,
+    }))
+}
+
+#[test]
+fn seed_002_a_merged_identifier_takes_nothing_more_and_its_records_are_redirected() {
+    let mut s = Scenario::new(Context::default());
+    let into = other_iin();
+    s.on_time(line_by("Ахметова", "2025-03", "2025-04-10"));
+    let itself = s.on_time(merged_into(s.account.iin));
+    assert!(
+        itself.reason().unwrap().contains("into itself"),
+        "{itself:?}"
+    );
+    assert_eq!(
+        s.on_time(merged_into(into)),
+        Outcome::Applied { late: false }
+    );
+    assert_eq!(s.account.merged_into.as_ref().unwrap().other, into);
+    let again = s.on_time(merged_into(other_iin()));
+    assert!(
+        again.reason().unwrap().contains("already merged"),
+        "{again:?}"
+    );
+    let later = s.on_time(line_by("Ахметова", "2025-04", "2025-05-10"));
+    assert_eq!(later, Outcome::Redirected { into });
+    // Its history and figures stay as they were.
+    assert_eq!(
+        s.account.contributions_total,
+        Money::parse("4250.00").unwrap()
+    );
+}
+
+#[test]
+fn seed_002_a_transfer_takes_over_what_the_old_identifier_credited_without_judging_it_again() {
+    let mut s = Scenario::new(Context::default());
+    let from = other_iin();
+    // The new identifier's register says another surname: a line under
+    // the old one was judged there, when it came.
+    s.on_time(register("Серикова", "1990-05-17", None));
+    let unopened = s.on_time(transfer(
+        from,
+        Some(("line-x", line_by("Ахметова", "2025-03", "2025-04-10"))),
+        false,
+    ));
+    assert!(
+        unopened.reason().unwrap().contains("not opened"),
+        "{unopened:?}"
+    );
+    assert_eq!(
+        s.on_time(transfer(from, None, false)),
+        Outcome::Applied { late: false }
+    );
+    assert_eq!(s.account.merged_from[0].other, from);
+    let taken = s.on_time(transfer(
+        from,
+        Some(("line-1", line_by("Ахметова", "2025-03", "2025-04-10"))),
+        false,
+    ));
+    assert_eq!(taken, Outcome::Applied { late: false });
+    assert_eq!(
+        s.account.contributions_total,
+        Money::parse("4250.00").unwrap()
+    );
+    // A record that comes for the old identifier after the merge is judged
+    // here, as if it had come here.
+    let redirected = s.on_time(transfer(
+        from,
+        Some(("line-2", line_by("Ахметова", "2025-04", "2025-05-10"))),
+        true,
+    ));
+    assert!(returned(&redirected).is_some(), "{redirected:?}");
+}
+
+#[test]
+fn seed_002_a_transferred_event_id_the_account_holds_is_not_counted_twice() {
+    let mut s = Scenario::new(Context::default());
+    let from = other_iin();
+    s.record(
+        "line-1",
+        line_by("Ахметова", "2025-03", "2025-04-10"),
+        "2025-04-10T10:00:00Z",
+        1,
+        None,
+    );
+    s.on_time(transfer(from, None, false));
+    // The same id under the old identifier: other content, same record.
+    let twice = s.record(
+        "line-1",
+        transfer(
+            from,
+            Some(("line-1", line_by("Ахметова", "2025-03", "2025-04-10"))),
+            false,
+        ),
+        "2025-05-10T10:00:00Z",
+        2,
+        Some(1),
+    );
+    assert_eq!(twice, Outcome::Duplicate);
+    assert_eq!(
+        s.account.contributions_total,
+        Money::parse("4250.00").unwrap()
+    );
+}

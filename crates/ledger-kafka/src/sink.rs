@@ -1,6 +1,6 @@
 //! The Kafka path's [`Sink`]: dead letters to `<topic>.dlq`, monthly
 //! projections and summaries to `<topic>.monthly`, notices to payers to
-//! `<topic>.notices`.
+//! `<topic>.notices`, a merge's transfers back to `<topic>`.
 
 use crate::dlq::DeadLetterTopic;
 use crate::publisher::{PublishError, Publisher};
@@ -11,6 +11,7 @@ pub struct KafkaOutputs {
     dlq: DeadLetterTopic,
     monthly: Publisher,
     notices: Publisher,
+    input: Publisher,
 }
 
 impl KafkaOutputs {
@@ -19,6 +20,7 @@ impl KafkaOutputs {
             dlq: DeadLetterTopic::new(brokers, topic)?,
             monthly: Publisher::new(brokers, &crate::monthly_topic(topic))?,
             notices: Publisher::new(brokers, &crate::notices_topic(topic))?,
+            input: Publisher::new(brokers, topic)?,
         })
     }
 }
@@ -39,6 +41,12 @@ impl Sink for KafkaOutputs {
     /// partition.
     fn notices(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
         keyed(&mut self.notices, records).map_err(|e| format!("notices: {e}"))
+    }
+
+    /// Back to the input topic, keyed by the identifier merged into: its
+    /// partition, as a producer's record for it would be.
+    fn forward(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        keyed(&mut self.input, records).map_err(|e| format!("merge transfers: {e}"))
     }
 }
 

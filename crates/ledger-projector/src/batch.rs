@@ -4,7 +4,8 @@
 use crate::Totals;
 use ledger_core::Period;
 use ledger_core::{
-    apply, partition_for, Account, ContentHash, Context, EventId, Iin, Outcome, Position, Recorded,
+    apply, partition_for, Account, ContentHash, Context, Event, EventId, Iin, Outcome, Position,
+    Recorded,
 };
 use ledger_proto::monthly::{projection, Provenance, Summary};
 use ledger_proto::v1 as pb;
@@ -22,6 +23,11 @@ use std::collections::{BTreeMap, HashMap};
 pub struct BatchOutcome {
     pub write: WriteBatch,
     pub counts: Totals,
+    /// (key, value) records for the input log itself: what merges hand to
+    /// the identifier they merge into (seed `002_…`). Handed to the sink
+    /// before the batch's write; a crash in between hands them again, and
+    /// the receiving account takes each event id once.
+    pub forward: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 fn dead(rec: &Record, kind: &str, error: String) -> DeadLetter {
@@ -168,21 +174,32 @@ impl<B: Kv> Months<'_, B> {
         let iin = record.account.iin;
         let prev = self.latest_projection(partition, period, &iin)?;
         let revision = prev.as_ref().map_or(1, |(r, _)| r + 1);
-        let Some(projection) = projection(
-            &record.account,
-            period,
-            Provenance {
-                partition,
-                offset,
-                revision,
-                reason: format!(
-                    "restated: the record at offset {offset} is for {period}, \
-                     closed at offset {marker}"
-                ),
-                chain_head: record.head,
-            },
-        ) else {
-            return Ok(false);
+        let reason = match &record.account.merged_into {
+            None => format!(
+                "restated: the record at offset {offset} is for {period}, \
+                 closed at offset {marker}"
+            ),
+            Some(m) => format!(
+                "restated: merged into {} by {} at offset {offset}",
+                m.other.masked(),
+                m.event_id
+            ),
+        };
+        let from = |reason| Provenance {
+            partition,
+            offset,
+            revision,
+            reason,
+            chain_head: record.head,
+        };
+        let projection = match projection(&record.account, period, from(reason.clone())) {
+            Some(p) => p,
+            // Seed `002_…`: what it projected before is the new
+            // identifier's now; restated to zero, so nothing counts twice.
+            None if prev.is_some() && record.account.merged_into.is_some() => {
+                ledger_proto::monthly::merged_away(&record.account, period, from(reason))
+            }
+            None => return Ok(false),
         };
         let (summary_rev, mut summary) = self.latest_summary(partition, period)?;
         if let Some((_, old)) = &prev {
@@ -392,6 +409,7 @@ pub fn decide_batch<B: Kv>(
             Outcome::Refused { .. } => out.counts.refused += 1,
             Outcome::Duplicate => out.counts.duplicates += 1,
             Outcome::Conflict { .. } => out.counts.conflicts += 1,
+            Outcome::Redirected { .. } => out.counts.redirected += 1,
         }
         if outcome.is_late() {
             out.counts.late += 1;
@@ -435,11 +453,52 @@ pub fn decide_batch<B: Kv>(
             let (payer, value) = ledger_proto::notices::record(&n);
             out.write.notices.push((position, payer, value));
         }
+        let closed = matches!(
+            (&recorded.event.event, &entry.outcome),
+            (Event::Merged(_), Outcome::Applied { .. })
+        );
+        let redirected = matches!(entry.outcome, Outcome::Redirected { .. });
         fresh.insert((p, rec.offset), out.write.history.len());
         out.write.history.push(entry);
         if let (true, Some(period)) = (changed, period) {
             if months.restate(&mut out.write, p, period, record, rec.offset)? {
                 out.counts.restatements += 1;
+            }
+        }
+        if closed || redirected {
+            let merge = record
+                .account
+                .merged_into
+                .clone()
+                .expect("a merged account's close set it");
+            let from = record.account.iin;
+            if closed {
+                // Seed `002_…`: the history goes to the new identifier; what
+                // the old one projected for closed months is restated to zero.
+                out.forward.push(forward(&from, &merge, None)?);
+                for offset in record.refs.iter().map(|r| r.offset) {
+                    let e = entry_at(store, overlay, &out.write.history, &fresh, p, offset)?;
+                    if let Some(t) = taken_over(&e) {
+                        out.forward.push(forward(&from, &merge, Some(t))?);
+                    }
+                }
+                let periods: Vec<Period> = record.account.periods.keys().copied().collect();
+                for period in periods {
+                    if months.restate(&mut out.write, p, period, record, rec.offset)? {
+                        out.counts.restatements += 1;
+                    }
+                }
+            } else {
+                let e = out.write.history.last().expect("pushed above");
+                let t = Transferred::of(e).ok_or_else(|| corrupt(e, "undecodable"))?;
+                out.forward.push(forward(
+                    &from,
+                    &merge,
+                    Some(Transferred {
+                        redirected: true,
+                        ..t
+                    }),
+                )?);
             }
         }
         // A conflicting record is both an account update (recorded, no
@@ -456,8 +515,134 @@ pub fn decide_batch<B: Kv>(
     out.write.offsets = offsets.into_iter().collect();
     out.write.heads = chains.heads.into_iter().collect();
     out.counts.dead_letters = out.write.dead_letters.len() as u64;
+    out.counts.forwarded = out.forward.len() as u64;
     out.counts.batches = 1;
     Ok(out)
+}
+
+/// The history entry at `offset` of `partition`: from this batch, the batch
+/// in flight or the store.
+fn entry_at<B: Kv>(
+    store: &LedgerStore<B>,
+    overlay: Option<&Overlay>,
+    batch: &[HistoryEntry],
+    fresh: &HashMap<(u32, u64), usize>,
+    partition: u32,
+    offset: u64,
+) -> Result<std::borrow::Cow<'static, HistoryEntry>, StoreError> {
+    if let Some(i) = fresh.get(&(partition, offset)) {
+        return Ok(std::borrow::Cow::Owned(batch[*i].clone()));
+    }
+    if let Some(e) = overlay.and_then(|o| o.history_entry(partition, offset)) {
+        return Ok(std::borrow::Cow::Owned(e.clone()));
+    }
+    store
+        .history_entry(partition, offset)?
+        .map(std::borrow::Cow::Owned)
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "history ref",
+            key: format!("p{partition}@{offset}"),
+            reason: "no history entry".into(),
+        })
+}
+
+fn corrupt(e: &HistoryEntry, why: &str) -> StoreError {
+    StoreError::Corrupt {
+        what: "history entry",
+        key: format!("p{}@{}", e.position.partition, e.position.offset),
+        reason: why.to_string(),
+    }
+}
+
+/// A record as a merge hands it on: the producer's own envelope, where the
+/// log first held it, and when.
+struct Transferred {
+    original: Vec<u8>,
+    position: Position,
+    recorded_at_ms: i64,
+    redirected: bool,
+}
+
+impl Transferred {
+    /// The entry's record; for a record an earlier merge handed to this
+    /// identifier, the producer's record inside it.
+    fn of(e: &HistoryEntry) -> Option<Transferred> {
+        let envelope = pb::Envelope::decode(e.event.as_slice()).ok()?;
+        Some(match envelope.payload? {
+            pb::envelope::Payload::MergeTransfer(t) if !t.original.is_empty() => Transferred {
+                original: t.original,
+                position: Position {
+                    partition: t.from_partition,
+                    offset: t.from_offset,
+                },
+                recorded_at_ms: i64::try_from(t.recorded_at_ms).ok()?,
+                redirected: false,
+            },
+            _ => Transferred {
+                original: e.event.clone(),
+                position: e.position,
+                recorded_at_ms: e.timestamp_ms,
+                redirected: false,
+            },
+        })
+    }
+}
+
+/// Whether a history entry goes with the history when its identifier is
+/// merged into another: every record that took effect, except the
+/// register's own records (the new identifier has its own) and merges.
+fn taken_over(e: &HistoryEntry) -> Option<Transferred> {
+    if !matches!(e.outcome, Outcome::Applied { .. }) {
+        return None;
+    }
+    let envelope = pb::Envelope::decode(e.event.as_slice()).ok()?;
+    use pb::envelope::Payload as P;
+    match envelope.payload? {
+        P::Person(_) | P::PersonChanged(_) | P::Merged(_) => None,
+        P::MergeTransfer(t) if t.original.is_empty() => None,
+        _ => Transferred::of(e),
+    }
+}
+
+/// The record that hands `t` (or, without it, opens the merge) to the
+/// identifier `merge` names: keyed by it, under the original's event id.
+fn forward(
+    from: &Iin,
+    merge: &ledger_core::MergeRecord,
+    t: Option<Transferred>,
+) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    let event_id = match &t {
+        None => format!("{}/into", merge.event_id),
+        Some(t) => {
+            pb::Envelope::decode(t.original.as_slice())
+                .map_err(|e| StoreError::Backend(format!("a transferred record: {e}")))?
+                .event_id
+        }
+    };
+    let (original, position, recorded_at_ms, redirected) = match t {
+        None => (Vec::new(), merge.position, 0, false),
+        Some(t) => (t.original, t.position, t.recorded_at_ms, t.redirected),
+    };
+    let envelope = pb::Envelope {
+        event_id,
+        iin: merge.other.as_str().to_string(),
+        source: "si-ledger/merge".to_string(),
+        payload: Some(pb::envelope::Payload::MergeTransfer(pb::MergeTransfer {
+            from_iin: from.as_str().to_string(),
+            merge_event_id: merge.event_id.to_string(),
+            reason: merge.reason.clone(),
+            decided_on: merge.decided_on.0.to_string(),
+            original,
+            from_partition: position.partition,
+            from_offset: position.offset,
+            redirected,
+            recorded_at_ms: u64::try_from(recorded_at_ms).unwrap_or(0),
+        })),
+    };
+    Ok((
+        merge.other.as_str().as_bytes().to_vec(),
+        envelope.encode_to_vec(),
+    ))
 }
 
 /// The content hash first recorded under `id` in this account, if any: the

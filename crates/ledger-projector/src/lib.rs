@@ -54,6 +54,13 @@ pub trait Sink {
     /// refund decisions (`ledger_proto::notices`), handed over before their
     /// batch's store write, like dead letters.
     fn notices(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String>;
+    /// (key, value) records for the input log itself: a merge's transfer
+    /// to the identifier it merges into (seed `002_…`), handed over before
+    /// the batch's store write. Appended at least once; the receiving
+    /// account takes each event id once. A sink that cannot write the log
+    /// (a replay from an archive, a rebuild) drops them: the live
+    /// projector wrote them into the log, where the replay reads them.
+    fn forward(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String>;
 }
 
 /// A batch's notices as `<topic>.notices` records, keyed by payer id.
@@ -76,6 +83,39 @@ impl Sink for StoreOnly {
     }
     fn notices(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
         Ok(())
+    }
+    fn forward(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The embedded path's sink: the store keeps dead letters, notices and
+/// projections; a merge's transfers are appended to the embedded log.
+pub struct EmbeddedOutputs<'a>(pub &'a ledger_stream::EmbeddedLog);
+
+impl Sink for EmbeddedOutputs<'_> {
+    fn dead_letters(&mut self, _: &[ledger_store::DeadLetter]) -> Result<(), String> {
+        Ok(())
+    }
+    fn monthly(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        Ok(())
+    }
+    fn notices(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        Ok(())
+    }
+    /// Appended durably (fsynced) under the log's append lock, stamped with
+    /// the time of the append: the log's own record time.
+    fn forward(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let batch: Vec<(&[u8], i64, &[u8])> = records
+            .iter()
+            .map(|(k, v)| (k.as_slice(), now, v.as_slice()))
+            .collect();
+        self.0
+            .appender()
+            .and_then(|mut a| a.append(&batch))
+            .map(|_| ())
+            .map_err(|e| format!("appending merge transfers to the log: {e}"))
     }
 }
 
@@ -124,6 +164,8 @@ pub struct Totals {
     pub refused: u64,
     pub duplicates: u64,
     pub conflicts: u64,
+    /// Records for merged identifiers, handed to the one they became.
+    pub redirected: u64,
     pub dead_letters: u64,
     pub late: u64,
     /// Records below the stored offset that a source delivered again.
@@ -133,23 +175,27 @@ pub struct Totals {
     pub projections: u64,
     /// Projections restated by records for a closed period.
     pub restatements: u64,
+    /// Records handed to the log by merges (see [`Sink::forward`]).
+    pub forwarded: u64,
     pub batches: u64,
 }
 
 impl Totals {
-    fn add(&mut self, o: &Totals) {
+    pub fn add(&mut self, o: &Totals) {
         self.records += o.records;
         self.applied += o.applied;
         self.returned += o.returned;
         self.refused += o.refused;
         self.duplicates += o.duplicates;
         self.conflicts += o.conflicts;
+        self.redirected += o.redirected;
         self.dead_letters += o.dead_letters;
         self.late += o.late;
         self.redelivered += o.redelivered;
         self.months_closed += o.months_closed;
         self.projections += o.projections;
         self.restatements += o.restatements;
+        self.forwarded += o.forwarded;
         self.batches += o.batches;
     }
 }
@@ -285,6 +331,10 @@ pub fn run_with_sink<S: Source, B: Kv>(
                         }
                         if !outcome.write.dead_letters.is_empty() {
                             sink.dead_letters(&outcome.write.dead_letters)
+                                .map_err(ProjectError::Publish)?;
+                        }
+                        if !outcome.forward.is_empty() {
+                            sink.forward(&outcome.forward)
                                 .map_err(ProjectError::Publish)?;
                         }
                         if !outcome.write.notices.is_empty() {

@@ -99,7 +99,7 @@ pub fn envelope_from_wire(e: &pb::Envelope) -> Result<core::Envelope, WireError>
         err(
             "payload",
             "is required: one of contribution, refund, benefit_assigned, benefit_status, \
-             benefit_paid, benefit_returned, person, person_changed",
+             benefit_paid, benefit_returned, person, person_changed, merged, merge_transfer",
         )
     })?;
     use pb::envelope::Payload as P;
@@ -159,12 +159,68 @@ pub fn envelope_from_wire(e: &pb::Envelope) -> Result<core::Envelope, WireError>
             &At("person_changed"),
             PersonFields::of_changed(p),
         )?),
+        P::Merged(m) => {
+            let at = At("merged");
+            let into = Iin::parse(at.required("into_iin", &m.into_iin)?)
+                .map_err(|r| err(&at.f("into_iin"), r))?;
+            core::Event::Merged(core::IdentifierMerged {
+                into,
+                reason: at.required("reason", &m.reason)?.to_string(),
+                decided_on: at.date("decided_on", &m.decided_on)?,
+            })
+        }
+        P::MergeTransfer(t) => core::Event::MergeTransfer(Box::new(merge_transfer(t)?)),
     };
     Ok(core::Envelope {
         event_id,
         iin,
         source: e.source.clone(),
         event,
+    })
+}
+
+fn merge_transfer(t: &pb::MergeTransfer) -> Result<core::MergeTransfer, WireError> {
+    let at = At("merge_transfer");
+    let from =
+        Iin::parse(at.required("from_iin", &t.from_iin)?).map_err(|r| err(&at.f("from_iin"), r))?;
+    let merge_event_id = EventId::parse(at.required("merge_event_id", &t.merge_event_id)?)
+        .map_err(|r| err(&at.f("merge_event_id"), r))?;
+    let original = if t.original.is_empty() {
+        None
+    } else {
+        let wire = pb::Envelope::decode(t.original.as_slice())
+            .map_err(|e| err(&at.f("original"), format!("not an envelope: {e}")))?;
+        if matches!(
+            wire.payload,
+            Some(pb::envelope::Payload::Merged(_) | pb::envelope::Payload::MergeTransfer(_))
+        ) {
+            return Err(err(
+                &at.f("original"),
+                "a merge record is never transferred",
+            ));
+        }
+        let inner = envelope_from_wire(&wire).map_err(|e| WireError {
+            field: format!("{}.{}", at.f("original"), e.field),
+            reason: e.reason,
+        })?;
+        Some(inner)
+    };
+    let recorded_at = i64::try_from(t.recorded_at_ms)
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .ok_or_else(|| err(&at.f("recorded_at_ms"), "out of range"))?;
+    Ok(core::MergeTransfer {
+        from,
+        merge_event_id,
+        reason: at.required("reason", &t.reason)?.to_string(),
+        decided_on: at.date("decided_on", &t.decided_on)?,
+        original,
+        from_position: core::Position {
+            partition: t.from_partition,
+            offset: t.from_offset,
+        },
+        recorded_at,
+        redirected: t.redirected,
     })
 }
 

@@ -69,6 +69,11 @@ pub fn projection(
     period: Period,
     from: Provenance,
 ) -> Option<pb::MonthlyProjection> {
+    if account.merged_into.is_some() {
+        // Its figures went to the identifier it was merged into, which
+        // projects them (see `merged_away`).
+        return None;
+    }
     let t = account.periods.get(&period);
     let active = t.is_some();
     if !active && !account.benefits.values().any(|b| b.open_in(period)) {
@@ -127,6 +132,32 @@ pub fn projection(
         partition: from.partition,
         offset: from.offset,
     })
+}
+
+/// The projection that restates an identifier's earlier projection of
+/// `period` after it was merged into another (seed `002_…`): every figure
+/// zero, since the other identifier's projection now carries them.
+pub fn merged_away(account: &Account, period: Period, from: Provenance) -> pb::MonthlyProjection {
+    let zero = Money::ZERO.to_string();
+    pb::MonthlyProjection {
+        iin: account.iin.as_str().to_string(),
+        period: period.to_string(),
+        revision: from.revision,
+        reason: from.reason,
+        contributions: zero.clone(),
+        penalties: zero.clone(),
+        refunds: zero.clone(),
+        returned: zero.clone(),
+        benefits_paid: Vec::new(),
+        pension_withheld: zero,
+        participation_months: 0,
+        lines: 0,
+        late_recordings: 0,
+        by_ppc: Vec::new(),
+        account_chain_head: from.chain_head.to_vec(),
+        partition: from.partition,
+        offset: from.offset,
+    }
 }
 
 fn money(s: &str) -> Result<Money, String> {

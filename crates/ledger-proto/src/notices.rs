@@ -14,6 +14,14 @@ use std::collections::BTreeMap;
 /// every record before building the few notices there are.
 pub fn due(event: &ledger_core::Event, outcome: &Outcome) -> bool {
     use ledger_core::Event;
+    if let Event::MergeTransfer(t) = event {
+        // A record redirected after a merge is decided here for the first
+        // time; one taken over with the history was noticed when decided.
+        return match (&t.original, t.redirected) {
+            (Some(o), true) => due(&o.event, outcome),
+            _ => false,
+        };
+    }
     matches!(
         (event, outcome),
         (Event::ContributionPaid(_), Outcome::Returned { .. })
@@ -38,9 +46,15 @@ pub fn notice(
         Outcome::Returned { .. } => pb::NoticeKind::LineReturned,
         Outcome::Applied { .. } => pb::NoticeKind::RefundAccepted,
         Outcome::Refused { .. } => pb::NoticeKind::RefundRefused,
-        Outcome::Duplicate | Outcome::Conflict { .. } => return None,
+        Outcome::Duplicate | Outcome::Conflict { .. } | Outcome::Redirected { .. } => return None,
     };
-    let envelope = pb::Envelope::decode(canonical).ok()?;
+    let mut envelope = pb::Envelope::decode(canonical).ok()?;
+    if let Some(P::MergeTransfer(t)) = &envelope.payload {
+        // Redirected after a merge: the payer's own record, decided on the
+        // identifier it was redirected to.
+        let original = pb::Envelope::decode(t.original.as_slice()).ok()?;
+        envelope.payload = original.payload;
+    }
     let mut n = pb::Notice {
         notice_id: envelope.event_id,
         kind: kind as i32,

@@ -45,6 +45,7 @@ fn outcome_code(o: &Outcome) -> u8 {
         Outcome::Refused { .. } => 3,
         Outcome::Duplicate => 4,
         Outcome::Conflict { .. } => 5,
+        Outcome::Redirected { .. } => 6,
     }
 }
 
@@ -67,7 +68,10 @@ pub fn account_link(prev: &Link, entry: &HistoryEntry, hash: &Link) -> Link {
         outcome_code(&entry.outcome),
         u8::from(entry.outcome.is_late()),
     ]);
-    put_str(&mut h, entry.outcome.reason().unwrap_or("").as_bytes());
+    match &entry.outcome {
+        Outcome::Redirected { into } => put_str(&mut h, into.as_str().as_bytes()),
+        o => put_str(&mut h, o.reason().unwrap_or("").as_bytes()),
+    }
     h.finalize().into()
 }
 

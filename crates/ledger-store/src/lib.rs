@@ -84,7 +84,7 @@ pub enum StoreError {
 
 /// Version of the key layout and encodings. A store of another version is
 /// refused, never misread; the log can always rebuild it.
-pub const FORMAT: u32 = 9;
+pub const FORMAT: u32 = 10;
 
 const META: u8 = b'M';
 const VERSION: u8 = b'V';

@@ -1,8 +1,10 @@
 //! `si-ledger duplicates`: participants who look like one person under two
-//! identifiers (seeds `001_…`, `002_…`), with the evidence to decide a merge.
+//! identifiers (seeds `001_…`, `002_…`), with the evidence to decide a merge;
+//! `si-ledger merge`: the decision, published as the old identifier's
+//! closing record.
 
 use crate::query::open_existing_store;
-use anyhow::Result;
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ledger_core::{identity_key, person_of, Account, IdentityKey, Iin};
 use std::collections::BTreeMap;
@@ -45,6 +47,10 @@ pub fn duplicates(args: &DuplicatesArgs) -> Result<i32> {
     // One pass for the keys (small), then the accounts of the groups.
     let mut groups: BTreeMap<IdentityKey, Vec<(u32, Iin)>> = BTreeMap::new();
     store.for_each_account(|p, a| {
+        // A merged identifier is settled: it is not a candidate again.
+        if a.merged_into.is_some() {
+            return;
+        }
         if let Some(k) = identity_key(&a) {
             groups.entry(k).or_default().push((p, a.iin));
         }
@@ -106,5 +112,84 @@ pub fn duplicates(args: &DuplicatesArgs) -> Result<i32> {
             );
         }
     }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// The identifier that closes (its history goes to --into).
+    #[arg(long = "from", value_name = "OLD")]
+    pub from: String,
+    /// The identifier the person keeps.
+    #[arg(long, value_name = "NEW")]
+    pub into: String,
+    /// Why: the decision's grounds (a register correction, a decree).
+    #[arg(long)]
+    pub reason: String,
+    /// The decision's date, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    pub decided_on: String,
+    /// The merge's event id. By default one derived from the two
+    /// identifiers and the date, so the same decision published twice is
+    /// one merge.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Check the decision only; publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub to: crate::publish::Target,
+}
+
+/// The default event id: no identifier in it (ids reach logs), the same
+/// for the same decision.
+fn merge_id(from: &Iin, into: &Iin, decided_on: &str) -> String {
+    use sha2::Digest as _;
+    let h = sha2::Sha256::digest(format!("{from}>{into}").as_bytes());
+    let hex: String = h[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("merge/{decided_on}/{hex}")
+}
+
+/// Publishes the closing record of `--from`, keyed by it. The projector
+/// does the rest: it hands the history, and whatever still comes for the
+/// old identifier, to the new one (docs/rules.md, "Merges").
+pub fn merge(args: &MergeArgs) -> Result<i32> {
+    use ledger_proto::v1 as pb;
+    let from = Iin::parse(&args.from)
+        .with_context(|| format!("--from {}", ledger_core::mask_id(&args.from)))?;
+    let into = Iin::parse(&args.into)
+        .with_context(|| format!("--into {}", ledger_core::mask_id(&args.into)))?;
+    if from == into {
+        bail!("--from and --into are the same identifier");
+    }
+    if args.reason.trim().is_empty() {
+        bail!("--reason: is required");
+    }
+    let decided_on = ledger_core::parse_date(&args.decided_on).context("--decided-on")?;
+    let event_id = match &args.id {
+        Some(id) => ledger_core::EventId::parse(id)
+            .map_err(|e| anyhow::anyhow!("--id: {e}"))?
+            .to_string(),
+        None => merge_id(&from, &into, &decided_on.to_string()),
+    };
+    let envelope = pb::Envelope {
+        event_id: event_id.clone(),
+        iin: from.as_str().to_string(),
+        source: "si-ledger/merge".to_string(),
+        payload: Some(pb::envelope::Payload::Merged(pb::IdentifierMerged {
+            into_iin: into.as_str().to_string(),
+            reason: args.reason.trim().to_string(),
+            decided_on: decided_on.to_string(),
+        })),
+    };
+    let value = ledger_proto::encode_envelope(&envelope);
+    args.to
+        .sink()?
+        .send(&[(from.as_str().as_bytes(), None, &value)])?;
+    println!(
+        "merge {event_id}: {} closes into {}; published",
+        from.masked(),
+        into.masked()
+    );
     Ok(0)
 }

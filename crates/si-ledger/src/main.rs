@@ -137,6 +137,9 @@ enum Command {
     /// Participants who look like one person under two identifiers (same
     /// name and birth date), with the evidence.
     Duplicates(identity::DuplicatesArgs),
+    /// Merge two identifiers of one person: publish the old one's closing
+    /// record; the projector hands its history to the new one.
+    Merge(identity::MergeArgs),
     /// List records that could not be applied, with their provenance.
     DeadLetters(query::DeadLettersArgs),
     /// Generate a synthetic population, publish and project it, show a statement.
@@ -269,6 +272,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Notices(args) => payer::list(&args),
         Command::Entitlement(args) => benefits::entitlement(&ctx, &args),
         Command::Duplicates(args) => identity::duplicates(&args),
+        Command::Merge(args) => identity::merge(&args),
         Command::Demo(args) => demo::run(&ctx, &args),
         Command::Bench {
             command: BenchCommand::Replay(args),

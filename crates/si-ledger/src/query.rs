@@ -194,6 +194,7 @@ pub fn print_totals(t: &Totals, json: bool) -> Result<()> {
             "conflicts": t.conflicts, "dead_letters": t.dead_letters, "late": t.late,
             "redelivered": t.redelivered, "months_closed": t.months_closed,
             "projections": t.projections, "restatements": t.restatements,
+            "redirected": t.redirected, "forwarded": t.forwarded,
         });
         println!("{json}");
     } else {
@@ -233,9 +234,28 @@ pub fn project_with_progress(
     };
     // SIGTERM or SIGINT: finish the batch, flush, stop.
     let stop = stop_on_signals()?;
-    let totals = ledger_projector::run(ctx, &mut source, store, &opts, &stop, |t| {
-        bar.set_position(t.records + t.redelivered)
-    })?;
+    let mut sink = ledger_projector::EmbeddedOutputs(log);
+    let mut totals =
+        ledger_projector::run_with_sink(ctx, &mut source, store, &mut sink, &opts, &stop, |t| {
+            bar.set_position(t.records + t.redelivered)
+        })?;
+    // A merge appended its transfers past the end this run aimed for:
+    // project them too, so one run leaves both identifiers settled.
+    let mut forwarded = totals.forwarded;
+    while forwarded > 0 && !follow && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let mut source = log.source()?;
+        let more = ledger_projector::run_with_sink(
+            ctx,
+            &mut source,
+            store,
+            &mut sink,
+            &opts,
+            &stop,
+            |_| {},
+        )?;
+        forwarded = more.forwarded;
+        totals.add(&more);
+    }
     bar.finish_and_clear();
     Ok(totals)
 }
@@ -243,7 +263,7 @@ pub fn project_with_progress(
 pub fn totals_line(t: &Totals) -> String {
     format!(
         "projected {} records in {} batches: {} applied, {} returned to payer, {} refused, \
-         {} duplicates ignored, {} conflicts, {} dead letters, {} late recordings",
+         {} duplicates ignored, {} conflicts, {} dead letters, {} late recordings{}",
         t.records,
         t.batches,
         t.applied,
@@ -252,7 +272,15 @@ pub fn totals_line(t: &Totals) -> String {
         t.duplicates,
         t.conflicts,
         t.dead_letters,
-        t.late
+        t.late,
+        if t.redirected > 0 || t.forwarded > 0 {
+            format!(
+                ", {} redirected after a merge, {} records handed on by merges",
+                t.redirected, t.forwarded
+            )
+        } else {
+            String::new()
+        }
     ) + &if t.months_closed > 0 || t.restatements > 0 {
         format!(
             "; {} month closes wrote {} projections; {} restated",
