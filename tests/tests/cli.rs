@@ -354,3 +354,69 @@ fn verify_finds_every_difference_and_masks_the_iin() {
         "{fields:?}"
     );
 }
+
+/// DOMAIN §2, seed 002: the same ledger serves the Kyrgyz Social Fund with
+/// `--id-scheme kg`. Participants and payers are 14-digit numbers; an IIN
+/// is refused at the door with the field and the reason; a line whose
+/// birth date differs from the PIN's is returned; the store remembers the
+/// scheme and refuses to be read under the other.
+#[test]
+fn a_kyrgyz_deployment_keys_accounts_by_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
+    // Synthetic: a woman born 17 May 1990, serial 00001; an organization.
+    let (pin, payer) = ("11705199000001", "01504200310012");
+    let kg_line = |id: &str, iin: &str, birth: &str| {
+        format!(
+            r#"{{"timestamp":"2025-04-10T15:00:00+06:00","envelope":{{"eventId":"{id}","iin":"{iin}","source":"bank","contribution":{{"payment":{{"receivedOn":"2025-04-10","ppc":"012","payerId":"{payer}"}},"period":"2025-03","amount":"3000.00","person":{{"surname":"Асанова","name":"Айгуль","birthDate":"{birth}"}}}}}}}}"#
+        )
+    };
+    let file = dir.path().join("kg.jsonl");
+    let lines = [
+        kg_line("kg-1", pin, "1990-05-17"),
+        kg_line("kg-2", pin, "1990-05-18"), // differs from the PIN: returned
+        kg_line("kg-3", IIN, "1990-05-17"), // a Kazakh IIN: refused at the door
+    ];
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let kg = |args: &[&str]| {
+        let mut all = vec!["--id-scheme", "kg"];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    let p = kg(&["publish", "--log", log_s, file.to_str().unwrap()]);
+    assert_eq!(p.status.code(), Some(2), "{}", stderr(&p));
+    assert!(
+        stderr(&p).contains("line 3")
+            && stderr(&p).contains("iin: must be exactly 14 digits, got 12"),
+        "{}",
+        stderr(&p)
+    );
+    let p = kg(&["project", "--log", log_s, "--data", data_s]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    let a = kg(&["account", pin, "--data", data_s, "--json"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    let st: Value = serde_json::from_str(&stdout(&a)).unwrap();
+    assert_eq!(st["iin"], pin);
+    assert_eq!(st["contributions_total"], "3000.00", "{st}");
+    assert_eq!(st["returned_total"], "3000.00", "{st}");
+    assert!(
+        st["rejections"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("1990-05-17 encoded in the PIN"),
+        "{st}"
+    );
+    let check = kg(&["iin", "check", pin, "--json"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(stdout(&check).contains("1990-05-17"), "{}", stdout(&check));
+    // The store is the Kyrgyz deployment's: read under the default scheme,
+    // it says so instead of misreading.
+    let wrong = run(&["account", IIN, "--data", data_s]);
+    assert!(!wrong.status.success());
+    assert!(
+        stderr(&wrong).contains("--id-scheme kg"),
+        "{}",
+        stderr(&wrong)
+    );
+}

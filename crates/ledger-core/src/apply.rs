@@ -432,10 +432,17 @@ fn contribution(
     // the payer: first with the birth date the IIN itself encodes, then with
     // the register of individuals.
     let mut disagreement = None;
-    if let Some(encoded) = named.unwrap_or(account.iin).birth_date() {
+    let id = named.unwrap_or(account.iin);
+    if let Some(encoded) = id.birth_date() {
         if encoded != c.person.birth_date {
+            // A Kyrgyz PIN encodes it too (DOMAIN §2).
+            let scheme = if id.as_str().len() == 14 {
+                "PIN"
+            } else {
+                "IIN"
+            };
             disagreement = Some(format!(
-                "birth date {} differs from {} encoded in the IIN",
+                "birth date {} differs from {} encoded in the {scheme}",
                 c.person.birth_date, encoded
             ));
         }

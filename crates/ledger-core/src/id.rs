@@ -1,15 +1,106 @@
-//! Twelve-digit identifiers: the IIN of a person and the BIN of a legal
-//! entity, with the check digit of DOMAIN.md §2 (seeds `000_…`, `001_…`).
+//! Identifiers: the IIN of a person and the BIN of a legal entity, twelve
+//! digits with the check digit of DOMAIN.md §2 (seeds `000_…`, `001_…`); or,
+//! in a Kyrgyz deployment, the 14-digit PIN (seed `002_…`).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::OnceLock;
 
-/// Why a string is not a 12-digit identifier with a valid check digit.
+/// Which identifiers a deployment keys its participants by. One per
+/// deployment and per log: a store records it and refuses another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdScheme {
+    /// Kazakhstan: 12-digit IINs and BINs with their check digit.
+    #[default]
+    Kz,
+    /// Kyrgyzstan: 14-digit PINs (sex, birth date `DDMMYYYY`, 5-digit
+    /// serial, no check digit); payers by a 14-digit PIN or INN.
+    Kg,
+}
+
+impl IdScheme {
+    pub fn name(self) -> &'static str {
+        match self {
+            IdScheme::Kz => "kz",
+            IdScheme::Kg => "kg",
+        }
+    }
+
+    pub fn parse_name(s: &str) -> Result<IdScheme, String> {
+        match s {
+            "kz" => Ok(IdScheme::Kz),
+            "kg" => Ok(IdScheme::Kg),
+            other => Err(format!("identifier scheme {other:?}: expected kz or kg")),
+        }
+    }
+
+    /// A participant's identifier under this scheme.
+    pub fn parse(self, s: &str) -> Result<Iin, IdError> {
+        match self {
+            IdScheme::Kz => digits(s).map(|d| Iin::from_ascii(&to_ascii(&d))),
+            IdScheme::Kg => pin_digits(s).map(|a| Iin::from_ascii(&a)),
+        }
+    }
+}
+
+static SCHEME: OnceLock<IdScheme> = OnceLock::new();
+
+/// Sets the process's identifier scheme, once, before any identifier is
+/// parsed (the binary does it from `--id-scheme`). Refused if another
+/// scheme was set or used already.
+pub fn set_scheme(s: IdScheme) -> Result<(), String> {
+    let now = *SCHEME.get_or_init(|| s);
+    if now == s {
+        Ok(())
+    } else {
+        Err(format!(
+            "identifier scheme is {} already, not {}",
+            now.name(),
+            s.name()
+        ))
+    }
+}
+
+/// The process's identifier scheme: Kazakhstan's unless set.
+pub fn scheme() -> IdScheme {
+    *SCHEME.get_or_init(IdScheme::default)
+}
+
+/// A Kyrgyz PIN (DOMAIN.md §2): 14 digits, the first the sex code (1
+/// female, 2 male). There is no check digit; a birth date that is not a
+/// date is only a warning (numbers assigned in error exist, seed `002_…`).
+fn pin_digits(s: &str) -> Result<[u8; 14], IdError> {
+    let b = s.as_bytes();
+    if b.len() != 14 {
+        return Err(IdError::Length(s.chars().count()));
+    }
+    if !b.iter().all(u8::is_ascii_digit) {
+        return Err(IdError::NotDigits);
+    }
+    if !matches!(b[0], b'1' | b'2') {
+        return Err(IdError::PinSex(b[0] - b'0'));
+    }
+    let mut a = [0u8; 14];
+    a.copy_from_slice(b);
+    Ok(a)
+}
+
+fn scheme_length() -> usize {
+    match scheme() {
+        IdScheme::Kz => 12,
+        IdScheme::Kg => 14,
+    }
+}
+
+/// Why a string is not an identifier of the deployment's scheme.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("must be exactly 12 digits, got {0} characters")]
+    #[error("must be exactly {} digits, got {} characters", scheme_length(), .0)]
     Length(usize),
+    #[error("1st digit {0} is not a PIN's sex code (1 female, 2 male)")]
+    PinSex(u8),
     #[error("must contain only digits 0-9")]
     NotDigits,
     #[error("check digit does not match (expected {expected}, found {found})")]
@@ -94,10 +185,15 @@ impl Sex {
     }
 }
 
-/// A person's individual identification number. Twelve ASCII digits, check
-/// digit verified; never a number type, since leading zeros are real digits.
+/// A person's identifier: an IIN (twelve ASCII digits, check digit
+/// verified) or, in a Kyrgyz deployment, a PIN (fourteen). Never a number
+/// type, since leading zeros are real digits. The name stays `Iin`: it is
+/// the ledger's key, whichever scheme spells it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Iin([u8; 12]);
+pub struct Iin {
+    ascii: [u8; 14],
+    len: u8,
+}
 
 /// What the digits of an IIN say, with warnings where they do not follow the
 /// scheme (foreigners' and historical numbers have exceptions, so these never
@@ -110,25 +206,39 @@ pub struct IinInfo {
 }
 
 impl Iin {
+    /// An identifier of the process's scheme ([`scheme`]).
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        digits(s).map(|d| Iin(to_ascii(&d)))
+        scheme().parse(s)
+    }
+
+    fn from_ascii(a: &[u8]) -> Iin {
+        let mut ascii = [0u8; 14];
+        ascii[..a.len()].copy_from_slice(a);
+        Iin {
+            ascii,
+            len: a.len() as u8,
+        }
     }
 
     pub fn as_str(&self) -> &str {
         // Constructed from ASCII digits only.
-        std::str::from_utf8(&self.0).expect("ascii digits")
+        std::str::from_utf8(self.as_bytes()).expect("ascii digits")
     }
 
-    pub fn as_bytes(&self) -> &[u8; 12] {
-        &self.0
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.ascii[..usize::from(self.len)]
     }
 
     fn digit(&self, i: usize) -> u8 {
-        self.0[i] - b'0'
+        self.ascii[i] - b'0'
     }
 
-    /// Decodes birth date and sex from digits 1-7 (DOMAIN.md §2).
+    /// Decodes birth date and sex: digits 1-7 of an IIN, digits 1-9 of a
+    /// PIN (DOMAIN.md §2).
     pub fn info(&self) -> IinInfo {
+        if self.len == 14 {
+            return self.pin_info();
+        }
         let mut warnings = Vec::new();
         let c = self.digit(6);
         let (century, sex) = match c {
@@ -169,6 +279,53 @@ impl Iin {
         }
     }
 
+    fn pin_info(&self) -> IinInfo {
+        let mut warnings = Vec::new();
+        let sex = match self.digit(0) {
+            1 => Some(Sex::Female),
+            2 => Some(Sex::Male),
+            c => {
+                warnings.push(format!("1st digit {c} is not a sex code (1-2)"));
+                None
+            }
+        };
+        let n = |from: usize, to: usize| {
+            (from..to).fold(0u32, |acc, i| acc * 10 + u32::from(self.digit(i)))
+        };
+        let birth_date = NaiveDate::from_ymd_opt(n(5, 9) as i32, n(3, 5), n(1, 3));
+        if birth_date.is_none() {
+            warnings.push(format!(
+                "digits 2-9 ({}) are not a valid birth date",
+                &self.as_str()[1..9]
+            ));
+        }
+        IinInfo {
+            birth_date,
+            sex,
+            warnings,
+        }
+    }
+
+    /// Builds a synthetic Kyrgyz PIN for `birth` and `sex` with the given
+    /// 5-digit serial. For fixtures only: never real people.
+    pub fn generate_pin(birth: NaiveDate, sex: Sex, serial: u32) -> Option<Iin> {
+        use chrono::Datelike;
+        if serial > 99_999 || !(1000..=9999).contains(&birth.year()) {
+            return None;
+        }
+        let s = format!(
+            "{}{:02}{:02}{:04}{serial:05}",
+            match sex {
+                Sex::Female => 1,
+                Sex::Male => 2,
+            },
+            birth.day(),
+            birth.month(),
+            birth.year()
+        );
+        pin_digits(&s).ok().map(|a| Iin::from_ascii(&a))
+    }
+
     /// The birth date the IIN encodes, when it encodes a valid one.
     pub fn birth_date(&self) -> Option<NaiveDate> {
         self.info().birth_date
@@ -200,7 +357,7 @@ impl Iin {
             c,
             serial
         );
-        complete_str(&s).map(Iin)
+        complete_str(&s).map(|a| Iin::from_ascii(&a))
     }
 
     /// The IIN with its serial and check digits hidden, for logs and errors:
@@ -210,11 +367,13 @@ impl Iin {
     }
 }
 
-/// Masks a 12-character identifier to its first four and last two characters
-/// (`8710******27`); anything else is masked whole.
+/// Masks a 12- or 14-character identifier to its first four and last two
+/// characters (`8710******27`, `2150********34`); anything else is masked
+/// whole.
 pub fn mask_id(s: &str) -> String {
-    if s.len() == 12 && s.is_ascii() {
-        format!("{}******{}", &s[..4], &s[10..])
+    if (s.len() == 12 || s.len() == 14) && s.is_ascii() {
+        let n = s.len();
+        format!("{}{}{}", &s[..4], "*".repeat(n - 6), &s[n - 2..])
     } else {
         "*".repeat(s.chars().count().min(12))
     }
@@ -252,7 +411,7 @@ impl<'de> Deserialize<'de> for Iin {
         impl serde::de::Visitor<'_> for V {
             type Value = Iin;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a 12-digit IIN")
+                f.write_str("an identifier (a 12-digit IIN or a 14-digit PIN)")
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Iin, E> {
                 Iin::parse(s).map_err(E::custom)
@@ -265,8 +424,31 @@ impl<'de> Deserialize<'de> for Iin {
 /// Whose payment it was: a legal entity's BIN or an individual
 /// entrepreneur's IIN (DOMAIN.md §2). Same length and check digit; the 5th
 /// digit tells them apart (a BIN's entity type 4-6 can never be a day's tens).
+/// In a Kyrgyz deployment: 14 digits, an organization's INN or a person's
+/// PIN (no check digit is published for either).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PayerId(#[serde(with = "payer_serde")] [u8; 12]);
+pub struct PayerId(#[serde(with = "payer_serde")] Digits);
+
+/// An identifier's ASCII digits, 12 or 14 of them, zero-padded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Digits {
+    ascii: [u8; 14],
+    len: u8,
+}
+
+impl Digits {
+    fn of(a: &[u8]) -> Digits {
+        let mut ascii = [0u8; 14];
+        ascii[..a.len()].copy_from_slice(a);
+        Digits {
+            ascii,
+            len: a.len() as u8,
+        }
+    }
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.ascii[..usize::from(self.len)]).expect("ascii digits")
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -277,18 +459,43 @@ pub enum IdKind {
 
 impl PayerId {
     /// The least payer id in order: where a range over payers starts.
-    pub const MIN: PayerId = PayerId(*b"000000000000");
+    pub const MIN: PayerId = PayerId(Digits {
+        ascii: [0; 14],
+        len: 0,
+    });
 
+    /// A payer id of the process's scheme ([`scheme`]).
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        digits(s).map(|d| PayerId(to_ascii(&d)))
+        match scheme() {
+            IdScheme::Kz => digits(s).map(|d| PayerId(Digits::of(&to_ascii(&d)))),
+            IdScheme::Kg => {
+                if s.len() != 14 {
+                    return Err(IdError::Length(s.chars().count()));
+                }
+                if !s.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(IdError::NotDigits);
+                }
+                Ok(PayerId(Digits::of(s.as_bytes())))
+            }
+        }
     }
 
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("ascii digits")
+        self.0.as_str()
     }
 
+    /// A person's number or an organization's: for a PIN-scheme payer, a
+    /// first digit 1 or 2 (a PIN's sex code) is a person.
     pub fn kind(&self) -> IdKind {
-        id_kind(&self.0)
+        let a = &self.0.ascii;
+        if self.0.len == 14 {
+            return if matches!(a[0], b'1' | b'2') {
+                IdKind::Iin
+            } else {
+                IdKind::Bin
+            };
+        }
+        id_kind(a[..12].try_into().expect("12 digits"))
     }
 }
 
@@ -332,7 +539,7 @@ impl fmt::Display for Bin {
 
 impl From<Bin> for PayerId {
     fn from(b: Bin) -> Self {
-        PayerId(b.0)
+        PayerId(Digits::of(&b.0))
     }
 }
 
@@ -346,7 +553,7 @@ fn id_kind(ascii: &[u8; 12]) -> IdKind {
 
 impl From<Iin> for PayerId {
     fn from(i: Iin) -> Self {
-        PayerId(i.0)
+        PayerId(Digits::of(i.as_bytes()))
     }
 }
 
@@ -356,18 +563,25 @@ impl fmt::Display for PayerId {
     }
 }
 
-/// A 12-digit string in human-readable formats; the number it spells in
-/// compact binary ones (the store), where it takes about six bytes.
+/// The digits as a string in human-readable formats; the number they spell
+/// in compact binary ones (the store), where it takes about six bytes. A
+/// 14-digit id is stored as 10^15 + its number, so leading zeros and the
+/// length survive.
 mod payer_serde {
-    pub fn serialize<S: serde::Serializer>(v: &[u8; 12], s: S) -> Result<S::Ok, S::Error> {
-        let text = std::str::from_utf8(v).map_err(serde::ser::Error::custom)?;
+    use super::Digits;
+
+    const WIDE: u64 = 1_000_000_000_000_000;
+
+    pub fn serialize<S: serde::Serializer>(v: &Digits, s: S) -> Result<S::Ok, S::Error> {
+        let text = v.as_str();
         if s.is_human_readable() {
-            s.serialize_str(text)
-        } else {
-            s.serialize_u64(text.parse().map_err(serde::ser::Error::custom)?)
+            return s.serialize_str(text);
         }
+        let n: u64 = text.parse().map_err(serde::ser::Error::custom)?;
+        s.serialize_u64(if v.len == 14 { WIDE + n } else { n })
     }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[u8; 12], D::Error> {
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Digits, D::Error> {
         if d.is_human_readable() {
             let text = <String as serde::Deserialize>::deserialize(d)?;
             return super::PayerId::parse(&text)
@@ -375,21 +589,19 @@ mod payer_serde {
                 .map_err(serde::de::Error::custom);
         }
         let n = <u64 as serde::Deserialize>::deserialize(d)?;
-        if n >= 1_000_000_000_000 {
-            return Err(serde::de::Error::custom(format!(
-                "{n} has more than 12 digits"
-            )));
-        }
-        // The twelve digits of `n`, checked like any parsed id.
-        let mut ascii = [b'0'; 12];
-        let mut rest = n;
-        for c in ascii.iter_mut().rev() {
-            *c = b'0' + (rest % 10) as u8;
-            rest /= 10;
-        }
-        let text = std::str::from_utf8(&ascii).expect("ascii digits");
-        super::digits(text)
-            .map(|_| ascii)
+        let (n, width) = match n {
+            n if n < 1_000_000_000_000 => (n, 12),
+            n if (WIDE..WIDE + 100_000_000_000_000).contains(&n) => (n - WIDE, 14),
+            n => {
+                return Err(serde::de::Error::custom(format!(
+                    "{n} is not a stored payer id"
+                )))
+            }
+        };
+        // The digits of `n`, checked like any parsed id.
+        let text = format!("{n:0width$}");
+        super::PayerId::parse(&text)
+            .map(|p| p.0)
             .map_err(serde::de::Error::custom)
     }
 }
@@ -407,8 +619,13 @@ pub struct IdCheck {
 }
 
 /// Checks any 12-digit identifier: a bad check digit is an error; a bad date
-/// or 7th digit only a warning (DOMAIN.md §2).
+/// or 7th digit only a warning (DOMAIN.md §2). A 14-digit one is checked as
+/// a Kyrgyz PIN: a sex code other than 1 or 2 is an error, a bad date a
+/// warning.
 pub fn check_id(s: &str) -> IdCheck {
+    if s.len() == 14 {
+        return check_pin(s);
+    }
     let mut out = IdCheck {
         id: s.to_string(),
         valid: false,
@@ -427,7 +644,7 @@ pub fn check_id(s: &str) -> IdCheck {
             out.kind = Some(kind);
             match kind {
                 IdKind::Iin => {
-                    let info = Iin(ascii).info();
+                    let info = Iin::from_ascii(&ascii).info();
                     out.birth_date = info.birth_date;
                     out.sex = info.sex.map(Sex::code);
                     out.warnings = info.warnings;
@@ -444,6 +661,32 @@ pub fn check_id(s: &str) -> IdCheck {
                     }
                 }
             }
+        }
+    }
+    out
+}
+
+fn check_pin(s: &str) -> IdCheck {
+    let mut out = IdCheck {
+        id: s.to_string(),
+        valid: false,
+        kind: Some(IdKind::Iin),
+        birth_date: None,
+        sex: None,
+        warnings: vec![],
+        error: None,
+    };
+    match IdScheme::Kg.parse(s) {
+        Err(e) => {
+            out.kind = None;
+            out.error = Some(e.to_string());
+        }
+        Ok(pin) => {
+            let info = pin.info();
+            out.valid = true;
+            out.birth_date = info.birth_date;
+            out.sex = info.sex.map(Sex::code);
+            out.warnings = info.warnings;
         }
     }
     out
@@ -494,7 +737,7 @@ mod tests {
             d[10] = serial % 10;
             d[9] = serial / 10;
             if let Some(full) = complete(d) {
-                break Iin(to_ascii(&full));
+                break Iin::from_ascii(&to_ascii(&full));
             }
             serial += 1;
         };
@@ -532,6 +775,42 @@ mod tests {
             Bin::parse(&bin.as_str().replace(&bin.as_str()[11..], "x")),
             Err(IdError::NotDigits)
         ));
+    }
+
+    #[test]
+    fn domain_2_a_kyrgyz_pin_is_sex_birth_date_and_serial() {
+        let birth = NaiveDate::from_ymd_opt(1988, 3, 9).unwrap();
+        let pin = Iin::generate_pin(birth, Sex::Male, 417).unwrap();
+        assert_eq!(pin.as_str(), "20903198800417");
+        assert_eq!(IdScheme::Kg.parse(pin.as_str()), Ok(pin));
+        let info = pin.info();
+        assert_eq!((info.birth_date, info.sex), (Some(birth), Some(Sex::Male)));
+        assert!(info.warnings.is_empty());
+        assert_eq!(pin.masked(), "2090********17");
+        // A sex code other than 1 (female) or 2 (male) is never issued.
+        assert_eq!(
+            IdScheme::Kg.parse("30903198800417"),
+            Err(IdError::PinSex(3))
+        );
+        assert_eq!(IdScheme::Kg.parse("871008401427"), Err(IdError::Length(12)));
+        assert_eq!(
+            IdScheme::Kg.parse("2090319880041x"),
+            Err(IdError::NotDigits)
+        );
+        // Not a date: valid (numbers assigned in error exist), with a warning.
+        let odd = check_id("13213198800417");
+        assert!(odd.valid, "{odd:?}");
+        assert_eq!(odd.birth_date, None);
+        assert_eq!(odd.warnings.len(), 1, "{:?}", odd.warnings);
+        assert_eq!(
+            check_id("30903198800417")
+                .error
+                .as_deref()
+                .map(|e| e.contains("sex code")),
+            Some(true)
+        );
+        // And a PIN is no IIN.
+        assert!(IdScheme::Kz.parse(pin.as_str()).is_err());
     }
 
     #[test]

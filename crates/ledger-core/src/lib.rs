@@ -24,7 +24,7 @@ pub use asof::as_known;
 pub use calendar::{Calendar, Deadline};
 pub use entitlement::{entitlement, stazh_coefficient, Entitlement, Parameters, Request};
 pub use event::*;
-pub use id::{check_id, mask_id, Bin, IdCheck, IdError, IdKind, Iin, PayerId, Sex};
+pub use id::{check_id, mask_id, Bin, IdCheck, IdError, IdKind, IdScheme, Iin, PayerId, Sex};
 pub use identity::{identity_key, person_of, IdentityKey};
 pub use money::{Money, MoneyError};
 pub use partition::{murmur2, partition_for};

@@ -80,11 +80,16 @@ pub enum StoreError {
          replay the log into a new --data directory"
     )]
     Format { found: String },
+    #[error(
+        "store keys participants by {stored} identifiers, but this si-ledger runs with \
+         --id-scheme {running}: run it with --id-scheme {stored}, or replay into a new --data directory"
+    )]
+    Scheme { stored: String, running: String },
 }
 
 /// Version of the key layout and encodings. A store of another version is
 /// refused, never misread; the log can always rebuild it.
-pub const FORMAT: u32 = 10;
+pub const FORMAT: u32 = 11;
 
 const META: u8 = b'M';
 const VERSION: u8 = b'V';
@@ -228,9 +233,23 @@ impl<B: Kv> LedgerStore<B> {
         self.kv.get(&k)?.map(|v| decode("meta", &k, &v)).transpose()
     }
 
-    /// Records the log's partition count on first use; refuses a store that
-    /// was built from a log with another count (its keys would be wrong).
+    /// Refuses a store whose identifiers are of another scheme than the
+    /// process's ([`ledger_core::id::scheme`]): its keys would not parse.
+    pub fn check_scheme(&self) -> Result<(), StoreError> {
+        match self.meta()? {
+            Some(m) if m.id_scheme != ledger_core::id::scheme() => Err(StoreError::Scheme {
+                stored: m.id_scheme.name().to_string(),
+                running: ledger_core::id::scheme().name().to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records the log's partition count and the identifier scheme on first
+    /// use; refuses a store that was built from a log with another count
+    /// (its keys would be wrong) or under another scheme.
     pub fn check_or_init_meta(&self, partitions: u32) -> Result<StoreMeta, StoreError> {
+        self.check_scheme()?;
         match self.meta()? {
             Some(m) if m.partitions != partitions => Err(StoreError::PartitionMismatch {
                 stored: m.partitions,
@@ -238,7 +257,10 @@ impl<B: Kv> LedgerStore<B> {
             }),
             Some(m) => Ok(m),
             None => {
-                let m = StoreMeta { partitions };
+                let m = StoreMeta {
+                    partitions,
+                    id_scheme: ledger_core::id::scheme(),
+                };
                 let mut b = KvBatch::default();
                 b.put(vec![META], encode(&m));
                 self.kv.write(b)?;

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct StoreMeta {
     /// Partition count of the log this store was built from.
     pub partitions: u32,
+    /// The deployment's identifier scheme the store's keys are spelled in.
+    pub id_scheme: ledger_core::IdScheme,
 }
 
 /// One record that touched an account, with where it came from, the event

@@ -74,7 +74,13 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
     store.write(&batch(2, 20, b, "e-2")).unwrap();
 
     let store = reopen(store);
-    assert_eq!(store.meta().unwrap(), Some(StoreMeta { partitions: 4 }));
+    assert_eq!(
+        store.meta().unwrap(),
+        Some(StoreMeta {
+            partitions: 4,
+            id_scheme: ledger_core::IdScheme::Kz
+        })
+    );
     assert_eq!(store.account(1, &a).unwrap().unwrap().iin, a);
     assert_eq!(
         store.account(2, &a).unwrap(),

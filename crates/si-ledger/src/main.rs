@@ -67,8 +67,19 @@ struct Cli {
     /// minimum wages.
     #[arg(long, global = true, value_name = "FILE")]
     parameters: Option<PathBuf>,
+    /// The deployment's identifiers: Kazakhstan's 12-digit IINs and BINs
+    /// (`kz`), or Kyrgyzstan's 14-digit PINs (`kg`, DOMAIN §2). One per
+    /// log: a store records it and refuses the other.
+    #[arg(long, global = true, value_enum, default_value = "kz")]
+    id_scheme: IdSchemeArg,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum IdSchemeArg {
+    Kz,
+    Kg,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -241,6 +252,12 @@ fn context(cli: &Cli) -> Result<ledger_core::Context> {
 
 /// Runs a command; the value is the process exit code.
 fn run(cli: Cli) -> Result<i32> {
+    // Before anything parses an identifier.
+    ledger_core::id::set_scheme(match cli.id_scheme {
+        IdSchemeArg::Kz => ledger_core::IdScheme::Kz,
+        IdSchemeArg::Kg => ledger_core::IdScheme::Kg,
+    })
+    .map_err(anyhow::Error::msg)?;
     let ctx = context(&cli)?;
     match cli.command {
         Command::Iin {

@@ -147,7 +147,10 @@ pub fn open_existing_store(data: &Path) -> Result<LedgerStore<SledKv>> {
             data.display()
         );
     }
-    LedgerStore::open(&dir).with_context(|| format!("opening store {}", dir.display()))
+    let store =
+        LedgerStore::open(&dir).with_context(|| format!("opening store {}", dir.display()))?;
+    store.check_scheme()?;
+    Ok(store)
 }
 
 pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
