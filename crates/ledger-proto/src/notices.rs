@@ -50,6 +50,10 @@ pub fn notice(
     };
     let mut envelope = pb::Envelope::decode(canonical).ok()?;
     if let Some(P::MergeTransfer(t)) = &envelope.payload {
+        // Taken over with a merged history: noticed when first decided.
+        if !t.redirected {
+            return None;
+        }
         // Redirected after a merge: the payer's own record, decided on the
         // identifier it was redirected to.
         let original = pb::Envelope::decode(t.original.as_slice()).ok()?;
