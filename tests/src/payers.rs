@@ -31,6 +31,22 @@ fn iin(birth: &str, serial: u16) -> String {
         .to_string()
 }
 
+/// `si-ledger merge` of `from` into `into` as the tests decide it, to
+/// which the caller adds where to publish.
+pub fn merge_args<'a>(from: &'a str, into: &'a str) -> Vec<&'a str> {
+    vec![
+        "merge",
+        "--from",
+        from,
+        "--into",
+        into,
+        "--reason",
+        "one person, two numbers",
+        "--decided-on",
+        "2025-05-10",
+    ]
+}
+
 /// A's line (A's name and birth date) for `period` under `iin`.
 pub fn line_for(id: &str, iin: &str, period: &str, doc: &str) -> String {
     line(id, iin, "1990-05-17", "Ахметова", period, doc)

@@ -6,6 +6,39 @@ use ledger_e2e::{kill_after, run, si_ledger, stderr, stdout};
 use std::process::Stdio;
 use std::time::Duration;
 
+/// `project` started `rounds` times on `log` into `data` with `batch` records
+/// per batch, each SIGKILLed after `first_ms` + round × `step_ms`
+/// milliseconds unless it finished: how many were killed mid-run.
+fn kill_rounds(
+    log: &str,
+    data: &str,
+    rounds: u64,
+    batch: &str,
+    first_ms: u64,
+    step_ms: u64,
+) -> u32 {
+    let mut kills = 0;
+    for round in 0..rounds {
+        let child = si_ledger(&[
+            "project",
+            "--log",
+            log,
+            "--data",
+            data,
+            "--batch-size",
+            batch,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        if kill_after(child, Duration::from_millis(first_ms + round * step_ms)) {
+            kills += 1;
+        }
+    }
+    kills
+}
+
 #[test]
 fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
@@ -39,25 +72,7 @@ fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
 
     let data = dir.path().join("killed");
     let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
-    let mut kills_mid_run = 0;
-    for round in 0..12u64 {
-        let child = si_ledger(&[
-            "project",
-            "--log",
-            log_s,
-            "--data",
-            data_s,
-            "--batch-size",
-            "37",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-        if kill_after(child, Duration::from_millis(40 + round * 23)) {
-            kills_mid_run += 1;
-        }
-    }
+    let kills_mid_run = kill_rounds(log_s, data_s, 12, "37", 40, 23);
     assert!(
         kills_mid_run >= 3,
         "the projector must have been killed mid-run ({kills_mid_run} times)"
@@ -168,25 +183,7 @@ fn sigkill_while_merges_hand_over_histories_changes_no_balance() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let mut kills_mid_run = 0;
-    for round in 0..14u64 {
-        let child = si_ledger(&[
-            "project",
-            "--log",
-            log_s,
-            "--data",
-            killed_s,
-            "--batch-size",
-            "29",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-        if kill_after(child, Duration::from_millis(60 + round * 37)) {
-            kills_mid_run += 1;
-        }
-    }
+    let kills_mid_run = kill_rounds(log_s, killed_s, 14, "29", 60, 37);
     assert!(
         kills_mid_run >= 3,
         "killed mid-run only {kills_mid_run} times"

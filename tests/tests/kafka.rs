@@ -705,21 +705,9 @@ fn a_merge_hands_the_history_over_through_the_topic() {
     )
     .unwrap();
     publish_expecting(&topic, &copy, 0);
-    let o = run(&[
-        "merge",
-        "--from",
-        d,
-        "--into",
-        a,
-        "--reason",
-        "one person, two numbers",
-        "--decided-on",
-        "2025-05-10",
-        "--brokers",
-        &brokers,
-        "--topic",
-        &topic,
-    ]);
+    let mut merge = payers::merge_args(d, a);
+    merge.extend(["--brokers", &brokers, "--topic", &topic]);
+    let o = run(&merge);
     assert!(o.status.success(), "merge: {}", stderr(&o));
     let late = dir.path().join("late.jsonl");
     std::fs::write(

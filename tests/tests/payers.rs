@@ -323,19 +323,8 @@ fn merge_hands_the_history_to_the_new_identifier_and_redirects_later_lines() {
     let report = |data: &str| json(&["report", "monthly", "2025-03", "--data", data, "--json"]);
     let before = report(data_s);
 
-    let merge = [
-        "merge",
-        "--from",
-        d,
-        "--into",
-        a,
-        "--reason",
-        "one person, two numbers",
-        "--decided-on",
-        "2025-05-10",
-        "--log",
-        log_s,
-    ];
+    let mut merge = payers::merge_args(d, a);
+    merge.extend(["--log", log_s]);
     let m = run(&merge);
     assert!(m.status.success(), "{}", stderr(&m));
     assert!(

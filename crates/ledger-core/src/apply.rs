@@ -276,12 +276,6 @@ fn merge_transfer(
             t.merge_event_id
         ));
     }
-    let inner = Recorded {
-        position: t.from_position,
-        timestamp: t.recorded_at,
-        content_hash: rec.content_hash,
-        event: original.clone(),
-    };
     match &original.event {
         Event::ContributionPaid(c) if !t.redirected => {
             // Credited when it came: taken over as credited, on time.
@@ -294,7 +288,15 @@ fn merge_transfer(
         Event::Merged(_) | Event::MergeTransfer(_) => {
             refused("a merge record cannot itself be transferred")
         }
-        _ => decide(ctx, account, &inner),
+        _ => {
+            let inner = Recorded {
+                position: t.from_position,
+                timestamp: t.recorded_at,
+                content_hash: rec.content_hash,
+                event: original.clone(),
+            };
+            decide(ctx, account, &inner)
+        }
     }
 }
 

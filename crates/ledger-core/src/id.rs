@@ -190,10 +190,7 @@ impl Sex {
 /// type, since leading zeros are real digits. The name stays `Iin`: it is
 /// the ledger's key, whichever scheme spells it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Iin {
-    ascii: [u8; 14],
-    len: u8,
-}
+pub struct Iin(Digits);
 
 /// What the digits of an IIN say, with warnings where they do not follow the
 /// scheme (foreigners' and historical numbers have exceptions, so these never
@@ -212,31 +209,25 @@ impl Iin {
     }
 
     fn from_ascii(a: &[u8]) -> Iin {
-        let mut ascii = [0u8; 14];
-        ascii[..a.len()].copy_from_slice(a);
-        Iin {
-            ascii,
-            len: a.len() as u8,
-        }
+        Iin(Digits::of(a))
     }
 
     pub fn as_str(&self) -> &str {
-        // Constructed from ASCII digits only.
-        std::str::from_utf8(self.as_bytes()).expect("ascii digits")
+        self.0.as_str()
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.ascii[..usize::from(self.len)]
+        self.0.as_bytes()
     }
 
     fn digit(&self, i: usize) -> u8 {
-        self.ascii[i] - b'0'
+        self.0.ascii[i] - b'0'
     }
 
     /// Decodes birth date and sex: digits 1-7 of an IIN, digits 1-9 of a
     /// PIN (DOMAIN.md §2).
     pub fn info(&self) -> IinInfo {
-        if self.len == 14 {
+        if self.0.len == 14 {
             return self.pin_info();
         }
         let mut warnings = Vec::new();
@@ -429,7 +420,8 @@ impl<'de> Deserialize<'de> for Iin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PayerId(#[serde(with = "payer_serde")] Digits);
 
-/// An identifier's ASCII digits, 12 or 14 of them, zero-padded.
+/// An identifier's ASCII digits, 12 or 14 of them, zero-padded: what an
+/// `Iin` and a `PayerId` hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Digits {
     ascii: [u8; 14],
@@ -445,8 +437,12 @@ impl Digits {
             len: a.len() as u8,
         }
     }
+    fn as_bytes(&self) -> &[u8] {
+        &self.ascii[..usize::from(self.len)]
+    }
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.ascii[..usize::from(self.len)]).expect("ascii digits")
+        // Constructed from ASCII digits only.
+        std::str::from_utf8(self.as_bytes()).expect("ascii digits")
     }
 }
 
@@ -553,7 +549,7 @@ fn id_kind(ascii: &[u8; 12]) -> IdKind {
 
 impl From<Iin> for PayerId {
     fn from(i: Iin) -> Self {
-        PayerId(Digits::of(i.as_bytes()))
+        PayerId(i.0)
     }
 }
 

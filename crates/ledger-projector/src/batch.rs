@@ -16,6 +16,7 @@ use ledger_store::{
 };
 use ledger_stream::Record;
 use prost::Message as _;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// One batch's write and its counts.
@@ -475,11 +476,11 @@ pub fn decide_batch<B: Kv>(
             if closed {
                 // Seed `002_…`: the history goes to the new identifier; what
                 // the old one projected for closed months is restated to zero.
-                out.forward.push(forward(&from, &merge, None)?);
+                out.forward.push(forward(&from, &merge, None));
                 for offset in record.refs.iter().map(|r| r.offset) {
                     let e = entry_at(store, overlay, &out.write.history, &fresh, p, offset)?;
-                    if let Some(t) = taken_over(&e) {
-                        out.forward.push(forward(&from, &merge, Some(t))?);
+                    if let Some(t) = Transferred::of(&e, false)? {
+                        out.forward.push(forward(&from, &merge, Some(t)));
                     }
                 }
                 let periods: Vec<Period> = record.account.periods.keys().copied().collect();
@@ -490,15 +491,9 @@ pub fn decide_batch<B: Kv>(
                 }
             } else {
                 let e = out.write.history.last().expect("pushed above");
-                let t = Transferred::of(e).ok_or_else(|| corrupt(e, "undecodable"))?;
-                out.forward.push(forward(
-                    &from,
-                    &merge,
-                    Some(Transferred {
-                        redirected: true,
-                        ..t
-                    }),
-                )?);
+                if let Some(t) = Transferred::of(e, true)? {
+                    out.forward.push(forward(&from, &merge, Some(t)));
+                }
             }
         }
         // A conflicting record is both an account update (recorded, no
@@ -522,41 +517,34 @@ pub fn decide_batch<B: Kv>(
 
 /// The history entry at `offset` of `partition`: from this batch, the batch
 /// in flight or the store.
-fn entry_at<B: Kv>(
+fn entry_at<'a, B: Kv>(
     store: &LedgerStore<B>,
-    overlay: Option<&Overlay>,
-    batch: &[HistoryEntry],
+    overlay: Option<&'a Overlay>,
+    batch: &'a [HistoryEntry],
     fresh: &HashMap<(u32, u64), usize>,
     partition: u32,
     offset: u64,
-) -> Result<std::borrow::Cow<'static, HistoryEntry>, StoreError> {
+) -> Result<Cow<'a, HistoryEntry>, StoreError> {
     if let Some(i) = fresh.get(&(partition, offset)) {
-        return Ok(std::borrow::Cow::Owned(batch[*i].clone()));
+        return Ok(Cow::Borrowed(&batch[*i]));
     }
     if let Some(e) = overlay.and_then(|o| o.history_entry(partition, offset)) {
-        return Ok(std::borrow::Cow::Owned(e.clone()));
+        return Ok(Cow::Borrowed(e));
     }
     store
         .history_entry(partition, offset)?
-        .map(std::borrow::Cow::Owned)
+        .map(Cow::Owned)
         .ok_or_else(|| StoreError::Corrupt {
             what: "history ref",
             key: format!("p{partition}@{offset}"),
-            reason: "no history entry".into(),
+            reason: "an account refers to it, but there is no history entry".into(),
         })
 }
 
-fn corrupt(e: &HistoryEntry, why: &str) -> StoreError {
-    StoreError::Corrupt {
-        what: "history entry",
-        key: format!("p{}@{}", e.position.partition, e.position.offset),
-        reason: why.to_string(),
-    }
-}
-
-/// A record as a merge hands it on: the producer's own envelope, where the
-/// log first held it, and when.
+/// A record as a merge hands it on: the producer's own envelope, its event
+/// id, where the log first held it, and when.
 struct Transferred {
+    event_id: String,
     original: Vec<u8>,
     position: Position,
     recorded_at_ms: i64,
@@ -564,43 +552,47 @@ struct Transferred {
 }
 
 impl Transferred {
-    /// The entry's record; for a record an earlier merge handed to this
-    /// identifier, the producer's record inside it.
-    fn of(e: &HistoryEntry) -> Option<Transferred> {
-        let envelope = pb::Envelope::decode(e.event.as_slice()).ok()?;
-        Some(match envelope.payload? {
-            pb::envelope::Payload::MergeTransfer(t) if !t.original.is_empty() => Transferred {
+    /// The entry's record as a merge hands it on (`redirected` if it came
+    /// after the close); for a record an earlier merge handed to this
+    /// identifier, the producer's record inside it. `None` for what a merge
+    /// does not hand on: a record that did not take effect (unless
+    /// redirected), the register's own records (the new identifier has its
+    /// own), merges and their opening records.
+    fn of(e: &HistoryEntry, redirected: bool) -> Result<Option<Transferred>, StoreError> {
+        if !redirected && !matches!(e.outcome, Outcome::Applied { .. }) {
+            return Ok(None);
+        }
+        let envelope =
+            pb::Envelope::decode(e.event.as_slice()).map_err(|err| StoreError::Corrupt {
+                what: "history entry",
+                key: format!("p{}@{}", e.position.partition, e.position.offset),
+                reason: err.to_string(),
+            })?;
+        use pb::envelope::Payload as P;
+        Ok(match envelope.payload {
+            Some(P::MergeTransfer(t)) if !t.original.is_empty() => Some(Transferred {
+                event_id: envelope.event_id,
                 original: t.original,
                 position: Position {
                     partition: t.from_partition,
                     offset: t.from_offset,
                 },
-                recorded_at_ms: i64::try_from(t.recorded_at_ms).ok()?,
-                redirected: false,
-            },
-            _ => Transferred {
+                recorded_at_ms: i64::try_from(t.recorded_at_ms).unwrap_or(0),
+                redirected,
+            }),
+            Some(P::Person(_) | P::PersonChanged(_) | P::Merged(_) | P::MergeTransfer(_))
+                if !redirected =>
+            {
+                None
+            }
+            _ => Some(Transferred {
+                event_id: envelope.event_id,
                 original: e.event.clone(),
                 position: e.position,
                 recorded_at_ms: e.timestamp_ms,
-                redirected: false,
-            },
+                redirected,
+            }),
         })
-    }
-}
-
-/// Whether a history entry goes with the history when its identifier is
-/// merged into another: every record that took effect, except the
-/// register's own records (the new identifier has its own) and merges.
-fn taken_over(e: &HistoryEntry) -> Option<Transferred> {
-    if !matches!(e.outcome, Outcome::Applied { .. }) {
-        return None;
-    }
-    let envelope = pb::Envelope::decode(e.event.as_slice()).ok()?;
-    use pb::envelope::Payload as P;
-    match envelope.payload? {
-        P::Person(_) | P::PersonChanged(_) | P::Merged(_) => None,
-        P::MergeTransfer(t) if t.original.is_empty() => None,
-        _ => Transferred::of(e),
     }
 }
 
@@ -610,18 +602,22 @@ fn forward(
     from: &Iin,
     merge: &ledger_core::MergeRecord,
     t: Option<Transferred>,
-) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
-    let event_id = match &t {
-        None => format!("{}/into", merge.event_id),
-        Some(t) => {
-            pb::Envelope::decode(t.original.as_slice())
-                .map_err(|e| StoreError::Backend(format!("a transferred record: {e}")))?
-                .event_id
-        }
-    };
-    let (original, position, recorded_at_ms, redirected) = match t {
-        None => (Vec::new(), merge.position, 0, false),
-        Some(t) => (t.original, t.position, t.recorded_at_ms, t.redirected),
+) -> (Vec<u8>, Vec<u8>) {
+    let (event_id, original, position, recorded_at_ms, redirected) = match t {
+        None => (
+            format!("{}/into", merge.event_id),
+            Vec::new(),
+            merge.position,
+            0,
+            false,
+        ),
+        Some(t) => (
+            t.event_id,
+            t.original,
+            t.position,
+            t.recorded_at_ms,
+            t.redirected,
+        ),
     };
     let envelope = pb::Envelope {
         event_id,
@@ -639,10 +635,10 @@ fn forward(
             recorded_at_ms: u64::try_from(recorded_at_ms).unwrap_or(0),
         })),
     };
-    Ok((
+    (
         merge.other.as_str().as_bytes().to_vec(),
         envelope.encode_to_vec(),
-    ))
+    )
 }
 
 /// The content hash first recorded under `id` in this account, if any: the
@@ -658,26 +654,7 @@ fn prior_hash<B: Kv>(
     id: &EventId,
 ) -> Result<Option<ContentHash>, StoreError> {
     for offset in record.candidates(id) {
-        let stored;
-        let entry = match fresh.get(&(partition, offset)) {
-            Some(i) => &batch[*i],
-            None => match overlay.and_then(|o| o.history_entry(partition, offset)) {
-                Some(e) => e,
-                None => match store.history_entry(partition, offset)? {
-                    Some(e) => {
-                        stored = e;
-                        &stored
-                    }
-                    None => {
-                        return Err(StoreError::Corrupt {
-                            what: "history ref",
-                            key: format!("p{partition}/{}", record.account.iin.masked()),
-                            reason: format!("offset {offset} has no history entry"),
-                        })
-                    }
-                },
-            },
-        };
+        let entry = entry_at(store, overlay, batch, fresh, partition, offset)?;
         let (envelope, hash) =
             ledger_proto::decode_envelope(&entry.event).map_err(|e| StoreError::Corrupt {
                 what: "history entry",

@@ -34,9 +34,10 @@ pub enum ProjectError {
     Publish(String),
 }
 
-/// Where a projector's outputs go besides the store (which always keeps
-/// them): the Kafka path publishes dead letters to `<topic>.dlq` and monthly
-/// projections to `<topic>.monthly`. Each call returns only once its records
+/// Where a projector's outputs go besides the store (which keeps all of
+/// them but a merge's forwards): the Kafka path publishes dead letters to
+/// `<topic>.dlq`, monthly projections to `<topic>.monthly`, notices to
+/// `<topic>.notices` and forwards to `<topic>`. Each call returns only once its records
 /// are durable there.
 ///
 /// Dead letters are handed over before their batch's store write, so a
@@ -46,20 +47,29 @@ pub enum ProjectError {
 /// before the close is marked done: a close interrupted by a crash runs
 /// again and publishes the same bytes under the same keys and revisions.
 pub trait Sink {
-    fn dead_letters(&mut self, letters: &[ledger_store::DeadLetter]) -> Result<(), String>;
+    /// The store keeps them in any case; a sink publishing them elsewhere
+    /// overrides this.
+    fn dead_letters(&mut self, _letters: &[ledger_store::DeadLetter]) -> Result<(), String> {
+        Ok(())
+    }
     /// (key, value) records for `<topic>.monthly`: projections keyed by
-    /// IIN, summaries keyed `summary/<partition>`.
-    fn monthly(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String>;
+    /// IIN, summaries keyed `summary/<partition>`. Kept by the store too.
+    fn monthly(&mut self, _records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        Ok(())
+    }
     /// (payer id, notice) records for `<topic>.notices`: returned lines and
     /// refund decisions (`ledger_proto::notices`), handed over before their
-    /// batch's store write, like dead letters.
-    fn notices(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String>;
+    /// batch's store write, like dead letters. Kept by the store too.
+    fn notices(&mut self, _records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        Ok(())
+    }
     /// (key, value) records for the input log itself: a merge's transfer
     /// to the identifier it merges into (seed `002_…`), handed over before
     /// the batch's store write. Appended at least once; the receiving
-    /// account takes each event id once. A sink that cannot write the log
-    /// (a replay from an archive, a rebuild) drops them: the live
-    /// projector wrote them into the log, where the replay reads them.
+    /// account takes each event id once. No default: the store does not
+    /// keep these, so a sink that drops them (a replay from an archive, a
+    /// rebuild: the live projector wrote them into the log, where the
+    /// replay reads them) says so.
     fn forward(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String>;
 }
 
@@ -75,15 +85,6 @@ fn notice_records(w: &WriteBatch) -> Vec<(Vec<u8>, Vec<u8>)> {
 pub struct StoreOnly;
 
 impl Sink for StoreOnly {
-    fn dead_letters(&mut self, _: &[ledger_store::DeadLetter]) -> Result<(), String> {
-        Ok(())
-    }
-    fn monthly(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
-        Ok(())
-    }
-    fn notices(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
-        Ok(())
-    }
     fn forward(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
         Ok(())
     }
@@ -94,15 +95,6 @@ impl Sink for StoreOnly {
 pub struct EmbeddedOutputs<'a>(pub &'a ledger_stream::EmbeddedLog);
 
 impl Sink for EmbeddedOutputs<'_> {
-    fn dead_letters(&mut self, _: &[ledger_store::DeadLetter]) -> Result<(), String> {
-        Ok(())
-    }
-    fn monthly(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
-        Ok(())
-    }
-    fn notices(&mut self, _: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
-        Ok(())
-    }
     /// Appended durably (fsynced) under the log's append lock, stamped with
     /// the time of the append: the log's own record time.
     fn forward(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
@@ -181,7 +173,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    pub fn add(&mut self, o: &Totals) {
+    fn add(&mut self, o: &Totals) {
         self.records += o.records;
         self.applied += o.applied;
         self.returned += o.returned;
@@ -237,11 +229,15 @@ pub fn run_with_sink<S: Source, B: Kv>(
         source.seek(p, offset)?;
         next.insert(p, offset);
     }
-    let targets: BTreeMap<u32, u64> = source.end_offsets()?.into_iter().collect();
-    let reached = |next: &BTreeMap<u32, u64>| {
+    let mut targets: BTreeMap<u32, u64> = source.end_offsets()?.into_iter().collect();
+    let reached = |next: &BTreeMap<u32, u64>, targets: &BTreeMap<u32, u64>| {
         next.iter()
             .all(|(p, o)| targets.get(p).is_none_or(|t| o >= t))
     };
+    // Whether a merge wrote records to the log since the targets were
+    // read: they lie past them, and `EndAtStart` projects them too, so one
+    // run settles both identifiers.
+    let mut forwarded = false;
     let mut totals = Totals::default();
     std::thread::scope(|scope| {
         let (to_writer, batches) = mpsc::sync_channel::<Arc<WriteBatch>>(0);
@@ -291,10 +287,15 @@ pub fn run_with_sink<S: Source, B: Kv>(
             // Whether the last poll came back empty.
             let mut drained = false;
             loop {
-                if stop.load(Ordering::Relaxed)
-                    || (opts.until == Until::EndAtStart && drained && reached(&next))
-                {
+                if stop.load(Ordering::Relaxed) {
                     break;
+                }
+                if opts.until == Until::EndAtStart && drained && reached(&next, &targets) {
+                    if !forwarded {
+                        break;
+                    }
+                    targets = source.end_offsets()?.into_iter().collect();
+                    forwarded = false;
                 }
                 let records = source.poll(opts.batch_size, opts.poll_wait)?;
                 drained = records.is_empty();
@@ -336,6 +337,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                         if !outcome.forward.is_empty() {
                             sink.forward(&outcome.forward)
                                 .map_err(ProjectError::Publish)?;
+                            forwarded = true;
                         }
                         if !outcome.write.notices.is_empty() {
                             sink.notices(&notice_records(&outcome.write))

@@ -148,15 +148,12 @@ pub fn merged_away(account: &Account, period: Period, from: Provenance) -> pb::M
         penalties: zero.clone(),
         refunds: zero.clone(),
         returned: zero.clone(),
-        benefits_paid: Vec::new(),
         pension_withheld: zero,
-        participation_months: 0,
-        lines: 0,
-        late_recordings: 0,
-        by_ppc: Vec::new(),
         account_chain_head: from.chain_head.to_vec(),
         partition: from.partition,
         offset: from.offset,
+        // No lines, benefits or participation.
+        ..Default::default()
     }
 }
 

@@ -127,31 +127,19 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
         },
         ..Options::default()
     };
-    let mut totals = Totals::default();
-    loop {
-        let run = ledger_projector::run_with_sink(
-            ctx,
-            &mut source,
-            &store,
-            &mut sink,
-            &run_opts,
-            &stop,
-            |t| {
-                if let Ok(mut m) = metrics.lock() {
-                    m.update(t);
-                }
-            },
-        )?;
-        totals.add(&run);
-        // --until-end: a merge handed records to the topic past the end
-        // this run aimed for; project them too.
-        if run.forwarded == 0
-            || run_opts.until != Until::EndAtStart
-            || stop.load(std::sync::atomic::Ordering::Relaxed)
-        {
-            break;
-        }
-    }
+    let totals = ledger_projector::run_with_sink(
+        ctx,
+        &mut source,
+        &store,
+        &mut sink,
+        &run_opts,
+        &stop,
+        |t| {
+            if let Ok(mut m) = metrics.lock() {
+                m.update(t);
+            }
+        },
+    )?;
     for e in source.take_errors() {
         eprintln!("consumer group: {e}");
     }

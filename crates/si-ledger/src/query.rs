@@ -238,27 +238,10 @@ pub fn project_with_progress(
     // SIGTERM or SIGINT: finish the batch, flush, stop.
     let stop = stop_on_signals()?;
     let mut sink = ledger_projector::EmbeddedOutputs(log);
-    let mut totals =
+    let totals =
         ledger_projector::run_with_sink(ctx, &mut source, store, &mut sink, &opts, &stop, |t| {
             bar.set_position(t.records + t.redelivered)
         })?;
-    // A merge appended its transfers past the end this run aimed for:
-    // project them too, so one run leaves both identifiers settled.
-    let mut forwarded = totals.forwarded;
-    while forwarded > 0 && !follow && !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        let mut source = log.source()?;
-        let more = ledger_projector::run_with_sink(
-            ctx,
-            &mut source,
-            store,
-            &mut sink,
-            &opts,
-            &stop,
-            |_| {},
-        )?;
-        forwarded = more.forwarded;
-        totals.add(&more);
-    }
     bar.finish_and_clear();
     Ok(totals)
 }
