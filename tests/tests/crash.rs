@@ -2,7 +2,8 @@
 //! arbitrary moments, restarted each time, ends with exactly the accounts of
 //! an uninterrupted run. Nothing lost, nothing counted twice.
 
-use ledger_e2e::{kill_after, run, si_ledger, stderr, stdout};
+use ledger_e2e::{demo, kill_after, run, si_ledger, stderr, stdout};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -39,24 +40,12 @@ fn kill_rounds(
     kills
 }
 
-#[test]
-fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = dir.path().join("demo");
-    // The demo writes a realistic events file (duplicates, conflicts, late
-    // and returned lines, refunds, benefits) and its clean projection.
-    let o = run(&[
-        "demo",
-        "--participants",
-        "600",
-        "--months",
-        "12",
-        "--data",
-        demo.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+/// The demo over 12 months for `participants` in `dir`, its events published
+/// to an embedded log there: (demo directory, log).
+fn demo_log(dir: &Path, participants: u32) -> (PathBuf, PathBuf) {
+    let demo = demo(dir, participants, 12);
+    let log = dir.join("log");
     let events = demo.join("events.jsonl");
-    let log = dir.path().join("log");
     let p = run(&[
         "publish",
         "--log",
@@ -69,6 +58,15 @@ fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
         "the demo's bad lines are refused: {}",
         stderr(&p)
     );
+    (demo, log)
+}
+
+#[test]
+fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    // The demo writes a realistic events file (duplicates, conflicts, late
+    // and returned lines, refunds, benefits) and its clean projection.
+    let (demo, log) = demo_log(dir.path(), 600);
 
     let data = dir.path().join("killed");
     let (log_s, data_s) = (log.to_str().unwrap(), data.to_str().unwrap());
@@ -115,22 +113,8 @@ fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
 #[test]
 fn sigkill_while_merges_hand_over_histories_changes_no_balance() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = dir.path().join("demo");
-    let o = run(&[
-        "demo",
-        "--participants",
-        "300",
-        "--months",
-        "12",
-        "--data",
-        demo.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let log = dir.path().join("log");
+    let (demo, log) = demo_log(dir.path(), 300);
     let log_s = log.to_str().unwrap();
-    let events = demo.join("events.jsonl");
-    let p = run(&["publish", "--log", log_s, events.to_str().unwrap()]);
-    assert_eq!(p.status.code(), Some(2), "{}", stderr(&p));
     let listed = stdout(&run(&["accounts", "--data", demo.to_str().unwrap()]));
     let iins: Vec<String> = listed
         .lines()

@@ -164,7 +164,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum IinCommand {
-    /// Check one or more 12-digit identifiers.
+    /// Check identifiers: 12-digit IINs and BINs, or 14-digit Kyrgyz PINs.
     Check {
         #[arg(required = true)]
         ids: Vec<String>,
