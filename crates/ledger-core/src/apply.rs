@@ -431,27 +431,32 @@ fn contribution(
         .recording_deadline(c.payment.received_on)
         .is_late(recorded);
     // Rules §6: a line disagreeing with the state registers is returned to
-    // the payer: first with the birth date the IIN itself encodes, then with
-    // the register of individuals.
-    let mut disagreement = None;
-    let id = named.unwrap_or(account.iin);
-    if let Some(encoded) = id.birth_date() {
-        if encoded != c.person.birth_date {
-            // A Kyrgyz PIN encodes it too (DOMAIN §2).
-            let scheme = if id.as_str().len() == 14 {
-                "PIN"
-            } else {
-                "IIN"
-            };
-            disagreement = Some(format!(
-                "birth date {} differs from {} encoded in the {scheme}",
-                c.person.birth_date, encoded
-            ));
-        }
-    }
+    // the payer. The register of individuals decides when it knows the
+    // person: an IIN whose digits encode another birth date than the
+    // person's exists (assigned in error, and an IIN is never changed,
+    // DOMAIN §2), and the register then holds the true one. The digits are
+    // the fallback for a person the register does not know, or whose
+    // record has no birth date.
     let registered = !account.register.is_empty();
-    if disagreement.is_none() {
-        disagreement = register_disagreement(account, c);
+    let mut disagreement = register_disagreement(account, c);
+    let register_has_birth_date =
+        register_in_force(account, c.payment.received_on).is_some_and(|r| r.birth_date.is_some());
+    if disagreement.is_none() && !register_has_birth_date {
+        let id = named.unwrap_or(account.iin);
+        if let Some(encoded) = id.birth_date() {
+            if encoded != c.person.birth_date {
+                // A Kyrgyz PIN encodes it too (DOMAIN §2).
+                let scheme = if id.as_str().len() == 14 {
+                    "PIN"
+                } else {
+                    "IIN"
+                };
+                disagreement = Some(format!(
+                    "birth date {} differs from {} encoded in the {scheme}",
+                    c.person.birth_date, encoded
+                ));
+            }
+        }
     }
     if disagreement.is_none() && !registered && ctx.unknown_iin == UnknownIin::Return {
         disagreement = Some("the IIN is not in the register of individuals".to_string());
@@ -531,14 +536,34 @@ fn credit(account: &mut Account, c: &ContributionPaid, late: bool, registered: b
     Outcome::Applied { late }
 }
 
-/// A surname the way the register and payers' lines are compared: case,
-/// surrounding and repeated spaces, and Ё/Е do not count.
+/// A name the way the register and payers' lines are compared, grouped
+/// and hashed: Unicode NFC first (a `й` typed as `и` + U+0306, an `ё` as
+/// `е` + U+0308, a Latin `é` as `e` + U+0301 are the composed letter), then
+/// case, surrounding and repeated spaces, and Ё/Е do not count. Kazakh
+/// letters (Ә, Ғ, Қ, Ң, Ө, Ұ, Ү, Һ, І) have no decomposition and stay as
+/// they are.
 pub fn normalize_name(s: &str) -> String {
-    s.split_whitespace()
+    use unicode_normalization::UnicodeNormalization;
+    let composed: String = s.nfc().collect();
+    composed
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_uppercase()
         .replace('Ё', "Е")
+}
+
+/// The register's data in force on `received`: the latest record effective
+/// by then, else the earliest (Rules §6, §9).
+fn register_in_force(account: &Account, received: chrono::NaiveDate) -> Option<&PersonData> {
+    account
+        .register
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.effective_on.is_none_or(|e| e <= received))
+        .max_by_key(|(i, r)| (r.effective_on, *i))
+        .map(|(_, r)| r)
+        .or_else(|| account.register.iter().min_by_key(|r| r.effective_on))
 }
 
 /// Rules §6 against the register of individuals: the register's data in
@@ -556,14 +581,7 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
             ));
         }
     }
-    let in_force = account
-        .register
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.effective_on.is_none_or(|e| e <= received))
-        .max_by_key(|(i, r)| (r.effective_on, *i))
-        .map(|(_, r)| r)
-        .or_else(|| account.register.iter().min_by_key(|r| r.effective_on))?;
+    let in_force = register_in_force(account, received)?;
     // Formatted only for a return: most lines agree.
     let since = || {
         in_force

@@ -72,13 +72,7 @@ pub fn scheme() -> IdScheme {
 /// female, 2 male). There is no check digit; a birth date that is not a
 /// date is only a warning (numbers assigned in error exist, seed `002_…`).
 fn pin_digits(s: &str) -> Result<[u8; 14], IdError> {
-    let b = s.as_bytes();
-    if b.len() != 14 {
-        return Err(IdError::Length(s.chars().count()));
-    }
-    if !b.iter().all(u8::is_ascii_digit) {
-        return Err(IdError::NotDigits);
-    }
+    let b = ascii_digits(s, 14)?;
     if !matches!(b[0], b'1' | b'2') {
         return Err(IdError::PinSex(b[0] - b'0'));
     }
@@ -101,8 +95,14 @@ pub enum IdError {
     Length(usize),
     #[error("1st digit {0} is not a PIN's sex code (1 female, 2 male)")]
     PinSex(u8),
-    #[error("must contain only digits 0-9")]
-    NotDigits,
+    /// A digit of another script (fullwidth `９`, Arabic-Indic `٩`…):
+    /// only ASCII 0-9 spell an identifier. `position` counts characters
+    /// from 1.
+    #[error("contains a non-ASCII digit {found:?} (U+{:04X}) at position {position}: only 0-9 are accepted", u32::from(*.found))]
+    NonAsciiDigit { position: usize, found: char },
+    /// Any other character that is not a digit.
+    #[error("contains {found:?} at position {position}: only digits 0-9 are accepted")]
+    NotDigit { position: usize, found: char },
     #[error("check digit does not match (expected {expected}, found {found})")]
     CheckDigit { expected: u8, found: u8 },
     #[error("no valid check digit exists for these 11 digits (never issued)")]
@@ -126,16 +126,29 @@ pub fn check_digit(d: &[u8; 12]) -> Option<u8> {
     }
 }
 
-fn digits(s: &str) -> Result<[u8; 12], IdError> {
-    let b = s.as_bytes();
-    if b.len() != 12 {
-        return Err(IdError::Length(s.chars().count()));
+/// The ASCII digits of `s`, which must be exactly `len` of them. The first
+/// character that is not one is named with its position, so that a digit of
+/// another script (typed on a phone, pasted from a PDF) is told apart from
+/// a stray letter.
+fn ascii_digits(s: &str, len: usize) -> Result<&[u8], IdError> {
+    if let Some((i, found)) = s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        let position = s[..i].chars().count() + 1;
+        return Err(if found.is_numeric() {
+            IdError::NonAsciiDigit { position, found }
+        } else {
+            IdError::NotDigit { position, found }
+        });
     }
+    if s.len() != len {
+        return Err(IdError::Length(s.len()));
+    }
+    Ok(s.as_bytes())
+}
+
+fn digits(s: &str) -> Result<[u8; 12], IdError> {
+    let b = ascii_digits(s, 12)?;
     let mut d = [0u8; 12];
     for (i, c) in b.iter().enumerate() {
-        if !c.is_ascii_digit() {
-            return Err(IdError::NotDigits);
-        }
         d[i] = c - b'0';
     }
     match check_digit(&d) {
@@ -253,16 +266,20 @@ impl Iin {
         let yy = i32::from(self.digit(0) * 10 + self.digit(1));
         let mm = u32::from(self.digit(2) * 10 + self.digit(3));
         let dd = u32::from(self.digit(4) * 10 + self.digit(5));
-        let birth_date = century.and_then(|cent| {
-            let d = NaiveDate::from_ymd_opt(cent + yy, mm, dd);
-            if d.is_none() {
-                warnings.push(format!(
-                    "digits 1-6 ({}) are not a valid birth date",
-                    &self.as_str()[..6]
-                ));
-            }
-            d
-        });
+        let birth_date = century.and_then(|cent| NaiveDate::from_ymd_opt(cent + yy, mm, dd));
+        // Without a century the date is still checked in every century
+        // the 7th digit could name.
+        let some_date = birth_date.is_some()
+            || (century.is_none()
+                && [1800, 1900, 2000]
+                    .iter()
+                    .any(|c| NaiveDate::from_ymd_opt(c + yy, mm, dd).is_some()));
+        if !some_date {
+            warnings.push(format!(
+                "digits 1-6 ({}) are not a valid birth date",
+                &self.as_str()[..6]
+            ));
+        }
         IinInfo {
             birth_date,
             sex,
@@ -464,15 +481,7 @@ impl PayerId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         match scheme() {
             IdScheme::Kz => digits(s).map(|d| PayerId(Digits::of(&to_ascii(&d)))),
-            IdScheme::Kg => {
-                if s.len() != 14 {
-                    return Err(IdError::Length(s.chars().count()));
-                }
-                if !s.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(IdError::NotDigits);
-                }
-                Ok(PayerId(Digits::of(s.as_bytes())))
-            }
+            IdScheme::Kg => Ok(PayerId(Digits::of(ascii_digits(s, 14)?))),
         }
     }
 
@@ -503,9 +512,9 @@ pub struct Bin([u8; 12]);
 impl Bin {
     pub fn parse(s: &str) -> Result<Bin, IdError> {
         let ascii = to_ascii(&digits(s)?);
-        match id_kind(&ascii) {
-            IdKind::Bin => Ok(Bin(ascii)),
-            IdKind::Iin => Err(IdError::NotBin(ascii[4] - b'0')),
+        match ascii[4] {
+            b'4'..=b'6' => Ok(Bin(ascii)),
+            t => Err(IdError::NotBin(t - b'0')),
         }
     }
 
@@ -636,30 +645,51 @@ pub fn check_id(s: &str) -> IdCheck {
         Ok(d) => {
             out.valid = true;
             let ascii = to_ascii(&d);
-            let kind = id_kind(&ascii);
-            out.kind = Some(kind);
-            match kind {
-                IdKind::Iin => {
-                    let info = Iin::from_ascii(&ascii).info();
+            let iin = Iin::from_ascii(&ascii);
+            // DOMAIN.md §2: the 5th digit is the tens of the birth day in an
+            // IIN (0-3) and the entity type in a BIN (4-6); 7-9 is neither.
+            match d[4] {
+                0..=3 => {
+                    let info = iin.info();
+                    out.kind = Some(IdKind::Iin);
                     out.birth_date = info.birth_date;
                     out.sex = info.sex.map(Sex::code);
                     out.warnings = info.warnings;
                 }
-                IdKind::Bin => {
-                    let mm = (d[2] * 10 + d[3]) as u32;
-                    if !(1..=12).contains(&mm) {
-                        out.warnings
-                            .push(format!("digits 3-4 ({mm:02}) are not a registration month"));
+                4..=6 => {
+                    out.kind = Some(IdKind::Bin);
+                    out.warnings = bin_warnings(&d);
+                }
+                t => {
+                    let mut as_iin = iin.info().warnings;
+                    if as_iin.is_empty() {
+                        as_iin.push(format!("digits 5-6 ({}{}) are not a birth day", d[4], d[5]));
                     }
-                    if d[5] > 4 {
-                        out.warnings
-                            .push(format!("6th digit {} is not a known unit kind (0-4)", d[5]));
-                    }
+                    out.warnings.push(format!(
+                        "neither an IIN nor a BIN: the check digit holds, but as an IIN {}, and \
+                         as a BIN the 5th digit {t} is not a legal-entity type (4 resident, \
+                         5 non-resident, 6 joint individual entrepreneurship)",
+                        as_iin.join("; ")
+                    ));
                 }
             }
         }
     }
     out
+}
+
+/// What a BIN's digits say that does not follow DOMAIN.md §2: digits 1-4
+/// are the registration's `YYMM`, the 6th the unit kind.
+fn bin_warnings(d: &[u8; 12]) -> Vec<String> {
+    let mut w = Vec::new();
+    let mm = u32::from(d[2] * 10 + d[3]);
+    if !(1..=12).contains(&mm) {
+        w.push(format!("digits 3-4 ({mm:02}) are not a registration month"));
+    }
+    if d[5] > 4 {
+        w.push(format!("6th digit {} is not a known unit kind (0-4)", d[5]));
+    }
+    w
 }
 
 fn check_pin(s: &str) -> IdCheck {
@@ -713,7 +743,13 @@ mod tests {
             Err(IdError::CheckDigit { .. })
         ));
         assert_eq!(Iin::parse("87100840142"), Err(IdError::Length(11)));
-        assert_eq!(Iin::parse("87100840142x"), Err(IdError::NotDigits));
+        assert_eq!(
+            Iin::parse("87100840142x"),
+            Err(IdError::NotDigit {
+                position: 12,
+                found: 'x'
+            })
+        );
     }
 
     #[test]
@@ -740,7 +776,8 @@ mod tests {
         let c = check_id(iin.as_str());
         assert!(c.valid);
         assert_eq!(c.birth_date, None);
-        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        // Both: no century, and 13 is no month in any century.
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
     }
 
     #[test]
@@ -768,8 +805,8 @@ mod tests {
         assert_eq!(check_id("871008401427").kind, Some(IdKind::Iin));
         assert_eq!(Bin::parse("871008401427"), Err(IdError::NotBin(0)));
         assert!(matches!(
-            Bin::parse(&bin.as_str().replace(&bin.as_str()[11..], "x")),
-            Err(IdError::NotDigits)
+            Bin::parse(&format!("{}x", &bin.as_str()[..11])),
+            Err(IdError::NotDigit { position: 12, .. })
         ));
     }
 
@@ -791,7 +828,10 @@ mod tests {
         assert_eq!(IdScheme::Kg.parse("871008401427"), Err(IdError::Length(12)));
         assert_eq!(
             IdScheme::Kg.parse("2090319880041x"),
-            Err(IdError::NotDigits)
+            Err(IdError::NotDigit {
+                position: 14,
+                found: 'x'
+            })
         );
         // Not a date: valid (numbers assigned in error exist), with a warning.
         let odd = check_id("13213198800417");
@@ -807,6 +847,76 @@ mod tests {
         );
         // And a PIN is no IIN.
         assert!(IdScheme::Kz.parse(pin.as_str()).is_err());
+    }
+
+    /// Inputs §2: a digit of another script is named, with its position,
+    /// whatever the scheme; so is any other stray character.
+    #[test]
+    fn a_non_ascii_digit_is_named_with_its_position() {
+        let cases = [
+            ("９００５１７４００４５１", 1, '９'), // fullwidth
+            ("٩٠٠٥١٧٤٠٠٤٥١", 1, '٩'),              // Arabic-Indic
+            ("9005۱7400451", 5, '۱'),              // one Extended Arabic-Indic digit
+            ("900517400４51", 10, '４'),
+        ];
+        for (s, position, found) in cases {
+            let e = Iin::parse(s).unwrap_err();
+            assert_eq!(e, IdError::NonAsciiDigit { position, found }, "{s}");
+            assert!(
+                e.to_string()
+                    .contains(&format!("non-ASCII digit {found:?}")),
+                "{e}"
+            );
+            assert!(PayerId::parse(s).is_err());
+            assert!(!check_id(s).valid);
+        }
+        assert_eq!(
+            IdScheme::Kg.parse("２0903198800417"),
+            Err(IdError::NonAsciiDigit {
+                position: 1,
+                found: '２'
+            })
+        );
+        assert_eq!(
+            Iin::parse("9005 17400451"),
+            Err(IdError::NotDigit {
+                position: 5,
+                found: ' '
+            })
+        );
+        assert_eq!(Iin::parse("90051740045"), Err(IdError::Length(11)));
+    }
+
+    /// Inputs §2: the 5th digit decides IIN (day tens 0-3) or BIN (entity
+    /// type 4-6); 7-9 is neither, and `iin check` says so.
+    #[test]
+    fn iin_check_classifies_by_the_fifth_digit() {
+        let c = check_id("970884011659");
+        assert!(c.valid, "the check digit holds: {c:?}");
+        assert_eq!(c.kind, None);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("not a valid birth date"), "{c:?}");
+        assert!(c.warnings[0].contains("5th digit 8 is not a legal-entity type"));
+        assert_eq!(Bin::parse("970884011659"), Err(IdError::NotBin(8)));
+        // Every 5th digit: 0-3 an IIN, 4-6 a BIN, 7-9 neither.
+        for fifth in 0..10u8 {
+            let mut d = [9, 7, 0, 1, fifth, 1, 4, 0, 0, 0, 0, 0];
+            let full = (0..100u8)
+                .find_map(|serial| {
+                    d[9] = serial / 10;
+                    d[10] = serial % 10;
+                    complete(d)
+                })
+                .unwrap();
+            let c = check_id(std::str::from_utf8(&to_ascii(&full)).unwrap());
+            let want = match fifth {
+                0..=3 => Some(IdKind::Iin),
+                4..=6 => Some(IdKind::Bin),
+                _ => None,
+            };
+            assert_eq!(c.kind, want, "5th digit {fifth}: {c:?}");
+            assert_eq!(c.warnings.is_empty(), want.is_some(), "{c:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 /// Largest amount one event may carry: a trillion tenge. Sums of any
 /// realistic number of such amounts stay far inside `Decimal`'s 96 bits.
@@ -31,30 +31,84 @@ impl Default for Money {
     }
 }
 
+/// A value as an error shows it: whole up to 40 characters, else its
+/// start and its length (an error never echoes a whole 60 KB field).
+pub fn excerpt(s: &str) -> String {
+    const SHOWN: usize = 40;
+    match s.char_indices().nth(SHOWN) {
+        None => s.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &s[..cut], s.len()),
+    }
+}
+
 impl Money {
     pub const ZERO: Money = Money(Decimal::from_parts(0, 0, 0, false, 2));
 
-    /// Parses `"4250"`, `"4250.5"` or `"4250.00"`; rejects exponents, signs
-    /// other than a leading minus, more than two decimals and absurd sizes.
+    /// Parses a decimal amount in any spelling a producer's runtime writes
+    /// for it: `"4250"`, `"4250.5"`, `"4250.00"`, `"4250.000"`, and the
+    /// scientific forms of Java's `BigDecimal.toString()` and Python's
+    /// `Decimal` (`"6E+2"`, `"4.25E3"`), with an optional sign. All are one
+    /// value: [`Money`]'s `Display` is its one canonical spelling (two
+    /// decimals), which the content hash covers, so a line re-sent as
+    /// `"600"` after `"600.00"` is a duplicate, not a conflict. Refused: a
+    /// value with a non-zero digit past the second decimal (`"1.005"`),
+    /// anything that is not a decimal number (`"1,5"`, `"NaN"`, `"0x10"`,
+    /// spaces), and magnitudes over a trillion tenge.
     pub fn parse(s: &str) -> Result<Money, MoneyError> {
-        let body = s.strip_prefix('-').unwrap_or(s);
-        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-        let syntax_ok = !int.is_empty()
-            && int.bytes().all(|b| b.is_ascii_digit())
-            && frac.bytes().all(|b| b.is_ascii_digit())
-            && (frac.is_empty() != body.contains('.'));
-        if !syntax_ok {
-            return Err(MoneyError::Syntax(s.to_string()));
+        let syntax = || MoneyError::Syntax(excerpt(s));
+        // Java's BigDecimal(String) grammar: sign, digits with at most one
+        // point (at least one digit), then an optional exponent.
+        let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+        let (number, exponent) = match body.split_once(['e', 'E']) {
+            Some((n, e)) => (n, Some(e)),
+            None => (body, None),
+        };
+        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+        let digits_ok = (!int.is_empty() || !frac.is_empty())
+            && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
+        let exponent: i64 = match exponent {
+            None => 0,
+            Some(e) => {
+                let digits = e.strip_prefix(['-', '+']).unwrap_or(e);
+                if digits.is_empty()
+                    || digits.len() > 3
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(syntax());
+                }
+                e.parse().map_err(|_| syntax())?
+            }
+        };
+        if !digits_ok || s.len() > 64 {
+            return Err(syntax());
         }
-        if frac.len() > 2 {
-            return Err(MoneyError::Precision(s.to_string()));
+        // The value is `mantissa` × 10^-scale.
+        let mut mantissa: String = int.chars().chain(frac.chars()).collect();
+        mantissa = mantissa.trim_start_matches('0').to_string();
+        let mut scale = frac.len() as i64 - exponent;
+        // Zeros past the second decimal spell no value.
+        while scale > 2 && mantissa.ends_with('0') {
+            mantissa.pop();
+            scale -= 1;
         }
-        if int.len() > 13 {
-            return Err(MoneyError::Range(s.to_string()));
+        if mantissa.is_empty() {
+            return Ok(Money::ZERO);
         }
-        let d = Decimal::from_str(s).map_err(|_| MoneyError::Syntax(s.to_string()))?;
+        if scale > 2 {
+            return Err(MoneyError::Precision(excerpt(s)));
+        }
+        if mantissa.len() as i64 - scale > 13 {
+            return Err(MoneyError::Range(excerpt(s)));
+        }
+        // At most 13 whole digits and 2 decimals: 15 digits of tiyn.
+        let n: i128 = mantissa.parse().map_err(|_| syntax())?;
+        let tiyn = n * 10i128.pow(u32::try_from(2 - scale).map_err(|_| syntax())?);
+        let mut d = Decimal::from_i128_with_scale(tiyn, 2);
+        if s.starts_with('-') {
+            d.set_sign_negative(!d.is_zero());
+        }
         if d.abs() > Decimal::from(MAX_AMOUNT) {
-            return Err(MoneyError::Range(s.to_string()));
+            return Err(MoneyError::Range(excerpt(s)));
         }
         Ok(Money::from_decimal(d))
     }
@@ -147,16 +201,57 @@ mod tests {
     fn rejects_what_is_not_money() {
         for bad in [
             "",
-            "1e3",
-            "+5",
-            "4250.",
-            ".5",
+            "-",
+            ".",
+            "e2",
+            "1e",
+            "1e+",
+            "1e1000",
             "1,5",
+            "1 000",
+            " 5",
             "12.345",
+            "1.23E-1",
+            "0x10",
             "NaN",
+            "Infinity",
             "99999999999999",
+            "1E13",
         ] {
             assert!(Money::parse(bad).is_err(), "{bad:?} must be rejected");
+        }
+    }
+
+    /// Inputs §3 (`cases/wave2/09-…`): every spelling of one value is the
+    /// same money and prints one way.
+    #[test]
+    fn every_spelling_of_a_value_is_one_amount() {
+        let table = [
+            ("600", "600.00"),
+            ("600.0", "600.00"),
+            ("600.00", "600.00"),
+            ("600.000", "600.00"),
+            ("0600", "600.00"),
+            ("+600", "600.00"),
+            ("6E+2", "600.00"),
+            ("6e2", "600.00"),
+            ("6.0E2", "600.00"),
+            ("60000E-2", "600.00"),
+            ("600.", "600.00"),
+            ("4.25E3", "4250.00"),
+            ("4250.5", "4250.50"),
+            (".5", "0.50"),
+            ("5E-2", "0.05"),
+            ("0.010", "0.01"),
+            ("-0", "0.00"),
+            ("-12.5", "-12.50"),
+            ("1000000000000", "1000000000000.00"),
+            ("1E12", "1000000000000.00"),
+        ];
+        for (spelling, canonical) in table {
+            let m = Money::parse(spelling).unwrap_or_else(|e| panic!("{spelling}: {e}"));
+            assert_eq!(m.to_string(), canonical, "{spelling}");
+            assert_eq!(Money::parse(canonical).unwrap(), m);
         }
     }
 

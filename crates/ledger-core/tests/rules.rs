@@ -53,6 +53,86 @@ fn rule_6_a_surname_differing_from_the_register_is_returned() {
     );
 }
 
+/// Inputs §2 (`cases/wave2/03-…`): an IIN whose digits encode another
+/// birth date than the register's exists (assigned in error; an IIN never
+/// changes). The register decides when it knows the person; the digits
+/// only when it does not, or its record has no birth date.
+#[test]
+fn rule_6_the_register_beats_the_birth_date_the_iin_encodes() {
+    let register_born = |born: Option<&str>| {
+        let mut e = register("Ахметова", "2014-01-10", None);
+        if let Event::PersonRegistered(p) = &mut e {
+            p.birth_date = born.map(d);
+        }
+        e
+    };
+    let by_birth = |born: &str| line("2025-03", "4250.00", Ppc::CONTRIBUTION, born, "2025-04-10");
+    // (register's birth date, line's birth date, returned because of)
+    let table: [(Option<&str>, &str, Option<&str>); 6] = [
+        // The register says 18 May for an IIN encoding 17 May.
+        (Some("1990-05-18"), "1990-05-18", None),
+        (
+            Some("1990-05-18"),
+            "1990-05-17",
+            Some("differs from the register's 1990-05-18"),
+        ),
+        // The register agrees with the digits.
+        (Some("1990-05-17"), "1990-05-17", None),
+        (
+            Some("1990-05-17"),
+            "1990-05-19",
+            Some("differs from the register's"),
+        ),
+        // The register knows the person but not the birth date: the digits.
+        (None, "1990-05-17", None),
+        (None, "1990-05-18", Some("encoded in the IIN")),
+    ];
+    for (registered, born, why) in table {
+        let mut s = Scenario::new(Context::default());
+        s.on_time(register_born(registered));
+        let o = s.on_time(by_birth(born));
+        match why {
+            None => assert_eq!(o, Outcome::Applied { late: false }, "{registered:?} {born}"),
+            Some(why) => assert!(
+                returned(&o).is_some_and(|r| r.contains(why)),
+                "{registered:?} {born}: {o:?}"
+            ),
+        }
+    }
+    // Without any register record, the digits decide (as before).
+    let mut s = Scenario::new(Context::default());
+    assert!(returned(&s.on_time(by_birth("1990-05-18")))
+        .unwrap()
+        .contains("encoded in the IIN"));
+}
+
+/// Inputs §2 (`cases/wave2/04-…`): a name typed with combining marks is
+/// the composed name. Cyrillic й and ё, a Kazakh name with Ї, and Latin
+/// letters with accents, each decomposed, agree with the register's
+/// composed spelling; a really different letter still does not.
+#[test]
+fn rule_6_names_are_compared_in_unicode_nfc() {
+    let cases = [
+        ("Байжанов", "Ба\u{0438}\u{0306}жанов".to_string()),
+        ("Семёнова", "Сем\u{0435}\u{0308}нова".to_string()),
+        ("Ї", "\u{0406}\u{0308}".to_string()),
+        ("Müller", "Mu\u{0308}ller".to_string()),
+        ("Ólafsdóttir", "O\u{0301}lafsdo\u{0301}ttir".to_string()),
+    ];
+    for (composed, decomposed) in &cases {
+        assert_ne!(composed, decomposed, "the test spells them differently");
+        let mut s = Scenario::new(Context::default());
+        s.on_time(register(composed, "2014-01-10", None));
+        let o = s.on_time(line_by(decomposed, "2025-03", "2025-04-10"));
+        assert_eq!(o, Outcome::Applied { late: false }, "{composed}");
+        assert_eq!(normalize_name(composed), normalize_name(decomposed));
+    }
+    let mut s = Scenario::new(Context::default());
+    s.on_time(register("Байжанов", "2014-01-10", None));
+    let other = s.on_time(line_by("Баижанов", "2025-03", "2025-04-10"));
+    assert!(returned(&other).is_some(), "и is not й: {other:?}");
+}
+
 #[test]
 fn rule_6_the_register_data_in_force_on_the_receipt_date_decides() {
     let mut s = Scenario::new(Context::default());

@@ -446,9 +446,11 @@ impl DecodeError {
 
 /// Decodes record value bytes into a checked envelope and its content hash.
 ///
-/// The hash is taken over prost's re-encoding of the decoded message, which
-/// writes fields in number order: a producer in another language that orders
-/// fields differently still produces the same hash for the same content.
+/// The hash is taken over prost's re-encoding of the decoded message in its
+/// canonical spelling ([`crate::canonical`]), which writes fields in number
+/// order: a producer in another language that orders fields differently,
+/// or spells an amount or a name another way, still produces the same hash
+/// for the same content.
 pub fn decode_envelope(bytes: &[u8]) -> Result<(core::Envelope, ContentHash), DecodeError> {
     decode_canonical(bytes).map(|d| (d.envelope, d.hash))
 }
@@ -466,9 +468,11 @@ pub struct Decoded {
 }
 
 /// [`decode_envelope`], keeping the canonical bytes (what the store keeps
-/// and the hash chains cover).
+/// and the hash chains cover): the message in one spelling per value
+/// ([`crate::canonical`]), re-encoded.
 pub fn decode_canonical(bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    let wire = pb::Envelope::decode(bytes).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+    let mut wire = pb::Envelope::decode(bytes).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
+    crate::canonical::canonicalize(&mut wire);
     let envelope = envelope_from_wire(&wire)?;
     let canonical = wire.encode_to_vec();
     let hash = ContentHash(Sha256::digest(&canonical).into());

@@ -39,10 +39,12 @@ fn line_err(field: &str, reason: impl ToString) -> LineError {
     }
 }
 
-/// Parses and validates one JSON line.
+/// Parses and validates one JSON line: read strictly ([`crate::strict_json`]:
+/// a repeated key is refused, `null` is absent, a byte-order mark is
+/// skipped), checked field by field, and in canonical spelling
+/// ([`crate::canonical`]) in `wire`.
 pub fn parse_line(line: &str) -> Result<ParsedLine, LineError> {
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| line_err("(line)", format!("not JSON: {e}")))?;
+    let value = crate::strict_json::parse(line).map_err(|e| line_err(&e.path, e.reason))?;
     let serde_json::Value::Object(mut obj) = value else {
         return Err(line_err("(line)", "must be a JSON object"));
     };
@@ -67,7 +69,7 @@ pub fn parse_line(line: &str) -> Result<ParsedLine, LineError> {
     } else {
         (serde_json::Value::Object(obj), None, "")
     };
-    let wire: pb::Envelope = serde_path_to_error::deserialize(envelope_value).map_err(|e| {
+    let mut wire: pb::Envelope = serde_path_to_error::deserialize(envelope_value).map_err(|e| {
         let path = e.path().to_string();
         let field = if path == "." {
             "(envelope)".to_string()
@@ -76,6 +78,7 @@ pub fn parse_line(line: &str) -> Result<ParsedLine, LineError> {
         };
         line_err(&field, e.into_inner())
     })?;
+    crate::canonical::canonicalize(&mut wire);
     let envelope = envelope_from_wire(&wire).map_err(|e| LineError {
         field: format!("{prefix}{}", e.field),
         reason: e.reason,

@@ -2,10 +2,12 @@
 //! `proto/si/ledger/v1/*.proto` (with their canonical proto3 JSON mapping via
 //! pbjson), and the checked conversions from wire to domain.
 
+pub mod canonical;
 pub mod convert;
 pub mod jsonl;
 pub mod monthly;
 pub mod notices;
+pub mod strict_json;
 
 /// Generated messages of package `si.ledger.v1`.
 #[allow(clippy::all, missing_docs)]
@@ -14,6 +16,7 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/si.ledger.v1.serde.rs"));
 }
 
+pub use canonical::canonicalize;
 pub use convert::{
     decode_canonical, decode_envelope, encode_envelope, envelope_from_wire, Decoded, WireError,
 };

@@ -88,8 +88,12 @@ pub enum StoreError {
 }
 
 /// Version of the key layout and encodings. A store of another version is
-/// refused, never misread; the log can always rebuild it.
-pub const FORMAT: u32 = 11;
+/// refused, never misread; the log can always rebuild it. 12: history
+/// entries keep the canonical spelling of each event (amounts with two
+/// decimals, names in NFC: `ledger_proto::canonical`), and content hashes
+/// and chain links are taken over it; a format-11 store's hashes were
+/// taken over the producer's spelling, so it is replayed, not reused.
+pub const FORMAT: u32 = 12;
 
 const META: u8 = b'M';
 const VERSION: u8 = b'V';

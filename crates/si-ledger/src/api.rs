@@ -49,8 +49,7 @@ pub fn start(
     let Some(auth) = &api.auth else {
         anyhow::bail!("the API needs --auth FILE (TOML [[tokens]] with name, role, sha256)");
     };
-    let text =
-        std::fs::read_to_string(auth).with_context(|| format!("reading {}", auth.display()))?;
+    let text = crate::input::read_text(auth)?;
     let tokens = Tokens::parse(&text).with_context(|| auth.display().to_string())?;
     let access_log = api
         .access_log

@@ -8,6 +8,7 @@ mod benefits;
 mod demo;
 mod history;
 mod identity;
+mod input;
 mod kafka;
 mod payer;
 mod publish;
@@ -224,8 +225,7 @@ fn context(cli: &Cli) -> Result<ledger_core::Context> {
     let parameters = match &cli.parameters {
         None => ledger_core::Parameters::built_in(),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading parameters {}", path.display()))?;
+            let text = input::read_text(path).context("parameters")?;
             ledger_core::Parameters::with_overrides(&text)
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("parameters {}", path.display()))?
@@ -234,8 +234,7 @@ fn context(cli: &Cli) -> Result<ledger_core::Context> {
     let calendar = match cli_calendar {
         None => ledger_core::Calendar::built_in(),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading calendar {}", path.display()))?;
+            let text = input::read_text(path).context("calendar")?;
             ledger_core::Calendar::with_overrides(&text)
                 .with_context(|| format!("calendar {}", path.display()))?
         }

@@ -3,7 +3,7 @@
 //! decisions, Rules §6 and Social Code art. 247).
 
 use crate::query::open_existing_store;
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use ledger_core::{mask_id, Iin, Money, PayerId, Period, Ppc};
 use ledger_proto::notices::{self, application_status};
@@ -220,10 +220,16 @@ fn requests(a: &Application) -> Result<Vec<pb::Envelope>, Vec<String>> {
 }
 
 pub fn apply(args: &ApplyArgs) -> Result<i32> {
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("reading {}", args.file.display()))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let application: Application = match serde_path_to_error::deserialize(de) {
+    let text = crate::input::read_text(&args.file)?;
+    // Read strictly: a repeated key is refused, null is absent.
+    let value = match ledger_proto::strict_json::parse(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{}: {}: {}", args.file.display(), e.path, e.reason);
+            return Ok(2);
+        }
+    };
+    let application: Application = match serde_path_to_error::deserialize(value) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{}: {}: {}", args.file.display(), e.path(), e.inner());

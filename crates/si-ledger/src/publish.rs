@@ -128,6 +128,30 @@ pub fn run(args: &PublishArgs) -> Result<i32> {
     Ok(if summary.refused > 0 { 2 } else { 0 })
 }
 
+/// One line of an input file as text: without its `\r` (files from
+/// Windows end lines with CR LF) and, on the first line, without a UTF-8
+/// byte-order mark. A line that is not UTF-8 is refused, naming the first
+/// bad byte and the likely cause.
+pub fn text_line(bytes: &[u8], first: bool) -> Result<&str, ledger_proto::LineError> {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    let bytes = match first {
+        true => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
+        false => bytes,
+    };
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        ledger_proto::LineError {
+            field: "(line)".into(),
+            reason: format!(
+                "not UTF-8: byte 0x{:02X} at column {} does not decode (a file saved as \
+                 Windows-1251 or another code page? save it as UTF-8)",
+                bytes[at],
+                at + 1
+            ),
+        }
+    })
+}
+
 pub fn open_appender(dir: &Path, partitions: u32) -> Result<Appender> {
     let log = EmbeddedLog::open_or_create(dir, partitions)
         .with_context(|| format!("opening log {}", dir.display()))?;
@@ -154,14 +178,25 @@ pub fn publish_lines<S: RecordSink + ?Sized>(
             chunk.clear();
             Ok(())
         };
-    for (i, line) in input.lines().enumerate() {
+    for (i, line) in input.split(b'\n').enumerate() {
         let n = i as u64 + 1;
-        let line = line.with_context(|| format!("reading line {n}"))?;
+        let bytes = line.with_context(|| format!("reading line {n}"))?;
+        // One bad line never costs the good ones: an undecodable line is
+        // refused by its number like any other invalid line.
+        let line = match text_line(&bytes, n == 1) {
+            Ok(line) => line,
+            Err(e) => {
+                s.lines += 1;
+                s.refused += 1;
+                refuse(n, &e);
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
         s.lines += 1;
-        match ledger_proto::parse_line(&line) {
+        match ledger_proto::parse_line(line) {
             Err(e) => {
                 s.refused += 1;
                 refuse(n, &e);

@@ -21,9 +21,10 @@ pub fn iin_check(ids: &[String], json: bool) -> Result<i32> {
             match (&c.error, c.kind) {
                 (Some(e), _) => println!("{}: invalid: {e}", c.id),
                 (None, kind) => {
-                    let kind = kind
-                        .map(|k| format!("{k:?}").to_uppercase())
-                        .unwrap_or_default();
+                    let kind = kind.map_or_else(
+                        || "check digit, but neither an IIN nor a BIN".to_string(),
+                        |k| format!("{k:?}").to_uppercase(),
+                    );
                     let born = c
                         .birth_date
                         .map(|d| format!(", born {d}"))
