@@ -170,3 +170,69 @@ impl Drop for Reaped {
         }
     }
 }
+
+/// A record to write: (partition, key, record time ms, value, the
+/// dead-letter kind it must become).
+pub type Poison = (u32, Vec<u8>, i64, Vec<u8>, &'static str);
+
+/// Inputs §5: one of each kind of record that cannot be applied (huge,
+/// random, truncated, bad keys, wrong partition, key mismatch, bad time,
+/// bad control, empty), for a participant whose valid envelope is `valid`
+/// (keyed `iin`, which the log puts on partition `home` of 4; `other` is
+/// another participant's). (partition to write to, key, record time ms,
+/// value, the dead-letter kind it must become).
+pub fn poison_records(
+    iin: &str,
+    home: u32,
+    valid: &[u8],
+    other: &[u8],
+) -> Vec<Poison> {
+    let t = 1_744_261_200_000; // 2025-04-10T05:00:00Z
+    let key = iin.as_bytes().to_vec();
+    // Deterministic "random" bytes: an xorshift stream.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    };
+    // A huge value: a valid envelope's bytes followed by a megabyte of noise.
+    let mut huge = valid.to_vec();
+    huge.extend(noise(1_040_000));
+    vec![
+        (home, key.clone(), t, huge, "undecodable"),
+        (home, key.clone(), t, noise(300), "undecodable"),
+        (
+            home,
+            key.clone(),
+            t,
+            valid[..valid.len() / 2].to_vec(),
+            "undecodable",
+        ),
+        (
+            home,
+            b"\xff\xfe not a key".to_vec(),
+            t,
+            valid.to_vec(),
+            "bad_key",
+        ),
+        (home, vec![b'9'; 5000], t, valid.to_vec(), "bad_key"),
+        (
+            (home + 1) % 4,
+            key.clone(),
+            t,
+            valid.to_vec(),
+            "wrong_partition",
+        ),
+        (home, key.clone(), t, other.to_vec(), "key_mismatch"),
+        // 1 ms: 0 means "now" to librdkafka.
+        (home, key.clone(), 1, valid.to_vec(), "bad_timestamp"),
+        (home, b"control/x".to_vec(), t, noise(50), "bad_control"),
+        (home, key.clone(), t, Vec::new(), "invalid"),
+    ]
+}

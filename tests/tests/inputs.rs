@@ -218,3 +218,247 @@ fn one_amount_however_spelled_is_one_fact() {
     let letters: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(letters.as_array().map(Vec::len), Some(0), "{letters}");
 }
+
+#[test]
+fn record_times_outside_the_bounds_are_refused_at_publish() {
+    let l = Ledger::new();
+    let (code, summary, err) = l.publish(&case("10-timestamp-1970.jsonl"));
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(summary["published"], 0);
+    assert!(
+        err.contains("line 1: timestamp: record time 1970-01-01T00:00:00.000Z (0 ms) is before the ledger's epoch"),
+        "{err}"
+    );
+    let (code, summary, err) = l.publish(&case("11-timestamp-2099.jsonl"));
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(summary["published"], 0);
+    assert!(
+        err.contains("line 1: timestamp: record time 2099-01-01T00:00:00.000Z is later than now"),
+        "{err}"
+    );
+    // A deployment with an older epoch takes 1970 no more: it is before
+    // 2000 by default, and a later epoch refuses more.
+    let o = run(&[
+        "--epoch",
+        "2025-05-01",
+        "publish",
+        "--log",
+        &l.log,
+        "--dry-run",
+        case("02-deadline-utc6-before-march-2024.jsonl")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("before the ledger's epoch 2025-04-30T19:00:00.000Z"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_record_time_before_the_epoch_in_the_log_is_a_dead_letter() {
+    // Written past `publish` (another tool, an old log): the projector
+    // dead-letters it with the time shown readably; the next record is
+    // applied.
+    let l = Ledger::new();
+    let text = std::fs::read_to_string(case("05-bom.jsonl")).unwrap();
+    let wire = ledger_proto::parse_line(&text).unwrap().wire;
+    let mut second = wire.clone();
+    second.event_id = "bank-x-2025-000002".into();
+    let (a, b) = (
+        ledger_proto::encode_envelope(&wire),
+        ledger_proto::encode_envelope(&second),
+    );
+    let log = ledger_stream::EmbeddedLog::open_or_create(Path::new(&l.log), 4).unwrap();
+    let key = wire.iin.as_bytes();
+    log.appender()
+        .unwrap()
+        .append(&[
+            (key, -1, a.as_slice()),
+            (key, 1_744_261_200_000, b.as_slice()),
+        ])
+        .unwrap();
+    let totals = l.project();
+    assert_eq!(
+        (totals["applied"].clone(), totals["dead_letters"].clone()),
+        (1.into(), 1.into()),
+        "{totals}"
+    );
+    let o = run(&["dead-letters", "--data", &l.data, "--json"]);
+    let letters: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(letters[0]["kind"], "bad_timestamp");
+    assert!(
+        letters[0]["error"].as_str().unwrap().contains("1969-12-31T23:59:59.999Z (-1 ms) is before the ledger's epoch 1999-12-31T18:00:00.000Z"),
+        "{letters}"
+    );
+    assert_eq!(l.account("900517400451")["contributions_total"], "4250.00");
+}
+
+/// Inputs §5: no record can stop the projector. A poison batch of every
+/// kind, then a valid record: each poison record a dead letter of its
+/// kind, kept whole in the store; the valid one applied.
+#[test]
+fn a_poison_batch_is_dead_lettered_and_the_record_behind_it_applied() {
+    let l = Ledger::new();
+    let text = std::fs::read_to_string(case("05-bom.jsonl")).unwrap();
+    let wire = ledger_proto::parse_line(&text).unwrap().wire;
+    let mut other = wire.clone();
+    other.iin = "851102300013".into();
+    let valid = ledger_proto::encode_envelope(&wire);
+    let home = ledger_core::partition_for(wire.iin.as_bytes(), 4);
+    let poison = ledger_e2e::poison_records(
+        &wire.iin,
+        home,
+        &valid,
+        &ledger_proto::encode_envelope(&other),
+    );
+    let log = ledger_stream::EmbeddedLog::open_or_create(Path::new(&l.log), 4).unwrap();
+    let mut appender = log.appender().unwrap();
+    for (p, k, t, v, _) in &poison {
+        appender.append_to(*p, &[(k, *t, v)]).unwrap();
+    }
+    appender
+        .append(&[(wire.iin.as_bytes(), 1_744_261_300_000, valid.as_slice())])
+        .unwrap();
+    drop(appender);
+    let totals = l.project();
+    assert_eq!(totals["applied"], 1, "{totals}");
+    assert_eq!(totals["dead_letters"], poison.len(), "{totals}");
+    let o = run(&["dead-letters", "--data", &l.data, "--json"]);
+    let letters: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let mut kinds: Vec<&str> = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    let mut want: Vec<&str> = poison.iter().map(|p| p.4).collect();
+    kinds.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(kinds, want);
+    // The huge one is kept whole in the store.
+    let longest = letters
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["value_hex"].as_str().unwrap().len() / 2)
+        .max();
+    assert_eq!(longest, Some(valid.len() + 1_040_000));
+    assert!(
+        letters.to_string().len() < 2 * (valid.len() + 1_040_000) + 20_000,
+        "no error quotes a whole value"
+    );
+    assert_eq!(l.account("900517400451")["contributions_total"], "4250.00");
+}
+
+/// Inputs §6: a run stopped before the end of its log says where, prints
+/// no success, and exits with the signal's code (143 for SIGTERM):
+/// `project`, `replay` and `verify --log`.
+#[test]
+fn an_interrupted_run_never_reports_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = ledger_e2e::demo(dir.path(), 300, 12);
+    let log = dir.path().join("log");
+    let o = run(&[
+        "publish",
+        "--log",
+        log.to_str().unwrap(),
+        demo.join("events.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the demo has bad lines: {}",
+        stderr(&o)
+    );
+    let log_s = log.to_str().unwrap().to_string();
+    let stopped = |args: Vec<String>, marker: PathBuf| {
+        let child = ledger_e2e::si_ledger(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while !marker.exists() && started.elapsed() < std::time::Duration::from_secs(30) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let k = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(k.success());
+        child.wait_with_output().unwrap()
+    };
+    // One record per store write: several seconds of work, stopped early.
+    let data = dir.path().join("data");
+    let o = stopped(
+        vec![
+            "project".into(),
+            "--log".into(),
+            log_s.clone(),
+            "--data".into(),
+            data.to_str().unwrap().into(),
+            "--batch-size".into(),
+            "1".into(),
+        ],
+        data.join("store"),
+    );
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("project interrupted by SIGTERM at partition"),
+        "{}",
+        stderr(&o)
+    );
+    let replayed = dir.path().join("replayed");
+    let o = stopped(
+        vec![
+            "replay".into(),
+            "--log".into(),
+            log_s.clone(),
+            "--data".into(),
+            replayed.to_str().unwrap().into(),
+            "--batch-size".into(),
+            "1".into(),
+        ],
+        replayed.join("store"),
+    );
+    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("replay interrupted by SIGTERM"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("digest"), "{}", stdout(&o));
+    // verify replays into a temporary directory: wait a moment instead.
+    let o = stopped(
+        vec![
+            "verify".into(),
+            "--data".into(),
+            demo.to_str().unwrap().into(),
+            "--log".into(),
+            log_s,
+            "--batch-size".into(),
+            "1".into(),
+        ],
+        demo.join("store"),
+    );
+    assert_eq!(o.status.code(), Some(143), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stdout(&o).contains("verified"), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("nothing verified past it"),
+        "{}",
+        stderr(&o)
+    );
+    // The interrupted store resumes: a second run finishes it.
+    let o = run(&[
+        "project",
+        "--log",
+        log.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

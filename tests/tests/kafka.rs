@@ -747,3 +747,192 @@ fn a_merge_hands_the_history_over_through_the_topic() {
     assert!(o.status.success(), "replay: {}", stderr(&o));
     assert_eq!(accounts(&data), accounts(&replayed));
 }
+
+/// Inputs §4: one rule for record times on both paths. The same records,
+/// some with times before the epoch (1970, 1999) or in microseconds
+/// (year 57,000), written to a topic by a plain producer and appended to
+/// an embedded log: each bad one a `bad_timestamp` dead letter on both,
+/// the good ones applied on both, and the same digest, timestamps
+/// included.
+#[test]
+fn record_times_are_judged_alike_on_kafka_and_the_embedded_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let topic = unique_topic("times");
+    create(&topic, 4);
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/wave2/05-bom.jsonl"),
+    )
+    .unwrap();
+    let template = ledger_proto::parse_line(&text).unwrap().wire;
+    let good = chrono::DateTime::parse_from_rfc3339("2025-04-10T10:00:00+05:00")
+        .unwrap()
+        .timestamp_millis();
+    let pre_epoch = chrono::DateTime::parse_from_rfc3339("1999-12-31T12:00:00Z")
+        .unwrap()
+        .timestamp_millis();
+    // (event id, record time); 0 means "now" to librdkafka, so 1970 is 1 ms.
+    let times = [
+        ("t-good-1", good),
+        ("t-1970", 1),
+        ("t-1999", pre_epoch),
+        ("t-micros", good * 1000),
+        ("t-good-2", good + 1),
+    ];
+    let values: Vec<(Vec<u8>, i64)> = times
+        .iter()
+        .map(|(id, t)| {
+            let mut e = template.clone();
+            e.event_id = id.to_string();
+            (ledger_proto::encode_envelope(&e), *t)
+        })
+        .collect();
+    let key = template.iin.clone();
+    let records: Vec<(&[u8], Option<i64>, &[u8])> = values
+        .iter()
+        .map(|(v, t)| (key.as_bytes(), Some(*t), v.as_slice()))
+        .collect();
+    ledger_kafka::Publisher::new(&kafka_brokers(), &topic)
+        .unwrap()
+        .publish(&records)
+        .unwrap();
+    let log = ledger_stream::EmbeddedLog::open_or_create(&dir.path().join("log"), 4).unwrap();
+    let embedded: Vec<(&[u8], i64, &[u8])> = values
+        .iter()
+        .map(|(v, t)| (key.as_bytes(), *t, v.as_slice()))
+        .collect();
+    log.appender().unwrap().append(&embedded).unwrap();
+
+    let on_kafka = dir.path().join("kafka");
+    let totals = project_until_end(&topic, "times", &on_kafka);
+    assert_eq!(
+        (totals["applied"].clone(), totals["dead_letters"].clone()),
+        (2.into(), 3.into()),
+        "{totals}"
+    );
+    let on_log = dir.path().join("embedded");
+    let o = run(&[
+        "project",
+        "--log",
+        dir.path().join("log").to_str().unwrap(),
+        "--data",
+        on_log.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(digest(&on_kafka), digest(&on_log));
+    assert_eq!(accounts(&on_kafka), accounts(&on_log));
+    let letters = |data: &Path| {
+        let o = run(&["dead-letters", "--data", data.to_str().unwrap(), "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["kind"].as_str().unwrap().to_string(),
+                    d["error"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let (k, e) = (letters(&on_kafka), letters(&on_log));
+    assert_eq!(k, e);
+    assert!(k.iter().all(|(kind, _)| kind == "bad_timestamp"), "{k:?}");
+    let reasons: Vec<&str> = k.iter().map(|(_, e)| e.as_str()).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("1970-01-01T00:00:00.001Z")
+                && r.contains("before the ledger's epoch")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("after 9999-12-31")),
+        "{reasons:?}"
+    );
+    // The dead-letter topic has them, with the original time in a header.
+    let dlq = read_all(&format!("{topic}.dlq"), 4, 3);
+    assert_eq!(dlq.len(), 3);
+}
+
+/// Inputs §5: no record can stop the projector on Kafka either. A poison
+/// batch of every kind (a 1 MB record among them) written by a plain
+/// producer, then a valid record: every poison record reaches `.dlq` (the
+/// huge one as its SHA-256 and size, with headers saying so) and the
+/// store whole; the valid record is applied, on the first run.
+#[test]
+fn a_poison_batch_reaches_the_dead_letter_topic_and_the_record_behind_it_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let topic = unique_topic("poison");
+    create(&topic, 4);
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/wave2/05-bom.jsonl"),
+    )
+    .unwrap();
+    let wire = ledger_proto::parse_line(&text).unwrap().wire;
+    let mut other = wire.clone();
+    other.iin = "851102300013".into();
+    let valid = ledger_proto::encode_envelope(&wire);
+    let home = ledger_core::partition_for(wire.iin.as_bytes(), 4);
+    let poison = ledger_e2e::poison_records(
+        &wire.iin,
+        home,
+        &valid,
+        &ledger_proto::encode_envelope(&other),
+    );
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", kafka_brokers())
+        .set("message.max.bytes", "2000000");
+    let mut producer = ledger_kafka::Publisher::with_config(config, &topic).unwrap();
+    for (p, k, t, v, _) in &poison {
+        producer.publish_to(*p, &[(k, Some(*t), v)]).unwrap();
+    }
+    producer
+        .publish(&[(wire.iin.as_bytes(), None, valid.as_slice())])
+        .unwrap();
+    let data = dir.path().join("data");
+    let totals = project_until_end(&topic, "poison", &data);
+    assert_eq!(totals["applied"], 1, "{totals}");
+    assert_eq!(totals["dead_letters"], poison.len(), "{totals}");
+    let dlq = read_all(&format!("{topic}.dlq"), 4, poison.len());
+    assert_eq!(dlq.len(), poison.len());
+    let header = |m: &rdkafka::message::OwnedMessage, name: &str| {
+        m.headers().and_then(|h| {
+            h.iter()
+                .find(|x| x.key == name)
+                .and_then(|x| x.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        })
+    };
+    let huge = dlq
+        .iter()
+        .find(|m| header(m, "si-ledger-value-omitted-size").is_some())
+        .expect("the huge letter, as its digest");
+    let size = valid.len() + 1_040_000;
+    assert_eq!(
+        header(huge, "si-ledger-value-omitted-size"),
+        Some(size.to_string())
+    );
+    let sha = header(huge, "si-ledger-value-sha256").unwrap();
+    let want: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&poison[0].3)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    assert_eq!(sha, want);
+    assert_eq!(huge.payload().map(<[u8]>::len), Some(32));
+    assert!(dlq
+        .iter()
+        .all(|m| header(m, "si-ledger-error").unwrap().len() < 1200));
+    let o = run(&[
+        "account",
+        &wire.iin,
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    let a: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(a["contributions_total"], "4250.00");
+}

@@ -8,7 +8,7 @@ use crate::entitlement::{Parameters, Request};
 use crate::{
     Account, BenefitAssigned, BenefitPaid, BenefitStatusChanged, Calendar, ContentHash,
     ContributionPaid, ContributionRefunded, Envelope, Event, IdentifierMerged, Iin, MergeTransfer,
-    Money, PersonData, Ppc, Recorded,
+    Money, PersonData, Ppc, RecordTimes, Recorded,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,9 @@ pub struct Context {
     /// Dated rates and minimum wages, for checking benefit assignments
     /// against the contributions (DOMAIN §5).
     pub parameters: Parameters,
+    /// Which record times the ledger takes (inputs §4). A deployment's
+    /// choice, fixed for the life of a log like `unknown_iin`.
+    pub record_times: RecordTimes,
 }
 
 /// The policy for lines whose IIN the register does not know (yet).
@@ -39,13 +42,27 @@ pub enum UnknownIin {
 
 impl Default for Context {
     fn default() -> Self {
+        let calendar = Calendar::built_in();
+        let record_times = RecordTimes {
+            epoch: calendar
+                .day_start(DEFAULT_EPOCH)
+                .with_timezone(&chrono::Utc),
+            after_max_ms: RecordTimes::DEFAULT_AFTER_MAX_MS,
+        };
         Context {
-            calendar: Calendar::built_in(),
+            calendar,
             unknown_iin: UnknownIin::default(),
             parameters: Parameters::built_in(),
+            record_times,
         }
     }
 }
+
+/// The default epoch: no record of the ledger is older (inputs §4).
+pub const DEFAULT_EPOCH: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => panic!("a valid date"),
+};
 
 /// What happened to one record. Every record gets exactly one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

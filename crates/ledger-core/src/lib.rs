@@ -29,4 +29,4 @@ pub use identity::{identity_key, person_of, IdentityKey};
 pub use money::{Money, MoneyError};
 pub use partition::{murmur2, partition_for};
 pub use statement::Statement;
-pub use time::{parse_date, Period, TimeError};
+pub use time::{parse_date, Period, RecordTimes, TimeError};

@@ -1,6 +1,7 @@
-//! Periods ("YYYY-MM") and strict calendar dates ("YYYY-MM-DD").
+//! Periods ("YYYY-MM"), strict calendar dates ("YYYY-MM-DD"), and the
+//! bounds of a record's time ("recorded at").
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -10,6 +11,71 @@ pub enum TimeError {
     Date(String),
     #[error("not a period \"YYYY-MM\": {0:?}")]
     Period(String),
+}
+
+/// Inputs §4: which record times ("recorded at", the log's timestamp in
+/// ms since the Unix epoch) the ledger takes. One rule on every path:
+///
+/// - never before the deployment's `epoch` (default: the start of
+///   2000-01-01 in the calendar's zone), nor after 9999-12-31 (a time in
+///   microseconds or nanoseconds read as milliseconds lands there);
+///   the projector dead-letters such a record as `bad_timestamp`, a pure
+///   decision, so every replay decides the same;
+/// - never later than the moment it is appended plus `after_max_ms`
+///   (Kafka's `message.timestamp.after.max.ms`): checked where the append
+///   happens, against that clock: `publish` refuses the line, and the
+///   ledger topic is created with the same broker setting. A log cannot
+///   tell the projector when a record was appended (a Kafka consumer of a
+///   `CreateTime` topic sees the producer's time only), so the projector
+///   does not re-check this bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordTimes {
+    pub epoch: DateTime<Utc>,
+    pub after_max_ms: i64,
+}
+
+impl RecordTimes {
+    /// 9999-12-31T23:59:59.999Z, the last millisecond RFC 3339 can write.
+    pub const CEILING_MS: i64 = 253_402_300_799_999;
+    /// One hour: clocks of producers may run ahead a little, never a year.
+    pub const DEFAULT_AFTER_MAX_MS: i64 = 3_600_000;
+
+    /// The projector's check: the time, or why it is refused.
+    pub fn check(&self, ms: i64) -> Result<DateTime<Utc>, String> {
+        let at = DateTime::from_timestamp_millis(ms).filter(|_| ms <= Self::CEILING_MS);
+        match at {
+            None => Err(format!(
+                "record time {ms} ms is after 9999-12-31 (microseconds or nanoseconds \
+                 instead of milliseconds?)"
+            )),
+            Some(t) if t < self.epoch => Err(format!(
+                "record time {} ({ms} ms) is before the ledger's epoch {}",
+                show(t),
+                show(self.epoch)
+            )),
+            Some(t) => Ok(t),
+        }
+    }
+
+    /// The check where a record is appended at `now_ms`: also not later
+    /// than `now_ms + after_max_ms`.
+    pub fn check_at_append(&self, ms: i64, now_ms: i64) -> Result<DateTime<Utc>, String> {
+        let t = self.check(ms)?;
+        if ms > now_ms.saturating_add(self.after_max_ms) {
+            return Err(format!(
+                "record time {} is later than now ({}) plus {} ms \
+                 (message.timestamp.after.max.ms)",
+                show(t),
+                DateTime::from_timestamp_millis(now_ms).map_or_else(|| now_ms.to_string(), show),
+                self.after_max_ms
+            ));
+        }
+        Ok(t)
+    }
+}
+
+fn show(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Parses exactly `YYYY-MM-DD` (chrono alone would accept `2025-1-5`).
@@ -223,6 +289,43 @@ mod tests {
         assert_eq!(serde_json::from_str::<T>(&json).unwrap(), t);
         let absent: T = serde_json::from_str(r#"{"d":"2025-01-05"}"#).unwrap();
         assert_eq!(absent.o, None);
+    }
+
+    /// Inputs §4: one rule for record times, as a table.
+    #[test]
+    fn record_times_have_an_epoch_a_ceiling_and_a_tolerance() {
+        let rule = RecordTimes {
+            epoch: "2000-01-01T00:00:00Z".parse().unwrap(),
+            after_max_ms: RecordTimes::DEFAULT_AFTER_MAX_MS,
+        };
+        let ms = |s: &str| s.parse::<DateTime<Utc>>().unwrap().timestamp_millis();
+        let now = ms("2026-11-29T12:00:00Z");
+        // (record time ms, projector takes it, the append takes it)
+        let table = [
+            (ms("2025-04-10T10:00:00Z"), true, true),
+            (ms("2000-01-01T00:00:00Z"), true, true),
+            (ms("1999-12-31T23:59:59.999Z"), false, false),
+            (0, false, false),
+            (-1, false, false),
+            (i64::MIN, false, false),
+            (now + 3_600_000, true, true),
+            (now + 3_600_001, true, false),
+            (ms("2099-01-01T00:00:00Z"), true, false),
+            (ms("2025-04-10T10:00:00Z") * 1000, false, false), // microseconds
+            (RecordTimes::CEILING_MS, true, false),
+            (RecordTimes::CEILING_MS + 1, false, false),
+            (i64::MAX, false, false),
+        ];
+        for (t, projector, append) in table {
+            assert_eq!(rule.check(t).is_ok(), projector, "{t}");
+            assert_eq!(rule.check_at_append(t, now).is_ok(), append, "{t}");
+        }
+        let why = rule.check(0).unwrap_err();
+        assert!(why.contains("1970-01-01T00:00:00.000Z"), "{why}");
+        assert!(rule
+            .check(-1)
+            .unwrap_err()
+            .contains("1969-12-31T23:59:59.999Z"));
     }
 
     #[test]

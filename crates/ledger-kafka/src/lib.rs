@@ -25,14 +25,14 @@ mod sink;
 mod source;
 mod topics;
 
-pub use dlq::{DeadLetterTopic, HEADERS};
+pub use dlq::{DeadLetterTopic, HEADERS, MAX_LETTER_BYTES, OMITTED_HEADERS};
 pub use publisher::{Delivered, PublishError, Publisher};
 pub use sink::KafkaOutputs;
 pub use source::{
     drain, read_all_quiet, read_from_start, Assignment, KafkaSource, ResumeAt, SourceOptions,
     Watermarks,
 };
-pub use topics::{create_topics, derived_topics, TopicError};
+pub use topics::{create_topics, derived_topics, timestamp_configs, TopicError};
 
 use rdkafka::ClientConfig;
 

@@ -131,9 +131,10 @@ fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
         offset: u64::try_from(m.offset()).unwrap_or(u64::MAX),
         timestamp_ms: match m.timestamp() {
             Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => t,
-            // A record without a time cannot be judged late or on time: the
-            // projector dead-letters it as bad_timestamp.
-            Timestamp::NotAvailable => i64::MIN,
+            // A record without a time: Kafka's own -1, as the embedded log
+            // would hold it; before the ledger's epoch, so the projector
+            // dead-letters it as bad_timestamp on either path.
+            Timestamp::NotAvailable => -1,
         },
         key: m.key().map(<[u8]>::to_vec).unwrap_or_default(),
         value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),

@@ -24,15 +24,42 @@ pub fn derived_topics(topic: &str) -> [String; 3] {
     ]
 }
 
+/// The broker's part of the record-time rule (inputs §4) for the ledger
+/// topic: `message.timestamp.after.max.ms` as the ledger's tolerance, and
+/// `message.timestamp.before.max.ms` reaching ten years before the epoch
+/// at creation, so that the worst (1970, a clock at zero) are refused at
+/// the door while every back-fill from the epoch on is taken for at least
+/// ten more years (the projector dead-letters what is before the epoch in
+/// any case). Brokers from Kafka 3.6 (KIP-937) enforce both.
+pub fn timestamp_configs(
+    times: &ledger_core::RecordTimes,
+    now_ms: i64,
+) -> [(&'static str, String); 2] {
+    const TEN_YEARS_MS: i64 = 10 * 366 * 24 * 3_600_000;
+    let before = now_ms
+        .saturating_sub(times.epoch.timestamp_millis())
+        .saturating_add(TEN_YEARS_MS)
+        .max(0);
+    [
+        (
+            "message.timestamp.after.max.ms",
+            times.after_max_ms.to_string(),
+        ),
+        ("message.timestamp.before.max.ms", before.to_string()),
+    ]
+}
+
 /// Creates `topic` with `partitions` partitions and its derived topics (the
 /// same count), all retained forever: the ledger topic is the ledger's
-/// source of truth, and the others are its evidence. Returns, per topic,
-/// whether it was created (`false`: it already existed, and is left as is).
+/// source of truth, and the others are its evidence. The ledger topic gets
+/// `timestamps` ([`timestamp_configs`]). Returns, per topic, whether it was
+/// created (`false`: it already existed, and is left as is).
 pub fn create_topics(
     brokers: &str,
     topic: &str,
     partitions: u32,
     replication: i32,
+    timestamps: &[(&'static str, String); 2],
 ) -> Result<Vec<(String, bool)>, TopicError> {
     let admin: AdminClient<DefaultClientContext> = client_config(brokers).create()?;
     let names: Vec<String> = std::iter::once(topic.to_string())
@@ -42,10 +69,15 @@ pub fn create_topics(
     let new: Vec<NewTopic> = names
         .iter()
         .map(|n| {
-            NewTopic::new(n, count, TopicReplication::Fixed(replication))
+            let t = NewTopic::new(n, count, TopicReplication::Fixed(replication))
                 .set("retention.ms", "-1")
                 .set("retention.bytes", "-1")
-                .set("cleanup.policy", "delete")
+                .set("cleanup.policy", "delete");
+            if n == topic {
+                timestamps.iter().fold(t, |t, (k, v)| t.set(k, v))
+            } else {
+                t
+            }
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));

@@ -237,7 +237,7 @@ type Checked = Result<Ready, (&'static str, String)>;
 
 /// Key, partition, value and timestamp checks, and the decode: everything
 /// about a record that needs no state.
-fn check(rec: &Record, partitions: u32) -> Checked {
+fn check(ctx: &Context, rec: &Record, partitions: u32) -> Checked {
     let p = rec.partition;
     // A control record that decodes is handled by the loop, never here.
     if ledger_proto::monthly::is_control_key(&rec.key) {
@@ -274,9 +274,10 @@ fn check(rec: &Record, partitions: u32) -> Checked {
         );
         return Err(("key_mismatch", why));
     }
-    let Some(timestamp) = chrono::DateTime::from_timestamp_millis(rec.timestamp_ms) else {
-        let why = format!("timestamp {} ms is out of range", rec.timestamp_ms);
-        return Err(("bad_timestamp", why));
+    // Inputs §4: one rule for the record time on every path.
+    let timestamp = match ctx.record_times.check(rec.timestamp_ms) {
+        Ok(t) => t,
+        Err(why) => return Err(("bad_timestamp", why)),
     };
     Ok(Ready {
         iin,
@@ -318,7 +319,7 @@ pub fn decide_batch<B: Kv>(
         todo.push(rec);
     }
     out.counts.records = todo.len() as u64;
-    let checked = par_map(&todo, |rec| check(rec, partitions));
+    let checked = par_map(&todo, |rec| check(ctx, rec, partitions));
 
     // The accounts this batch touches that the batch in flight does not
     // hold, each once, read from the store.

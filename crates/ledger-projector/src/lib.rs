@@ -170,6 +170,20 @@ pub struct Totals {
     /// Records handed to the log by merges (see [`Sink::forward`]).
     pub forwarded: u64,
     pub batches: u64,
+    /// A run that was to reach the end of the log ([`Until::EndAtStart`])
+    /// but was stopped before it: each partition short of its end, with
+    /// the next offset to apply and the end. Empty when the run finished.
+    pub unfinished: Vec<Unfinished>,
+}
+
+/// A partition a run stopped short of its end on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unfinished {
+    pub partition: u32,
+    /// The first offset not applied.
+    pub next: u64,
+    /// The end the run was to reach.
+    pub end: u64,
 }
 
 impl Totals {
@@ -376,5 +390,19 @@ pub fn run_with_sink<S: Source, B: Kv>(
         let _ = writer.join();
         result
     })?;
+    // An interrupted run says so: the caller must not report it complete.
+    if opts.until == Until::EndAtStart && !reached(&next, &targets) {
+        totals.unfinished = next
+            .iter()
+            .filter_map(|(p, n)| {
+                let end = *targets.get(p)?;
+                (*n < end).then_some(Unfinished {
+                    partition: *p,
+                    next: *n,
+                    end,
+                })
+            })
+            .collect();
+    }
     Ok(totals)
 }

@@ -15,10 +15,20 @@ pub struct WireError {
     pub reason: String,
 }
 
+/// Longest reason kept, in characters: a reason may quote the value it
+/// refuses, and a value may be megabytes long.
+const MAX_REASON_CHARS: usize = 512;
+
 fn err(field: &str, reason: impl ToString) -> WireError {
+    let mut reason = reason.to_string();
+    if let Some((cut, _)) = reason.char_indices().nth(MAX_REASON_CHARS) {
+        let len = reason.len();
+        reason.truncate(cut);
+        reason.push_str(&format!("… ({len} bytes in all)"));
+    }
     WireError {
         field: field.to_string(),
-        reason: reason.to_string(),
+        reason,
     }
 }
 

@@ -142,6 +142,13 @@ pub fn replay_into(
 pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let (store, totals) = replay_into(ctx, &args.input, &args.data, args.batch_size)?;
     crate::query::print_totals(&totals, args.json)?;
+    let past_it = format!(
+        "{} holds a partial replay: nothing replayed past it, and no digest",
+        args.data.display()
+    );
+    if let Some(code) = crate::query::interrupted(&totals, "replay", &past_it) {
+        return Ok(code);
+    }
     let (root, _) = store.digest()?;
     if !args.json {
         println!("digest {}", ledger_store::chain::hex(&root));

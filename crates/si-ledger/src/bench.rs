@@ -297,7 +297,9 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
         std::process::id(),
         chrono::Utc::now().timestamp_millis()
     );
-    ledger_kafka::create_topics(&args.brokers, &topic, args.population.partitions, 1)?;
+    let times =
+        ledger_kafka::timestamp_configs(&ctx.record_times, chrono::Utc::now().timestamp_millis());
+    ledger_kafka::create_topics(&args.brokers, &topic, args.population.partitions, 1, &times)?;
     let log = EmbeddedLog::open_or_create(&tmp.path().join("log"), args.population.partitions)?;
     let mut appender = log.appender()?;
     let mut publisher = ledger_kafka::Publisher::new(&args.brokers, &topic)?;

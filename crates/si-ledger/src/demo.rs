@@ -87,7 +87,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     let mut appender = publish::open_appender(&log_dir, args.partitions)?;
     let input = std::io::BufReader::new(std::fs::File::open(&events_path)?);
     let mut refused = Vec::new();
-    let summary = publish::publish_lines(input, Some(&mut appender), |n, e| {
+    let summary = publish::publish_lines(ctx, input, Some(&mut appender), |n, e| {
         refused.push(format!("line {n}: {e}"))
     })?;
     drop(appender);
@@ -109,6 +109,9 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
         false,
     )?;
     println!("{}", query::totals_line(&totals));
+    if let Some(code) = query::interrupted(&totals, "demo", "nothing projected past it") {
+        return Ok(code);
+    }
 
     // Show the most eventful statement: the reader sees returns, refusals,
     // duplicates and lateness at work.

@@ -33,10 +33,17 @@ pub struct CreateArgs {
     pub replication_factor: i32,
 }
 
-pub fn topics(cmd: &TopicsCommand) -> Result<i32> {
+pub fn topics(ctx: &ledger_core::Context, cmd: &TopicsCommand) -> Result<i32> {
     let TopicsCommand::Create(a) = cmd;
-    let created =
-        ledger_kafka::create_topics(&a.brokers, &a.topic, a.partitions, a.replication_factor)?;
+    let times =
+        ledger_kafka::timestamp_configs(&ctx.record_times, chrono::Utc::now().timestamp_millis());
+    let created = ledger_kafka::create_topics(
+        &a.brokers,
+        &a.topic,
+        a.partitions,
+        a.replication_factor,
+        &times,
+    )?;
     for (name, new) in created {
         let what = if new {
             "created"
@@ -147,7 +154,12 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
     // rather than when its session times out.
     drop(source);
     query::print_totals(&totals, args.json)?;
-    Ok(0)
+    Ok(query::interrupted(
+        &totals,
+        "project --until-end",
+        "nothing projected past it; run it again to go on",
+    )
+    .unwrap_or(0))
 }
 
 /// What `/metrics` shows besides per-partition offsets and lag.

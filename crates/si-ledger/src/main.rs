@@ -73,6 +73,16 @@ struct Cli {
     /// log: a store records it and refuses the other.
     #[arg(long, global = true, value_enum, default_value = "kz")]
     id_scheme: IdSchemeArg,
+    /// No record time before the start of this day (in the calendar's
+    /// zone) is taken: such a record is a `bad_timestamp` dead letter, and
+    /// `publish` refuses the line. Fixed for a log's life.
+    #[arg(long, global = true, value_name = "DATE", default_value = "2000-01-01")]
+    epoch: String,
+    /// How far ahead of the clock where it is appended a record time may
+    /// be, in ms (Kafka's `message.timestamp.after.max.ms`; `topics create`
+    /// sets it on the ledger topic).
+    #[arg(long, global = true, value_name = "MS", default_value_t = ledger_core::RecordTimes::DEFAULT_AFTER_MAX_MS)]
+    timestamp_after_max_ms: i64,
     #[command(subcommand)]
     command: Command,
 }
@@ -239,7 +249,13 @@ fn context(cli: &Cli) -> Result<ledger_core::Context> {
                 .with_context(|| format!("calendar {}", path.display()))?
         }
     };
+    let epoch = ledger_core::parse_date(&cli.epoch).context("--epoch")?;
+    let record_times = ledger_core::RecordTimes {
+        epoch: calendar.day_start(epoch).with_timezone(&chrono::Utc),
+        after_max_ms: cli.timestamp_after_max_ms.max(0),
+    };
     Ok(ledger_core::Context {
+        record_times,
         calendar,
         unknown_iin: match unknown {
             UnknownIinArg::Flag => ledger_core::UnknownIin::AcceptAndFlag,
@@ -266,9 +282,9 @@ fn run(cli: Cli) -> Result<i32> {
             CalendarCommand::Deadline { date, json } => query::deadline(&ctx, &date, json),
             CalendarCommand::WorkingDay { date, json } => query::working_day(&ctx, &date, json),
         },
-        Command::Publish(args) => publish::run(&args),
+        Command::Publish(args) => publish::run(&ctx, &args),
         Command::Project(args) => query::project(&ctx, &args),
-        Command::Topics(cmd) => kafka::topics(&cmd),
+        Command::Topics(cmd) => kafka::topics(&ctx, &cmd),
         Command::History(args) => history::run(&args),
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Replay(args) => audit::replay(&ctx, &args),

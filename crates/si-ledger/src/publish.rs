@@ -86,7 +86,7 @@ pub struct PublishSummary {
 /// Lines are appended in chunks: one fsync per chunk, bounded memory.
 const CHUNK: usize = 8192;
 
-pub fn run(args: &PublishArgs) -> Result<i32> {
+pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
     let input: Box<dyn BufRead> = if args.file == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -99,7 +99,7 @@ pub fn run(args: &PublishArgs) -> Result<i32> {
     } else {
         Some(args.to.sink()?)
     };
-    let summary = publish_lines(input, sink.as_deref_mut(), |line, e| {
+    let summary = publish_lines(ctx, input, sink.as_deref_mut(), |line, e| {
         eprintln!("line {line}: {e}");
     })?;
     let summary = PublishSummary {
@@ -161,6 +161,7 @@ pub fn open_appender(dir: &Path, partitions: u32) -> Result<Appender> {
 /// Parses, checks and (given an appender) appends every line. Blank lines
 /// are skipped; `refuse(line_number, error)` hears of every refused line.
 pub fn publish_lines<S: RecordSink + ?Sized>(
+    ctx: &ledger_core::Context,
     input: impl BufRead,
     mut sink: Option<&mut S>,
     mut refuse: impl FnMut(u64, &ledger_proto::LineError),
@@ -203,6 +204,20 @@ pub fn publish_lines<S: RecordSink + ?Sized>(
             }
             Ok(parsed) => {
                 let ts = parsed.timestamp.map(|t| t.timestamp_millis());
+                // Inputs §4: a back-fill's time within the ledger's bounds,
+                // checked against this clock, where the append happens.
+                let now = chrono::Utc::now().timestamp_millis();
+                if let Some(Err(why)) = ts.map(|t| ctx.record_times.check_at_append(t, now)) {
+                    s.refused += 1;
+                    refuse(
+                        n,
+                        &ledger_proto::LineError {
+                            field: "timestamp".into(),
+                            reason: why,
+                        },
+                    );
+                    continue;
+                }
                 let key = parsed.envelope.iin.as_str().as_bytes().to_vec();
                 chunk.push((key, ts, ledger_proto::encode_envelope(&parsed.wire)));
                 if chunk.len() >= CHUNK {

@@ -177,17 +177,63 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     };
     let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow)?;
     print_totals(&totals, args.json)?;
-    Ok(0)
+    Ok(interrupted(
+        &totals,
+        "project",
+        "nothing projected past it; run it again to go on",
+    )
+    .unwrap_or(0))
+}
+
+/// The last stopping signal received (0: none).
+fn last_signal() -> &'static Arc<std::sync::atomic::AtomicUsize> {
+    static LAST: std::sync::OnceLock<Arc<std::sync::atomic::AtomicUsize>> =
+        std::sync::OnceLock::new();
+    LAST.get_or_init(Default::default)
 }
 
 /// SIGTERM and SIGINT set the returned flag: a projector finishes its
-/// batch, flushes, and stops (leaving its consumer group on Kafka).
+/// batch, flushes, and stops (leaving its consumer group on Kafka). One
+/// flag per process, installed on the first call: a signal received before
+/// a later stage starts still stops it.
 pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    if let Some(stop) = STOP.get() {
+        return Ok(Arc::clone(stop));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
+        signal_hook::flag::register_usize(sig, Arc::clone(last_signal()), sig as usize)
+            .context("installing signal handler")?;
     }
-    Ok(stop)
+    Ok(Arc::clone(STOP.get_or_init(|| stop)))
+}
+
+/// Inputs §6: a run that was to reach the end of its log and was stopped
+/// before it says where, on standard error, and gives the exit code of
+/// the signal that stopped it (130 for SIGINT, 143 for SIGTERM). `None`
+/// for a run that finished.
+pub fn interrupted(t: &Totals, what: &str, past_it: &str) -> Option<i32> {
+    if t.unfinished.is_empty() {
+        return None;
+    }
+    let signal = last_signal().load(std::sync::atomic::Ordering::SeqCst) as i32;
+    let name = match signal {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        _ => "a stop",
+    };
+    let at: Vec<String> = t
+        .unfinished
+        .iter()
+        .map(|u| format!("partition {} offset {} of {}", u.partition, u.next, u.end))
+        .collect();
+    eprintln!(
+        "{what} interrupted by {name} at {}; {past_it}",
+        at.join(", ")
+    );
+    Some(if signal > 0 { 128 + signal } else { 130 })
 }
 
 pub fn print_totals(t: &Totals, json: bool) -> Result<()> {

@@ -25,6 +25,9 @@ pub struct VerifyArgs {
     /// compare with it.
     #[command(flatten)]
     pub input: LogInput,
+    /// Records per store write of that replay.
+    #[arg(long, default_value_t = ledger_projector::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -173,25 +176,33 @@ fn compare(iin: &Iin, a: &serde_json::Value, b: &serde_json::Value) -> Vec<Misma
 }
 
 pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32> {
+    // From the start: a stop during the self-check ends the replay at once,
+    // and the run then says it was interrupted.
+    crate::query::stop_on_signals()?;
     let store = open_existing_store(&args.data)?;
     let (breaks, mut diffs) = self_check(ctx, &store)?;
     let tmp = tempfile::tempdir()?;
     let other = match &args.against {
         Some(dir) => Some(open_existing_store(dir)?),
-        None if args.input.given() => Some(
-            crate::audit::replay_into(
-                ctx,
-                &args.input,
-                tmp.path(),
-                ledger_projector::DEFAULT_BATCH_SIZE,
-            )?
-            .0,
-        ),
+        None if args.input.given() => {
+            let (replayed, totals) =
+                crate::audit::replay_into(ctx, &args.input, tmp.path(), args.batch_size)?;
+            // Inputs §6: a comparison with half a replay proves nothing.
+            if let Some(code) = crate::query::interrupted(
+                &totals,
+                "verify (replaying the log to compare)",
+                "nothing verified past it",
+            ) {
+                return Ok(code);
+            }
+            Some(replayed)
+        }
         None => None,
     };
     if let Some(other) = &other {
         diffs.extend(differences(&store, other)?);
     }
+
     if args.json {
         let report = serde_json::json!({"broken_links": breaks, "differences": diffs});
         println!("{}", serde_json::to_string_pretty(&report)?);
