@@ -181,12 +181,7 @@ pub type Poison = (u32, Vec<u8>, i64, Vec<u8>, &'static str);
 /// (keyed `iin`, which the log puts on partition `home` of 4; `other` is
 /// another participant's). (partition to write to, key, record time ms,
 /// value, the dead-letter kind it must become).
-pub fn poison_records(
-    iin: &str,
-    home: u32,
-    valid: &[u8],
-    other: &[u8],
-) -> Vec<Poison> {
+pub fn poison_records(iin: &str, home: u32, valid: &[u8], other: &[u8]) -> Vec<Poison> {
     let t = 1_744_261_200_000; // 2025-04-10T05:00:00Z
     let key = iin.as_bytes().to_vec();
     // Deterministic "random" bytes: an xorshift stream.

@@ -462,3 +462,97 @@ fn an_interrupted_run_never_reports_success() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// One contribution line of a payment order, as JSON.
+#[allow(clippy::too_many_arguments)]
+fn payment_line(
+    id: &str,
+    iin: &str,
+    born: &str,
+    doc: &str,
+    amount: &str,
+    total: &str,
+    count: u32,
+    at: &str,
+) -> String {
+    format!(
+        r#"{{"timestamp":"{at}","envelope":{{"eventId":"{id}","iin":"{iin}","source":"bank-x","contribution":{{"payment":{{"documentNumber":"{doc}","documentDate":"2025-04-09","receivedOn":"2025-04-10","ppc":"012","payerId":"150340000179","totalAmount":"{total}","lineCount":{count}}},"period":"2025-03","amount":"{amount}","person":{{"surname":"Тестова","name":"Тест","birthDate":"{born}"}}}}}}}}"#
+    )
+}
+
+/// Inputs §7: the lines of one payment order, spread over participants and
+/// partitions, reconciled with its total and line count (Rules §7).
+#[test]
+fn payments_are_reconciled_with_their_lines() {
+    let l = Ledger::new();
+    let (a, b, c, d) = (
+        ("900517400451", "1990-05-17"),
+        ("851102300013", "1985-11-02"),
+        ("790308400013", "1979-03-08"),
+        ("920721300011", "1992-07-21"),
+    );
+    let t = "2025-04-10T15:00:00+05:00";
+    let lines = [
+        // The issue's case: 425,000.00 under a total of 4,250.00.
+        payment_line("p1-1", a.0, a.1, "PP-1", "425000.00", "4250.00", 1, t),
+        // Two lines, two participants: reconciled.
+        payment_line("p2-1", a.0, a.1, "PP-2", "1000.00", "3000.00", 2, t),
+        payment_line("p2-2", b.0, b.1, "PP-2", "2000.00", "3000.00", 2, t),
+        // Three lines announced, two came.
+        payment_line("p3-1", c.0, c.1, "PP-3", "1000.00", "3000.00", 3, t),
+        payment_line("p3-2", d.0, d.1, "PP-3", "1000.00", "3000.00", 3, t),
+        // The lines disagree on the total.
+        payment_line("p4-1", c.0, c.1, "PP-4", "1000.00", "2000.00", 2, t),
+        payment_line("p4-2", d.0, d.1, "PP-4", "1000.00", "2500.00", 2, t),
+        // A later record: the ledger's "now" is past PP-3's deadline.
+        payment_line(
+            "p5-1",
+            b.0,
+            b.1,
+            "PP-5",
+            "500.00",
+            "500.00",
+            1,
+            "2025-05-05T10:00:00+05:00",
+        ),
+    ];
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), lines.join("\n")).unwrap();
+    let (code, _, err) = l.publish(file.path());
+    assert_eq!(code, Some(0), "{err}");
+    l.project();
+    let list = |flag: &str| -> Vec<String> {
+        let o = run(&["payments", "--data", &l.data, flag, "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["document_number"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(list("--mismatched"), ["PP-1", "PP-4"]);
+    // PP-4 is short of its larger total too.
+    assert_eq!(list("--incomplete"), ["PP-3", "PP-4"]);
+    let o = run(&["payments", "--data", &l.data, "--mismatched", "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        v[0]["mismatches"][0]
+            .as_str()
+            .unwrap()
+            .contains("the lines sum to 425000.00, more than its total 4250.00"),
+        "{v}"
+    );
+    assert!(!stdout(&o).contains(a.0), "IINs are masked");
+    // The lines are credited as recorded (flagged, not returned: Rules §6
+    // returns what disagrees with the registers, not with its own payment).
+    assert_eq!(l.account(a.0)["contributions_total"], "426000.00");
+    // The monthly report counts the unreconciled payments of the period.
+    let o = run(&["close-month", "2025-03", "--log", &l.log]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    l.project();
+    let o = run(&["report", "monthly", "2025-03", "--data", &l.data, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(r["unreconciled_payments"], 3, "{r}");
+}

@@ -12,6 +12,7 @@ pub mod id;
 pub mod identity;
 pub mod money;
 pub mod partition;
+pub mod payments;
 pub mod statement;
 pub mod time;
 

@@ -450,6 +450,22 @@ impl<B: Kv> LedgerStore<B> {
             .collect())
     }
 
+    /// Visits every history entry, by partition and offset, one segment in
+    /// memory at a time; `f` returns `false` to stop.
+    pub fn for_each_history_entry(
+        &self,
+        mut f: impl FnMut(&HistoryEntry) -> bool,
+    ) -> Result<(), StoreError> {
+        self.kv.for_each(&[HISTORY], &mut |k, v| {
+            for e in decode_segment(k, v)? {
+                if !f(&e) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+    }
+
     /// Visits every account, by partition and IIN, one at a time.
     pub fn for_each_account(&self, mut f: impl FnMut(u32, Account)) -> Result<(), StoreError> {
         self.kv.for_each(&[ACCOUNT], &mut |k, v| {

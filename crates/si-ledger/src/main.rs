@@ -11,6 +11,7 @@ mod identity;
 mod input;
 mod kafka;
 mod payer;
+mod payments;
 mod publish;
 mod query;
 mod report;
@@ -162,6 +163,10 @@ enum Command {
     /// Merge two identifiers of one person: publish the old one's closing
     /// record; the projector hands its history to the new one.
     Merge(identity::MergeArgs),
+    /// Payment orders reconciled with their lines (Rules §7): payments whose
+    /// lines exceed or disagree with their total and line count, and those
+    /// still incomplete past their recording deadline.
+    Payments(payments::PaymentsArgs),
     /// List records that could not be applied, with their provenance.
     DeadLetters(query::DeadLettersArgs),
     /// Generate a synthetic population, publish and project it, show a statement.
@@ -291,7 +296,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Export(args) => audit::export(&args),
         Command::Digest(args) => audit::digest(&args),
         Command::CloseMonth(args) => report::close_month(&args),
-        Command::Report(report::ReportCommand::Monthly(args)) => report::monthly(&args),
+        Command::Report(report::ReportCommand::Monthly(args)) => report::monthly(&ctx, &args),
         Command::Report(report::ReportCommand::Projections(args)) => report::projections(&args),
         Command::Report(report::ReportCommand::Consume(args)) => report::consume(&args),
         Command::Serve(args) => api::serve(&ctx, &args),
@@ -299,6 +304,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Account(args) => query::account(&ctx, &args),
         Command::Accounts(args) => query::accounts(&args),
         Command::DeadLetters(args) => query::dead_letters(&args),
+        Command::Payments(args) => payments::run(&ctx, &args),
         Command::Refund(payer::RefundCommand::Apply(args)) => payer::apply(&args),
         Command::Refund(payer::RefundCommand::Status(args)) => payer::status(&args),
         Command::Notices(args) => payer::list(&args),

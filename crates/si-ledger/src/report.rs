@@ -175,6 +175,8 @@ pub fn consume(args: &ConsumeArgs) -> Result<i32> {
         projections: projections.into_values().collect(),
         summaries,
     };
+    // The topic carries no payment lines: `unreconciled_payments` is the
+    // store's (`report monthly`) alone.
     let (report, reconciled) = build_report(period, partitions, &m)?;
     std::fs::create_dir_all(&args.out)?;
     let csv_path = args.out.join(format!("report-{period}.csv"));
@@ -442,7 +444,7 @@ fn build_report(period: Period, partitions: u32, m: &Month) -> Result<(serde_jso
     Ok((report, reconciled))
 }
 
-pub fn monthly(args: &MonthlyArgs) -> Result<i32> {
+pub fn monthly(ctx: &ledger_core::Context, args: &MonthlyArgs) -> Result<i32> {
     let period = Period::parse(&args.period).context("period")?;
     let store = open_existing_store(&args.data)?;
     let partitions = store.meta()?.map_or(0, |m| m.partitions);
@@ -454,7 +456,10 @@ pub fn monthly(args: &MonthlyArgs) -> Result<i32> {
              `si-ledger close-month {period}` and let the projector reach the markers"
         );
     }
-    let (report, reconciled) = build_report(period, partitions, &m)?;
+    let (mut report, reconciled) = build_report(period, partitions, &m)?;
+    // Rules §7: payments with a line for the period whose lines exceed or
+    // disagree with their header, or are still short past their deadline.
+    report["unreconciled_payments"] = crate::payments::unreconciled_in(ctx, &store, period)?.into();
     if let Some(path) = &args.csv {
         std::fs::write(path, csv(&report))
             .with_context(|| format!("writing {}", path.display()))?;
@@ -495,12 +500,13 @@ fn csv(r: &serde_json::Value) -> String {
         "on_time_share",
         "benefit_recipients",
         "pension_withheld_total",
+        "unreconciled_payments",
     ];
     let value = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    for k in plain {
+    for k in plain.into_iter().filter(|k| !r[*k].is_null()) {
         out.push_str(&format!("{k},,{}\n", value(&r[k])));
     }
     for (ppc, v) in r["by_ppc"].as_object().into_iter().flatten() {
@@ -527,7 +533,8 @@ fn text(r: &serde_json::Value) -> String {
          returned to payers               {}\n\
          lines / late                     {} / {} (on time {})\n\
          benefit recipients               {}\n\
-         pension contributions withheld   {}\n",
+         pension contributions withheld   {}\n\
+         unreconciled payments (Rules §7) {}\n",
         s("period"),
         s("revision"),
         s("partitions"),
@@ -541,6 +548,7 @@ fn text(r: &serde_json::Value) -> String {
         s("on_time_share"),
         s("benefit_recipients"),
         s("pension_withheld_total"),
+        s("unreconciled_payments"),
     );
     for (ppc, v) in r["by_ppc"].as_object().into_iter().flatten() {
         out.push_str(&format!(

@@ -269,6 +269,7 @@ impl Synth {
             }
             let line = contribution(
                 p,
+                i,
                 birth,
                 period,
                 received,
@@ -292,7 +293,7 @@ impl Synth {
             if self.rng.random_bool(self.mix.penalty) {
                 let p = &self.people[i];
                 let penalty =
-                    contribution(p, p.birth, period, received, bin, employer, "017", 1234);
+                    contribution(p, i, p.birth, period, received, bin, employer, "017", 1234);
                 let id = self.event_id();
                 out.push(self.item(id, iin, penalty, ts));
             }
@@ -425,6 +426,7 @@ fn envelope(
 #[allow(clippy::too_many_arguments)]
 fn contribution(
     p: &Person,
+    person_no: usize,
     birth: NaiveDate,
     period: Period,
     received: NaiveDate,
@@ -435,7 +437,9 @@ fn contribution(
 ) -> pb::ContributionPaid {
     pb::ContributionPaid {
         payment: Some(pb::PaymentDocument {
-            document_number: format!("PP-{}-{}", period, &bin.as_str()[6..]),
+            // One payment order per line (line_count 1, total = amount), so
+            // that the synthetic payments reconcile (Rules §7).
+            document_number: format!("PP-{}-{}-{ppc}-{person_no:07}", period, &bin.as_str()[6..]),
             document_date: (received - Duration::days(1)).to_string(),
             received_on: received.to_string(),
             dispatched_on: (received - Duration::days(1)).to_string(),
