@@ -80,5 +80,10 @@ mod tests {
             "another birth date is another person"
         );
         assert_eq!(identity_key(&Account::new(a.iin)), None, "no person data");
+        // Inputs §2: a surname typed with a combining breve is the same
+        // person's (`cases/wave2/04-…`).
+        let decomposed = account(900, "Ба\u{0438}\u{0306}жанова", "1990-05-17");
+        let composed = account(1200, "Байжанова", "1990-05-17");
+        assert_eq!(identity_key(&decomposed), identity_key(&composed));
     }
 }

@@ -110,11 +110,13 @@ pub struct Synth {
     seed: u64,
 }
 
+/// A local time in Kazakhstan (the IANA zone: UTC+6 before 2024-03-01)
+/// as ms since the epoch. Working hours never fall in a clock change.
 fn kz_ms(date: NaiveDate, hour: u32, minute: u32) -> i64 {
-    let kz = chrono::FixedOffset::east_opt(5 * 3600).expect("valid");
+    let kz = ledger_core::calendar::DEFAULT_TIME_ZONE;
     kz.from_local_datetime(&date.and_hms_opt(hour, minute, 0).expect("valid time"))
-        .single()
-        .expect("fixed offset")
+        .earliest()
+        .expect("working hours exist in every day")
         .with_timezone(&Utc)
         .timestamp_millis()
 }
@@ -287,6 +289,10 @@ impl Synth {
             if self.rng.random_bool(self.mix.conflict) {
                 let mut other = line.clone();
                 other.amount = format!("{}.00", amount_tiyn / 100 + 1);
+                // A re-sent line with its payment's header agreeing.
+                if let Some(p) = other.payment.as_mut() {
+                    p.total_amount = other.amount.clone();
+                }
                 out.push(self.item(id, self.people[i].iin, other, ts + 7_200_000));
             }
             out.push(item);
