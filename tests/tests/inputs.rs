@@ -556,3 +556,60 @@ fn payments_are_reconciled_with_their_lines() {
     let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(r["unreconciled_payments"], 3, "{r}");
 }
+
+/// What a probe of `publish` found, each refused by its line and field
+/// with a short message, the valid line after them published.
+#[test]
+fn hostile_lines_are_refused_by_line_and_field() {
+    let base = std::fs::read_to_string(case("05-bom.jsonl"))
+        .unwrap()
+        .trim_start_matches('\u{feff}')
+        .trim()
+        .to_string();
+    let huge_key = format!("\"{}\":1,", "k".repeat(100_000));
+    let lines = [
+        // A BIN is no person's IIN.
+        base.replace("\"iin\":\"900517400451\"", "\"iin\":\"150340000179\""),
+        // A NUL in a surname; a 300-character name.
+        base.replace(
+            "\"surname\":\"Ахметова\"",
+            "\"surname\":\"Ахм\\u0000етова\"",
+        ),
+        base.replace(
+            "\"surname\":\"Ахметова\"",
+            &format!("\"surname\":\"{}\"", "я".repeat(300)),
+        ),
+        // A 100 KB unknown key.
+        base.replacen('{', &format!("{{{huge_key}"), 1),
+        // A year 0000 receipt.
+        base.replace("2025-04-10", "0000-04-10"),
+        // A 2 MB line.
+        format!("{{\"eventId\":\"{}\"}}", "x".repeat(2 << 20)),
+        base.replace("bank-x-2025-000001", "bank-x-2025-000009"),
+    ];
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), lines.join("\n")).unwrap();
+    let l = Ledger::new();
+    let (code, summary, err) = l.publish(file.path());
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        (summary["published"].clone(), summary["refused"].clone()),
+        (1.into(), 6.into()),
+        "{err}"
+    );
+    for want in [
+        "line 1: iin: 5th digit 4 is a legal entity's type: this is a BIN",
+        "line 2: contribution.person.surname: contains the control character U+0000 at position 4",
+        "line 3: contribution.person.surname: is longer than 200 characters",
+        "line 5: contribution.payment.received_on: year out of 1900-2200",
+        "line 6: (line): 2097166 bytes long, more than the 1048576 a line may have",
+    ] {
+        assert!(err.contains(want), "{want}\n{err}");
+    }
+    assert!(err.contains("line 4: "), "{err}");
+    assert!(
+        err.len() < 8_000,
+        "no message quotes a whole value: {} bytes",
+        err.len()
+    );
+}

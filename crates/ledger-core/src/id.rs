@@ -39,7 +39,15 @@ impl IdScheme {
     /// A participant's identifier under this scheme.
     pub fn parse(self, s: &str) -> Result<Iin, IdError> {
         match self {
-            IdScheme::Kz => digits(s).map(|d| Iin::from_ascii(&to_ascii(&d))),
+            IdScheme::Kz => {
+                let d = digits(s)?;
+                // DOMAIN §2: a 5th digit 4-6 is a legal entity's type, never
+                // the tens of a birth day: a BIN, not a person.
+                if (4..=6).contains(&d[4]) {
+                    return Err(IdError::IsBin(d[4]));
+                }
+                Ok(Iin::from_ascii(&to_ascii(&d)))
+            }
             IdScheme::Kg => pin_digits(s).map(|a| Iin::from_ascii(&a)),
         }
     }
@@ -109,6 +117,8 @@ pub enum IdError {
     NeverIssued,
     #[error("5th digit {0} is not a BIN entity type (4-6): this is not a BIN")]
     NotBin(u8),
+    #[error("5th digit {0} is a legal entity's type: this is a BIN, not a person's IIN")]
+    IsBin(u8),
 }
 
 /// The check digit over the first 11 digits, or `None` when both weightings
@@ -917,6 +927,15 @@ mod tests {
             assert_eq!(c.kind, want, "5th digit {fifth}: {c:?}");
             assert_eq!(c.warnings.is_empty(), want.is_some(), "{c:?}");
         }
+    }
+
+    /// A BIN has the IIN's length and check digit: as a participant's
+    /// identifier it is refused (a participant is a person).
+    #[test]
+    fn a_bin_is_not_a_participant() {
+        let bin = (0..20).find_map(|s| Bin::generate(15, 3, s)).unwrap();
+        assert_eq!(Iin::parse(bin.as_str()), Err(IdError::IsBin(4)));
+        assert!(PayerId::parse(bin.as_str()).is_ok(), "a BIN pays");
     }
 
     #[test]

@@ -18,13 +18,16 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 /// What identifies one payment order: the payer, the document's number and
-/// date, and the day the money was received.
+/// date, and the day the money was received. A line without a document
+/// number is a payment of its own (`line`: its event id), never grouped
+/// with other unnumbered lines.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct PaymentKey {
     pub payer: PayerId,
     pub document_number: String,
     pub document_date: Option<NaiveDate>,
     pub received_on: NaiveDate,
+    pub line: Option<String>,
 }
 
 /// What each line says of its payment's header.
@@ -65,6 +68,9 @@ pub struct Reconciliation {
     pub deadline: DateTime<chrono::FixedOffset>,
     /// Incomplete when the deadline had passed (at `now`).
     pub overdue: bool,
+    /// Neither a total nor a line count: nothing to reconcile with. Listed
+    /// as such, never as reconciled.
+    pub unverifiable: bool,
 }
 
 impl Reconciliation {
@@ -139,7 +145,9 @@ pub fn reconcile(
     let short_of_money = header.total_amount.is_some_and(|t| total < t);
     let incomplete = short_of_lines || short_of_money;
     let deadline = calendar.recording_deadline(key.received_on).deadline;
+    let unverifiable = header.line_count == 0 && header.total_amount.is_none();
     Reconciliation {
+        unverifiable,
         overdue: incomplete && now > deadline,
         key,
         header,
@@ -186,6 +194,7 @@ mod tests {
             document_number: "PP-1".into(),
             document_date: None,
             received_on: NaiveDate::from_ymd_opt(2025, 4, 10).unwrap(),
+            line: None,
         }
     }
 
@@ -224,6 +233,9 @@ mod tests {
         let cal = Calendar::built_in();
         let later: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         let same_day: DateTime<Utc> = "2025-04-10T12:00:00Z".parse().unwrap();
+        // Neither a total nor a count: nothing to reconcile with.
+        let bare = reconcile(&cal, key(), &[line(1, "1000.00", "", 0)], later);
+        assert!(bare.unverifiable && !bare.unreconciled(), "{bare:?}");
         for (i, (lines, mismatched, incomplete)) in table.iter().enumerate() {
             let lines: Vec<PaymentLine> = lines
                 .iter()

@@ -11,6 +11,8 @@ pub enum TimeError {
     Date(String),
     #[error("not a period \"YYYY-MM\": {0:?}")]
     Period(String),
+    #[error("year out of 1900-2200: {0:?}")]
+    Year(String),
 }
 
 /// Inputs §4: which record times ("recorded at", the log's timestamp in
@@ -95,6 +97,11 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, TimeError> {
     let num =
         |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
     let year = i32::try_from(num(0..4)).expect("four digits fit");
+    // The years a period may have (`Period::new`): a date of year 0000 or
+    // 9999 in a social-insurance record is a typo, not a fact.
+    if !(1900..=2200).contains(&year) {
+        return Err(TimeError::Year(s.to_string()));
+    }
     NaiveDate::from_ymd_opt(year, num(5..7), num(8..10))
         .ok_or_else(|| TimeError::Date(s.to_string()))
 }
@@ -337,6 +344,9 @@ mod tests {
             "25-01-05",
             "2025/01/05",
             "2025-01-05T00",
+            "0000-01-01",
+            "1899-12-31",
+            "9999-12-31",
         ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }

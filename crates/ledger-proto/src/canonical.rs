@@ -119,7 +119,7 @@ fn person(
 }
 
 fn money(v: &mut String) {
-    if v.is_empty() {
+    if v.is_empty() || is_canonical_amount(v) {
         return;
     }
     if let Ok(m) = ledger_core::Money::parse(v) {
@@ -128,6 +128,22 @@ fn money(v: &mut String) {
             *v = canonical;
         }
     }
+}
+
+/// Already `Money`'s spelling: an optional minus, digits without a leading
+/// zero (but `0`), a point and two digits. Most amounts are: this spares
+/// them a parse and a copy on the projector's path.
+fn is_canonical_amount(v: &str) -> bool {
+    let b = v.strip_prefix('-').unwrap_or(v).as_bytes();
+    let n = b.len();
+    n >= 4
+        && b[n - 3] == b'.'
+        && b[n - 2].is_ascii_digit()
+        && b[n - 1].is_ascii_digit()
+        && b[..n - 3].iter().all(u8::is_ascii_digit)
+        && (b[0] != b'0' || n == 4)
+        && n <= 16
+        && v != "-0.00"
 }
 
 /// NFC. Most texts are NFC already: the quick check avoids a copy.
@@ -143,5 +159,35 @@ fn name(v: &mut String) {
     let tidy = v.split_whitespace().eq(v.split(' ')) && !v.is_empty();
     if !tidy && !v.is_empty() {
         *v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path agrees with `Money`'s own spelling.
+    #[test]
+    fn canonical_amounts_are_recognized() {
+        for (v, canonical) in [
+            ("0.00", true),
+            ("4250.00", true),
+            ("-12.50", true),
+            ("1000000000000.00", true),
+            ("-0.00", false),
+            ("04250.00", false),
+            ("4250", false),
+            ("4250.0", false),
+            ("4250.000", false),
+            ("6E+2", false),
+            (".50", false),
+            ("+4250.00", false),
+            ("10000000000000.00", false),
+        ] {
+            assert_eq!(is_canonical_amount(v), canonical, "{v}");
+            if canonical {
+                assert_eq!(ledger_core::Money::parse(v).unwrap().to_string(), v);
+            }
+        }
     }
 }

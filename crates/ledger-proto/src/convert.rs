@@ -20,15 +20,17 @@ pub struct WireError {
 const MAX_REASON_CHARS: usize = 512;
 
 fn err(field: &str, reason: impl ToString) -> WireError {
-    let mut reason = reason.to_string();
-    if let Some((cut, _)) = reason.char_indices().nth(MAX_REASON_CHARS) {
-        let len = reason.len();
-        reason.truncate(cut);
-        reason.push_str(&format!("… ({len} bytes in all)"));
-    }
     WireError {
         field: field.to_string(),
-        reason,
+        reason: bounded(&reason.to_string(), MAX_REASON_CHARS),
+    }
+}
+
+/// `text` whole up to `max` characters, else its start and its length.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes in all)", &text[..cut], text.len()),
     }
 }
 
@@ -101,6 +103,7 @@ impl At<'_> {
 
 /// Converts a wire envelope into a checked domain envelope.
 pub fn envelope_from_wire(e: &pb::Envelope) -> Result<core::Envelope, WireError> {
+    crate::texts::check_texts(e)?;
     let at = At("");
     let event_id =
         EventId::parse(at.required("event_id", &e.event_id)?).map_err(|r| err("event_id", r))?;

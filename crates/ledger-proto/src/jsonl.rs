@@ -32,10 +32,12 @@ impl From<WireError> for LineError {
     }
 }
 
+/// A line error with its field path and reason cut short: both may quote
+/// what the producer sent (a key, a value), which may be megabytes long.
 fn line_err(field: &str, reason: impl ToString) -> LineError {
     LineError {
-        field: field.to_string(),
-        reason: reason.to_string(),
+        field: crate::convert::bounded(field, 200),
+        reason: crate::convert::bounded(&reason.to_string(), 512),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod jsonl;
 pub mod monthly;
 pub mod notices;
 pub mod strict_json;
+pub mod texts;
 
 /// Generated messages of package `si.ledger.v1`.
 #[allow(clippy::all, missing_docs)]

@@ -225,14 +225,26 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
     let value = match ledger_proto::strict_json::parse(&text) {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("{}: {}: {}", args.file.display(), e.path, e.reason);
+            let bounded = ledger_proto::convert::bounded;
+            eprintln!(
+                "{}: {}: {}",
+                args.file.display(),
+                bounded(&e.path, 200),
+                bounded(&e.reason, 512)
+            );
             return Ok(2);
         }
     };
     let application: Application = match serde_path_to_error::deserialize(value) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("{}: {}: {}", args.file.display(), e.path(), e.inner());
+            let bounded = ledger_proto::convert::bounded;
+            eprintln!(
+                "{}: {}: {}",
+                args.file.display(),
+                bounded(&e.path().to_string(), 200),
+                bounded(&e.inner().to_string(), 512)
+            );
             return Ok(2);
         }
     };
@@ -240,11 +252,12 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
         Ok(r) => r,
         Err(problems) => {
             for p in &problems {
+                let p = ledger_proto::convert::bounded(&p.to_string(), 512);
                 eprintln!("{}: {p}", args.file.display());
             }
             eprintln!(
                 "application {} refused: {} problem(s); nothing published",
-                application.application_id,
+                ledger_proto::convert::bounded(&application.application_id, 128),
                 problems.len()
             );
             return Ok(2);

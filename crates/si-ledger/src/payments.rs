@@ -64,6 +64,11 @@ pub fn gather<B: Kv>(
                 document_number: c.payment.document_number.clone(),
                 document_date: c.payment.document_date,
                 received_on: c.payment.received_on,
+                line: c
+                    .payment
+                    .document_number
+                    .is_empty()
+                    .then(|| envelope.event_id.to_string()),
             };
             payments.entry(key).or_default().push(PaymentLine {
                 event_id: envelope.event_id.to_string(),
@@ -141,6 +146,7 @@ pub fn run(ctx: &Context, args: &PaymentsArgs) -> Result<i32> {
                     "incomplete": r.incomplete,
                     "deadline": r.deadline.to_rfc3339(),
                     "overdue": r.overdue,
+                    "unverifiable": r.unverifiable,
                     "recorded": lines.iter().map(|l| serde_json::json!({
                         "event_id": l.event_id,
                         "iin": l.iin.masked(),
@@ -166,7 +172,9 @@ pub fn run(ctx: &Context, args: &PaymentsArgs) -> Result<i32> {
                 .header
                 .total_amount
                 .map_or_else(|| "no total".to_string(), |t| format!("total {t}"));
-            let state = if !r.mismatches.is_empty() {
+            let state = if r.unverifiable {
+                "no total and no line count: nothing to reconcile with".to_string()
+            } else if !r.mismatches.is_empty() {
                 format!("MISMATCHED: {}", r.mismatches.join("; "))
             } else if r.overdue {
                 format!("INCOMPLETE past its deadline {}", r.deadline.to_rfc3339())

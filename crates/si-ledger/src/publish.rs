@@ -128,6 +128,45 @@ pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
     Ok(if summary.refused > 0 { 2 } else { 0 })
 }
 
+/// The longest line `publish` reads: a record larger than this could not
+/// be appended to a Kafka topic with default limits anyway.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Reads one line (without its `\n`) into `buf`, keeping at most `max`
+/// bytes of it, so that a file without line ends cannot exhaust memory.
+/// Returns the line's whole length, or `None` at the end of the input.
+fn read_line(
+    input: &mut impl BufRead,
+    max: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<usize>> {
+    buf.clear();
+    let mut len = 0usize;
+    let mut any = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(any.then_some(len));
+        }
+        any = true;
+        let (part, used, done) = match available.iter().position(|b| *b == b'\n') {
+            Some(i) => (&available[..i], i + 1, true),
+            None => (available, available.len(), false),
+        };
+        let room = max.saturating_sub(buf.len()).min(part.len());
+        buf.extend_from_slice(&part[..room]);
+        len = len.saturating_add(part.len());
+        input.consume(used);
+        if done {
+            return Ok(Some(len));
+        }
+    }
+}
+
 /// One line of an input file as text: without its `\r` (files from
 /// Windows end lines with CR LF) and, on the first line, without a UTF-8
 /// byte-order mark. A line that is not UTF-8 is refused, naming the first
@@ -179,9 +218,24 @@ pub fn publish_lines<S: RecordSink + ?Sized>(
             chunk.clear();
             Ok(())
         };
-    for (i, line) in input.split(b'\n').enumerate() {
-        let n = i as u64 + 1;
-        let bytes = line.with_context(|| format!("reading line {n}"))?;
+    let mut input = input;
+    let mut bytes = Vec::new();
+    for n in 1u64.. {
+        let Some(len) = read_line(&mut input, MAX_LINE, &mut bytes)
+            .with_context(|| format!("reading line {n}"))?
+        else {
+            break;
+        };
+        if len > MAX_LINE {
+            s.lines += 1;
+            s.refused += 1;
+            let e = ledger_proto::LineError {
+                field: "(line)".into(),
+                reason: format!("{len} bytes long, more than the {MAX_LINE} a line may have"),
+            };
+            refuse(n, &e);
+            continue;
+        }
         // One bad line never costs the good ones: an undecodable line is
         // refused by its number like any other invalid line.
         let line = match text_line(&bytes, n == 1) {
