@@ -175,15 +175,35 @@ impl Drop for Reaped {
 /// dead-letter kind it must become).
 pub type Poison = (u32, Vec<u8>, i64, Vec<u8>, &'static str);
 
+/// The wire envelope of `cases/wave2/05-bom.jsonl`: one valid contribution
+/// line (IIN 900517400451, 4,250.00 for 2025-03).
+pub fn case_envelope() -> ledger_proto::v1::Envelope {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/wave2/05-bom.jsonl");
+    let text = std::fs::read_to_string(path).expect("the case file");
+    ledger_proto::parse_line(&text).expect("a valid line").wire
+}
+
+/// A valid record and, before it, a poison batch for its participant.
+pub struct PoisonBatch {
+    pub wire: ledger_proto::v1::Envelope,
+    /// The valid record's value.
+    pub valid: Vec<u8>,
+    pub records: Vec<Poison>,
+}
+
 /// Inputs §5: one of each kind of record that cannot be applied (huge,
 /// random, truncated, bad keys, wrong partition, key mismatch, bad time,
-/// bad control, empty), for a participant whose valid envelope is `valid`
-/// (keyed `iin`, which the log puts on partition `home` of 4; `other` is
-/// another participant's). (partition to write to, key, record time ms,
-/// value, the dead-letter kind it must become).
-pub fn poison_records(iin: &str, home: u32, valid: &[u8], other: &[u8]) -> Vec<Poison> {
+/// bad control, empty) for the participant of [`case_envelope`], whose
+/// key a 4-partition log puts on its home partition.
+pub fn poison_batch() -> PoisonBatch {
+    let wire = case_envelope();
+    let mut other = wire.clone();
+    other.iin = "851102300013".into();
+    let other = ledger_proto::encode_envelope(&other);
+    let valid = ledger_proto::encode_envelope(&wire);
+    let home = ledger_core::partition_for(wire.iin.as_bytes(), 4);
     let t = 1_744_261_200_000; // 2025-04-10T05:00:00Z
-    let key = iin.as_bytes().to_vec();
+    let key = wire.iin.as_bytes().to_vec();
     // Deterministic "random" bytes: an xorshift stream.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut noise = |n: usize| -> Vec<u8> {
@@ -197,9 +217,9 @@ pub fn poison_records(iin: &str, home: u32, valid: &[u8], other: &[u8]) -> Vec<P
             .collect()
     };
     // A huge value: a valid envelope's bytes followed by a megabyte of noise.
-    let mut huge = valid.to_vec();
+    let mut huge = valid.clone();
     huge.extend(noise(1_040_000));
-    vec![
+    let records = vec![
         (home, key.clone(), t, huge, "undecodable"),
         (home, key.clone(), t, noise(300), "undecodable"),
         (
@@ -213,21 +233,26 @@ pub fn poison_records(iin: &str, home: u32, valid: &[u8], other: &[u8]) -> Vec<P
             home,
             b"\xff\xfe not a key".to_vec(),
             t,
-            valid.to_vec(),
+            valid.clone(),
             "bad_key",
         ),
-        (home, vec![b'9'; 5000], t, valid.to_vec(), "bad_key"),
+        (home, vec![b'9'; 5000], t, valid.clone(), "bad_key"),
         (
             (home + 1) % 4,
             key.clone(),
             t,
-            valid.to_vec(),
+            valid.clone(),
             "wrong_partition",
         ),
-        (home, key.clone(), t, other.to_vec(), "key_mismatch"),
+        (home, key.clone(), t, other, "key_mismatch"),
         // 1 ms: 0 means "now" to librdkafka.
-        (home, key.clone(), 1, valid.to_vec(), "bad_timestamp"),
+        (home, key.clone(), 1, valid.clone(), "bad_timestamp"),
         (home, b"control/x".to_vec(), t, noise(50), "bad_control"),
-        (home, key.clone(), t, Vec::new(), "invalid"),
-    ]
+        (home, key, t, Vec::new(), "invalid"),
+    ];
+    PoisonBatch {
+        wire,
+        valid,
+        records,
+    }
 }

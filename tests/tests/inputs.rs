@@ -263,8 +263,7 @@ fn a_record_time_before_the_epoch_in_the_log_is_a_dead_letter() {
     // dead-letters it with the time shown readably; the next record is
     // applied.
     let l = Ledger::new();
-    let text = std::fs::read_to_string(case("05-bom.jsonl")).unwrap();
-    let wire = ledger_proto::parse_line(&text).unwrap().wire;
+    let wire = ledger_e2e::case_envelope();
     let mut second = wire.clone();
     second.event_id = "bank-x-2025-000002".into();
     let (a, b) = (
@@ -302,18 +301,11 @@ fn a_record_time_before_the_epoch_in_the_log_is_a_dead_letter() {
 #[test]
 fn a_poison_batch_is_dead_lettered_and_the_record_behind_it_applied() {
     let l = Ledger::new();
-    let text = std::fs::read_to_string(case("05-bom.jsonl")).unwrap();
-    let wire = ledger_proto::parse_line(&text).unwrap().wire;
-    let mut other = wire.clone();
-    other.iin = "851102300013".into();
-    let valid = ledger_proto::encode_envelope(&wire);
-    let home = ledger_core::partition_for(wire.iin.as_bytes(), 4);
-    let poison = ledger_e2e::poison_records(
-        &wire.iin,
-        home,
-        &valid,
-        &ledger_proto::encode_envelope(&other),
-    );
+    let ledger_e2e::PoisonBatch {
+        wire,
+        valid,
+        records: poison,
+    } = ledger_e2e::poison_batch();
     let log = ledger_stream::EmbeddedLog::open_or_create(Path::new(&l.log), 4).unwrap();
     let mut appender = log.appender().unwrap();
     for (p, k, t, v, _) in &poison {

@@ -766,11 +766,7 @@ fn record_times_are_judged_alike_on_kafka_and_the_embedded_log() {
     let dir = tempfile::tempdir().unwrap();
     let topic = unique_topic("times");
     create(&topic, 4);
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/wave2/05-bom.jsonl"),
-    )
-    .unwrap();
-    let template = ledger_proto::parse_line(&text).unwrap().wire;
+    let template = ledger_e2e::case_envelope();
     let good = chrono::DateTime::parse_from_rfc3339("2025-04-10T10:00:00+05:00")
         .unwrap()
         .timestamp_millis();
@@ -871,21 +867,11 @@ fn a_poison_batch_reaches_the_dead_letter_topic_and_the_record_behind_it_is_appl
     let dir = tempfile::tempdir().unwrap();
     let topic = unique_topic("poison");
     create(&topic, 4);
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/wave2/05-bom.jsonl"),
-    )
-    .unwrap();
-    let wire = ledger_proto::parse_line(&text).unwrap().wire;
-    let mut other = wire.clone();
-    other.iin = "851102300013".into();
-    let valid = ledger_proto::encode_envelope(&wire);
-    let home = ledger_core::partition_for(wire.iin.as_bytes(), 4);
-    let poison = ledger_e2e::poison_records(
-        &wire.iin,
-        home,
-        &valid,
-        &ledger_proto::encode_envelope(&other),
-    );
+    let ledger_e2e::PoisonBatch {
+        wire,
+        valid,
+        records: poison,
+    } = ledger_e2e::poison_batch();
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", kafka_brokers())

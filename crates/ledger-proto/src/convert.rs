@@ -361,18 +361,18 @@ fn benefit_assigned(at: &At, b: &pb::BenefitAssigned) -> Result<core::BenefitAss
 }
 
 /// The shared fields of `PersonRegistered` and `PersonDataChanged`.
-struct PersonFields<'a> {
-    surname: &'a str,
-    name: &'a str,
-    patronymic: &'a str,
-    birth_date: &'a str,
-    sex: &'a str,
-    address: &'a str,
-    postcode: &'a str,
-    document: Option<&'a pb::IdentityDocument>,
-    citizenship: &'a str,
-    effective_on: &'a str,
-    deceased_on: &'a str,
+pub(crate) struct PersonFields<'a> {
+    pub(crate) surname: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) patronymic: &'a str,
+    pub(crate) birth_date: &'a str,
+    pub(crate) sex: &'a str,
+    pub(crate) address: &'a str,
+    pub(crate) postcode: &'a str,
+    pub(crate) document: Option<&'a pb::IdentityDocument>,
+    pub(crate) citizenship: &'a str,
+    pub(crate) effective_on: &'a str,
+    pub(crate) deceased_on: &'a str,
 }
 
 macro_rules! person_fields {
@@ -394,10 +394,10 @@ macro_rules! person_fields {
 }
 
 impl<'a> PersonFields<'a> {
-    fn of_registered(p: &'a pb::PersonRegistered) -> Self {
+    pub(crate) fn of_registered(p: &'a pb::PersonRegistered) -> Self {
         person_fields!(p)
     }
-    fn of_changed(p: &'a pb::PersonDataChanged) -> Self {
+    pub(crate) fn of_changed(p: &'a pb::PersonDataChanged) -> Self {
         person_fields!(p)
     }
 }

@@ -5,7 +5,7 @@
 //! mark inside, and a bounded length, so that a 10 MB "surname" is refused
 //! at the door rather than stored in every history entry.
 
-use crate::convert::WireError;
+use crate::convert::{PersonFields, WireError};
 use crate::v1 as pb;
 
 /// A text field's limits: most characters, and whether line breaks and
@@ -65,19 +65,20 @@ fn payment(at: &str, p: &pb::PaymentDocument) -> Result<(), WireError> {
     check(&format!("{at}.recipient_name"), &p.recipient_name, ORG)
 }
 
-fn person(
-    at: &str,
-    names: [(&str, &str); 3],
-    others: [(&str, &str, Kind); 4],
-    document: Option<&pb::IdentityDocument>,
-) -> Result<(), WireError> {
-    for (n, v) in names {
-        check(&format!("{at}.{n}"), v, NAME)?;
-    }
-    for (n, v, k) in others {
+fn person(at: &str, p: &PersonFields) -> Result<(), WireError> {
+    let fields = [
+        ("surname", p.surname, NAME),
+        ("name", p.name, NAME),
+        ("patronymic", p.patronymic, NAME),
+        ("address", p.address, ORG),
+        ("postcode", p.postcode, CODE),
+        ("citizenship", p.citizenship, CODE),
+        ("sex", p.sex, CODE),
+    ];
+    for (n, v, k) in fields {
         check(&format!("{at}.{n}"), v, k)?;
     }
-    if let Some(d) = document {
+    if let Some(d) = p.document {
         check(&format!("{at}.document.series"), &d.series, CODE)?;
         check(&format!("{at}.document.number"), &d.number, CODE)?;
         check(&format!("{at}.document.issuer"), &d.issuer, ORG)?;
@@ -126,36 +127,8 @@ pub fn check_texts(e: &pb::Envelope) -> Result<(), WireError> {
                 .as_ref()
                 .map_or(Ok(()), |p| payment("benefit_returned.payment", p))
         }
-        Some(P::Person(p)) => person(
-            "person",
-            [
-                ("surname", &p.surname),
-                ("name", &p.name),
-                ("patronymic", &p.patronymic),
-            ],
-            [
-                ("address", &p.address, ORG),
-                ("postcode", &p.postcode, CODE),
-                ("citizenship", &p.citizenship, CODE),
-                ("sex", &p.sex, CODE),
-            ],
-            p.document.as_ref(),
-        ),
-        Some(P::PersonChanged(p)) => person(
-            "person_changed",
-            [
-                ("surname", &p.surname),
-                ("name", &p.name),
-                ("patronymic", &p.patronymic),
-            ],
-            [
-                ("address", &p.address, ORG),
-                ("postcode", &p.postcode, CODE),
-                ("citizenship", &p.citizenship, CODE),
-                ("sex", &p.sex, CODE),
-            ],
-            p.document.as_ref(),
-        ),
+        Some(P::Person(p)) => person("person", &PersonFields::of_registered(p)),
+        Some(P::PersonChanged(p)) => person("person_changed", &PersonFields::of_changed(p)),
         Some(P::Merged(m)) => check("merged.reason", &m.reason, FREE),
         Some(P::MergeTransfer(t)) => check("merge_transfer.reason", &t.reason, FREE),
     }

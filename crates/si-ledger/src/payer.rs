@@ -221,32 +221,26 @@ fn requests(a: &Application) -> Result<Vec<pb::Envelope>, Vec<String>> {
 
 pub fn apply(args: &ApplyArgs) -> Result<i32> {
     let text = crate::input::read_text(&args.file)?;
+    // Names the field and the reason, each cut short: both may quote what
+    // was sent.
+    let refuse = |field: &str, reason: &str| {
+        let bounded = ledger_proto::convert::bounded;
+        eprintln!(
+            "{}: {}: {}",
+            args.file.display(),
+            bounded(field, 200),
+            bounded(reason, 512)
+        );
+        Ok(2)
+    };
     // Read strictly: a repeated key is refused, null is absent.
     let value = match ledger_proto::strict_json::parse(&text) {
         Ok(v) => v,
-        Err(e) => {
-            let bounded = ledger_proto::convert::bounded;
-            eprintln!(
-                "{}: {}: {}",
-                args.file.display(),
-                bounded(&e.path, 200),
-                bounded(&e.reason, 512)
-            );
-            return Ok(2);
-        }
+        Err(e) => return refuse(&e.path, &e.reason),
     };
     let application: Application = match serde_path_to_error::deserialize(value) {
         Ok(a) => a,
-        Err(e) => {
-            let bounded = ledger_proto::convert::bounded;
-            eprintln!(
-                "{}: {}: {}",
-                args.file.display(),
-                bounded(&e.path().to_string(), 200),
-                bounded(&e.inner().to_string(), 512)
-            );
-            return Ok(2);
-        }
+        Err(e) => return refuse(&e.path().to_string(), &e.inner().to_string()),
     };
     let envelopes = match requests(&application) {
         Ok(r) => r,
