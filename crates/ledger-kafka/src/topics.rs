@@ -49,6 +49,20 @@ pub fn timestamp_configs(
     ]
 }
 
+/// A topic retained forever, with `configs` besides.
+fn new_topic<'a>(
+    name: &'a str,
+    partitions: i32,
+    replication: i32,
+    configs: &'a [(&'static str, String)],
+) -> NewTopic<'a> {
+    let t = NewTopic::new(name, partitions, TopicReplication::Fixed(replication))
+        .set("retention.ms", "-1")
+        .set("retention.bytes", "-1")
+        .set("cleanup.policy", "delete");
+    configs.iter().fold(t, |t, (k, v)| t.set(k, v))
+}
+
 /// Creates `topic` with `partitions` partitions and its derived topics (the
 /// same count), all retained forever: the ledger topic is the ledger's
 /// source of truth, and the others are its evidence. The ledger topic gets
@@ -69,19 +83,33 @@ pub fn create_topics(
     let new: Vec<NewTopic> = names
         .iter()
         .map(|n| {
-            let t = NewTopic::new(n, count, TopicReplication::Fixed(replication))
-                .set("retention.ms", "-1")
-                .set("retention.bytes", "-1")
-                .set("cleanup.policy", "delete");
-            if n == topic {
-                timestamps.iter().fold(t, |t, (k, v)| t.set(k, v))
-            } else {
-                t
-            }
+            new_topic(
+                n,
+                count,
+                replication,
+                if n == topic { timestamps } else { &[] },
+            )
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = futures_executor::block_on(admin.create_topics(new.iter(), &opts))?;
+    let mut results = futures_executor::block_on(admin.create_topics(new.iter(), &opts))?;
+    // A broker older than Kafka 3.6 knows no `message.timestamp.before/
+    // after.max.ms`: the ledger topic is made without them (the projector
+    // and `publish` still apply the rule), and the operator is told.
+    if let Some(r) = results
+        .iter_mut()
+        .find(|r| matches!(r, Err((n, RDKafkaErrorCode::InvalidConfig)) if n == topic))
+    {
+        tracing::warn!(
+            topic,
+            "the broker refused message.timestamp.before/after.max.ms (older than Kafka 3.6?): \
+             created without them"
+        );
+        let again = [new_topic(topic, count, replication, &[])];
+        *r = futures_executor::block_on(admin.create_topics(again.iter(), &opts))?
+            .pop()
+            .unwrap_or_else(|| Err((topic.to_string(), RDKafkaErrorCode::Unknown)));
+    }
     results
         .into_iter()
         .map(|r| match r {
