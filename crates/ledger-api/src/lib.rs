@@ -8,5 +8,5 @@ pub mod auth;
 pub mod server;
 pub mod views;
 
-pub use server::{Config, Held, Server};
+pub use server::{Config, Held, Limits, Server};
 pub use views::{digest_json, log_time, Entry, ViewError, Views};

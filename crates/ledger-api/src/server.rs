@@ -358,6 +358,28 @@ pub struct Config {
     /// The access log file (created if missing).
     pub access_log: std::path::PathBuf,
     pub held: Held,
+    pub limits: Limits,
+}
+
+/// What one client may hold of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long a connection may take to send a request's header. On a
+    /// keep-alive connection the wait for the next request counts too, so
+    /// this is also the idle timeout: a slow or idle client is cut off.
+    pub header_read_timeout: std::time::Duration,
+    /// Connections served at once; more wait in the listen backlog. Keep it
+    /// under the process's file limit (`LimitNOFILE`).
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: std::time::Duration::from_secs(10),
+            max_connections: 1024,
+        }
+    }
 }
 
 /// A running server: its own thread and tokio runtime.
@@ -365,6 +387,87 @@ pub struct Server {
     addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Set when the server's thread has ended, for whatever reason.
+    ended: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Sets its flag when dropped: when the server thread ends, by returning
+/// or by a panic.
+struct EndGuard(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for EndGuard {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Accepts connections until `stopped`, each served by hyper's HTTP/1 with
+/// `limits`; then lets the connections finish their requests. An accept
+/// error (EMFILE when the process is out of file descriptors, a client
+/// gone before its accept) is logged and retried after a pause, never the
+/// end of the server.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&permits).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut stopped => break,
+        };
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut stopped => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let mut closing = closing_rx.clone();
+        connections.spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .keep_alive(true);
+            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "connection ended");
+                    }
+                }
+                _ = closing.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(permit);
+        });
+        // Reap finished connections as we go.
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = closing.send(true);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10 s of shutdown: dropped");
+    }
 }
 
 impl Server {
@@ -386,15 +489,21 @@ impl Server {
             held: config.held,
             metrics: Mutex::new(Metrics::default()),
         });
+        // Timers on: hyper's header-read timeout and the accept back-off
+        // need them (without, a failed accept panicked the server thread).
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("ledger-api")
-            .enable_io()
+            .enable_all()
             .build()?;
+        let limits = config.limits;
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let guard = EndGuard(Arc::clone(&ended));
         let thread = std::thread::Builder::new()
             .name("ledger-api".into())
             .spawn(move || {
+                let _guard = guard;
                 runtime.block_on(async move {
                     let listener = match tokio::net::TcpListener::from_std(listener) {
                         Ok(l) => l,
@@ -403,25 +512,31 @@ impl Server {
                             return;
                         }
                     };
-                    let served = axum::serve(listener, router(state))
-                        .with_graceful_shutdown(async {
-                            let _ = stopped.await;
-                        })
-                        .await;
-                    if let Err(e) = served {
-                        tracing::error!(error = %e, "API server stopped");
-                    }
+                    serve(listener, router(state), limits, stopped).await;
                 })
             })?;
         Ok(Server {
             addr,
             shutdown: Some(shutdown),
             thread: Some(thread),
+            ended,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The flag [`Server::ended`] reads, for a watcher thread: set when
+    /// the server thread has ended.
+    pub fn ended_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        Arc::clone(&self.ended)
+    }
+
+    /// Whether the server has ended without being asked to: its process
+    /// should then exit non-zero, so that a supervisor restarts it.
+    pub fn ended(&self) -> bool {
+        self.shutdown.is_some() && self.ended.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Stops accepting, lets requests in flight finish, and returns.

@@ -23,6 +23,15 @@ pub struct ApiArgs {
     /// Where access records go [default: DATA/access-log.jsonl].
     #[arg(long, value_name = "FILE")]
     pub access_log: Option<PathBuf>,
+    /// How long a client may take to send a request's header, in ms; on a
+    /// keep-alive connection the wait for the next request counts too, so
+    /// this is also the idle timeout.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Connections served at once (more wait in the listen backlog). Keep
+    /// it under the process's file limit (`ulimit -n`, `LimitNOFILE`).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
 }
 
 #[derive(Args)]
@@ -63,6 +72,12 @@ pub fn start(
             tokens,
             access_log,
             held,
+            limits: ledger_api::Limits {
+                header_read_timeout: std::time::Duration::from_millis(
+                    api.header_read_timeout_ms.max(1),
+                ),
+                max_connections: api.max_connections.max(1),
+            },
         },
     )
     .with_context(|| format!("serving on {listen}"))?;
@@ -82,10 +97,47 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
     )?;
     let stop = crate::query::stop_on_signals()?;
     while !stop.load(Ordering::Relaxed) {
+        if server.ended() {
+            // Never a process that looks alive while serving nothing: a
+            // supervisor restarts one that exits.
+            eprintln!("error: the API server stopped on its own; exiting so that it is restarted");
+            return Ok(1);
+        }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     server.stop();
     Ok(0)
+}
+
+/// `project --serve`: when the API server ends on its own, the projector
+/// is stopped cleanly (its batch finished and flushed) and the command
+/// exits non-zero ([`server_ended`]).
+pub fn watch(server: &Server) -> Result<()> {
+    let stop = crate::query::stop_on_signals()?;
+    let ended = server.ended_flag();
+    std::thread::Builder::new()
+        .name("api-watch".into())
+        .spawn(move || loop {
+            if ended.load(Ordering::SeqCst) {
+                SERVER_ENDED.store(true, Ordering::SeqCst);
+                stop.store(true, Ordering::SeqCst);
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        })
+        .context("starting the API watcher")?;
+    Ok(())
+}
+
+static SERVER_ENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a watched API server ended on its own; says so on stderr.
+pub fn server_ended() -> bool {
+    let ended = SERVER_ENDED.load(Ordering::SeqCst);
+    if ended {
+        eprintln!("error: the API server stopped on its own; the projector stopped with it");
+    }
+    ended
 }
 
 #[derive(Args)]

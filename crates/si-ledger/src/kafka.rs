@@ -125,6 +125,9 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
         }
         None => None,
     };
+    if let Some(server) = &_server {
+        crate::api::watch(server)?;
+    }
     let run_opts = Options {
         batch_size: args.batch_size.max(1),
         until: if args.until_end {
@@ -154,6 +157,9 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
     // rather than when its session times out.
     drop(source);
     query::print_totals(&totals, args.json)?;
+    if crate::api::server_ended() {
+        return Ok(1);
+    }
     Ok(query::interrupted(
         &totals,
         "project --until-end",

@@ -175,8 +175,14 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
         )?),
         None => None,
     };
+    if let Some(server) = &_server {
+        crate::api::watch(server)?;
+    }
     let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow)?;
     print_totals(&totals, args.json)?;
+    if crate::api::server_ended() {
+        return Ok(1);
+    }
     Ok(interrupted(
         &totals,
         "project",

@@ -1,0 +1,171 @@
+//! The API under hostile clients (issue 14, availability): the real binary
+//! on loopback, flooded with idle connections past its file limit, held
+//! by clients that send half a header, and capped in connections. It never
+//! dies, and a slow or idle client is cut off.
+
+use ledger_e2e::{demo, free_port, http_get, si_ledger, Reaped};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// `serve` on a demo store with `extra` options, under `ulimit -n` when
+/// given; the process and its port once `/healthz` answers.
+fn serve(dir: &Path, data: &Path, nofile: Option<u32>, extra: &[&str]) -> (Reaped, u16) {
+    let auth = dir.join("auth.toml");
+    std::fs::write(
+        &auth,
+        "[[tokens]]\nname = \"ops\"\nrole = \"operator\"\n\
+         sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        &listen,
+        "--auth",
+        auth.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let mut cmd = match nofile {
+        None => si_ledger(&args),
+        Some(n) => {
+            // The real binary under a low file limit, as a supervisor might
+            // start it: `sh` sets the limit and becomes the server.
+            let mut c = std::process::Command::new("sh");
+            c.arg("-c")
+                .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                .arg(ledger_e2e::binary())
+                .args(&args)
+                .env("SI_LEDGER_LOG", "warn");
+            c
+        }
+    };
+    let child = Reaped(Some(
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let started = Instant::now();
+    while http_get(port, "/healthz").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server never answered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, port)
+}
+
+fn healthy(port: u16) -> bool {
+    http_get(port, "/healthz").is_some_and(|b| b.contains("\"ok\""))
+}
+
+#[test]
+fn a_flood_of_idle_connections_past_the_file_limit_never_kills_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 20, 2);
+    // 256 descriptors and 300 idle connections: accept() fails with EMFILE.
+    let (mut server, port) = serve(
+        dir.path(),
+        &data,
+        Some(256),
+        &["--header-read-timeout-ms", "1000"],
+    );
+    let flood: Vec<TcpStream> = (0..300)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    assert!(flood.len() >= 256, "{} connections", flood.len());
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(flood);
+    // The server is still there, and answers again.
+    let started = Instant::now();
+    while !healthy(port) {
+        assert!(
+            server.child().try_wait().unwrap().is_none(),
+            "the server exited"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "/healthz never answered again after the flood"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(server.child().try_wait().unwrap().is_none());
+}
+
+#[test]
+fn a_client_that_sends_half_a_header_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 20, 2);
+    let (_server, port) = serve(
+        dir.path(),
+        &data,
+        None,
+        &["--header-read-timeout-ms", "500"],
+    );
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    // An idle keep-alive connection is cut off the same way.
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    for s in [&mut slow, &mut idle] {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut all = Vec::new();
+        // Read to the end: the server closes the connection (EOF) long
+        // before the 20 s read timeout.
+        let r = s.read_to_end(&mut all);
+        assert!(r.is_ok(), "the server closed the connection: {r:?}");
+    }
+    assert!(healthy(port));
+}
+
+#[test]
+fn connections_beyond_the_cap_wait_for_a_free_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 20, 2);
+    let (_server, port) = serve(
+        dir.path(),
+        &data,
+        None,
+        &[
+            "--max-connections",
+            "2",
+            "--header-read-timeout-ms",
+            "60000",
+        ],
+    );
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // A third request is not served while two connections are held.
+    let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        third.read(&mut buf).is_err(),
+        "served beyond the cap of 2 connections"
+    );
+    // Once one is freed, it is.
+    drop(held);
+    third
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut answer = Vec::new();
+    third.read_to_end(&mut answer).unwrap();
+    assert!(String::from_utf8_lossy(&answer).contains("200 OK"));
+}
