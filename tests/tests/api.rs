@@ -15,9 +15,27 @@ fn sha(token: &str) -> String {
         .collect()
 }
 
-const AUDITOR: &str = "auditor-token-1";
-const REPORTER: &str = "reporter-token-1";
-const OPERATOR: &str = "operator-token-1";
+// Tokens of at least 32 characters (shorter ones are refused unread).
+const AUDITOR: &str = "auditor-token-1-0123456789abcdef0123";
+const REPORTER: &str = "reporter-token-1-0123456789abcdef012";
+const OPERATOR: &str = "operator-token-1-0123456789abcdef012";
+
+/// A raw HTTP/1.1 exchange on loopback: the status and the body.
+fn raw(port: u16, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
 
 fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
@@ -127,6 +145,80 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
     assert!(body.contains("as_of"), "{body}");
     assert_eq!(get(&format!("{account}?bogus=1"), Some(AUDITOR)).0, 400);
 
+    // Strict about what it is sent (issue 14): every error is JSON.
+    let request = |line: &str, headers: &str| {
+        raw(
+            port,
+            &format!("{line} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n"),
+        )
+    };
+    let (status, body) = request(
+        &format!("GET {account}"),
+        &format!("Authorization: bearer {AUDITOR}\r\n"),
+    );
+    assert_eq!(status, 200, "the scheme is case-insensitive: {body}");
+    let (status, body) = request(
+        &format!("GET {account}"),
+        &format!("Authorization: Bearer {AUDITOR}\r\nAuthorization: Bearer {REPORTER}\r\n"),
+    );
+    assert_eq!(
+        (status, json(&body)["error"]["code"].clone()),
+        (400, "bad_request".into()),
+        "{body}"
+    );
+    let (status, body) = get(
+        &format!("{account}?as_of=garbage&as_of=2026-03-31"),
+        Some(AUDITOR),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("given twice"), "{body}");
+    let (status, body) = get(
+        &format!("{account}/history?as_of=2026-03-31"),
+        Some(AUDITOR),
+    );
+    assert_eq!(status, 400, "history refuses what it would ignore: {body}");
+    let (status, body) = get(&format!("{account}?as_of=0000-01-01"), Some(AUDITOR));
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = get(&format!("{account}?as_of=1999-12-31"), Some(AUDITOR));
+    assert!(
+        status == 400 && body.contains("before the ledger's epoch"),
+        "{body}"
+    );
+    let long = "x".repeat(60_000);
+    let (status, body) = get(&format!("{account}?as_of={long}"), Some(AUDITOR));
+    assert_eq!(status, 414, "{body}");
+    assert_eq!(json(&body)["error"]["code"], "uri_too_long");
+    let (status, body) = get(&format!("{account}?as_of={}", &long[..5000]), Some(AUDITOR));
+    assert_eq!(status, 400);
+    assert!(
+        body.len() < 1000,
+        "a rejected value is cut short: {} bytes",
+        body.len()
+    );
+    let (status, body) = request(
+        &format!("POST {account}"),
+        &format!("Authorization: Bearer {AUDITOR}\r\nContent-Length: 0\r\n"),
+    );
+    assert_eq!(
+        (status, json(&body)["error"]["code"].clone()),
+        (405, "method_not_allowed".into()),
+        "{body}"
+    );
+    let (status, body) = request(
+        "GET /v1/accounts/%FF%FE",
+        &format!("Authorization: Bearer {AUDITOR}\r\n"),
+    );
+    assert_eq!(
+        (status, json(&body)["error"]["code"].clone()),
+        (400, "bad_iin".into()),
+        "{body}"
+    );
+    assert_eq!(
+        get(&account, Some("short-token")).0,
+        401,
+        "tokens under 32 characters"
+    );
+
     // Reads, equal to what the command line says.
     let (status, body) = get(&account, Some(AUDITOR));
     assert_eq!(status, 200, "{body}");
@@ -147,25 +239,94 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
         "{body}"
     );
 
-    // Every read of personal data left a record, with who and which IIN.
-    let (status, body) = get("/v1/access-log", Some(AUDITOR));
+    // A well-formed IIN the ledger does not hold: 404, and recorded (it
+    // says whether a person is in the ledger).
+    let absent = (1..)
+        .filter_map(|serial| {
+            ledger_core::Iin::generate(
+                chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap(),
+                ledger_core::Sex::Male,
+                serial,
+            )
+        })
+        .map(|i| i.to_string())
+        .find(|i| !iins.contains(i))
+        .unwrap();
+    let (status, body) = get(&format!("/v1/accounts/{absent}"), Some(AUDITOR));
+    assert_eq!(status, 404, "{body}");
+
+    // Every attempted read of personal data left a record: who, which IIN,
+    // how it was answered, with what parameters, from where.
+    let (status, body) = get("/v1/access-log?limit=1000", Some(AUDITOR));
     assert_eq!(status, 200, "{body}");
-    let records = json(&body);
+    let page = json(&body);
+    let records = page["records"].as_array().unwrap().clone();
     let reads: Vec<&Value> = records
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|r| r["iin"] == iin.as_str())
         .collect();
-    assert_eq!(reads.len(), 3, "account, history, as-of: {records}");
+    assert_eq!(
+        reads.len(),
+        4,
+        "account (bearer, lowercase bearer), history, as-of: {page}"
+    );
     assert!(reads
         .iter()
-        .all(|r| r["who"] == "audit-office" && r["role"] == "auditor"));
+        .all(|r| r["who"] == "audit-office" && r["role"] == "auditor" && r["outcome"] == 200));
+    assert!(reads.iter().any(|r| r["as_of"] == "2000-01-01"), "{page}");
+    assert!(reads
+        .iter()
+        .all(|r| r["method"] == "GET" && r["client"].as_str().unwrap().starts_with("127.0.0.1:")));
+    let misses: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["iin"] == absent.as_str())
+        .collect();
+    assert_eq!(misses.len(), 1, "{page}");
+    assert_eq!(misses[0]["outcome"], 404);
     assert_eq!(
-        records.as_array().unwrap().len(),
-        4,
-        "refused reads leave no record; reading the log does: {records}"
+        records.len(),
+        6,
+        "refused reads leave no record; a miss and reading the log do: {page}"
     );
+    assert_eq!(page["next_cursor"], Value::Null);
+    // Pages, filters, a cap.
+    let (_, body) = get("/v1/access-log?limit=2", Some(AUDITOR));
+    let first = json(&body);
+    assert_eq!(first["records"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    let (_, body) = get(
+        &format!("/v1/access-log?limit=2&cursor={cursor}"),
+        Some(AUDITOR),
+    );
+    assert_eq!(
+        json(&body)["records"][0],
+        records[2],
+        "the next page goes on"
+    );
+    // Filtered by an IIN: the miss, and this read itself (a read of the log
+    // for one person is recorded with that person's IIN).
+    let (_, body) = get(&format!("/v1/access-log?iin={absent}"), Some(AUDITOR));
+    let by_iin = json(&body);
+    let endpoints: Vec<&str> = by_iin["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(endpoints, ["GET /v1/accounts/{iin}", "GET /v1/access-log"]);
+    assert_eq!(get("/v1/access-log?limit=100000", Some(AUDITOR)).0, 400);
+    assert_eq!(get("/v1/access-log?who=a&who=b", Some(AUDITOR)).0, 400);
+    let (_, body) = get("/v1/access-log?from=2099-01-01T00:00:00Z", Some(AUDITOR));
+    assert_eq!(json(&body)["records"].as_array().unwrap().len(), 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("access-log.jsonl"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the access log is its owner's alone");
+    }
 
     // The OpenAPI document is JSON, OpenAPI 3, and every path it lists is
     // a route of the server.

@@ -5,7 +5,7 @@
 //! [[tokens]]
 //! name = "audit-office"
 //! role = "auditor"
-//! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+//! sha256 = "<64 hex digits: printf %s \"$(openssl rand -hex 32)\" | sha256sum>"
 //! ```
 
 use serde::Deserialize;

@@ -6,10 +6,12 @@
 use crate::access::{self, AccessLog, AccessRecord};
 use crate::auth::{Caller, Role, Tokens};
 use crate::views::{digest_json, ViewError, Views};
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Extension;
 use axum::{Json, Router};
 use ledger_core::{parse_date, Context, Iin};
 use ledger_store::{LedgerStore, SledKv};
@@ -96,20 +98,37 @@ impl AppState {
     /// The caller of a request, if its token is known and its role is one
     /// of `allowed`.
     fn authorize(&self, headers: &HeaderMap, allowed: &[Role]) -> Result<Caller, ApiError> {
-        let token = headers
-            .get(header::AUTHORIZATION)
+        let unauthenticated = |why: &str| {
+            // Failed attempts are logged (the token never is), so that a
+            // burst of them shows in the server's log, not only in metrics.
+            tracing::warn!(why, "request without a valid token");
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", why)
+        };
+        let mut given = headers.get_all(header::AUTHORIZATION).iter();
+        let first = given.next();
+        if given.next().is_some() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "two Authorization headers: send one",
+            ));
+        }
+        // RFC 9110 §11.1: the scheme name is case-insensitive.
+        let token = first
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "send an Authorization: Bearer <token> header",
-                )
-            })?;
-        let caller = self.tokens.caller(token.trim()).ok_or_else(|| {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "unknown token")
-        })?;
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(|| unauthenticated("send an Authorization: Bearer <token> header"))?;
+        if token.chars().count() < MIN_TOKEN_CHARS {
+            return Err(unauthenticated(
+                "tokens are at least 32 characters (make one with `openssl rand -hex 32`)",
+            ));
+        }
+        let caller = self
+            .tokens
+            .caller(token)
+            .ok_or_else(|| unauthenticated("unknown token"))?;
         if !allowed.contains(&caller.role) {
             let roles: Vec<String> = allowed.iter().map(Role::to_string).collect();
             return Err(ApiError::new(
@@ -132,25 +151,27 @@ impl AppState {
         }
     }
 
-    /// Records a read of personal data; the data is sent only after this.
-    async fn record(
-        &self,
-        caller: &Caller,
-        iin: Option<&Iin>,
-        endpoint: &str,
-    ) -> Result<(), ApiError> {
+    /// Records an attempted read of personal data: the data is sent only
+    /// after this. `outcome` is the status the attempt is answered with.
+    async fn record(&self, attempt: Attempt<'_>, outcome: StatusCode) -> Result<(), ApiError> {
         tracing::info!(
-            who = %caller.name,
-            iin = %iin.map(Iin::masked).unwrap_or_default(),
-            endpoint,
+            who = %attempt.caller.name,
+            iin = %attempt.iin.map(Iin::masked).unwrap_or_default(),
+            endpoint = attempt.endpoint,
+            outcome = outcome.as_u16(),
             "personal data read"
         );
         let r = AccessRecord {
             at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            who: caller.name.clone(),
-            role: caller.role.to_string(),
-            iin: iin.map(|i| i.as_str().to_string()),
-            endpoint: endpoint.to_string(),
+            who: attempt.caller.name.clone(),
+            role: attempt.caller.role.to_string(),
+            iin: attempt.iin.map(|i| i.as_str().to_string()),
+            endpoint: attempt.endpoint.to_string(),
+            method: Some("GET".into()),
+            outcome: Some(outcome.as_u16()),
+            as_of: attempt.as_of.map(|d| d.to_string()),
+            as_known_on: attempt.as_known_on.map(|d| d.to_string()),
+            client: Some(attempt.client.0.to_string()),
         };
         self.access.append(r).await.map_err(|e| {
             ApiError::new(
@@ -159,6 +180,22 @@ impl AppState {
                 format!("the read could not be recorded, so it is refused: {e}"),
             )
         })
+    }
+
+    /// Answers an attempted read of personal data: records it with the
+    /// status it gets (a 404 says whether a person is in the ledger, so it
+    /// is recorded too), then answers.
+    async fn answer<T: serde::Serialize>(
+        &self,
+        attempt: Attempt<'_>,
+        read: Result<T, ApiError>,
+    ) -> Result<Response, ApiError> {
+        let status = match &read {
+            Ok(_) => StatusCode::OK,
+            Err(e) => e.status,
+        };
+        self.record(attempt, status).await?;
+        read.map(|v| Json(v).into_response())
     }
 
     fn count(&self, route: &'static str, status: StatusCode, started: Instant) {
@@ -179,21 +216,119 @@ fn parse_iin(s: &str) -> Result<Iin, ApiError> {
     })
 }
 
+/// Tokens shorter than this are refused before they are looked up.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// The client's address, as the accepting loop saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// One attempted read of personal data, for its access record.
+struct Attempt<'a> {
+    caller: &'a Caller,
+    iin: Option<&'a Iin>,
+    endpoint: &'static str,
+    as_of: Option<chrono::NaiveDate>,
+    as_known_on: Option<chrono::NaiveDate>,
+    client: ClientAddr,
+}
+
+fn bad_parameter(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", message)
+}
+
+/// The query's parameters: each at most once, and each one of `allowed`.
+fn params(raw: Option<&str>, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|e| bad_parameter(format!("the query string does not parse: {e}")))?;
+    let mut out = BTreeMap::new();
+    for (k, v) in pairs {
+        let shown = ledger_proto::convert::bounded(&k, 64);
+        if !allowed.contains(&k.as_str()) {
+            let known = if allowed.is_empty() {
+                "this route takes none".to_string()
+            } else {
+                allowed.join(", ")
+            };
+            return Err(bad_parameter(format!(
+                "unknown query parameter {shown} ({known})"
+            )));
+        }
+        if out.insert(k, v).is_some() {
+            return Err(bad_parameter(format!(
+                "query parameter {shown} is given twice"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// A date parameter: `YYYY-MM-DD`, not before the ledger's epoch.
 fn date_param(
-    q: &HashMap<String, String>,
+    ctx: &Context,
+    q: &BTreeMap<String, String>,
     name: &str,
 ) -> Result<Option<chrono::NaiveDate>, ApiError> {
-    q.get(name)
-        .map(|v| {
-            parse_date(v).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_date",
-                    format!("query parameter {name}: {e}"),
-                )
-            })
-        })
-        .transpose()
+    let Some(v) = q.get(name) else {
+        return Ok(None);
+    };
+    let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_date", why);
+    let d = parse_date(v).map_err(|e| {
+        bad(format!(
+            "query parameter {name}: {}",
+            ledger_proto::convert::bounded(&e.to_string(), 80)
+        ))
+    })?;
+    let epoch = ctx
+        .record_times
+        .epoch
+        .with_timezone(&ctx.calendar.time_zone())
+        .date_naive();
+    if d < epoch {
+        return Err(bad(format!(
+            "query parameter {name}: {d} is before the ledger's epoch {epoch}"
+        )));
+    }
+    Ok(Some(d))
+}
+
+/// An instant parameter: RFC 3339, or a date (its start in the calendar's
+/// zone).
+fn instant_param(
+    ctx: &Context,
+    q: &BTreeMap<String, String>,
+    name: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    let Some(v) = q.get(name) else {
+        return Ok(None);
+    };
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(Some(t.with_timezone(&chrono::Utc)));
+    }
+    Ok(date_param(ctx, q, name)?.map(|d| ctx.calendar.day_start(d).with_timezone(&chrono::Utc)))
+}
+
+fn path_iin(p: Result<UrlPath<String>, PathRejection>) -> Result<Iin, ApiError> {
+    match p {
+        Ok(UrlPath(s)) => parse_iin(&s),
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_iin",
+            format!(
+                "path segment iin: {}",
+                ledger_proto::convert::bounded(&e.body_text(), 120)
+            ),
+        )),
+    }
+}
+
+/// Runs blocking store or file work off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
 }
 
 /// Runs `f`, counts the answer under `route`.
@@ -209,69 +344,149 @@ where
 
 async fn account(
     State(s): State<Shared>,
+    Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
-    UrlPath(iin): UrlPath<String>,
-    Query(q): Query<HashMap<String, String>>,
+    iin: Result<UrlPath<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     counted(&s.clone(), "account", async move {
         let caller = s.authorize(&headers, &[Role::Auditor])?;
-        let iin = parse_iin(&iin)?;
-        if let Some(unknown) = q.keys().find(|k| *k != "as_of" && *k != "as_known_on") {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_parameter",
-                format!("unknown query parameter {unknown} (as_of, as_known_on)"),
-            ));
-        }
-        let as_of = date_param(&q, "as_of")?;
-        let known_on = date_param(&q, "as_known_on")?;
-        let st = s.views().statement(&s.ctx, &iin, as_of, known_on)?;
-        s.record(&caller, Some(&iin), "GET /v1/accounts/{iin}")
-            .await?;
-        Ok(Json(st).into_response())
+        let iin = path_iin(iin)?;
+        let q = params(query.as_deref(), &["as_of", "as_known_on"])?;
+        let as_of = date_param(&s.ctx, &q, "as_of")?;
+        let known_on = date_param(&s.ctx, &q, "as_known_on")?;
+        let state = Arc::clone(&s);
+        let read =
+            blocking(move || Ok(state.views().statement(&state.ctx, &iin, as_of, known_on)?)).await;
+        let attempt = Attempt {
+            caller: &caller,
+            iin: Some(&iin),
+            endpoint: "GET /v1/accounts/{iin}",
+            as_of,
+            as_known_on: known_on,
+            client,
+        };
+        s.answer(attempt, read).await
     })
     .await
 }
 
 async fn history(
     State(s): State<Shared>,
+    Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
-    UrlPath(iin): UrlPath<String>,
+    iin: Result<UrlPath<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     counted(&s.clone(), "history", async move {
         let caller = s.authorize(&headers, &[Role::Auditor])?;
-        let iin = parse_iin(&iin)?;
-        let (partition, entries) = s.views().history(&iin)?;
-        s.record(&caller, Some(&iin), "GET /v1/accounts/{iin}/history")
-            .await?;
-        let entries: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json()).collect();
-        Ok(Json(serde_json::json!({
-            "iin": iin.masked(),
-            "partition": partition,
-            "entries": entries,
-        }))
-        .into_response())
+        let iin = path_iin(iin)?;
+        // The whole history, always: `as_of` and the like are refused
+        // rather than ignored.
+        params(query.as_deref(), &[])?;
+        let state = Arc::clone(&s);
+        let read = blocking(move || {
+            let (partition, entries) = state.views().history(&iin)?;
+            let entries: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json()).collect();
+            Ok(serde_json::json!({
+                "iin": iin.masked(),
+                "partition": partition,
+                "entries": entries,
+            }))
+        })
+        .await;
+        let attempt = Attempt {
+            caller: &caller,
+            iin: Some(&iin),
+            endpoint: "GET /v1/accounts/{iin}/history",
+            as_of: None,
+            as_known_on: None,
+            client,
+        };
+        s.answer(attempt, read).await
     })
     .await
 }
 
-async fn digest(State(s): State<Shared>, headers: HeaderMap) -> Response {
+async fn digest(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     counted(&s.clone(), "digest", async move {
         s.authorize(&headers, &[Role::Auditor, Role::Reporter])?;
-        let d = digest_json(&s.store).map_err(ViewError::Store)?;
+        params(query.as_deref(), &[])?;
+        let state = Arc::clone(&s);
+        let d = blocking(move || Ok(digest_json(&state.store).map_err(ViewError::Store)?)).await?;
         Ok(Json(d).into_response())
     })
     .await
 }
 
-async fn access_log(State(s): State<Shared>, headers: HeaderMap) -> Response {
+/// Records per page of the access log unless asked for fewer; the most
+/// a page holds.
+pub const ACCESS_LOG_PAGE: usize = 100;
+pub const ACCESS_LOG_PAGE_MAX: usize = 1000;
+
+async fn access_log(
+    State(s): State<Shared>,
+    Extension(client): Extension<ClientAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     counted(&s.clone(), "access_log", async move {
         let caller = s.authorize(&headers, &[Role::Auditor])?;
+        let q = params(
+            query.as_deref(),
+            &["from", "to", "who", "iin", "cursor", "limit"],
+        )?;
+        let number = |name: &str| -> Result<Option<u64>, ApiError> {
+            q.get(name)
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        bad_parameter(format!(
+                            "query parameter {name}: not a whole number: {}",
+                            ledger_proto::convert::bounded(v, 40)
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        let limit = number("limit")?.unwrap_or(ACCESS_LOG_PAGE as u64);
+        if limit == 0 || limit > ACCESS_LOG_PAGE_MAX as u64 {
+            return Err(bad_parameter(format!(
+                "query parameter limit: 1-{ACCESS_LOG_PAGE_MAX}, got {limit}"
+            )));
+        }
+        let iin = q.get("iin").map(|v| parse_iin(v)).transpose()?;
+        let filter = access::Filter {
+            from: instant_param(&s.ctx, &q, "from")?,
+            to: instant_param(&s.ctx, &q, "to")?,
+            who: q.get("who").cloned(),
+            iin: iin.map(|i| i.as_str().to_string()),
+        };
+        let cursor = number("cursor")?.unwrap_or(0);
         // Reading the log is itself a read of personal data.
-        s.record(&caller, None, "GET /v1/access-log").await?;
-        let records = access::read(s.access.path())
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "access_log", e))?;
-        Ok(Json(records).into_response())
+        let attempt = Attempt {
+            caller: &caller,
+            iin: iin.as_ref(),
+            endpoint: "GET /v1/access-log",
+            as_of: None,
+            as_known_on: None,
+            client,
+        };
+        s.record(attempt, StatusCode::OK).await?;
+        let path = s.access.path().to_path_buf();
+        let page = blocking(move || {
+            access::page(&path, cursor, limit as usize, &filter)
+                .map_err(|e| bad_parameter(format!("cursor: {e}")))
+        })
+        .await?;
+        Ok(Json(serde_json::json!({
+            "records": page.records,
+            "next_cursor": page.next_cursor.map(|c| c.to_string()),
+        }))
+        .into_response())
     })
     .await
 }
@@ -279,7 +494,8 @@ async fn access_log(State(s): State<Shared>, headers: HeaderMap) -> Response {
 async fn healthz(State(s): State<Shared>) -> Response {
     counted(&s.clone(), "healthz", async move {
         // A store that answers is a healthy server.
-        s.store.meta().map_err(ViewError::Store)?;
+        let state = Arc::clone(&s);
+        blocking(move || Ok(state.store.meta().map_err(ViewError::Store)?)).await?;
         Ok(Json(serde_json::json!({"status": "ok"})).into_response())
     })
     .await
@@ -288,6 +504,9 @@ async fn healthz(State(s): State<Shared>) -> Response {
 async fn metrics(State(s): State<Shared>, headers: HeaderMap) -> Response {
     counted(&s.clone(), "metrics", async move {
         s.authorize(&headers, &[Role::Operator])?;
+        let state = Arc::clone(&s);
+        let states =
+            blocking(move || Ok(state.store.partition_states().map_err(ViewError::Store)?)).await?;
         let mut out = String::from(
             "# HELP si_ledger_api_requests_total HTTP requests answered, by route and status.\n\
              # TYPE si_ledger_api_requests_total counter\n",
@@ -310,7 +529,7 @@ async fn metrics(State(s): State<Shared>, headers: HeaderMap) -> Response {
                 "si_ledger_api_request_seconds_total{{route=\"{route}\"}} {secs:.6}\n"
             ));
         }
-        let states = s.store.partition_states().map_err(ViewError::Store)?;
+        drop(m);
         out.push_str(
             "# HELP si_ledger_partition_next_offset Next log offset each partition reads.\n\
              # TYPE si_ledger_partition_next_offset gauge\n",
@@ -348,7 +567,51 @@ fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_limits))
         .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "every route of this API is GET: see /openapi.json",
+    )
+}
+
+/// Longest request target (path and query) answered, in bytes.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header bytes a request may carry (names and values). hyper itself
+/// refuses far larger headers (about 400 KB) with an empty 431 before any
+/// of this runs.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// 414 and 431 in the API's JSON error format.
+async fn request_limits(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = request.uri().to_string().len();
+    if uri > MAX_URI_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is {uri} bytes, more than {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("the headers are {headers} bytes, more than {MAX_HEADER_BYTES}"),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// What a server needs besides the store.
@@ -423,9 +686,9 @@ async fn serve(
             },
             _ = &mut stopped => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting a connection failed; retrying");
                     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -434,7 +697,9 @@ async fn serve(
             },
             _ = &mut stopped => break,
         };
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let service = hyper_util::service::TowerToHyperService::new(
+            app.clone().layer(Extension(ClientAddr(peer))),
+        );
         let mut closing = closing_rx.clone();
         connections.spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
