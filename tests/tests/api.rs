@@ -218,6 +218,13 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
         401,
         "tokens under 32 characters"
     );
+    for route in ["/healthz?x=1", "/openapi.json?x=1", "/v1/digest?x=1"] {
+        assert_eq!(
+            get(route, Some(AUDITOR)).0,
+            400,
+            "{route} refuses what it would ignore"
+        );
+    }
 
     // Reads, equal to what the command line says.
     let (status, body) = get(&account, Some(AUDITOR));
@@ -393,6 +400,11 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
         logged.contains(&masked),
         "reads are logged, masked: {logged}"
     );
+    assert!(
+        logged.contains("requests without a valid token since the last report"),
+        "refusals are logged as bursts"
+    );
+    assert!(!logged.contains("not-a-token"), "tokens are never logged");
     let projected = si_ledger(&[
         "project",
         "--log",

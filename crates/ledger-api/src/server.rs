@@ -83,7 +83,35 @@ struct Metrics {
     seconds: HashMap<&'static str, f64>,
 }
 
+/// Requests refused for want of a valid token, logged as bursts: at most
+/// one line a second, saying how many came since the last (the tokens
+/// never appear), besides the per-status counts of `/metrics`.
+#[derive(Default)]
+struct Refusals {
+    since_logged: std::sync::atomic::AtomicU64,
+    last_logged: Mutex<Option<Instant>>,
+}
+
+impl Refusals {
+    fn note(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.since_logged.fetch_add(1, Relaxed);
+        let Ok(mut last) = self.last_logged.try_lock() else {
+            return;
+        };
+        if last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1)) {
+            let n = self.since_logged.swap(0, Relaxed);
+            tracing::warn!(
+                refused = n,
+                "requests without a valid token since the last report"
+            );
+            *last = Some(Instant::now());
+        }
+    }
+}
+
 struct AppState {
+    refused: Refusals,
     store: LedgerStore<SledKv>,
     ctx: Context,
     tokens: Tokens,
@@ -99,9 +127,7 @@ impl AppState {
     /// of `allowed`.
     fn authorize(&self, headers: &HeaderMap, allowed: &[Role]) -> Result<Caller, ApiError> {
         let unauthenticated = |why: &str| {
-            // Failed attempts are logged (the token never is), so that a
-            // burst of them shows in the server's log, not only in metrics.
-            tracing::warn!(why, "request without a valid token");
+            self.refused.note();
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", why)
         };
         let mut given = headers.get_all(header::AUTHORIZATION).iter();
@@ -491,8 +517,9 @@ async fn access_log(
     .await
 }
 
-async fn healthz(State(s): State<Shared>) -> Response {
+async fn healthz(State(s): State<Shared>, RawQuery(query): RawQuery) -> Response {
     counted(&s.clone(), "healthz", async move {
+        params(query.as_deref(), &[])?;
         // A store that answers is a healthy server.
         let state = Arc::clone(&s);
         blocking(move || Ok(state.store.meta().map_err(ViewError::Store)?)).await?;
@@ -501,9 +528,14 @@ async fn healthz(State(s): State<Shared>) -> Response {
     .await
 }
 
-async fn metrics(State(s): State<Shared>, headers: HeaderMap) -> Response {
+async fn metrics(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     counted(&s.clone(), "metrics", async move {
         s.authorize(&headers, &[Role::Operator])?;
+        params(query.as_deref(), &[])?;
         let state = Arc::clone(&s);
         let states =
             blocking(move || Ok(state.store.partition_states().map_err(ViewError::Store)?)).await?;
@@ -545,8 +577,11 @@ async fn metrics(State(s): State<Shared>, headers: HeaderMap) -> Response {
     .await
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+async fn openapi(RawQuery(query): RawQuery) -> Response {
+    match params(query.as_deref(), &[]) {
+        Ok(_) => ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -747,6 +782,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let access = AccessLog::open(&config.access_log)?;
         let state = Arc::new(AppState {
+            refused: Refusals::default(),
             store,
             ctx,
             tokens: config.tokens,
