@@ -178,13 +178,25 @@ pub fn page(path: &Path, cursor: u64, limit: usize, filter: &Filter) -> Result<P
         .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len();
-    if cursor > len {
-        return Err(format!("cursor {cursor} is past the log's end"));
-    }
-    file.seek(SeekFrom::Start(cursor))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut reader = BufReader::new(file);
+    // Any cursor is a place in the file: past the end, an empty page; in
+    // the middle of a record, the page starts at the next one.
+    let cursor = cursor.min(len);
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut at = cursor;
+    let mut line_start = cursor == 0;
+    if !line_start {
+        let mut before = [0u8; 1];
+        file.seek(SeekFrom::Start(cursor - 1)).map_err(io)?;
+        std::io::Read::read_exact(&mut file, &mut before).map_err(io)?;
+        line_start = before[0] == b'\n';
+    }
+    file.seek(SeekFrom::Start(cursor)).map_err(io)?;
+    let mut reader = BufReader::new(file);
+    if !line_start {
+        let mut skipped = Vec::new();
+        at += reader.read_until(b'\n', &mut skipped).map_err(io)? as u64;
+    }
+    let cursor = at;
     let mut records = Vec::new();
     let mut line = String::new();
     while records.len() < limit && at - cursor < PAGE_SCAN_BYTES {

@@ -504,8 +504,10 @@ async fn access_log(
         s.record(attempt, StatusCode::OK).await?;
         let path = s.access.path().to_path_buf();
         let page = blocking(move || {
-            access::page(&path, cursor, limit as usize, &filter)
-                .map_err(|e| bad_parameter(format!("cursor: {e}")))
+            access::page(&path, cursor, limit as usize, &filter).map_err(|e| {
+                tracing::error!(error = %e, "reading the access log");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "access_log", e)
+            })
         })
         .await?;
         Ok(Json(serde_json::json!({
