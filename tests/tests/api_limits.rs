@@ -169,3 +169,68 @@ fn connections_beyond_the_cap_wait_for_a_free_one() {
     third.read_to_end(&mut answer).unwrap();
     assert!(String::from_utf8_lossy(&answer).contains("200 OK"));
 }
+
+/// The same inside a projector: `project --follow --serve` under
+/// `ulimit -n 256`, flooded past it, keeps projecting and serving.
+#[test]
+fn a_projector_serving_the_api_survives_the_flood_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 20, 2);
+    let auth = dir.path().join("auth.toml");
+    std::fs::write(
+        &auth,
+        "[[tokens]]\nname = \"ops\"\nrole = \"operator\"\n\
+         sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let live = dir.path().join("live");
+    let mut projector = Reaped(Some(
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+            .arg(ledger_e2e::binary())
+            .args([
+                "project",
+                "--log",
+                data.join("log").to_str().unwrap(),
+                "--data",
+                live.to_str().unwrap(),
+                "--follow",
+                "--serve",
+                &format!("127.0.0.1:{port}"),
+                "--auth",
+                auth.to_str().unwrap(),
+                "--header-read-timeout-ms",
+                "1000",
+            ])
+            .env("SI_LEDGER_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let started = Instant::now();
+    while !healthy(port) {
+        assert!(started.elapsed() < Duration::from_secs(60), "never served");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let flood: Vec<TcpStream> = (0..300)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(flood);
+    let started = Instant::now();
+    while !healthy(port) {
+        assert!(
+            projector.child().try_wait().unwrap().is_none(),
+            "the projector exited"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never answered again"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(projector.child().try_wait().unwrap().is_none());
+}
