@@ -256,3 +256,63 @@ pub fn poison_batch() -> PoisonBatch {
         records,
     }
 }
+
+/// An auth file in `dir` listing each (name, role, token) by the token's
+/// SHA-256, as operators write them.
+pub fn auth_file(dir: &std::path::Path, tokens: &[(&str, &str, &str)]) -> PathBuf {
+    use sha2::Digest;
+    let mut text = String::new();
+    for (name, role, token) in tokens {
+        let digest: String = sha2::Sha256::digest(token.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        text.push_str(&format!(
+            "[[tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{digest}\"\n\n"
+        ));
+    }
+    let path = dir.join("auth.toml");
+    std::fs::write(&path, text).expect("auth file written");
+    path
+}
+
+/// `si-ledger args` as a quiet child that is killed when dropped; under
+/// `ulimit -n nofile` when given (`sh` sets the limit and becomes it, as a
+/// supervisor would start it).
+pub fn spawn_quiet(args: &[&str], nofile: Option<u32>) -> Reaped {
+    let mut cmd = match nofile {
+        None => si_ledger(args),
+        Some(n) => {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                .arg(binary())
+                .args(args)
+                .env("SI_LEDGER_LOG", "warn");
+            c
+        }
+    };
+    Reaped(Some(
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("si-ledger starts"),
+    ))
+}
+
+/// Waits until `/healthz` on `port` answers; panics if `child` exits first
+/// or a minute passes.
+pub fn wait_serving(port: u16, child: &mut Reaped) {
+    let started = std::time::Instant::now();
+    while http_get(port, "/healthz").is_none() {
+        assert!(
+            child.child().try_wait().expect("child status").is_none(),
+            "the server exited"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the server never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -5,10 +5,7 @@
 //! codes and bodies as documented, schema-valid requests accepted, invalid
 //! ones refused, every error in the JSON format.
 
-use ledger_e2e::{demo, free_port, http_get, run, si_ledger, stdout, Reaped};
-use sha2::{Digest, Sha256};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use ledger_e2e::{auth_file, demo, free_port, run, spawn_quiet, stdout, wait_serving};
 
 const AUDITOR: &str = "contract-auditor-0123456789abcdef0123";
 
@@ -31,40 +28,22 @@ fn the_api_keeps_its_openapi_contract() {
     assert!(iins.len() > 40);
     let iins_file = dir.path().join("iins.json");
     std::fs::write(&iins_file, serde_json::to_string(&iins).unwrap()).unwrap();
-    let digest: String = Sha256::digest(AUDITOR.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let auth = dir.path().join("auth.toml");
-    std::fs::write(
-        &auth,
-        format!("[[tokens]]\nname = \"contract\"\nrole = \"auditor\"\nsha256 = \"{digest}\"\n"),
-    )
-    .unwrap();
+    let auth = auth_file(dir.path(), &[("contract", "auditor", AUDITOR)]);
     let port = free_port();
-    let _server = Reaped(Some(
-        si_ledger(&[
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = spawn_quiet(
+        &[
             "serve",
             "--data",
             d,
             "--listen",
-            &format!("127.0.0.1:{port}"),
+            &listen,
             "--auth",
             auth.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap(),
-    ));
-    let started = Instant::now();
-    while http_get(port, "/healthz").is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "serve never answered"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        ],
+        None,
+    );
+    wait_serving(port, &mut server);
     let hooks = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let o = std::process::Command::new(&schemathesis)
         .args([

@@ -3,23 +3,16 @@
 //! by clients that send half a header, and capped in connections. It never
 //! dies, and a slow or idle client is cut off.
 
-use ledger_e2e::{demo, free_port, http_get, si_ledger, Reaped};
+use ledger_e2e::{auth_file, demo, free_port, http_get, spawn_quiet, wait_serving, Reaped};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// `serve` on a demo store with `extra` options, under `ulimit -n` when
 /// given; the process and its port once `/healthz` answers.
 fn serve(dir: &Path, data: &Path, nofile: Option<u32>, extra: &[&str]) -> (Reaped, u16) {
-    let auth = dir.join("auth.toml");
-    std::fs::write(
-        &auth,
-        "[[tokens]]\nname = \"ops\"\nrole = \"operator\"\n\
-         sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
-    )
-    .unwrap();
+    let auth = auth_file(dir, &[("ops", "operator", OPERATOR)]);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut args = vec![
@@ -32,35 +25,37 @@ fn serve(dir: &Path, data: &Path, nofile: Option<u32>, extra: &[&str]) -> (Reape
         auth.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let mut cmd = match nofile {
-        None => si_ledger(&args),
-        Some(n) => {
-            // The real binary under a low file limit, as a supervisor might
-            // start it: `sh` sets the limit and becomes the server.
-            let mut c = std::process::Command::new("sh");
-            c.arg("-c")
-                .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
-                .arg(ledger_e2e::binary())
-                .args(&args)
-                .env("SI_LEDGER_LOG", "warn");
-            c
-        }
-    };
-    let child = Reaped(Some(
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
-    let started = Instant::now();
-    while http_get(port, "/healthz").is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "server never answered"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = spawn_quiet(&args, nofile);
+    wait_serving(port, &mut child);
     (child, port)
+}
+
+const OPERATOR: &str = "operator-token-0123456789abcdef0123456";
+
+/// 300 idle connections, held 1.5 s, then closed.
+fn flood(port: u16) -> usize {
+    let flood: Vec<TcpStream> = (0..300)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    flood.len()
+}
+
+/// Waits until `/healthz` answers again, the server alive all along.
+fn answers_again(port: u16, server: &mut Reaped) {
+    let started = Instant::now();
+    while !healthy(port) {
+        assert!(
+            server.child().try_wait().unwrap().is_none(),
+            "the server exited"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "/healthz never answered again after the flood"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(server.child().try_wait().unwrap().is_none());
 }
 
 fn healthy(port: u16) -> bool {
@@ -78,26 +73,10 @@ fn a_flood_of_idle_connections_past_the_file_limit_never_kills_the_server() {
         Some(256),
         &["--header-read-timeout-ms", "1000"],
     );
-    let flood: Vec<TcpStream> = (0..300)
-        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
-        .collect();
-    assert!(flood.len() >= 256, "{} connections", flood.len());
-    std::thread::sleep(Duration::from_millis(1500));
-    drop(flood);
+    let n = flood(port);
+    assert!(n >= 256, "{n} connections");
     // The server is still there, and answers again.
-    let started = Instant::now();
-    while !healthy(port) {
-        assert!(
-            server.child().try_wait().unwrap().is_none(),
-            "the server exited"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "/healthz never answered again after the flood"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(server.child().try_wait().unwrap().is_none());
+    answers_again(port, &mut server);
 }
 
 #[test]
@@ -176,61 +155,28 @@ fn connections_beyond_the_cap_wait_for_a_free_one() {
 fn a_projector_serving_the_api_survives_the_flood_too() {
     let dir = tempfile::tempdir().unwrap();
     let data = demo(dir.path(), 20, 2);
-    let auth = dir.path().join("auth.toml");
-    std::fs::write(
-        &auth,
-        "[[tokens]]\nname = \"ops\"\nrole = \"operator\"\n\
-         sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
-    )
-    .unwrap();
+    let auth = auth_file(dir.path(), &[("ops", "operator", OPERATOR)]);
     let port = free_port();
     let live = dir.path().join("live");
-    let mut projector = Reaped(Some(
-        std::process::Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
-            .arg(ledger_e2e::binary())
-            .args([
-                "project",
-                "--log",
-                data.join("log").to_str().unwrap(),
-                "--data",
-                live.to_str().unwrap(),
-                "--follow",
-                "--serve",
-                &format!("127.0.0.1:{port}"),
-                "--auth",
-                auth.to_str().unwrap(),
-                "--header-read-timeout-ms",
-                "1000",
-            ])
-            .env("SI_LEDGER_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
-    let started = Instant::now();
-    while !healthy(port) {
-        assert!(started.elapsed() < Duration::from_secs(60), "never served");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let flood: Vec<TcpStream> = (0..300)
-        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
-        .collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    drop(flood);
-    let started = Instant::now();
-    while !healthy(port) {
-        assert!(
-            projector.child().try_wait().unwrap().is_none(),
-            "the projector exited"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "never answered again"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(projector.child().try_wait().unwrap().is_none());
+    let listen = format!("127.0.0.1:{port}");
+    let mut projector = spawn_quiet(
+        &[
+            "project",
+            "--log",
+            data.join("log").to_str().unwrap(),
+            "--data",
+            live.to_str().unwrap(),
+            "--follow",
+            "--serve",
+            &listen,
+            "--auth",
+            auth.to_str().unwrap(),
+            "--header-read-timeout-ms",
+            "1000",
+        ],
+        Some(256),
+    );
+    wait_serving(port, &mut projector);
+    flood(port);
+    answers_again(port, &mut projector);
 }
