@@ -180,3 +180,57 @@ fn a_projector_serving_the_api_survives_the_flood_too() {
     flood(port);
     answers_again(port, &mut projector);
 }
+
+/// When the server ends on its own (here by the debug build's fault
+/// injection), `serve` exits non-zero and `project --serve` stops its
+/// projector cleanly and exits non-zero: a supervisor restarts them.
+#[test]
+fn a_process_whose_server_ends_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 20, 2);
+    let auth = auth_file(dir.path(), &[("ops", "operator", OPERATOR)]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let serve = ledger_e2e::si_ledger(&[
+        "serve",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        &listen,
+        "--auth",
+        auth.to_str().unwrap(),
+    ])
+    .env("SI_LEDGER_FAULT_API_END_MS", "300")
+    .output()
+    .unwrap();
+    assert_eq!(serve.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("stopped on its own"));
+    let listen = format!("127.0.0.1:{}", free_port());
+    let project = ledger_e2e::si_ledger(&[
+        "project",
+        "--log",
+        data.join("log").to_str().unwrap(),
+        "--data",
+        dir.path().join("live").to_str().unwrap(),
+        "--follow",
+        "--serve",
+        &listen,
+        "--auth",
+        auth.to_str().unwrap(),
+    ])
+    .env("SI_LEDGER_FAULT_API_END_MS", "1500")
+    .output()
+    .unwrap();
+    assert_eq!(project.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&project.stderr).contains("the projector stopped with it"),
+        "{}",
+        String::from_utf8_lossy(&project.stderr)
+    );
+    // It stopped cleanly: the store it leaves verifies.
+    let o = ledger_e2e::run(&[
+        "verify",
+        "--data",
+        dir.path().join("live").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", ledger_e2e::stdout(&o));
+}

@@ -815,7 +815,23 @@ impl Server {
                             return;
                         }
                     };
-                    serve(listener, router(state), limits, stopped).await;
+                    let served = serve(listener, router(state), limits, stopped);
+                    // Fault injection for the tests of what a process does
+                    // when its server ends on its own (debug builds only).
+                    #[cfg(debug_assertions)]
+                    if let Some(ms) = std::env::var("SI_LEDGER_FAULT_API_END_MS")
+                        .ok()
+                        .and_then(|v| v.parse::<u64>().ok())
+                    {
+                        tokio::select! {
+                            _ = served => {}
+                            _ = tokio::time::sleep(std::time::Duration::from_millis(ms)) => {
+                                tracing::error!("fault injected: the API server ends");
+                            }
+                        }
+                        return;
+                    }
+                    served.await;
                 })
             })?;
         Ok(Server {
