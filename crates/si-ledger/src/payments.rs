@@ -22,8 +22,13 @@ pub struct PaymentsArgs {
     #[arg(long, conflicts_with = "mismatched")]
     pub incomplete: bool,
     /// Only payments whose lines disagree with their header or each other.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     pub mismatched: bool,
+    /// Every payment, reconciled ones too (without a flag: every one that
+    /// is not reconciled: mismatched, incomplete or with nothing to
+    /// reconcile with).
+    #[arg(long, conflicts_with = "incomplete")]
+    pub all: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -125,9 +130,17 @@ pub fn run(ctx: &Context, args: &PaymentsArgs) -> Result<i32> {
     let shown: Vec<&(Reconciliation, Vec<PaymentLine>)> = all
         .iter()
         .filter(|(r, _)| {
-            (!args.incomplete || r.overdue) && (!args.mismatched || !r.mismatches.is_empty())
+            if args.incomplete {
+                r.overdue
+            } else if args.mismatched {
+                !r.mismatches.is_empty()
+            } else {
+                args.all || r.unreconciled() || r.incomplete || r.unverifiable
+            }
         })
         .collect();
+    use std::fmt::Write as _;
+    let mut out = String::new();
     if args.json {
         let rows: Vec<serde_json::Value> = shown
             .iter()
@@ -158,15 +171,17 @@ pub fn run(ctx: &Context, args: &PaymentsArgs) -> Result<i32> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        out = serde_json::to_string_pretty(&rows)?;
+        out.push('\n');
     } else {
         let unreconciled = all.iter().filter(|(r, _)| r.unreconciled()).count();
-        println!(
+        writeln!(
+            out,
             "{} payments, {} unreconciled; {} shown",
             all.len(),
             unreconciled,
             shown.len()
-        );
+        )?;
         for (r, _) in &shown {
             let total = r
                 .header
@@ -183,7 +198,8 @@ pub fn run(ctx: &Context, args: &PaymentsArgs) -> Result<i32> {
             } else {
                 "reconciled".to_string()
             };
-            println!(
+            writeln!(
+                out,
                 "  payer {} document {} received {}: {} of {} lines, {} of {total} — {state}",
                 payer(r),
                 r.key.document_number,
@@ -191,8 +207,9 @@ pub fn run(ctx: &Context, args: &PaymentsArgs) -> Result<i32> {
                 r.lines,
                 r.header.line_count,
                 r.total
-            );
+            )?;
         }
     }
-    Ok(0)
+    use std::io::Write as _;
+    crate::query::output_done(std::io::stdout().lock().write_all(out.as_bytes()))
 }
