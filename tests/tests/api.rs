@@ -157,6 +157,12 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
         &format!("Authorization: bearer {AUDITOR}\r\n"),
     );
     assert_eq!(status, 200, "the scheme is case-insensitive: {body}");
+    // HEAD answers like GET without a body, and is recorded as HEAD.
+    let (status, _) = request(
+        &format!("HEAD {account}"),
+        &format!("Authorization: Bearer {AUDITOR}\r\n"),
+    );
+    assert_eq!(status, 200);
     let (status, body) = request(
         &format!("GET {account}"),
         &format!("Authorization: Bearer {AUDITOR}\r\nAuthorization: Bearer {REPORTER}\r\n"),
@@ -274,16 +280,18 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
         .collect();
     assert_eq!(
         reads.len(),
-        4,
-        "account (bearer, lowercase bearer), history, as-of: {page}"
+        5,
+        "account (Bearer, bearer, HEAD), history, as-of: {page}"
     );
     assert!(reads
         .iter()
         .all(|r| r["who"] == "audit-office" && r["role"] == "auditor" && r["outcome"] == 200));
     assert!(reads.iter().any(|r| r["as_of"] == "2000-01-01"), "{page}");
+    assert_eq!(reads.iter().filter(|r| r["method"] == "HEAD").count(), 1);
     assert!(reads
         .iter()
-        .all(|r| r["method"] == "GET" && r["client"].as_str().unwrap().starts_with("127.0.0.1:")));
+        .all(|r| (r["method"] == "GET" || r["method"] == "HEAD")
+            && r["client"].as_str().unwrap().starts_with("127.0.0.1:")));
     let misses: Vec<&Value> = records
         .iter()
         .filter(|r| r["iin"] == absent.as_str())
@@ -292,7 +300,7 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
     assert_eq!(misses[0]["outcome"], 404);
     assert_eq!(
         records.len(),
-        6,
+        7,
         "refused reads leave no record; a miss and reading the log do: {page}"
     );
     assert_eq!(page["next_cursor"], Value::Null);

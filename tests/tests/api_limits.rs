@@ -234,3 +234,30 @@ fn a_process_whose_server_ends_exits_non_zero() {
     ]);
     assert!(o.status.success(), "{}", ledger_e2e::stdout(&o));
 }
+
+/// A client that sends requests and never reads the answers is cut off
+/// too (the write timeout): with the cap at two, two such clients held
+/// open do not keep `/healthz` from answering.
+#[test]
+fn clients_that_never_read_their_answers_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 20, 2);
+    let (mut server, port) = serve(
+        dir.path(),
+        &data,
+        None,
+        &["--max-connections", "2", "--header-read-timeout-ms", "1000"],
+    );
+    let request = "GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(2000);
+    let hogs: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+            // The server stops reading once its answers back up: so do we.
+            let _ = s.write_all(request.as_bytes());
+            s
+        })
+        .collect();
+    answers_again(port, &mut server);
+    drop(hogs);
+}

@@ -70,7 +70,13 @@ impl From<ViewError> for ApiError {
             ViewError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // The cause (paths, I/O errors) goes to the server's log only.
             tracing::error!(error = %e, "store read failed");
+            return ApiError::new(
+                status,
+                code,
+                "the store could not be read (the server's log says why)",
+            );
         }
         ApiError::new(status, code, e.to_string())
     }
@@ -193,7 +199,7 @@ impl AppState {
             role: attempt.caller.role.to_string(),
             iin: attempt.iin.map(|i| i.as_str().to_string()),
             endpoint: attempt.endpoint.to_string(),
-            method: Some("GET".into()),
+            method: Some(attempt.method.to_string()),
             outcome: Some(outcome.as_u16()),
             as_of: attempt.as_of.map(|d| d.to_string()),
             as_known_on: attempt.as_known_on.map(|d| d.to_string()),
@@ -233,11 +239,17 @@ impl AppState {
 }
 
 fn parse_iin(s: &str) -> Result<Iin, ApiError> {
+    parse_iin_in(s, "path segment iin")
+}
+
+/// An IIN from `place` (a path segment, a query parameter), masked in the
+/// error.
+fn parse_iin_in(s: &str, place: &str) -> Result<Iin, ApiError> {
     Iin::parse(s).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_iin",
-            format!("path segment iin ({}): {e}", ledger_core::mask_id(s)),
+            format!("{place} ({}): {e}", ledger_core::mask_id(s)),
         )
     })
 }
@@ -251,6 +263,7 @@ pub struct ClientAddr(pub SocketAddr);
 
 /// One attempted read of personal data, for its access record.
 struct Attempt<'a> {
+    method: &'a axum::http::Method,
     caller: &'a Caller,
     iin: Option<&'a Iin>,
     endpoint: &'static str,
@@ -318,8 +331,8 @@ fn date_param(
     Ok(Some(d))
 }
 
-/// An instant parameter: RFC 3339, or a date (its start in the calendar's
-/// zone).
+/// An instant parameter of a filter: RFC 3339, or a date (its start in
+/// the calendar's zone). Any instant filters; no epoch applies.
 fn instant_param(
     ctx: &Context,
     q: &BTreeMap<String, String>,
@@ -331,7 +344,17 @@ fn instant_param(
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
         return Ok(Some(t.with_timezone(&chrono::Utc)));
     }
-    Ok(date_param(ctx, q, name)?.map(|d| ctx.calendar.day_start(d).with_timezone(&chrono::Utc)))
+    match parse_date(v) {
+        Ok(d) => Ok(Some(ctx.calendar.day_start(d).with_timezone(&chrono::Utc))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_date",
+            format!(
+                "query parameter {name}: neither RFC 3339 nor YYYY-MM-DD: {}",
+                ledger_proto::convert::bounded(v, 40)
+            ),
+        )),
+    }
 }
 
 fn path_iin(p: Result<UrlPath<String>, PathRejection>) -> Result<Iin, ApiError> {
@@ -370,6 +393,7 @@ where
 
 async fn account(
     State(s): State<Shared>,
+    method: axum::http::Method,
     Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
     iin: Result<UrlPath<String>, PathRejection>,
@@ -385,6 +409,7 @@ async fn account(
         let read =
             blocking(move || Ok(state.views().statement(&state.ctx, &iin, as_of, known_on)?)).await;
         let attempt = Attempt {
+            method: &method,
             caller: &caller,
             iin: Some(&iin),
             endpoint: "GET /v1/accounts/{iin}",
@@ -399,6 +424,7 @@ async fn account(
 
 async fn history(
     State(s): State<Shared>,
+    method: axum::http::Method,
     Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
     iin: Result<UrlPath<String>, PathRejection>,
@@ -422,6 +448,7 @@ async fn history(
         })
         .await;
         let attempt = Attempt {
+            method: &method,
             caller: &caller,
             iin: Some(&iin),
             endpoint: "GET /v1/accounts/{iin}/history",
@@ -456,6 +483,7 @@ pub const ACCESS_LOG_PAGE_MAX: usize = 1000;
 
 async fn access_log(
     State(s): State<Shared>,
+    method: axum::http::Method,
     Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -484,7 +512,10 @@ async fn access_log(
                 "query parameter limit: 1-{ACCESS_LOG_PAGE_MAX}, got {limit}"
             )));
         }
-        let iin = q.get("iin").map(|v| parse_iin(v)).transpose()?;
+        let iin = q
+            .get("iin")
+            .map(|v| parse_iin_in(v, "query parameter iin"))
+            .transpose()?;
         let filter = access::Filter {
             from: instant_param(&s.ctx, &q, "from")?,
             to: instant_param(&s.ctx, &q, "to")?,
@@ -494,6 +525,7 @@ async fn access_log(
         let cursor = number("cursor")?.unwrap_or(0);
         // Reading the log is itself a read of personal data.
         let attempt = Attempt {
+            method: &method,
             caller: &caller,
             iin: iin.as_ref(),
             endpoint: "GET /v1/access-log",
@@ -506,7 +538,11 @@ async fn access_log(
         let page = blocking(move || {
             access::page(&path, cursor, limit as usize, &filter).map_err(|e| {
                 tracing::error!(error = %e, "reading the access log");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "access_log", e)
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "access_log",
+                    "the access log could not be read (the server's log says why)",
+                )
             })
         })
         .await?;
@@ -624,6 +660,9 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 /// of this runs.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
+/// Most headers a request may carry.
+pub const MAX_HEADERS: usize = 100;
+
 /// 414 and 431 in the API's JSON error format.
 async fn request_limits(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let uri = request.uri().to_string().len();
@@ -640,11 +679,14 @@ async fn request_limits(request: axum::extract::Request, next: axum::middleware:
         .iter()
         .map(|(k, v)| k.as_str().len() + v.len())
         .sum();
-    if headers > MAX_HEADER_BYTES {
+    if headers > MAX_HEADER_BYTES || request.headers().len() > MAX_HEADERS {
         return ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
-            format!("the headers are {headers} bytes, more than {MAX_HEADER_BYTES}"),
+            format!(
+                "{} headers of {headers} bytes: at most {MAX_HEADERS} and {MAX_HEADER_BYTES} bytes",
+                request.headers().len()
+            ),
         )
         .into_response();
     }
@@ -743,8 +785,16 @@ async fn serve(
             builder
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
+                // hyper's own limit (100) would answer more with an empty
+                // 431; `request_limits` answers in JSON instead.
+                .max_headers(MAX_HEADERS * 4)
                 .keep_alive(true);
-            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            // A client that stops reading its answers is cut off after the
+            // same time as one that stops sending its request.
+            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(limits.header_read_timeout));
+            let conn =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(Box::pin(stream)), service);
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => {
