@@ -274,9 +274,29 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
     assert_eq!(status, 200, "{body}");
     let page = json(&body);
     let records = page["records"].as_array().unwrap().clone();
+    // A role that may not read tried all the same: recorded, with its 403.
+    let refused: Vec<(&Value, &Value)> = records
+        .iter()
+        .filter(|r| r["iin"] == iin.as_str() && r["outcome"] == 403)
+        .map(|r| (&r["role"], &r["endpoint"]))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            (
+                &Value::from("reporter"),
+                &Value::from("GET /v1/accounts/{iin}")
+            ),
+            (
+                &Value::from("operator"),
+                &Value::from("GET /v1/accounts/{iin}/history")
+            ),
+        ],
+        "{page}"
+    );
     let reads: Vec<&Value> = records
         .iter()
-        .filter(|r| r["iin"] == iin.as_str())
+        .filter(|r| r["iin"] == iin.as_str() && r["outcome"] != 403)
         .collect();
     assert_eq!(
         reads.len(),
@@ -300,8 +320,9 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
     assert_eq!(misses[0]["outcome"], 404);
     assert_eq!(
         records.len(),
-        7,
-        "refused reads leave no record; a miss and reading the log do: {page}"
+        9,
+        "unauthenticated or malformed requests leave no record; a wrong role, a miss and \
+         reading the log do: {page}"
     );
     assert_eq!(page["next_cursor"], Value::Null);
     // Pages, filters, a cap.

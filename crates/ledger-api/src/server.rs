@@ -132,6 +132,13 @@ impl AppState {
     /// The caller of a request, if its token is known and its role is one
     /// of `allowed`.
     fn authorize(&self, headers: &HeaderMap, allowed: &[Role]) -> Result<Caller, ApiError> {
+        let caller = self.authenticate(headers)?;
+        permitted(&caller, allowed)?;
+        Ok(caller)
+    }
+
+    /// The caller of a request, if its token is known.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let unauthenticated = |why: &str| {
             self.refused.note();
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", why)
@@ -161,18 +168,6 @@ impl AppState {
             .tokens
             .caller(token)
             .ok_or_else(|| unauthenticated("unknown token"))?;
-        if !allowed.contains(&caller.role) {
-            let roles: Vec<String> = allowed.iter().map(Role::to_string).collect();
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "role {} may not read this; it needs {}",
-                    caller.role,
-                    roles.join(" or ")
-                ),
-            ));
-        }
         Ok(caller.clone())
     }
 
@@ -252,6 +247,23 @@ fn parse_iin_in(s: &str, place: &str) -> Result<Iin, ApiError> {
             format!("{place} ({}): {e}", ledger_core::mask_id(s)),
         )
     })
+}
+
+/// Whether `caller`'s role is one of `allowed`: 403 if not.
+fn permitted(caller: &Caller, allowed: &[Role]) -> Result<(), ApiError> {
+    if allowed.contains(&caller.role) {
+        return Ok(());
+    }
+    let roles: Vec<String> = allowed.iter().map(Role::to_string).collect();
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden",
+        format!(
+            "role {} may not read this; it needs {}",
+            caller.role,
+            roles.join(" or ")
+        ),
+    ))
 }
 
 /// Tokens shorter than this are refused before they are looked up.
@@ -400,14 +412,11 @@ async fn account(
     RawQuery(query): RawQuery,
 ) -> Response {
     counted(&s.clone(), "account", async move {
-        let caller = s.authorize(&headers, &[Role::Auditor])?;
+        let caller = s.authenticate(&headers)?;
         let iin = path_iin(iin)?;
         let q = params(query.as_deref(), &["as_of", "as_known_on"])?;
         let as_of = date_param(&s.ctx, &q, "as_of")?;
         let known_on = date_param(&s.ctx, &q, "as_known_on")?;
-        let state = Arc::clone(&s);
-        let read =
-            blocking(move || Ok(state.views().statement(&state.ctx, &iin, as_of, known_on)?)).await;
         let attempt = Attempt {
             method: &method,
             caller: &caller,
@@ -417,6 +426,13 @@ async fn account(
             as_known_on: known_on,
             client,
         };
+        // A role that may not read is an attempt all the same: recorded.
+        if let Err(e) = permitted(&caller, &[Role::Auditor]) {
+            return s.answer::<()>(attempt, Err(e)).await;
+        }
+        let state = Arc::clone(&s);
+        let read =
+            blocking(move || Ok(state.views().statement(&state.ctx, &iin, as_of, known_on)?)).await;
         s.answer(attempt, read).await
     })
     .await
@@ -431,11 +447,23 @@ async fn history(
     RawQuery(query): RawQuery,
 ) -> Response {
     counted(&s.clone(), "history", async move {
-        let caller = s.authorize(&headers, &[Role::Auditor])?;
+        let caller = s.authenticate(&headers)?;
         let iin = path_iin(iin)?;
         // The whole history, always: `as_of` and the like are refused
         // rather than ignored.
         params(query.as_deref(), &[])?;
+        if let Err(e) = permitted(&caller, &[Role::Auditor]) {
+            let attempt = Attempt {
+                method: &method,
+                caller: &caller,
+                iin: Some(&iin),
+                endpoint: "GET /v1/accounts/{iin}/history",
+                as_of: None,
+                as_known_on: None,
+                client,
+            };
+            return s.answer::<()>(attempt, Err(e)).await;
+        }
         let state = Arc::clone(&s);
         let read = blocking(move || {
             let (partition, entries) = state.views().history(&iin)?;
