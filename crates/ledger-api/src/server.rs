@@ -452,16 +452,16 @@ async fn history(
         // The whole history, always: `as_of` and the like are refused
         // rather than ignored.
         params(query.as_deref(), &[])?;
+        let attempt = Attempt {
+            method: &method,
+            caller: &caller,
+            iin: Some(&iin),
+            endpoint: "GET /v1/accounts/{iin}/history",
+            as_of: None,
+            as_known_on: None,
+            client,
+        };
         if let Err(e) = permitted(&caller, &[Role::Auditor]) {
-            let attempt = Attempt {
-                method: &method,
-                caller: &caller,
-                iin: Some(&iin),
-                endpoint: "GET /v1/accounts/{iin}/history",
-                as_of: None,
-                as_known_on: None,
-                client,
-            };
             return s.answer::<()>(attempt, Err(e)).await;
         }
         let state = Arc::clone(&s);
@@ -475,15 +475,6 @@ async fn history(
             }))
         })
         .await;
-        let attempt = Attempt {
-            method: &method,
-            caller: &caller,
-            iin: Some(&iin),
-            endpoint: "GET /v1/accounts/{iin}/history",
-            as_of: None,
-            as_known_on: None,
-            client,
-        };
         s.answer(attempt, read).await
     })
     .await
