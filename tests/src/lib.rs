@@ -30,8 +30,26 @@ pub fn binary() -> PathBuf {
 
 pub fn si_ledger(args: &[&str]) -> Command {
     let mut c = Command::new(binary());
-    c.args(args).env("SI_LEDGER_LOG", "warn");
+    c.args(args);
+    test_env(&mut c);
     c
+}
+
+/// `tests/keys/`: the tests' trust file and its one key.
+pub fn keys_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("keys")
+}
+
+/// What every test run of the binary gets: quiet logs, the tests' trust
+/// file (one authority, `test`, allowed every privileged kind) and its key,
+/// so that `publish`, `merge`, `close-month` and the projector sign what
+/// they write as a deployment's would. A test that sets either variable
+/// itself (or passes `--trust`/`--signing-key`) overrides them.
+pub fn test_env(c: &mut Command) {
+    let keys = keys_dir();
+    c.env("SI_LEDGER_LOG", "warn")
+        .env("SI_LEDGER_TRUST", keys.join("trust.toml"))
+        .env("SI_LEDGER_SIGNING_KEY_FILE", keys.join("test.key"));
 }
 
 /// Runs and returns output; panics with stderr if it could not start.
@@ -287,8 +305,8 @@ pub fn spawn_quiet(args: &[&str], nofile: Option<u32>) -> Reaped {
             c.arg("-c")
                 .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
                 .arg(binary())
-                .args(args)
-                .env("SI_LEDGER_LOG", "warn");
+                .args(args);
+            test_env(&mut c);
             c
         }
     };

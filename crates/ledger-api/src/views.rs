@@ -3,7 +3,7 @@
 //! history with provenance, and the digest.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ledger_core::{Account, Context, Envelope, Iin, Recorded, Statement};
+use ledger_core::{Account, Authorization, Context, Envelope, Iin, Policy, Recorded, Statement};
 use ledger_store::{HistoryEntry, Kv, LedgerStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,21 +33,42 @@ pub struct Entry {
 }
 
 /// A stored history entry as the record `apply` was given: position, log
-/// time, content hash and the decoded event.
+/// time, content hash, the decoded event, and the verdict on its signature
+/// as the projector judged it (an entry refused as unauthorized says so in
+/// its outcome; [`judged`] judges again).
 pub fn recorded(stored: &HistoryEntry) -> Result<Recorded<Envelope>, StoreError> {
-    let (event, content_hash) =
-        ledger_proto::decode_envelope(&stored.event).map_err(|e| StoreError::Corrupt {
-            what: "history entry",
-            key: format!("p{}@{}", stored.position.partition, stored.position.offset),
-            reason: e.to_string(),
-        })?;
-    Ok(Recorded {
+    let (mut r, _) = decoded(stored)?;
+    if let (true, Some(reason)) = (stored.outcome.is_unauthorized(), stored.outcome.reason()) {
+        r.authorization = Authorization::Unauthorized(reason.to_string());
+    }
+    Ok(r)
+}
+
+/// [`recorded`], with its signature judged again under `policy` at its
+/// record time: what `verify` recomputes.
+pub fn judged(stored: &HistoryEntry, policy: &Policy) -> Result<Recorded<Envelope>, StoreError> {
+    let (mut r, d) = decoded(stored)?;
+    r.authorization = d.authorize(policy, r.timestamp);
+    Ok(r)
+}
+
+fn decoded(
+    stored: &HistoryEntry,
+) -> Result<(Recorded<Envelope>, ledger_proto::Decoded), StoreError> {
+    let d = ledger_proto::decode_canonical(&stored.event).map_err(|e| StoreError::Corrupt {
+        what: "history entry",
+        key: format!("p{}@{}", stored.position.partition, stored.position.offset),
+        reason: e.to_string(),
+    })?;
+    let r = Recorded {
         position: stored.position,
         timestamp: DateTime::from_timestamp_millis(stored.timestamp_ms)
             .unwrap_or(DateTime::<Utc>::MIN_UTC),
-        content_hash,
-        event,
-    })
+        content_hash: d.hash,
+        event: d.envelope.clone(),
+        authorization: Authorization::Open,
+    };
+    Ok((r, d))
 }
 
 impl Entry {
@@ -60,6 +81,15 @@ impl Entry {
 
     pub fn envelope(&self) -> &Envelope {
         &self.recorded.event
+    }
+
+    /// The key id of the entry's signature, if it is signed.
+    pub fn signature(&self) -> Option<String> {
+        use prost::Message as _;
+        ledger_proto::v1::Envelope::decode(self.stored.event.as_slice())
+            .ok()
+            .and_then(|e| e.signature)
+            .map(|s| s.key_id)
     }
 
     /// The entry as history shows it: provenance, the event's own dates,
@@ -85,7 +115,8 @@ impl Entry {
             "outcome": h.outcome.name(),
             "late": h.outcome.is_late(),
             "reason": h.outcome.reason(),
-            "content_hash": ledger_store::chain::hex(&self.recorded.content_hash.0),
+            "content_hash": ledger_store::chain::hex(&ledger_store::chain::content_hash(h)),
+            "signature": self.signature().map(|key_id| serde_json::json!({ "key_id": key_id })),
             "link": ledger_store::chain::hex(&h.link),
         })
     }

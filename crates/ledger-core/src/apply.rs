@@ -27,6 +27,10 @@ pub struct Context {
     /// Which record times the ledger takes (inputs §4). A deployment's
     /// choice, fixed for the life of a log like `unknown_iin`.
     pub record_times: RecordTimes,
+    /// Who may publish privileged records ([`crate::authority`]): the
+    /// deployment's trust file, fixed in what it decides for a log's life
+    /// (a later file only extends it, [`crate::authority::Trust::follows`]).
+    pub trust: crate::Policy,
 }
 
 /// The policy for lines whose IIN the register does not know (yet).
@@ -54,6 +58,7 @@ impl Default for Context {
             unknown_iin: UnknownIin::default(),
             parameters: Parameters::built_in(),
             record_times,
+            trust: crate::Policy::Open,
         }
     }
 }
@@ -103,6 +108,12 @@ impl Outcome {
             _ => None,
         }
     }
+    /// A privileged record refused for want of an authority's signature
+    /// ([`crate::authority`]): it claims nothing, not even its event id.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Outcome::Refused { reason } if reason.starts_with(crate::authority::UNAUTHORIZED))
+    }
+
     pub fn is_late(&self) -> bool {
         matches!(
             self,
@@ -124,6 +135,20 @@ pub fn apply(
 ) -> Outcome {
     debug_assert_eq!(account.iin, rec.event.iin, "routed to the wrong account");
     account.history_len += 1;
+    // Issue 15: a privileged record without an authority's valid signature
+    // is recorded as refused and claims nothing, not even its event id
+    // (`Outcome::is_unauthorized`: the projector's duplicate check passes
+    // over it), so a forgery published first cannot make the genuine
+    // record a duplicate or a conflict.
+    if let crate::Authorization::Unauthorized(reason) = &rec.authorization {
+        account.rejections.push(Rejection {
+            event_id: rec.event.event_id.clone(),
+            reason: reason.clone(),
+        });
+        return Outcome::Refused {
+            reason: reason.clone(),
+        };
+    }
     let transfer = matches!(rec.event.event, Event::MergeTransfer(_));
     let outcome = match prior {
         // A transfer under an id the account already holds: the record is
@@ -306,11 +331,14 @@ fn merge_transfer(
             refused("a merge record cannot itself be transferred")
         }
         _ => {
+            // The transfer's own signature (the projector's) vouches for
+            // the original, which the old account judged when it came.
             let inner = Recorded {
                 position: t.from_position,
                 timestamp: t.recorded_at,
                 content_hash: rec.content_hash,
                 event: original.clone(),
+                authorization: rec.authorization.clone(),
             };
             decide(ctx, account, &inner)
         }

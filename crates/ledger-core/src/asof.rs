@@ -56,7 +56,9 @@ pub fn as_known<'a>(
         }
         let prior = seen.get(&r.event.event_id).copied();
         let _ = apply(ctx, &mut account, r, prior);
-        seen.entry(&r.event.event_id).or_insert(r.content_hash);
+        if !r.authorization.is_unauthorized() {
+            seen.entry(&r.event.event_id).or_insert(r.content_hash);
+        }
     }
     account
 }

@@ -424,4 +424,7 @@ pub struct Recorded<E> {
     pub timestamp: DateTime<Utc>,
     pub content_hash: ContentHash,
     pub event: E,
+    /// The verdict on the record's signature ([`crate::authority`]),
+    /// judged from its bytes, the trust file and `timestamp`.
+    pub authorization: crate::Authorization,
 }

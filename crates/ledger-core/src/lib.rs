@@ -5,6 +5,7 @@
 pub mod account;
 pub mod apply;
 pub mod asof;
+pub mod authority;
 pub mod calendar;
 pub mod entitlement;
 pub mod event;
@@ -22,6 +23,7 @@ pub use account::{
 };
 pub use apply::{apply, normalize_name, Context, Outcome, UnknownIin};
 pub use asof::as_known;
+pub use authority::{Authorization, Policy};
 pub use calendar::{Calendar, Deadline};
 pub use entitlement::{entitlement, stazh_coefficient, Entitlement, Parameters, Request};
 pub use event::*;

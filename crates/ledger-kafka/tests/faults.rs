@@ -35,6 +35,7 @@ fn scenario() -> Vec<(String, Vec<u8>, i64)> {
                 event_id: format!("fault-{month}-{n}"),
                 iin: iin.to_string(),
                 source: "bank".into(),
+                signature: None,
                 payload: Some(pb::envelope::Payload::Contribution(pb::ContributionPaid {
                     payment: Some(pb::PaymentDocument {
                         document_number: format!("{month}-{n}"),

@@ -230,6 +230,7 @@ struct Ready {
     iin: Iin,
     decoded: ledger_proto::Decoded,
     timestamp: chrono::DateTime<chrono::Utc>,
+    authorization: ledger_core::Authorization,
 }
 
 /// A ready record, or the dead-letter kind and reason.
@@ -241,11 +242,14 @@ fn check(ctx: &Context, rec: &Record, partitions: u32) -> Checked {
     let p = rec.partition;
     // A control record that decodes is handled by the loop, never here.
     if ledger_proto::monthly::is_control_key(&rec.key) {
-        let why = match ledger_proto::monthly::decode_control(&rec.value) {
-            Err(e) => e,
-            Ok(_) => "control record reached the event path".to_string(),
-        };
-        return Err(("bad_control", why));
+        return Err(match crate::monthly::judge_control(ctx, rec) {
+            Err(e) => ("bad_control", e),
+            Ok((_, ledger_core::Authorization::Unauthorized(why))) => ("unauthorized", why),
+            Ok(_) => (
+                "bad_control",
+                "control record reached the event path".to_string(),
+            ),
+        });
     }
     let parsed = std::str::from_utf8(&rec.key)
         .map_err(|_| "key: not UTF-8".to_string())
@@ -279,10 +283,13 @@ fn check(ctx: &Context, rec: &Record, partitions: u32) -> Checked {
         Ok(t) => t,
         Err(why) => return Err(("bad_timestamp", why)),
     };
+    // Issue 15: judged here, in parallel, from the record alone.
+    let authorization = decoded.authorize(&ctx.trust, timestamp);
     Ok(Ready {
         iin,
         decoded,
         timestamp,
+        authorization,
     })
 }
 
@@ -367,6 +374,7 @@ pub fn decide_batch<B: Kv>(
             iin,
             decoded,
             timestamp,
+            authorization,
         } = match c {
             Ok(ready) => ready,
             Err((kind, why)) => {
@@ -378,21 +386,35 @@ pub fn decide_batch<B: Kv>(
             envelope,
             hash,
             canonical,
+            signed,
         } = decoded;
+        // The chains cover the stored bytes, signature included
+        // (docs/tamper-evidence.md §1); unsigned, they are the hashed ones.
+        let stored_hash = match signed {
+            None => hash.0,
+            Some(_) => ledger_store::chain::sha256(&canonical),
+        };
         let p = rec.partition;
         let period = envelope.event.projection_period();
         let record = accounts
             .get_mut(&(p, iin))
             .expect("every ready record's account was loaded above");
-        let prior = prior_hash(
-            store,
-            overlay,
-            &out.write.history,
-            &fresh,
-            p,
-            record,
-            &envelope.event_id,
-        )?;
+        // An unauthorized record claims no event id: it is not looked up,
+        // and `prior_hash` passes over it for the records after it.
+        let unauthorized = authorization.is_unauthorized();
+        let prior = if unauthorized {
+            None
+        } else {
+            prior_hash(
+                store,
+                overlay,
+                &out.write.history,
+                &fresh,
+                p,
+                record,
+                &envelope.event_id,
+            )?
+        };
         let position = Position {
             partition: p,
             offset: rec.offset,
@@ -403,6 +425,7 @@ pub fn decide_batch<B: Kv>(
             timestamp,
             content_hash: hash,
             event: envelope,
+            authorization,
         };
         let outcome = apply(ctx, &mut record.account, &recorded, prior);
         match &outcome {
@@ -428,7 +451,7 @@ pub fn decide_batch<B: Kv>(
             outcome,
             link: GENESIS,
         };
-        record.head = chain::account_link(&record.head, &entry, &hash.0);
+        record.head = chain::account_link(&record.head, &entry, &stored_hash);
         let head = chains.head(p)?;
         head.link = chain::update_link(&head.link, &record.head);
         head.items += 1;
@@ -624,6 +647,7 @@ fn forward(
         event_id,
         iin: merge.other.as_str().to_string(),
         source: "si-ledger/merge".to_string(),
+        signature: None,
         payload: Some(pb::envelope::Payload::MergeTransfer(pb::MergeTransfer {
             from_iin: from.as_str().to_string(),
             merge_event_id: merge.event_id.to_string(),
@@ -662,7 +686,7 @@ fn prior_hash<B: Kv>(
                 key: format!("p{partition}@{offset}"),
                 reason: e.to_string(),
             })?;
-        if envelope.event_id == *id {
+        if envelope.event_id == *id && !entry.outcome.is_unauthorized() {
             return Ok(Some(hash));
         }
     }

@@ -81,6 +81,32 @@ fn notice_records(w: &WriteBatch) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// A batch's merge transfers signed with the projector's key, if it has
+/// one. Ed25519 is deterministic: a batch decided again after a crash
+/// hands over the same bytes.
+fn signed(
+    signer: Option<&ledger_core::authority::Signer>,
+    forward: Vec<KeyValue>,
+) -> Result<Vec<KeyValue>, ProjectError> {
+    use prost::Message as _;
+    let Some(signer) = signer else {
+        return Ok(forward);
+    };
+    forward
+        .into_iter()
+        .map(|(k, v)| {
+            let mut e = ledger_proto::v1::Envelope::decode(v.as_slice()).map_err(|e| {
+                ProjectError::Publish(format!("re-reading a merge transfer to sign it: {e}"))
+            })?;
+            ledger_proto::sign_envelope(&mut e, signer);
+            Ok((k, e.encode_to_vec()))
+        })
+        .collect()
+}
+
+/// A (key, value) record.
+type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// The store alone keeps everything (the embedded path).
 pub struct StoreOnly;
 
@@ -135,6 +161,10 @@ pub struct Options {
     /// How long an empty poll waits before trying again.
     pub poll_wait: Duration,
     pub until: Until,
+    /// The projector's own key (issue 15): merge transfers it writes to
+    /// the log are signed with it. `None`: written unsigned (a deployment
+    /// without a trust file, or a run whose sink drops them).
+    pub signer: Option<Arc<ledger_core::authority::Signer>>,
 }
 
 impl Default for Options {
@@ -143,6 +173,7 @@ impl Default for Options {
             batch_size: DEFAULT_BATCH_SIZE,
             poll_wait: Duration::from_millis(200),
             until: Until::EndAtStart,
+            signer: None,
         }
     }
 }
@@ -334,7 +365,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                 while start < records.len() {
                     let marker = records[start..]
                         .iter()
-                        .position(|r| monthly::control(r).is_some())
+                        .position(|r| monthly::control(ctx, r).is_some())
                         .map(|i| start + i);
                     let end = marker.unwrap_or(records.len());
                     if end > start {
@@ -349,8 +380,8 @@ pub fn run_with_sink<S: Source, B: Kv>(
                                 .map_err(ProjectError::Publish)?;
                         }
                         if !outcome.forward.is_empty() {
-                            sink.forward(&outcome.forward)
-                                .map_err(ProjectError::Publish)?;
+                            let forward = signed(opts.signer.as_deref(), outcome.forward)?;
+                            sink.forward(&forward).map_err(ProjectError::Publish)?;
                             forwarded = true;
                         }
                         if !outcome.write.notices.is_empty() {
@@ -375,7 +406,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                         totals.redelivered += 1;
                     } else {
                         finish(&mut in_flight, source, &mut totals)?;
-                        let control = monthly::control(r).expect("found as a control record");
+                        let control = monthly::control(ctx, r).expect("found as a control record");
                         let counts = monthly::handle(store, sink, r, control)?;
                         next.insert(r.partition, r.offset + 1);
                         source.acknowledge(&[(r.partition, r.offset + 1)])?;

@@ -5,6 +5,8 @@
 //! writes the same bytes.
 
 use crate::{ProjectError, Sink, Totals};
+use ledger_core::authority::Domain;
+use ledger_core::{Authorization, Context};
 use ledger_proto::monthly::{self, Control, Provenance, Summary};
 use ledger_store::{par_map, Kv, LedgerStore, StoreError};
 use ledger_stream::Record;
@@ -33,12 +35,37 @@ pub fn restated(w: &ledger_store::WriteBatch) -> Vec<(Vec<u8>, Vec<u8>)> {
     projections.chain(summaries).collect()
 }
 
-/// The control record `r` carries, if it is one that decodes.
-pub fn control(r: &Record) -> Option<Control> {
+/// The control record `r` carries, if it is one that decodes and its
+/// signature passes (issue 15); any other record under a control key is
+/// dead-lettered on the event path, with its reason.
+pub fn control(ctx: &Context, r: &Record) -> Option<Control> {
     if !monthly::is_control_key(&r.key) {
         return None;
     }
-    monthly::decode_control(&r.value).ok()
+    match judge_control(ctx, r) {
+        Ok((c, a)) if !a.is_unauthorized() => Some(c),
+        _ => None,
+    }
+}
+
+/// Decodes a control record and judges its signature at its record time
+/// (a record time the ledger does not take judges as unauthorized).
+pub fn judge_control(ctx: &Context, r: &Record) -> Result<(Control, Authorization), String> {
+    let (control, signed) = monthly::decode_control_signed(&r.value)?;
+    let verdict = match ctx.record_times.check(r.timestamp_ms) {
+        Ok(at) => ctx.trust.authorize(
+            control.kind(),
+            Domain::Control,
+            signed.as_ref().map(|(s, b)| (s, b.as_slice())),
+            at,
+        ),
+        Err(_) if matches!(ctx.trust, ledger_core::Policy::Open) => Authorization::Open,
+        Err(why) => Authorization::Unauthorized(format!(
+            "unauthorized: {} cannot be judged: {why}",
+            control.kind()
+        )),
+    };
+    Ok((control, verdict))
 }
 
 /// Handles one control record of a partition whose store holds everything

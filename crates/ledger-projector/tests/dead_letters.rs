@@ -62,6 +62,7 @@ fn person(iin: &Iin, id: &str) -> Vec<u8> {
         event_id: id.into(),
         iin: iin.to_string(),
         source: "register".into(),
+        signature: None,
         payload: Some(pb::envelope::Payload::Person(pb::PersonRegistered {
             surname: "S".into(),
             ..Default::default()
@@ -114,6 +115,7 @@ fn each_kind_is_dead_lettered_with_provenance() {
         batch_size: 4,
         until: Until::EndAtStart,
         poll_wait: Duration::ZERO,
+        signer: None,
     };
     let totals = run(
         &Context::default(),
@@ -198,6 +200,7 @@ fn a_follower_settles_its_last_batch_while_idle() {
         batch_size: 3,
         until: Until::Stopped,
         poll_wait: Duration::from_millis(5),
+        signer: None,
     };
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -254,6 +257,7 @@ fn a_partition_assigned_later_resumes_at_the_stored_offset_whatever_the_source_s
         batch_size: 4,
         poll_wait: Duration::from_millis(1),
         until: Until::EndAtStart,
+        signer: None,
     };
     let t = run(
         &ctx,

@@ -94,6 +94,7 @@ fn encode(op: &Op, people: &[Iin]) -> (Vec<u8>, i64, Vec<u8>) {
                 event_id: format!("e{id}"),
                 iin: iin.to_string(),
                 source: "prop".into(),
+                signature: None,
                 payload: Some(pb::envelope::Payload::Contribution(pb::ContributionPaid {
                     payment: Some(pb::PaymentDocument {
                         received_on: "2025-04-10".into(),
@@ -129,6 +130,7 @@ fn encode(op: &Op, people: &[Iin]) -> (Vec<u8>, i64, Vec<u8>) {
                 event_id: format!("e{id}"),
                 iin: iin.to_string(),
                 source: "prop".into(),
+                signature: None,
                 payload: Some(pb::envelope::Payload::Refund(pb::ContributionRefunded {
                     application_id: "A".into(),
                     refunded_ppc: "012".into(),
@@ -161,6 +163,7 @@ fn project(log: &EmbeddedLog, store: &LedgerStore<MemoryKv>, batch: usize) {
         batch_size: batch,
         until: Until::EndAtStart,
         poll_wait: Duration::ZERO,
+        signer: None,
     };
     run(
         &Context::default(),
@@ -365,7 +368,7 @@ proptest! {
             publish(&inc_log, &ops[w[0]..w[1]], &people);
             let batch = batches[i % batches.len()];
             let mut dying = Dying { inner: inc_log.source().unwrap(), polls_left: deaths[i % deaths.len()] };
-            let opts = Options { batch_size: batch, until: Until::EndAtStart, poll_wait: Duration::ZERO };
+            let opts = Options { batch_size: batch, until: Until::EndAtStart, poll_wait: Duration::ZERO, signer: None };
             let _ = run(&Context::default(), &mut dying, &inc, &opts, &AtomicBool::new(false), |_| {});
             project(&inc_log, &inc, batch);
         }
@@ -432,7 +435,7 @@ proptest! {
         let log = EmbeddedLog::open_or_create(dir.path(), 3).unwrap();
         publish(&log, &ops[..cut], &people);
         let period = ledger_core::Period::parse("2025-02").unwrap();
-        let marker = encode_month_closed(period, "prop");
+        let marker = encode_month_closed(period, "prop", None);
         let mut appender = log.appender().unwrap();
         for p in 0..3 {
             appender.append_to(p, &[(MONTH_CLOSED_KEY, 1, &marker)]).unwrap();
@@ -445,7 +448,7 @@ proptest! {
         let pieces = LedgerStore::in_memory();
         for (i, batch) in batches.iter().enumerate() {
             let mut dying = Dying { inner: log.source().unwrap(), polls_left: deaths[i % deaths.len()] };
-            let opts = Options { batch_size: *batch, until: Until::EndAtStart, poll_wait: Duration::ZERO };
+            let opts = Options { batch_size: *batch, until: Until::EndAtStart, poll_wait: Duration::ZERO, signer: None };
             let _ = run(&Context::default(), &mut dying, &pieces, &opts, &AtomicBool::new(false), |_| {});
         }
         project(&log, &pieces, batches[0]);

@@ -2,8 +2,11 @@
 //! (`contribution.payment.received_on: not a date "YYYY-MM-DD": "2025-13-01"`).
 
 use crate::v1 as pb;
+use chrono::{DateTime, Utc};
 use ledger_core as core;
+use ledger_core::authority::{Domain, Signature, Signer};
 use ledger_core::{parse_date, ContentHash, EventId, Iin, Money, PayerId, Period, Ppc};
+use ledger_core::{Authorization, Policy};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
@@ -472,12 +475,34 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(core::Envelope, ContentHash), De
 #[derive(Debug, Clone)]
 pub struct Decoded {
     pub envelope: core::Envelope,
-    /// SHA-256 of `canonical`.
+    /// SHA-256 of the canonical bytes without the signature: the same
+    /// record signed again (another valid key) is a duplicate, not a
+    /// conflict.
     pub hash: ContentHash,
     /// The envelope re-encoded: known fields in field-number order, unknown
-    /// fields dropped. Equal to the input for anything a protobuf library
-    /// serializes from our `proto/` files.
+    /// fields dropped, the signature kept. Equal to the input for anything
+    /// a protobuf library serializes from our `proto/` files.
     pub canonical: Vec<u8>,
+    /// The record's signature and the canonical bytes without it (what an
+    /// authority signed, after [`ledger_core::authority::signing_input`]'s
+    /// prefix); `None` when unsigned.
+    pub signed: Option<Signed>,
+}
+
+/// A record's signature and its canonical bytes without it.
+pub type Signed = (Signature, Vec<u8>);
+
+impl Decoded {
+    /// The verdict on this record's signature under `policy`, for a record
+    /// logged at `at` ([`ledger_core::authority`]).
+    pub fn authorize(&self, policy: &Policy, at: DateTime<Utc>) -> Authorization {
+        policy.authorize(
+            self.envelope.event.kind(),
+            Domain::Envelope,
+            self.signed.as_ref().map(|(s, b)| (s, b.as_slice())),
+            at,
+        )
+    }
 }
 
 /// [`decode_envelope`], keeping the canonical bytes (what the store keeps
@@ -487,13 +512,39 @@ pub fn decode_canonical(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let mut wire = pb::Envelope::decode(bytes).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
     crate::canonical::canonicalize(&mut wire);
     let envelope = envelope_from_wire(&wire)?;
-    let canonical = wire.encode_to_vec();
-    let hash = ContentHash(Sha256::digest(&canonical).into());
+    let signature = wire.signature.take();
+    let unsigned = wire.encode_to_vec();
+    let hash = ContentHash(Sha256::digest(&unsigned).into());
+    let (canonical, signed) = match signature {
+        None => (unsigned, None),
+        Some(sig) => {
+            let core_sig = Signature {
+                key_id: sig.key_id.clone(),
+                value: sig.value.clone(),
+            };
+            wire.signature = Some(sig);
+            (wire.encode_to_vec(), Some((core_sig, unsigned)))
+        }
+    };
     Ok(Decoded {
         envelope,
         hash,
         canonical,
+        signed,
     })
+}
+
+/// Signs a wire envelope with `signer`: canonicalizes it, signs its
+/// canonical bytes without a signature, and sets the signature. What
+/// `si-ledger sign`, `merge` and the projector's transfer writer do.
+pub fn sign_envelope(e: &mut pb::Envelope, signer: &Signer) {
+    crate::canonical::canonicalize(e);
+    e.signature = None;
+    let s = signer.sign(Domain::Envelope, &e.encode_to_vec());
+    e.signature = Some(pb::Signature {
+        key_id: s.key_id,
+        value: s.value,
+    });
 }
 
 /// Encodes a wire envelope as record value bytes.

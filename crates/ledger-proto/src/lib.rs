@@ -19,6 +19,7 @@ pub mod v1 {
 
 pub use canonical::canonicalize;
 pub use convert::{
-    decode_canonical, decode_envelope, encode_envelope, envelope_from_wire, Decoded, WireError,
+    decode_canonical, decode_envelope, encode_envelope, envelope_from_wire, sign_envelope, Decoded,
+    WireError,
 };
 pub use jsonl::{parse_line, LineError, ParsedLine};

@@ -4,6 +4,7 @@
 //! the same bytes.
 
 use crate::v1 as pb;
+use ledger_core::authority::{Domain, Signature, Signer};
 use ledger_core::{Account, Money, Period, Ppc};
 use std::collections::BTreeMap;
 
@@ -25,27 +26,63 @@ pub fn is_control_key(key: &[u8]) -> bool {
 
 /// Decodes a control record's value.
 pub fn decode_control(value: &[u8]) -> Result<Control, String> {
+    decode_control_signed(value).map(|(c, _)| c)
+}
+
+/// [`decode_control`], with the record's signature and its canonical bytes
+/// without it (what the operator signed), if signed.
+pub fn decode_control_signed(
+    value: &[u8],
+) -> Result<(Control, Option<crate::convert::Signed>), String> {
     use prost::Message as _;
-    let c = pb::Control::decode(value).map_err(|e| format!("control record: {e}"))?;
-    match c.payload {
-        Some(pb::control::Payload::MonthClosed(m)) => Ok(Control::MonthClosed {
+    let mut c = pb::Control::decode(value).map_err(|e| format!("control record: {e}"))?;
+    let control = match &c.payload {
+        Some(pb::control::Payload::MonthClosed(m)) => Control::MonthClosed {
             period: Period::parse(&m.period).map_err(|e| format!("month_closed.period: {e}"))?,
-            closed_by: m.closed_by,
-        }),
-        None => Err("control record: no payload".into()),
+            closed_by: m.closed_by.clone(),
+        },
+        None => return Err("control record: no payload".into()),
+    };
+    let signed = c.signature.take().map(|s| {
+        (
+            Signature {
+                key_id: s.key_id,
+                value: s.value,
+            },
+            c.encode_to_vec(),
+        )
+    });
+    Ok((control, signed))
+}
+
+impl Control {
+    /// The payload's wire name (`oneof payload` in `reporting.proto`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Control::MonthClosed { .. } => "month_closed",
+        }
     }
 }
 
-/// The value of a month-closed marker.
-pub fn encode_month_closed(period: Period, closed_by: &str) -> Vec<u8> {
+/// The value of a month-closed marker, signed by `signer` if given (the
+/// operator's key).
+pub fn encode_month_closed(period: Period, closed_by: &str, signer: Option<&Signer>) -> Vec<u8> {
     use prost::Message as _;
-    pb::Control {
+    let mut c = pb::Control {
         payload: Some(pb::control::Payload::MonthClosed(pb::MonthClosed {
             period: period.to_string(),
             closed_by: closed_by.to_string(),
         })),
+        signature: None,
+    };
+    if let Some(signer) = signer {
+        let s = signer.sign(Domain::Control, &c.encode_to_vec());
+        c.signature = Some(pb::Signature {
+            key_id: s.key_id,
+            value: s.value,
+        });
     }
-    .encode_to_vec()
+    c.encode_to_vec()
 }
 
 fn add(a: Money, b: Money) -> Result<Money, String> {

@@ -44,6 +44,7 @@ fn envelope(amount: &str, surname: &str, payer_name: &str, sex: Option<&str>) ->
         event_id: "e-1".into(),
         iin: IIN.into(),
         source: "bank".into(),
+        signature: None,
         payload: Some(payload),
     }
 }

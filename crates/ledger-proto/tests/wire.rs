@@ -118,6 +118,7 @@ fn golden_envelopes() -> Vec<pb::Envelope> {
         event_id: id.into(),
         iin: IIN.into(),
         source: "golden".into(),
+        signature: None,
         payload: Some(p),
     };
     let person = pb::PersonRegistered {

@@ -49,9 +49,15 @@ fn outcome_code(o: &Outcome) -> u8 {
     }
 }
 
-/// SHA-256 of an entry's event bytes: its content hash.
+/// SHA-256 of an entry's event bytes (signature included): its content
+/// hash as the chains cover it.
 pub fn content_hash(entry: &HistoryEntry) -> Link {
-    Sha256::digest(&entry.event).into()
+    sha256(&entry.event)
+}
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> Link {
+    Sha256::digest(bytes).into()
 }
 
 /// `A_n` of an account whose previous link is `prev`, for `entry` whose

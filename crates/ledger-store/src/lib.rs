@@ -12,6 +12,7 @@
 //! | --- | --- |
 //! | `V` | [`FORMAT`] (u32 BE): a store of another format is refused |
 //! | `M` | [`StoreMeta`] |
+//! | `T` | the trust file the store was last projected with (TOML text), or `none` |
 //! | `O`, partition | next offset to read (u64 BE) |
 //! | `A`, partition, IIN | [`AccountRecord`]: the account and its history refs |
 //! | `H`, partition, bucket start (u64 BE) | the [`HistoryEntry`]s with offsets in `[start, start + SEGMENT)`, in offset order, LZ4-compressed |
@@ -93,9 +94,13 @@ pub enum StoreError {
 /// decimals, names in NFC: `ledger_proto::canonical`), and content hashes
 /// and chain links are taken over it; a format-11 store's hashes were
 /// taken over the producer's spelling, so it is replayed, not reused.
-pub const FORMAT: u32 = 12;
+/// 13: history entries keep a privileged record's signature, content
+/// hashes are taken without it, and the store records its trust file
+/// (issue 15).
+pub const FORMAT: u32 = 13;
 
 const META: u8 = b'M';
+const TRUST: u8 = b'T';
 const VERSION: u8 = b'V';
 const OFFSET: u8 = b'O';
 const ACCOUNT: u8 = b'A';
@@ -230,6 +235,29 @@ impl<B: Kv> LedgerStore<B> {
                 self.kv.write(b)
             }
         }
+    }
+
+    /// The trust file (TOML text) the store was last projected with, or
+    /// `none` for `--trust none`; `None` before any projection.
+    pub fn trust_text(&self) -> Result<Option<String>, StoreError> {
+        let k = vec![TRUST];
+        self.kv
+            .get(&k)?
+            .map(|v| {
+                String::from_utf8(v).map_err(|e| StoreError::Corrupt {
+                    what: "trust file",
+                    key: "T".into(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// Records the trust file a projection runs with (durably).
+    pub fn set_trust_text(&self, text: &str) -> Result<(), StoreError> {
+        let mut b = KvBatch::default();
+        b.put(vec![TRUST], text.as_bytes().to_vec());
+        self.kv.write(b)
     }
 
     pub fn meta(&self) -> Result<Option<StoreMeta>, StoreError> {

@@ -116,6 +116,7 @@ pub struct ReplayArgs {
 /// `data`, which must be new.
 pub fn replay_into(
     ctx: &Context,
+    choice: &crate::trust::Choice,
     input: &LogInput,
     data: &Path,
     batch_size: usize,
@@ -129,6 +130,11 @@ pub fn replay_into(
     }
     let mut source = input.open("replay")?;
     let store = LedgerStore::open(&dir).context("creating store")?;
+    crate::trust::adopt(&store, choice)?;
+    let ctx = &Context {
+        trust: choice.policy.clone(),
+        ..ctx.clone()
+    };
     let opts = Options {
         batch_size: batch_size.max(1),
         until: Until::EndAtStart,
@@ -140,7 +146,8 @@ pub fn replay_into(
 }
 
 pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
-    let (store, totals) = replay_into(ctx, &args.input, &args.data, args.batch_size)?;
+    let choice = crate::trust::required()?;
+    let (store, totals) = replay_into(ctx, choice, &args.input, &args.data, args.batch_size)?;
     crate::query::print_totals(&totals, args.json)?;
     let past_it = format!(
         "{} holds a partial replay: nothing replayed past it, and no digest",

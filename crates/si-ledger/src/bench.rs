@@ -51,6 +51,7 @@ pub struct ReplayArgs {
 /// the log and every record's key.
 fn publish_population(
     ctx: &Context,
+    auth: Option<&crate::trust::Authorities>,
     population: &Population,
     dir: &std::path::Path,
 ) -> Result<(EmbeddedLog, Vec<[u8; 12]>)> {
@@ -60,7 +61,7 @@ fn publish_population(
     let log = EmbeddedLog::open_or_create(&log_dir, population.partitions)?;
     let mut appender = log.appender()?;
     let mut keys: Vec<[u8; 12]> = Vec::with_capacity(population.events);
-    generate(ctx, population.events, participants, |chunk| {
+    generate(ctx, auth, population.events, participants, |chunk| {
         let recs: Vec<(&[u8], i64, &[u8])> =
             chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
         appender.append(&recs)?;
@@ -88,7 +89,9 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let batch = args.population.batch_size.max(1);
 
     // Generate and publish the log (not timed as part of the replay).
-    let (log, keys) = publish_population(ctx, &args.population, &dir)?;
+    let (ctx, auth) = signing(ctx)?;
+    let ctx = &ctx;
+    let (log, keys) = publish_population(ctx, auth.as_ref(), &args.population, &dir)?;
 
     // (a) sled's raw rate.
     let raw_eps = raw_rate(&dir.join("raw"), &keys, batch)?;
@@ -99,6 +102,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let opts = Options {
         batch_size: batch,
         until: Until::EndAtStart,
+        signer: auth.as_ref().map(|a| a.key("projector")),
         ..Options::default()
     };
     let (totals, projector_eps) = timed_projection(ctx, &log, &store, &opts)?;
@@ -143,7 +147,9 @@ pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
     let tmp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
-    let (log, _) = publish_population(ctx, &args.population, &dir)?;
+    let (ctx, auth) = signing(ctx)?;
+    let ctx = &ctx;
+    let (log, _) = publish_population(ctx, auth.as_ref(), &args.population, &dir)?;
     let store = LedgerStore::open(&dir.join("store"))?;
     let opts = Options {
         batch_size: args.population.batch_size.max(1),
@@ -164,7 +170,8 @@ pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
         .max_by_key(|(_, n)| **n)
         .map(|(p, _)| *p)
         .context("the population has no contribution lines")?;
-    let marker = ledger_proto::monthly::encode_month_closed(period, "bench");
+    let operator = auth.as_ref().map(|a| a.key("operator"));
+    let marker = ledger_proto::monthly::encode_month_closed(period, "bench", operator.as_deref());
     let mut appender = log.appender()?;
     for p in 0..log.partitions() {
         appender.append_to(
@@ -243,6 +250,7 @@ fn peak_rss_mib() -> Option<f64> {
 /// `Envelope` bytes): the same events for every benchmark.
 fn generate(
     ctx: &Context,
+    auth: Option<&crate::trust::Authorities>,
     events: usize,
     participants: usize,
     mut sink: impl FnMut(&[([u8; 12], i64, Vec<u8>)]) -> Result<()>,
@@ -250,15 +258,24 @@ fn generate(
     let months = (events / participants).max(1) as u32 + 1;
     let mut gen = synth::Synth::new(7, participants, months, ctx.calendar.clone());
     let mut done = 0;
+    let keys = auth.map(|a| a.keyring());
+    let mut signed = 0usize;
     let mut emit = |items: Vec<synth::Item>, done: &mut usize| -> Result<()> {
         let items = &items[..items.len().min(events - *done)];
         let chunk: Vec<([u8; 12], i64, Vec<u8>)> = items
             .iter()
             .map(|it| {
+                // Issue 15: privileged records signed by their authority.
+                let mut wire = it.wire.clone();
+                let kind = wire.payload.as_ref().map(payload_kind).unwrap_or("");
+                if let Some(signer) = keys.as_ref().and_then(|k| k.for_kind(kind)) {
+                    ledger_proto::sign_envelope(&mut wire, signer);
+                    signed += 1;
+                }
                 (
                     <[u8; 12]>::try_from(it.wire.iin.as_bytes()).expect("12-digit IIN"),
                     it.timestamp_ms,
-                    ledger_proto::encode_envelope(&it.wire),
+                    ledger_proto::encode_envelope(&wire),
                 )
             })
             .collect();
@@ -271,7 +288,47 @@ fn generate(
         emit(gen.month(m), &mut done)?;
         m += 1;
     }
+    eprintln!(
+        "signed {signed} privileged records of {done} ({:.1}%){}",
+        100.0 * signed as f64 / done.max(1) as f64,
+        if auth.is_none() {
+            " (--trust none: unsigned)"
+        } else {
+            ""
+        }
+    );
     Ok(())
+}
+
+/// The wire name of a payload (`oneof payload` in `events.proto`).
+fn payload_kind(p: &ledger_proto::v1::envelope::Payload) -> &'static str {
+    use ledger_proto::v1::envelope::Payload as P;
+    match p {
+        P::Contribution(_) => "contribution",
+        P::Refund(_) => "refund",
+        P::BenefitAssigned(_) => "benefit_assigned",
+        P::BenefitStatus(_) => "benefit_status",
+        P::BenefitPaid(_) => "benefit_paid",
+        P::BenefitReturned(_) => "benefit_returned",
+        P::Person(_) => "person",
+        P::PersonChanged(_) => "person_changed",
+        P::Merged(_) => "merged",
+        P::MergeTransfer(_) => "merge_transfer",
+    }
+}
+
+/// The benchmarks' authorities (one fresh key each) and the context that
+/// trusts them; none under `--trust none`, to measure without signatures.
+fn signing(ctx: &Context) -> Result<(Context, Option<crate::trust::Authorities>)> {
+    if crate::trust::explicitly_open() {
+        return Ok((ctx.clone(), None));
+    }
+    let auth = crate::trust::Authorities::generate()?;
+    let ctx = Context {
+        trust: auth.policy.clone(),
+        ..ctx.clone()
+    };
+    Ok((ctx, Some(auth)))
 }
 
 #[derive(Args)]
@@ -290,6 +347,8 @@ pub struct KafkaArgs {
 /// (2) a bare consumer's rate, (3) the Kafka-path projector's rate and (4)
 /// the embedded-path projector's rate.
 pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
+    let (ctx, auth) = signing(ctx)?;
+    let ctx = &ctx;
     let tmp = tempfile::tempdir()?;
     let participants = args.population.participants();
     let topic = format!(
@@ -305,18 +364,24 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     let mut publisher = ledger_kafka::Publisher::new(&args.brokers, &topic)?;
     let mut publish_secs = 0.0;
     let mut n = 0usize;
-    generate(ctx, args.population.events, participants, |chunk| {
-        let recs: Vec<(&[u8], i64, &[u8])> =
-            chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
-        appender.append(&recs)?;
-        let kafka: Vec<(&[u8], Option<i64>, &[u8])> =
-            recs.iter().map(|(k, t, v)| (*k, Some(*t), *v)).collect();
-        let t0 = Instant::now();
-        publisher.publish(&kafka)?;
-        publish_secs += t0.elapsed().as_secs_f64();
-        n += chunk.len();
-        Ok(())
-    })?;
+    generate(
+        ctx,
+        auth.as_ref(),
+        args.population.events,
+        participants,
+        |chunk| {
+            let recs: Vec<(&[u8], i64, &[u8])> =
+                chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
+            appender.append(&recs)?;
+            let kafka: Vec<(&[u8], Option<i64>, &[u8])> =
+                recs.iter().map(|(k, t, v)| (*k, Some(*t), *v)).collect();
+            let t0 = Instant::now();
+            publisher.publish(&kafka)?;
+            publish_secs += t0.elapsed().as_secs_f64();
+            n += chunk.len();
+            Ok(())
+        },
+    )?;
     drop(appender);
     drop(publisher);
     let publish_eps = n as f64 / publish_secs;
@@ -336,6 +401,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     let opts = Options {
         batch_size: args.population.batch_size.max(1),
         until: Until::EndAtStart,
+        signer: auth.as_ref().map(|a| a.key("projector")),
         ..Options::default()
     };
     let store = LedgerStore::open(&tmp.path().join("kafka-store"))?;

@@ -28,6 +28,15 @@ pub struct DemoArgs {
 
 const MARKER: &str = ".si-ledger-demo";
 
+/// How the demo signs and judges: its keys by kind, the projector's key,
+/// and the trust file.
+struct Signing {
+    keys: publish::KeyRing,
+    projector: Option<std::sync::Arc<ledger_core::authority::Signer>>,
+    text: String,
+    policy: ledger_core::Policy,
+}
+
 pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     if args.participants == 0 || args.months == 0 {
         bail!("--participants and --months must be at least 1");
@@ -49,6 +58,46 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     )?;
 
     let started = std::time::Instant::now();
+    // Issue 15: with --trust and --signing-key, the demo signs with that
+    // key and projects under that file (as the tests run it); with
+    // `--trust none`, unsigned; otherwise it makes its own authorities,
+    // one fresh key each, and the trust file naming them.
+    let (signing, trust_path) = match crate::trust::chosen() {
+        Some(choice) => {
+            let signer = crate::trust::signer()?;
+            if signer.is_none() && !crate::trust::explicitly_open() {
+                bail!(
+                    "demo with --trust FILE signs with --signing-key FILE: give both, or neither"
+                );
+            }
+            (
+                Signing {
+                    keys: publish::KeyRing::one(signer.clone()),
+                    projector: signer,
+                    text: choice.text.clone(),
+                    policy: choice.policy.clone(),
+                },
+                None,
+            )
+        }
+        None => {
+            let a = crate::trust::Authorities::generate()?;
+            let path = a.write(data)?;
+            (
+                Signing {
+                    keys: a.keyring(),
+                    projector: Some(a.key("projector")),
+                    text: a.text.clone(),
+                    policy: a.policy.clone(),
+                },
+                Some(path),
+            )
+        }
+    };
+    let ctx = &Context {
+        trust: signing.policy.clone(),
+        ..ctx.clone()
+    };
     let mut gen = synth::Synth::new(
         args.seed,
         args.participants,
@@ -87,9 +136,10 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     let mut appender = publish::open_appender(&log_dir, args.partitions)?;
     let input = std::io::BufReader::new(std::fs::File::open(&events_path)?);
     let mut refused = Vec::new();
-    let summary = publish::publish_lines(ctx, input, Some(&mut appender), |n, e| {
-        refused.push(format!("line {n}: {e}"))
-    })?;
+    let summary =
+        publish::publish_lines(ctx, &signing.keys, input, Some(&mut appender), |n, e| {
+            refused.push(format!("line {n}: {e}"))
+        })?;
     drop(appender);
     println!(
         "published {} of {} lines; {} refused at the door:",
@@ -101,12 +151,14 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
 
     let log = EmbeddedLog::open(&log_dir)?;
     let store = LedgerStore::open(&query::store_dir(data))?;
+    store.set_trust_text(&signing.text)?;
     let totals = query::project_with_progress(
         ctx,
         &log,
         &store,
         ledger_projector::DEFAULT_BATCH_SIZE,
         false,
+        signing.projector.clone(),
     )?;
     println!("{}", query::totals_line(&totals));
     if let Some(code) = query::interrupted(&totals, "demo", "nothing projected past it") {
@@ -142,6 +194,13 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
             data.display()
         );
         println!("     si-ledger dead-letters --data {}", data.display());
+        if let Some(path) = &trust_path {
+            println!(
+                "     the demo's trust file is {}, its authorities' keys in {}",
+                path.display(),
+                data.join("keys").display()
+            );
+        }
     }
     println!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
     Ok(0)

@@ -172,16 +172,21 @@ pub fn merge(args: &MergeArgs) -> Result<i32> {
             .to_string(),
         None => merge_id(&from, &into, &decided_on.to_string()),
     };
-    let envelope = pb::Envelope {
+    let signer = crate::trust::signer_for("merged")?;
+    let mut envelope = pb::Envelope {
         event_id: event_id.clone(),
         iin: from.as_str().to_string(),
         source: "si-ledger/merge".to_string(),
+        signature: None,
         payload: Some(pb::envelope::Payload::Merged(pb::IdentifierMerged {
             into_iin: into.as_str().to_string(),
             reason: args.reason.trim().to_string(),
             decided_on: decided_on.to_string(),
         })),
     };
+    if let Some(signer) = &signer {
+        ledger_proto::sign_envelope(&mut envelope, signer);
+    }
     let value = ledger_proto::encode_envelope(&envelope);
     args.to
         .sink()?

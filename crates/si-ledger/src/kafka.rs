@@ -71,6 +71,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
     };
     let group = args.group.as_deref().unwrap_or("si-ledger-projector");
     let store = LedgerStore::open(&query::store_dir(&args.data)).context("opening store")?;
+    let signer = crate::trust::for_projector(&store)?;
     let resume_store = store.clone();
     let resume: ledger_kafka::ResumeAt = Arc::new(move |p| {
         // A partition this store has no state for is rebuilt from 0. Should
@@ -135,6 +136,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
         } else {
             Until::Stopped
         },
+        signer,
         ..Options::default()
     };
     let totals = ledger_projector::run_with_sink(

@@ -16,6 +16,7 @@ mod publish;
 mod query;
 mod report;
 mod synth;
+mod trust;
 mod verify;
 
 use anyhow::{Context as _, Result};
@@ -84,6 +85,24 @@ struct Cli {
     /// sets it on the ledger topic).
     #[arg(long, global = true, value_name = "MS", default_value_t = ledger_core::RecordTimes::DEFAULT_AFTER_MAX_MS)]
     timestamp_after_max_ms: i64,
+    /// The deployment's trust file (TOML, docs/authority.md): which
+    /// authority may publish which privileged records, with its public
+    /// keys. `none` accepts every record from anyone (warned about on
+    /// every start; not for production). Required by `project` and
+    /// `replay`.
+    #[arg(long, global = true, value_name = "FILE|none", env = "SI_LEDGER_TRUST")]
+    trust: Option<String>,
+    /// The private key (PKCS#8 PEM file) that signs what this command
+    /// writes: `merge`'s and `close-month`'s records, the projector's merge
+    /// transfers, `publish`'s and `sign`'s privileged lines. A file, never
+    /// the key itself.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "SI_LEDGER_SIGNING_KEY_FILE"
+    )]
+    signing_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -169,6 +188,11 @@ enum Command {
     Payments(payments::PaymentsArgs),
     /// List records that could not be applied, with their provenance.
     DeadLetters(query::DeadLettersArgs),
+    /// Make an Ed25519 key pair: the private key to a file (0600), the
+    /// trust-file entry of its public key to standard output.
+    Keygen(trust::KeygenArgs),
+    /// Sign the privileged lines of a JSON-lines feed with --signing-key.
+    Sign(trust::SignArgs),
     /// Generate a synthetic population, publish and project it, show a statement.
     Demo(demo::DemoArgs),
     /// Benchmarks that print figures.
@@ -267,6 +291,7 @@ fn context(cli: &Cli) -> Result<ledger_core::Context> {
             UnknownIinArg::Return => ledger_core::UnknownIin::Return,
         },
         parameters,
+        trust: trust::init(cli.trust.as_deref(), cli.signing_key.as_deref())?,
     })
 }
 
@@ -312,6 +337,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Duplicates(args) => identity::duplicates(&args),
         Command::Merge(args) => identity::merge(&args),
         Command::Demo(args) => demo::run(&ctx, &args),
+        Command::Keygen(args) => trust::keygen(&args),
+        Command::Sign(args) => trust::sign(&args),
         Command::Bench {
             command: BenchCommand::Replay(args),
         } => bench::replay(&ctx, &args),

@@ -192,6 +192,7 @@ fn requests(a: &Application) -> Result<Vec<pb::Envelope>, Vec<String>> {
             event_id: format!("{}/{}", a.application_id, i + 1),
             iin: e.iin.clone(),
             source: "refund-application".into(),
+            signature: None,
             payload: Some(pb::envelope::Payload::Refund(pb::ContributionRefunded {
                 application_id: a.application_id.clone(),
                 reason: a.reason.trim().to_string(),

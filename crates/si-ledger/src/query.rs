@@ -164,6 +164,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     let log =
         EmbeddedLog::open(log_dir).with_context(|| format!("opening log {}", log_dir.display()))?;
     let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
+    let signer = crate::trust::for_projector(&store)?;
     let _server = match args.serve {
         Some(addr) => Some(crate::api::start(
             ctx,
@@ -178,7 +179,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     if let Some(server) = &_server {
         crate::api::watch(server)?;
     }
-    let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow)?;
+    let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow, signer)?;
     print_totals(&totals, args.json)?;
     if crate::api::server_ended() {
         return Ok(1);
@@ -265,6 +266,7 @@ pub fn project_with_progress(
     store: &LedgerStore<SledKv>,
     batch_size: usize,
     follow: bool,
+    signer: Option<Arc<ledger_core::authority::Signer>>,
 ) -> Result<Totals> {
     let mut source = log.source()?;
     let total: u64 = log.end_offsets()?.iter().sum();
@@ -286,6 +288,7 @@ pub fn project_with_progress(
         } else {
             Until::EndAtStart
         },
+        signer,
         ..Options::default()
     };
     // SIGTERM or SIGINT: finish the batch, flush, stop.

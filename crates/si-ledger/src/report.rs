@@ -32,7 +32,8 @@ pub struct CloseMonthArgs {
 /// Appends a `MonthClosed` marker to every partition.
 pub fn close_month(args: &CloseMonthArgs) -> Result<i32> {
     let period = Period::parse(&args.period).context("period")?;
-    let value = encode_month_closed(period, &args.by);
+    let signer = crate::trust::signer_for("month_closed")?;
+    let value = encode_month_closed(period, &args.by, signer.as_deref());
     let now = chrono::Utc::now().timestamp_millis();
     let placed: Vec<(u32, u64)> = match (&args.log, &args.brokers, &args.topic) {
         (Some(dir), _, _) => {

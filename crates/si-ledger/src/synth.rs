@@ -227,6 +227,7 @@ impl Synth {
                         event_id: self.event_id(),
                         iin,
                         source: "register".into(),
+                        signature: None,
                         payload: Some(pb::envelope::Payload::Person(person)),
                     },
                     timestamp_ms: at,
@@ -425,6 +426,7 @@ fn envelope(
         event_id,
         iin: iin.to_string(),
         source: source.into(),
+        signature: None,
         payload: Some(payload),
     }
 }

@@ -99,7 +99,7 @@ fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>,
                 what,
             })
         };
-        let recorded = match ledger_api::views::recorded(h) {
+        let recorded = match ledger_api::views::judged(h, &ctx.trust) {
             Ok(r) => r,
             Err(e) => return brk(format!("stored event does not decode: {e}")),
         };
@@ -114,7 +114,10 @@ fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>,
         let prior = seen.get(&key).copied();
         let account = accounts.entry(*iin).or_insert_with(|| Account::new(*iin));
         let outcome = apply(ctx, account, &recorded, prior);
-        seen.entry(key).or_insert(recorded.content_hash);
+        // An unauthorized record claims no event id (as in the projector).
+        if !recorded.authorization.is_unauthorized() {
+            seen.entry(key).or_insert(recorded.content_hash);
+        }
         if outcome != h.outcome {
             brk(format!(
                 "stored outcome {} but its event gives {}",
@@ -180,13 +183,28 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32> {
     // and the run then says it was interrupted.
     crate::query::stop_on_signals()?;
     let store = open_existing_store(&args.data)?;
+    // Issue 15: the store's records are judged again, and a comparison
+    // replay judges the log, under `--trust` if given (an auditor asking
+    // "did this store apply anything that file does not authorize?"),
+    // else under the trust file the store was projected with.
+    let stored = crate::trust::of_store_choice(&store)?;
+    let judged_by = crate::trust::chosen().unwrap_or(&stored);
+    let ctx = &Context {
+        trust: judged_by.policy.clone(),
+        ..ctx.clone()
+    };
     let (breaks, mut diffs) = self_check(ctx, &store)?;
     let tmp = tempfile::tempdir()?;
     let other = match &args.against {
         Some(dir) => Some(open_existing_store(dir)?),
         None if args.input.given() => {
-            let (replayed, totals) =
-                crate::audit::replay_into(ctx, &args.input, tmp.path(), args.batch_size)?;
+            let (replayed, totals) = crate::audit::replay_into(
+                ctx,
+                judged_by,
+                &args.input,
+                tmp.path(),
+                args.batch_size,
+            )?;
             // Inputs §6: a comparison with half a replay proves nothing.
             if let Some(code) = crate::query::interrupted(
                 &totals,

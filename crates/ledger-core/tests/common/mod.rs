@@ -88,6 +88,7 @@ impl Scenario {
                 source: "t".into(),
                 event,
             },
+            authorization: Default::default(),
         };
         apply(
             &self.ctx,

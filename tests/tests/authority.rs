@@ -1,0 +1,604 @@
+//! Issue 15, who may say what: privileged records need the signature of an
+//! authority allowed their kind (docs/authority.md). Each test fails on
+//! 98db4c8, where a bank could merge, transfer, register and close.
+
+use ledger_e2e::{run, si_ledger, stderr, stdout};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// The cases of `../shared/cases/wave2/`: a forged merge between a bank's
+/// two lines for a woman, and a forged opening transfer with a
+/// 5,000,000.00 contribution inside.
+const FORGED_MERGE: &str = include_str!("../cases/wave2/12-forged-merge.jsonl");
+const FORGED_TRANSFER: &str = include_str!("../cases/wave2/13-forged-transfer.jsonl");
+const HER: &str = "900517400451";
+const HIM: &str = "851102300013";
+
+/// A deployment: one key per authority of the default split, an operator
+/// key that expired in 2002, and the trust file naming them.
+struct Deployment {
+    dir: PathBuf,
+    trust: PathBuf,
+}
+
+impl Deployment {
+    fn new(dir: &Path) -> Deployment {
+        let keys = dir.join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        let mut entries = std::collections::BTreeMap::new();
+        for (name, from) in [
+            ("register", "2000-01-01T00:00:00Z"),
+            ("fund", "2000-01-01T00:00:00Z"),
+            ("operator", "2000-01-01T00:00:00Z"),
+            ("projector", "2000-01-01T00:00:00Z"),
+            ("expired", "2001-01-01T00:00:00Z"),
+        ] {
+            let o = run(&[
+                "keygen",
+                "--out",
+                keys.join(format!("{name}.key")).to_str().unwrap(),
+                "--authority",
+                name,
+                "--valid-from",
+                from,
+            ]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(keys.join(format!("{name}.key")))
+                    .unwrap()
+                    .permissions(),
+            );
+            assert_eq!(mode & 0o777, 0o600, "a key file only its owner reads");
+            entries.insert(name, stdout(&o));
+        }
+        let kinds = [
+            ("register", r#"["person", "person_changed"]"#),
+            (
+                "fund",
+                r#"["benefit_assigned", "benefit_status", "benefit_paid", "benefit_returned"]"#,
+            ),
+            ("operator", r#"["merged", "month_closed"]"#),
+            ("projector", r#"["merge_transfer"]"#),
+        ];
+        let mut text = String::new();
+        for (name, kinds) in kinds {
+            text.push_str(&format!(
+                "[[authority]]\nname = \"{name}\"\nkinds = {kinds}\n{}",
+                entries[name]
+            ));
+            if name == "operator" {
+                // The operator's old key: valid for 2001 only.
+                text.push_str(&entries["expired"]);
+                text.push_str("valid_until = \"2002-01-01T00:00:00Z\"\n");
+            }
+        }
+        let trust = dir.join("trust.toml");
+        std::fs::write(&trust, text).unwrap();
+        Deployment {
+            dir: dir.to_path_buf(),
+            trust,
+        }
+    }
+
+    fn key(&self, name: &str) -> String {
+        self.dir
+            .join("keys")
+            .join(format!("{name}.key"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// `si-ledger args` in this deployment, signing with `key` (none: a
+    /// bank's process, which has no key).
+    fn run(&self, args: &[&str], key: Option<&str>) -> Output {
+        let mut c = si_ledger(args);
+        c.env("SI_LEDGER_TRUST", &self.trust);
+        match key {
+            Some(k) => c.env("SI_LEDGER_SIGNING_KEY_FILE", self.key(k)),
+            None => c.env_remove("SI_LEDGER_SIGNING_KEY_FILE"),
+        };
+        c.output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], key: Option<&str>) -> String {
+        let o = self.run(args, key);
+        assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+        stdout(&o)
+    }
+
+    fn publish(&self, log: &Path, lines: &str, key: Option<&str>) {
+        let file = self.dir.join(format!("lines-{}.jsonl", rand_suffix()));
+        std::fs::write(&file, lines).unwrap();
+        self.ok(
+            &[
+                "publish",
+                "--log",
+                log.to_str().unwrap(),
+                file.to_str().unwrap(),
+            ],
+            key,
+        );
+    }
+
+    fn project(&self, log: &Path, data: &Path) -> String {
+        self.ok(
+            &[
+                "project",
+                "--log",
+                log.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+            ],
+            Some("projector"),
+        )
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args, None)).unwrap()
+    }
+
+    fn outcomes(&self, iin: &str, data: &Path) -> Vec<(String, String, String)> {
+        let h = self.json(&["history", iin, "--data", data.to_str().unwrap(), "--json"]);
+        h.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["event_id"].as_str().unwrap().to_string(),
+                    e["outcome"].as_str().unwrap().to_string(),
+                    e["reason"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// The lines of a case, each as a JSON value.
+fn lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn joined(values: &[Value]) -> String {
+    values.iter().map(|v| v.to_string() + "\n").collect()
+}
+
+/// `line` signed with `key` by `si-ledger sign`.
+fn signed(d: &Deployment, line: &Value, key: &str) -> Value {
+    let file = d.dir.join(format!("to-sign-{}.jsonl", rand_suffix()));
+    std::fs::write(&file, line.to_string() + "\n").unwrap();
+    let out = d.ok(&["sign", file.to_str().unwrap()], Some(key));
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+fn balance(d: &Deployment, iin: &str, data: &Path) -> Value {
+    let o = d.run(
+        &["account", iin, "--data", data.to_str().unwrap(), "--json"],
+        None,
+    );
+    if !o.status.success() {
+        return Value::Null;
+    }
+    serde_json::from_str::<Value>(&stdout(&o)).unwrap()["contributions_total"].clone()
+}
+
+#[test]
+fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Deployment::new(dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+
+    // Cases 12 and 13, published by a bank (no key): accepted at the door,
+    // refused by the projector.
+    d.publish(&log, FORGED_MERGE, None);
+    d.publish(&log, FORGED_TRANSFER, None);
+    d.project(&log, &data);
+    assert_eq!(balance(&d, HER, &data), "8500.00", "her lines stay hers");
+    let his = d.outcomes(HIM, &data);
+    assert_eq!(
+        his.iter().map(|(_, o, _)| o.as_str()).collect::<Vec<_>>(),
+        ["refused", "refused"],
+        "{his:?}"
+    );
+    assert!(
+        his[0]
+            .2
+            .starts_with("unauthorized: merge_transfer requires projector: unsigned"),
+        "{his:?}"
+    );
+    assert_ne!(balance(&d, HIM, &data), "5000000.00");
+    let hers = d.outcomes(HER, &data);
+    assert_eq!(
+        hers.iter().map(|(_, o, _)| o.as_str()).collect::<Vec<_>>(),
+        ["applied", "refused", "applied"],
+        "nothing redirected: {hers:?}"
+    );
+    assert_eq!(
+        hers[1].2, "unauthorized: merged requires operator: unsigned",
+        "{hers:?}"
+    );
+
+    // Signed by the wrong authority, tampered with after signing, signed
+    // by the operator's expired key: each refused, saying why.
+    let merge = lines(FORGED_MERGE)[1].clone();
+    let mut by_fund = merge.clone();
+    by_fund["eventId"] = "merge-by-fund".into();
+    let by_fund = signed(&d, &by_fund, "fund");
+    let mut tampered = signed(&d, &merge, "operator");
+    tampered["eventId"] = "merge-tampered".into();
+    let mut expired = merge.clone();
+    expired["eventId"] = "merge-expired".into();
+    let expired = serde_json::json!({
+        "timestamp": "2025-05-02T10:00:00+05:00",
+        "envelope": signed(&d, &expired, "expired"),
+    });
+    d.publish(&log, &joined(&[by_fund, tampered, expired]), None);
+    d.project(&log, &data);
+    assert_eq!(balance(&d, HER, &data), "8500.00");
+    let reasons: Vec<String> = d.outcomes(HER, &data)[3..]
+        .iter()
+        .map(|(_, o, r)| format!("{o}: {r}"))
+        .collect();
+    assert!(
+        reasons[0].contains("merged requires operator: signed by fund"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("does not verify"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("is valid from 2001-01-01T00:00:00+00:00 to 2002-01-01T00:00:00+00:00"),
+        "{reasons:?}"
+    );
+
+    // The genuine merge, under the id a forgery took first: signed by the
+    // operator (`si-ledger merge`), its transfers by the projector. It
+    // behaves as before signatures.
+    let m = d.run(
+        &[
+            "merge",
+            "--from",
+            HER,
+            "--into",
+            HIM,
+            "--reason",
+            "one person, two IINs",
+            "--decided-on",
+            "2025-05-01",
+            "--id",
+            "merge-forged-1",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        Some("operator"),
+    );
+    assert!(m.status.success(), "{}", stderr(&m));
+    d.project(&log, &data);
+    assert_eq!(
+        balance(&d, HIM, &data),
+        "8500.00",
+        "her lines, once, now his"
+    );
+    let last = d.outcomes(HER, &data).pop().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.1.as_str()),
+        ("merge-forged-1", "applied")
+    );
+    let history = d.json(&["history", HIM, "--data", data.to_str().unwrap(), "--json"]);
+    let transfers: Vec<&Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "merge_transfer" && e["outcome"] == "applied")
+        .collect();
+    assert_eq!(transfers.len(), 3, "the opening and two lines: {history}");
+    assert!(transfers
+        .iter()
+        .all(|e| e["signature"]["key_id"].is_string()));
+
+    // The store verifies under its trust file, and a replay decides alike.
+    d.ok(
+        &[
+            "verify",
+            "--data",
+            data.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        None,
+    );
+    // A bank without a key cannot merge: `merge` refuses to publish.
+    let m = d.run(
+        &[
+            "merge",
+            "--from",
+            HIM,
+            "--into",
+            HER,
+            "--reason",
+            "x",
+            "--decided-on",
+            "2025-06-01",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!m.status.success());
+    assert!(stderr(&m).contains("--signing-key"), "{}", stderr(&m));
+    // Nor with a key the trust file does not give merges.
+    let m = d.run(
+        &[
+            "merge",
+            "--from",
+            HIM,
+            "--into",
+            HER,
+            "--reason",
+            "x",
+            "--decided-on",
+            "2025-06-01",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        Some("fund"),
+    );
+    assert!(!m.status.success());
+    assert!(
+        stderr(&m).contains("cannot sign merged now"),
+        "{}",
+        stderr(&m)
+    );
+}
+
+/// One line of every privileged kind for a registered person with a
+/// benefit, and one contribution.
+fn every_kind() -> Vec<Value> {
+    let person = |kind: &str, id: &str, surname: &str| {
+        serde_json::json!({"eventId": id, "iin": HER, "source": "register", kind: {
+            "surname": surname, "name": "Айгерим", "birthDate": "1990-05-17", "sex": "F",
+            "effectiveOn": "1990-05-17"}})
+    };
+    vec![
+        lines(FORGED_MERGE)[0].clone(),
+        person("person", "reg-1", "Ахметова"),
+        person("personChanged", "reg-2", "Forged"),
+        serde_json::json!({"eventId": "ben-1", "iin": HER, "source": "fund", "benefitAssigned": {
+            "benefitId": "B-1", "benefitType": "0705", "appliedOn": "2025-04-20",
+            "riskDate": "2025-04-01", "decidedOn": "2025-04-25", "startPeriod": "2025-04",
+            "endPeriod": "2026-10", "monthlyAmount": "60000.00"}}),
+        serde_json::json!({"eventId": "ben-2", "iin": HER, "source": "fund", "benefitPaid": {
+            "benefitId": "B-1", "period": "2025-04", "amount": "50000.00",
+            "pensionContributionWithheld": "5000.00"}}),
+        serde_json::json!({"eventId": "ben-3", "iin": HER, "source": "fund", "benefitReturned": {
+            "benefitId": "B-1", "period": "2025-04", "amount": "100.00"}}),
+        serde_json::json!({"eventId": "ben-4", "iin": HER, "source": "fund", "benefitStatus": {
+            "benefitId": "B-1", "status": "SUSPENDED", "effectiveOn": "2025-05-01",
+            "reason": "x"}}),
+        lines(FORGED_MERGE)[1].clone(),
+        lines(FORGED_TRANSFER)[0].clone(),
+    ]
+}
+
+/// Every privileged kind, unsigned: refused with its reason, the month
+/// close marker dead-lettered; the statement is the contribution's alone.
+/// Then the same lines signed by their authorities are applied, and
+/// `verify --trust` names the applied unsigned ones of a `--trust none`
+/// store as breaks.
+#[test]
+fn every_privileged_kind_needs_its_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Deployment::new(dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    let all = every_kind();
+    d.publish(&log, &joined(&all), None);
+    let close = d.run(
+        &[
+            "close-month",
+            "2025-04",
+            "--log",
+            log.to_str().unwrap(),
+            "--trust",
+            "none",
+        ],
+        None,
+    );
+    assert!(close.status.success(), "{}", stderr(&close));
+    let totals = d.project(&log, &data);
+    assert!(totals.contains("8 refused"), "{totals}");
+    let st = d.json(&["account", HER, "--data", data.to_str().unwrap(), "--json"]);
+    assert_eq!(st["contributions_total"], "4250.00", "{st}");
+    assert!(
+        st["benefits"].as_array().is_none_or(|b| b.is_empty()),
+        "{st}"
+    );
+    let outcomes = d.outcomes(HER, &data);
+    for ((id, outcome, reason), line) in outcomes[1..].iter().zip(&all[1..]) {
+        let kind = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|k| !["eventId", "iin", "source"].contains(&k.as_str()))
+            .unwrap();
+        assert_eq!(outcome, "refused", "{id}");
+        assert!(reason.starts_with("unauthorized: "), "{id}: {reason}");
+        assert!(reason.ends_with(": unsigned"), "{id} ({kind}): {reason}");
+    }
+    let dead = d.ok(
+        &["dead-letters", "--data", data.to_str().unwrap(), "--json"],
+        None,
+    );
+    assert!(dead.contains("unauthorized"), "{dead}");
+    assert!(
+        dead.contains("month_closed requires operator: unsigned"),
+        "{dead}"
+    );
+
+    // Signed by their authorities, under new ids: applied.
+    let key_of = |kind: &str| match kind {
+        "person" | "personChanged" => "register",
+        "merged" => "operator",
+        "mergeTransfer" => "projector",
+        _ => "fund",
+    };
+    let resigned: Vec<Value> = all[1..all.len() - 2]
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            let kind = l
+                .as_object()
+                .unwrap()
+                .keys()
+                .find(|k| !["eventId", "iin", "source"].contains(&k.as_str()))
+                .unwrap()
+                .clone();
+            l["eventId"] = format!("signed-{}", l["eventId"].as_str().unwrap()).into();
+            signed(&d, &l, key_of(&kind))
+        })
+        .collect();
+    d.publish(&log, &joined(&resigned), None);
+    d.project(&log, &data);
+    let st = d.json(&["account", HER, "--data", data.to_str().unwrap(), "--json"]);
+    assert_eq!(st["benefits"][0]["paid_total"], "50000.00", "{st}");
+    assert_eq!(
+        st["person"]["surname"], "Forged",
+        "the register's change: {st}"
+    );
+
+    // A store that took them unsigned (`--trust none`) verifies under
+    // none, and breaks under the deployment's trust file.
+    let open = dir.path().join("open");
+    let p = d.run(
+        &[
+            "project",
+            "--log",
+            log.to_str().unwrap(),
+            "--data",
+            open.to_str().unwrap(),
+            "--trust",
+            "none",
+        ],
+        None,
+    );
+    assert!(p.status.success(), "{}", stderr(&p));
+    assert!(
+        stderr(&p).contains("warning: --trust none"),
+        "{}",
+        stderr(&p)
+    );
+    let v = d.run(
+        &[
+            "verify",
+            "--data",
+            open.to_str().unwrap(),
+            "--trust",
+            "none",
+        ],
+        None,
+    );
+    assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
+    let v = d.run(&["verify", "--data", open.to_str().unwrap()], None);
+    assert_eq!(v.status.code(), Some(1), "{}{}", stdout(&v), stderr(&v));
+    assert!(
+        stdout(&v).contains("stored outcome applied but its event gives refused"),
+        "{}",
+        stdout(&v)
+    );
+    // The trust file cannot be swapped under a store.
+    let p = d.run(
+        &[
+            "project",
+            "--log",
+            log.to_str().unwrap(),
+            "--data",
+            open.to_str().unwrap(),
+        ],
+        Some("projector"),
+    );
+    assert!(!p.status.success());
+    assert!(stderr(&p).contains("enforced_from"), "{}", stderr(&p));
+}
+
+/// Projecting needs an explicit trust choice; a projector whose trust file
+/// gives merge transfers to an authority needs that authority's key.
+#[test]
+fn a_projector_starts_only_with_an_explicit_trust_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Deployment::new(dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    d.publish(&log, FORGED_MERGE, None);
+    let mut c = si_ledger(&[
+        "project",
+        "--log",
+        log.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    c.env_remove("SI_LEDGER_TRUST");
+    let o = c.output().unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--trust FILE"), "{}", stderr(&o));
+    let o = d.run(
+        &[
+            "project",
+            "--log",
+            log.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("merge transfers signed by projector"),
+        "{}",
+        stderr(&o)
+    );
+    let o = d.run(
+        &[
+            "project",
+            "--log",
+            log.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        Some("operator"),
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("cannot sign merge_transfer"),
+        "{}",
+        stderr(&o)
+    );
+    // A trust file with an error names its place.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[authority]]\nname = \"bank\"\nkinds = [\"contribution\"]\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "project",
+        "--log",
+        log.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--trust",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("authority[0] (\"bank\"): kinds: \"contribution\" is open"),
+        "{}",
+        stderr(&o)
+    );
+}
