@@ -45,7 +45,10 @@ fn the_api_keeps_its_openapi_contract() {
     );
     wait_serving(port, &mut server);
     let hooks = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Schemathesis keeps a cache of what it found in its working
+    // directory: the test's own, never the source tree.
     let o = std::process::Command::new(&schemathesis)
+        .current_dir(dir.path())
         .args([
             "run",
             &format!("http://127.0.0.1:{port}/openapi.json"),
