@@ -152,11 +152,17 @@ impl Signer {
         Signer { key, id }
     }
 
-    /// The key as PKCS#8 PEM, for a key file (mode 0600).
+    /// The key as PKCS#8 PEM, for a key file (mode 0600): version 1
+    /// (RFC 5208, the private key alone), the form OpenSSL writes and every
+    /// library reads (Python's `cryptography` refuses RFC 5958's version 2
+    /// with the public key inside).
     pub fn to_pem(&self) -> Result<String, String> {
         use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey as _};
-        self.key
-            .to_pkcs8_pem(LineEnding::LF)
+        let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+            secret_key: self.key.to_bytes(),
+            public_key: None,
+        };
+        v1.to_pkcs8_pem(LineEnding::LF)
             .map(|s| s.to_string())
             .map_err(|e| format!("encoding the key: {e}"))
     }
