@@ -477,13 +477,19 @@ impl Policy {
         if !is_privileged(kind) || trust.enforced_from.is_some_and(|from| at < from) {
             return Authorization::Open;
         }
-        let allowed = trust.allowed(kind);
-        let requires = if allowed.is_empty() {
-            format!("unauthorized: {kind} has no authority in the trust file")
-        } else {
-            format!("unauthorized: {kind} requires {}", allowed.join(" or "))
+        // The reason is written only for a refusal: an authorized record
+        // (the common case) costs a lookup and the signature check alone.
+        let refuse = |why: String| {
+            let allowed = trust.allowed(kind);
+            Authorization::Unauthorized(if allowed.is_empty() {
+                format!("{UNAUTHORIZED}{kind} has no authority in the trust file: {why}")
+            } else {
+                format!(
+                    "{UNAUTHORIZED}{kind} requires {}: {why}",
+                    allowed.join(" or ")
+                )
+            })
         };
-        let refuse = |why: String| Authorization::Unauthorized(format!("{requires}: {why}"));
         let Some((sig, unsigned)) = signed else {
             return refuse("unsigned".into());
         };
@@ -493,7 +499,11 @@ impl Policy {
                 excerpt(&sig.key_id)
             ));
         };
-        if !allowed.contains(&key.authority.as_str()) {
+        let may = trust
+            .authorities
+            .iter()
+            .any(|a| a.name == key.authority && a.kinds.iter().any(|k| k == kind));
+        if !may {
             return refuse(format!("signed by {} (key {})", key.authority, sig.key_id));
         }
         if at < key.valid_from || key.valid_until.is_some_and(|u| at >= u) {

@@ -173,12 +173,15 @@ pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
     let operator = auth.as_ref().map(|a| a.key("operator"));
     let marker = ledger_proto::monthly::encode_month_closed(period, "bench", operator.as_deref());
     let mut appender = log.appender()?;
+    // Recorded now, as `close-month` records it: the operator's key is
+    // judged valid or not at the marker's record time.
+    let now = chrono::Utc::now().timestamp_millis();
     for p in 0..log.partitions() {
         appender.append_to(
             p,
             &[(
                 ledger_proto::monthly::MONTH_CLOSED_KEY,
-                0,
+                now,
                 marker.as_slice(),
             )],
         )?;
@@ -187,6 +190,16 @@ pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
     let rss_before = peak_rss_mib().unwrap_or(0.0);
     let t0 = Instant::now();
     let (closed, _) = timed_projection(ctx, &log, &store, &opts)?;
+    // A marker dead-lettered (unauthorized, or broken) closes nothing: no
+    // figure for a close that did not happen.
+    if closed.months_closed != u64::from(log.partitions()) {
+        anyhow::bail!(
+            "{} of {} partitions closed {period}: {}",
+            closed.months_closed,
+            log.partitions(),
+            crate::query::totals_line(&closed)
+        );
+    }
     let secs = t0.elapsed().as_secs_f64();
     let rss_after = peak_rss_mib().unwrap_or(0.0);
     let (accounts, _) = store.value_bytes(b'A')?;
