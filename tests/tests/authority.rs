@@ -27,17 +27,24 @@ impl Deployment {
         let keys = dir.join("keys");
         std::fs::create_dir_all(&keys).unwrap();
         let mut entries = std::collections::BTreeMap::new();
-        for (name, from) in [
-            ("register", "2000-01-01T00:00:00Z"),
-            ("fund", "2000-01-01T00:00:00Z"),
-            ("operator", "2000-01-01T00:00:00Z"),
-            ("projector", "2000-01-01T00:00:00Z"),
-            ("expired", "2001-01-01T00:00:00Z"),
-        ] {
+        let authorities = ["register", "fund", "operator", "projector"];
+        // Each authority's current key (from 2000) and an old one, valid
+        // for 2001 only.
+        let names: Vec<(String, &str)> = authorities
+            .iter()
+            .flat_map(|a| {
+                [
+                    (a.to_string(), "2000-01-01T00:00:00Z"),
+                    (format!("{a}-old"), "2001-01-01T00:00:00Z"),
+                ]
+            })
+            .collect();
+        for (name, from) in &names {
+            let key = keys.join(format!("{name}.key"));
             let o = run(&[
                 "keygen",
                 "--out",
-                keys.join(format!("{name}.key")).to_str().unwrap(),
+                key.to_str().unwrap(),
                 "--authority",
                 name,
                 "--valid-from",
@@ -45,12 +52,10 @@ impl Deployment {
             ]);
             assert!(o.status.success(), "{}", stderr(&o));
             let mode = std::os::unix::fs::PermissionsExt::mode(
-                &std::fs::metadata(keys.join(format!("{name}.key")))
-                    .unwrap()
-                    .permissions(),
+                &std::fs::metadata(&key).unwrap().permissions(),
             );
             assert_eq!(mode & 0o777, 0o600, "a key file only its owner reads");
-            entries.insert(name, stdout(&o));
+            entries.insert(name.clone(), stdout(&o));
         }
         let kinds = [
             ("register", r#"["person", "person_changed"]"#),
@@ -64,14 +69,10 @@ impl Deployment {
         let mut text = String::new();
         for (name, kinds) in kinds {
             text.push_str(&format!(
-                "[[authority]]\nname = \"{name}\"\nkinds = {kinds}\n{}",
-                entries[name]
+                "[[authority]]\nname = \"{name}\"\nkinds = {kinds}\n{}{}valid_until = \"2002-01-01T00:00:00Z\"\n",
+                entries[name],
+                entries[&format!("{name}-old")]
             ));
-            if name == "operator" {
-                // The operator's old key: valid for 2001 only.
-                text.push_str(&entries["expired"]);
-                text.push_str("valid_until = \"2002-01-01T00:00:00Z\"\n");
-            }
         }
         let trust = dir.join("trust.toml");
         std::fs::write(&trust, text).unwrap();
@@ -241,7 +242,7 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
     expired["eventId"] = "merge-expired".into();
     let expired = serde_json::json!({
         "timestamp": "2025-05-02T10:00:00+05:00",
-        "envelope": signed(&d, &expired, "expired"),
+        "envelope": signed(&d, &expired, "operator-old"),
     });
     d.publish(&log, &joined(&[by_fund, tampered, expired]), None);
     d.project(&log, &data);
@@ -316,6 +317,32 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
         ],
         None,
     );
+    // An archive of the log replays offline to the same store: every
+    // signature verified again, every forgery refused again.
+    let archive = dir.path().join("log.archive");
+    d.ok(
+        &[
+            "export",
+            "--log",
+            log.to_str().unwrap(),
+            "--out",
+            archive.to_str().unwrap(),
+        ],
+        None,
+    );
+    let offline = dir.path().join("offline");
+    d.ok(
+        &[
+            "replay",
+            "--archive",
+            archive.to_str().unwrap(),
+            "--data",
+            offline.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(ledger_e2e::digest(&offline), ledger_e2e::digest(&data));
+    assert_eq!(balance(&d, HIM, &offline), "8500.00");
     // A bank without a key cannot merge: `merge` refuses to publish.
     let m = d.run(
         &[
@@ -389,81 +416,184 @@ fn every_kind() -> Vec<Value> {
     ]
 }
 
-/// Every privileged kind, unsigned: refused with its reason, the month
-/// close marker dead-lettered; the statement is the contribution's alone.
-/// Then the same lines signed by their authorities are applied, and
-/// `verify --trust` names the applied unsigned ones of a `--trust none`
-/// store as breaks.
+/// The kind of a JSON line: its payload's field name.
+fn kind_of(line: &Value) -> String {
+    line.as_object()
+        .unwrap()
+        .keys()
+        .find(|k| !["eventId", "iin", "source", "signature"].contains(&k.as_str()))
+        .unwrap()
+        .clone()
+}
+
+/// The authority of the default split for a JSON payload name.
+fn authority_of(kind: &str) -> &'static str {
+    match kind {
+        "person" | "personChanged" => "register",
+        "merged" => "operator",
+        "mergeTransfer" => "projector",
+        _ => "fund",
+    }
+}
+
+fn with_id(line: &Value, prefix: &str) -> Value {
+    let mut l = line.clone();
+    l["eventId"] = format!("{prefix}-{}", l["eventId"].as_str().unwrap()).into();
+    l
+}
+
+/// Every privileged kind, four ways each: unsigned, signed by the wrong
+/// authority, altered after signing, and signed by its authority's key
+/// that expired in 2002; the month close marker unsigned, by the wrong
+/// authority and by an expired key. On the embedded log and on Kafka
+/// alike: each refused with its reason (the markers dead-lettered), and
+/// the statement is the one contribution's. Then the same lines signed
+/// by their authorities are applied, and `verify --trust` names the
+/// applied unsigned ones of a `--trust none` store as breaks.
 #[test]
 fn every_privileged_kind_needs_its_authority() {
     let dir = tempfile::tempdir().unwrap();
     let d = Deployment::new(dir.path());
     let (log, data) = (dir.path().join("log"), dir.path().join("data"));
     let all = every_kind();
-    d.publish(&log, &joined(&all), None);
-    let close = d.run(
+    let mut published = vec![all[0].clone()];
+    let mut want: Vec<(String, String)> = Vec::new();
+    for line in &all[1..] {
+        let kind = kind_of(line);
+        let own = authority_of(&kind);
+        let wrong = if own == "fund" { "register" } else { "fund" };
+        let unsigned = with_id(line, "unsigned");
+        let by_wrong = signed(&d, &with_id(line, "wrong"), wrong);
+        let mut tampered = signed(&d, &with_id(line, "tampered"), own);
+        tampered["source"] = "someone else".into();
+        let expired = signed(&d, &with_id(line, "expired"), &format!("{own}-old"));
+        for (l, why) in [
+            (unsigned, ": unsigned".to_string()),
+            (by_wrong, format!(": signed by {wrong} (key ")),
+            (
+                tampered,
+                format!("does not verify: the record is not what {own} signed"),
+            ),
+            (
+                expired,
+                format!("of {own} is valid from 2001-01-01T00:00:00+00:00 to 2002"),
+            ),
+        ] {
+            want.push((l["eventId"].as_str().unwrap().to_string(), why));
+            published.push(l);
+        }
+    }
+    let brokers = ledger_e2e::kafka_brokers();
+    let topic = ledger_e2e::unique_topic("every-kind");
+    d.ok(
         &[
-            "close-month",
-            "2025-04",
-            "--log",
-            log.to_str().unwrap(),
-            "--trust",
-            "none",
+            "topics",
+            "create",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            "--partitions",
+            "4",
         ],
         None,
     );
-    assert!(close.status.success(), "{}", stderr(&close));
-    let totals = d.project(&log, &data);
-    assert!(totals.contains("8 refused"), "{totals}");
-    let st = d.json(&["account", HER, "--data", data.to_str().unwrap(), "--json"]);
-    assert_eq!(st["contributions_total"], "4250.00", "{st}");
-    assert!(
-        st["benefits"].as_array().is_none_or(|b| b.is_empty()),
-        "{st}"
-    );
-    let outcomes = d.outcomes(HER, &data);
-    for ((id, outcome, reason), line) in outcomes[1..].iter().zip(&all[1..]) {
-        let kind = line
-            .as_object()
-            .unwrap()
-            .keys()
-            .find(|k| !["eventId", "iin", "source"].contains(&k.as_str()))
-            .unwrap();
-        assert_eq!(outcome, "refused", "{id}");
-        assert!(reason.starts_with("unauthorized: "), "{id}: {reason}");
-        assert!(reason.ends_with(": unsigned"), "{id} ({kind}): {reason}");
+    let file = dir.path().join("every-kind.jsonl");
+    std::fs::write(&file, joined(&published)).unwrap();
+    let to_kafka = ["--brokers", brokers.as_str(), "--topic", topic.as_str()];
+    let to_log = ["--log", log.to_str().unwrap()];
+    for to in [&to_kafka[..], &to_log[..]] {
+        let mut publish = vec!["publish", file.to_str().unwrap()];
+        publish.extend_from_slice(to);
+        d.ok(&publish, None);
+        // The month close: unsigned, by the Fund, by the operator's old key.
+        for key in [None, Some("fund"), Some("operator-old")] {
+            let mut close = vec!["close-month", "2025-04", "--trust", "none"];
+            close.extend_from_slice(to);
+            d.ok(&close, key);
+        }
     }
-    let dead = d.ok(
-        &["dead-letters", "--data", data.to_str().unwrap(), "--json"],
-        None,
+    let live = dir.path().join("live");
+    d.ok(
+        &[
+            "project",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            "--group",
+            &topic,
+            "--data",
+            live.to_str().unwrap(),
+            "--until-end",
+        ],
+        Some("projector"),
     );
-    assert!(dead.contains("unauthorized"), "{dead}");
+    let totals = d.project(&log, &data);
     assert!(
-        dead.contains("month_closed requires operator: unsigned"),
-        "{dead}"
+        totals.contains(&format!("{} refused", want.len())),
+        "{totals}"
     );
+    for store in [&data, &live] {
+        let st = d.json(&["account", HER, "--data", store.to_str().unwrap(), "--json"]);
+        assert_eq!(st["contributions_total"], "4250.00", "{st}");
+        assert_ne!(
+            st["person"]["source"], "register",
+            "no register record taken: {st}"
+        );
+        assert!(
+            st["benefits"].as_array().is_none_or(|b| b.is_empty()),
+            "{st}"
+        );
+        assert!(st["merged_into"].is_null(), "{st}");
+        let mut got: std::collections::HashMap<String, (String, String)> = Default::default();
+        for iin in [HER, HIM] {
+            for (id, outcome, reason) in d.outcomes(iin, store) {
+                got.insert(id, (outcome, reason));
+            }
+        }
+        for (id, why) in &want {
+            let (outcome, reason) = &got[id];
+            assert_eq!(outcome, "refused", "{id}");
+            assert!(reason.starts_with("unauthorized: "), "{id}: {reason}");
+            assert!(
+                reason.contains(why.as_str()),
+                "{id}: {reason} (wanted {why})"
+            );
+        }
+        let dead = d.ok(
+            &["dead-letters", "--data", store.to_str().unwrap(), "--json"],
+            None,
+        );
+        for why in [
+            "month_closed requires operator: unsigned",
+            "month_closed requires operator: signed by fund",
+            "month_closed requires operator: key ",
+        ] {
+            assert_eq!(
+                dead.matches(why).count(),
+                4,
+                "one a partition: {why}: {dead}"
+            );
+        }
+    }
+    // The two paths decided alike, record by record (the two logs'
+    // record times, which the expired keys' reasons quote, aside).
+    let accounts = |data: &Path| {
+        let text = d.ok(&["accounts", "--data", data.to_str().unwrap()], None);
+        let mut parts = text.split(", the record is of ");
+        let mut out = parts.next().unwrap().to_string();
+        for p in parts {
+            out.push_str(&p[p.find('"').unwrap()..]);
+        }
+        out
+    };
+    assert_eq!(accounts(&data), accounts(&live));
 
     // Signed by their authorities, under new ids: applied.
-    let key_of = |kind: &str| match kind {
-        "person" | "personChanged" => "register",
-        "merged" => "operator",
-        "mergeTransfer" => "projector",
-        _ => "fund",
-    };
     let resigned: Vec<Value> = all[1..all.len() - 2]
         .iter()
-        .map(|l| {
-            let mut l = l.clone();
-            let kind = l
-                .as_object()
-                .unwrap()
-                .keys()
-                .find(|k| !["eventId", "iin", "source"].contains(&k.as_str()))
-                .unwrap()
-                .clone();
-            l["eventId"] = format!("signed-{}", l["eventId"].as_str().unwrap()).into();
-            signed(&d, &l, key_of(&kind))
-        })
+        .map(|l| signed(&d, &with_id(l, "signed"), authority_of(&kind_of(l))))
         .collect();
     d.publish(&log, &joined(&resigned), None);
     d.project(&log, &data);

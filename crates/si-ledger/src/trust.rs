@@ -154,6 +154,12 @@ pub fn for_projector<B: Kv>(store: &LedgerStore<B>) -> Result<Option<Arc<Signer>
     adopt(store, choice)?;
     let signer = signer()?;
     if let Policy::Enforced(t) = &choice.policy {
+        if t.allowed("merge_transfer").is_empty() {
+            bail!(
+                "the trust file gives merge_transfer to no authority: a merge could not hand \
+                 its history over (add one, e.g. `projector`, with the projector's key)"
+            );
+        }
         match &signer {
             None => bail!(
                 "the trust file requires merge transfers signed by {}: give the projector's key \
