@@ -916,3 +916,282 @@ fn forged_records_are_refused_on_kafka_as_on_the_embedded_log() {
     );
     assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
 }
+
+/// A line of `iin` at `time` (RFC 3339), as `publish` takes a back-fill.
+fn at(time: &str, line: &Value) -> Value {
+    serde_json::json!({"timestamp": time, "envelope": line})
+}
+
+/// A contribution of `amount` under `id` for HER.
+fn contribution(id: &str, iin: &str) -> Value {
+    let mut l = lines(FORGED_MERGE)[0].clone();
+    l["eventId"] = id.into();
+    l["iin"] = iin.into();
+    l
+}
+
+/// A producer sets a record's time: a back-dated record is judged at its
+/// partition's clock (the latest record time that reached an account
+/// there), so it cannot reach behind an `enforced_from` or a revocation
+/// its partition has passed.
+#[test]
+fn a_back_dated_record_cannot_reach_behind_its_partitions_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Deployment::new(dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    let trust = std::fs::read_to_string(&d.trust).unwrap();
+    let fund_key_entry = |t: &str| t.find("name = \"fund\"").unwrap();
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let soon_text = soon.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+
+    // Revocation: the Fund's key ends in two seconds.
+    let i = fund_key_entry(&trust);
+    let j = i + trust[i..].find("valid_from").unwrap();
+    let j = j + trust[j..].find('\n').unwrap() + 1;
+    let revoked = format!(
+        "{}valid_until = \"{soon_text}\"\n{}",
+        &trust[..j],
+        &trust[j..]
+    );
+    std::fs::write(&d.trust, &revoked).unwrap();
+    d.publish(&log, &joined(&[contribution("c-1", HER)]), None);
+    d.project(&log, &data);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // A line now moves the partition's clock past the revocation; then a
+    // thief's record, signed with the revoked key and dated 2025.
+    d.publish(&log, &joined(&[contribution("c-2", HER)]), None);
+    let mut stolen = every_kind()[3].clone();
+    stolen["eventId"] = "stolen-1".into();
+    let stolen = signed(&d, &stolen, "fund");
+    d.publish(
+        &log,
+        &joined(&[at("2025-05-02T10:00:00+05:00", &stolen)]),
+        None,
+    );
+    d.project(&log, &data);
+    let got = d.outcomes(HER, &data).pop().unwrap();
+    assert_eq!(got.1, "refused", "{got:?}");
+    assert!(
+        got.2.contains(&format!(
+            "to {}",
+            soon.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+                .replace('Z', "+00:00")
+        )),
+        "{got:?}"
+    );
+    d.ok(
+        &[
+            "verify",
+            "--data",
+            data.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        None,
+    );
+
+    // enforced_from: a store that took unsigned records adopts a trust
+    // file from an instant on; a back-dated unsigned record after it is
+    // refused, though its own time is before it.
+    let (log2, data2) = (dir.path().join("log2"), dir.path().join("data2"));
+    d.publish(&log2, &joined(&[contribution("c-1", HER)]), None);
+    let o = d.run(
+        &[
+            "project",
+            "--log",
+            log2.to_str().unwrap(),
+            "--data",
+            data2.to_str().unwrap(),
+            "--trust",
+            "none",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let from = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let enforced = format!(
+        "enforced_from = \"{}\"\n{trust}",
+        from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    std::fs::write(&d.trust, &enforced).unwrap();
+    d.project(&log2, &data2);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    d.publish(&log2, &joined(&[contribution("c-2", HER)]), None);
+    let mut unsigned = every_kind()[3].clone();
+    unsigned["eventId"] = "back-dated".into();
+    d.publish(
+        &log2,
+        &joined(&[at("2025-05-02T10:00:00+05:00", &unsigned)]),
+        None,
+    );
+    d.project(&log2, &data2);
+    let got = d.outcomes(HER, &data2).pop().unwrap();
+    assert_eq!(
+        (got.1.as_str(), got.2.as_str()),
+        (
+            "refused",
+            "unauthorized: benefit_assigned requires fund: unsigned"
+        )
+    );
+}
+
+/// The projector's key alone cannot put a register or Fund record on an
+/// account: a transfer's privileged original needs its own authority's
+/// signature. And a bank's open record under the id of a privileged one,
+/// published first, blocks nothing: ids are checked only between records
+/// that meet (a merge, its opening, a Fund payment).
+#[test]
+fn the_projectors_key_and_a_banks_ids_claim_nothing_privileged() {
+    use ledger_proto::v1 as pb;
+    use prost::Message as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Deployment::new(dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    let original = pb::Envelope {
+        event_id: "forged-death".into(),
+        iin: "920721300011".into(),
+        source: "register".into(),
+        signature: None,
+        payload: Some(pb::envelope::Payload::PersonChanged(
+            pb::PersonDataChanged {
+                surname: "Тимуров".into(),
+                name: "Тимур".into(),
+                birth_date: "1992-07-21".into(),
+                deceased_on: "2025-01-01".into(),
+                effective_on: "2025-01-01".into(),
+                ..Default::default()
+            },
+        )),
+    };
+    let transfer = |id: &str, original: Vec<u8>| pb::Envelope {
+        event_id: id.into(),
+        iin: HIM.into(),
+        source: "si-ledger/merge".into(),
+        signature: None,
+        payload: Some(pb::envelope::Payload::MergeTransfer(pb::MergeTransfer {
+            from_iin: "920721300011".into(),
+            merge_event_id: "m-forged".into(),
+            reason: "x".into(),
+            decided_on: "2025-05-01".into(),
+            original,
+            recorded_at_ms: 1_744_268_400_000,
+            ..Default::default()
+        })),
+    };
+    let opener = signed(
+        &d,
+        &serde_json::to_value(transfer("m-forged/into", vec![])).unwrap(),
+        "projector",
+    );
+    let wrapped = signed(
+        &d,
+        &serde_json::to_value(transfer("forged-death", original.encode_to_vec())).unwrap(),
+        "projector",
+    );
+    d.publish(&log, &joined(&[opener, wrapped]), None);
+    d.project(&log, &data);
+    let his = d.outcomes(HIM, &data);
+    // The projector's key cannot open a merge the operator did not sign...
+    assert_eq!(
+        his[0].2,
+        "unauthorized: merge_transfer opens a merge without the merge record it opens"
+    );
+    // ...nor carry a register record the register did not sign.
+    assert_eq!(his[1].1, "refused", "{his:?}");
+    assert_eq!(
+        his[1].2,
+        "unauthorized: merge_transfer carries person_changed requires register: unsigned"
+    );
+
+    // A bank squats the ids: a Fund payment's, the merge's and its opening's.
+    let merge_id = "merge/2025-05-01/squatted";
+    let squats = [
+        contribution("fund-pay-1", HER),
+        contribution(merge_id, HER),
+        contribution(&format!("{merge_id}/into"), HIM),
+    ];
+    d.publish(&log, &joined(&squats), None);
+    let mut pay = every_kind()[3].clone();
+    pay["eventId"] = "fund-pay-1".into();
+    d.publish(&log, &joined(&[signed(&d, &pay, "fund")]), None);
+    let m = d.run(
+        &[
+            "merge",
+            "--from",
+            HER,
+            "--into",
+            HIM,
+            "--reason",
+            "one person, two IINs",
+            "--decided-on",
+            "2025-05-01",
+            "--id",
+            merge_id,
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        Some("operator"),
+    );
+    assert!(m.status.success(), "{}", stderr(&m));
+    d.project(&log, &data);
+    let hers = d.outcomes(HER, &data);
+    let of = |id: &str, on: &[(String, String, String)]| {
+        on.iter()
+            .filter(|(i, _, _)| i == id)
+            .map(|(_, o, _)| o.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("fund-pay-1", &hers), ["applied", "applied"], "{hers:?}");
+    assert_eq!(of(merge_id, &hers), ["applied", "applied"], "{hers:?}");
+    let his = d.outcomes(HIM, &data);
+    // HIM's own squat was judged (and returned: its birth date is hers);
+    // the opening applied all the same, and both of HER's "fund-pay-1"
+    // records were handed over, the line and the Fund's.
+    let opening = of(&format!("{merge_id}/into"), &his);
+    assert_eq!(
+        opening.last().map(String::as_str),
+        Some("applied"),
+        "{his:?}"
+    );
+    assert_eq!(of("fund-pay-1", &his), ["applied", "applied"], "{his:?}");
+    let st = d.json(&["account", HIM, "--data", data.to_str().unwrap(), "--json"]);
+    let merges = st["merged_from"].as_array().unwrap();
+    assert!(merges.iter().any(|m| m["event_id"] == merge_id), "{st}");
+    assert_eq!(
+        st["benefits"][0]["benefit_id"], "B-1",
+        "the Fund's record handed over: {st}"
+    );
+    d.ok(
+        &[
+            "verify",
+            "--data",
+            data.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        None,
+    );
+}
+
+/// `sign --output` onto its own input replaces it whole, never empty.
+#[test]
+fn sign_may_write_over_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Deployment::new(dir.path());
+    let file = dir.path().join("feed.jsonl");
+    let lines = every_kind();
+    std::fs::write(&file, joined(&lines[..2])).unwrap();
+    let f = file.to_str().unwrap();
+    d.ok(&["sign", f, "--output", f], Some("register"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let out: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(out.len(), 2, "{text}");
+    assert!(
+        out[0].get("signature").is_none(),
+        "an open kind stays as it was"
+    );
+    assert!(out[1]["signature"]["keyId"].is_string(), "{text}");
+}

@@ -44,11 +44,17 @@ pub fn recorded(stored: &HistoryEntry) -> Result<Recorded<Envelope>, StoreError>
     Ok(r)
 }
 
-/// [`recorded`], with its signature judged again under `policy` at its
-/// record time: what `verify` recomputes.
-pub fn judged(stored: &HistoryEntry, policy: &Policy) -> Result<Recorded<Envelope>, StoreError> {
+/// [`recorded`], with its signature judged again under `policy`, at its
+/// record time or its partition's `clock` (the latest record time of the
+/// partition's entries before it) if later: what `verify` recomputes.
+pub fn judged(
+    stored: &HistoryEntry,
+    policy: &Policy,
+    clock: Option<i64>,
+) -> Result<Recorded<Envelope>, StoreError> {
     let (mut r, d) = decoded(stored)?;
-    r.authorization = d.authorize(policy, r.timestamp);
+    let at = ledger_core::authority::judged_at(r.timestamp, clock);
+    r.authorization = d.authorize(policy, at);
     Ok(r)
 }
 

@@ -291,22 +291,42 @@ fn merge_transfer(
     rec: &Recorded<Envelope>,
     t: &MergeTransfer,
 ) -> Outcome {
-    let Some(original) = &t.original else {
-        if account
-            .merged_from
-            .iter()
-            .any(|m| m.event_id == t.merge_event_id)
-        {
-            return refused(format!("merge {} is already open", t.merge_event_id));
+    // The opening: the merge's closing record itself (issue 15: signed by
+    // the operator), or nothing where no trust file asks for it.
+    let opening = match &t.original {
+        None => true,
+        Some(o) => match &o.event {
+            Event::Merged(m) => {
+                if o.iin != t.from || m.into != account.iin || o.event_id != t.merge_event_id {
+                    return refused(format!(
+                        "the merge record merge {} carries is another merge's",
+                        t.merge_event_id
+                    ));
+                }
+                true
+            }
+            _ => false,
+        },
+    };
+    let original = match (&t.original, opening) {
+        (Some(o), false) => o,
+        _ => {
+            if account
+                .merged_from
+                .iter()
+                .any(|m| m.event_id == t.merge_event_id)
+            {
+                return refused(format!("merge {} is already open", t.merge_event_id));
+            }
+            account.merged_from.push(MergeRecord {
+                other: t.from,
+                event_id: t.merge_event_id.clone(),
+                reason: t.reason.clone(),
+                decided_on: Day(t.decided_on),
+                position: rec.position,
+            });
+            return Outcome::Applied { late: false };
         }
-        account.merged_from.push(MergeRecord {
-            other: t.from,
-            event_id: t.merge_event_id.clone(),
-            reason: t.reason.clone(),
-            decided_on: Day(t.decided_on),
-            position: rec.position,
-        });
-        return Outcome::Applied { late: false };
     };
     if !account
         .merged_from

@@ -5,7 +5,7 @@
 //! and stays answerable after later corrections, because it is recomputed
 //! from the recorded history rather than read from today's state.
 
-use crate::{apply, Account, ContentHash, Context, Envelope, Event, EventId, Iin, Recorded};
+use crate::{apply, Account, Context, Envelope, Event, EventId, Iin, Recorded};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::HashMap;
 
@@ -28,10 +28,11 @@ impl Event {
             Event::Merged(m) => m.decided_on,
             // What the old identifier held counts from its own dates (one
             // person's history); the opening record always counts.
-            Event::MergeTransfer(t) => t
-                .original
-                .as_ref()
-                .map_or(NaiveDate::MIN, |o| o.event.effective_on()),
+            Event::MergeTransfer(t) => match &t.original {
+                None => NaiveDate::MIN,
+                Some(o) if matches!(o.event, Event::Merged(_)) => NaiveDate::MIN,
+                Some(o) => o.event.effective_on(),
+            },
         }
     }
 }
@@ -49,15 +50,16 @@ pub fn as_known<'a>(
     known_by: DateTime<Utc>,
 ) -> Account {
     let mut account = Account::new(iin);
-    let mut seen: HashMap<&EventId, ContentHash> = HashMap::new();
+    let mut seen: HashMap<&EventId, crate::authority::FirstSeen> = HashMap::new();
     for r in history {
         if r.timestamp > known_by || r.event.event.effective_on() > as_of {
             continue;
         }
-        let prior = seen.get(&r.event.event_id).copied();
+        let first = seen.entry(&r.event.event_id).or_default();
+        let prior = first.prior(&r.event.event);
         let _ = apply(ctx, &mut account, r, prior);
         if !r.authorization.is_unauthorized() {
-            seen.entry(&r.event.event_id).or_insert(r.content_hash);
+            first.note(&r.event.event, r.content_hash);
         }
     }
     account

@@ -22,7 +22,7 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -215,10 +215,28 @@ pub struct Trust {
     pub keys: BTreeMap<String, TrustedKey>,
 }
 
+/// An instant as TOML writes it: an RFC 3339 string, or a TOML offset
+/// date-time (`valid_from = 2026-12-01T00:00:00Z`, unquoted).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Instant {
+    Text(String),
+    Toml(toml::value::Datetime),
+}
+
+impl Instant {
+    fn text(&self) -> String {
+        match self {
+            Instant::Text(s) => s.clone(),
+            Instant::Toml(d) => d.to_string(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TrustFile {
-    enforced_from: Option<String>,
+    enforced_from: Option<Instant>,
     #[serde(default)]
     authority: Vec<AuthorityFile>,
 }
@@ -236,8 +254,8 @@ struct AuthorityFile {
 #[serde(deny_unknown_fields)]
 struct KeyFile {
     public_key: String,
-    valid_from: String,
-    valid_until: Option<String>,
+    valid_from: Instant,
+    valid_until: Option<Instant>,
     /// Optional: if given, must be the key's thumbprint (a check that the
     /// right key was pasted).
     id: Option<String>,
@@ -258,7 +276,14 @@ pub fn parse_public_key(v: &str) -> Result<VerifyingKey, String> {
         .as_slice()
         .try_into()
         .map_err(|_| format!("{} bytes, an Ed25519 public key has 32", bytes.len()))?;
-    VerifyingKey::from_bytes(&arr).map_err(|e| format!("not an Ed25519 public key ({e})"))
+    let key =
+        VerifyingKey::from_bytes(&arr).map_err(|e| format!("not an Ed25519 public key ({e})"))?;
+    // A small-order point verifies forged signatures (RFC 8032 does not
+    // exclude it; `verify_strict` and this check do).
+    if key.is_weak() {
+        return Err("a weak (small-order) Ed25519 key, which anyone can forge for".into());
+    }
+    Ok(key)
 }
 
 impl Trust {
@@ -268,8 +293,8 @@ impl Trust {
         let file: TrustFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let enforced_from = file
             .enforced_from
-            .as_deref()
-            .map(|v| instant("enforced_from", v))
+            .as_ref()
+            .map(|v| instant("enforced_from", &v.text()))
             .transpose()?;
         let mut authorities: Vec<Authority> = Vec::new();
         let mut keys: BTreeMap<String, TrustedKey> = BTreeMap::new();
@@ -312,11 +337,11 @@ impl Trust {
                         ));
                     }
                 }
-                let valid_from = instant(&format!("{kat}.valid_from"), &k.valid_from)?;
+                let valid_from = instant(&format!("{kat}.valid_from"), &k.valid_from.text())?;
                 let valid_until = k
                     .valid_until
-                    .as_deref()
-                    .map(|v| instant(&format!("{kat}.valid_until"), v))
+                    .as_ref()
+                    .map(|v| instant(&format!("{kat}.valid_until"), &v.text()))
                     .transpose()?;
                 if valid_until.is_some_and(|u| u <= valid_from) {
                     return Err(format!("{kat}: valid_until is not after valid_from"));
@@ -368,10 +393,12 @@ impl Trust {
     /// `enforced_from` stays.
     pub fn follows(&self, earlier: &Trust, now: DateTime<Utc>) -> Result<(), String> {
         if self.enforced_from != earlier.enforced_from {
+            let shown =
+                |t: Option<DateTime<Utc>>| t.map_or("(none)".to_string(), |t| t.to_rfc3339());
             return Err(format!(
-                "enforced_from changed from {:?} to {:?}",
-                earlier.enforced_from.map(|t| t.to_rfc3339()),
-                self.enforced_from.map(|t| t.to_rfc3339())
+                "enforced_from changed from {} to {}",
+                shown(earlier.enforced_from),
+                shown(self.enforced_from)
             ));
         }
         for a in &earlier.authorities {
@@ -428,6 +455,70 @@ impl Trust {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether a record checks its event id against an earlier record of the
+/// same account (for a duplicate or a conflict): `earlier_privileged` says
+/// whether that one speaks for an authority ([`speaks_for_an_authority`]).
+/// A record that speaks for an authority meets only those, so that a
+/// bank's line published first under the id of a Fund payment, a merge or
+/// a merge's opening (or handed over by a merge before it) cannot make it
+/// a duplicate or a conflict. A bank's record, and a transfer carrying
+/// one, meet every earlier record.
+pub fn meets(record: &crate::Event, earlier_privileged: bool) -> bool {
+    !speaks_for_an_authority(record) || earlier_privileged
+}
+
+/// Whether a record speaks for an authority: a privileged record, a
+/// merge's opening, or a merge transfer carrying a privileged record (one
+/// carrying a bank's line speaks for the bank, under that line's id).
+pub fn speaks_for_an_authority(record: &crate::Event) -> bool {
+    match record {
+        crate::Event::MergeTransfer(t) => t
+            .original
+            .as_ref()
+            .is_none_or(|o| is_privileged(o.event.kind())),
+        other => is_privileged(other.kind()),
+    }
+}
+
+/// The content hashes first recorded under one event id on an account, for
+/// [`meets`]: the first of any record, and the first of a privileged one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FirstSeen {
+    pub any: Option<crate::ContentHash>,
+    pub privileged: Option<crate::ContentHash>,
+}
+
+impl FirstSeen {
+    /// The earlier hash `record` is checked against, if any.
+    pub fn prior(&self, record: &crate::Event) -> Option<crate::ContentHash> {
+        if meets(record, false) {
+            self.any
+        } else {
+            self.privileged
+        }
+    }
+
+    /// Notes `record`, which took its id (an unauthorized one takes none).
+    pub fn note(&mut self, record: &crate::Event, hash: crate::ContentHash) {
+        self.any.get_or_insert(hash);
+        if speaks_for_an_authority(record) {
+            self.privileged.get_or_insert(hash);
+        }
+    }
+}
+
+/// The instant a record's authority is judged at: its own record time, or
+/// its partition's clock (ms; the latest record time among the partition's
+/// earlier records that reached an account) if that is later. A producer
+/// sets a record's time, so a back-dated record cannot reach back before an
+/// `enforced_from` or a key's `valid_until` its partition has passed.
+pub fn judged_at(own: DateTime<Utc>, clock: Option<i64>) -> DateTime<Utc> {
+    match clock.and_then(DateTime::from_timestamp_millis) {
+        Some(c) if c > own => c,
+        _ => own,
     }
 }
 
@@ -525,7 +616,11 @@ impl Policy {
             ));
         };
         let signature = ed25519_dalek::Signature::from_bytes(&bytes);
-        match key.key.verify(&signing_input(domain, unsigned), &signature) {
+        // Strict: no small-order components, no malleable signatures.
+        match key
+            .key
+            .verify_strict(&signing_input(domain, unsigned), &signature)
+        {
             Ok(()) => Authorization::Signed {
                 authority: key.authority.clone(),
                 key_id: key.id.clone(),
@@ -719,6 +814,14 @@ mod tests {
             let err = Trust::parse(text).unwrap_err();
             assert!(err.contains(want), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn a_weak_key_is_refused() {
+        // The identity point: a signature (R = identity, s = 0) verifies
+        // for it over any message under non-strict verification.
+        let err = parse_public_key("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap_err();
+        assert!(err.contains("weak"), "{err}");
     }
 
     #[test]

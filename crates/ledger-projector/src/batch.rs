@@ -4,8 +4,7 @@
 use crate::Totals;
 use ledger_core::Period;
 use ledger_core::{
-    apply, partition_for, Account, ContentHash, Context, Event, EventId, Iin, Outcome, Position,
-    Recorded,
+    apply, partition_for, Account, ContentHash, Context, Event, Iin, Outcome, Position, Recorded,
 };
 use ledger_proto::monthly::{projection, Provenance, Summary};
 use ledger_proto::v1 as pb;
@@ -230,33 +229,36 @@ struct Ready {
     iin: Iin,
     decoded: ledger_proto::Decoded,
     timestamp: chrono::DateTime<chrono::Utc>,
-    authorization: ledger_core::Authorization,
 }
 
-/// A ready record, or the dead-letter kind and reason.
-type Checked = Result<Ready, (&'static str, String)>;
+/// What the stateless checks make of a record.
+enum Checked {
+    Ready(Box<Ready>),
+    /// A control record that decodes, reaching the event path: judged
+    /// once the partition's clock is known (dead-lettered either way).
+    Control,
+    /// The dead-letter kind and reason.
+    Dead(&'static str, String),
+}
 
 /// Key, partition, value and timestamp checks, and the decode: everything
 /// about a record that needs no state.
 fn check(ctx: &Context, rec: &Record, partitions: u32) -> Checked {
     let p = rec.partition;
-    // A control record that decodes is handled by the loop, never here.
+    // A control record that decodes is handled by the loop; one that
+    // reaches this path is dead-lettered below, with its verdict.
     if ledger_proto::monthly::is_control_key(&rec.key) {
-        return Err(match crate::monthly::judge_control(ctx, rec) {
-            Err(e) => ("bad_control", e),
-            Ok((_, ledger_core::Authorization::Unauthorized(why))) => ("unauthorized", why),
-            Ok(_) => (
-                "bad_control",
-                "control record reached the event path".to_string(),
-            ),
-        });
+        return match ledger_proto::monthly::decode_control(&rec.value) {
+            Err(e) => Checked::Dead("bad_control", e),
+            Ok(_) => Checked::Control,
+        };
     }
     let parsed = std::str::from_utf8(&rec.key)
         .map_err(|_| "key: not UTF-8".to_string())
         .and_then(|k| Iin::parse(k).map_err(|e| format!("key: {e}")));
     let iin = match parsed {
         Ok(iin) => iin,
-        Err(why) => return Err(("bad_key", why)),
+        Err(why) => return Checked::Dead("bad_key", why),
     };
     let wanted = partition_for(iin.as_bytes(), partitions);
     if wanted != p {
@@ -264,11 +266,11 @@ fn check(ctx: &Context, rec: &Record, partitions: u32) -> Checked {
             "key {} belongs on partition {wanted}, not {p}",
             iin.masked()
         );
-        return Err(("wrong_partition", why));
+        return Checked::Dead("wrong_partition", why);
     }
     let decoded = match ledger_proto::decode_canonical(&rec.value) {
         Ok(x) => x,
-        Err(e) => return Err((e.kind(), e.to_string())),
+        Err(e) => return Checked::Dead(e.kind(), e.to_string()),
     };
     if decoded.envelope.iin != iin {
         let why = format!(
@@ -276,21 +278,37 @@ fn check(ctx: &Context, rec: &Record, partitions: u32) -> Checked {
             decoded.envelope.iin.masked(),
             iin.masked()
         );
-        return Err(("key_mismatch", why));
+        return Checked::Dead("key_mismatch", why);
     }
     // Inputs §4: one rule for the record time on every path.
     let timestamp = match ctx.record_times.check(rec.timestamp_ms) {
         Ok(t) => t,
-        Err(why) => return Err(("bad_timestamp", why)),
+        Err(why) => return Checked::Dead("bad_timestamp", why),
     };
-    // Issue 15: judged here, in parallel, from the record alone.
-    let authorization = decoded.authorize(&ctx.trust, timestamp);
-    Ok(Ready {
+    Checked::Ready(Box::new(Ready {
         iin,
         decoded,
         timestamp,
-        authorization,
-    })
+    }))
+}
+
+/// `partition`'s clock as the last write, or the write in flight, left it.
+pub(crate) fn clock_of<B: Kv>(
+    store: &LedgerStore<B>,
+    overlay: Option<&Overlay>,
+    partition: u32,
+) -> Result<Option<i64>, StoreError> {
+    let in_flight = overlay.and_then(|o| {
+        o.batch()
+            .clocks
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, ms)| *ms)
+    });
+    match in_flight {
+        Some(ms) => Ok(Some(ms)),
+        None => store.clock(partition),
+    }
 }
 
 /// Decides every record of a batch against the store's state as of the last
@@ -326,14 +344,63 @@ pub fn decide_batch<B: Kv>(
         todo.push(rec);
     }
     out.counts.records = todo.len() as u64;
-    let checked = par_map(&todo, |rec| check(ctx, rec, partitions));
+    let mut checked = par_map(&todo, |rec| check(ctx, rec, partitions));
+
+    // The partitions' clocks, advanced record by record in log order by the
+    // records that reach an account (cheap: no signature is checked here);
+    // a control record is judged at the clock without moving it.
+    let mut clocks: BTreeMap<u32, Option<i64>> = BTreeMap::new();
+    let mut at: Vec<Option<chrono::DateTime<chrono::Utc>>> = Vec::with_capacity(todo.len());
+    for (rec, c) in todo.iter().zip(checked.iter_mut()) {
+        let p = rec.partition;
+        let clock = match clocks.get(&p) {
+            Some(c) => *c,
+            None => {
+                let c = clock_of(store, overlay, p)?;
+                clocks.insert(p, c);
+                c
+            }
+        };
+        match c {
+            Checked::Ready(r) => {
+                let when = ledger_core::authority::judged_at(r.timestamp, clock);
+                clocks.insert(p, Some(when.timestamp_millis()));
+                at.push(Some(when));
+            }
+            Checked::Control => {
+                let verdict = crate::monthly::judge_control(ctx, rec, clock);
+                *c = match verdict {
+                    Err(e) => Checked::Dead("bad_control", e),
+                    Ok((_, ledger_core::Authorization::Unauthorized(why))) => {
+                        Checked::Dead("unauthorized", why)
+                    }
+                    Ok(_) => Checked::Dead(
+                        "bad_control",
+                        "control record reached the event path".to_string(),
+                    ),
+                };
+                at.push(None);
+            }
+            Checked::Dead(..) => at.push(None),
+        }
+    }
+    // Issue 15: each privileged record's signature, judged in parallel at
+    // its instant (open kinds return at once).
+    let judged: Vec<(&Checked, Option<chrono::DateTime<chrono::Utc>>)> =
+        checked.iter().zip(at.iter().copied()).collect();
+    let authorizations = par_map(&judged, |(c, when)| match (c, when) {
+        (Checked::Ready(r), Some(when)) => r.decoded.authorize(&ctx.trust, *when),
+        _ => ledger_core::Authorization::Open,
+    });
+    drop(judged);
 
     // The accounts this batch touches that the batch in flight does not
     // hold, each once, read from the store.
     let mut accounts: HashMap<(u32, Iin), AccountRecord> = HashMap::with_capacity(todo.len());
     let mut wanted: Vec<(u32, Iin)> = Vec::new();
     for (rec, c) in todo.iter().zip(&checked) {
-        if let Ok(Ready { iin, .. }) = c {
+        if let Checked::Ready(r) = c {
+            let iin = &r.iin;
             let k = (rec.partition, *iin);
             if let std::collections::hash_map::Entry::Vacant(v) = accounts.entry(k) {
                 match overlay.and_then(|o| o.account(k.0, &k.1)) {
@@ -369,24 +436,25 @@ pub fn decide_batch<B: Kv>(
         projections: HashMap::new(),
         summaries: HashMap::new(),
     };
-    for (rec, c) in todo.into_iter().zip(checked) {
+    for ((rec, c), authorization) in todo.into_iter().zip(checked).zip(authorizations) {
         let Ready {
             iin,
             decoded,
             timestamp,
-            authorization,
         } = match c {
-            Ok(ready) => ready,
-            Err((kind, why)) => {
+            Checked::Ready(ready) => *ready,
+            Checked::Dead(kind, why) => {
                 chains.dead(&mut out.write, dead(rec, kind, why))?;
                 continue;
             }
+            Checked::Control => unreachable!("judged above"),
         };
         let ledger_proto::Decoded {
             envelope,
             hash,
             canonical,
             signed,
+            ..
         } = decoded;
         // The chains cover the stored bytes, signature included
         // (docs/tamper-evidence.md §1); unsigned, they are the hashed ones.
@@ -412,7 +480,7 @@ pub fn decide_batch<B: Kv>(
                 &fresh,
                 p,
                 record,
-                &envelope.event_id,
+                &envelope,
             )?
         };
         let position = Position {
@@ -500,11 +568,22 @@ pub fn decide_batch<B: Kv>(
             if closed {
                 // Seed `002_…`: the history goes to the new identifier; what
                 // the old one projected for closed months is restated to zero.
-                out.forward.push(forward(&from, &merge, None));
+                // The opening carries the closing record itself, with the
+                // operator's signature: the new account opens only a merge
+                // the operator signed, whoever holds the projector's key.
+                let closing = &out.write.history[fresh[&(p, rec.offset)]];
+                let opening = Transferred {
+                    event_id: format!("{}/into", merge.event_id),
+                    original: closing.event.clone(),
+                    position: merge.position,
+                    recorded_at_ms: closing.timestamp_ms,
+                    redirected: false,
+                };
+                out.forward.push(forward(&from, &merge, opening));
                 for offset in record.refs.iter().map(|r| r.offset) {
                     let e = entry_at(store, overlay, &out.write.history, &fresh, p, offset)?;
                     if let Some(t) = Transferred::of(&e, false)? {
-                        out.forward.push(forward(&from, &merge, Some(t)));
+                        out.forward.push(forward(&from, &merge, t));
                     }
                 }
                 let periods: Vec<Period> = record.account.periods.keys().copied().collect();
@@ -516,7 +595,7 @@ pub fn decide_batch<B: Kv>(
             } else {
                 let e = out.write.history.last().expect("pushed above");
                 if let Some(t) = Transferred::of(e, true)? {
-                    out.forward.push(forward(&from, &merge, Some(t)));
+                    out.forward.push(forward(&from, &merge, t));
                 }
             }
         }
@@ -533,6 +612,10 @@ pub fn decide_batch<B: Kv>(
     out.write.accounts = touched.into_iter().map(|((p, _), a)| (p, a)).collect();
     out.write.offsets = offsets.into_iter().collect();
     out.write.heads = chains.heads.into_iter().collect();
+    out.write.clocks = clocks
+        .into_iter()
+        .filter_map(|(p, c)| c.map(|c| (p, c)))
+        .collect();
     out.counts.dead_letters = out.write.dead_letters.len() as u64;
     out.counts.forwarded = out.forward.len() as u64;
     out.counts.batches = 1;
@@ -594,6 +677,9 @@ impl Transferred {
             })?;
         use pb::envelope::Payload as P;
         Ok(match envelope.payload {
+            // An opening (it carries the merge's closing record) is not
+            // handed on; a transfer hands on the record it carries.
+            Some(P::MergeTransfer(t)) if !t.original.is_empty() && opens(&t.original) => None,
             Some(P::MergeTransfer(t)) if !t.original.is_empty() => Some(Transferred {
                 event_id: envelope.event_id,
                 original: t.original,
@@ -620,29 +706,17 @@ impl Transferred {
     }
 }
 
-/// The record that hands `t` (or, without it, opens the merge) to the
-/// identifier `merge` names: keyed by it, under the original's event id.
-fn forward(
-    from: &Iin,
-    merge: &ledger_core::MergeRecord,
-    t: Option<Transferred>,
-) -> (Vec<u8>, Vec<u8>) {
-    let (event_id, original, position, recorded_at_ms, redirected) = match t {
-        None => (
-            format!("{}/into", merge.event_id),
-            Vec::new(),
-            merge.position,
-            0,
-            false,
-        ),
-        Some(t) => (
-            t.event_id,
-            t.original,
-            t.position,
-            t.recorded_at_ms,
-            t.redirected,
-        ),
-    };
+/// The record that hands `t` (or the merge's closing record: its opening)
+/// to the identifier `merge` names: keyed by it, under the original's
+/// event id.
+fn forward(from: &Iin, merge: &ledger_core::MergeRecord, t: Transferred) -> (Vec<u8>, Vec<u8>) {
+    let Transferred {
+        event_id,
+        original,
+        position,
+        recorded_at_ms,
+        redirected,
+    } = t;
     let envelope = pb::Envelope {
         event_id,
         iin: merge.other.as_str().to_string(),
@@ -666,6 +740,14 @@ fn forward(
     )
 }
 
+/// Whether a transfer's original is a merge's closing record (an opening).
+fn opens(original: &[u8]) -> bool {
+    matches!(
+        pb::Envelope::decode(original).map(|e| e.payload),
+        Ok(Some(pb::envelope::Payload::Merged(_)))
+    )
+}
+
 /// The content hash first recorded under `id` in this account, if any: the
 /// account's refs name candidate offsets by fingerprint, and the history
 /// entry there (from this batch or the store) confirms the full id.
@@ -676,17 +758,26 @@ fn prior_hash<B: Kv>(
     fresh: &HashMap<(u32, u64), usize>,
     partition: u32,
     record: &AccountRecord,
-    id: &EventId,
+    envelope: &ledger_core::Envelope,
 ) -> Result<Option<ContentHash>, StoreError> {
+    let id = &envelope.event_id;
     for offset in record.candidates(id) {
         let entry = entry_at(store, overlay, batch, fresh, partition, offset)?;
-        let (envelope, hash) =
+        let (earlier, hash) =
             ledger_proto::decode_envelope(&entry.event).map_err(|e| StoreError::Corrupt {
                 what: "history entry",
                 key: format!("p{partition}@{offset}"),
                 reason: e.to_string(),
             })?;
-        if envelope.event_id == *id && !entry.outcome.is_unauthorized() {
+        // An unauthorized record claimed nothing; ids are checked only
+        // between records that meet (`authority::meets`).
+        if earlier.event_id == *id
+            && !entry.outcome.is_unauthorized()
+            && ledger_core::authority::meets(
+                &envelope.event,
+                ledger_core::authority::speaks_for_an_authority(&earlier.event),
+            )
+        {
             return Ok(Some(hash));
         }
     }

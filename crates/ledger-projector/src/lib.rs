@@ -365,7 +365,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                 while start < records.len() {
                     let marker = records[start..]
                         .iter()
-                        .position(|r| monthly::control(ctx, r).is_some())
+                        .position(|r| monthly::marker(r).is_some())
                         .map(|i| start + i);
                     let end = marker.unwrap_or(records.len());
                     if end > start {
@@ -406,8 +406,24 @@ pub fn run_with_sink<S: Source, B: Kv>(
                         totals.redelivered += 1;
                     } else {
                         finish(&mut in_flight, source, &mut totals)?;
-                        let control = monthly::control(ctx, r).expect("found as a control record");
-                        let counts = monthly::handle(store, sink, r, control)?;
+                        let clock = store.clock(r.partition)?;
+                        let counts = match monthly::judge_control(ctx, r, clock) {
+                            Ok((control, verdict)) if !verdict.is_unauthorized() => {
+                                monthly::handle(store, sink, r, control)?
+                            }
+                            // Issue 15: a marker without the operator's
+                            // valid signature closes nothing: the event
+                            // path dead-letters it, with the reason.
+                            _ => {
+                                let one = std::slice::from_ref(r);
+                                let outcome =
+                                    decide_batch(ctx, store, None, partitions, &next, one)?;
+                                sink.dead_letters(&outcome.write.dead_letters)
+                                    .map_err(ProjectError::Publish)?;
+                                store.write(&outcome.write)?;
+                                outcome.counts
+                            }
+                        };
                         next.insert(r.partition, r.offset + 1);
                         source.acknowledge(&[(r.partition, r.offset + 1)])?;
                         totals.add(&counts);

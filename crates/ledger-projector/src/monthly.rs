@@ -35,29 +35,31 @@ pub fn restated(w: &ledger_store::WriteBatch) -> Vec<(Vec<u8>, Vec<u8>)> {
     projections.chain(summaries).collect()
 }
 
-/// The control record `r` carries, if it is one that decodes and its
-/// signature passes (issue 15); any other record under a control key is
-/// dead-lettered on the event path, with its reason.
-pub fn control(ctx: &Context, r: &Record) -> Option<Control> {
+/// The control record `r` carries, if it is one that decodes. The loop
+/// judges its signature when it reaches it ([`judge_control`]); one that
+/// fails is dead-lettered through the event path with its reason.
+pub fn marker(r: &Record) -> Option<Control> {
     if !monthly::is_control_key(&r.key) {
         return None;
     }
-    match judge_control(ctx, r) {
-        Ok((c, a)) if !a.is_unauthorized() => Some(c),
-        _ => None,
-    }
+    monthly::decode_control(&r.value).ok()
 }
 
 /// Decodes a control record and judges its signature at its record time
-/// (a record time the ledger does not take judges as unauthorized).
-pub fn judge_control(ctx: &Context, r: &Record) -> Result<(Control, Authorization), String> {
+/// or its partition's `clock`, whichever is later (a record time the
+/// ledger does not take judges as unauthorized under a trust file).
+pub fn judge_control(
+    ctx: &Context,
+    r: &Record,
+    clock: Option<i64>,
+) -> Result<(Control, Authorization), String> {
     let (control, signed) = monthly::decode_control_signed(&r.value)?;
     let verdict = match ctx.record_times.check(r.timestamp_ms) {
-        Ok(at) => ctx.trust.authorize(
+        Ok(own) => ctx.trust.authorize(
             control.kind(),
             Domain::Control,
             signed.as_ref().map(|(s, b)| (s, b.as_slice())),
-            at,
+            ledger_core::authority::judged_at(own, clock),
         ),
         Err(_) if matches!(ctx.trust, ledger_core::Policy::Open) => Authorization::Open,
         Err(why) => Authorization::Unauthorized(format!(

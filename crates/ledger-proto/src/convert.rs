@@ -104,9 +104,44 @@ impl At<'_> {
     }
 }
 
+/// A signature's shape (docs/authority.md): a key id of base64url
+/// characters (an RFC 7638 thumbprint has 43) and an Ed25519 signature's
+/// 64 bytes. Whether it verifies is the projector's to judge.
+pub fn check_signature(sig: &pb::Signature) -> Result<(), WireError> {
+    let id = &sig.key_id;
+    if id.is_empty() || id.len() > 64 {
+        return Err(err(
+            "signature.key_id",
+            format!(
+                "must be 1-64 characters (a key's RFC 7638 thumbprint), got {}",
+                id.len()
+            ),
+        ));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(err(
+            "signature.key_id",
+            format!("{:?} is not a base64url character", c),
+        ));
+    }
+    if sig.value.len() != 64 {
+        return Err(err(
+            "signature.value",
+            format!("an Ed25519 signature has 64 bytes, got {}", sig.value.len()),
+        ));
+    }
+    Ok(())
+}
+
 /// Converts a wire envelope into a checked domain envelope.
 pub fn envelope_from_wire(e: &pb::Envelope) -> Result<core::Envelope, WireError> {
     crate::texts::check_texts(e)?;
+    if let Some(sig) = &e.signature {
+        check_signature(sig)?;
+    }
     let at = At("");
     let event_id =
         EventId::parse(at.required("event_id", &e.event_id)?).map_err(|r| err("event_id", r))?;
@@ -206,13 +241,12 @@ fn merge_transfer(t: &pb::MergeTransfer) -> Result<core::MergeTransfer, WireErro
     } else {
         let wire = pb::Envelope::decode(t.original.as_slice())
             .map_err(|e| err(&at.f("original"), format!("not an envelope: {e}")))?;
-        if matches!(
-            wire.payload,
-            Some(pb::envelope::Payload::Merged(_) | pb::envelope::Payload::MergeTransfer(_))
-        ) {
+        // A merge's closing record opens it (issue 15); no transfer is
+        // ever transferred again.
+        if matches!(wire.payload, Some(pb::envelope::Payload::MergeTransfer(_))) {
             return Err(err(
                 &at.f("original"),
-                "a merge record is never transferred",
+                "a merge transfer is never transferred",
             ));
         }
         let inner = envelope_from_wire(&wire).map_err(|e| WireError {
@@ -487,6 +521,11 @@ pub struct Decoded {
     /// authority signed, after [`ledger_core::authority::signing_input`]'s
     /// prefix); `None` when unsigned.
     pub signed: Option<Signed>,
+    /// For a merge transfer carrying a record: that record's kind, its own
+    /// signature (with its canonical bytes without it) and its record time
+    /// (ms): a privileged record inside a transfer must carry its own
+    /// authority's signature too.
+    pub inner: Option<(&'static str, Option<Signed>, i64)>,
 }
 
 /// A record's signature and its canonical bytes without it.
@@ -494,14 +533,47 @@ pub type Signed = (Signature, Vec<u8>);
 
 impl Decoded {
     /// The verdict on this record's signature under `policy`, for a record
-    /// logged at `at` ([`ledger_core::authority`]).
+    /// judged at `at` ([`ledger_core::authority`]). A merge transfer needs
+    /// the projector's signature, and the privileged record it carries its
+    /// own authority's, judged at that record's time: the projector's key
+    /// alone cannot put a register or Fund record on an account.
     pub fn authorize(&self, policy: &Policy, at: DateTime<Utc>) -> Authorization {
-        policy.authorize(
+        let own = policy.authorize(
             self.envelope.event.kind(),
             Domain::Envelope,
             self.signed.as_ref().map(|(s, b)| (s, b.as_slice())),
             at,
-        )
+        );
+        let Some((kind, signed, recorded_ms)) = &self.inner else {
+            // Under a trust file a merge opens only with its closing
+            // record, signed by the operator (the projector writes it).
+            if matches!(own, Authorization::Signed { .. })
+                && matches!(&self.envelope.event, core::Event::MergeTransfer(t) if t.original.is_none())
+            {
+                return Authorization::Unauthorized(format!(
+                    "{}merge_transfer opens a merge without the merge record it opens",
+                    ledger_core::authority::UNAUTHORIZED
+                ));
+            }
+            return own;
+        };
+        if own.is_unauthorized() || !ledger_core::authority::is_privileged(kind) {
+            return own;
+        }
+        let when = DateTime::from_timestamp_millis(*recorded_ms).unwrap_or(at);
+        match policy.authorize(
+            kind,
+            Domain::Envelope,
+            signed.as_ref().map(|(s, b)| (s, b.as_slice())),
+            when,
+        ) {
+            Authorization::Unauthorized(why) => Authorization::Unauthorized(format!(
+                "{}merge_transfer carries {}",
+                ledger_core::authority::UNAUTHORIZED,
+                why.trim_start_matches(ledger_core::authority::UNAUTHORIZED)
+            )),
+            _ => own,
+        }
     }
 }
 
@@ -526,11 +598,37 @@ pub fn decode_canonical(bytes: &[u8]) -> Result<Decoded, DecodeError> {
             (wire.encode_to_vec(), Some((core_sig, unsigned)))
         }
     };
+    let inner = match (&envelope.event, &wire.payload) {
+        (core::Event::MergeTransfer(t), Some(pb::envelope::Payload::MergeTransfer(w))) => {
+            t.original.as_ref().map(|o| {
+                let signed =
+                    pb::Envelope::decode(w.original.as_slice())
+                        .ok()
+                        .and_then(|mut inner| {
+                            let sig = inner.signature.take()?;
+                            Some((
+                                Signature {
+                                    key_id: sig.key_id,
+                                    value: sig.value,
+                                },
+                                inner.encode_to_vec(),
+                            ))
+                        });
+                (
+                    o.event.kind(),
+                    signed,
+                    i64::try_from(w.recorded_at_ms).unwrap_or(0),
+                )
+            })
+        }
+        _ => None,
+    };
     Ok(Decoded {
         envelope,
         hash,
         canonical,
         signed,
+        inner,
     })
 }
 

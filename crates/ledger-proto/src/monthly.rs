@@ -43,6 +43,9 @@ pub fn decode_control_signed(
         },
         None => return Err("control record: no payload".into()),
     };
+    if let Some(sig) = &c.signature {
+        crate::convert::check_signature(sig).map_err(|e| format!("control record: {e}"))?;
+    }
     let signed = c.signature.take().map(|s| {
         (
             Signature {

@@ -13,6 +13,7 @@
 //! | `V` | [`FORMAT`] (u32 BE): a store of another format is refused |
 //! | `M` | [`StoreMeta`] |
 //! | `T` | the trust file the store was last projected with (TOML text), or `none` |
+//! | `W`, partition | the partition's clock: the latest record time (ms, i64 BE) among its records that reached an account |
 //! | `O`, partition | next offset to read (u64 BE) |
 //! | `A`, partition, IIN | [`AccountRecord`]: the account and its history refs |
 //! | `H`, partition, bucket start (u64 BE) | the [`HistoryEntry`]s with offsets in `[start, start + SEGMENT)`, in offset order, LZ4-compressed |
@@ -101,6 +102,7 @@ pub const FORMAT: u32 = 13;
 
 const META: u8 = b'M';
 const TRUST: u8 = b'T';
+const CLOCK: u8 = b'W';
 const VERSION: u8 = b'V';
 const OFFSET: u8 = b'O';
 const ACCOUNT: u8 = b'A';
@@ -389,8 +391,29 @@ impl<B: Kv> LedgerStore<B> {
         for (p, head) in &w.heads {
             b.put(key(CHAIN, *p, &[]), encode(head));
         }
+        for (p, ms) in &w.clocks {
+            b.put(key(CLOCK, *p, &[]), ms.to_be_bytes().to_vec());
+        }
         self.put_restatements(&mut b, w);
         self.kv.write(b)
+    }
+
+    /// `partition`'s clock ([`WriteBatch::clocks`]), if a record reached
+    /// an account there.
+    pub fn clock(&self, partition: u32) -> Result<Option<i64>, StoreError> {
+        let k = key(CLOCK, partition, &[]);
+        self.kv
+            .get(&k)?
+            .map(|v| {
+                <[u8; 8]>::try_from(v.as_slice())
+                    .map(i64::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        what: "partition clock",
+                        key: printable_key(&k),
+                        reason: format!("{} bytes, not 8", v.len()),
+                    })
+            })
+            .transpose()
     }
 
     /// Where `partition`'s hash chain stands (the genesis before anything).
@@ -526,6 +549,7 @@ impl<B: Kv> LedgerStore<B> {
             HISTORY,
             DEAD,
             CHAIN,
+            CLOCK,
             NOTICE,
             monthly::PROJECTION,
             monthly::SUMMARY,

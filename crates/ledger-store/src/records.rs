@@ -120,4 +120,9 @@ pub struct WriteBatch {
     /// the record's position, the payer id (the notice's record key) and the
     /// notice's protobuf bytes.
     pub notices: Vec<(Position, Vec<u8>, Vec<u8>)>,
+    /// Each partition's clock after the batch (ms since the epoch): the
+    /// latest record time among its records that reached an account. The
+    /// authority of a privileged record is judged at its own record time or
+    /// this clock, whichever is later (`docs/authority.md`).
+    pub clocks: Vec<(u32, i64)>,
 }

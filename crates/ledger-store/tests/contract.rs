@@ -57,6 +57,7 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
         summaries: vec![],
         // The store keeps notice bytes without reading them.
         notices: vec![(position, b"payer".to_vec(), id.as_bytes().to_vec())],
+        clocks: vec![(partition, 1_700_000_000_000)],
     }
 }
 
@@ -108,6 +109,8 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
     );
     assert_eq!(store.chain_head(1).unwrap().items, 2);
     assert_eq!(store.chain_head(3).unwrap(), ChainHead::default());
+    assert_eq!(store.clock(1).unwrap(), Some(1_700_000_000_000));
+    assert_eq!(store.clock(3).unwrap(), None);
     assert_eq!(
         store.history_entry(1, 11).unwrap(),
         None,
@@ -133,6 +136,11 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
     assert!(store.history(1, &a).unwrap().is_empty());
     assert_eq!(store.history_entry(1, 10).unwrap(), None);
     assert_eq!(store.chain_head(1).unwrap(), ChainHead::default());
+    assert_eq!(
+        store.clock(1).unwrap(),
+        None,
+        "the clock goes with the partition"
+    );
     assert_eq!(store.dead_letters().unwrap().len(), 1);
     assert_eq!(store.notices().unwrap(), vec![b"e-2".to_vec()]);
     assert!(

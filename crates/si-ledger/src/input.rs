@@ -24,3 +24,12 @@ pub fn read_text(path: &Path) -> Result<String> {
         )
     })
 }
+
+/// A lines input: the file, or standard input for `-`.
+pub fn open_lines(file: &str) -> Result<Box<dyn std::io::BufRead>> {
+    if file == "-" {
+        return Ok(Box::new(std::io::stdin().lock()));
+    }
+    let f = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
+    Ok(Box::new(std::io::BufReader::new(f)))
+}

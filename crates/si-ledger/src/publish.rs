@@ -112,13 +112,7 @@ impl KeyRing {
 const CHUNK: usize = 8192;
 
 pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
-    let input: Box<dyn BufRead> = if args.file == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let f =
-            std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
-        Box::new(std::io::BufReader::new(f))
-    };
+    let input = crate::input::open_lines(&args.file)?;
     let mut sink = if args.dry_run {
         None
     } else {
@@ -161,7 +155,7 @@ pub const MAX_LINE: usize = 1 << 20;
 /// Reads one line (without its `\n`) into `buf`, keeping at most `max`
 /// bytes of it, so that a file without line ends cannot exhaust memory.
 /// Returns the line's whole length, or `None` at the end of the input.
-fn read_line(
+pub fn read_line(
     input: &mut impl BufRead,
     max: usize,
     buf: &mut Vec<u8>,

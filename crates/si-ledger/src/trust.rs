@@ -7,7 +7,7 @@ use clap::Args;
 use ledger_core::authority::{self, Signer, Trust};
 use ledger_core::Policy;
 use ledger_store::{Kv, LedgerStore};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -151,7 +151,6 @@ pub fn adopt<B: Kv>(store: &LedgerStore<B>, choice: &Choice) -> Result<()> {
 /// authority).
 pub fn for_projector<B: Kv>(store: &LedgerStore<B>) -> Result<Option<Arc<Signer>>> {
     let choice = required()?;
-    adopt(store, choice)?;
     let signer = signer()?;
     if let Policy::Enforced(t) = &choice.policy {
         if t.allowed("merge_transfer").is_empty() {
@@ -169,6 +168,9 @@ pub fn for_projector<B: Kv>(store: &LedgerStore<B>) -> Result<Option<Arc<Signer>
             Some(s) => check_current(t, s, "merge_transfer", chrono::Utc::now())?,
         }
     }
+    // Recorded only once every check of the start has passed: a start that
+    // fails leaves the store as it was.
+    adopt(store, choice)?;
     Ok(signer)
 }
 
@@ -255,14 +257,14 @@ pub struct KeygenArgs {
 /// `si-ledger keygen`: a fresh Ed25519 key pair; the private key to a file
 /// only its owner reads, the trust-file entry to standard output.
 pub fn keygen(args: &KeygenArgs) -> Result<i32> {
-    let signer = generate()?;
-    write_key(&args.out, &signer)?;
     let valid_from = match &args.valid_from {
         Some(v) => chrono::DateTime::parse_from_rfc3339(v)
-            .with_context(|| format!("--valid-from {v:?}"))?
+            .with_context(|| format!("--valid-from {v:?}: an RFC 3339 instant"))?
             .with_timezone(&chrono::Utc),
         None => chrono::Utc::now(),
     };
+    let signer = generate()?;
+    write_key(&args.out, &signer)?;
     print!("{}", key_entry(&args.authority, &signer, valid_from));
     eprintln!(
         "private key written to {} (keep it there: never in argv, logs or the log)",
@@ -302,7 +304,7 @@ pub fn key_entry(
     valid_from: chrono::DateTime<chrono::Utc>,
 ) -> String {
     format!(
-        "# a key of authority {authority:?}: paste under its [[authority]]\n\
+        "# a key of authority {authority:?}: paste under its authority's entry\n\
          [[authority.key]]\n\
          id = \"{}\"\n\
          public_key = \"{}\"\n\
@@ -326,7 +328,7 @@ pub fn trust_file(keys: &[(&str, &Signer)], valid_from: chrono::DateTime<chrono:
         for (who, signer) in keys {
             if *who == name {
                 out.push_str(&key_entry(name, signer, valid_from).replace(
-                    &format!("# a key of authority {name:?}: paste under its [[authority]]\n"),
+                    &format!("# a key of authority {name:?}: paste under its authority's entry\n"),
                     "",
                 ));
             }
@@ -347,42 +349,65 @@ pub struct SignArgs {
 /// `si-ledger sign`: signs the privileged lines of a JSON-lines feed (the
 /// register's, the Fund's) with `--signing-key`, writing every line out:
 /// signed, or as it came (open kinds, and lines that do not parse, which
-/// are reported by number and make the exit code 2).
+/// are reported by number and make the exit code 2; a line over 1 MiB is
+/// reported and not copied).
 pub fn sign(args: &SignArgs) -> Result<i32> {
     let Some(signer) = signer()? else {
         bail!("sign needs the authority's key: --signing-key FILE (or SI_LEDGER_SIGNING_KEY_FILE)");
     };
-    let input: Box<dyn BufRead> = if args.file == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        let f =
-            std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?;
-        Box::new(std::io::BufReader::new(f))
-    };
-    let mut out: Box<dyn Write> = match &args.output {
+    let mut input = crate::input::open_lines(&args.file)?;
+    // `--output` is written beside itself and renamed into place once
+    // complete: never a partial file, and the input may be the output.
+    let tmp = args.output.as_ref().map(|p| {
+        let mut name = p.file_name().unwrap_or_default().to_os_string();
+        name.push(".signing");
+        p.with_file_name(name)
+    });
+    let mut out: Box<dyn Write> = match &tmp {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
         )),
     };
     let (mut signed, mut open, mut bad) = (0u64, 0u64, 0u64);
-    for (i, line) in input.lines().enumerate() {
-        let n = i + 1;
-        let line = line.with_context(|| format!("reading line {n}"))?;
-        let text = line.strip_prefix('\u{feff}').unwrap_or(&line);
-        if text.trim().is_empty() {
-            writeln!(out, "{line}")?;
+    let mut bytes = Vec::new();
+    for n in 1u64.. {
+        // As `publish` reads: a line not UTF-8 is reported by number and
+        // copied as it came; one over the limit is reported, not copied
+        // (only its first MiB was read: a cut line is no record).
+        let max = crate::publish::MAX_LINE;
+        let Some(len) = crate::publish::read_line(&mut input, max, &mut bytes)
+            .with_context(|| format!("reading line {n}"))?
+        else {
+            break;
+        };
+        if len > max {
+            bad += 1;
+            eprintln!(
+                "line {n}: {len} bytes long, more than the {max} a line may have (not copied)"
+            );
             continue;
         }
-        match ledger_proto::parse_line(text) {
+        let parsed = match crate::publish::text_line(&bytes, n == 1) {
+            Err(e) => Err(e.to_string()),
+            Ok(t) if t.trim().is_empty() => {
+                out.write_all(&bytes)?;
+                out.write_all(b"\n")?;
+                continue;
+            }
+            Ok(t) => ledger_proto::parse_line(t).map_err(|e| e.to_string()),
+        };
+        match parsed {
             Err(e) => {
                 bad += 1;
                 eprintln!("line {n}: {e} (copied unsigned)");
-                writeln!(out, "{line}")?;
+                out.write_all(&bytes)?;
+                out.write_all(b"\n")?;
             }
             Ok(p) if !authority::is_privileged(p.envelope.event.kind()) => {
                 open += 1;
-                writeln!(out, "{line}")?;
+                out.write_all(&bytes)?;
+                out.write_all(b"\n")?;
             }
             Ok(mut p) => {
                 ledger_proto::sign_envelope(&mut p.wire, &signer);
@@ -400,6 +425,10 @@ pub fn sign(args: &SignArgs) -> Result<i32> {
         }
     }
     out.flush()?;
+    drop(out);
+    if let (Some(tmp), Some(path)) = (&tmp, &args.output) {
+        std::fs::rename(tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    }
     eprintln!(
         "signed {signed} lines with key {}; {open} of open kinds and {bad} invalid copied as they were",
         signer.key_id()

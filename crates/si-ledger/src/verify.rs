@@ -8,7 +8,7 @@ use crate::audit::LogInput;
 use crate::query::open_existing_store;
 use anyhow::Result;
 use clap::Args;
-use ledger_core::{apply, Account, ContentHash, Context, EventId, Iin, Statement};
+use ledger_core::{apply, Account, Context, EventId, Iin, Statement};
 use ledger_store::{Break, LedgerStore, SledKv};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -72,7 +72,8 @@ fn shown(field: &str, v: Option<&serde_json::Value>) -> String {
 /// history does not give.
 fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>, Vec<Mismatch>)> {
     let mut accounts: HashMap<Iin, Account> = HashMap::new();
-    let mut seen: HashMap<(Iin, EventId), ContentHash> = HashMap::new();
+    let mut seen: HashMap<(Iin, EventId), ledger_core::authority::FirstSeen> = HashMap::new();
+    let mut clocks: HashMap<u32, i64> = HashMap::new();
     let mut wrong: Vec<Break> = Vec::new();
     // Stored notices by position: each must be the one its entry gives.
     let mut notices: HashMap<(u32, u64), Vec<u8>> = HashMap::new();
@@ -99,7 +100,11 @@ fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>,
                 what,
             })
         };
-        let recorded = match ledger_api::views::judged(h, &ctx.trust) {
+        // The partition's clock as the projector had it before this entry:
+        // the audit visits each partition's entries in offset order.
+        let clock = clocks.get(&p).copied();
+        clocks.insert(p, clock.map_or(h.timestamp_ms, |c| c.max(h.timestamp_ms)));
+        let recorded = match ledger_api::views::judged(h, &ctx.trust, clock) {
             Ok(r) => r,
             Err(e) => return brk(format!("stored event does not decode: {e}")),
         };
@@ -111,12 +116,13 @@ fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>,
             ));
         }
         let key = (*iin, recorded.event.event_id.clone());
-        let prior = seen.get(&key).copied();
+        let first = seen.entry(key).or_default();
+        let prior = first.prior(&recorded.event.event);
         let account = accounts.entry(*iin).or_insert_with(|| Account::new(*iin));
         let outcome = apply(ctx, account, &recorded, prior);
         // An unauthorized record claims no event id (as in the projector).
         if !recorded.authorization.is_unauthorized() {
-            seen.entry(key).or_insert(recorded.content_hash);
+            first.note(&recorded.event.event, recorded.content_hash);
         }
         if outcome != h.outcome {
             brk(format!(
