@@ -200,9 +200,21 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
     let d = Deployment::new(dir.path());
     let (log, data) = (dir.path().join("log"), dir.path().join("data"));
 
-    // Cases 12 and 13, published by a bank (no key): accepted at the door,
-    // refused by the projector.
-    d.publish(&log, FORGED_MERGE, None);
+    // Cases 12 and 13, published by a bank (no key): accepted at the door
+    // with a warning, refused by the projector.
+    let file = dir.path().join("case-12.jsonl");
+    std::fs::write(&file, FORGED_MERGE).unwrap();
+    let o = d.run(
+        &[
+            "publish",
+            "--log",
+            log.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 privileged lines"), "{}", stderr(&o));
     d.publish(&log, FORGED_TRANSFER, None);
     d.project(&log, &data);
     assert_eq!(balance(&d, HER, &data), "8500.00", "her lines stay hers");

@@ -82,6 +82,9 @@ pub struct PublishSummary {
     pub refused: u64,
     /// Privileged lines this run signed (`--signing-key`).
     pub signed: u64,
+    /// Privileged lines published unsigned: a projector with a trust file
+    /// refuses them (docs/authority.md).
+    pub unsigned_privileged: u64,
     pub dry_run: bool,
 }
 
@@ -143,6 +146,14 @@ pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
                 summary.published
             },
             summary.refused
+        );
+    }
+    if summary.unsigned_privileged > 0 {
+        eprintln!(
+            "warning: {} privileged lines (register, Fund, merge or transfer records) were \
+             published unsigned: a projector with a trust file refuses them \
+             (sign them with --signing-key or `si-ledger sign`; docs/authority.md)",
+            summary.unsigned_privileged
         );
     }
     Ok(if summary.refused > 0 { 2 } else { 0 })
@@ -283,9 +294,12 @@ pub fn publish_lines<S: RecordSink + ?Sized>(
                 // kept as signed.
                 let kind = parsed.envelope.event.kind();
                 if parsed.wire.signature.is_none() && ledger_core::authority::is_privileged(kind) {
-                    if let Some(signer) = keys.for_kind(kind) {
-                        ledger_proto::sign_envelope(&mut parsed.wire, signer);
-                        s.signed += 1;
+                    match keys.for_kind(kind) {
+                        Some(signer) => {
+                            ledger_proto::sign_envelope(&mut parsed.wire, signer);
+                            s.signed += 1;
+                        }
+                        None => s.unsigned_privileged += 1,
                     }
                 }
                 let ts = parsed.timestamp.map(|t| t.timestamp_millis());
