@@ -44,7 +44,7 @@ impl Deployment {
             let o = run(&[
                 "keygen",
                 "--out",
-                key.to_str().unwrap(),
+                arg(&key),
                 "--authority",
                 name,
                 "--valid-from",
@@ -82,6 +82,15 @@ impl Deployment {
         }
     }
 
+    /// A fresh ledger topic of 4 partitions on the tests' broker: the
+    /// brokers and the topic.
+    fn topic(&self, name: &str) -> (String, String) {
+        let (brokers, topic) = (ledger_e2e::kafka_brokers(), ledger_e2e::unique_topic(name));
+        let create = ["topics", "create", "--brokers", &brokers, "--topic", &topic];
+        self.ok(&[&create[..], &["--partitions", "4"]].concat(), None);
+        (brokers, topic)
+    }
+
     fn key(&self, name: &str) -> String {
         self.dir
             .join("keys")
@@ -112,26 +121,12 @@ impl Deployment {
     fn publish(&self, log: &Path, lines: &str, key: Option<&str>) {
         let file = self.dir.join(format!("lines-{}.jsonl", rand_suffix()));
         std::fs::write(&file, lines).unwrap();
-        self.ok(
-            &[
-                "publish",
-                "--log",
-                log.to_str().unwrap(),
-                file.to_str().unwrap(),
-            ],
-            key,
-        );
+        self.ok(&["publish", "--log", arg(log), arg(&file)], key);
     }
 
     fn project(&self, log: &Path, data: &Path) -> String {
         self.ok(
-            &[
-                "project",
-                "--log",
-                log.to_str().unwrap(),
-                "--data",
-                data.to_str().unwrap(),
-            ],
+            &["project", "--log", arg(log), "--data", arg(data)],
             Some("projector"),
         )
     }
@@ -141,7 +136,7 @@ impl Deployment {
     }
 
     fn outcomes(&self, iin: &str, data: &Path) -> Vec<(String, String, String)> {
-        let h = self.json(&["history", iin, "--data", data.to_str().unwrap(), "--json"]);
+        let h = self.json(&["history", iin, "--data", arg(data), "--json"]);
         h.as_array()
             .unwrap()
             .iter()
@@ -154,6 +149,11 @@ impl Deployment {
             })
             .collect()
     }
+}
+
+/// A path as an argument.
+fn arg(path: &Path) -> &str {
+    path.to_str().expect("a UTF-8 path")
 }
 
 fn rand_suffix() -> u128 {
@@ -179,15 +179,12 @@ fn joined(values: &[Value]) -> String {
 fn signed(d: &Deployment, line: &Value, key: &str) -> Value {
     let file = d.dir.join(format!("to-sign-{}.jsonl", rand_suffix()));
     std::fs::write(&file, line.to_string() + "\n").unwrap();
-    let out = d.ok(&["sign", file.to_str().unwrap()], Some(key));
+    let out = d.ok(&["sign", arg(&file)], Some(key));
     serde_json::from_str(out.trim()).unwrap()
 }
 
 fn balance(d: &Deployment, iin: &str, data: &Path) -> Value {
-    let o = d.run(
-        &["account", iin, "--data", data.to_str().unwrap(), "--json"],
-        None,
-    );
+    let o = d.run(&["account", iin, "--data", arg(data), "--json"], None);
     if !o.status.success() {
         return Value::Null;
     }
@@ -204,15 +201,7 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
     // with a warning, refused by the projector.
     let file = dir.path().join("case-12.jsonl");
     std::fs::write(&file, FORGED_MERGE).unwrap();
-    let o = d.run(
-        &[
-            "publish",
-            "--log",
-            log.to_str().unwrap(),
-            file.to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = d.run(&["publish", "--log", arg(&log), arg(&file)], None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("1 privileged lines"), "{}", stderr(&o));
     d.publish(&log, FORGED_TRANSFER, None);
@@ -290,7 +279,7 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
             "--id",
             "merge-forged-1",
             "--log",
-            log.to_str().unwrap(),
+            arg(&log),
         ],
         Some("operator"),
     );
@@ -306,7 +295,7 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
         (last.0.as_str(), last.1.as_str()),
         ("merge-forged-1", "applied")
     );
-    let history = d.json(&["history", HIM, "--data", data.to_str().unwrap(), "--json"]);
+    let history = d.json(&["history", HIM, "--data", arg(&data), "--json"]);
     let transfers: Vec<&Value> = history
         .as_array()
         .unwrap()
@@ -319,27 +308,12 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
         .all(|e| e["signature"]["key_id"].is_string()));
 
     // The store verifies under its trust file, and a replay decides alike.
-    d.ok(
-        &[
-            "verify",
-            "--data",
-            data.to_str().unwrap(),
-            "--log",
-            log.to_str().unwrap(),
-        ],
-        None,
-    );
+    d.ok(&["verify", "--data", arg(&data), "--log", arg(&log)], None);
     // An archive of the log replays offline to the same store: every
     // signature verified again, every forgery refused again.
     let archive = dir.path().join("log.archive");
     d.ok(
-        &[
-            "export",
-            "--log",
-            log.to_str().unwrap(),
-            "--out",
-            archive.to_str().unwrap(),
-        ],
+        &["export", "--log", arg(&log), "--out", arg(&archive)],
         None,
     );
     let offline = dir.path().join("offline");
@@ -347,9 +321,9 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
         &[
             "replay",
             "--archive",
-            archive.to_str().unwrap(),
+            arg(&archive),
             "--data",
-            offline.to_str().unwrap(),
+            arg(&offline),
         ],
         None,
     );
@@ -368,7 +342,7 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
             "--decided-on",
             "2025-06-01",
             "--log",
-            log.to_str().unwrap(),
+            arg(&log),
         ],
         None,
     );
@@ -387,7 +361,7 @@ fn forged_merges_and_transfers_change_no_balance_and_a_signed_merge_still_works(
             "--decided-on",
             "2025-06-01",
             "--log",
-            log.to_str().unwrap(),
+            arg(&log),
         ],
         Some("fund"),
     );
@@ -495,27 +469,13 @@ fn every_privileged_kind_needs_its_authority() {
             published.push(l);
         }
     }
-    let brokers = ledger_e2e::kafka_brokers();
-    let topic = ledger_e2e::unique_topic("every-kind");
-    d.ok(
-        &[
-            "topics",
-            "create",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
-            "--partitions",
-            "4",
-        ],
-        None,
-    );
+    let (brokers, topic) = d.topic("every-kind");
     let file = dir.path().join("every-kind.jsonl");
     std::fs::write(&file, joined(&published)).unwrap();
     let to_kafka = ["--brokers", brokers.as_str(), "--topic", topic.as_str()];
-    let to_log = ["--log", log.to_str().unwrap()];
+    let to_log = ["--log", arg(&log)];
     for to in [&to_kafka[..], &to_log[..]] {
-        let mut publish = vec!["publish", file.to_str().unwrap()];
+        let mut publish = vec!["publish", arg(&file)];
         publish.extend_from_slice(to);
         d.ok(&publish, None);
         // The month close: unsigned, by the Fund, by the operator's old key.
@@ -536,7 +496,7 @@ fn every_privileged_kind_needs_its_authority() {
             "--group",
             &topic,
             "--data",
-            live.to_str().unwrap(),
+            arg(&live),
             "--until-end",
         ],
         Some("projector"),
@@ -547,7 +507,7 @@ fn every_privileged_kind_needs_its_authority() {
         "{totals}"
     );
     for store in [&data, &live] {
-        let st = d.json(&["account", HER, "--data", store.to_str().unwrap(), "--json"]);
+        let st = d.json(&["account", HER, "--data", arg(store), "--json"]);
         assert_eq!(st["contributions_total"], "4250.00", "{st}");
         assert_ne!(
             st["person"]["source"], "register",
@@ -573,10 +533,7 @@ fn every_privileged_kind_needs_its_authority() {
                 "{id}: {reason} (wanted {why})"
             );
         }
-        let dead = d.ok(
-            &["dead-letters", "--data", store.to_str().unwrap(), "--json"],
-            None,
-        );
+        let dead = d.ok(&["dead-letters", "--data", arg(store), "--json"], None);
         for why in [
             "month_closed requires operator: unsigned",
             "month_closed requires operator: signed by fund",
@@ -592,7 +549,7 @@ fn every_privileged_kind_needs_its_authority() {
     // The two paths decided alike, record by record (the two logs'
     // record times, which the expired keys' reasons quote, aside).
     let accounts = |data: &Path| {
-        let text = d.ok(&["accounts", "--data", data.to_str().unwrap()], None);
+        let text = d.ok(&["accounts", "--data", arg(data)], None);
         let mut parts = text.split(", the record is of ");
         let mut out = parts.next().unwrap().to_string();
         for p in parts {
@@ -609,7 +566,7 @@ fn every_privileged_kind_needs_its_authority() {
         .collect();
     d.publish(&log, &joined(&resigned), None);
     d.project(&log, &data);
-    let st = d.json(&["account", HER, "--data", data.to_str().unwrap(), "--json"]);
+    let st = d.json(&["account", HER, "--data", arg(&data), "--json"]);
     assert_eq!(st["benefits"][0]["paid_total"], "50000.00", "{st}");
     assert_eq!(
         st["person"]["surname"], "Forged",
@@ -623,9 +580,9 @@ fn every_privileged_kind_needs_its_authority() {
         &[
             "project",
             "--log",
-            log.to_str().unwrap(),
+            arg(&log),
             "--data",
-            open.to_str().unwrap(),
+            arg(&open),
             "--trust",
             "none",
         ],
@@ -637,18 +594,9 @@ fn every_privileged_kind_needs_its_authority() {
         "{}",
         stderr(&p)
     );
-    let v = d.run(
-        &[
-            "verify",
-            "--data",
-            open.to_str().unwrap(),
-            "--trust",
-            "none",
-        ],
-        None,
-    );
+    let v = d.run(&["verify", "--data", arg(&open), "--trust", "none"], None);
     assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
-    let v = d.run(&["verify", "--data", open.to_str().unwrap()], None);
+    let v = d.run(&["verify", "--data", arg(&open)], None);
     assert_eq!(v.status.code(), Some(1), "{}{}", stdout(&v), stderr(&v));
     assert!(
         stdout(&v).contains("stored outcome applied but its event gives refused"),
@@ -657,13 +605,7 @@ fn every_privileged_kind_needs_its_authority() {
     );
     // The trust file cannot be swapped under a store.
     let p = d.run(
-        &[
-            "project",
-            "--log",
-            log.to_str().unwrap(),
-            "--data",
-            open.to_str().unwrap(),
-        ],
+        &["project", "--log", arg(&log), "--data", arg(&open)],
         Some("projector"),
     );
     assert!(!p.status.success());
@@ -678,27 +620,12 @@ fn a_projector_starts_only_with_an_explicit_trust_choice() {
     let d = Deployment::new(dir.path());
     let (log, data) = (dir.path().join("log"), dir.path().join("data"));
     d.publish(&log, FORGED_MERGE, None);
-    let mut c = si_ledger(&[
-        "project",
-        "--log",
-        log.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-    ]);
+    let mut c = si_ledger(&["project", "--log", arg(&log), "--data", arg(&data)]);
     c.env_remove("SI_LEDGER_TRUST");
     let o = c.output().unwrap();
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--trust FILE"), "{}", stderr(&o));
-    let o = d.run(
-        &[
-            "project",
-            "--log",
-            log.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = d.run(&["project", "--log", arg(&log), "--data", arg(&data)], None);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("merge transfers signed by projector"),
@@ -706,13 +633,7 @@ fn a_projector_starts_only_with_an_explicit_trust_choice() {
         stderr(&o)
     );
     let o = d.run(
-        &[
-            "project",
-            "--log",
-            log.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-        ],
+        &["project", "--log", arg(&log), "--data", arg(&data)],
         Some("operator"),
     );
     assert!(!o.status.success());
@@ -731,11 +652,11 @@ fn a_projector_starts_only_with_an_explicit_trust_choice() {
     let o = run(&[
         "project",
         "--log",
-        log.to_str().unwrap(),
+        arg(&log),
         "--data",
-        data.to_str().unwrap(),
+        arg(&data),
         "--trust",
-        bad.to_str().unwrap(),
+        arg(&bad),
     ]);
     assert!(!o.status.success());
     assert!(
@@ -783,7 +704,7 @@ fn a_python_producer_signs_with_the_cryptography_package() {
     forged["personChanged"]["surname"] = "Подделка".into();
     d.publish(&log, &format!("{text}{forged}\n"), None);
     d.project(&log, &data);
-    let h = d.json(&["history", HER, "--data", data.to_str().unwrap(), "--json"]);
+    let h = d.json(&["history", HER, "--data", arg(&data), "--json"]);
     let got: Vec<(&str, &str, &str)> = h
         .as_array()
         .unwrap()
@@ -804,7 +725,7 @@ fn a_python_producer_signs_with_the_cryptography_package() {
             ("py-reg-forged", "refused", key_id.as_str()),
         ]
     );
-    let st = d.json(&["account", HER, "--data", data.to_str().unwrap(), "--json"]);
+    let st = d.json(&["account", HER, "--data", arg(&data), "--json"]);
     assert_eq!(st["person"]["surname"], "Серикова", "{st}");
 }
 
@@ -815,21 +736,7 @@ fn a_python_producer_signs_with_the_cryptography_package() {
 fn forged_records_are_refused_on_kafka_as_on_the_embedded_log() {
     let dir = tempfile::tempdir().unwrap();
     let d = Deployment::new(dir.path());
-    let brokers = ledger_e2e::kafka_brokers();
-    let topic = ledger_e2e::unique_topic("authority");
-    d.ok(
-        &[
-            "topics",
-            "create",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
-            "--partitions",
-            "4",
-        ],
-        None,
-    );
+    let (brokers, topic) = d.topic("authority");
     let file = dir.path().join("forged.jsonl");
     std::fs::write(&file, format!("{FORGED_MERGE}{FORGED_TRANSFER}")).unwrap();
     let (log, embedded, live) = (
@@ -838,9 +745,9 @@ fn forged_records_are_refused_on_kafka_as_on_the_embedded_log() {
         dir.path().join("live"),
     );
     let to_kafka = ["--brokers", brokers.as_str(), "--topic", topic.as_str()];
-    let to_log = ["--log", log.to_str().unwrap()];
+    let to_log = ["--log", arg(&log)];
     for to in [&to_kafka[..], &to_log[..]] {
-        let mut publish = vec!["publish", file.to_str().unwrap()];
+        let mut publish = vec!["publish", arg(&file)];
         publish.extend_from_slice(to);
         d.ok(&publish, None);
         let mut close = vec!["close-month", "2025-04", "--trust", "none"];
@@ -858,7 +765,7 @@ fn forged_records_are_refused_on_kafka_as_on_the_embedded_log() {
                 "--group",
                 &topic,
                 "--data",
-                live.to_str().unwrap(),
+                arg(&live),
                 "--until-end",
                 "--json",
             ],
@@ -880,10 +787,7 @@ fn forged_records_are_refused_on_kafka_as_on_the_embedded_log() {
             .map(|(_, o, _)| o)
             .collect();
         assert_eq!(his, ["refused", "refused"]);
-        let dead = d.ok(
-            &["dead-letters", "--data", data.to_str().unwrap(), "--json"],
-            None,
-        );
+        let dead = d.ok(&["dead-letters", "--data", arg(data), "--json"], None);
         assert_eq!(
             dead.matches("month_closed requires operator: unsigned")
                 .count(),
@@ -918,7 +822,7 @@ fn forged_records_are_refused_on_kafka_as_on_the_embedded_log() {
         &[
             "verify",
             "--data",
-            live.to_str().unwrap(),
+            arg(&live),
             "--brokers",
             &brokers,
             "--topic",
@@ -991,16 +895,7 @@ fn a_back_dated_record_cannot_reach_behind_its_partitions_clock() {
         )),
         "{got:?}"
     );
-    d.ok(
-        &[
-            "verify",
-            "--data",
-            data.to_str().unwrap(),
-            "--log",
-            log.to_str().unwrap(),
-        ],
-        None,
-    );
+    d.ok(&["verify", "--data", arg(&data), "--log", arg(&log)], None);
 
     // enforced_from: a store that took unsigned records adopts a trust
     // file from an instant on; a back-dated unsigned record after it is
@@ -1011,9 +906,9 @@ fn a_back_dated_record_cannot_reach_behind_its_partitions_clock() {
         &[
             "project",
             "--log",
-            log2.to_str().unwrap(),
+            arg(&log2),
             "--data",
-            data2.to_str().unwrap(),
+            arg(&data2),
             "--trust",
             "none",
         ],
@@ -1140,7 +1035,7 @@ fn the_projectors_key_and_a_banks_ids_claim_nothing_privileged() {
             "--id",
             merge_id,
             "--log",
-            log.to_str().unwrap(),
+            arg(&log),
         ],
         Some("operator"),
     );
@@ -1166,23 +1061,14 @@ fn the_projectors_key_and_a_banks_ids_claim_nothing_privileged() {
         "{his:?}"
     );
     assert_eq!(of("fund-pay-1", &his), ["applied", "applied"], "{his:?}");
-    let st = d.json(&["account", HIM, "--data", data.to_str().unwrap(), "--json"]);
+    let st = d.json(&["account", HIM, "--data", arg(&data), "--json"]);
     let merges = st["merged_from"].as_array().unwrap();
     assert!(merges.iter().any(|m| m["event_id"] == merge_id), "{st}");
     assert_eq!(
         st["benefits"][0]["benefit_id"], "B-1",
         "the Fund's record handed over: {st}"
     );
-    d.ok(
-        &[
-            "verify",
-            "--data",
-            data.to_str().unwrap(),
-            "--log",
-            log.to_str().unwrap(),
-        ],
-        None,
-    );
+    d.ok(&["verify", "--data", arg(&data), "--log", arg(&log)], None);
 }
 
 /// `sign --output` onto its own input replaces it whole, never empty.
@@ -1193,7 +1079,7 @@ fn sign_may_write_over_its_input() {
     let file = dir.path().join("feed.jsonl");
     let lines = every_kind();
     std::fs::write(&file, joined(&lines[..2])).unwrap();
-    let f = file.to_str().unwrap();
+    let f = arg(&file);
     d.ok(&["sign", f, "--output", f], Some("register"));
     let text = std::fs::read_to_string(&file).unwrap();
     let out: Vec<Value> = text
