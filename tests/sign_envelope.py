@@ -12,24 +12,20 @@ JSON mapping `si-ledger publish` reads. Prints the key id it signed with.
 """
 import base64
 import hashlib
+import json
 import os
 import sys
-import tempfile
 
 from cryptography.hazmat.primitives import serialization
-from grpc_tools import protoc
 from google.protobuf import json_format
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import si_proto  # noqa: E402
 
 proto_dir, key_path, out_path, iin = sys.argv[1:5]
 
 # Compile the contract as any Python producer would (once, at build time).
-generated = tempfile.mkdtemp()
-files = [os.path.join("si/ledger/v1", f) for f in ("common.proto", "events.proto")]
-status = protoc.main(["protoc", f"-I{proto_dir}", f"--python_out={generated}", *files])
-if status != 0:
-    sys.exit(f"protoc failed: {status}")
-sys.path.insert(0, generated)
-from si.ledger.v1 import events_pb2  # noqa: E402
+events_pb2 = si_proto.load(proto_dir)
 
 with open(key_path, "rb") as f:
     key = serialization.load_pem_private_key(f.read(), password=None)
@@ -71,8 +67,6 @@ change.person_changed.name = "Айгерим"
 change.person_changed.birth_date = "1990-05-17"
 change.person_changed.sex = "F"
 change.person_changed.effective_on = "2025-01-10"
-
-import json  # noqa: E402
 
 with open(out_path, "w", encoding="utf-8") as out:
     for e in (person, change):

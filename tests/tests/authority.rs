@@ -671,9 +671,9 @@ fn a_projector_starts_only_with_an_explicit_trust_choice() {
 /// its records are applied, with the key id the ledger derives.
 #[test]
 fn a_python_producer_signs_with_the_cryptography_package() {
-    let python = std::env::var("SI_LEDGER_SIGNING_PYTHON").unwrap_or_else(|_| {
+    let python = std::env::var("SI_LEDGER_PRODUCER_PYTHON").unwrap_or_else(|_| {
         panic!(
-            "SI_LEDGER_SIGNING_PYTHON is not set: run this test through scripts/test, which \
+            "SI_LEDGER_PRODUCER_PYTHON is not set: run this test through scripts/test, which \
              installs `cryptography` and `grpcio-tools` in a virtual environment and sets it"
         )
     });

@@ -69,8 +69,12 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// A publisher with the ledger's defaults: records zstd-compressed
+    /// (issue 16; the codec a State Corporation cluster's clients use).
     pub fn new(brokers: &str, topic: &str) -> Result<Publisher, PublishError> {
-        Self::with_config(client_config(brokers), topic)
+        let mut config = client_config(brokers);
+        config.set("compression.type", "zstd");
+        Self::with_config(config, topic)
     }
 
     /// A publisher over a caller's configuration; the settings the ledger
