@@ -1093,3 +1093,166 @@ fn sign_may_write_over_its_input() {
     );
     assert!(out[1]["signature"]["keyId"].is_string(), "{text}");
 }
+
+/// A second probe's findings: under a genuine merge the projector's key
+/// still cannot carry another person's register record or a Fund record
+/// again under another id; a back-filled Fund record applied on the old
+/// identifier is not lost in the merge; a redirected line counts on one
+/// identifier in as-of views; a revocation cannot reach behind the
+/// store's clock when that runs ahead of the wall clock.
+#[test]
+fn merges_carry_only_the_old_identifiers_own_records_once() {
+    use ledger_proto::v1 as pb;
+    use prost::Message as _;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Deployment::new(dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    // HER's benefit, back-filled by the Fund into 2025 (its key is valid
+    // from 2000, so the key's range is no issue here) and paid once; a
+    // register record of another person, genuine.
+    let kinds = every_kind();
+    let assigned = signed(&d, &kinds[3], "fund");
+    let paid = signed(&d, &kinds[4], "fund");
+    let mut other = kinds[1].clone();
+    other["eventId"] = "other-reg".into();
+    other["iin"] = "920721300011".into();
+    other["person"]["surname"] = "Тимуров".into();
+    other["person"]["birthDate"] = "1992-07-21".into();
+    other["person"]["effectiveOn"] = "1992-07-21".into();
+    other["person"]["sex"] = "M".into();
+    let other = signed(&d, &other, "register");
+    d.publish(
+        &log,
+        &joined(&[
+            kinds[0].clone(),
+            at("2025-04-26T10:00:00+05:00", &assigned),
+            at("2025-05-05T10:00:00+05:00", &paid),
+            other.clone(),
+        ]),
+        None,
+    );
+    let merge_id = "merge/2025-05-01/genuine";
+    let m = d.run(
+        &[
+            "merge",
+            "--from",
+            HER,
+            "--into",
+            HIM,
+            "--reason",
+            "one person",
+            "--decided-on",
+            "2025-05-01",
+            "--id",
+            merge_id,
+            "--log",
+            arg(&log),
+        ],
+        Some("operator"),
+    );
+    assert!(m.status.success(), "{}", stderr(&m));
+    // A line for HER after the merge: redirected to HIM.
+    let mut late = contribution("late-line", HER);
+    late["contribution"]["period"] = "2025-04".into();
+    d.publish(&log, &joined(&[late]), None);
+    d.project(&log, &data);
+    let st = d.json(&["account", HIM, "--data", arg(&data), "--json"]);
+    assert_eq!(
+        st["benefits"][0]["paid_total"], "50000.00",
+        "handed over: {st}"
+    );
+
+    // The projector's key replays: the other person's register record, and
+    // HER's Fund payment again under a new id, both under the real merge.
+    let bytes = |line: &Value| -> Vec<u8> {
+        let e: pb::Envelope = serde_json::from_value(line.clone()).unwrap();
+        e.encode_to_vec()
+    };
+    let carry = |id: &str, original: Vec<u8>| {
+        let t = pb::Envelope {
+            event_id: id.into(),
+            iin: HIM.into(),
+            source: "si-ledger/merge".into(),
+            signature: None,
+            payload: Some(pb::envelope::Payload::MergeTransfer(pb::MergeTransfer {
+                from_iin: HER.into(),
+                merge_event_id: merge_id.into(),
+                reason: "one person".into(),
+                decided_on: "2025-05-01".into(),
+                original,
+                recorded_at_ms: 1_746_421_200_000,
+                ..Default::default()
+            })),
+        };
+        signed(&d, &serde_json::to_value(t).unwrap(), "projector")
+    };
+    d.publish(
+        &log,
+        &joined(&[
+            carry("other-reg", bytes(&other)),
+            carry("paid-again", bytes(&paid)),
+        ]),
+        None,
+    );
+    d.project(&log, &data);
+    let his = d.outcomes(HIM, &data);
+    let last: Vec<&str> = his[his.len() - 2..]
+        .iter()
+        .map(|(_, o, _)| o.as_str())
+        .collect();
+    assert_eq!(last, ["refused", "refused"], "{his:?}");
+    let st = d.json(&["account", HIM, "--data", arg(&data), "--json"]);
+    assert_eq!(st["benefits"][0]["paid_total"], "50000.00", "{st}");
+    assert_ne!(st["person"]["surname"], "Тимуров", "{st}");
+
+    // As of April 2025 as known today: the redirected line counts on HIM,
+    // not also on HER.
+    let as_of = |iin: &str| {
+        d.json(&[
+            "account",
+            iin,
+            "--data",
+            arg(&data),
+            "--as-of",
+            "2025-04-30",
+            "--json",
+        ])["contributions_total"]
+            .clone()
+    };
+    let (hers, his) = (as_of(HER), as_of(HIM));
+    assert_eq!(hers, "4250.00", "HER's own line only");
+    assert_eq!(
+        his, "8500.00",
+        "HER's line handed over and the redirected one"
+    );
+    d.ok(&["verify", "--data", arg(&data), "--log", arg(&log)], None);
+
+    // A line dated 50 minutes ahead (within the default tolerance) moves
+    // the partition's clock ahead of the wall clock: a revocation before
+    // that instant would refuse records already applied, so it is refused.
+    let ahead = (chrono::Utc::now() + chrono::Duration::minutes(50))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    d.publish(
+        &log,
+        &joined(&[at(&ahead, &contribution("ahead", HIM))]),
+        None,
+    );
+    d.project(&log, &data);
+    let trust = std::fs::read_to_string(&d.trust).unwrap();
+    let soon = (chrono::Utc::now() + chrono::Duration::minutes(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let i = trust.find("name = \"fund\"").unwrap();
+    let j = i + trust[i..].find("valid_from").unwrap();
+    let j = j + trust[j..].find('\n').unwrap() + 1;
+    std::fs::write(
+        &d.trust,
+        format!("{}valid_until = \"{soon}\"\n{}", &trust[..j], &trust[j..]),
+    )
+    .unwrap();
+    let o = d.run(
+        &["project", "--log", arg(&log), "--data", arg(&data)],
+        Some("projector"),
+    );
+    assert!(!o.status.success(), "the revocation was accepted");
+    assert!(stderr(&o).contains("in the past"), "{}", stderr(&o));
+}

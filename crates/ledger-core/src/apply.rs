@@ -331,11 +331,25 @@ fn merge_transfer(
     if !account
         .merged_from
         .iter()
-        .any(|m| m.event_id == t.merge_event_id)
+        .any(|m| m.event_id == t.merge_event_id && m.other == t.from)
     {
         return refused(format!(
             "merge {} was not opened on this account",
             t.merge_event_id
+        ));
+    }
+    // A transfer carries a record under that record's own id (so a record
+    // handed over twice is a duplicate), and a privileged one only if it
+    // is the old identifier's own: the projector's key cannot move another
+    // person's register or Fund record. (A record an earlier merge handed
+    // to the old identifier keeps its first owner's IIN: a bank's line
+    // goes on, a privileged one stops there; docs/authority.md.)
+    let foreign = original.iin != t.from && crate::authority::is_privileged(original.event.kind());
+    if foreign || original.event_id != rec.event.event_id {
+        return refused(format!(
+            "merge {} carries a record that is not {}'s own under its id",
+            t.merge_event_id,
+            t.from.masked()
         ));
     }
     match &original.event {

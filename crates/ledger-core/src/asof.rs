@@ -25,7 +25,10 @@ impl Event {
             Event::PersonRegistered(x) | Event::PersonDataChanged(x) => {
                 x.effective_on.unwrap_or(NaiveDate::MIN)
             }
-            Event::Merged(m) => m.decided_on,
+            // Once known, a merge counts for every day: the two identifiers
+            // were always one person, and a line that came after the close
+            // counts where it was redirected, never on both.
+            Event::Merged(_) => NaiveDate::MIN,
             // What the old identifier held counts from its own dates (one
             // person's history); the opening record always counts.
             Event::MergeTransfer(t) => match &t.original {

@@ -561,6 +561,32 @@ impl Policy {
         signed: Option<(&Signature, &[u8])>,
         at: DateTime<Utc>,
     ) -> Authorization {
+        self.judge(kind, domain, signed, at, true)
+    }
+
+    /// [`Policy::authorize`] for a record a merge transfer carries, which
+    /// the old account judged when it came (at an instant the transfer
+    /// does not hold): its signature must be by a listed key of an
+    /// authority allowed its kind and must verify, but the key's validity
+    /// range is not judged again (a back-filled record applied there must
+    /// not be lost in the merge). `logged` decides `enforced_from` alone.
+    pub fn authorize_carried(
+        &self,
+        kind: &str,
+        signed: Option<(&Signature, &[u8])>,
+        logged: DateTime<Utc>,
+    ) -> Authorization {
+        self.judge(kind, Domain::Envelope, signed, logged, false)
+    }
+
+    fn judge(
+        &self,
+        kind: &str,
+        domain: Domain,
+        signed: Option<(&Signature, &[u8])>,
+        at: DateTime<Utc>,
+        in_range: bool,
+    ) -> Authorization {
         let trust = match self {
             Policy::Open => return Authorization::Open,
             Policy::Enforced(t) => t,
@@ -597,7 +623,7 @@ impl Policy {
         if !may {
             return refuse(format!("signed by {} (key {})", key.authority, sig.key_id));
         }
-        if at < key.valid_from || key.valid_until.is_some_and(|u| at >= u) {
+        if in_range && (at < key.valid_from || key.valid_until.is_some_and(|u| at >= u)) {
             let until = key
                 .valid_until
                 .map_or_else(|| "on".to_string(), |u| u.to_rfc3339());

@@ -535,8 +535,10 @@ impl Decoded {
     /// The verdict on this record's signature under `policy`, for a record
     /// judged at `at` ([`ledger_core::authority`]). A merge transfer needs
     /// the projector's signature, and the privileged record it carries its
-    /// own authority's, judged at that record's time: the projector's key
-    /// alone cannot put a register or Fund record on an account.
+    /// own authority's ([`Policy::authorize_carried`]): with `apply`'s
+    /// checks that the record is the old identifier's and comes under its
+    /// own id, the projector's key alone cannot put a register or Fund
+    /// record on an account.
     pub fn authorize(&self, policy: &Policy, at: DateTime<Utc>) -> Authorization {
         let own = policy.authorize(
             self.envelope.event.kind(),
@@ -560,12 +562,11 @@ impl Decoded {
         if own.is_unauthorized() || !ledger_core::authority::is_privileged(kind) {
             return own;
         }
-        let when = DateTime::from_timestamp_millis(*recorded_ms).unwrap_or(at);
-        match policy.authorize(
+        let logged = DateTime::from_timestamp_millis(*recorded_ms).unwrap_or(at);
+        match policy.authorize_carried(
             kind,
-            Domain::Envelope,
             signed.as_ref().map(|(s, b)| (s, b.as_slice())),
-            when,
+            logged,
         ) {
             Authorization::Unauthorized(why) => Authorization::Unauthorized(format!(
                 "{}merge_transfer carries {}",

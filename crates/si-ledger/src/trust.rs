@@ -110,7 +110,20 @@ pub fn adopt<B: Kv>(store: &LedgerStore<B>, choice: &Choice) -> Result<()> {
     if earlier.as_deref() == Some(choice.text.as_str()) {
         return Ok(());
     }
-    let now = chrono::Utc::now();
+    // "Now" for the rules of a later trust file: the clock, or the latest
+    // instant any partition of the store has judged a record at, if later
+    // (a record dated ahead of the clock within the allowed tolerance must
+    // keep its verdict too).
+    let mut now = chrono::Utc::now();
+    let partitions = store.meta()?.map_or(0, |m| m.partitions);
+    for p in 0..partitions {
+        if let Some(c) = store
+            .clock(p)?
+            .and_then(chrono::DateTime::from_timestamp_millis)
+        {
+            now = now.max(c);
+        }
+    }
     if let Some(earlier) = &earlier {
         let refused = |why: String| {
             anyhow::anyhow!(
