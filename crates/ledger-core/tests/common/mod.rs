@@ -136,7 +136,15 @@ impl Scenario {
 
     /// Records `event` on time, as a new event id.
     pub fn on_time(&mut self, event: Event) -> Outcome {
-        let id = format!("e{}", self.offset + 1);
+        // A merge transfer comes under its record's own id, as the
+        // projector writes it.
+        let id = match &event {
+            Event::MergeTransfer(t) => match &t.original {
+                Some(o) => o.event_id.as_str().to_string(),
+                None => format!("{}/into", t.merge_event_id.as_str()),
+            },
+            _ => format!("e{}", self.offset + 1),
+        };
         let hash = (self.offset % 250) as u8;
         self.record(&id, event, "2025-04-10T10:00:00Z", hash, None)
     }
