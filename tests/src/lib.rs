@@ -334,3 +334,25 @@ pub fn wait_serving(port: u16, child: &mut Reaped) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Every entry of `iin`'s history in the store at `data`, in log order:
+/// (event id, outcome, reason or "").
+pub fn history_outcomes(iin: &str, data: &std::path::Path) -> Vec<(String, String, String)> {
+    let o = run(&[
+        "history",
+        iin,
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "history: {}", stderr(&o));
+    let h: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("history JSON");
+    h.as_array()
+        .expect("an array")
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (text("event_id"), text("outcome"), text("reason"))
+        })
+        .collect()
+}

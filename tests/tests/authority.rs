@@ -136,18 +136,7 @@ impl Deployment {
     }
 
     fn outcomes(&self, iin: &str, data: &Path) -> Vec<(String, String, String)> {
-        let h = self.json(&["history", iin, "--data", arg(data), "--json"]);
-        h.as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["event_id"].as_str().unwrap().to_string(),
-                    e["outcome"].as_str().unwrap().to_string(),
-                    e["reason"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect()
+        ledger_e2e::history_outcomes(iin, data)
     }
 }
 

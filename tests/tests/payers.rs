@@ -349,16 +349,9 @@ fn merge_hands_the_history_to_the_new_identifier_and_redirects_later_lines() {
     assert_eq!(old["merged_into"]["other"], a, "{old}");
 
     let outcomes = |iin: &str| -> Vec<(String, String)> {
-        let h = json(&["history", iin, "--data", data_s, "--json"]);
-        h.as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["event_id"].as_str().unwrap().to_string(),
-                    e["outcome"].as_str().unwrap().to_string(),
-                )
-            })
+        ledger_e2e::history_outcomes(iin, &data)
+            .into_iter()
+            .map(|(id, outcome, _)| (id, outcome))
             .collect()
     };
     let on_d = outcomes(d);
