@@ -30,6 +30,8 @@ pub enum ViewError {
 pub struct Entry {
     pub stored: HistoryEntry,
     pub recorded: Recorded<Envelope>,
+    /// The key id of the record's signature, if signed.
+    pub key_id: Option<String>,
 }
 
 /// A stored history entry as the record `apply` was given: position, log
@@ -37,11 +39,16 @@ pub struct Entry {
 /// as the projector judged it (an entry refused as unauthorized says so in
 /// its outcome; [`judged`] judges again).
 pub fn recorded(stored: &HistoryEntry) -> Result<Recorded<Envelope>, StoreError> {
-    let (mut r, _) = decoded(stored)?;
+    as_stored(stored).map(|(r, _)| r)
+}
+
+/// [`recorded`], and the key id of the record's signature.
+fn as_stored(stored: &HistoryEntry) -> Result<(Recorded<Envelope>, Option<String>), StoreError> {
+    let (mut r, key_id) = decoded(stored, None)?;
     if let (true, Some(reason)) = (stored.outcome.is_unauthorized(), stored.outcome.reason()) {
         r.authorization = Authorization::Unauthorized(reason.to_string());
     }
-    Ok(r)
+    Ok((r, key_id))
 }
 
 /// [`recorded`], with its signature judged again under `policy`, at its
@@ -52,35 +59,45 @@ pub fn judged(
     policy: &Policy,
     clock: Option<i64>,
 ) -> Result<Recorded<Envelope>, StoreError> {
-    let (mut r, d) = decoded(stored)?;
-    let at = ledger_core::authority::judged_at(r.timestamp, clock);
-    r.authorization = d.authorize(policy, at);
-    Ok(r)
+    decoded(stored, Some((policy, clock))).map(|(r, _)| r)
 }
 
+/// The entry's record as `apply` is given it (judged under `judge`'s
+/// policy and clock if given, else `Open`), and its signature's key id.
 fn decoded(
     stored: &HistoryEntry,
-) -> Result<(Recorded<Envelope>, ledger_proto::Decoded), StoreError> {
+    judge: Option<(&Policy, Option<i64>)>,
+) -> Result<(Recorded<Envelope>, Option<String>), StoreError> {
     let d = ledger_proto::decode_canonical(&stored.event).map_err(|e| StoreError::Corrupt {
         what: "history entry",
         key: format!("p{}@{}", stored.position.partition, stored.position.offset),
         reason: e.to_string(),
     })?;
+    let timestamp =
+        DateTime::from_timestamp_millis(stored.timestamp_ms).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let authorization = match judge {
+        None => Authorization::Open,
+        Some((policy, clock)) => {
+            d.authorize(policy, ledger_core::authority::judged_at(timestamp, clock))
+        }
+    };
+    let key_id = d.signed.map(|(s, _)| s.key_id);
     let r = Recorded {
         position: stored.position,
-        timestamp: DateTime::from_timestamp_millis(stored.timestamp_ms)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        timestamp,
         content_hash: d.hash,
-        event: d.envelope.clone(),
-        authorization: Authorization::Open,
+        event: d.envelope,
+        authorization,
     };
-    Ok((r, d))
+    Ok((r, key_id))
 }
 
 impl Entry {
     pub fn decode(stored: HistoryEntry) -> Result<Entry, StoreError> {
+        let (recorded, key_id) = as_stored(&stored)?;
         Ok(Entry {
-            recorded: recorded(&stored)?,
+            recorded,
+            key_id,
             stored,
         })
     }
@@ -90,12 +107,8 @@ impl Entry {
     }
 
     /// The key id of the entry's signature, if it is signed.
-    pub fn signature(&self) -> Option<String> {
-        use prost::Message as _;
-        ledger_proto::v1::Envelope::decode(self.stored.event.as_slice())
-            .ok()
-            .and_then(|e| e.signature)
-            .map(|s| s.key_id)
+    pub fn signature(&self) -> Option<&str> {
+        self.key_id.as_deref()
     }
 
     /// The entry as history shows it: provenance, the event's own dates,

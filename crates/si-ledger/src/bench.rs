@@ -280,7 +280,9 @@ fn generate(
             .map(|it| {
                 // Issue 15: privileged records signed by their authority.
                 let mut wire = it.wire.clone();
-                let kind = wire.payload.as_ref().map(payload_kind).unwrap_or("");
+                let kind = ledger_proto::envelope_from_wire(&wire)
+                    .map(|e| e.event.kind())
+                    .unwrap_or("");
                 if let Some(signer) = keys.as_ref().and_then(|k| k.for_kind(kind)) {
                     ledger_proto::sign_envelope(&mut wire, signer);
                     signed += 1;
@@ -311,23 +313,6 @@ fn generate(
         }
     );
     Ok(())
-}
-
-/// The wire name of a payload (`oneof payload` in `events.proto`).
-fn payload_kind(p: &ledger_proto::v1::envelope::Payload) -> &'static str {
-    use ledger_proto::v1::envelope::Payload as P;
-    match p {
-        P::Contribution(_) => "contribution",
-        P::Refund(_) => "refund",
-        P::BenefitAssigned(_) => "benefit_assigned",
-        P::BenefitStatus(_) => "benefit_status",
-        P::BenefitPaid(_) => "benefit_paid",
-        P::BenefitReturned(_) => "benefit_returned",
-        P::Person(_) => "person",
-        P::PersonChanged(_) => "person_changed",
-        P::Merged(_) => "merged",
-        P::MergeTransfer(_) => "merge_transfer",
-    }
 }
 
 /// The benchmarks' authorities (one fresh key each) and the context that

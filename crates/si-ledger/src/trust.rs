@@ -178,7 +178,7 @@ pub fn for_projector<B: Kv>(store: &LedgerStore<B>) -> Result<Option<Arc<Signer>
                  with --signing-key FILE (or SI_LEDGER_SIGNING_KEY_FILE)",
                 t.allowed("merge_transfer").join(" or ")
             ),
-            Some(s) => check_current(t, s, "merge_transfer", chrono::Utc::now())?,
+            Some(s) => check_current(&choice.policy, s, "merge_transfer", chrono::Utc::now())?,
         }
     }
     // Recorded only once every check of the start has passed: a start that
@@ -219,11 +219,11 @@ pub fn signer_for(kind: &str) -> Result<Option<Arc<Signer>>> {
         (
             Some(s),
             Some(Choice {
-                policy: Policy::Enforced(t),
+                policy: policy @ Policy::Enforced(_),
                 ..
             }),
         ) => {
-            check_current(t, s, kind, chrono::Utc::now())?;
+            check_current(policy, s, kind, chrono::Utc::now())?;
             Ok(signer)
         }
         (Some(_), _) => Ok(signer),
@@ -232,12 +232,12 @@ pub fn signer_for(kind: &str) -> Result<Option<Arc<Signer>>> {
 
 /// Refuses a key the trust file would not accept for `kind` at `now`.
 pub fn check_current(
-    t: &Trust,
+    policy: &Policy,
     s: &Signer,
     kind: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
-    let verdict = Policy::Enforced(Arc::new(t.clone())).authorize(
+    let verdict = policy.authorize(
         kind,
         authority::Domain::Envelope,
         Some((&s.sign(authority::Domain::Envelope, b""), b"")),
