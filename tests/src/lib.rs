@@ -66,14 +66,29 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// The Kafka-protocol broker the test command started (`scripts/test` runs
-/// Tansu on 127.0.0.1 and sets `SI_LEDGER_KAFKA`). Without it the Kafka
+/// Nisshi on 127.0.0.1 and sets `SI_LEDGER_KAFKA`). Without it the Kafka
 /// tests fail rather than pass unseen.
 pub fn kafka_brokers() -> String {
-    let brokers = std::env::var("SI_LEDGER_KAFKA").unwrap_or_else(|_| {
+    loopback("SI_LEDGER_KAFKA", "start")
+}
+
+/// The secured broker the test command started: TLS with a certificate of
+/// a CA the test command made, and SASL/SCRAM-SHA-512 (`SI_LEDGER_KAFKA_SECURE`),
+/// with the directory holding its client settings (`client.properties`),
+/// a CA that did not sign it (`other-ca.pem`) and the CA (`ca.pem`).
+pub fn secure_kafka() -> (String, PathBuf) {
+    let brokers = loopback("SI_LEDGER_KAFKA_SECURE", "start-secure");
+    let dir = std::env::var("SI_LEDGER_KAFKA_SECURE_DIR")
+        .expect("SI_LEDGER_KAFKA_SECURE_DIR is set with SI_LEDGER_KAFKA_SECURE");
+    (brokers, PathBuf::from(dir))
+}
+
+fn loopback(var: &str, start: &str) -> String {
+    let brokers = std::env::var(var).unwrap_or_else(|_| {
         panic!(
-            "SI_LEDGER_KAFKA is not set: run the Kafka tests through scripts/test, \
-             which starts a broker on 127.0.0.1 (or start one with `scripts/tansu start DIR` \
-             and set SI_LEDGER_KAFKA=127.0.0.1:$(cat DIR/port))"
+            "{var} is not set: run the Kafka tests through scripts/test, which starts the \
+             brokers on 127.0.0.1 (or start one with `scripts/broker {start} DIR` and set \
+             {var}=127.0.0.1:$(cat DIR/port))"
         )
     });
     assert!(

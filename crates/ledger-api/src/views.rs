@@ -136,6 +136,7 @@ impl Entry {
             "reason": h.outcome.reason(),
             "content_hash": ledger_store::chain::hex(&ledger_store::chain::content_hash(h)),
             "signature": self.signature().map(|key_id| serde_json::json!({ "key_id": key_id })),
+            "schema_id": h.schema_id,
             "link": ledger_store::chain::hex(&h.link),
         })
     }

@@ -81,10 +81,10 @@ fn bounded(error: &str) -> String {
 }
 
 impl DeadLetterTopic {
-    pub fn new(brokers: &str, topic: &str) -> Result<DeadLetterTopic, PublishError> {
+    pub fn new(cluster: &crate::Cluster, topic: &str) -> Result<DeadLetterTopic, PublishError> {
         Ok(DeadLetterTopic {
             topic: topic.to_string(),
-            publisher: Publisher::new(brokers, &crate::dlq_topic(topic))?,
+            publisher: Publisher::new(cluster, &crate::dlq_topic(topic))?,
         })
     }
 

@@ -13,18 +13,22 @@
 //!   outputs, those dead letters and the monthly projections.
 //! - [`create_topics`]: the ledger topic (retained forever) and its derived
 //!   topics.
+//! - [`Cluster`]: the brokers and a deployment's client settings (TLS,
+//!   SASL, compression), applied to every client above.
 //!
 //! Everything is synchronous (librdkafka's own threads do the I/O): the
 //! projector is one loop, and there is no async runtime to carry.
 //!
 //! [`Source`]: ledger_stream::Source
 
+mod config;
 mod dlq;
 mod publisher;
 mod sink;
 mod source;
 mod topics;
 
+pub use config::{config_error, is_secret, Cluster, ConfigError, REQUIRED};
 pub use dlq::{DeadLetterTopic, HEADERS, MAX_LETTER_BYTES, OMITTED_HEADERS};
 pub use publisher::{Delivered, PublishError, Publisher};
 pub use sink::KafkaOutputs;
@@ -33,18 +37,6 @@ pub use source::{
     Watermarks,
 };
 pub use topics::{create_topics, derived_topics, timestamp_configs, TopicError};
-
-use rdkafka::ClientConfig;
-
-/// Configuration every client of the ledger shares.
-pub fn client_config(brokers: &str) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", brokers)
-        .set("client.id", "si-ledger")
-        // librdkafka logs through its own logger; keep it to errors.
-        .set("log_level", "3");
-    c
-}
 
 /// The dead-letter topic of a ledger topic.
 pub fn dlq_topic(topic: &str) -> String {

@@ -1,6 +1,6 @@
 //! The payment processors' publisher.
 
-use crate::client_config;
+use crate::Cluster;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
@@ -55,7 +55,7 @@ impl ProducerContext for Reports {
 /// use ledger_kafka::Publisher;
 /// // key = the participant's IIN; value = a `si.ledger.v1.Envelope`.
 /// let envelope_bytes: Vec<u8> = Vec::new();
-/// let mut p = Publisher::new("127.0.0.1:9092", "si-ledger")?;
+/// let mut p = Publisher::new(&ledger_kafka::Cluster::new("127.0.0.1:9092"), "si-ledger")?;
 /// let where_ = p.publish(&[(b"900101300128".as_slice(), None, envelope_bytes.as_slice())])?;
 /// println!("partition {} offset {}", where_[0].partition, where_[0].offset);
 /// # Ok::<(), ledger_kafka::PublishError>(())
@@ -69,11 +69,14 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// A publisher with the ledger's defaults: records zstd-compressed
-    /// (issue 16; the codec a State Corporation cluster's clients use).
-    pub fn new(brokers: &str, topic: &str) -> Result<Publisher, PublishError> {
-        let mut config = client_config(brokers);
-        config.set("compression.type", "zstd");
+    /// A publisher on `cluster` with the ledger's defaults, which the
+    /// cluster's settings may change: records zstd-compressed (issue 16;
+    /// the codec a State Corporation cluster's clients use), lingering
+    /// 5 ms to fill a batch.
+    pub fn new(cluster: &Cluster, topic: &str) -> Result<Publisher, PublishError> {
+        let mut config = cluster.client_config();
+        Cluster::default_to(&mut config, "compression.type", "zstd");
+        Cluster::default_to(&mut config, "linger.ms", "5");
         Self::with_config(config, topic)
     }
 
@@ -89,8 +92,7 @@ impl Publisher {
             .set("acks", "all")
             // The Java client's default for keyed records: murmur2 of the
             // key, so a Java, Python or Go processor and this one agree.
-            .set("partitioner", "murmur2_random")
-            .set("linger.ms", "5");
+            .set("partitioner", "murmur2_random");
         let producer: BaseProducer<Reports> =
             config.create_with_context(Reports(Mutex::new(Vec::new())))?;
         Ok(Publisher {

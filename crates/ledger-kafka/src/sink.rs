@@ -15,12 +15,12 @@ pub struct KafkaOutputs {
 }
 
 impl KafkaOutputs {
-    pub fn new(brokers: &str, topic: &str) -> Result<KafkaOutputs, PublishError> {
+    pub fn new(cluster: &crate::Cluster, topic: &str) -> Result<KafkaOutputs, PublishError> {
         Ok(KafkaOutputs {
-            dlq: DeadLetterTopic::new(brokers, topic)?,
-            monthly: Publisher::new(brokers, &crate::monthly_topic(topic))?,
-            notices: Publisher::new(brokers, &crate::notices_topic(topic))?,
-            input: Publisher::new(brokers, topic)?,
+            dlq: DeadLetterTopic::new(cluster, topic)?,
+            monthly: Publisher::new(cluster, &crate::monthly_topic(topic))?,
+            notices: Publisher::new(cluster, &crate::notices_topic(topic))?,
+            input: Publisher::new(cluster, topic)?,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The projector's Kafka source: a consumer-group member that positions
 //! every partition it is assigned at the offset the projector's store holds.
 
-use crate::client_config;
+use crate::Cluster;
 use ledger_stream::{Record, Source, SourceError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
@@ -150,13 +150,13 @@ impl KafkaSource {
     /// partition assigned, now or after a rebalance, starts at
     /// `resume(partition)`.
     pub fn new(
-        brokers: &str,
+        cluster: &Cluster,
         topic: &str,
         group: &str,
         resume: ResumeAt,
         opts: &SourceOptions,
     ) -> Result<KafkaSource, SourceError> {
-        let mut config = client_config(brokers);
+        let mut config = cluster.client_config();
         config
             .set("group.id", group)
             // The store holds the offsets; Kafka's are for lag monitoring
@@ -164,13 +164,25 @@ impl KafkaSource {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("partition.assignment.strategy", "range")
-            .set("fetch.wait.max.ms", opts.fetch_wait_max_ms.to_string())
-            .set("session.timeout.ms", opts.session_timeout_ms.to_string())
-            .set(
-                "heartbeat.interval.ms",
-                (opts.session_timeout_ms / 5).max(100).to_string(),
-            );
+            // Transactional producers: only committed records, and the
+            // last stable offset as the end (issue 16).
+            .set("isolation.level", "read_committed");
+        Cluster::default_to(&mut config, "partition.assignment.strategy", "range");
+        Cluster::default_to(
+            &mut config,
+            "fetch.wait.max.ms",
+            &opts.fetch_wait_max_ms.to_string(),
+        );
+        Cluster::default_to(
+            &mut config,
+            "session.timeout.ms",
+            &opts.session_timeout_ms.to_string(),
+        );
+        Cluster::default_to(
+            &mut config,
+            "heartbeat.interval.ms",
+            &(opts.session_timeout_ms / 5).max(100).to_string(),
+        );
         let group_ctx = Group {
             topic: topic.to_string(),
             resume,
@@ -469,6 +481,25 @@ impl Source for KafkaSource {
             .collect()
     }
 
+    /// The consumer's position: librdkafka moves it past transaction
+    /// markers and aborted records, which it never hands over. Only once
+    /// the partition's stream is known to be in order here, and nothing
+    /// fetched waits to be delivered.
+    fn position(&mut self, partition: u32) -> Option<u64> {
+        let cursor = self.cursors.get(&partition)?;
+        if !(cursor.contiguous || cursor.from_start)
+            || self.early.iter().any(|r| r.partition == partition)
+        {
+            return None;
+        }
+        let tpl = self.consumer.position().ok()?;
+        let at = tpl.find_partition(&self.topic, partition as i32)?;
+        match at.offset() {
+            Offset::Offset(o) => u64::try_from(o).ok().filter(|o| *o >= cursor.next),
+            _ => None,
+        }
+    }
+
     fn acknowledge(&mut self, next_offsets: &[(u32, u64)]) -> Result<(), SourceError> {
         let assigned: BTreeSet<u32> = self.assigned().into_iter().collect();
         let mut tpl = TopicPartitionList::new();
@@ -494,9 +525,11 @@ pub struct Watermarks {
 }
 
 impl Watermarks {
-    pub fn new(brokers: &str, topic: &str) -> Result<Watermarks, SourceError> {
+    pub fn new(cluster: &Cluster, topic: &str) -> Result<Watermarks, SourceError> {
+        let mut config = cluster.client_config();
+        config.set("isolation.level", "read_committed");
         Ok(Watermarks {
-            client: client_config(brokers).create().map_err(kafka)?,
+            client: config.create().map_err(kafka)?,
             topic: topic.to_string(),
         })
     }
@@ -529,17 +562,22 @@ impl Watermarks {
 /// A bare consumer (no group membership, no commits) assigned every
 /// partition of `topic` at its beginning.
 fn from_start(
-    brokers: &str,
+    cluster: &Cluster,
     topic: &str,
     partitions: u32,
     group: &str,
     fetch_wait_max_ms: u32,
 ) -> Result<BaseConsumer, SourceError> {
-    let mut config = client_config(brokers);
+    let mut config = cluster.client_config();
     config
         .set("group.id", group)
         .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", fetch_wait_max_ms.to_string());
+        .set("isolation.level", "read_committed");
+    Cluster::default_to(
+        &mut config,
+        "fetch.wait.max.ms",
+        &fetch_wait_max_ms.to_string(),
+    );
     let consumer: BaseConsumer = config.create().map_err(kafka)?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions as i32 {
@@ -554,12 +592,12 @@ fn from_start(
 /// (no group offsets are used), calling `f(key, value)` for each record
 /// until it returns `false`; gives up after `idle` without a record.
 pub fn read_from_start(
-    brokers: &str,
+    cluster: &Cluster,
     topic: &str,
     idle: Duration,
     f: impl FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<(), SourceError> {
-    if read_until(brokers, topic, idle, f)? {
+    if read_until(cluster, topic, idle, f)? {
         return Ok(());
     }
     Err(SourceError::Other(format!(
@@ -573,12 +611,12 @@ pub fn read_from_start(
 /// ledger, whose readers want everything there is (the broker's end
 /// offsets cannot say: Tansu 0.6 reports them too low).
 pub fn read_all_quiet(
-    brokers: &str,
+    cluster: &Cluster,
     topic: &str,
     idle: Duration,
     mut f: impl FnMut(&[u8], &[u8]),
 ) -> Result<(), SourceError> {
-    read_until(brokers, topic, idle, |k, v| {
+    read_until(cluster, topic, idle, |k, v| {
         f(k, v);
         true
     })
@@ -587,14 +625,14 @@ pub fn read_all_quiet(
 
 /// Whether `f` stopped the reading (`false`: `idle` passed first).
 fn read_until(
-    brokers: &str,
+    cluster: &Cluster,
     topic: &str,
     idle: Duration,
     mut f: impl FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<bool, SourceError> {
     use rdkafka::message::Message as _;
-    let partitions = Watermarks::new(brokers, topic)?.partitions()?;
-    let consumer = from_start(brokers, topic, partitions, "si-ledger-reader", 500)?;
+    let partitions = Watermarks::new(cluster, topic)?.partitions()?;
+    let consumer = from_start(cluster, topic, partitions, "si-ledger-reader", 500)?;
     let mut last = Instant::now();
     loop {
         match consumer.poll(Duration::from_millis(100)) {
@@ -615,14 +653,14 @@ fn read_until(
 /// (no group, no processing) and returns how many it read: the broker's
 /// and client's own rate, for benchmarks.
 pub fn drain(
-    brokers: &str,
+    cluster: &Cluster,
     topic: &str,
     partitions: u32,
     expect: u64,
     fetch_wait_max_ms: u32,
 ) -> Result<u64, SourceError> {
     let consumer = from_start(
-        brokers,
+        cluster,
         topic,
         partitions,
         "si-ledger-drain",

@@ -1,6 +1,5 @@
 //! Creating the ledger topic and its derived topics.
 
-use crate::client_config;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -69,13 +68,13 @@ fn new_topic<'a>(
 /// `timestamps` ([`timestamp_configs`]). Returns, per topic, whether it was
 /// created (`false`: it already existed, and is left as is).
 pub fn create_topics(
-    brokers: &str,
+    cluster: &crate::Cluster,
     topic: &str,
     partitions: u32,
     replication: i32,
     timestamps: &[(&'static str, String); 2],
 ) -> Result<Vec<(String, bool)>, TopicError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(brokers).create()?;
+    let admin: AdminClient<DefaultClientContext> = cluster.client_config().create()?;
     let names: Vec<String> = std::iter::once(topic.to_string())
         .chain(derived_topics(topic))
         .collect();

@@ -109,7 +109,7 @@ fn the_projector_rides_out_slow_brokers_request_errors_and_a_leader_going_down()
     assert!(brokers.contains("127.0.0.1"), "{brokers}");
 
     let records = scenario();
-    let mut publisher = Publisher::new(&brokers, TOPIC).unwrap();
+    let mut publisher = Publisher::new(&ledger_kafka::Cluster::new(&brokers), TOPIC).unwrap();
     let batch: Vec<(&[u8], Option<i64>, &[u8])> = records
         .iter()
         .map(|(k, v, t)| (k.as_bytes(), Some(*t), v.as_slice()))
@@ -133,9 +133,14 @@ fn the_projector_rides_out_slow_brokers_request_errors_and_a_leader_going_down()
             let resume_store = store.clone();
             let resume: ledger_kafka::ResumeAt =
                 Arc::new(move |p| resume_store.offset(p).ok().flatten().unwrap_or(0));
-            let mut source =
-                KafkaSource::new(&brokers, TOPIC, "faults", resume, &SourceOptions::default())
-                    .unwrap();
+            let mut source = KafkaSource::new(
+                &ledger_kafka::Cluster::new(&brokers),
+                TOPIC,
+                "faults",
+                resume,
+                &SourceOptions::default(),
+            )
+            .unwrap();
             let opts = Options {
                 batch_size: 97,
                 until: Until::EndAtStart,

@@ -459,6 +459,7 @@ pub fn decide_batch<B: Kv>(
             hash,
             canonical,
             signed,
+            schema_id,
             ..
         } = decoded;
         // The chains cover the stored bytes, signature included
@@ -523,6 +524,7 @@ pub fn decide_batch<B: Kv>(
             event: canonical,
             outcome,
             link: GENESIS,
+            schema_id,
         };
         record.head = chain::account_link(&record.head, &entry, &stored_hash);
         let head = chains.head(p)?;

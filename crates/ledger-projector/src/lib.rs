@@ -275,9 +275,14 @@ pub fn run_with_sink<S: Source, B: Kv>(
         next.insert(p, offset);
     }
     let mut targets: BTreeMap<u32, u64> = source.end_offsets()?.into_iter().collect();
-    let reached = |next: &BTreeMap<u32, u64>, targets: &BTreeMap<u32, u64>| {
-        next.iter()
-            .all(|(p, o)| targets.get(p).is_none_or(|t| o >= t))
+    // Reached once every partition's next offset, or the source's position
+    // past transaction markers and aborted records, is at its target.
+    let reached = |source: &mut S, next: &BTreeMap<u32, u64>, targets: &BTreeMap<u32, u64>| {
+        next.iter().all(|(p, o)| {
+            targets
+                .get(p)
+                .is_none_or(|t| o >= t || source.position(*p).is_some_and(|at| at >= *t))
+        })
     };
     // Whether a merge wrote records to the log since the targets were
     // read: they lie past them, and `EndAtStart` projects them too, so one
@@ -335,7 +340,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                if opts.until == Until::EndAtStart && drained && reached(&next, &targets) {
+                if opts.until == Until::EndAtStart && drained && reached(source, &next, &targets) {
                     if !forwarded {
                         break;
                     }
@@ -438,12 +443,13 @@ pub fn run_with_sink<S: Source, B: Kv>(
         result
     })?;
     // An interrupted run says so: the caller must not report it complete.
-    if opts.until == Until::EndAtStart && !reached(&next, &targets) {
+    if opts.until == Until::EndAtStart && !reached(source, &next, &targets) {
         totals.unfinished = next
             .iter()
             .filter_map(|(p, n)| {
                 let end = *targets.get(p)?;
-                (*n < end).then_some(Unfinished {
+                let past = source.position(*p).is_some_and(|at| at >= end);
+                (*n < end && !past).then_some(Unfinished {
                     partition: *p,
                     next: *n,
                     end,

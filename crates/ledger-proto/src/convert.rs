@@ -482,14 +482,23 @@ pub enum DecodeError {
     Protobuf(String),
     #[error("invalid envelope: {0}")]
     Invalid(#[from] WireError),
+    #[error(transparent)]
+    Framing(#[from] crate::framing::FramingError),
+    #[error(
+        "Confluent-framed value (schema id {schema_id}) is message {indexes:?} of its schema, \
+         not si.ledger.v1.Envelope {:?}",
+        crate::framing::ENVELOPE_INDEXES
+    )]
+    NotEnvelope { schema_id: u32, indexes: Vec<i32> },
 }
 
 impl DecodeError {
     /// A short machine-readable kind for dead-letter records and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            DecodeError::Protobuf(_) => "undecodable",
+            DecodeError::Protobuf(_) | DecodeError::Framing(_) => "undecodable",
             DecodeError::Invalid(_) => "invalid",
+            DecodeError::NotEnvelope { .. } => "not_envelope",
         }
     }
 }
@@ -526,6 +535,10 @@ pub struct Decoded {
     /// (ms): a privileged record inside a transfer must carry its own
     /// authority's signature too.
     pub inner: Option<(&'static str, Option<Signed>, i64)>,
+    /// The Schema Registry id of a value framed by a Confluent serializer
+    /// ([`crate::framing`]); the framing itself is not part of the
+    /// canonical bytes or the hash.
+    pub schema_id: Option<u32>,
 }
 
 /// A record's signature and its canonical bytes without it.
@@ -581,7 +594,20 @@ impl Decoded {
 /// [`decode_envelope`], keeping the canonical bytes (what the store keeps
 /// and the hash chains cover): the message in one spelling per value
 /// ([`crate::canonical`]), re-encoded.
+///
+/// A value framed by a Schema Registry serializer is accepted when the
+/// framing names the Envelope; another message index is
+/// [`DecodeError::NotEnvelope`].
 pub fn decode_canonical(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    let (framing, bytes) = crate::framing::unframe(bytes)?;
+    if let Some(f) = &framing {
+        if f.message_indexes != crate::framing::ENVELOPE_INDEXES {
+            return Err(DecodeError::NotEnvelope {
+                schema_id: f.schema_id,
+                indexes: f.message_indexes.clone(),
+            });
+        }
+    }
     let mut wire = pb::Envelope::decode(bytes).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
     crate::canonical::canonicalize(&mut wire);
     let envelope = envelope_from_wire(&wire)?;
@@ -630,6 +656,7 @@ pub fn decode_canonical(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         canonical,
         signed,
         inner,
+        schema_id: framing.map(|f| f.schema_id),
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod canonical;
 pub mod convert;
+pub mod framing;
 pub mod jsonl;
 pub mod monthly;
 pub mod notices;

@@ -78,6 +78,11 @@ pub fn account_link(prev: &Link, entry: &HistoryEntry, hash: &Link) -> Link {
         Outcome::Redirected { into } => put_str(&mut h, into.as_str().as_bytes()),
         o => put_str(&mut h, o.reason().unwrap_or("").as_bytes()),
     }
+    // Only when present, so the links of bare values are as before.
+    if let Some(id) = entry.schema_id {
+        h.update(b"S");
+        h.update(id.to_be_bytes());
+    }
     h.finalize().into()
 }
 
@@ -173,6 +178,7 @@ mod tests {
                 reason: "no".into(),
             },
             link: GENESIS,
+            schema_id: None,
         }
     }
 

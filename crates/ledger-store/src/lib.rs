@@ -97,8 +97,9 @@ pub enum StoreError {
 /// taken over the producer's spelling, so it is replayed, not reused.
 /// 13: history entries keep a privileged record's signature, content
 /// hashes are taken without it, and the store records its trust file
-/// (issue 15).
-pub const FORMAT: u32 = 13;
+/// (issue 15). 14: history entries keep the Schema Registry id of a
+/// value a Confluent serializer framed (issue 16).
+pub const FORMAT: u32 = 14;
 
 const META: u8 = b'M';
 const TRUST: u8 = b'T';

@@ -31,6 +31,10 @@ pub struct HistoryEntry {
     pub outcome: Outcome,
     /// The partition chain's link after this entry (see [`crate::chain`]).
     pub link: Link,
+    /// Provenance: the Schema Registry id of the schema the producer's
+    /// serializer framed the value with, if it did
+    /// (`ledger_proto::framing`).
+    pub schema_id: Option<u32>,
 }
 
 /// Where one of an account's history entries is, and a fingerprint of its

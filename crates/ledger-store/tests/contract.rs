@@ -32,6 +32,7 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
             event: id.as_bytes().to_vec(),
             outcome: Outcome::Applied { late: false },
             link: [3; 32],
+            schema_id: None,
         }],
         dead_letters: vec![DeadLetter {
             position: Position {

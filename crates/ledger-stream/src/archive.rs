@@ -13,7 +13,10 @@
 //! ```
 //!
 //! Each partition's records appear in offset order, every offset of its
-//! range `[start, end)` once; partitions may interleave. The ranges close
+//! range `[start, end)` once except those in the range's `gaps`;
+//! partitions may interleave. A gap is a run of offsets that hold no
+//! record a consumer sees: a transactional producer's commit and abort
+//! markers and its aborted records (version 2; version 1 had no gaps). The ranges close
 //! the file because an export learns where a topic ends only by reading
 //! it (a broker's high watermark can lag: Tansu 0.6 reports the last
 //! batch's first offset + 1). `link` chains every line to the
@@ -35,14 +38,43 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const FORMAT: &str = "si-ledger-archive";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
-/// One partition's offsets in an archive: `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One partition's offsets in an archive: `[start, end)`, less `gaps`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Range {
     pub partition: u32,
     pub start: u64,
     pub end: u64,
+    /// Offsets `[start, end)` of the log that hold no record a consumer
+    /// sees (transaction markers, aborted records), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<Gap>,
+}
+
+/// Offsets `[start, end)` without a record (see [`Range::gaps`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Range {
+    /// `at`, or the end of the gaps that start at `at`.
+    fn past_gap(&self, mut at: u64) -> u64 {
+        while let Some(g) = self.gaps.iter().find(|g| g.start == at && g.end > at) {
+            at = g.end;
+        }
+        at
+    }
+}
+
+/// A partition's records written so far.
+#[derive(Debug, Clone, Default)]
+struct Span {
+    start: u64,
+    next: u64,
+    gaps: Vec<Gap>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,8 +133,8 @@ pub struct ArchiveWriter {
     partial: PathBuf,
     link: [u8; 32],
     records: u64,
-    /// Per partition: the first offset written and the next one.
-    spans: BTreeMap<u32, (u64, u64)>,
+    /// Per partition: the first offset written, the next one, the gaps.
+    spans: BTreeMap<u32, Span>,
     partitions: u32,
 }
 
@@ -135,11 +167,29 @@ impl ArchiveWriter {
 
     /// The next offset of each partition written so far.
     pub fn next_offsets(&self) -> BTreeMap<u32, u64> {
-        self.spans.iter().map(|(p, (_, n))| (*p, *n)).collect()
+        self.spans.iter().map(|(p, s)| (*p, s.next)).collect()
     }
 
-    /// Appends one record; after a partition's first, each must be the
-    /// next offset of its partition.
+    /// Records that the log has no record at offsets from `partition`'s
+    /// next one up to `offset` (what a consumer's position passed after
+    /// the last record: transaction markers, aborted records).
+    pub fn skip_to(&mut self, partition: u32, offset: u64) {
+        let span = self.spans.entry(partition).or_insert(Span {
+            start: offset,
+            next: offset,
+            gaps: Vec::new(),
+        });
+        if offset > span.next {
+            span.gaps.push(Gap {
+                start: span.next,
+                end: offset,
+            });
+            span.next = offset;
+        }
+    }
+
+    /// Appends one record; after a partition's first, each must come
+    /// after the one before (a jump is recorded as a gap).
     pub fn append(&mut self, r: &Record) -> Result<(), SourceError> {
         if r.partition >= self.partitions {
             return Err(SourceError::Other(format!(
@@ -147,17 +197,24 @@ impl ArchiveWriter {
                 r.partition, self.partitions
             )));
         }
-        let span = self
-            .spans
-            .entry(r.partition)
-            .or_insert((r.offset, r.offset));
-        if r.offset != span.1 {
+        let span = self.spans.entry(r.partition).or_insert(Span {
+            start: r.offset,
+            next: r.offset,
+            gaps: Vec::new(),
+        });
+        if r.offset < span.next {
             return Err(SourceError::Other(format!(
                 "partition {}: offset {} where {} was next",
-                r.partition, r.offset, span.1
+                r.partition, r.offset, span.next
             )));
         }
-        span.1 += 1;
+        if r.offset > span.next {
+            span.gaps.push(Gap {
+                start: span.next,
+                end: r.offset,
+            });
+        }
+        span.next = r.offset + 1;
         self.link = record_link(&self.link, r);
         self.records += 1;
         let line = Line {
@@ -177,11 +234,12 @@ impl ArchiveWriter {
     pub fn finish(mut self) -> Result<u64, SourceError> {
         let ranges = (0..self.partitions)
             .map(|p| {
-                let (start, end) = self.spans.get(&p).copied().unwrap_or((0, 0));
+                let span = self.spans.remove(&p).unwrap_or_default();
                 Range {
                     partition: p,
-                    start,
-                    end,
+                    start: span.start,
+                    end: span.next,
+                    gaps: span.gaps,
                 }
             })
             .collect();
@@ -229,6 +287,13 @@ pub fn export(
     loop {
         let records = source.poll(8192, Duration::from_millis(200))?;
         if records.is_empty() {
+            // Past the last record, a consumer's position may pass
+            // transaction markers: gaps up to it.
+            for p in ends.keys() {
+                if let Some(at) = source.position(*p) {
+                    w.skip_to(*p, at);
+                }
+            }
             let next = w.next_offsets();
             let reached = ends
                 .iter()
@@ -285,11 +350,11 @@ impl ArchiveSource {
             .map_err(io(path))?;
         let header: Header =
             serde_json::from_str(&first).map_err(|e| bad(1, format!("header: {e}")))?;
-        if header.format != FORMAT || header.version != VERSION {
+        if header.format != FORMAT || !(1..=VERSION).contains(&header.version) {
             return Err(bad(
                 1,
                 format!(
-                    "format {} version {} is not {FORMAT} version {VERSION}",
+                    "format {} version {} is not {FORMAT} version 1 to {VERSION}",
                     header.format, header.version
                 ),
             ));
@@ -347,7 +412,7 @@ impl ArchiveSource {
                 )));
             }
             for r in &self.ranges {
-                if self.expect[&r.partition] != r.end {
+                if r.past_gap(self.expect[&r.partition]) != r.end {
                     return Err(self.bad(format!(
                         "partition {} stops at offset {}, its range ends at {}",
                         r.partition, self.expect[&r.partition], r.end
@@ -376,6 +441,7 @@ impl ArchiveSource {
                 "{place}: partition not in the closing line's ranges"
             )));
         };
+        let expected = self.past_gap(line.p, expected);
         let link = record_link(&self.link, &record);
         if hex(&link) != line.link {
             return Err(self.bad(format!(
@@ -390,6 +456,14 @@ impl ArchiveSource {
         self.link = link;
         self.records += 1;
         Ok(Some(record))
+    }
+
+    /// `at`, or the end of `partition`'s gap that starts there.
+    fn past_gap(&self, partition: u32, at: u64) -> u64 {
+        self.ranges
+            .iter()
+            .find(|r| r.partition == partition)
+            .map_or(at, |r| r.past_gap(at))
     }
 
     /// Reads to the end, checking everything; the number of records.
@@ -467,5 +541,11 @@ impl Source for ArchiveSource {
 
     fn acknowledge(&mut self, _: &[(u32, u64)]) -> Result<(), SourceError> {
         Ok(())
+    }
+
+    /// The next offset past the gaps the archive records.
+    fn position(&mut self, partition: u32) -> Option<u64> {
+        let at = self.expect.get(&partition).copied()?;
+        Some(self.past_gap(partition, at))
     }
 }

@@ -55,6 +55,15 @@ pub trait Source {
     fn end_offsets(&mut self) -> Result<Vec<(u32, u64)>, SourceError>;
     /// Everything before these offsets is durably applied.
     fn acknowledge(&mut self, next_offsets: &[(u32, u64)]) -> Result<(), SourceError>;
+    /// How far the source has read `partition`, counting the offsets that
+    /// hold no record it delivers: Kafka's transaction markers and the
+    /// records of aborted transactions. Every offset below it was either
+    /// delivered or is not a record. `None` (the default): only what was
+    /// delivered counts. A reader compares this, not the last delivered
+    /// offset, with [`Source::end_offsets`] to know it reached the end.
+    fn position(&mut self, _partition: u32) -> Option<u64> {
+        None
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -75,5 +84,8 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn acknowledge(&mut self, next_offsets: &[(u32, u64)]) -> Result<(), SourceError> {
         (**self).acknowledge(next_offsets)
+    }
+    fn position(&mut self, partition: u32) -> Option<u64> {
+        (**self).position(partition)
     }
 }

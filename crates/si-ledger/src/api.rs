@@ -1,7 +1,7 @@
 //! `si-ledger serve` (the HTTP API over a store), `si-ledger access-log`,
 //! and the `--serve` option that runs the API inside a projector.
 
-use crate::query::{open_existing_store, output_done};
+use crate::common::{open_existing_store, output_done};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use ledger_api::auth::Tokens;
@@ -95,7 +95,7 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
         &args.api,
         Arc::new(|| None),
     )?;
-    let stop = crate::query::stop_on_signals()?;
+    let stop = crate::common::stop_on_signals()?;
     while !stop.load(Ordering::Relaxed) {
         if server.ended() {
             // Never a process that looks alive while serving nothing: a
@@ -113,7 +113,7 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
 /// is stopped cleanly (its batch finished and flushed) and the command
 /// exits non-zero ([`server_ended`]).
 pub fn watch(server: &Server) -> Result<()> {
-    let stop = crate::query::stop_on_signals()?;
+    let stop = crate::common::stop_on_signals()?;
     let ended = server.ended_flag();
     std::thread::Builder::new()
         .name("api-watch".into())

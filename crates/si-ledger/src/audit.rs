@@ -1,7 +1,7 @@
 //! The auditor's commands that take a log as input: `export` (an offline
 //! archive), `replay` (rebuild a store from nothing) and `digest`.
 
-use crate::query::{open_existing_store, store_dir};
+use crate::common::{open_existing_store, store_dir};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ledger_core::Context;
@@ -26,6 +26,8 @@ pub struct LogInput {
     /// An archive written by `si-ledger export`.
     #[arg(long, value_name = "FILE", group = "input")]
     pub archive: Option<PathBuf>,
+    #[command(flatten)]
+    pub kafka: crate::cluster::ClientArgs,
 }
 
 impl LogInput {
@@ -66,7 +68,7 @@ impl LogInput {
                 .unwrap_or(0);
             let group = format!("si-ledger-{purpose}-{}-{nanos}", std::process::id());
             let source = ledger_kafka::KafkaSource::new(
-                brokers,
+                &self.kafka.cluster(brokers)?,
                 topic,
                 &group,
                 std::sync::Arc::new(|_| 0),
@@ -140,7 +142,7 @@ pub fn replay_into(
         until: Until::EndAtStart,
         ..Options::default()
     };
-    let stop = crate::query::stop_on_signals()?;
+    let stop = crate::common::stop_on_signals()?;
     let totals = ledger_projector::run(ctx, &mut source, &store, &opts, &stop, |_| {})?;
     Ok((store, totals))
 }
@@ -148,12 +150,12 @@ pub fn replay_into(
 pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let choice = crate::trust::required()?;
     let (store, totals) = replay_into(ctx, choice, &args.input, &args.data, args.batch_size)?;
-    crate::query::print_totals(&totals, args.json)?;
+    crate::common::print_totals(&totals, args.json)?;
     let past_it = format!(
         "{} holds a partial replay: nothing replayed past it, and no digest",
         args.data.display()
     );
-    if let Some(code) = crate::query::interrupted(&totals, "replay", &past_it) {
+    if let Some(code) = crate::common::interrupted(&totals, "replay", &past_it) {
         return Ok(code);
     }
     let (root, _) = store.digest()?;

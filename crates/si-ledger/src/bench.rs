@@ -107,7 +107,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     };
     let (totals, projector_eps) = timed_projection(ctx, &log, &store, &opts)?;
     let secs = totals.records as f64 / projector_eps;
-    eprintln!("{}", crate::query::totals_line(&totals));
+    eprintln!("{}", crate::common::totals_line(&totals));
     eprintln!(
         "projector: {} events in {secs:.2} s = {projector_eps:.0} events/s",
         totals.records
@@ -197,7 +197,7 @@ pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
             "{} of {} partitions closed {period}: {}",
             closed.months_closed,
             log.partitions(),
-            crate::query::totals_line(&closed)
+            crate::common::totals_line(&closed)
         );
     }
     let secs = t0.elapsed().as_secs_f64();
@@ -339,6 +339,8 @@ pub struct KafkaArgs {
     /// librdkafka's fetch.wait.max.ms for the consumers.
     #[arg(long, default_value_t = 10)]
     pub fetch_wait_max_ms: u32,
+    #[command(flatten)]
+    pub kafka: crate::cluster::ClientArgs,
 }
 
 /// `si-ledger bench kafka`: on one set of events, (1) publisher throughput,
@@ -356,10 +358,11 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     );
     let times =
         ledger_kafka::timestamp_configs(&ctx.record_times, chrono::Utc::now().timestamp_millis());
-    ledger_kafka::create_topics(&args.brokers, &topic, args.population.partitions, 1, &times)?;
+    let cluster = args.kafka.cluster(&args.brokers)?;
+    ledger_kafka::create_topics(&cluster, &topic, args.population.partitions, 1, &times)?;
     let log = EmbeddedLog::open_or_create(&tmp.path().join("log"), args.population.partitions)?;
     let mut appender = log.appender()?;
-    let mut publisher = ledger_kafka::Publisher::new(&args.brokers, &topic)?;
+    let mut publisher = ledger_kafka::Publisher::new(&cluster, &topic)?;
     let mut publish_secs = 0.0;
     let mut n = 0usize;
     generate(
@@ -387,7 +390,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
 
     let t0 = Instant::now();
     let consumed = ledger_kafka::drain(
-        &args.brokers,
+        &cluster,
         &topic,
         args.population.partitions,
         n as u64,
@@ -411,9 +414,9 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
         ..Default::default()
     };
     let mut source =
-        ledger_kafka::KafkaSource::new(&args.brokers, &topic, "bench", resume, &source_opts)?;
+        ledger_kafka::KafkaSource::new(&cluster, &topic, "bench", resume, &source_opts)?;
     // Dead letters go to the topic's .dlq, as in `si-ledger project`.
-    let mut outputs = ledger_kafka::KafkaOutputs::new(&args.brokers, &topic)?;
+    let mut outputs = ledger_kafka::KafkaOutputs::new(&cluster, &topic)?;
     let t0 = Instant::now();
     let k = ledger_projector::run_with_sink(
         ctx,
@@ -426,11 +429,11 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     )?;
     let kafka_eps = k.records as f64 / t0.elapsed().as_secs_f64();
     drop(source);
-    eprintln!("kafka projector: {}", crate::query::totals_line(&k));
+    eprintln!("kafka projector: {}", crate::common::totals_line(&k));
 
     let store = LedgerStore::open(&tmp.path().join("embedded-store"))?;
     let (e, embedded_eps) = timed_projection(ctx, &log, &store, &opts)?;
-    eprintln!("embedded projector: {}", crate::query::totals_line(&e));
+    eprintln!("embedded projector: {}", crate::common::totals_line(&e));
     if (k.applied, k.duplicates, k.dead_letters) != (e.applied, e.duplicates, e.dead_letters) {
         anyhow::bail!("the Kafka and embedded projections disagree: {k:?} vs {e:?}");
     }

@@ -1,7 +1,7 @@
 //! `si-ledger entitlement`: a benefit's calculation inputs as the Fund
 //! computes them (DOMAIN.md §5), from a participant's account.
 
-use crate::query::open_existing_store;
+use crate::common::open_existing_store;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use ledger_core::{mask_id, parse_date, BenefitType, Context, Iin, Request};

@@ -2,7 +2,7 @@
 //! JSON lines, published through the same path as `publish`, projected with
 //! a progress bar, then a summary and one statement.
 
-use crate::{publish, query, synth};
+use crate::{common, project, publish, synth};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ledger_core::{Context, Statement};
@@ -150,9 +150,9 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     }
 
     let log = EmbeddedLog::open(&log_dir)?;
-    let store = LedgerStore::open(&query::store_dir(data))?;
+    let store = LedgerStore::open(&common::store_dir(data))?;
     store.set_trust_text(&signing.text)?;
-    let totals = query::project_with_progress(
+    let totals = project::project_with_progress(
         ctx,
         &log,
         &store,
@@ -160,8 +160,8 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
         false,
         signing.projector.clone(),
     )?;
-    println!("{}", query::totals_line(&totals));
-    if let Some(code) = query::interrupted(&totals, "demo", "nothing projected past it") {
+    println!("{}", common::totals_line(&totals));
+    if let Some(code) = common::interrupted(&totals, "demo", "nothing projected past it") {
         return Ok(code);
     }
 
@@ -181,7 +181,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     })?;
     println!(
         "{accounts} accounts in {} (store {} MiB)",
-        query::store_dir(data).display(),
+        common::store_dir(data).display(),
         store.size_on_disk()? / (1 << 20)
     );
     if let Some((_, a)) = best {

@@ -2,7 +2,7 @@
 //! order, with where it sits in the log, when the log recorded it, the
 //! event's own dates and what the ledger did with it.
 
-use crate::query::{open_existing_store, output_done};
+use crate::common::{open_existing_store, output_done};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use ledger_api::{log_time, Views};

@@ -3,7 +3,7 @@
 //! `si-ledger merge`: the decision, published as the old identifier's
 //! closing record.
 
-use crate::query::open_existing_store;
+use crate::common::open_existing_store;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ledger_core::{identity_key, person_of, Account, IdentityKey, Iin};

@@ -5,17 +5,20 @@ mod api;
 mod audit;
 mod bench;
 mod benefits;
+mod cluster;
+mod common;
 mod demo;
 mod history;
 mod identity;
 mod input;
-mod kafka;
 mod payer;
 mod payments;
+mod project;
 mod publish;
 mod query;
 mod report;
 mod synth;
+mod topics;
 mod trust;
 mod verify;
 
@@ -134,7 +137,7 @@ enum Command {
     /// Validate JSON lines and publish them to the embedded log.
     Publish(publish::PublishArgs),
     /// Project the log into per-participant accounts.
-    Project(query::ProjectArgs),
+    Project(project::ProjectArgs),
     /// Every record that touched an account, in log order, with its outcome.
     History(history::HistoryArgs),
     /// Check a store's hash chains and recompute its accounts from its
@@ -162,7 +165,7 @@ enum Command {
     AccessLog(api::AccessLogArgs),
     /// Kafka topics of the ledger.
     #[command(subcommand)]
-    Topics(kafka::TopicsCommand),
+    Topics(topics::TopicsCommand),
     /// Print a participant's statement.
     Account(query::AccountArgs),
     /// Every statement, one JSON line each (an export to compare or load).
@@ -313,8 +316,8 @@ fn run(cli: Cli) -> Result<i32> {
             CalendarCommand::WorkingDay { date, json } => query::working_day(&ctx, &date, json),
         },
         Command::Publish(args) => publish::run(&ctx, &args),
-        Command::Project(args) => query::project(&ctx, &args),
-        Command::Topics(cmd) => kafka::topics(&ctx, &cmd),
+        Command::Project(args) => project::project(&ctx, &args),
+        Command::Topics(cmd) => topics::topics(&ctx, &cmd),
         Command::History(args) => history::run(&args),
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Replay(args) => audit::replay(&ctx, &args),

@@ -2,7 +2,7 @@
 //! `003_…`), `refund status` and `notices` (returned lines and refund
 //! decisions, Rules §6 and Social Code art. 247).
 
-use crate::query::open_existing_store;
+use crate::common::open_existing_store;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use ledger_core::{mask_id, Iin, Money, PayerId, Period, Ppc};
@@ -53,6 +53,8 @@ pub struct NoticeSource {
     /// after this long without a record.
     #[arg(long, default_value_t = 3)]
     pub idle_seconds: u64,
+    #[command(flatten)]
+    pub kafka: crate::cluster::ClientArgs,
 }
 
 #[derive(Args)]
@@ -292,7 +294,7 @@ fn read_notices(from: &NoticeSource) -> Result<Vec<pb::Notice>> {
     if let (Some(brokers), Some(topic)) = (&from.brokers, &from.topic) {
         let mut bad = None;
         ledger_kafka::read_all_quiet(
-            brokers,
+            &from.kafka.cluster(brokers)?,
             &ledger_kafka::notices_topic(topic),
             std::time::Duration::from_secs(from.idle_seconds),
             |_, value| match notices::decode(value) {

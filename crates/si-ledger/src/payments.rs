@@ -4,7 +4,7 @@
 //! payment sit on many partitions: they are gathered from the history
 //! here, at query time, so the projector's write path carries nothing more.
 
-use crate::query::open_existing_store;
+use crate::common::open_existing_store;
 use anyhow::Result;
 use clap::Args;
 use ledger_core::payments::{reconcile, PaymentHeader, PaymentKey, PaymentLine, Reconciliation};
@@ -211,5 +211,5 @@ pub fn run(ctx: &Context, args: &PaymentsArgs) -> Result<i32> {
         }
     }
     use std::io::Write as _;
-    crate::query::output_done(std::io::stdout().lock().write_all(out.as_bytes()))
+    crate::common::output_done(std::io::stdout().lock().write_all(out.as_bytes()))
 }

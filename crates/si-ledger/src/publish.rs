@@ -24,15 +24,17 @@ pub struct Target {
     /// Partitions of a new log (an existing log keeps its own).
     #[arg(long, default_value_t = 4)]
     pub partitions: u32,
+    #[command(flatten)]
+    pub kafka: crate::cluster::ClientArgs,
 }
 
 impl Target {
     /// The sink records are sent to.
     pub fn sink(&self) -> Result<Box<dyn RecordSink>> {
         if let (Some(brokers), Some(topic)) = (&self.brokers, &self.topic) {
-            let publisher = ledger_kafka::Publisher::new(brokers, topic)
+            let publisher = ledger_kafka::Publisher::new(&self.kafka.cluster(brokers)?, topic)
                 .with_context(|| format!("connecting to {brokers}"))?;
-            Ok(Box::new(crate::kafka::KafkaSink(publisher)))
+            Ok(Box::new(KafkaSink(publisher)))
         } else if let Some(log) = &self.log {
             Ok(Box::new(open_appender(log, self.partitions)?))
         } else {
@@ -108,6 +110,16 @@ impl KeyRing {
             .iter()
             .find(|(_, kinds)| kinds.iter().any(|k| k == kind))
             .map(|(s, _)| s.as_ref())
+    }
+}
+
+/// The publish sink for a Kafka topic: one acknowledged send per chunk.
+pub struct KafkaSink(pub ledger_kafka::Publisher);
+
+impl RecordSink for KafkaSink {
+    fn send(&mut self, records: &[(&[u8], Option<i64>, &[u8])]) -> Result<()> {
+        self.0.publish(records).context("publishing to Kafka")?;
+        Ok(())
     }
 }
 

@@ -2,7 +2,7 @@
 //! `si-ledger report monthly` (the report to the authorized body, from the
 //! projections the markers produced).
 
-use crate::query::open_existing_store;
+use crate::common::open_existing_store;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use ledger_core::Period;
@@ -27,6 +27,8 @@ pub struct CloseMonthArgs {
     /// Who closes the month (recorded in the marker).
     #[arg(long, default_value = "si-ledger")]
     pub by: String,
+    #[command(flatten)]
+    pub kafka: crate::cluster::ClientArgs,
 }
 
 /// Appends a `MonthClosed` marker to every partition.
@@ -47,8 +49,9 @@ pub fn close_month(args: &CloseMonthArgs) -> Result<i32> {
             placed
         }
         (None, Some(brokers), Some(topic)) => {
-            let partitions = ledger_kafka::Watermarks::new(brokers, topic)?.partitions()?;
-            let mut publisher = ledger_kafka::Publisher::new(brokers, topic)?;
+            let cluster = args.kafka.cluster(brokers)?;
+            let partitions = ledger_kafka::Watermarks::new(&cluster, topic)?.partitions()?;
+            let mut publisher = ledger_kafka::Publisher::new(&cluster, topic)?;
             let mut placed = Vec::new();
             for p in 0..partitions {
                 let d = publisher.publish_to(p, &[(MONTH_CLOSED_KEY, None, &value)])?;
@@ -93,6 +96,8 @@ pub struct ConsumeArgs {
     /// Give up after this many seconds without a new record.
     #[arg(long, default_value_t = 60)]
     pub idle_seconds: u64,
+    #[command(flatten)]
+    pub kafka: crate::cluster::ClientArgs,
 }
 
 /// The example reporting job: what any team's consumer does (see
@@ -102,7 +107,8 @@ pub fn consume(args: &ConsumeArgs) -> Result<i32> {
     let Some(ledger_topic) = args.topic.strip_suffix(".monthly") else {
         bail!("--topic names the monthly topic, <ledger topic>.monthly");
     };
-    let partitions = ledger_kafka::Watermarks::new(&args.brokers, ledger_topic)?.partitions()?;
+    let cluster = args.kafka.cluster(&args.brokers)?;
+    let partitions = ledger_kafka::Watermarks::new(&cluster, ledger_topic)?.partitions()?;
     let wanted = period.to_string();
     // Latest revision per participant (with its ledger partition) and per
     // partition's summary.
@@ -121,7 +127,7 @@ pub fn consume(args: &ConsumeArgs) -> Result<i32> {
                 .all(|(p, s)| held.get(p).copied().unwrap_or(0) == s.projections)
     };
     ledger_kafka::read_from_start(
-        &args.brokers,
+        &cluster,
         &args.topic,
         std::time::Duration::from_secs(args.idle_seconds),
         |key, value| {
@@ -213,7 +219,7 @@ pub fn projections(args: &ProjectionsArgs) -> Result<i32> {
         out.push_str(&serde_json::to_string(&m)?);
         out.push('\n');
     }
-    crate::query::output_done(std::io::stdout().lock().write_all(out.as_bytes()))
+    crate::common::output_done(std::io::stdout().lock().write_all(out.as_bytes()))
 }
 
 #[derive(Args)]

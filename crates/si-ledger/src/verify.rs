@@ -5,7 +5,7 @@
 //! values); exit 1 on any.
 
 use crate::audit::LogInput;
-use crate::query::open_existing_store;
+use crate::common::open_existing_store;
 use anyhow::Result;
 use clap::Args;
 use ledger_core::{apply, Account, Context, EventId, Iin, Statement};
@@ -187,7 +187,7 @@ fn compare(iin: &Iin, a: &serde_json::Value, b: &serde_json::Value) -> Vec<Misma
 pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32> {
     // From the start: a stop during the self-check ends the replay at once,
     // and the run then says it was interrupted.
-    crate::query::stop_on_signals()?;
+    crate::common::stop_on_signals()?;
     let store = open_existing_store(&args.data)?;
     // Issue 15: the store's records are judged again, and a comparison
     // replay judges the log, under `--trust` if given (an auditor asking
@@ -212,7 +212,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32> {
                 args.batch_size,
             )?;
             // Inputs §6: a comparison with half a replay proves nothing.
-            if let Some(code) = crate::query::interrupted(
+            if let Some(code) = crate::common::interrupted(
                 &totals,
                 "verify (replaying the log to compare)",
                 "nothing verified past it",

@@ -1,76 +1,164 @@
-//! The Kafka path of the command line: `topics create`, `publish --brokers`,
-//! `project --brokers`, with the dead-letter topic and Prometheus metrics.
+//! `si-ledger project`: the log into per-participant accounts, from the
+//! embedded log or a Kafka topic (with the dead-letter topic and
+//! Prometheus metrics), optionally serving the API from the same process.
 
-use crate::query::{self, ProjectArgs};
+use crate::common::{interrupted, print_totals, stop_on_signals, store_dir};
 use anyhow::{bail, Context as _, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use ledger_core::Context;
 use ledger_kafka::{Assignment, KafkaOutputs, KafkaSource, SourceOptions};
 use ledger_projector::{Options, Totals, Until};
 use ledger_store::{LedgerStore, SledKv};
+use ledger_stream::EmbeddedLog;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[derive(Subcommand)]
-pub enum TopicsCommand {
-    /// Create the ledger topic (retained forever) and its derived topics
-    /// (`<T>.dlq`, `<T>.monthly`, `<T>.notices`).
-    Create(CreateArgs),
-}
-
 #[derive(Args)]
-pub struct CreateArgs {
-    /// Bootstrap brokers, `host:port[,host:port…]`.
+pub struct ProjectArgs {
+    /// The embedded log directory (or use --brokers).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "brokers",
+        conflicts_with = "brokers"
+    )]
+    pub log: Option<PathBuf>,
+    /// Kafka bootstrap brokers, `host:port[,host:port…]`, instead of --log.
     #[arg(long)]
-    pub brokers: String,
+    pub brokers: Option<String>,
+    /// The ledger topic (with --brokers).
+    #[arg(long, requires = "brokers")]
+    pub topic: Option<String>,
+    /// The consumer group (with --brokers).
+    #[arg(long, requires = "brokers", default_value = "si-ledger-projector")]
+    pub group: Option<String>,
+    /// The projector's data directory (the sled store lives in DIR/store).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Embedded log: keep following it instead of stopping at its end.
+    #[arg(long, conflicts_with = "brokers")]
+    pub follow: bool,
+    /// Kafka: stop once every assigned partition reaches the high watermark
+    /// seen when it was assigned (otherwise follow until SIGTERM).
+    #[arg(long, requires = "brokers")]
+    pub until_end: bool,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR", requires = "brokers")]
+    pub metrics: Option<String>,
+    /// librdkafka's fetch.wait.max.ms: how long a fetch waits for data.
+    #[arg(long, default_value_t = 10)]
+    pub fetch_wait_max_ms: u32,
+    /// Records per atomic store write.
+    #[arg(long, default_value_t = ledger_projector::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    /// Print the summary counts as JSON.
     #[arg(long)]
-    pub topic: String,
-    #[arg(long, default_value_t = 4)]
-    pub partitions: u32,
-    /// Copies of each partition (3 on a production cluster).
-    #[arg(long, default_value_t = 1)]
-    pub replication_factor: i32,
+    pub json: bool,
+    /// Also serve the HTTP API from this process on ADDR (needs --auth):
+    /// its reads see the projector's live data, and on Kafka it answers
+    /// only for the partitions this instance is assigned.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub api: crate::api::ApiArgs,
+    #[command(flatten)]
+    pub kafka: crate::cluster::ClientArgs,
 }
 
-pub fn topics(ctx: &ledger_core::Context, cmd: &TopicsCommand) -> Result<i32> {
-    let TopicsCommand::Create(a) = cmd;
-    let times =
-        ledger_kafka::timestamp_configs(&ctx.record_times, chrono::Utc::now().timestamp_millis());
-    let created = ledger_kafka::create_topics(
-        &a.brokers,
-        &a.topic,
-        a.partitions,
-        a.replication_factor,
-        &times,
-    )?;
-    for (name, new) in created {
-        let what = if new {
-            "created"
+pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
+    if let Some(brokers) = &args.brokers {
+        return project_kafka(ctx, args, &args.kafka.cluster(brokers)?);
+    }
+    let Some(log_dir) = &args.log else {
+        bail!("give --log DIR or --brokers");
+    };
+    let log =
+        EmbeddedLog::open(log_dir).with_context(|| format!("opening log {}", log_dir.display()))?;
+    let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
+    let signer = crate::trust::for_projector(&store)?;
+    let _server = match args.serve {
+        Some(addr) => Some(crate::api::start(
+            ctx,
+            store.clone(),
+            &args.data,
+            addr,
+            &args.api,
+            Arc::new(|| None),
+        )?),
+        None => None,
+    };
+    if let Some(server) = &_server {
+        crate::api::watch(server)?;
+    }
+    let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow, signer)?;
+    print_totals(&totals, args.json)?;
+    if crate::api::server_ended() {
+        return Ok(1);
+    }
+    Ok(interrupted(
+        &totals,
+        "project",
+        "nothing projected past it; run it again to go on",
+    )
+    .unwrap_or(0))
+}
+
+pub fn project_with_progress(
+    ctx: &Context,
+    log: &EmbeddedLog,
+    store: &LedgerStore<SledKv>,
+    batch_size: usize,
+    follow: bool,
+    signer: Option<Arc<ledger_core::authority::Signer>>,
+) -> Result<Totals> {
+    let mut source = log.source()?;
+    let total: u64 = log.end_offsets()?.iter().sum();
+    let already: u64 = (0..log.partitions())
+        .map(|p| store.offset(p).map(|o| o.unwrap_or(0)))
+        .sum::<Result<u64, _>>()?;
+    let bar = ProgressBar::new(total.saturating_sub(already));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} projecting [{bar:40}] {pos}/{len} records ({per_sec}, eta {eta})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    let opts = Options {
+        batch_size: batch_size.max(1),
+        until: if follow {
+            Until::Stopped
         } else {
-            "exists (left as is)"
-        };
-        println!("{name}: {what}");
-    }
-    Ok(0)
+            Until::EndAtStart
+        },
+        signer,
+        ..Options::default()
+    };
+    // SIGTERM or SIGINT: finish the batch, flush, stop.
+    let stop = stop_on_signals()?;
+    let mut sink = ledger_projector::EmbeddedOutputs(log);
+    let totals =
+        ledger_projector::run_with_sink(ctx, &mut source, store, &mut sink, &opts, &stop, |t| {
+            bar.set_position(t.records + t.redelivered)
+        })?;
+    bar.finish_and_clear();
+    Ok(totals)
 }
 
-/// The publish sink for a Kafka topic: one acknowledged send per chunk.
-pub struct KafkaSink(pub ledger_kafka::Publisher);
-
-impl crate::publish::RecordSink for KafkaSink {
-    fn send(&mut self, records: &[(&[u8], Option<i64>, &[u8])]) -> Result<()> {
-        self.0.publish(records).context("publishing to Kafka")?;
-        Ok(())
-    }
-}
-
-pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> {
+/// `project --brokers`: a member of the consumer group on the topic.
+fn project_kafka(
+    ctx: &Context,
+    args: &ProjectArgs,
+    cluster: &ledger_kafka::Cluster,
+) -> Result<i32> {
     let Some(topic) = args.topic.as_deref() else {
         bail!("--brokers needs --topic");
     };
     let group = args.group.as_deref().unwrap_or("si-ledger-projector");
-    let store = LedgerStore::open(&query::store_dir(&args.data)).context("opening store")?;
+    let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
     let signer = crate::trust::for_projector(&store)?;
     let resume_store = store.clone();
     let resume: ledger_kafka::ResumeAt = Arc::new(move |p| {
@@ -89,10 +177,10 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
         fetch_wait_max_ms: args.fetch_wait_max_ms,
         ..SourceOptions::default()
     };
-    let mut source = KafkaSource::new(brokers, topic, group, resume, &opts)
+    let mut source = KafkaSource::new(cluster, topic, group, resume, &opts)
         .with_context(|| format!("joining group {group} on {topic}"))?;
-    let mut sink = KafkaOutputs::new(brokers, topic)?;
-    let stop = query::stop_on_signals()?;
+    let mut sink = KafkaOutputs::new(cluster, topic)?;
+    let stop = stop_on_signals()?;
     let metrics = Arc::new(Mutex::new(Metrics::default()));
     if let Some(addr) = &args.metrics {
         serve_metrics(
@@ -100,7 +188,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
             Arc::clone(&metrics),
             store.clone(),
             source.assignment(),
-            ledger_kafka::Watermarks::new(brokers, topic)?,
+            ledger_kafka::Watermarks::new(cluster, topic)?,
         )?;
     }
     let _server = match args.serve {
@@ -158,11 +246,11 @@ pub fn project(ctx: &Context, args: &ProjectArgs, brokers: &str) -> Result<i32> 
     // Dropping the source closes the consumer: it leaves the group now
     // rather than when its session times out.
     drop(source);
-    query::print_totals(&totals, args.json)?;
+    print_totals(&totals, args.json)?;
     if crate::api::server_ended() {
         return Ok(1);
     }
-    Ok(query::interrupted(
+    Ok(interrupted(
         &totals,
         "project --until-end",
         "nothing projected past it; run it again to go on",
