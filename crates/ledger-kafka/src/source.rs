@@ -122,7 +122,6 @@ pub struct KafkaSource {
     cursors: BTreeMap<u32, Cursor>,
     /// The assignment generation `cursors` reflect.
     generation: u64,
-    group: String,
 }
 
 fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
@@ -213,7 +212,6 @@ impl KafkaSource {
             early: VecDeque::new(),
             cursors: BTreeMap::new(),
             generation: 0,
-            group: group.to_string(),
         };
         let deadline = Instant::now() + opts.assignment_wait;
         while source.assigned().is_empty() {
@@ -260,46 +258,17 @@ impl KafkaSource {
         }
     }
 
-    /// Delivers a record only in order: nothing below the cursor twice, and
-    /// nothing above it unless the log really has no record in between.
-    ///
-    /// A broker must answer a fetch from an offset inside a record batch
-    /// with that whole batch (the client drops the records before the
-    /// offset). Tansu 0.6 answers with the next batch instead, which would
-    /// silently skip the rest of the batch. So a first record above the
-    /// cursor after positioning is not trusted: the source seeks further
-    /// back (1, 2, 4, … offsets) until the fetch starts at or below the
-    /// cursor. Once the stream is known to be contiguous there, a later
-    /// jump is a real hole in the log (transaction markers) and is
-    /// delivered as is.
+    /// Delivers a record only in order: nothing below the cursor twice. A
+    /// record above the cursor follows offsets that hold nothing a
+    /// consumer sees (transaction markers, aborted records).
     fn admit(&mut self, record: Record) -> Result<Option<Record>, SourceError> {
-        let p = record.partition;
-        let Some(cursor) = self.cursors.get_mut(&p) else {
+        let Some(cursor) = self.cursors.get_mut(&record.partition) else {
             return Ok(None); // no longer assigned
         };
         if record.offset < cursor.next {
-            cursor.contiguous = true;
-            return Ok(None);
-        }
-        if record.offset > cursor.next && !cursor.contiguous && !cursor.from_start {
-            let back = cursor.next.saturating_sub(cursor.step);
-            cursor.step = cursor.step.saturating_mul(2);
-            // A fetch from 0 that still starts past `next` means the log has
-            // nothing in between (its start was deleted): accept it then.
-            cursor.from_start = back == 0;
-            tracing::debug!(
-                partition = p,
-                want = cursor.next,
-                got = record.offset,
-                back,
-                "fetch started past the wanted offset; seeking back"
-            );
-            self.early.retain(|r| r.partition != p);
-            self.seek_consumer(p, back)?;
             return Ok(None);
         }
         cursor.next = record.offset + 1;
-        cursor.contiguous = true;
         Ok(Some(record))
     }
 
@@ -320,53 +289,10 @@ impl KafkaSource {
         };
         self.generation = generation;
         self.early.clear();
-        let held = assigned.len();
         self.cursors = assigned
             .into_iter()
-            .map(|(p, at)| (p, Cursor::at(at)))
+            .map(|(p, at)| (p, Cursor { next: at }))
             .collect();
-        if held > 0 && held < self.partitions as usize {
-            self.rejoin_if_alone_with_a_partial_assignment(held);
-        }
-    }
-
-    /// Tansu 0.6, after a member dies, can leave the group's only survivor
-    /// holding just the partitions it had before, so the dead member's
-    /// partitions would go unread. A member that is alone in its group but
-    /// holds fewer than all partitions leaves and joins again as a new
-    /// member, which gets them all. (A Kafka broker never needs this; with
-    /// three or more members Tansu may still strand partitions until a
-    /// member restarts.)
-    fn rejoin_if_alone_with_a_partial_assignment(&mut self, held: usize) {
-        let members = match self
-            .consumer
-            .fetch_group_list(Some(&self.group), Duration::from_secs(5))
-        {
-            Ok(list) => list
-                .groups()
-                .iter()
-                .find(|g| g.name() == self.group)
-                .map(|g| g.members().len()),
-            Err(e) => {
-                tracing::debug!(error = %e, "describing the group");
-                None
-            }
-        };
-        if members != Some(1) {
-            return;
-        }
-        tracing::warn!(
-            group = %self.group,
-            held,
-            partitions = self.partitions,
-            "alone in the group with a partial assignment: rejoining as a new member"
-        );
-        self.consumer.unsubscribe();
-        if let Err(e) = self.consumer.subscribe(&[self.topic.as_str()]) {
-            self.consumer
-                .context()
-                .error(format!("subscribing again to {}: {e}", self.topic));
-        }
     }
 
     fn seek_consumer(&mut self, partition: u32, offset: u64) -> Result<(), SourceError> {
@@ -395,24 +321,6 @@ impl KafkaSource {
 struct Cursor {
     /// The next offset to deliver.
     next: u64,
-    /// Whether the fetch stream was seen at or below `next` since the last
-    /// positioning, so that a jump past `next` is a real hole in the log.
-    contiguous: bool,
-    /// How far back the next corrective seek goes.
-    step: u64,
-    /// The corrective seeks reached offset 0 (or there was nothing before).
-    from_start: bool,
-}
-
-impl Cursor {
-    fn at(next: u64) -> Cursor {
-        Cursor {
-            next,
-            contiguous: false,
-            step: 1,
-            from_start: next == 0,
-        }
-    }
 }
 
 impl Source for KafkaSource {
@@ -439,7 +347,7 @@ impl Source for KafkaSource {
         }
         self.early.retain(|r| r.partition != partition);
         self.seek_consumer(partition, offset)?;
-        self.cursors.insert(partition, Cursor::at(offset));
+        self.cursors.insert(partition, Cursor { next: offset });
         Ok(())
     }
 
@@ -482,14 +390,11 @@ impl Source for KafkaSource {
     }
 
     /// The consumer's position: librdkafka moves it past transaction
-    /// markers and aborted records, which it never hands over. Only once
-    /// the partition's stream is known to be in order here, and nothing
-    /// fetched waits to be delivered.
+    /// markers and aborted records, which it never hands over. Only while
+    /// nothing fetched waits to be delivered.
     fn position(&mut self, partition: u32) -> Option<u64> {
         let cursor = self.cursors.get(&partition)?;
-        if !(cursor.contiguous || cursor.from_start)
-            || self.early.iter().any(|r| r.partition == partition)
-        {
+        if self.early.iter().any(|r| r.partition == partition) {
             return None;
         }
         let tpl = self.consumer.position().ok()?;
