@@ -1,5 +1,5 @@
 //! The Kafka path end to end, against the real Kafka-protocol broker that
-//! the test command starts on 127.0.0.1 (Tansu): publish, project in a
+//! the test command starts on 127.0.0.1 (Nisshi): publish, project in a
 //! consumer group, dead-letter topic, crashes, and a member dying.
 
 use ledger_e2e::{
@@ -1367,7 +1367,8 @@ fn a_secured_cluster_projects_alike_and_bad_credentials_fail_fast() {
         .expect("the test broker's password")
         .to_string();
     let dir = tempfile::tempdir().unwrap();
-    let demo = demo(dir.path(), 120, 3);
+    let signed = signed_demo(dir.path(), 120, 3);
+    let demo = dir.path().join("demo");
     let topic = unique_topic("secured");
     let c = config.to_str().unwrap();
     let o = run(&[
@@ -1381,7 +1382,7 @@ fn a_secured_cluster_projects_alike_and_bad_credentials_fail_fast() {
         c,
     ]);
     assert!(o.status.success(), "topics create: {}", stderr(&o));
-    let events = demo.join("events.jsonl");
+    let events = signed;
     let o = run(&[
         "publish",
         "--brokers",
@@ -1414,7 +1415,11 @@ fn a_secured_cluster_projects_alike_and_bad_credentials_fail_fast() {
         Duration::from_secs(120),
     );
     assert!(o.status.success(), "project: {}", stderr(&o));
-    assert_eq!(accounts(&data), accounts(&demo));
+    let want = accounts(&demo);
+    assert!(
+        accounts(&data) == want,
+        "the secured cluster projects otherwise"
+    );
     // A Python processor's producer with the same settings.
     let python_topic = unique_topic("secured-python");
     let o = run(&[
@@ -1458,7 +1463,10 @@ fn a_secured_cluster_projects_alike_and_bad_credentials_fail_fast() {
         Duration::from_secs(120),
     );
     assert!(o.status.success(), "project: {}", stderr(&o));
-    assert_eq!(accounts(&from_python), accounts(&demo));
+    assert!(
+        accounts(&from_python) == want,
+        "the Python producer's records project otherwise"
+    );
 
     // A wrong password, and a certificate the client's CA did not sign.
     let wrong = dir.path().join("wrong-password.properties");

@@ -11,8 +11,9 @@
 //! and so is a secret given on the command line. Secrets never reach a
 //! log or an error ([`is_secret`], [`Cluster::describe`]).
 
-use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext};
 use std::path::{Path, PathBuf};
@@ -152,7 +153,10 @@ pub enum ConfigError {
 #[derive(Default)]
 struct Probe(Mutex<Vec<(RDKafkaErrorCode, String)>>);
 
-impl ConsumerContext for Probe {}
+impl ProducerContext for Probe {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &DeliveryResult<'_>, _: ()) {}
+}
 
 impl ClientContext for Probe {
     fn error(&self, error: KafkaError, reason: &str) {
@@ -274,13 +278,18 @@ impl Cluster {
             brokers: self.brokers.clone(),
             reason,
         };
-        let client: BaseConsumer<Probe> = self
+        // A producer's poll serves librdkafka's main queue, where the
+        // error events arrive.
+        let client: BaseProducer<Probe> = self
             .client_config()
             .create_with_context(Probe::default())
             .map_err(|e| config_error(&e))?;
         let deadline = Instant::now() + within;
         loop {
-            let answer = client.fetch_metadata(None, Duration::from_millis(500));
+            let answer = client
+                .client()
+                .fetch_metadata(None, Duration::from_millis(500));
+            client.poll(Duration::ZERO);
             let seen: Vec<(RDKafkaErrorCode, String)> = client
                 .context()
                 .0
@@ -288,14 +297,21 @@ impl Cluster {
                 .map(|s| s.clone())
                 .unwrap_or_default();
             // Authentication and TLS failures do not get better by waiting.
-            if let Some((code, reason)) = seen.iter().find(|(c, _)| {
-                matches!(c, RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SSL)
-            }) {
-                let what = if *code == RDKafkaErrorCode::SSL {
-                    "TLS"
-                } else {
-                    "SASL authentication"
-                };
+            // librdkafka reports a failed TLS handshake as a transport error,
+            // so its text says which it was.
+            let decisive = seen.iter().find_map(|(code, reason)| {
+                let tls = *code == RDKafkaErrorCode::SSL
+                    || reason.contains("SSL handshake failed")
+                    || reason.contains("certificate verify failed");
+                let sasl = *code == RDKafkaErrorCode::Authentication
+                    || reason.contains("SASL authentication error");
+                match (tls, sasl) {
+                    (true, _) => Some(("TLS", reason)),
+                    (_, true) => Some(("SASL authentication", reason)),
+                    _ => None,
+                }
+            });
+            if let Some((what, reason)) = decisive {
                 return Err(fail(format!("{what} failed: {reason}")));
             }
             match answer {

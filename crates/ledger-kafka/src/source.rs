@@ -23,9 +23,9 @@ pub type ResumeAt = Arc<dyn Fn(u32) -> u64 + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct SourceOptions {
-    /// librdkafka's `fetch.wait.max.ms`. Its default of 500 ms makes a
-    /// consumer that has caught up wait half a second per fetch; 10 ms
-    /// consumed about ten times faster against Tansu here.
+    /// librdkafka's `fetch.wait.max.ms`: how long a broker may hold a
+    /// fetch that has no data yet (a caught-up projector's rhythm), unless
+    /// the deployment's settings give it.
     pub fetch_wait_max_ms: u32,
     /// How long a silent member keeps its partitions before the group
     /// gives them to the others.
@@ -513,8 +513,8 @@ pub fn read_from_start(
 
 /// Reads all of `topic` from the start: every record reaches `f(key,
 /// value)` until `idle` passes without one. For topics written only by the
-/// ledger, whose readers want everything there is (the broker's end
-/// offsets cannot say: Tansu 0.6 reports them too low).
+/// ledger, whose readers want everything there is, also what arrives
+/// while they read.
 pub fn read_all_quiet(
     cluster: &Cluster,
     topic: &str,

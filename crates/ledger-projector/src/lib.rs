@@ -139,10 +139,9 @@ impl Sink for EmbeddedOutputs<'_> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
-    /// Stop once every assigned partition reaches the end seen at start and
-    /// a poll finds nothing more. (The second condition because a broker's
-    /// end offsets can lag its log: Tansu 0.6 reports the last batch's first
-    /// offset + 1.)
+    /// Stop once every assigned partition reaches the end seen at start
+    /// (Kafka's last stable offset; [`Source::position`] past transaction
+    /// markers counts) and a poll finds nothing more.
     EndAtStart,
     /// Keep polling until the stop flag is set.
     Stopped,

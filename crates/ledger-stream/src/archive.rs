@@ -16,10 +16,10 @@
 //! range `[start, end)` once except those in the range's `gaps`;
 //! partitions may interleave. A gap is a run of offsets that hold no
 //! record a consumer sees: a transactional producer's commit and abort
-//! markers and its aborted records (version 2; version 1 had no gaps). The ranges close
-//! the file because an export learns where a topic ends only by reading
-//! it (a broker's high watermark can lag: Tansu 0.6 reports the last
-//! batch's first offset + 1). `link` chains every line to the
+//! markers and its aborted records (version 2; version 1 had no gaps).
+//! The ranges close the file because an export learns where a topic ends
+//! only by reading it (records may arrive past the end offsets it saw at
+//! the start). `link` chains every line to the
 //! one before: the first record's previous link is SHA-256 of the header
 //! line, and `link = SHA-256(previous ‖ partition u32 BE ‖ offset u64 BE ‖
 //! timestamp i64 BE ‖ key length u32 BE ‖ key ‖ value length u32 BE ‖

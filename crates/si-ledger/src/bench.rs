@@ -331,7 +331,7 @@ fn signing(ctx: &Context) -> Result<(Context, Option<crate::trust::Authorities>)
 
 #[derive(Args)]
 pub struct KafkaArgs {
-    /// Bootstrap brokers of the broker to measure (the local Tansu).
+    /// Bootstrap brokers of the cluster to measure (the local Nisshi).
     #[arg(long)]
     pub brokers: String,
     #[command(flatten)]
@@ -341,29 +341,63 @@ pub struct KafkaArgs {
     pub fetch_wait_max_ms: u32,
     #[command(flatten)]
     pub kafka: crate::cluster::ClientArgs,
+    /// A second cluster measured in the same run, the same events: a
+    /// secured one (TLS, SASL) with its own client settings.
+    #[arg(long, requires = "secure_kafka_config")]
+    pub secure_brokers: Option<String>,
+    /// The client settings of --secure-brokers (a properties file, as
+    /// --kafka-config).
+    #[arg(long, value_name = "FILE", requires = "secure_brokers")]
+    pub secure_kafka_config: Option<std::path::PathBuf>,
 }
 
-/// `si-ledger bench kafka`: on one set of events, (1) publisher throughput,
-/// (2) a bare consumer's rate, (3) the Kafka-path projector's rate and (4)
-/// the embedded-path projector's rate.
+/// One cluster's figures in `bench kafka`.
+struct OnKafka {
+    name: &'static str,
+    cluster: ledger_kafka::Cluster,
+    topic: String,
+    publisher: Option<ledger_kafka::Publisher>,
+    publish_secs: f64,
+}
+
+/// `si-ledger bench kafka`: on one set of events, per cluster (the plain
+/// one, and the secured one if given), (1) publisher throughput, (2) a
+/// bare consumer's rate, (3) the Kafka-path projector's rate; and (4) the
+/// embedded-path projector's rate, which each Kafka rate is compared with.
 pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     let (ctx, auth) = signing(ctx)?;
     let ctx = &ctx;
     let tmp = tempfile::tempdir()?;
     let participants = args.population.participants();
-    let topic = format!(
-        "bench-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_millis()
-    );
     let times =
         ledger_kafka::timestamp_configs(&ctx.record_times, chrono::Utc::now().timestamp_millis());
-    let cluster = args.kafka.cluster(&args.brokers)?;
-    ledger_kafka::create_topics(&cluster, &topic, args.population.partitions, 1, &times)?;
+    let mut clusters = vec![("kafka", args.kafka.cluster(&args.brokers)?)];
+    if let (Some(brokers), Some(config)) = (&args.secure_brokers, &args.secure_kafka_config) {
+        let secure = crate::cluster::ClientArgs {
+            kafka_config: Some(config.clone()),
+            kafka_setting: Vec::new(),
+        };
+        clusters.push(("tls", secure.cluster(brokers)?));
+    }
+    let mut runs = Vec::new();
+    for (name, cluster) in clusters {
+        let topic = format!(
+            "bench-{name}-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_millis()
+        );
+        ledger_kafka::create_topics(&cluster, &topic, args.population.partitions, 1, &times)?;
+        let publisher = Some(ledger_kafka::Publisher::new(&cluster, &topic)?);
+        runs.push(OnKafka {
+            name,
+            cluster,
+            topic,
+            publisher,
+            publish_secs: 0.0,
+        });
+    }
     let log = EmbeddedLog::open_or_create(&tmp.path().join("log"), args.population.partitions)?;
     let mut appender = log.appender()?;
-    let mut publisher = ledger_kafka::Publisher::new(&cluster, &topic)?;
-    let mut publish_secs = 0.0;
     let mut n = 0usize;
     generate(
         ctx,
@@ -376,28 +410,18 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
             appender.append(&recs)?;
             let kafka: Vec<(&[u8], Option<i64>, &[u8])> =
                 recs.iter().map(|(k, t, v)| (*k, Some(*t), *v)).collect();
-            let t0 = Instant::now();
-            publisher.publish(&kafka)?;
-            publish_secs += t0.elapsed().as_secs_f64();
+            for run in &mut runs {
+                let t0 = Instant::now();
+                if let Some(p) = run.publisher.as_mut() {
+                    p.publish(&kafka)?;
+                }
+                run.publish_secs += t0.elapsed().as_secs_f64();
+            }
             n += chunk.len();
             Ok(())
         },
     )?;
     drop(appender);
-    drop(publisher);
-    let publish_eps = n as f64 / publish_secs;
-    eprintln!("published {n} events to {topic}: {publish_eps:.0} events/s");
-
-    let t0 = Instant::now();
-    let consumed = ledger_kafka::drain(
-        &cluster,
-        &topic,
-        args.population.partitions,
-        n as u64,
-        args.fetch_wait_max_ms,
-    )?;
-    let raw_consume_eps = consumed as f64 / t0.elapsed().as_secs_f64();
-    eprintln!("bare consumer: {consumed} records, {raw_consume_eps:.0} records/s");
 
     let opts = Options {
         batch_size: args.population.batch_size.max(1),
@@ -405,41 +429,81 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
         signer: auth.as_ref().map(|a| a.key("projector")),
         ..Options::default()
     };
-    let store = LedgerStore::open(&tmp.path().join("kafka-store"))?;
-    let resume_store = store.clone();
-    let resume: ledger_kafka::ResumeAt =
-        std::sync::Arc::new(move |p| resume_store.offset(p).ok().flatten().unwrap_or(0));
-    let source_opts = ledger_kafka::SourceOptions {
-        fetch_wait_max_ms: args.fetch_wait_max_ms,
-        ..Default::default()
-    };
-    let mut source =
-        ledger_kafka::KafkaSource::new(&cluster, &topic, "bench", resume, &source_opts)?;
-    // Dead letters go to the topic's .dlq, as in `si-ledger project`.
-    let mut outputs = ledger_kafka::KafkaOutputs::new(&cluster, &topic)?;
-    let t0 = Instant::now();
-    let k = ledger_projector::run_with_sink(
-        ctx,
-        &mut source,
-        &store,
-        &mut outputs,
-        &opts,
-        &AtomicBool::new(false),
-        |_| {},
-    )?;
-    let kafka_eps = k.records as f64 / t0.elapsed().as_secs_f64();
-    drop(source);
-    eprintln!("kafka projector: {}", crate::common::totals_line(&k));
-
     let store = LedgerStore::open(&tmp.path().join("embedded-store"))?;
     let (e, embedded_eps) = timed_projection(ctx, &log, &store, &opts)?;
     eprintln!("embedded projector: {}", crate::common::totals_line(&e));
-    if (k.applied, k.duplicates, k.dead_letters) != (e.applied, e.duplicates, e.dead_letters) {
-        anyhow::bail!("the Kafka and embedded projections disagree: {k:?} vs {e:?}");
+    let mut line = Vec::new();
+    let mut figures = Vec::new();
+    for run in &mut runs {
+        drop(run.publisher.take());
+        let publish_eps = n as f64 / run.publish_secs;
+        eprintln!(
+            "{}: published {n} events to {}: {publish_eps:.0} events/s",
+            run.name, run.topic
+        );
+        let t0 = Instant::now();
+        let consumed = ledger_kafka::drain(
+            &run.cluster,
+            &run.topic,
+            args.population.partitions,
+            n as u64,
+            args.fetch_wait_max_ms,
+        )?;
+        let raw_consume_eps = consumed as f64 / t0.elapsed().as_secs_f64();
+        eprintln!(
+            "{}: bare consumer: {consumed} records, {raw_consume_eps:.0} records/s",
+            run.name
+        );
+        let store = LedgerStore::open(&tmp.path().join(format!("{}-store", run.name)))?;
+        let resume_store = store.clone();
+        let resume: ledger_kafka::ResumeAt =
+            std::sync::Arc::new(move |p| resume_store.offset(p).ok().flatten().unwrap_or(0));
+        let source_opts = ledger_kafka::SourceOptions {
+            fetch_wait_max_ms: args.fetch_wait_max_ms,
+            ..Default::default()
+        };
+        let mut source = ledger_kafka::KafkaSource::new(
+            &run.cluster,
+            &run.topic,
+            "bench",
+            resume,
+            &source_opts,
+        )?;
+        // Dead letters go to the topic's .dlq, as in `si-ledger project`.
+        let mut outputs = ledger_kafka::KafkaOutputs::new(&run.cluster, &run.topic)?;
+        let t0 = Instant::now();
+        let k = ledger_projector::run_with_sink(
+            ctx,
+            &mut source,
+            &store,
+            &mut outputs,
+            &opts,
+            &AtomicBool::new(false),
+            |_| {},
+        )?;
+        let kafka_eps = k.records as f64 / t0.elapsed().as_secs_f64();
+        drop(source);
+        eprintln!("{} projector: {}", run.name, crate::common::totals_line(&k));
+        if (k.applied, k.duplicates, k.dead_letters) != (e.applied, e.duplicates, e.dead_letters) {
+            anyhow::bail!(
+                "the {} and embedded projections disagree: {k:?} vs {e:?}",
+                run.name
+            );
+        }
+        line.push(format!(
+            "{}_ratio={:.3}",
+            run.name,
+            kafka_eps / embedded_eps
+        ));
+        figures.push(format!(
+            "{0}_eps={kafka_eps:.0} {0}_raw_consume_eps={raw_consume_eps:.0} {0}_publish_eps={publish_eps:.0}",
+            run.name
+        ));
     }
     println!(
-        "kafka_ratio={:.3} kafka_eps={kafka_eps:.0} embedded_eps={embedded_eps:.0} raw_consume_eps={raw_consume_eps:.0} publish_eps={publish_eps:.0}",
-        kafka_eps / embedded_eps
+        "{} {} embedded_eps={embedded_eps:.0}",
+        line.join(" "),
+        figures.join(" ")
     );
     Ok(0)
 }
