@@ -23,10 +23,6 @@ pub type ResumeAt = Arc<dyn Fn(u32) -> u64 + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct SourceOptions {
-    /// librdkafka's `fetch.wait.max.ms`: how long a broker may hold a
-    /// fetch that has no data yet (a caught-up projector's rhythm), unless
-    /// the deployment's settings give it.
-    pub fetch_wait_max_ms: u32,
     /// How long a silent member keeps its partitions before the group
     /// gives them to the others.
     pub session_timeout_ms: u32,
@@ -37,7 +33,6 @@ pub struct SourceOptions {
 impl Default for SourceOptions {
     fn default() -> Self {
         SourceOptions {
-            fetch_wait_max_ms: 10,
             session_timeout_ms: 10_000,
             assignment_wait: Duration::from_secs(60),
         }
@@ -140,6 +135,16 @@ fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
     }
 }
 
+/// Whether a consumer error means a fetched batch cannot be decoded.
+fn undecodable(e: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as C;
+    matches!(
+        e,
+        KafkaError::MessageConsumption(C::BadCompression | C::BadMessage | C::NotImplemented)
+            | KafkaError::MessageConsumptionFatal(_)
+    )
+}
+
 fn kafka(e: KafkaError) -> SourceError {
     SourceError::Other(format!("kafka: {e}"))
 }
@@ -167,11 +172,6 @@ impl KafkaSource {
             // last stable offset as the end (issue 16).
             .set("isolation.level", "read_committed");
         Cluster::default_to(&mut config, "partition.assignment.strategy", "range");
-        Cluster::default_to(
-            &mut config,
-            "fetch.wait.max.ms",
-            &opts.fetch_wait_max_ms.to_string(),
-        );
         Cluster::default_to(
             &mut config,
             "session.timeout.ms",
@@ -249,6 +249,14 @@ impl KafkaSource {
         match polled {
             None => Ok(None),
             Some(Ok(record)) => self.admit(record),
+            // A batch the client cannot decode (a codec it was built
+            // without, a corrupt batch) would be fetched again and again:
+            // the projector stops and says so rather than wait forever.
+            Some(Err(e)) if undecodable(&e) => Err(SourceError::Other(format!(
+                "kafka: a record batch of {} cannot be decoded ({e}); nothing after it in that \
+                 partition can be read",
+                self.topic
+            ))),
             // librdkafka retries broker and network faults itself; they are
             // reported here for information only.
             Some(Err(e)) => {
@@ -471,18 +479,12 @@ fn from_start(
     topic: &str,
     partitions: u32,
     group: &str,
-    fetch_wait_max_ms: u32,
 ) -> Result<BaseConsumer, SourceError> {
     let mut config = cluster.client_config();
     config
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed");
-    Cluster::default_to(
-        &mut config,
-        "fetch.wait.max.ms",
-        &fetch_wait_max_ms.to_string(),
-    );
     let consumer: BaseConsumer = config.create().map_err(kafka)?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions as i32 {
@@ -537,7 +539,7 @@ fn read_until(
 ) -> Result<bool, SourceError> {
     use rdkafka::message::Message as _;
     let partitions = Watermarks::new(cluster, topic)?.partitions()?;
-    let consumer = from_start(cluster, topic, partitions, "si-ledger-reader", 500)?;
+    let consumer = from_start(cluster, topic, partitions, "si-ledger-reader")?;
     let mut last = Instant::now();
     loop {
         match consumer.poll(Duration::from_millis(100)) {
@@ -562,15 +564,8 @@ pub fn drain(
     topic: &str,
     partitions: u32,
     expect: u64,
-    fetch_wait_max_ms: u32,
 ) -> Result<u64, SourceError> {
-    let consumer = from_start(
-        cluster,
-        topic,
-        partitions,
-        "si-ledger-drain",
-        fetch_wait_max_ms,
-    )?;
+    let consumer = from_start(cluster, topic, partitions, "si-ledger-drain")?;
     let mut n = 0;
     let mut idle = Instant::now();
     while n < expect {

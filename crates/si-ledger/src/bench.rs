@@ -336,9 +336,6 @@ pub struct KafkaArgs {
     pub brokers: String,
     #[command(flatten)]
     pub population: Population,
-    /// librdkafka's fetch.wait.max.ms for the consumers.
-    #[arg(long, default_value_t = 10)]
-    pub fetch_wait_max_ms: u32,
     #[command(flatten)]
     pub kafka: crate::cluster::ClientArgs,
     /// A second cluster measured in the same run, the same events: a
@@ -447,7 +444,6 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
             &run.topic,
             args.population.partitions,
             n as u64,
-            args.fetch_wait_max_ms,
         )?;
         let raw_consume_eps = consumed as f64 / t0.elapsed().as_secs_f64();
         eprintln!(
@@ -458,10 +454,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
         let resume_store = store.clone();
         let resume: ledger_kafka::ResumeAt =
             std::sync::Arc::new(move |p| resume_store.offset(p).ok().flatten().unwrap_or(0));
-        let source_opts = ledger_kafka::SourceOptions {
-            fetch_wait_max_ms: args.fetch_wait_max_ms,
-            ..Default::default()
-        };
+        let source_opts = ledger_kafka::SourceOptions::default();
         let mut source = ledger_kafka::KafkaSource::new(
             &run.cluster,
             &run.topic,

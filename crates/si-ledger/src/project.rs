@@ -48,9 +48,6 @@ pub struct ProjectArgs {
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR", requires = "brokers")]
     pub metrics: Option<String>,
-    /// librdkafka's fetch.wait.max.ms: how long a fetch waits for data.
-    #[arg(long, default_value_t = 10)]
-    pub fetch_wait_max_ms: u32,
     /// Records per atomic store write.
     #[arg(long, default_value_t = ledger_projector::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
@@ -173,11 +170,7 @@ fn project_kafka(
             }
         }
     });
-    let opts = SourceOptions {
-        fetch_wait_max_ms: args.fetch_wait_max_ms,
-        ..SourceOptions::default()
-    };
-    let mut source = KafkaSource::new(cluster, topic, group, resume, &opts)
+    let mut source = KafkaSource::new(cluster, topic, group, resume, &SourceOptions::default())
         .with_context(|| format!("joining group {group} on {topic}"))?;
     let mut sink = KafkaOutputs::new(cluster, topic)?;
     let stop = stop_on_signals()?;
