@@ -31,7 +31,7 @@ const MARKER: &str = ".si-ledger-demo";
 /// How the demo signs and judges: its keys by kind, the projector's key,
 /// and the trust file.
 struct Signing {
-    keys: publish::KeyRing,
+    keys: crate::trust::KeyRing,
     projector: Option<std::sync::Arc<ledger_core::authority::Signer>>,
     text: String,
     policy: ledger_core::Policy,
@@ -72,7 +72,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
             }
             (
                 Signing {
-                    keys: publish::KeyRing::one(signer.clone()),
+                    keys: crate::trust::KeyRing::one(signer.clone()),
                     projector: signer,
                     text: choice.text.clone(),
                     policy: choice.policy.clone(),

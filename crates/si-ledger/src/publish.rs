@@ -3,6 +3,7 @@
 //! line is reported with its number, field and reason; nothing invalid is
 //! published.
 
+use crate::input::{text_line, MAX_LINE};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use ledger_stream::{Appender, EmbeddedLog};
@@ -90,29 +91,6 @@ pub struct PublishSummary {
     pub dry_run: bool,
 }
 
-/// Which key signs which privileged kinds when lines are published: one
-/// key for all (`--signing-key`), or one per authority (the demo).
-#[derive(Default, Clone)]
-pub struct KeyRing(pub Vec<(std::sync::Arc<ledger_core::authority::Signer>, Vec<String>)>);
-
-impl KeyRing {
-    /// One key for every privileged kind.
-    pub fn one(signer: Option<std::sync::Arc<ledger_core::authority::Signer>>) -> KeyRing {
-        let kinds: Vec<String> = ledger_core::authority::PRIVILEGED_KINDS
-            .iter()
-            .map(|(k, _)| k.to_string())
-            .collect();
-        KeyRing(signer.into_iter().map(|s| (s, kinds.clone())).collect())
-    }
-
-    pub fn for_kind(&self, kind: &str) -> Option<&ledger_core::authority::Signer> {
-        self.0
-            .iter()
-            .find(|(_, kinds)| kinds.iter().any(|k| k == kind))
-            .map(|(s, _)| s.as_ref())
-    }
-}
-
 /// The publish sink for a Kafka topic: one acknowledged send per chunk.
 pub struct KafkaSink(pub ledger_kafka::Publisher);
 
@@ -133,7 +111,7 @@ pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
     } else {
         Some(args.to.sink()?)
     };
-    let keys = KeyRing::one(crate::trust::signer()?);
+    let keys = crate::trust::KeyRing::one(crate::trust::signer()?);
     let summary = publish_lines(ctx, &keys, input, sink.as_deref_mut(), |line, e| {
         eprintln!("line {line}: {e}");
     })?;
@@ -171,69 +149,6 @@ pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
     Ok(if summary.refused > 0 { 2 } else { 0 })
 }
 
-/// The longest line `publish` reads: a record larger than this could not
-/// be appended to a Kafka topic with default limits anyway.
-pub const MAX_LINE: usize = 1 << 20;
-
-/// Reads one line (without its `\n`) into `buf`, keeping at most `max`
-/// bytes of it, so that a file without line ends cannot exhaust memory.
-/// Returns the line's whole length, or `None` at the end of the input.
-pub fn read_line(
-    input: &mut impl BufRead,
-    max: usize,
-    buf: &mut Vec<u8>,
-) -> std::io::Result<Option<usize>> {
-    buf.clear();
-    let mut len = 0usize;
-    let mut any = false;
-    loop {
-        let available = match input.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(any.then_some(len));
-        }
-        any = true;
-        let (part, used, done) = match available.iter().position(|b| *b == b'\n') {
-            Some(i) => (&available[..i], i + 1, true),
-            None => (available, available.len(), false),
-        };
-        let room = max.saturating_sub(buf.len()).min(part.len());
-        buf.extend_from_slice(&part[..room]);
-        len = len.saturating_add(part.len());
-        input.consume(used);
-        if done {
-            return Ok(Some(len));
-        }
-    }
-}
-
-/// One line of an input file as text: without its `\r` (files from
-/// Windows end lines with CR LF) and, on the first line, without a UTF-8
-/// byte-order mark. A line that is not UTF-8 is refused, naming the first
-/// bad byte and the likely cause.
-pub fn text_line(bytes: &[u8], first: bool) -> Result<&str, ledger_proto::LineError> {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    let bytes = match first {
-        true => bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes),
-        false => bytes,
-    };
-    std::str::from_utf8(bytes).map_err(|e| {
-        let at = e.valid_up_to();
-        ledger_proto::LineError {
-            field: "(line)".into(),
-            reason: format!(
-                "not UTF-8: byte 0x{:02X} at column {} does not decode (a file saved as \
-                 Windows-1251 or another code page? save it as UTF-8)",
-                bytes[at],
-                at + 1
-            ),
-        }
-    })
-}
-
 pub fn open_appender(dir: &Path, partitions: u32) -> Result<Appender> {
     let log = EmbeddedLog::open_or_create(dir, partitions)
         .with_context(|| format!("opening log {}", dir.display()))?;
@@ -244,7 +159,7 @@ pub fn open_appender(dir: &Path, partitions: u32) -> Result<Appender> {
 /// are skipped; `refuse(line_number, error)` hears of every refused line.
 pub fn publish_lines<S: RecordSink + ?Sized>(
     ctx: &ledger_core::Context,
-    keys: &KeyRing,
+    keys: &crate::trust::KeyRing,
     input: impl BufRead,
     mut sink: Option<&mut S>,
     mut refuse: impl FnMut(u64, &ledger_proto::LineError),
@@ -265,7 +180,7 @@ pub fn publish_lines<S: RecordSink + ?Sized>(
     let mut input = input;
     let mut bytes = Vec::new();
     for n in 1u64.. {
-        let Some(len) = read_line(&mut input, MAX_LINE, &mut bytes)
+        let Some(len) = crate::input::read_line(&mut input, MAX_LINE, &mut bytes)
             .with_context(|| format!("reading line {n}"))?
         else {
             break;

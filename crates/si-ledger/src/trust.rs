@@ -388,8 +388,8 @@ pub fn sign(args: &SignArgs) -> Result<i32> {
         // As `publish` reads: a line not UTF-8 is reported by number and
         // copied as it came; one over the limit is reported, not copied
         // (only its first MiB was read: a cut line is no record).
-        let max = crate::publish::MAX_LINE;
-        let Some(len) = crate::publish::read_line(&mut input, max, &mut bytes)
+        let max = crate::input::MAX_LINE;
+        let Some(len) = crate::input::read_line(&mut input, max, &mut bytes)
             .with_context(|| format!("reading line {n}"))?
         else {
             break;
@@ -401,7 +401,7 @@ pub fn sign(args: &SignArgs) -> Result<i32> {
             );
             continue;
         }
-        let parsed = match crate::publish::text_line(&bytes, n == 1) {
+        let parsed = match crate::input::text_line(&bytes, n == 1) {
             Err(e) => Err(e.to_string()),
             Ok(t) if t.trim().is_empty() => {
                 out.write_all(&bytes)?;
@@ -487,8 +487,8 @@ impl Authorities {
     }
 
     /// Each authority's key for its kinds.
-    pub fn keyring(&self) -> crate::publish::KeyRing {
-        crate::publish::KeyRing(
+    pub fn keyring(&self) -> KeyRing {
+        KeyRing(
             authority::default_authorities()
                 .into_iter()
                 .map(|(name, kinds)| {
@@ -511,5 +511,28 @@ impl Authorities {
         let path = dir.join("trust.toml");
         std::fs::write(&path, &self.text)?;
         Ok(path)
+    }
+}
+
+/// Which key signs which privileged kinds when lines are published: one
+/// key for all (`--signing-key`), or one per authority (the demo).
+#[derive(Default, Clone)]
+pub struct KeyRing(pub Vec<(std::sync::Arc<ledger_core::authority::Signer>, Vec<String>)>);
+
+impl KeyRing {
+    /// One key for every privileged kind.
+    pub fn one(signer: Option<std::sync::Arc<ledger_core::authority::Signer>>) -> KeyRing {
+        let kinds: Vec<String> = ledger_core::authority::PRIVILEGED_KINDS
+            .iter()
+            .map(|(k, _)| k.to_string())
+            .collect();
+        KeyRing(signer.into_iter().map(|s| (s, kinds.clone())).collect())
+    }
+
+    pub fn for_kind(&self, kind: &str) -> Option<&ledger_core::authority::Signer> {
+        self.0
+            .iter()
+            .find(|(_, kinds)| kinds.iter().any(|k| k == kind))
+            .map(|(s, _)| s.as_ref())
     }
 }
