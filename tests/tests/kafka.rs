@@ -141,35 +141,9 @@ fn kafka_projection_equals_the_embedded_one() {
     let live = digest(&data);
     assert_eq!(live, digest(&demo));
     // An auditor exports the topic and replays it offline, with no Kafka.
-    let archive = dir.path().join("topic.archive.jsonl");
-    let a = archive.to_str().unwrap();
     let brokers = kafka_brokers();
-    let o = run(&[
-        "export",
-        "--brokers",
-        &brokers,
-        "--topic",
-        &topic,
-        "--out",
-        a,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let offline = dir.path().join("offline");
-    let o = run(&[
-        "replay",
-        "--archive",
-        a,
-        "--data",
-        offline.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(
-        digest(&offline),
-        live,
-        "{}\n{}",
-        stdout(&run(&["digest", "--data", offline.to_str().unwrap()])),
-        stdout(&run(&["digest", "--data", data.to_str().unwrap()]))
-    );
+    let (_, offline) = exported_and_replayed(&brokers, &topic, dir.path());
+    assert_eq!(digest(&offline), live);
     let o = run(&[
         "verify",
         "--data",
@@ -180,6 +154,32 @@ fn kafka_projection_equals_the_embedded_one() {
         &topic,
     ]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}
+
+/// Exports `topic` to an archive (within two minutes: a hang is a fault)
+/// and replays the archive offline into a new data directory: both paths.
+fn exported_and_replayed(
+    brokers: &str,
+    topic: &str,
+    dir: &Path,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let archive = dir.join(format!("{topic}.archive.jsonl"));
+    let a = archive.to_str().unwrap();
+    let o = finishes(
+        &["export", "--brokers", brokers, "--topic", topic, "--out", a],
+        Duration::from_secs(120),
+    );
+    assert!(o.status.success(), "export: {}", stderr(&o));
+    let offline = dir.join(format!("{topic}.offline"));
+    let o = run(&[
+        "replay",
+        "--archive",
+        a,
+        "--data",
+        offline.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "replay: {}", stderr(&o));
+    (archive, offline)
 }
 
 #[test]
@@ -1314,32 +1314,10 @@ fn a_transactional_topic_projects_its_committed_records_only() {
         limit,
     );
     assert!(o.status.success(), "verify: {}{}", stdout(&o), stderr(&o));
-    // The archive records the gaps and replays to the same digest.
-    let archive = dir.path().join("tx.archive.jsonl");
-    let a = archive.to_str().unwrap();
-    let o = finishes(
-        &[
-            "export",
-            "--brokers",
-            &tx_brokers,
-            "--topic",
-            &tx,
-            "--out",
-            a,
-        ],
-        limit,
-    );
-    assert!(o.status.success(), "export: {}", stderr(&o));
-    let offline = dir.path().join("offline");
-    let o = run(&[
-        "replay",
-        "--archive",
-        a,
-        "--data",
-        offline.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    // Its archive replays to the same digest.
+    let (archive, offline) = exported_and_replayed(&tx_brokers, &tx, dir.path());
     assert_eq!(digest(&offline), digest(&live));
+    let a = archive.to_str().unwrap();
     let o = run(&["verify", "--data", live.to_str().unwrap(), "--archive", a]);
     assert!(
         o.status.success(),
