@@ -70,6 +70,11 @@ pub const REQUIRED: &[(&str, &[&str], &str)] = &[
         &["false"],
         "the ledger reads a partition's end from its offsets",
     ),
+    (
+        "queuing.strategy",
+        &["fifo"],
+        "records of one participant are published in order",
+    ),
 ];
 
 /// Keys given by their own flag, never as a setting.
@@ -114,14 +119,84 @@ const JAVA_ONLY: &[(&str, &str)] = &[
 ];
 
 /// Whether the value of `key` is secret: never in argv, logs or errors.
+///
+/// librdkafka's own sensitive properties (`_RK_SENSITIVE` in
+/// `rdkafka_conf.c`), and any key naming a password, secret or passphrase,
+/// a PEM text, or Java's JAAS line, under any alias or `topic.` prefix.
 pub fn is_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    k.contains("password")
-        || k.contains("secret")
-        || k.ends_with(".pem") && k.contains("key")
-        || k == "sasl.jaas.config"
-        || k == "sasl.oauthbearer.config"
-        || k == "ssl.key.pem"
+    const SENSITIVE: &[&str] = &[
+        "ssl.key.location",
+        "ssl.key.password",
+        "ssl.key.pem",
+        "ssl_key",
+        "ssl.ca.pem",
+        "ssl.keystore.password",
+        "sasl.username",
+        "sasl.password",
+        "sasl.oauthbearer.config",
+        "sasl.oauthbearer.client.secret",
+        "sasl.oauthbearer.assertion.private.key.file",
+        "sasl.oauthbearer.assertion.private.key.pem",
+        "sasl.jaas.config",
+    ];
+    let k = canonical(&key.to_ascii_lowercase());
+    SENSITIVE.contains(&k.as_str())
+        || ["password", "secret", "passphrase", "jaas", "credential"]
+            .iter()
+            .any(|w| k.contains(w))
+        || k.ends_with(".pem")
+}
+
+/// The name a setting is checked and kept under: librdkafka's aliases
+/// (CONFIGURATION.md) and its `topic.` prefix for topic settings mapped to
+/// one spelling, so that no other spelling gets around [`REQUIRED`] or
+/// the ledger's defaults.
+pub fn canonical(key: &str) -> String {
+    const ALIASES: &[(&str, &str)] = &[
+        ("metadata.broker.list", "bootstrap.servers"),
+        ("max.in.flight.requests.per.connection", "max.in.flight"),
+        ("sasl.mechanisms", "sasl.mechanism"),
+        (
+            "sasl.oauthbearer.client.id",
+            "sasl.oauthbearer.client.credentials.client.id",
+        ),
+        (
+            "sasl.oauthbearer.client.secret",
+            "sasl.oauthbearer.client.credentials.client.secret",
+        ),
+        ("fetch.message.max.bytes", "max.partition.fetch.bytes"),
+        ("queue.buffering.max.ms", "linger.ms"),
+        ("message.send.max.retries", "retries"),
+        ("compression.codec", "compression.type"),
+        ("request.required.acks", "acks"),
+        ("message.timeout.ms", "delivery.timeout.ms"),
+        ("auto.commit.enable", "enable.auto.commit"),
+    ];
+    let named = |key: &str| -> String {
+        ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == key)
+            .map_or(key, |(_, name)| name)
+            .to_string()
+    };
+    let key = key.trim();
+    // Global settings may start with "topic." too
+    // (`topic.metadata.refresh.interval.ms`): the prefix is dropped only
+    // from the topic settings the ledger guards or defaults.
+    match key.strip_prefix("topic.").map(named) {
+        Some(topic)
+            if REQUIRED.iter().any(|(k, _, _)| *k == topic)
+                || [
+                    "compression.type",
+                    "compression.level",
+                    "delivery.timeout.ms",
+                ]
+                .contains(&topic.as_str()) =>
+        {
+            topic
+        }
+        _ => named(key),
+    }
 }
 
 /// Why client settings are not taken.
@@ -129,8 +204,8 @@ pub fn is_secret(key: &str) -> bool {
 pub enum ConfigError {
     #[error("reading the Kafka client settings {path}: {reason}")]
     File { path: PathBuf, reason: String },
-    #[error("-X {0}: not key=value")]
-    NotAPair(String),
+    #[error("-X: an argument is not key=value (not shown: it may hold a secret)")]
+    NotAPair,
     #[error(
         "-X {0}: a secret on the command line is visible to every user of the machine (ps, \
          /proc); put it in the --kafka-config file (or the file SI_LEDGER_KAFKA_CONFIG names)"
@@ -199,9 +274,7 @@ impl Cluster {
             }
         }
         for pair in overrides {
-            let (k, v) = pair
-                .split_once('=')
-                .ok_or_else(|| ConfigError::NotAPair(mask_pair(pair)))?;
+            let (k, v) = pair.split_once('=').ok_or(ConfigError::NotAPair)?;
             let k = k.trim();
             if is_secret(k) {
                 return Err(ConfigError::SecretInArgv(k.to_string()));
@@ -215,7 +288,7 @@ impl Cluster {
     /// Adds one setting after the checks of [`Cluster::configured`] that
     /// need no librdkafka (which [`Cluster::configured`] runs at the end).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let key = key.trim();
+        let key = &canonical(key);
         let value = value.trim();
         if key == "sasl.jaas.config" {
             // The Java client's one-line credentials: take the username and
@@ -262,7 +335,51 @@ impl Cluster {
         self.client_config()
             .create::<BaseConsumer>()
             .map(drop)
-            .map_err(|e| config_error(&e))
+            .map_err(|e| self.scrubbed(config_error(&e)))?;
+        // A producer as the ledger's publishers are made: settings that
+        // conflict with an idempotent producer are refused now too.
+        let mut producer = self.client_config();
+        producer
+            .set("enable.idempotence", "true")
+            .set("acks", "all");
+        producer
+            .create::<BaseProducer>()
+            .map(drop)
+            .map_err(|e| self.scrubbed(config_error(&e)))
+    }
+
+    /// `e` with every secret value of these settings replaced by `***`
+    /// (librdkafka may quote part of a value it could not parse).
+    fn scrubbed(&self, e: ConfigError) -> ConfigError {
+        match e {
+            ConfigError::Invalid { key, why } => ConfigError::Invalid {
+                key,
+                why: self.scrub(&why),
+            },
+            ConfigError::Connect { brokers, reason } => ConfigError::Connect {
+                brokers,
+                reason: self.scrub(&reason),
+            },
+            other => other,
+        }
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (k, v) in &self.settings {
+            if is_secret(k) && v.len() >= 4 {
+                out = out.replace(v.as_str(), "***");
+                // A quoted tail of the value ("… beginning at: <rest>").
+                for (i, _) in v.char_indices().skip(1) {
+                    let tail = &v[i..];
+                    if tail.len() >= 8 && out.contains(tail) {
+                        out = out.replace(tail, "***");
+                        break;
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub fn brokers(&self) -> &str {
@@ -312,13 +429,15 @@ impl Cluster {
                 }
             });
             if let Some((what, reason)) = decisive {
-                return Err(fail(format!("{what} failed: {reason}")));
+                return Err(self.scrubbed(fail(format!("{what} failed: {reason}"))));
             }
             match answer {
                 Ok(_) => return Ok(()),
                 Err(e) if Instant::now() >= deadline => {
                     let last = seen.last().map(|(_, r)| r.as_str()).unwrap_or("");
-                    return Err(fail(format!("no answer within {within:?}: {e} {last}")));
+                    return Err(
+                        self.scrubbed(fail(format!("no answer within {within:?}: {e} {last}")))
+                    );
                 }
                 Err(_) => {}
             }
@@ -327,9 +446,10 @@ impl Cluster {
 
     /// The value given for `key`, if any.
     pub fn setting(&self, key: &str) -> Option<&str> {
+        let key = canonical(key);
         self.settings
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| *k == key)
             .map(|(_, v)| v.as_str())
     }
 
@@ -370,7 +490,8 @@ pub fn config_error(e: &KafkaError) -> ConfigError {
     match e {
         KafkaError::ClientConfig(_, desc, key, value) => ConfigError::Invalid {
             key: key.clone(),
-            why: if is_secret(key) || value.is_empty() {
+            // A value is shown only where it cannot be a credential.
+            why: if is_secret(key) || key.starts_with("sasl") || key.starts_with("ssl") {
                 desc.clone()
             } else {
                 format!("{desc} (value {value:?})")
@@ -384,13 +505,6 @@ pub fn config_error(e: &KafkaError) -> ConfigError {
             key: String::new(),
             why: other.to_string(),
         },
-    }
-}
-
-fn mask_pair(pair: &str) -> String {
-    match pair.split_once('=') {
-        Some((k, _)) if is_secret(k) => format!("{k}=***"),
-        _ => pair.to_string(),
     }
 }
 
@@ -491,6 +605,65 @@ mod tests {
         let e = Cluster::configured("b:1", None, &["ssl.truststore.location=x.jks".into()])
             .unwrap_err();
         assert!(e.to_string().contains("ssl.ca.location"), "{e}");
+    }
+
+    #[test]
+    fn aliases_and_the_topic_prefix_do_not_get_around_the_refusals() {
+        for pair in [
+            "topic.partitioner=consistent_random",
+            "topic.auto.offset.reset=latest",
+            "request.required.acks=1",
+            "topic.acks=0",
+            "auto.commit.enable=true",
+            "queuing.strategy=lifo",
+        ] {
+            let e = Cluster::configured("b:1", None, &[pair.into()]).unwrap_err();
+            assert!(matches!(e, ConfigError::Refused { .. }), "{pair}: {e}");
+        }
+        // The codec under its other name is the one the ledger's default yields to.
+        let c = Cluster::configured("b:1", None, &["compression.codec=lz4".into()]).unwrap();
+        let mut config = c.client_config();
+        Cluster::default_to(&mut config, "compression.type", "zstd");
+        assert_eq!(config.get("compression.type"), Some("lz4"));
+        // A global setting that starts with "topic." keeps its name.
+        let c = Cluster::configured(
+            "b:1",
+            None,
+            &["topic.metadata.refresh.interval.ms=1000".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            c.setting("topic.metadata.refresh.interval.ms"),
+            Some("1000")
+        );
+    }
+
+    #[test]
+    fn librdkafkas_sensitive_settings_are_secrets_under_every_spelling() {
+        for key in [
+            "sasl.password",
+            "topic.sasl.password",
+            "ssl.key.location",
+            "ssl.ca.pem",
+            "sasl.oauthbearer.assertion.private.key.passphrase",
+            "sasl.oauthbearer.client.secret",
+            "sasl.oauthbearer.client.credentials.client.secret",
+            "sasl.jaas.config",
+            "sasl.username",
+        ] {
+            assert!(is_secret(key), "{key}");
+            let e = Cluster::configured("b:1", None, &[format!("{key}=hunter22")]).unwrap_err();
+            assert!(!e.to_string().contains("hunter22"), "{key}: {e}");
+        }
+        let e = Cluster::configured("b:1", None, &["sasl.password:hunter22".into()]).unwrap_err();
+        assert!(!e.to_string().contains("hunter22"), "{e}");
+        assert!(!is_secret("compression.type"));
+    }
+
+    #[test]
+    fn a_setting_an_idempotent_producer_refuses_is_refused_up_front() {
+        let e = Cluster::configured("b:1", None, &["max.in.flight=10".into()]).unwrap_err();
+        assert!(e.to_string().contains("max.in.flight"), "{e}");
     }
 
     #[test]

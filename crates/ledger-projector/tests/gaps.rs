@@ -223,6 +223,22 @@ fn the_archive_records_the_gaps_and_replays_to_the_same_digest() {
     .unwrap();
     assert!(totals.unfinished.is_empty(), "{totals:?}");
     assert_eq!(replayed.digest().unwrap().0, direct.digest().unwrap().0);
+    // Gaps that overlap, or lie outside their range, are refused at open.
+    for forged in [
+        r#""gaps":[{"start":3,"end":4},{"start":3,"end":5},{"start":7,"end":8},{"start":11,"end":12}]"#,
+        r#""gaps":[{"start":3,"end":4},{"start":7,"end":8},{"start":11,"end":13}]"#,
+        r#""gaps":[{"start":4,"end":4},{"start":7,"end":8},{"start":11,"end":12}]"#,
+    ] {
+        let bad = text.replacen(
+            r#""gaps":[{"start":3,"end":4},{"start":7,"end":8},{"start":11,"end":12}]"#,
+            forged,
+            1,
+        );
+        assert_ne!(bad, text);
+        std::fs::write(&path, bad).unwrap();
+        let e = ArchiveSource::open(&path).err().expect("refused");
+        assert!(e.to_string().contains("gap ["), "{e}");
+    }
     // A record moved into a gap is refused, naming the line.
     let moved = text.replacen(r#""p":0,"o":4,"#, r#""p":0,"o":3,"#, 1);
     std::fs::write(&path, moved).unwrap();

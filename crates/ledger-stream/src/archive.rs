@@ -60,12 +60,20 @@ pub struct Gap {
 }
 
 impl Range {
-    /// `at`, or the end of the gaps that start at `at`.
-    fn past_gap(&self, mut at: u64) -> u64 {
-        while let Some(g) = self.gaps.iter().find(|g| g.start == at && g.end > at) {
-            at = g.end;
+    /// Why the gaps cannot be this range's: each must lie inside it, be
+    /// non-empty, and come after the one before without overlapping.
+    fn check_gaps(&self) -> Result<(), String> {
+        let mut after = self.start;
+        for g in &self.gaps {
+            if g.start < after || g.end <= g.start || g.end > self.end {
+                return Err(format!(
+                    "partition {}: gap [{}, {}) is not inside [{}, {}) after the gap before it",
+                    self.partition, g.start, g.end, self.start, self.end
+                ));
+            }
+            after = g.end;
         }
-        at
+        Ok(())
     }
 }
 
@@ -330,6 +338,8 @@ pub struct ArchiveSource {
     records: u64,
     /// Each partition's range, from the closing line.
     ranges: Vec<Range>,
+    /// Per partition, the index of its first gap not yet passed.
+    next_gap: BTreeMap<u32, usize>,
     /// The next offset each partition's lines must have.
     expect: BTreeMap<u32, u64>,
     /// Records below these offsets are skipped (the projector's seeks).
@@ -360,11 +370,19 @@ impl ArchiveSource {
             ));
         }
         let ranges = closing_ranges(path)?;
+        for r in &ranges {
+            if header.version < 2 && !r.gaps.is_empty() {
+                return Err(bad(1, "a version 1 archive has no gaps".into()));
+            }
+            r.check_gaps()
+                .map_err(|e| bad(1, format!("closing line: {e}")))?;
+        }
         Ok(ArchiveSource {
             lines,
             path: path.to_path_buf(),
             link: Sha256::digest(first.as_bytes()).into(),
             expect: ranges.iter().map(|r| (r.partition, r.start)).collect(),
+            next_gap: ranges.iter().map(|r| (r.partition, 0)).collect(),
             ranges,
             header,
             line_no: 1,
@@ -412,7 +430,7 @@ impl ArchiveSource {
                 )));
             }
             for r in &self.ranges {
-                if r.past_gap(self.expect[&r.partition]) != r.end {
+                if self.past_gaps(r.partition, self.expect[&r.partition]) != r.end {
                     return Err(self.bad(format!(
                         "partition {} stops at offset {}, its range ends at {}",
                         r.partition, self.expect[&r.partition], r.end
@@ -441,7 +459,7 @@ impl ArchiveSource {
                 "{place}: partition not in the closing line's ranges"
             )));
         };
-        let expected = self.past_gap(line.p, expected);
+        let expected = self.pass_gaps(line.p, expected);
         let link = record_link(&self.link, &record);
         if hex(&link) != line.link {
             return Err(self.bad(format!(
@@ -458,12 +476,38 @@ impl ArchiveSource {
         Ok(Some(record))
     }
 
-    /// `at`, or the end of `partition`'s gap that starts there.
-    fn past_gap(&self, partition: u32, at: u64) -> u64 {
-        self.ranges
-            .iter()
-            .find(|r| r.partition == partition)
-            .map_or(at, |r| r.past_gap(at))
+    /// `at`, or the end of `partition`'s gaps that start there (the gaps
+    /// are checked sorted at open; each is passed once).
+    fn past_gaps(&self, partition: u32, mut at: u64) -> u64 {
+        let (Some(r), Some(&i)) = (
+            self.ranges.iter().find(|r| r.partition == partition),
+            self.next_gap.get(&partition),
+        ) else {
+            return at;
+        };
+        for g in &r.gaps[i..] {
+            if g.start != at {
+                break;
+            }
+            at = g.end;
+        }
+        at
+    }
+
+    /// [`past_gaps`](Self::past_gaps), moving past them for good.
+    fn pass_gaps(&mut self, partition: u32, at: u64) -> u64 {
+        let to = self.past_gaps(partition, at);
+        if to != at {
+            if let (Some(r), Some(i)) = (
+                self.ranges.iter().find(|r| r.partition == partition),
+                self.next_gap.get_mut(&partition),
+            ) {
+                while r.gaps.get(*i).is_some_and(|g| g.end <= to) {
+                    *i += 1;
+                }
+            }
+        }
+        to
     }
 
     /// Reads to the end, checking everything; the number of records.
@@ -546,6 +590,6 @@ impl Source for ArchiveSource {
     /// The next offset past the gaps the archive records.
     fn position(&mut self, partition: u32) -> Option<u64> {
         let at = self.expect.get(&partition).copied()?;
-        Some(self.past_gap(partition, at))
+        Some(self.past_gaps(partition, at))
     }
 }
