@@ -491,12 +491,9 @@ impl PartitionReader {
                 other => other?,
             };
             match frame {
-                None => {
-                    // End of data, or a frame still being appended: come back
-                    // to this frame's start next time.
-                    r.seek(SeekFrom::Start(position)).map_err(io(&path))?;
-                    break;
-                }
+                // End of data, or a frame still being appended: come back
+                // to this frame's start next time.
+                None => break,
                 Some(rec) => {
                     if rec.offset != expected {
                         return Err(SourceError::Corrupt {
@@ -513,6 +510,12 @@ impl PartitionReader {
                 }
             }
         }
+        // No read-ahead is kept from one poll to the next: an appender may
+        // truncate a torn tail the buffer still holds and write other
+        // frames in its place (a projector's merge transfers, after a
+        // crash); the next poll reads them from the file. A seek of a
+        // BufReader drops its buffer.
+        r.seek(SeekFrom::Start(position)).map_err(io(&path))?;
         self.position = position;
         self.next_offset = expected;
         Ok(())

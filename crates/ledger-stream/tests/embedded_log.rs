@@ -185,3 +185,52 @@ proptest! {
         }
     }
 }
+
+/// A torn tail that a reader has already buffered, then truncated by an
+/// appender in the same process and written again (a projector forwarding
+/// a merge's transfers after a crash): the reader hands over the frame now
+/// in the file, not one pieced together from its stale buffer and the new
+/// bytes. Before, the record came back with the torn frame's timestamp.
+#[test]
+fn a_tail_rewritten_after_it_was_buffered_is_read_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open_or_create(dir.path(), 1).unwrap();
+    let recs: Vec<(Vec<u8>, i64, Vec<u8>)> = (0..10)
+        .map(|i| (b"k".to_vec(), i, format!("record {i}").into_bytes()))
+        .collect();
+    let borrowed: Vec<(&[u8], i64, &[u8])> = recs
+        .iter()
+        .map(|(k, t, v)| (k.as_slice(), *t, v.as_slice()))
+        .collect();
+    log.appender().unwrap().append(&borrowed).unwrap();
+    let path = dir.path().join("partition-00000.log");
+    let torn_at = std::fs::metadata(&path).unwrap().len();
+    let value = vec![b'v'; 200];
+    log.appender()
+        .unwrap()
+        .append(&[(b"k", 1_000, value.as_slice())])
+        .unwrap();
+    // A crash 40 bytes into that frame's write.
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(torn_at + 40).unwrap();
+    drop(f);
+    let mut src = log.source().unwrap();
+    let first = src.poll(3, Duration::ZERO).unwrap(); // buffers the whole file
+    assert_eq!(first.len(), 3);
+    // The same frame, written again at another time.
+    log.appender()
+        .unwrap()
+        .append(&[(b"k", 2_000, value.as_slice())])
+        .unwrap();
+    let mut rest = Vec::new();
+    loop {
+        let batch = src.poll(3, Duration::ZERO).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        rest.extend(batch);
+    }
+    assert_eq!(rest.len(), 8);
+    let last = rest.last().unwrap();
+    assert_eq!((last.offset, last.timestamp_ms), (10, 2_000));
+}
