@@ -239,6 +239,20 @@ impl ClientContext for Probe {
             seen.push((code, reason.to_string()));
         }
     }
+
+    /// A connection's failure is logged (`FAIL`) each time, while the error
+    /// event for it may be suppressed as a repeat: both are read. The
+    /// check reports the reason itself, so nothing is logged twice.
+    fn log(&self, _level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        if fac == "FAIL" {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push((
+                    RDKafkaErrorCode::BrokerTransportFailure,
+                    message.to_string(),
+                ));
+            }
+        }
+    }
 }
 
 /// Bootstrap brokers and the deployment's client settings.
