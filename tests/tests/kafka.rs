@@ -156,6 +156,25 @@ fn kafka_projection_equals_the_embedded_one() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
 }
 
+/// `project --until-end` of `topic` at `brokers` into `data` with `extra`
+/// arguments, which must finish within two minutes (a hang is a fault).
+fn project_to_end(brokers: &str, topic: &str, data: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "project",
+        "--brokers",
+        brokers,
+        "--topic",
+        topic,
+        "--group",
+        topic,
+        "--data",
+        data.to_str().unwrap(),
+        "--until-end",
+    ];
+    args.extend_from_slice(extra);
+    finishes(&args, Duration::from_secs(120))
+}
+
 /// Exports `topic` to an archive (within two minutes: a hang is a fault)
 /// and replays the archive offline into a new data directory: both paths.
 fn exported_and_replayed(
@@ -1261,21 +1280,7 @@ fn a_transactional_topic_projects_its_committed_records_only() {
     let mut projected = Vec::new();
     for (brokers, topic) in [(&tx_brokers, &tx), (&kafka_brokers(), &reference)] {
         let data = dir.path().join(topic);
-        let o = finishes(
-            &[
-                "project",
-                "--brokers",
-                brokers,
-                "--topic",
-                topic,
-                "--group",
-                topic,
-                "--data",
-                data.to_str().unwrap(),
-                "--until-end",
-            ],
-            limit,
-        );
+        let o = project_to_end(brokers, topic, &data, &[]);
         assert!(o.status.success(), "{topic}: {}", stderr(&o));
         projected.push(accounts(&data));
     }
@@ -1373,24 +1378,11 @@ fn a_secured_cluster_projects_alike_and_bad_credentials_fail_fast() {
     ]);
     assert_eq!(o.status.code(), Some(2), "publish: {}", stderr(&o));
     let data = dir.path().join("data");
-    let o = finishes(
-        &[
-            "project",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
-            "--group",
-            &topic,
-            "--data",
-            data.to_str().unwrap(),
-            "--until-end",
-            "--kafka-config",
-            c,
-            "-X",
-            "fetch.wait.max.ms=20",
-        ],
-        Duration::from_secs(120),
+    let o = project_to_end(
+        &brokers,
+        &topic,
+        &data,
+        &["--kafka-config", c, "-X", "fetch.wait.max.ms=20"],
     );
     assert!(o.status.success(), "project: {}", stderr(&o));
     let want = accounts(&demo);
@@ -1423,22 +1415,11 @@ fn a_secured_cluster_projects_alike_and_bad_credentials_fail_fast() {
         .unwrap();
     assert!(p.status.success(), "produce.py: {}", stderr(&p));
     let from_python = dir.path().join("python");
-    let o = finishes(
-        &[
-            "project",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &python_topic,
-            "--group",
-            &python_topic,
-            "--data",
-            from_python.to_str().unwrap(),
-            "--until-end",
-            "--kafka-config",
-            c,
-        ],
-        Duration::from_secs(120),
+    let o = project_to_end(
+        &brokers,
+        &python_topic,
+        &from_python,
+        &["--kafka-config", c],
     );
     assert!(o.status.success(), "project: {}", stderr(&o));
     assert!(
