@@ -92,7 +92,7 @@ const OWN_FLAGS: &[(&str, &str)] = &[
 const JAVA_ONLY: &[(&str, &str)] = &[
     (
         "ssl.truststore.location",
-        "librdkafka reads the CA certificates as PEM: ssl.ca.location",
+        "ssl.ca.location (librdkafka reads the CA certificates as PEM)",
     ),
     (
         "ssl.truststore.password",
@@ -302,8 +302,15 @@ impl Cluster {
     /// Adds one setting after the checks of [`Cluster::configured`] that
     /// need no librdkafka (which [`Cluster::configured`] runs at the end).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let key = &canonical(key);
+        let given = key.trim();
+        let key = &canonical(given);
         let value = value.trim();
+        // Errors name the setting as given, and the name it stands for.
+        let named = if given == key {
+            key.to_string()
+        } else {
+            format!("{given} ({key})")
+        };
         if key == "sasl.jaas.config" {
             // The Java client's one-line credentials: take the username and
             // password from a PLAIN or SCRAM login module.
@@ -327,7 +334,7 @@ impl Cluster {
         if let Some((_, ok, why)) = REQUIRED.iter().find(|(k, _, _)| *k == key) {
             if !ok.contains(&value.to_ascii_lowercase().as_str()) {
                 return Err(ConfigError::Refused {
-                    key: key.to_string(),
+                    key: named,
                     value: value.to_string(),
                     why: format!("{why} (accepted: {})", ok.join(", ")),
                 });
