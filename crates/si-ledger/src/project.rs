@@ -76,28 +76,38 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
         EmbeddedLog::open(log_dir).with_context(|| format!("opening log {}", log_dir.display()))?;
     let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
     let signer = crate::trust::for_projector(&store)?;
-    let _server = match args.serve {
-        Some(addr) => Some(crate::api::start(
-            ctx,
-            store.clone(),
-            &args.data,
-            addr,
-            &args.api,
-            Arc::new(|| None),
-        )?),
-        None => None,
-    };
-    if let Some(server) = &_server {
-        crate::api::watch(server)?;
-    }
+    let _server = serve(ctx, &store, args, Arc::new(|| None))?;
     let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow, signer)?;
-    print_totals(&totals, args.json)?;
+    ended(&totals, args.json, "project")
+}
+
+/// With `--serve`, the API over the projector's live store, answering for
+/// the partitions `held` names; watched so that its end ends the run.
+fn serve(
+    ctx: &Context,
+    store: &LedgerStore<SledKv>,
+    args: &ProjectArgs,
+    held: ledger_api::Held,
+) -> Result<Option<ledger_api::Server>> {
+    let Some(addr) = args.serve else {
+        return Ok(None);
+    };
+    let server = crate::api::start(ctx, store.clone(), &args.data, addr, &args.api, held)?;
+    crate::api::watch(&server)?;
+    Ok(Some(server))
+}
+
+/// How a projection run ends, on either path: its totals printed; exit 1
+/// if the API server it served ended first, the stopping signal's code if
+/// it was to reach the end and did not, else 0.
+fn ended(totals: &Totals, json: bool, what: &str) -> Result<i32> {
+    print_totals(totals, json)?;
     if crate::api::server_ended() {
         return Ok(1);
     }
     Ok(interrupted(
-        &totals,
-        "project",
+        totals,
+        what,
         "nothing projected past it; run it again to go on",
     )
     .unwrap_or(0))
@@ -184,32 +194,17 @@ fn project_kafka(
             ledger_kafka::Watermarks::new(cluster, topic)?,
         )?;
     }
-    let _server = match args.serve {
-        Some(addr) => {
-            let assigned = source.assignment();
-            // A poisoned lock holds nothing rather than everything.
-            let held: ledger_api::Held = Arc::new(move || {
-                Some(
-                    assigned
-                        .lock()
-                        .map(|a| a.keys().copied().collect())
-                        .unwrap_or_default(),
-                )
-            });
-            Some(crate::api::start(
-                ctx,
-                store.clone(),
-                &args.data,
-                addr,
-                &args.api,
-                held,
-            )?)
-        }
-        None => None,
-    };
-    if let Some(server) = &_server {
-        crate::api::watch(server)?;
-    }
+    let assigned = source.assignment();
+    // A poisoned lock holds nothing rather than everything.
+    let held: ledger_api::Held = Arc::new(move || {
+        Some(
+            assigned
+                .lock()
+                .map(|a| a.keys().copied().collect())
+                .unwrap_or_default(),
+        )
+    });
+    let _server = serve(ctx, &store, args, held)?;
     let run_opts = Options {
         batch_size: args.batch_size.max(1),
         until: if args.until_end {
@@ -239,16 +234,7 @@ fn project_kafka(
     // Dropping the source closes the consumer: it leaves the group now
     // rather than when its session times out.
     drop(source);
-    print_totals(&totals, args.json)?;
-    if crate::api::server_ended() {
-        return Ok(1);
-    }
-    Ok(interrupted(
-        &totals,
-        "project --until-end",
-        "nothing projected past it; run it again to go on",
-    )
-    .unwrap_or(0))
+    ended(&totals, args.json, "project --until-end")
 }
 
 /// What `/metrics` shows besides per-partition offsets and lag.
