@@ -15,16 +15,24 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn create(topic: &str, partitions: u32) {
-    let o = run(&[
+    create_on(&kafka_brokers(), topic, partitions, &[]);
+}
+
+/// `topics create` on the cluster at `brokers`, with `extra` arguments.
+fn create_on(brokers: &str, topic: &str, partitions: u32, extra: &[&str]) {
+    let partitions = partitions.to_string();
+    let mut args = vec![
         "topics",
         "create",
         "--brokers",
-        &kafka_brokers(),
+        brokers,
         "--topic",
         topic,
         "--partitions",
-        &partitions.to_string(),
-    ]);
+        &partitions,
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
     assert!(o.status.success(), "topics create: {}", stderr(&o));
 }
 
@@ -1354,17 +1362,7 @@ fn a_secured_cluster_projects_alike_and_bad_credentials_fail_fast() {
     let demo = dir.path().join("demo");
     let topic = unique_topic("secured");
     let c = config.to_str().unwrap();
-    let o = run(&[
-        "topics",
-        "create",
-        "--brokers",
-        &brokers,
-        "--topic",
-        &topic,
-        "--kafka-config",
-        c,
-    ]);
-    assert!(o.status.success(), "topics create: {}", stderr(&o));
+    create_on(&brokers, &topic, 4, &["--kafka-config", c]);
     let events = signed;
     let o = run(&[
         "publish",
@@ -1392,17 +1390,7 @@ fn a_secured_cluster_projects_alike_and_bad_credentials_fail_fast() {
     );
     // A Python processor's producer with the same settings.
     let python_topic = unique_topic("secured-python");
-    let o = run(&[
-        "topics",
-        "create",
-        "--brokers",
-        &brokers,
-        "--topic",
-        &python_topic,
-        "--kafka-config",
-        c,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    create_on(&brokers, &python_topic, 4, &["--kafka-config", c]);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = std::env::var("SI_LEDGER_PRODUCER_PYTHON").expect("scripts/test sets it");
     let p = std::process::Command::new(python)
