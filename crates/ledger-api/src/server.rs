@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::Extension;
 use axum::{Json, Router};
 use ledger_core::{parse_date, Context, Iin};
-use ledger_store::{LedgerStore, SledKv};
+use ledger_store::{DiskKv, LedgerStore};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -118,7 +118,7 @@ impl Refusals {
 
 struct AppState {
     refused: Refusals,
-    store: LedgerStore<SledKv>,
+    store: LedgerStore<DiskKv>,
     ctx: Context,
     tokens: Tokens,
     access: AccessLog,
@@ -171,7 +171,7 @@ impl AppState {
         Ok(caller.clone())
     }
 
-    fn views(&self) -> Views<'_, SledKv> {
+    fn views(&self) -> Views<'_, DiskKv> {
         Views {
             store: &self.store,
             held: (self.held)(),
@@ -844,7 +844,7 @@ async fn serve(
 impl Server {
     /// Binds `config.listen` (port 0 picks one) and serves until [`Server::stop`].
     pub fn start(
-        store: LedgerStore<SledKv>,
+        store: LedgerStore<DiskKv>,
         ctx: Context,
         config: Config,
     ) -> std::io::Result<Server> {

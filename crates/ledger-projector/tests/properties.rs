@@ -6,7 +6,7 @@
 use ledger_core::{Account, Context, Iin, Money, PayerId, Sex};
 use ledger_projector::{run, Options, Until};
 use ledger_proto::v1 as pb;
-use ledger_store::{LedgerStore, MemoryKv, WriteBatch};
+use ledger_store::{DiskKv, Engine, LedgerStore, OpenOptions, WriteBatch};
 use ledger_stream::{EmbeddedLog, Record, Source, SourceError};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -151,13 +151,27 @@ fn encode(op: &Op, people: &[Iin]) -> (Vec<u8>, i64, Vec<u8>) {
     }
 }
 
+/// The engines every property runs on, each case on each.
+const ENGINES: [Engine; 2] = [Engine::Fjall, Engine::Sled];
+
+/// A fresh store of `engine` in a directory that lives as long as it.
+fn new_store(engine: Engine) -> (tempfile::TempDir, LedgerStore<DiskKv>) {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = OpenOptions {
+        engine: Some(engine),
+        cache_mib: 8,
+    };
+    let store = LedgerStore::open_with(dir.path(), &opts).unwrap();
+    (dir, store)
+}
+
 fn publish(log: &EmbeddedLog, ops: &[Op], people: &[Iin]) {
     let enc: Vec<_> = ops.iter().map(|o| encode(o, people)).collect();
     let recs: Vec<(&[u8], i64, &[u8])> = enc.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
     log.appender().unwrap().append(&recs).unwrap();
 }
 
-fn project(log: &EmbeddedLog, store: &LedgerStore<MemoryKv>, batch: usize) {
+fn project(log: &EmbeddedLog, store: &LedgerStore<DiskKv>, batch: usize) {
     let mut src = log.source().unwrap();
     let opts = Options {
         batch_size: batch,
@@ -176,7 +190,7 @@ fn project(log: &EmbeddedLog, store: &LedgerStore<MemoryKv>, batch: usize) {
     .unwrap();
 }
 
-fn accounts(store: &LedgerStore<MemoryKv>) -> BTreeMap<Iin, Account> {
+fn accounts(store: &LedgerStore<DiskKv>) -> BTreeMap<Iin, Account> {
     let mut m = BTreeMap::new();
     store
         .for_each_account(|_, a| {
@@ -187,7 +201,7 @@ fn accounts(store: &LedgerStore<MemoryKv>) -> BTreeMap<Iin, Account> {
 }
 
 /// Everything the store holds, as bytes: byte-identical means identical.
-fn dump(store: &LedgerStore<MemoryKv>) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn dump(store: &LedgerStore<DiskKv>) -> Vec<(Vec<u8>, Vec<u8>)> {
     use ledger_store::Kv;
     store.backend().scan(&[]).unwrap()
 }
@@ -300,20 +314,22 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let log = EmbeddedLog::open_or_create(dir.path(), 3).unwrap();
         publish(&log, &ops, &people);
-        let store = LedgerStore::in_memory();
-        project(&log, &store, 7);
-        let want = reference(&ops, &people);
-        let got = accounts(&store);
-        for (iin, (c, p, r, ret, late)) in &want {
-            let a = &got[iin];
-            prop_assert_eq!(tiyn(a.contributions_total), *c);
-            prop_assert_eq!(tiyn(a.penalties_total), *p);
-            prop_assert_eq!(tiyn(a.refunds_total), *r);
-            prop_assert_eq!(tiyn(a.returned_total), *ret);
-            prop_assert_eq!(a.late_recordings, *late);
+        for engine in ENGINES {
+            let (_dir, store) = new_store(engine);
+            project(&log, &store, 7);
+            let want = reference(&ops, &people);
+            let got = accounts(&store);
+            for (iin, (c, p, r, ret, late)) in &want {
+                let a = &got[iin];
+                prop_assert_eq!(tiyn(a.contributions_total), *c);
+                prop_assert_eq!(tiyn(a.penalties_total), *p);
+                prop_assert_eq!(tiyn(a.refunds_total), *r);
+                prop_assert_eq!(tiyn(a.returned_total), *ret);
+                prop_assert_eq!(a.late_recordings, *late);
+            }
+            let junk = ops.iter().filter(|o| matches!(o, Op::Junk { .. })).count();
+            prop_assert!(store.dead_letters().unwrap().len() >= junk, "every junk record is dead-lettered");
         }
-        let junk = ops.iter().filter(|o| matches!(o, Op::Junk { .. })).count();
-        prop_assert!(store.dead_letters().unwrap().len() >= junk, "every junk record is dead-lettered");
     }
 
     #[test]
@@ -325,7 +341,8 @@ proptest! {
         let twice = EmbeddedLog::open_or_create(d2.path(), 2).unwrap();
         publish(&twice, &ops, &people);
         publish(&twice, &ops, &people);
-        let (s1, s2) = (LedgerStore::in_memory(), LedgerStore::in_memory());
+        for engine in ENGINES {
+        let ((_d1, s1), (_d2, s2)) = (new_store(engine), new_store(engine));
         project(&once, &s1, 5);
         project(&twice, &s2, 5);
         let (a1, a2) = (accounts(&s1), accounts(&s2));
@@ -340,6 +357,7 @@ proptest! {
             prop_assert_eq!(&x.periods, &y.periods);
             prop_assert_eq!(x.participation_months(), y.participation_months());
         }
+        }
     }
 
     #[test]
@@ -350,16 +368,18 @@ proptest! {
         deaths in prop::collection::vec(0usize..4, 1..4),
     ) {
         let people = people();
-        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let d1 = tempfile::tempdir().unwrap();
         // From scratch: the whole log at once.
         let whole = EmbeddedLog::open_or_create(d1.path(), 3).unwrap();
         publish(&whole, &ops, &people);
-        let rebuilt = LedgerStore::in_memory();
+        for engine in ENGINES {
+        let (_r, rebuilt) = new_store(engine);
         project(&whole, &rebuilt, 1000);
         // Incrementally: published in pieces, projected between pieces with
         // varying batch sizes by sources that die mid-way and restart.
+        let d2 = tempfile::tempdir().unwrap();
         let inc_log = EmbeddedLog::open_or_create(d2.path(), 3).unwrap();
-        let inc = LedgerStore::in_memory();
+        let (_i, inc) = new_store(engine);
         let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (ops.len() + 1)).collect();
         bounds.push(0);
         bounds.push(ops.len());
@@ -376,6 +396,7 @@ proptest! {
         prop_assert_eq!(rebuilt.digest().unwrap(), inc.digest().unwrap());
         let breaks = rebuilt.audit(|_, _, _| {}).unwrap().breaks;
         prop_assert!(breaks.is_empty(), "{:?}", breaks);
+        }
     }
 
     /// The chains hold on any history, and an entry edited in place (as one
@@ -391,7 +412,8 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let log = EmbeddedLog::open_or_create(dir.path(), 2).unwrap();
         publish(&log, &ops, &people);
-        let store = LedgerStore::in_memory();
+        for engine in ENGINES {
+        let (_dir, store) = new_store(engine);
         project(&log, &store, 4);
         let audit = store.audit(|_, _, _| {}).unwrap();
         prop_assert!(audit.breaks.is_empty(), "{:?}", audit.breaks);
@@ -411,6 +433,7 @@ proptest! {
         prop_assert!(!breaks.is_empty());
         prop_assert_eq!(breaks[0].partition, at.partition);
         prop_assert_eq!(breaks[0].offset, Some(at.offset), "{:?}", breaks);
+        }
     }
 }
 
@@ -443,9 +466,10 @@ proptest! {
         drop(appender);
         publish(&log, &ops[cut..], &people);
 
-        let whole = LedgerStore::in_memory();
+        for engine in ENGINES {
+        let (_w, whole) = new_store(engine);
         project(&log, &whole, 1000);
-        let pieces = LedgerStore::in_memory();
+        let (_p, pieces) = new_store(engine);
         for (i, batch) in batches.iter().enumerate() {
             let mut dying = Dying { inner: log.source().unwrap(), polls_left: deaths[i % deaths.len()] };
             let opts = Options { batch_size: *batch, until: Until::EndAtStart, poll_wait: Duration::ZERO, signer: None };
@@ -499,5 +523,6 @@ proptest! {
         }
         let projected: BTreeSet<Iin> = whole.projections(period).unwrap().into_iter().map(|p| p.iin).collect();
         prop_assert!(with_lines.is_subset(&projected), "{:?} ⊄ {:?}", with_lines, projected);
+        }
     }
 }

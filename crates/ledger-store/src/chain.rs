@@ -110,7 +110,7 @@ pub fn dead_letter_link(prev: &Link, d: &DeadLetter) -> Link {
 }
 
 /// One partition as the digest covers it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionState {
     pub partition: u32,
     /// Every log offset below this is covered.

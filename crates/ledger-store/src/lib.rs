@@ -38,15 +38,20 @@ mod kv;
 mod monthly;
 mod par;
 mod records;
+mod snapshot;
 
 pub use audit::{Audit, Break};
 pub use chain::{ChainHead, Link, PartitionState};
-pub use kv::{Kv, KvBatch, MemoryKv, Pairs, SledKv, Visitor};
+pub use kv::{
+    engine_of, DiskKv, Engine, FjallKv, Kv, KvBatch, MemoryKv, OpenOptions, Pairs, SledKv, Visitor,
+    ENGINE_FILE,
+};
 pub use monthly::StoredProjection;
 pub use par::par_map;
 pub use records::{
     fingerprint, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, StoreMeta, WriteBatch,
 };
+pub use snapshot::{check_snapshot, SnapshotHeader, SnapshotInfo, SnapshotTrailer};
 
 use ledger_core::{Account, Iin};
 use serde::{de::DeserializeOwned, Serialize};
@@ -82,6 +87,18 @@ pub enum StoreError {
          replay the log into a new --data directory"
     )]
     Format { found: String },
+    #[error("snapshot {0}")]
+    Snapshot(String),
+    #[error(
+        "a restore of partition {partition} into this store did not finish: \
+         run it again (`si-ledger restore`, or `project --restore-from`)"
+    )]
+    RestoreUnfinished { partition: u32 },
+    #[error(
+        "store was created with the {stored} engine, but --store {asked} was asked for: \
+         run without --store (or with --store {stored}), or replay into a new --data directory"
+    )]
+    Engine { stored: String, asked: String },
     #[error(
         "store keys participants by {stored} identifiers, but this si-ledger runs with \
          --id-scheme {running}: run it with --id-scheme {stored}, or replay into a new --data directory"
@@ -98,8 +115,9 @@ pub enum StoreError {
 /// 13: history entries keep a privileged record's signature, content
 /// hashes are taken without it, and the store records its trust file
 /// (issue 15). 14: history entries keep the Schema Registry id of a
-/// value a Confluent serializer framed (issue 16).
-pub const FORMAT: u32 = 14;
+/// value a Confluent serializer framed (issue 16). 15: the meta records
+/// the storage engine (issue 17).
+pub const FORMAT: u32 = 15;
 
 const META: u8 = b'M';
 const TRUST: u8 = b'T';
@@ -178,12 +196,18 @@ pub struct LedgerStore<B: Kv> {
     kv: B,
 }
 
-impl LedgerStore<SledKv> {
-    /// Opens (or creates) the sled store in `dir`; refuses a store written
-    /// in another format.
+impl LedgerStore<DiskKv> {
+    /// Opens (or creates, with the default engine and cache) the store in
+    /// `dir`; refuses a store written in another format.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, &OpenOptions::default())
+    }
+
+    /// Opens (or creates) the store in `dir` as `opts` say (see
+    /// [`DiskKv::open`]); refuses a store written in another format.
+    pub fn open_with(dir: &Path, opts: &OpenOptions) -> Result<Self, StoreError> {
         let store = LedgerStore {
-            kv: SledKv::open(dir)?,
+            kv: DiskKv::open(dir, opts)?,
         };
         store.check_format()?;
         Ok(store)
@@ -282,19 +306,42 @@ impl<B: Kv> LedgerStore<B> {
 
     /// Records the log's partition count and the identifier scheme on first
     /// use; refuses a store that was built from a log with another count
-    /// (its keys would be wrong) or under another scheme.
+    /// (its keys would be wrong) or under another scheme or engine, and a
+    /// store a restore into was cut short
+    /// ([`StoreError::RestoreUnfinished`]).
     pub fn check_or_init_meta(&self, partitions: u32) -> Result<StoreMeta, StoreError> {
+        let meta = self.meta_for(partitions)?;
+        let mut unfinished = None;
+        self.kv.for_each(&[snapshot::RESTORING], &mut |k, _| {
+            unfinished = k
+                .get(1..5)
+                .map(|p| u32::from_be_bytes(p.try_into().expect("4 bytes")));
+            Ok(false)
+        })?;
+        match unfinished {
+            Some(partition) => Err(StoreError::RestoreUnfinished { partition }),
+            None => Ok(meta),
+        }
+    }
+
+    /// [`Self::check_or_init_meta`] without the check for restores.
+    fn meta_for(&self, partitions: u32) -> Result<StoreMeta, StoreError> {
         self.check_scheme()?;
         match self.meta()? {
             Some(m) if m.partitions != partitions => Err(StoreError::PartitionMismatch {
                 stored: m.partitions,
                 log: partitions,
             }),
+            Some(m) if m.engine != self.kv.engine() => Err(StoreError::Engine {
+                stored: m.engine.name().into(),
+                asked: self.kv.engine().name().into(),
+            }),
             Some(m) => Ok(m),
             None => {
                 let m = StoreMeta {
                     partitions,
                     id_scheme: ledger_core::id::scheme(),
+                    engine: self.kv.engine(),
                 };
                 let mut b = KvBatch::default();
                 b.put(vec![META], encode(&m));
@@ -328,17 +375,7 @@ impl<B: Kv> LedgerStore<B> {
     /// The next offset to read on `partition`, if anything was applied.
     pub fn offset(&self, partition: u32) -> Result<Option<u64>, StoreError> {
         let k = key(OFFSET, partition, &[]);
-        match self.kv.get(&k)? {
-            None => Ok(None),
-            Some(v) => {
-                let b: [u8; 8] = v.as_slice().try_into().map_err(|_| StoreError::Corrupt {
-                    what: "offset",
-                    key: printable_key(&k),
-                    reason: format!("{} bytes where an offset has 8", v.len()),
-                })?;
-                Ok(Some(u64::from_be_bytes(b)))
-            }
-        }
+        self.kv.get(&k)?.map(|v| offset_value(&k, &v)).transpose()
     }
 
     /// Writes one batch atomically and durably.
@@ -568,6 +605,16 @@ impl<B: Kv> LedgerStore<B> {
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.kv.size_on_disk()
     }
+}
+
+/// A stored offset's value (u64 BE).
+fn offset_value(k: &[u8], v: &[u8]) -> Result<u64, StoreError> {
+    let b: [u8; 8] = v.try_into().map_err(|_| StoreError::Corrupt {
+        what: "offset",
+        key: printable_key(k),
+        reason: format!("{} bytes where an offset has 8", v.len()),
+    })?;
+    Ok(u64::from_be_bytes(b))
 }
 
 /// Kafka's partition for an IIN key (murmur2, like the Java client).

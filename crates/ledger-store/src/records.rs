@@ -11,6 +11,8 @@ pub struct StoreMeta {
     pub partitions: u32,
     /// The deployment's identifier scheme the store's keys are spelled in.
     pub id_scheme: ledger_core::IdScheme,
+    /// The storage engine the store was created with.
+    pub engine: crate::Engine,
 }
 
 /// One record that touched an account, with where it came from, the event

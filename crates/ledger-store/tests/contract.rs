@@ -80,7 +80,8 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
         store.meta().unwrap(),
         Some(StoreMeta {
             partitions: 4,
-            id_scheme: ledger_core::IdScheme::Kz
+            id_scheme: ledger_core::IdScheme::Kz,
+            engine: store.backend().engine(),
         })
     );
     assert_eq!(store.account(1, &a).unwrap().unwrap().iin, a);
@@ -181,14 +182,27 @@ fn segments_merge_across_batches<B: Kv>(one_by_one: LedgerStore<B>, all_at_once:
     );
 }
 
+/// The disk engines the suite runs against, besides the in-memory twin.
+const ENGINES: [Engine; 2] = [Engine::Fjall, Engine::Sled];
+
+fn open(dir: &std::path::Path, engine: Engine) -> LedgerStore<DiskKv> {
+    LedgerStore::open_with(
+        dir,
+        &OpenOptions {
+            engine: Some(engine),
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap()
+}
+
 #[test]
-fn segments_merge_in_memory_and_sled() {
+fn segments_merge_in_memory_and_on_each_engine() {
     segments_merge_across_batches(LedgerStore::in_memory(), LedgerStore::in_memory());
-    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    segments_merge_across_batches(
-        LedgerStore::open(d1.path()).unwrap(),
-        LedgerStore::open(d2.path()).unwrap(),
-    );
+    for engine in ENGINES {
+        let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        segments_merge_across_batches(open(d1.path(), engine), open(d2.path(), engine));
+    }
 }
 
 #[test]
@@ -199,44 +213,94 @@ fn memory_backend_meets_the_contract() {
 }
 
 #[test]
-fn sled_backend_meets_the_contract_across_reopen() {
+fn each_disk_engine_meets_the_contract_across_reopen() {
+    for engine in ENGINES {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let store = open(&path, engine);
+        assert_eq!(store.backend().engine(), engine);
+        contract(store, move |s| {
+            drop(s);
+            // Reopened without naming the engine: the directory's own.
+            let again = LedgerStore::open(&path).unwrap();
+            assert_eq!(again.backend().engine(), engine);
+            again
+        });
+    }
+}
+
+#[test]
+fn a_store_is_reopened_with_its_own_engine_only() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    contract(LedgerStore::open(&path).unwrap(), move |s| {
-        drop(s);
-        LedgerStore::open(&path).unwrap()
-    });
+    drop(open(dir.path(), Engine::Sled));
+    assert_eq!(engine_of(dir.path()).unwrap(), Some(Engine::Sled));
+    let err = LedgerStore::open_with(
+        dir.path(),
+        &OpenOptions {
+            engine: Some(Engine::Fjall),
+            ..OpenOptions::default()
+        },
+    )
+    .err()
+    .expect("a sled store is not opened as fjall")
+    .to_string();
+    assert!(
+        err.contains("created with the sled engine") && err.contains("--store fjall"),
+        "{err}"
+    );
+    // A new directory gets the default engine.
+    let fresh = tempfile::tempdir().unwrap();
+    let store = LedgerStore::open(fresh.path()).unwrap();
+    assert_eq!(store.backend().engine(), Engine::DEFAULT);
+    // A damaged engine file is named, not guessed around.
+    drop(store);
+    std::fs::write(fresh.path().join(ENGINE_FILE), "rocksdb\n").unwrap();
+    let err = LedgerStore::open(fresh.path()).err().unwrap().to_string();
+    assert!(
+        err.contains("engine file") && err.contains("rocksdb"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_store_of_another_format_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(LedgerStore::open(dir.path()).unwrap());
-    {
-        let kv = SledKv::open(dir.path()).unwrap();
+    for engine in ENGINES {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), engine);
         let mut b = KvBatch::default();
         b.put(vec![b'V'], 1u32.to_be_bytes().to_vec());
-        kv.write(b).unwrap();
+        store.backend().write(b).unwrap();
+        drop(store);
+        let err = LedgerStore::open(dir.path())
+            .err()
+            .expect("format 1 is refused")
+            .to_string();
+        assert!(
+            err.contains("store format 1") && err.contains("new --data"),
+            "{engine}: {err}"
+        );
+        let unversioned = tempfile::tempdir().unwrap();
+        {
+            let kv = DiskKv::open(
+                unversioned.path(),
+                &OpenOptions {
+                    engine: Some(engine),
+                    ..OpenOptions::default()
+                },
+            )
+            .unwrap();
+            let mut b = KvBatch::default();
+            b.put(b"A0000".to_vec(), vec![1]);
+            kv.write(b).unwrap();
+        }
+        assert!(
+            matches!(
+                LedgerStore::open(unversioned.path()),
+                Err(StoreError::Format { .. })
+            ),
+            "{engine}"
+        );
     }
-    let err = LedgerStore::open(dir.path())
-        .err()
-        .expect("format 1 is refused")
-        .to_string();
-    assert!(
-        err.contains("store format 1") && err.contains("new --data"),
-        "{err}"
-    );
-    let unversioned = tempfile::tempdir().unwrap();
-    {
-        let kv = SledKv::open(unversioned.path()).unwrap();
-        let mut b = KvBatch::default();
-        b.put(b"A0000".to_vec(), vec![1]);
-        kv.write(b).unwrap();
-    }
-    assert!(matches!(
-        LedgerStore::open(unversioned.path()),
-        Err(StoreError::Format { .. })
-    ));
 }
 
 #[test]
@@ -271,5 +335,170 @@ fn a_corrupt_history_segment_is_reported_with_its_key() {
     assert!(
         err.contains("history segment") && err.contains("H/p3/64"),
         "{err}"
+    );
+}
+
+/// A store with state on partitions 0..4, several batches each.
+fn populated(store: &LedgerStore<impl Kv>) {
+    store.check_or_init_meta(4).unwrap();
+    store.set_trust_text("none").unwrap();
+    for (i, p) in [0u32, 1, 2, 3, 1, 2].into_iter().enumerate() {
+        let offset = 10 * i as u64;
+        store
+            .write(&batch(p, offset, iin(100 + i as u16), &format!("e-{i}")))
+            .unwrap();
+    }
+}
+
+/// Every pair of the partition keys (not the format, meta or trust keys).
+fn partition_pairs(store: &LedgerStore<impl Kv>, partitions: &[u32]) -> Pairs {
+    let mut all = store.backend().scan(&[]).unwrap();
+    all.retain(|(k, _)| {
+        k.len() >= 5
+            && partitions.contains(&u32::from_be_bytes(k[1..5].try_into().unwrap()))
+            && !matches!(k[0], b'M' | b'V' | b'T')
+    });
+    all
+}
+
+#[test]
+fn a_snapshot_restores_every_key_and_the_digest_on_each_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = LedgerStore::in_memory();
+    populated(&source);
+    let file = dir.path().join("all.snapshot");
+    let info = source.snapshot(&file, None).unwrap();
+    assert_eq!(info.header.partitions, vec![0, 1, 2, 3]);
+    assert_eq!(info.trailer.digest, source.digest().unwrap().0);
+    assert!(
+        !file.with_extension("partial").exists(),
+        "no partial file left"
+    );
+    for engine in ENGINES {
+        let target = tempfile::tempdir().unwrap();
+        let restored = open(target.path(), engine);
+        restored.restore(&file, None).unwrap();
+        assert_eq!(
+            partition_pairs(&restored, &[0, 1, 2, 3]),
+            partition_pairs(&source, &[0, 1, 2, 3]),
+            "{engine}"
+        );
+        assert_eq!(restored.digest().unwrap(), source.digest().unwrap());
+        assert_eq!(restored.trust_text().unwrap().as_deref(), Some("none"));
+        assert_eq!(restored.check_or_init_meta(4).unwrap().engine, engine);
+        // A snapshot taken from a disk engine is the same file's content.
+        let again = target.path().join("again.snapshot");
+        let info2 = restored.snapshot(&again, None).unwrap();
+        assert_eq!(info2.trailer, info.trailer);
+    }
+}
+
+#[test]
+fn a_snapshot_of_some_partitions_seeds_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = LedgerStore::in_memory();
+    populated(&source);
+    let file = dir.path().join("p1.snapshot");
+    source.snapshot(&file, Some(&[1])).unwrap();
+    let target = LedgerStore::in_memory();
+    // Partition 2 has state of its own; 1 has none: 1 is seeded.
+    target.check_or_init_meta(4).unwrap();
+    target.write(&batch(2, 0, iin(900), "own")).unwrap();
+    target.restore(&file, None).unwrap();
+    assert_eq!(
+        partition_pairs(&target, &[1]),
+        partition_pairs(&source, &[1])
+    );
+    assert_eq!(target.offset(0).unwrap(), None, "partition 0 untouched");
+    assert_eq!(target.offset(2).unwrap(), Some(2), "partition 2 kept its own");
+    // A partition with state is never overwritten.
+    let file2 = dir.path().join("p2.snapshot");
+    source.snapshot(&file2, Some(&[2])).unwrap();
+    let err = target.restore(&file2, None).unwrap_err().to_string();
+    assert!(err.contains("partition 2 already has state"), "{err}");
+    // Nor is a partition the snapshot does not hold asked for.
+    let err = LedgerStore::in_memory()
+        .restore(&file, Some(&[0]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no partition 0"), "{err}");
+    // A log of another partition count is refused.
+    let other = LedgerStore::in_memory();
+    other.check_or_init_meta(8).unwrap();
+    assert!(matches!(
+        other.restore(&file, None),
+        Err(StoreError::PartitionMismatch { stored: 8, log: 4 })
+    ));
+}
+
+#[test]
+fn a_damaged_or_foreign_snapshot_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = LedgerStore::in_memory();
+    populated(&source);
+    let file = dir.path().join("s.snapshot");
+    source.snapshot(&file, None).unwrap();
+    let good = std::fs::read(&file).unwrap();
+    let damaged = dir.path().join("damaged.snapshot");
+    // A flipped bit anywhere: magic, header, a pair, the trailer, the
+    // checksum itself.
+    let step = (good.len() / 37).max(1);
+    for at in (0..good.len()).step_by(step).chain([good.len() - 1]) {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x10;
+        std::fs::write(&damaged, &bytes).unwrap();
+        let target = LedgerStore::in_memory();
+        let err = target
+            .restore(&damaged, None)
+            .err()
+            .unwrap_or_else(|| panic!("a flipped byte at {at} of {} is refused", good.len()))
+            .to_string();
+        assert!(err.starts_with("snapshot "), "at {at}: {err}");
+        assert_eq!(
+            target.offset(0).unwrap(),
+            None,
+            "at {at}: nothing written"
+        );
+        assert!(partition_pairs(&target, &[0, 1, 2, 3]).is_empty());
+    }
+    // Cut short, or with bytes after it.
+    for bytes in [&good[..good.len() / 2], &[&good[..], b"x"].concat()[..]] {
+        std::fs::write(&damaged, bytes).unwrap();
+        assert!(LedgerStore::in_memory().restore(&damaged, None).is_err());
+    }
+    // Not a snapshot at all.
+    std::fs::write(&damaged, b"PK\x03\x04 a zip file").unwrap();
+    let err = LedgerStore::in_memory()
+        .restore(&damaged, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not an si-ledger snapshot"), "{err}");
+}
+
+#[test]
+fn a_restore_cut_short_is_refused_until_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = LedgerStore::in_memory();
+    populated(&source);
+    let file = dir.path().join("s.snapshot");
+    source.snapshot(&file, Some(&[1])).unwrap();
+    let target = LedgerStore::in_memory();
+    target.check_or_init_meta(4).unwrap();
+    // What a restore killed after its first write leaves: the mark, and
+    // some keys of the partition.
+    let mut b = KvBatch::default();
+    b.put(vec![b'X', 0, 0, 0, 1], vec![]);
+    b.put(vec![b'A', 0, 0, 0, 1, b'9'], vec![1, 2, 3]);
+    target.backend().write(b).unwrap();
+    assert!(matches!(
+        target.check_or_init_meta(4),
+        Err(StoreError::RestoreUnfinished { partition: 1 })
+    ));
+    target.restore(&file, None).unwrap();
+    target.check_or_init_meta(4).unwrap();
+    assert_eq!(
+        partition_pairs(&target, &[1]),
+        partition_pairs(&source, &[1]),
+        "the partial restore's keys are gone"
     );
 }

@@ -8,7 +8,7 @@ use ledger_api::auth::Tokens;
 use ledger_api::server::default_access_log;
 use ledger_api::{Held, Server};
 use ledger_core::Context;
-use ledger_store::{LedgerStore, SledKv};
+use ledger_store::{DiskKv, LedgerStore};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -49,7 +49,7 @@ pub struct ServeArgs {
 /// live data).
 pub fn start(
     ctx: &Context,
-    store: LedgerStore<SledKv>,
+    store: LedgerStore<DiskKv>,
     data: &Path,
     listen: SocketAddr,
     api: &ApiArgs,

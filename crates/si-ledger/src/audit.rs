@@ -6,7 +6,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ledger_core::Context;
 use ledger_projector::{Options, Until};
-use ledger_store::{LedgerStore, SledKv};
+use ledger_store::{DiskKv, LedgerStore};
 use ledger_stream::{ArchiveSource, EmbeddedLog, Source};
 use std::path::{Path, PathBuf};
 
@@ -122,7 +122,7 @@ pub fn replay_into(
     input: &LogInput,
     data: &Path,
     batch_size: usize,
-) -> Result<(LedgerStore<SledKv>, ledger_projector::Totals)> {
+) -> Result<(LedgerStore<DiskKv>, ledger_projector::Totals)> {
     let dir = store_dir(data);
     if dir.exists() {
         bail!(
@@ -131,7 +131,7 @@ pub fn replay_into(
         );
     }
     let mut source = input.open("replay")?;
-    let store = LedgerStore::open(&dir).context("creating store")?;
+    let store = crate::common::open_store(&dir)?;
     crate::trust::adopt(&store, choice)?;
     let ctx = &Context {
         trust: choice.policy.clone(),

@@ -1,11 +1,13 @@
 //! `si-ledger bench replay`: how close the projector gets to the physical
-//! limit of a sled projector on this machine.
+//! limit of its storage engine on this machine.
 //!
 //! (a) raw: one batched read-modify-write per event over the same account
-//!     keys in the same order, `apply_batch` + `flush` per batch;
-//! (b) replay: the real projector from an embedded log into an empty store,
-//!     writing everything a projection writes;
-//! (c) both rates, their ratio, peak RSS and store bytes per event.
+//!     keys in the same order, on a fresh store of the same engine, one
+//!     atomic durable write per batch;
+//! (b) replay: `si-ledger project` in a child process, from an embedded
+//!     log into an empty store, writing everything a projection writes;
+//! (c) both rates, their ratio, the projector's peak RSS and store bytes
+//!     per event.
 
 use crate::synth;
 use anyhow::{Context as _, Result};
@@ -87,46 +89,87 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
     let batch = args.population.batch_size.max(1);
+    let opts = crate::common::store_options();
+    let engine = opts.engine.unwrap_or(ledger_store::Engine::DEFAULT);
 
     // Generate and publish the log (not timed as part of the replay).
     let (ctx, auth) = signing(ctx)?;
     let ctx = &ctx;
-    let (log, keys) = publish_population(ctx, auth.as_ref(), &args.population, &dir)?;
+    let data = dir.join("data");
+    let (log, keys) = publish_population(ctx, auth.as_ref(), &args.population, &data)?;
+    let events = keys.len() as u64;
+    drop(log);
 
-    // (a) sled's raw rate.
-    let raw_eps = raw_rate(&dir.join("raw"), &keys, batch)?;
-    eprintln!("raw sled read-modify-write: {raw_eps:.0} events/s");
-
-    // (b) the projector.
-    let store = LedgerStore::open(&dir.join("store"))?;
-    let opts = Options {
-        batch_size: batch,
-        until: Until::EndAtStart,
-        signer: auth.as_ref().map(|a| a.key("projector")),
-        ..Options::default()
-    };
-    let (totals, projector_eps) = timed_projection(ctx, &log, &store, &opts)?;
-    let secs = totals.records as f64 / projector_eps;
-    eprintln!("{}", crate::common::totals_line(&totals));
+    // (b) the projector: `si-ledger project` in a child process, so that
+    // its peak memory is the projector's own, not the generator's.
+    let mut child = std::process::Command::new(std::env::current_exe()?);
+    match &auth {
+        Some(a) => {
+            let trust = a.write(&dir.join("authority"))?;
+            child
+                .arg("--trust")
+                .arg(trust)
+                .arg("--signing-key")
+                .arg(dir.join("authority/keys/projector.key"));
+        }
+        None => {
+            child.args(["--trust", "none"]);
+        }
+    }
+    child
+        .args(["--store", engine.name(), "--cache-mib"])
+        .arg(opts.cache_mib.to_string())
+        .args(["project", "--json", "--batch-size"])
+        .arg(batch.to_string())
+        .arg("--log")
+        .arg(data.join("log"))
+        .arg("--data")
+        .arg(&data)
+        .stderr(std::process::Stdio::inherit());
+    child.stdout(std::process::Stdio::piped());
+    let t0 = Instant::now();
+    let running = child.spawn().context("running si-ledger project")?;
+    let peak = PeakRss::watch(running.id());
+    let out = running
+        .wait_with_output()
+        .context("running si-ledger project")?;
+    let secs = t0.elapsed().as_secs_f64();
+    let rss = peak.stop();
+    if !out.status.success() {
+        anyhow::bail!("the projector failed ({}): no figures", out.status);
+    }
+    let totals: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("the projector's --json totals")?;
+    let records = totals["records"].as_u64().unwrap_or(0);
+    if records != events {
+        anyhow::bail!("the projector read {records} of {events} records: no figures");
+    }
+    let projector_eps = records as f64 / secs;
     eprintln!(
-        "projector: {} events in {secs:.2} s = {projector_eps:.0} events/s",
-        totals.records
+        "projector: {records} events in {secs:.2} s = {projector_eps:.0} events/s ({totals})"
     );
-
-    // (c) figures.
+    let store = crate::common::open_store(&crate::common::store_dir(&data))?;
     let (accounts, account_bytes) = store.value_bytes(b'A')?;
     let (_, history_bytes) = store.value_bytes(b'H')?;
     eprintln!(
         "stored: {accounts} accounts, {} bytes per account record, {} history bytes per event",
         account_bytes / accounts.max(1),
-        history_bytes / totals.records.max(1)
+        history_bytes / events.max(1)
     );
     let disk = store.size_on_disk()?;
-    let rss = peak_rss_mib().unwrap_or(0.0);
-    let ratio = projector_eps / raw_eps;
+    drop(store);
+
+    // (a) the engine's raw rate on the same keys.
+    let raw_eps = raw_rate(&dir.join("raw"), engine, opts.cache_mib, &keys, batch)?;
+    eprintln!("raw {engine} read-modify-write: {raw_eps:.0} events/s");
+
+    // (c) figures.
     println!(
-        "ratio={ratio:.3} projector_eps={projector_eps:.0} raw_eps={raw_eps:.0} peak_rss_mib={rss:.0} disk_bytes_per_event={:.0}",
-        disk as f64 / totals.records.max(1) as f64
+        "store={engine} participants={} events={events} ratio={:.3} projector_eps={projector_eps:.0} \
+         raw_eps={raw_eps:.0} peak_rss_mib={rss:.0} disk_bytes_per_event={:.0}",
+        args.population.participants(),
+        projector_eps / raw_eps,
+        disk as f64 / events.max(1) as f64
     );
     Ok(0)
 }
@@ -150,7 +193,7 @@ pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
     let (ctx, auth) = signing(ctx)?;
     let ctx = &ctx;
     let (log, _) = publish_population(ctx, auth.as_ref(), &args.population, &dir)?;
-    let store = LedgerStore::open(&dir.join("store"))?;
+    let store = crate::common::open_store(&dir.join("store"))?;
     let opts = Options {
         batch_size: args.population.batch_size.max(1),
         until: Until::EndAtStart,
@@ -213,14 +256,24 @@ pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
 }
 
 /// One read-modify-write per event of a 256-byte value under an account-like
-/// key, coalesced into one `apply_batch` and one `flush` per batch.
-fn raw_rate(path: &std::path::Path, keys: &[[u8; 12]], batch: usize) -> Result<f64> {
-    let db = sled::Config::new()
-        .path(path)
-        .cache_capacity(192 * 1024 * 1024)
-        .mode(sled::Mode::HighThroughput)
-        .open()
-        .context("opening raw sled")?;
+/// key, on a fresh store of `engine`, coalesced into one atomic, durable
+/// write per batch: the engine's own rate on the projector's keys.
+fn raw_rate(
+    path: &std::path::Path,
+    engine: ledger_store::Engine,
+    cache_mib: u64,
+    keys: &[[u8; 12]],
+    batch: usize,
+) -> Result<f64> {
+    use ledger_store::Kv as _;
+    let kv = ledger_store::DiskKv::open(
+        path,
+        &ledger_store::OpenOptions {
+            engine: Some(engine),
+            cache_mib,
+        },
+    )
+    .context("opening the raw store")?;
     let t0 = Instant::now();
     for chunk in keys.chunks(batch) {
         let mut pending: std::collections::HashMap<[u8; 17], Vec<u8>> =
@@ -231,31 +284,66 @@ fn raw_rate(path: &std::path::Path, keys: &[[u8; 12]], batch: usize) -> Result<f
             key[5..].copy_from_slice(k);
             let mut value = match pending.remove(&key) {
                 Some(v) => v,
-                None => db
-                    .get(key)?
-                    .map(|v| v.to_vec())
-                    .unwrap_or_else(|| vec![0u8; 256]),
+                None => kv.get(&key)?.unwrap_or_else(|| vec![0u8; 256]),
             };
             let n = u64::from_le_bytes(value[..8].try_into().expect("8 bytes")) + 1;
             value[..8].copy_from_slice(&n.to_le_bytes());
             pending.insert(key, value);
         }
-        let mut b = sled::Batch::default();
+        let mut b = ledger_store::KvBatch::default();
         for (k, v) in pending {
-            b.insert(&k[..], v);
+            b.put(k.to_vec(), v);
         }
-        db.apply_batch(b)?;
-        db.flush()?;
+        kv.write(b)?;
     }
     Ok(keys.len() as f64 / t0.elapsed().as_secs_f64())
 }
 
-/// Peak resident set size of this process (VmHWM), in MiB.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// A child process's peak resident set size (its VmHWM), read every
+/// 50 ms until it exits. Not `getrusage(RUSAGE_CHILDREN)`: that counts
+/// the child between fork and exec, when it still maps the generator's
+/// memory.
+struct PeakRss {
+    done: std::sync::Arc<AtomicBool>,
+    watcher: std::thread::JoinHandle<f64>,
+}
+
+impl PeakRss {
+    fn watch(pid: u32) -> PeakRss {
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let stop = std::sync::Arc::clone(&done);
+        let watcher = std::thread::spawn(move || {
+            let mut peak = 0.0f64;
+            let status = format!("/proc/{pid}/status");
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(mib) = vm_hwm_mib(&status) {
+                    peak = peak.max(mib);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            peak
+        });
+        PeakRss { done, watcher }
+    }
+
+    /// The peak seen, MiB.
+    fn stop(self) -> f64 {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.watcher.join().unwrap_or(0.0)
+    }
+}
+
+/// VmHWM from a `/proc/…/status` file, MiB.
+fn vm_hwm_mib(status: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(status).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Peak resident set size of this process (VmHWM), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    vm_hwm_mib("/proc/self/status")
 }
 
 /// The benchmark population's events, `events` of them, generated month by
@@ -426,7 +514,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
         signer: auth.as_ref().map(|a| a.key("projector")),
         ..Options::default()
     };
-    let store = LedgerStore::open(&tmp.path().join("embedded-store"))?;
+    let store = crate::common::open_store(&tmp.path().join("embedded-store"))?;
     let (e, embedded_eps) = timed_projection(ctx, &log, &store, &opts)?;
     eprintln!("embedded projector: {}", crate::common::totals_line(&e));
     let mut line = Vec::new();
@@ -450,7 +538,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
             "{}: bare consumer: {consumed} records, {raw_consume_eps:.0} records/s",
             run.name
         );
-        let store = LedgerStore::open(&tmp.path().join(format!("{}-store", run.name)))?;
+        let store = crate::common::open_store(&tmp.path().join(format!("{}-store", run.name)))?;
         let resume_store = store.clone();
         let resume: ledger_kafka::ResumeAt =
             std::sync::Arc::new(move |p| resume_store.offset(p).ok().flatten().unwrap_or(0));
@@ -505,7 +593,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
 fn timed_projection(
     ctx: &Context,
     log: &EmbeddedLog,
-    store: &LedgerStore<ledger_store::SledKv>,
+    store: &LedgerStore<ledger_store::DiskKv>,
     opts: &Options,
 ) -> Result<(ledger_projector::Totals, f64)> {
     let mut source = log.source()?;

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context as _, Result};
 use ledger_projector::Totals;
-use ledger_store::{LedgerStore, SledKv};
+use ledger_store::{DiskKv, LedgerStore, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -12,18 +12,38 @@ pub fn store_dir(data: &Path) -> PathBuf {
     data.join("store")
 }
 
+/// How this process opens stores: `--store` and `--cache-mib`, set once
+/// by `main` before any command runs.
+static STORE_OPTIONS: std::sync::OnceLock<OpenOptions> = std::sync::OnceLock::new();
+
+pub fn set_store_options(opts: OpenOptions) {
+    // Set once, from the command line; a second call would be a bug.
+    assert!(STORE_OPTIONS.set(opts).is_ok(), "store options set twice");
+}
+
+/// This process's `--store` and `--cache-mib`.
+pub fn store_options() -> OpenOptions {
+    STORE_OPTIONS.get().copied().unwrap_or_default()
+}
+
+/// Opens (or creates) the store in `dir` with this process's `--store`
+/// and `--cache-mib`.
+pub fn open_store(dir: &Path) -> Result<LedgerStore<DiskKv>> {
+    LedgerStore::open_with(dir, &store_options())
+        .with_context(|| format!("opening store {}", dir.display()))
+}
+
 /// Opens an existing store; refuses to create one where a reader expected data.
-pub fn open_existing_store(data: &Path) -> Result<LedgerStore<SledKv>> {
+pub fn open_existing_store(data: &Path) -> Result<LedgerStore<DiskKv>> {
     let dir = store_dir(data);
-    if !dir.join("db").exists() && !dir.join("conf").exists() {
+    if ledger_store::engine_of(&dir)?.is_none() {
         bail!(
             "no store at {} (run `si-ledger project --data {}` first)",
             dir.display(),
             data.display()
         );
     }
-    let store =
-        LedgerStore::open(&dir).with_context(|| format!("opening store {}", dir.display()))?;
+    let store = open_store(&dir)?;
     store.check_scheme()?;
     Ok(store)
 }

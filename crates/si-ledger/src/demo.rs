@@ -6,7 +6,6 @@ use crate::{common, project, publish, synth};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ledger_core::{Context, Statement};
-use ledger_store::LedgerStore;
 use ledger_stream::EmbeddedLog;
 use std::io::Write;
 use std::path::PathBuf;
@@ -150,7 +149,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     }
 
     let log = EmbeddedLog::open(&log_dir)?;
-    let store = LedgerStore::open(&common::store_dir(data))?;
+    let store = common::open_store(&common::store_dir(data))?;
     store.set_trust_text(&signing.text)?;
     let totals = project::project_with_progress(
         ctx,

@@ -17,6 +17,7 @@ mod project;
 mod publish;
 mod query;
 mod report;
+mod snapshot;
 mod synth;
 mod topics;
 mod trust;
@@ -106,8 +107,31 @@ struct Cli {
         env = "SI_LEDGER_SIGNING_KEY_FILE"
     )]
     signing_key: Option<PathBuf>,
+    /// The storage engine of a store this command creates (`fjall`, the
+    /// default, or `sled`). An existing store is always opened with the
+    /// engine it was created with, and naming another is refused; to
+    /// change engines, replay into a new --data directory.
+    #[arg(long = "store", global = true, value_enum, env = "SI_LEDGER_STORE")]
+    store_engine: Option<EngineArg>,
+    /// The storage engine's cache, MiB. With the batch size it bounds the
+    /// process's memory, whatever the number of participants.
+    #[arg(
+        long,
+        global = true,
+        value_name = "MIB",
+        env = "SI_LEDGER_CACHE_MIB",
+        default_value_t = ledger_store::OpenOptions::DEFAULT_CACHE_MIB,
+        value_parser = clap::value_parser!(u64).range(8..=1_048_576)
+    )]
+    cache_mib: u64,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EngineArg {
+    Fjall,
+    Sled,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -147,6 +171,12 @@ enum Command {
     /// Rebuild accounts from nothing into a new data directory, from an
     /// embedded log, a Kafka topic or an archive.
     Replay(audit::ReplayArgs),
+    /// Write a consistent, checksummed snapshot of a store's partitions
+    /// (every key, offsets, chain heads and the digest they give).
+    Snapshot(snapshot::SnapshotArgs),
+    /// Seed a new data directory from a snapshot; a damaged or foreign
+    /// snapshot is refused.
+    Restore(snapshot::RestoreArgs),
     /// Write a self-contained, hash-chained archive of a log or topic (its
     /// records with partition, offset and timestamp) to replay offline.
     Export(audit::ExportArgs),
@@ -306,6 +336,13 @@ fn run(cli: Cli) -> Result<i32> {
         IdSchemeArg::Kg => ledger_core::IdScheme::Kg,
     })
     .map_err(anyhow::Error::msg)?;
+    common::set_store_options(ledger_store::OpenOptions {
+        engine: cli.store_engine.map(|e| match e {
+            EngineArg::Fjall => ledger_store::Engine::Fjall,
+            EngineArg::Sled => ledger_store::Engine::Sled,
+        }),
+        cache_mib: cli.cache_mib,
+    });
     let ctx = context(&cli)?;
     match cli.command {
         Command::Iin {
@@ -321,6 +358,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::History(args) => history::run(&args),
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Replay(args) => audit::replay(&ctx, &args),
+        Command::Snapshot(args) => snapshot::snapshot(&args),
+        Command::Restore(args) => snapshot::restore(&args),
         Command::Export(args) => audit::export(&args),
         Command::Digest(args) => audit::digest(&args),
         Command::CloseMonth(args) => report::close_month(&args),

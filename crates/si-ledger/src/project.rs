@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ledger_core::Context;
 use ledger_kafka::{Assignment, KafkaOutputs, KafkaSource, SourceOptions};
 use ledger_projector::{Options, Totals, Until};
-use ledger_store::{LedgerStore, SledKv};
+use ledger_store::{DiskKv, LedgerStore};
 use ledger_stream::EmbeddedLog;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -59,10 +59,24 @@ pub struct ProjectArgs {
     /// only for the partitions this instance is assigned.
     #[arg(long, value_name = "ADDR")]
     pub serve: Option<std::net::SocketAddr>,
+    /// Seeds each partition this store has no state for from a snapshot
+    /// (a file, or a directory of `*.snapshot` files: the one reaching
+    /// furthest into the log), so that only the log's tail is replayed.
+    #[arg(long, value_name = "DIR_OR_FILE")]
+    pub restore_from: Option<PathBuf>,
     #[command(flatten)]
     pub api: crate::api::ApiArgs,
     #[command(flatten)]
     pub kafka: crate::cluster::ClientArgs,
+}
+
+/// Opens the projector's store, seeded from `--restore-from` if given.
+fn projector_store(args: &ProjectArgs) -> Result<LedgerStore<DiskKv>> {
+    let store = crate::common::open_store(&store_dir(&args.data))?;
+    if let Some(from) = &args.restore_from {
+        crate::snapshot::restore_missing(&store, from)?;
+    }
+    Ok(store)
 }
 
 pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
@@ -74,7 +88,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     };
     let log =
         EmbeddedLog::open(log_dir).with_context(|| format!("opening log {}", log_dir.display()))?;
-    let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
+    let store = projector_store(args)?;
     let signer = crate::trust::for_projector(&store)?;
     let _server = serve(ctx, &store, args, Arc::new(|| None))?;
     let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow, signer)?;
@@ -85,7 +99,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
 /// the partitions `held` names; watched so that its end ends the run.
 fn serve(
     ctx: &Context,
-    store: &LedgerStore<SledKv>,
+    store: &LedgerStore<DiskKv>,
     args: &ProjectArgs,
     held: ledger_api::Held,
 ) -> Result<Option<ledger_api::Server>> {
@@ -116,7 +130,7 @@ fn ended(totals: &Totals, json: bool, what: &str) -> Result<i32> {
 pub fn project_with_progress(
     ctx: &Context,
     log: &EmbeddedLog,
-    store: &LedgerStore<SledKv>,
+    store: &LedgerStore<DiskKv>,
     batch_size: usize,
     follow: bool,
     signer: Option<Arc<ledger_core::authority::Signer>>,
@@ -165,7 +179,7 @@ fn project_kafka(
         bail!("--brokers needs --topic");
     };
     let group = args.group.as_deref().unwrap_or("si-ledger-projector");
-    let store = LedgerStore::open(&store_dir(&args.data)).context("opening store")?;
+    let store = projector_store(args)?;
     let signer = crate::trust::for_projector(&store)?;
     let resume_store = store.clone();
     let resume: ledger_kafka::ResumeAt = Arc::new(move |p| {
@@ -346,7 +360,7 @@ fn render(m: &Metrics, offsets: &BTreeMap<u32, u64>, highs: &BTreeMap<u32, u64>)
 fn serve_metrics(
     addr: &str,
     metrics: Arc<Mutex<Metrics>>,
-    store: LedgerStore<SledKv>,
+    store: LedgerStore<DiskKv>,
     assignment: Assignment,
     watermarks: ledger_kafka::Watermarks,
 ) -> Result<()> {

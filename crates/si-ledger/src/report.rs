@@ -243,7 +243,7 @@ struct Month {
     summaries: BTreeMap<u32, pb::PartitionMonthSummary>,
 }
 
-fn month(store: &ledger_store::LedgerStore<ledger_store::SledKv>, period: Period) -> Result<Month> {
+fn month(store: &ledger_store::LedgerStore<ledger_store::DiskKv>, period: Period) -> Result<Month> {
     let mut latest: BTreeMap<(u32, ledger_core::Iin), (u32, Vec<u8>)> = BTreeMap::new();
     for p in store.projections(period)? {
         let e = latest
@@ -268,7 +268,7 @@ fn month(store: &ledger_store::LedgerStore<ledger_store::SledKv>, period: Period
 /// Each partition's latest summary of `period`, for the partitions that
 /// closed it.
 fn latest_summaries(
-    store: &ledger_store::LedgerStore<ledger_store::SledKv>,
+    store: &ledger_store::LedgerStore<ledger_store::DiskKv>,
     period: Period,
 ) -> Result<BTreeMap<u32, pb::PartitionMonthSummary>> {
     let partitions = store.meta()?.map_or(0, |m| m.partitions);
@@ -298,7 +298,7 @@ fn total<'a>(
 
 /// The sum of the latest summaries of `period`, if every partition closed it.
 fn closed_summary(
-    store: &ledger_store::LedgerStore<ledger_store::SledKv>,
+    store: &ledger_store::LedgerStore<ledger_store::DiskKv>,
     period: Period,
     partitions: u32,
 ) -> Result<Option<Summary>> {

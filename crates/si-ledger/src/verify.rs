@@ -9,7 +9,7 @@ use crate::common::open_existing_store;
 use anyhow::Result;
 use clap::Args;
 use ledger_core::{apply, Account, Context, EventId, Iin, Statement};
-use ledger_store::{Break, LedgerStore, SledKv};
+use ledger_store::{Break, DiskKv, LedgerStore};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
@@ -35,7 +35,7 @@ pub struct VerifyArgs {
 type Accounts = BTreeMap<(u32, Iin), serde_json::Value>;
 
 /// Every account's statement (as JSON), and every partition's offset.
-fn load(store: &LedgerStore<SledKv>) -> Result<(Accounts, BTreeMap<u32, u64>)> {
+fn load(store: &LedgerStore<DiskKv>) -> Result<(Accounts, BTreeMap<u32, u64>)> {
     let mut accounts = BTreeMap::new();
     store.for_each_account(|p, a| {
         let st = serde_json::to_value(Statement::of(&a)).unwrap_or_default();
@@ -70,7 +70,7 @@ fn shown(field: &str, v: Option<&serde_json::Value>) -> String {
 /// Recomputes every chain of `store` and re-applies its history entries:
 /// each broken link, and each stored outcome or account that its own
 /// history does not give.
-fn self_check(ctx: &Context, store: &LedgerStore<SledKv>) -> Result<(Vec<Break>, Vec<Mismatch>)> {
+fn self_check(ctx: &Context, store: &LedgerStore<DiskKv>) -> Result<(Vec<Break>, Vec<Mismatch>)> {
     let mut accounts: HashMap<Iin, Account> = HashMap::new();
     let mut seen: HashMap<(Iin, EventId), ledger_core::authority::FirstSeen> = HashMap::new();
     let mut clocks: HashMap<u32, i64> = HashMap::new();
@@ -260,7 +260,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32> {
 }
 
 /// Every account, offset and digest difference between two stores.
-fn differences(store: &LedgerStore<SledKv>, other: &LedgerStore<SledKv>) -> Result<Vec<Mismatch>> {
+fn differences(store: &LedgerStore<DiskKv>, other: &LedgerStore<DiskKv>) -> Result<Vec<Mismatch>> {
     let mut diffs = Vec::new();
     let (mine_root, _) = store.digest()?;
     let (their_root, _) = other.digest()?;

@@ -1,0 +1,448 @@
+//! Snapshots: every key of some partitions, read at one instant (a batch
+//! boundary: each store write is atomic), in one checksummed file that
+//! seeds a new store, or the partitions a store has no state for, so a
+//! projector replays only the log's tail.
+//!
+//! The file, all integers big-endian:
+//!
+//! | part | bytes |
+//! | --- | --- |
+//! | magic | `si-ledger snapshot\n` |
+//! | header | u32 length, then [`SnapshotHeader`] (postcard) |
+//! | each pair | `1`, u32 key length, key, u32 value length, value |
+//! | end | `0` |
+//! | trailer | u32 length, then [`SnapshotTrailer`] (postcard) |
+//! | checksum | SHA-256 of every byte before it |
+//!
+//! The pairs are the partitions' keys as the store holds them (every tag
+//! whose key starts with the partition: offsets, clocks, chain heads,
+//! accounts, history, dead letters, notices, monthly projections), in key
+//! order. The trailer holds each partition's state and the digest they
+//! give, as read in the same instant. Nothing is trusted before the
+//! checksum is: a restore reads the whole file once to check it, then
+//! again to write.
+
+use crate::chain::{self, Link, PartitionState};
+use crate::{decode, encode, key, Kv, KvBatch, LedgerStore, StoreError, FORMAT};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+const MAGIC: &[u8] = b"si-ledger snapshot\n";
+
+/// The tags of keys that start with a partition: everything of one
+/// partition's state.
+const PARTITION_TAGS: [u8; 10] = [
+    crate::OFFSET,
+    crate::CLOCK,
+    crate::CHAIN,
+    crate::ACCOUNT,
+    crate::HISTORY,
+    crate::DEAD,
+    crate::NOTICE,
+    crate::monthly::PROJECTION,
+    crate::monthly::SUMMARY,
+    crate::monthly::CLOSED,
+];
+
+/// Marks a partition whose restore has begun and not finished: written in
+/// the restore's first write, removed in its last. A store with one is
+/// refused by the projector (`check_or_init_meta`).
+pub(crate) const RESTORING: u8 = b'X';
+
+/// Pairs per store write while restoring.
+const RESTORE_BATCH: usize = 8192;
+
+/// What a snapshot is of, written before its pairs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotHeader {
+    /// The store format ([`FORMAT`]) the pairs are in.
+    pub format: u32,
+    pub id_scheme: ledger_core::IdScheme,
+    /// The log's partition count.
+    pub log_partitions: u32,
+    /// The partitions the snapshot holds, ascending.
+    pub partitions: Vec<u32>,
+    /// The trust file the store was last projected with.
+    pub trust: Option<String>,
+    /// When the snapshot was taken, ms since the Unix epoch.
+    pub taken_at_ms: i64,
+}
+
+/// What the pairs add up to, written after them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotTrailer {
+    pub pairs: u64,
+    /// Each partition's next offset and chain head, as read with the pairs.
+    pub states: Vec<PartitionState>,
+    /// The Merkle root over `states` ([`chain::merkle_root`]): the ledger
+    /// digest when the snapshot holds every partition.
+    pub digest: Link,
+}
+
+/// A snapshot file's header and trailer, after its checksum was checked.
+#[derive(Debug, Clone)]
+pub struct SnapshotInfo {
+    pub header: SnapshotHeader,
+    pub trailer: SnapshotTrailer,
+}
+
+fn io(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Backend(format!("{}: {e}", path.display()))
+}
+
+fn damaged(path: &Path, why: impl std::fmt::Display) -> StoreError {
+    StoreError::Snapshot(format!("{}: {why}", path.display()))
+}
+
+/// A writer that hashes what it writes.
+struct Hashing<W: Write> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Hashing<W> {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.hash.update(bytes);
+        self.inner.write_all(bytes)
+    }
+    fn put_framed(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let len = u32::try_from(bytes.len()).map_err(std::io::Error::other)?;
+        self.put(&len.to_be_bytes())?;
+        self.put(bytes)
+    }
+}
+
+/// A reader that hashes what it reads.
+struct Checked<R: Read> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Checked<R> {
+    fn take(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        self.inner.read_exact(buf)?;
+        self.hash.update(&*buf);
+        Ok(())
+    }
+    fn byte(&mut self) -> std::io::Result<u8> {
+        let mut b = [0u8; 1];
+        self.take(&mut b)?;
+        Ok(b[0])
+    }
+    /// A u32-length-prefixed field of at most `max` bytes.
+    fn framed(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
+        let mut len = [0u8; 4];
+        self.take(&mut len)?;
+        let len = u32::from_be_bytes(len) as usize;
+        if len > max {
+            return Err(std::io::Error::other(format!(
+                "a field of {len} bytes, more than {max}"
+            )));
+        }
+        let mut v = vec![0u8; len];
+        self.take(&mut v)?;
+        Ok(v)
+    }
+}
+
+/// Largest key and value a snapshot may hold: far above any the store
+/// writes, so that a damaged length is not believed.
+const MAX_KEY: usize = 1 << 16;
+const MAX_VALUE: usize = 1 << 30;
+
+/// Reads a snapshot from start to end, checking its framing and checksum,
+/// and calls `pair` with each key and value (an error from `pair` stops).
+fn read_snapshot(
+    path: &Path,
+    mut pair: impl FnMut(&SnapshotHeader, Vec<u8>, Vec<u8>) -> Result<(), StoreError>,
+) -> Result<SnapshotInfo, StoreError> {
+    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let mut r = Checked {
+        inner: BufReader::with_capacity(1 << 20, file),
+        hash: Sha256::new(),
+    };
+    let bad = |e: std::io::Error| damaged(path, format!("cut short or damaged: {e}"));
+    let mut magic = Vec::with_capacity(MAGIC.len());
+    (&mut r.inner)
+        .take(MAGIC.len() as u64)
+        .read_to_end(&mut magic)
+        .map_err(bad)?;
+    if magic != MAGIC {
+        return Err(damaged(path, "not an si-ledger snapshot"));
+    }
+    r.hash.update(&magic);
+    let header: SnapshotHeader =
+        decode("snapshot header", b"", &r.framed(MAX_VALUE).map_err(bad)?)?;
+    let mut pairs = 0u64;
+    loop {
+        match r.byte().map_err(bad)? {
+            0 => break,
+            1 => {
+                let k = r.framed(MAX_KEY).map_err(bad)?;
+                let v = r.framed(MAX_VALUE).map_err(bad)?;
+                let in_snapshot = k.len() >= 5
+                    && PARTITION_TAGS.contains(&k[0])
+                    && header
+                        .partitions
+                        .binary_search(&u32::from_be_bytes(k[1..5].try_into().expect("4 bytes")))
+                        .is_ok();
+                if !in_snapshot {
+                    return Err(damaged(path, "a key of no partition the header names"));
+                }
+                pairs += 1;
+                pair(&header, k, v)?;
+            }
+            other => return Err(damaged(path, format!("unknown record tag {other}"))),
+        }
+    }
+    let trailer: SnapshotTrailer =
+        decode("snapshot trailer", b"", &r.framed(MAX_VALUE).map_err(bad)?)?;
+    let computed: [u8; 32] = r.hash.finalize().into();
+    let mut stored = [0u8; 32];
+    r.inner.read_exact(&mut stored).map_err(bad)?;
+    if r.inner.read(&mut [0u8; 1]).map_err(bad)? != 0 {
+        return Err(damaged(path, "bytes after the checksum"));
+    }
+    if computed != stored {
+        return Err(damaged(
+            path,
+            "checksum mismatch: the file was changed or damaged",
+        ));
+    }
+    if trailer.pairs != pairs || trailer.digest != chain::merkle_root(&trailer.states) {
+        return Err(damaged(path, "the trailer disagrees with the pairs"));
+    }
+    Ok(SnapshotInfo { header, trailer })
+}
+
+/// Checks a snapshot file through (framing, checksum, trailer): its header
+/// and trailer. Errors: [`StoreError::Snapshot`] for a file that is not a
+/// snapshot, or is cut short, changed or damaged.
+pub fn check_snapshot(path: &Path) -> Result<SnapshotInfo, StoreError> {
+    read_snapshot(path, |_, _, _| Ok(()))
+}
+
+impl<B: Kv> LedgerStore<B> {
+    /// Writes a snapshot of `partitions` (all of the log's when `None`) to
+    /// `out`, read at one instant ([`Kv::for_each_at_once`]). The file is
+    /// written beside `out` and renamed into place once complete and
+    /// synced, so an interrupted snapshot leaves no file at `out`.
+    pub fn snapshot(
+        &self,
+        out: &Path,
+        partitions: Option<&[u32]>,
+    ) -> Result<SnapshotInfo, StoreError> {
+        let meta = self
+            .meta()?
+            .ok_or_else(|| StoreError::Snapshot("the store has projected nothing yet".into()))?;
+        let mut chosen: Vec<u32> = match partitions {
+            Some(ps) => ps.to_vec(),
+            None => (0..meta.partitions).collect(),
+        };
+        chosen.sort_unstable();
+        chosen.dedup();
+        if let Some(p) = chosen.iter().find(|p| **p >= meta.partitions) {
+            return Err(StoreError::Snapshot(format!(
+                "partition {p}: the log has {} partitions",
+                meta.partitions
+            )));
+        }
+        let header = SnapshotHeader {
+            format: FORMAT,
+            id_scheme: meta.id_scheme,
+            log_partitions: meta.partitions,
+            partitions: chosen.clone(),
+            trust: self.trust_text()?,
+            taken_at_ms: now_ms(),
+        };
+        let tmp = out.with_extension("partial");
+        let file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        let mut w = Hashing {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            hash: Sha256::new(),
+        };
+        let prefixes: Vec<Vec<u8>> = chosen
+            .iter()
+            .flat_map(|p| PARTITION_TAGS.iter().map(move |t| key(*t, *p, &[])))
+            .collect();
+        let mut states: Vec<PartitionState> = chosen
+            .iter()
+            .map(|p| PartitionState {
+                partition: *p,
+                next_offset: 0,
+                head: Default::default(),
+            })
+            .collect();
+        let mut pairs = 0u64;
+        let wrote = (|| -> Result<(), StoreError> {
+            w.put(MAGIC).map_err(|e| io(&tmp, e))?;
+            w.put_framed(&encode(&header)).map_err(|e| io(&tmp, e))?;
+            self.kv.for_each_at_once(&prefixes, &mut |k, v| {
+                let p = u32::from_be_bytes(k[1..5].try_into().expect("partition"));
+                let state = &mut states[chosen.binary_search(&p).expect("a chosen partition")];
+                match k[0] {
+                    crate::OFFSET => state.next_offset = crate::offset_value(k, v)?,
+                    crate::CHAIN => state.head = decode("chain head", k, v)?,
+                    _ => {}
+                }
+                w.put(&[1]).map_err(|e| io(&tmp, e))?;
+                w.put_framed(k).map_err(|e| io(&tmp, e))?;
+                w.put_framed(v).map_err(|e| io(&tmp, e))?;
+                pairs += 1;
+                Ok(true)
+            })?;
+            w.put(&[0]).map_err(|e| io(&tmp, e))?;
+            let trailer = SnapshotTrailer {
+                pairs,
+                digest: chain::merkle_root(&states),
+                states: states.clone(),
+            };
+            w.put_framed(&encode(&trailer)).map_err(|e| io(&tmp, e))?;
+            let sum: [u8; 32] = w.hash.clone().finalize().into();
+            w.inner.write_all(&sum).map_err(|e| io(&tmp, e))?;
+            let file = w.inner.into_inner().map_err(|e| io(&tmp, e.into_error()))?;
+            file.sync_all().map_err(|e| io(&tmp, e))
+        })();
+        if let Err(e) = wrote {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, out).map_err(|e| io(out, e))?;
+        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io(dir, e))?;
+        }
+        Ok(SnapshotInfo {
+            header,
+            trailer: SnapshotTrailer {
+                pairs,
+                digest: chain::merkle_root(&states),
+                states,
+            },
+        })
+    }
+
+    /// Seeds this store's `partitions` (all the snapshot holds when
+    /// `None`) from the snapshot at `path`. The file is checked through
+    /// first; then each partition must be one the store has no state for
+    /// (never projected, or dropped). The restore writes in batches and
+    /// marks the partitions until its last write, so a restore cut short
+    /// is refused by the projector until it is run again. Errors:
+    /// [`StoreError::Snapshot`] for a damaged or foreign file, or a
+    /// partition that has state; [`StoreError::PartitionMismatch`] for a
+    /// snapshot of a log with another partition count.
+    pub fn restore(
+        &self,
+        path: &Path,
+        partitions: Option<&[u32]>,
+    ) -> Result<SnapshotInfo, StoreError> {
+        let info = check_snapshot(path)?;
+        let h = &info.header;
+        if h.format != FORMAT {
+            return Err(damaged(
+                path,
+                format!(
+                    "store format {} is not format {FORMAT} that this si-ledger reads",
+                    h.format
+                ),
+            ));
+        }
+        if h.id_scheme != ledger_core::id::scheme() {
+            return Err(damaged(
+                path,
+                format!(
+                    "its identifiers are {}, this si-ledger runs with --id-scheme {}",
+                    h.id_scheme.name(),
+                    ledger_core::id::scheme().name()
+                ),
+            ));
+        }
+        let fresh = self.meta()?.is_none();
+        self.meta_for(h.log_partitions)?;
+        let chosen: Vec<u32> = match partitions {
+            None => h.partitions.clone(),
+            Some(ps) => {
+                if let Some(p) = ps.iter().find(|p| h.partitions.binary_search(p).is_err()) {
+                    return Err(damaged(path, format!("it holds no partition {p}")));
+                }
+                let mut ps = ps.to_vec();
+                ps.sort_unstable();
+                ps.dedup();
+                ps
+            }
+        };
+        for p in &chosen {
+            if self.has_restore_mark(*p)? {
+                // An earlier restore was cut short: what it wrote goes.
+                self.drop_partition(*p)?;
+            } else if self.offset(*p)?.is_some() {
+                return Err(StoreError::Snapshot(format!(
+                    "partition {p} already has state in this store: restore seeds only \
+                     partitions it has none for"
+                )));
+            }
+        }
+        let mut b = KvBatch::default();
+        for p in &chosen {
+            b.put(key(RESTORING, *p, &[]), Vec::new());
+        }
+        if fresh {
+            if let Some(t) = &h.trust {
+                b.put(vec![crate::TRUST], t.as_bytes().to_vec());
+            }
+        }
+        self.kv.write(b)?;
+        let mut b = KvBatch::default();
+        read_snapshot(path, |_, k, v| {
+            let p = u32::from_be_bytes(k[1..5].try_into().expect("partition"));
+            if chosen.binary_search(&p).is_ok() {
+                b.put(k, v);
+                if b.len() >= RESTORE_BATCH {
+                    self.kv.write(std::mem::take(&mut b))?;
+                }
+            }
+            Ok(())
+        })?;
+        for p in &chosen {
+            b.delete(key(RESTORING, *p, &[]));
+        }
+        self.kv.write(b)?;
+        for state in info
+            .trailer
+            .states
+            .iter()
+            .filter(|s| chosen.contains(&s.partition))
+        {
+            let now = PartitionState {
+                partition: state.partition,
+                next_offset: self.offset(state.partition)?.unwrap_or(0),
+                head: self.chain_head(state.partition)?,
+            };
+            if now != *state {
+                return Err(damaged(
+                    path,
+                    format!(
+                        "partition {} restored to another state than the snapshot's",
+                        state.partition
+                    ),
+                ));
+            }
+        }
+        Ok(info)
+    }
+
+    /// Whether a restore of `partition` began and did not finish.
+    pub fn has_restore_mark(&self, partition: u32) -> Result<bool, StoreError> {
+        Ok(self.kv.get(&key(RESTORING, partition, &[]))?.is_some())
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
