@@ -47,9 +47,39 @@ pub fn keys_dir() -> PathBuf {
 /// itself (or passes `--trust`/`--signing-key`) overrides them.
 pub fn test_env(c: &mut Command) {
     let keys = keys_dir();
+    if let Some(engine) = ENGINE.get() {
+        c.env("SI_LEDGER_STORE", engine);
+    }
     c.env("SI_LEDGER_LOG", "warn")
         .env("SI_LEDGER_TRUST", keys.join("trust.toml"))
         .env("SI_LEDGER_SIGNING_KEY_FILE", keys.join("test.key"));
+}
+
+thread_local! {
+    /// The storage engine the binary creates stores with on this thread
+    /// (`SI_LEDGER_STORE`); unset, the binary's default.
+    static ENGINE: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// The storage engines a test runs on with [`on_each_engine`].
+pub const ENGINES: [&str; 2] = ["fjall", "sled"];
+
+/// Runs `test` once per storage engine, every store it creates through
+/// the binary being of that engine.
+pub fn on_each_engine(mut test: impl FnMut(&'static str)) {
+    for engine in ENGINES {
+        ENGINE.set(Some(engine));
+        test(engine);
+        ENGINE.set(None);
+    }
+}
+
+/// The engine of the store in data directory `data` (its `store/engine`).
+pub fn engine_of(data: &std::path::Path) -> String {
+    std::fs::read_to_string(data.join("store").join("engine"))
+        .expect("a store's engine file")
+        .trim()
+        .to_string()
 }
 
 /// Runs and returns output; panics with stderr if it could not start.

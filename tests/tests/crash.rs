@@ -2,7 +2,7 @@
 //! arbitrary moments, restarted each time, ends with exactly the accounts of
 //! an uninterrupted run. Nothing lost, nothing counted twice.
 
-use ledger_e2e::{demo, kill_after, run, si_ledger, stderr, stdout};
+use ledger_e2e::{demo, kill_after, on_each_engine, run, si_ledger, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -63,6 +63,10 @@ fn demo_log(dir: &Path, participants: u32) -> (PathBuf, PathBuf) {
 
 #[test]
 fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
+    on_each_engine(sigkill_mid_projection);
+}
+
+fn sigkill_mid_projection(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     // The demo writes a realistic events file (duplicates, conflicts, late
     // and returned lines, refunds, benefits) and its clean projection.
@@ -85,8 +89,9 @@ fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
     assert_eq!(k.lines().count(), 600);
     assert!(
         k == c,
-        "accounts after {kills_mid_run} SIGKILLs differ from an uninterrupted projection"
+        "{engine}: accounts after {kills_mid_run} SIGKILLs differ from an uninterrupted projection"
     );
+    assert_eq!(ledger_e2e::engine_of(&data), engine);
     let dl_k = stdout(&run(&["dead-letters", "--data", data_s, "--json"]));
     let dl_c = stdout(&run(&[
         "dead-letters",
@@ -100,7 +105,11 @@ fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert_eq!(strip_ts(&dl_k), strip_ts(&dl_c), "dead letters differ");
+    assert_eq!(
+        strip_ts(&dl_k),
+        strip_ts(&dl_c),
+        "{engine}: dead letters differ"
+    );
 }
 
 /// Merges under SIGKILL: a merge's transfers are written to the log before
@@ -112,6 +121,10 @@ fn sigkill_mid_projection_loses_nothing_and_counts_nothing_twice() {
 /// and the killed store equals a fresh replay of its own log.
 #[test]
 fn sigkill_while_merges_hand_over_histories_changes_no_balance() {
+    on_each_engine(sigkill_while_merging);
+}
+
+fn sigkill_while_merging(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (demo, log) = demo_log(dir.path(), 300);
     let log_s = log.to_str().unwrap();
@@ -174,6 +187,7 @@ fn sigkill_while_merges_hand_over_histories_changes_no_balance() {
     );
     let fin = run(&["project", "--log", log_s, "--data", killed_s]);
     assert!(fin.status.success(), "{}", stderr(&fin));
+    assert_eq!(ledger_e2e::engine_of(&killed), engine);
     let clean = dir.path().join("clean");
     let c = run(&[
         "project",

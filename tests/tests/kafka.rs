@@ -129,10 +129,16 @@ fn read_all(topic: &str, partitions: u32, expect: usize) -> Vec<rdkafka::message
 
 #[test]
 fn kafka_projection_equals_the_embedded_one() {
+    ledger_e2e::on_each_engine(kafka_projection_equals_the_embedded_one_on);
+}
+
+fn kafka_projection_equals_the_embedded_one_on(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (demo, topic) = published_demo(dir.path(), "equal", 300);
+    let name = format!("equal-{engine}");
+    let (demo, topic) = published_demo(dir.path(), &name, 300);
     let data = dir.path().join("kafka");
-    let totals = project_until_end(&topic, "equal", &data);
+    let totals = project_until_end(&topic, &name, &data);
+    assert_eq!(ledger_e2e::engine_of(&data), engine);
     assert!(totals["records"].as_u64().unwrap() > 3000, "{totals}");
     assert!(totals["duplicates"].as_u64().unwrap() > 0, "{totals}");
     let conflicts = totals["conflicts"].as_u64().unwrap();
@@ -142,7 +148,7 @@ fn kafka_projection_equals_the_embedded_one() {
     let dlq = read_all(&format!("{topic}.dlq"), 4, conflicts as usize);
     assert_eq!(dlq.len() as u64, conflicts);
     // Projecting again from the same store changes nothing.
-    let again = project_until_end(&topic, "equal-again", &data);
+    let again = project_until_end(&topic, &format!("{name}-again"), &data);
     assert_eq!(again["records"], 0, "{again}");
     assert_eq!(accounts(&data), accounts(&demo));
     // Same records, partitions, offsets and timestamps: the same digest.

@@ -410,7 +410,11 @@ fn a_snapshot_of_some_partitions_seeds_only_those() {
         partition_pairs(&source, &[1])
     );
     assert_eq!(target.offset(0).unwrap(), None, "partition 0 untouched");
-    assert_eq!(target.offset(2).unwrap(), Some(2), "partition 2 kept its own");
+    assert_eq!(
+        target.offset(2).unwrap(),
+        Some(2),
+        "partition 2 kept its own"
+    );
     // A partition with state is never overwritten.
     let file2 = dir.path().join("p2.snapshot");
     source.snapshot(&file2, Some(&[2])).unwrap();
@@ -454,11 +458,7 @@ fn a_damaged_or_foreign_snapshot_is_refused_before_anything_is_written() {
             .unwrap_or_else(|| panic!("a flipped byte at {at} of {} is refused", good.len()))
             .to_string();
         assert!(err.starts_with("snapshot "), "at {at}: {err}");
-        assert_eq!(
-            target.offset(0).unwrap(),
-            None,
-            "at {at}: nothing written"
-        );
+        assert_eq!(target.offset(0).unwrap(), None, "at {at}: nothing written");
         assert!(partition_pairs(&target, &[0, 1, 2, 3]).is_empty());
     }
     // Cut short, or with bytes after it.
