@@ -196,3 +196,94 @@ fn a_snapshot_with_a_flipped_byte_is_refused_and_leaves_no_store() {
     assert_eq!(p.status.code(), Some(1), "{}", stderr(&p));
     assert!(stderr(&p).contains("checksum mismatch"), "{}", stderr(&p));
 }
+
+/// A projector that keeps running writes the snapshot at a batch boundary
+/// when asked: restored, and projected on to the log's end, it equals the
+/// running projector's store.
+#[test]
+fn a_running_projector_writes_a_snapshot_at_a_batch_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(dir.path(), 200, 12);
+    let log = dir.path().join("log");
+    publish(&log, &demo.join("events.jsonl"));
+    let live = dir.path().join("live");
+    let mut projector = ledger_e2e::Reaped(Some(
+        ledger_e2e::si_ledger(&[
+            "project",
+            "--follow",
+            "--batch-size",
+            "97",
+            "--log",
+            log.to_str().unwrap(),
+            "--data",
+            live.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap(),
+    ));
+    // Wait for the projector to hold its store (it creates the engine file
+    // just before it takes the lock; nothing else opens it meanwhile).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !live.join("store").join("engine").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the projector never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let held = run(&["digest", "--data", live.to_str().unwrap()]);
+    assert!(
+        stderr(&held).contains("in use by another process"),
+        "{}",
+        stderr(&held)
+    );
+    let snap = dir.path().join("live.snapshot");
+    let s = run(&[
+        "snapshot",
+        "--data",
+        live.to_str().unwrap(),
+        "--out",
+        snap.to_str().unwrap(),
+        "--wait",
+        "60",
+    ]);
+    assert!(s.status.success(), "snapshot: {}", stderr(&s));
+    assert!(
+        stderr(&s).contains("asked it for the snapshot"),
+        "the running projector wrote it: {}",
+        stderr(&s)
+    );
+    // Still running: the snapshot did not stop it.
+    assert!(projector.child().try_wait().unwrap().is_none());
+    let pid = projector.child().id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let stopped = projector.take().wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr).contains("at a batch boundary"),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    // The live store, finished; and one seeded from the snapshot.
+    project(&log, &live, &[]);
+    let seeded = dir.path().join("seeded");
+    project(&log, &seeded, &["--restore-from", snap.to_str().unwrap()]);
+    assert_eq!(digest(&seeded), digest(&live));
+    assert_eq!(accounts(&seeded), accounts(&live));
+    // Nobody is asked when nobody runs: the store is read directly.
+    let again = run(&[
+        "snapshot",
+        "--data",
+        live.to_str().unwrap(),
+        "--out",
+        dir.path().join("again.snapshot").to_str().unwrap(),
+    ]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(!stderr(&again).contains("asked"), "{}", stderr(&again));
+}

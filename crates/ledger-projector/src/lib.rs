@@ -206,6 +206,24 @@ pub struct Totals {
     pub unfinished: Vec<Unfinished>,
 }
 
+impl Totals {
+    /// Counts one record's outcome.
+    pub fn count(&mut self, outcome: &ledger_core::Outcome) {
+        use ledger_core::Outcome as O;
+        match outcome {
+            O::Applied { .. } => self.applied += 1,
+            O::Returned { .. } => self.returned += 1,
+            O::Refused { .. } => self.refused += 1,
+            O::Duplicate => self.duplicates += 1,
+            O::Conflict { .. } => self.conflicts += 1,
+            O::Redirected { .. } => self.redirected += 1,
+        }
+        if outcome.is_late() {
+            self.late += 1;
+        }
+    }
+}
+
 /// A partition a run stopped short of its end on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unfinished {
@@ -237,7 +255,10 @@ impl Totals {
 }
 
 /// Reads `source` into `store` until `opts.until` says stop. `progress` is
-/// called after every flushed batch; `stop` ends the loop between batches.
+/// called after every flushed batch and after every poll that found
+/// nothing, each time with no write in flight: a batch boundary, where the
+/// store holds whole batches only (a snapshot taken there is consistent on
+/// any engine); `stop` ends the loop between batches.
 ///
 /// Two stages overlap: while a writer thread writes and flushes batch N,
 /// this thread decides batch N+1 against the store plus batch N (the
@@ -310,10 +331,16 @@ pub fn run_with_sink<S: Source, B: Kv>(
         };
         // The batch being written, with its counts.
         let mut in_flight: Option<(Overlay, Totals)> = None;
+        // Settles the batch in flight, then calls `progress` at the batch
+        // boundary (no write in flight); an idle poll (`idle`) calls it too.
         let mut finish = |in_flight: &mut Option<(Overlay, Totals)>,
                           source: &mut S,
-                          totals: &mut Totals|
+                          totals: &mut Totals,
+                          idle: bool|
          -> Result<(), ProjectError> {
+            if in_flight.is_none() && idle {
+                progress(totals);
+            }
             if let Some((overlay, counts)) = in_flight.take() {
                 written
                     .recv()
@@ -351,7 +378,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                 if records.is_empty() {
                     // Nothing new: settle the batch in flight now rather than
                     // when the next records arrive (a follower may wait long).
-                    finish(&mut in_flight, source, &mut totals)?;
+                    finish(&mut in_flight, source, &mut totals, true)?;
                     continue;
                 }
                 // A partition first seen now (assigned after a rebalance)
@@ -396,7 +423,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                             sink.monthly(&monthly::restated(&outcome.write))
                                 .map_err(ProjectError::Publish)?;
                         }
-                        finish(&mut in_flight, source, &mut totals)?;
+                        finish(&mut in_flight, source, &mut totals, false)?;
                         let batch = Arc::new(outcome.write);
                         to_writer
                             .send(Arc::clone(&batch))
@@ -409,7 +436,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                     if r.offset < expected {
                         totals.redelivered += 1;
                     } else {
-                        finish(&mut in_flight, source, &mut totals)?;
+                        finish(&mut in_flight, source, &mut totals, false)?;
                         let clock = store.clock(r.partition)?;
                         let counts = match monthly::judge_control(ctx, r, clock) {
                             Ok((control, verdict)) if !verdict.is_unauthorized() => {
@@ -435,7 +462,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                     start = m + 1;
                 }
             }
-            finish(&mut in_flight, source, &mut totals)
+            finish(&mut in_flight, source, &mut totals, false)
         })();
         drop(to_writer);
         let _ = writer.join();

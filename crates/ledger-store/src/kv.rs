@@ -308,12 +308,11 @@ impl FjallKv {
     }
 }
 
-fn in_use(dir: &Path, engine: &str) -> StoreError {
-    StoreError::Backend(format!(
-        "store {} is in use by another process (a running projector?): \
-         {engine} allows one process per store",
-        dir.display()
-    ))
+fn in_use(dir: &Path, engine: &'static str) -> StoreError {
+    StoreError::InUse {
+        dir: dir.display().to_string(),
+        engine,
+    }
 }
 
 impl Kv for FjallKv {

@@ -90,6 +90,11 @@ pub enum StoreError {
     #[error("snapshot {0}")]
     Snapshot(String),
     #[error(
+        "store {dir} is in use by another process (a running projector?): \
+         {engine} allows one process per store"
+    )]
+    InUse { dir: String, engine: &'static str },
+    #[error(
         "a restore of partition {partition} into this store did not finish: \
          run it again (`si-ledger restore`, or `project --restore-from`)"
     )]

@@ -49,6 +49,19 @@ pub struct ReplayArgs {
     pub dir: Option<PathBuf>,
 }
 
+/// The benchmark's working directory: `--dir`, which must be new or empty
+/// (a log there would be appended to), else the temporary one.
+fn work_dir(dir: Option<&std::path::Path>, tmp: &tempfile::TempDir) -> Result<PathBuf> {
+    let Some(dir) = dir else {
+        return Ok(tmp.path().to_path_buf());
+    };
+    if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+        anyhow::bail!("--dir {} is not empty: give a new directory", dir.display());
+    }
+    std::fs::create_dir_all(dir)?;
+    Ok(dir.to_path_buf())
+}
+
 /// Generates the population's events into an embedded log in `dir/log`;
 /// the log and every record's key.
 fn publish_population(
@@ -86,8 +99,7 @@ fn publish_population(
 
 pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let tmp = tempfile::tempdir()?;
-    let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
+    let dir = work_dir(args.dir.as_deref(), &tmp)?;
     let batch = args.population.batch_size.max(1);
     let opts = crate::common::store_options();
     let engine = opts.engine.unwrap_or(ledger_store::Engine::DEFAULT);
@@ -99,6 +111,10 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let (log, keys) = publish_population(ctx, auth.as_ref(), &args.population, &data)?;
     let events = keys.len() as u64;
     drop(log);
+    // The generator's memory, kept by the allocator (main.rs keeps freed
+    // memory), goes back to the OS: the projector runs beside this process.
+    // SAFETY: mi_collect only frees memory no allocation holds.
+    unsafe { libmimalloc_sys::mi_collect(true) };
 
     // (b) the projector: `si-ledger project` in a child process, so that
     // its peak memory is the projector's own, not the generator's.
@@ -179,8 +195,15 @@ pub struct MonthArgs {
     #[command(flatten)]
     pub population: Population,
     /// Working directory (default: a fresh temporary one, removed afterwards).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from")]
     pub dir: Option<PathBuf>,
+    /// Close the month on a store `bench replay --dir DIR` left, instead
+    /// of generating and projecting a population: its log and store
+    /// (changed: the markers are appended and projected). Give its trust
+    /// file and operator key: `--trust DIR/authority/trust.toml
+    /// --signing-key DIR/authority/keys/operator.key`.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
 }
 
 /// Month close over a projected population: the time from the projector
@@ -188,19 +211,31 @@ pub struct MonthArgs {
 /// how much the close added to the process's peak memory.
 pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
     let tmp = tempfile::tempdir()?;
-    let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
-    let (ctx, auth) = signing(ctx)?;
-    let ctx = &ctx;
-    let (log, _) = publish_population(ctx, auth.as_ref(), &args.population, &dir)?;
-    let store = crate::common::open_store(&dir.join("store"))?;
     let opts = Options {
         batch_size: args.population.batch_size.max(1),
         until: Until::EndAtStart,
         ..Options::default()
     };
-    let (totals, eps) = timed_projection(ctx, &log, &store, &opts)?;
-    eprintln!("projected {} events at {eps:.0} events/s", totals.records);
+    let (ctx, operator, log, store) = match &args.from {
+        Some(from) => {
+            let data = from.join("data");
+            let log = EmbeddedLog::open(&data.join("log"))
+                .with_context(|| format!("--from {}: its log", from.display()))?;
+            let store = crate::common::open_existing_store(&data)?;
+            let operator = crate::trust::signer_for("month_closed")?;
+            (ctx.clone(), operator, log, store)
+        }
+        None => {
+            let dir = work_dir(args.dir.as_deref(), &tmp)?.join("data");
+            let (ctx, auth) = signing(ctx)?;
+            let (log, _) = publish_population(&ctx, auth.as_ref(), &args.population, &dir)?;
+            let store = crate::common::open_store(&crate::common::store_dir(&dir))?;
+            let (totals, eps) = timed_projection(&ctx, &log, &store, &opts)?;
+            eprintln!("projected {} events at {eps:.0} events/s", totals.records);
+            (ctx, auth.as_ref().map(|a| a.key("operator")), log, store)
+        }
+    };
+    let ctx = &ctx;
     // The busiest period of the generated events.
     let mut by_period: std::collections::BTreeMap<ledger_core::Period, u64> = Default::default();
     store.for_each_account(|_, a| {
@@ -213,7 +248,6 @@ pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
         .max_by_key(|(_, n)| **n)
         .map(|(p, _)| *p)
         .context("the population has no contribution lines")?;
-    let operator = auth.as_ref().map(|a| a.key("operator"));
     let marker = ledger_proto::monthly::encode_month_closed(period, "bench", operator.as_deref());
     let mut appender = log.appender()?;
     // Recorded now, as `close-month` records it: the operator's key is
@@ -363,27 +397,32 @@ fn generate(
     let mut signed = 0usize;
     let mut emit = |items: Vec<synth::Item>, done: &mut usize| -> Result<()> {
         let items = &items[..items.len().min(events - *done)];
-        let chunk: Vec<([u8; 12], i64, Vec<u8>)> = items
-            .iter()
-            .map(|it| {
-                // Issue 15: privileged records signed by their authority.
-                let mut wire = it.wire.clone();
-                let kind = ledger_proto::envelope_from_wire(&wire)
-                    .map(|e| e.event.kind())
-                    .unwrap_or("");
-                if let Some(signer) = keys.as_ref().and_then(|k| k.for_kind(kind)) {
-                    ledger_proto::sign_envelope(&mut wire, signer);
-                    signed += 1;
-                }
-                (
-                    <[u8; 12]>::try_from(it.wire.iin.as_bytes()).expect("12-digit IIN"),
-                    it.timestamp_ms,
-                    ledger_proto::encode_envelope(&wire),
-                )
-            })
-            .collect();
-        *done += chunk.len();
-        sink(&chunk)
+        // Encoded a slice at a time: a month of 9 million participants
+        // would otherwise be held twice.
+        for items in items.chunks(65_536) {
+            let chunk: Vec<([u8; 12], i64, Vec<u8>)> = items
+                .iter()
+                .map(|it| {
+                    // Issue 15: privileged records signed by their authority.
+                    let mut wire = it.wire.clone();
+                    let kind = ledger_proto::envelope_from_wire(&wire)
+                        .map(|e| e.event.kind())
+                        .unwrap_or("");
+                    if let Some(signer) = keys.as_ref().and_then(|k| k.for_kind(kind)) {
+                        ledger_proto::sign_envelope(&mut wire, signer);
+                        signed += 1;
+                    }
+                    (
+                        <[u8; 12]>::try_from(it.wire.iin.as_bytes()).expect("12-digit IIN"),
+                        it.timestamp_ms,
+                        ledger_proto::encode_envelope(&wire),
+                    )
+                })
+                .collect();
+            *done += chunk.len();
+            sink(&chunk)?;
+        }
+        Ok(())
     };
     emit(gen.registrations(), &mut done)?;
     let mut m = 0;

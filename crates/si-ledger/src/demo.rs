@@ -158,6 +158,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
         ledger_projector::DEFAULT_BATCH_SIZE,
         false,
         signing.projector.clone(),
+        |_| {},
     )?;
     println!("{}", common::totals_line(&totals));
     if let Some(code) = common::interrupted(&totals, "demo", "nothing projected past it") {

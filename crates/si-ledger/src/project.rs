@@ -91,7 +91,16 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     let store = projector_store(args)?;
     let signer = crate::trust::for_projector(&store)?;
     let _server = serve(ctx, &store, args, Arc::new(|| None))?;
-    let totals = project_with_progress(ctx, &log, &store, args.batch_size, args.follow, signer)?;
+    let requests = crate::snapshot::Requests::new(&args.data);
+    let totals = project_with_progress(
+        ctx,
+        &log,
+        &store,
+        args.batch_size,
+        args.follow,
+        signer,
+        |s| requests.serve(s),
+    )?;
     ended(&totals, args.json, "project")
 }
 
@@ -134,6 +143,7 @@ pub fn project_with_progress(
     batch_size: usize,
     follow: bool,
     signer: Option<Arc<ledger_core::authority::Signer>>,
+    mut at_boundary: impl FnMut(&LedgerStore<DiskKv>),
 ) -> Result<Totals> {
     let mut source = log.source()?;
     let total: u64 = log.end_offsets()?.iter().sum();
@@ -163,7 +173,8 @@ pub fn project_with_progress(
     let mut sink = ledger_projector::EmbeddedOutputs(log);
     let totals =
         ledger_projector::run_with_sink(ctx, &mut source, store, &mut sink, &opts, &stop, |t| {
-            bar.set_position(t.records + t.redelivered)
+            bar.set_position(t.records + t.redelivered);
+            at_boundary(store);
         })?;
     bar.finish_and_clear();
     Ok(totals)
@@ -229,6 +240,7 @@ fn project_kafka(
         signer,
         ..Options::default()
     };
+    let requests = crate::snapshot::Requests::new(&args.data);
     let totals = ledger_projector::run_with_sink(
         ctx,
         &mut source,
@@ -240,6 +252,7 @@ fn project_kafka(
             if let Ok(mut m) = metrics.lock() {
                 m.update(t);
             }
+            requests.serve(&store);
         },
     )?;
     for e in source.take_errors() {

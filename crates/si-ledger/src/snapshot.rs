@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct SnapshotArgs {
-    /// The data directory whose store is snapshotted. The store must not
-    /// be open in a running projector (one process per store): stop it at
-    /// a batch boundary (SIGTERM finishes the batch), snapshot, start it.
+    /// The data directory whose store is snapshotted. While a projector
+    /// runs on it (one process per store), the projector writes the
+    /// snapshot at its next batch boundary and goes on; this command
+    /// waits for it.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// The snapshot file to write (replaced if it exists, only once the
@@ -24,6 +25,9 @@ pub struct SnapshotArgs {
     pub partitions: Option<Vec<u32>>,
     #[arg(long)]
     pub json: bool,
+    /// How long to wait for a running projector to write the snapshot, s.
+    #[arg(long, default_value_t = 600, value_name = "S")]
+    pub wait: u64,
 }
 
 #[derive(Args)]
@@ -81,12 +85,144 @@ fn print(info: &SnapshotInfo, what: &str, path: &Path, json: bool) {
 }
 
 pub fn snapshot(args: &SnapshotArgs) -> Result<i32> {
-    let store = open_existing_store(&args.data)?;
+    let store = match open_existing_store(&args.data) {
+        Ok(store) => store,
+        Err(e) if in_use(&e) => return ask_the_projector(args),
+        Err(e) => return Err(e),
+    };
     let info = store
         .snapshot(&args.out, args.partitions.as_deref())
         .with_context(|| format!("writing snapshot {}", args.out.display()))?;
     print(&info, "wrote", &args.out, args.json);
     Ok(0)
+}
+
+fn in_use(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<ledger_store::StoreError>(),
+            Some(ledger_store::StoreError::InUse { .. })
+        )
+    })
+}
+
+/// Where `snapshot` leaves requests for the projector running on `data`
+/// (`<id>.request`, JSON `{"out", "partitions"}`), and the projector its
+/// answers (`<id>.result`, JSON `{"ok": …}` or `{"error": …}`).
+fn requests_dir(data: &Path) -> PathBuf {
+    data.join("snapshot-requests")
+}
+
+/// Writes `text` to `path` whole or not at all (a temporary file renamed).
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The store is open in a running projector: it takes the snapshot at its
+/// next batch boundary (when no write is in flight), and this waits.
+fn ask_the_projector(args: &SnapshotArgs) -> Result<i32> {
+    let dir = requests_dir(&args.data);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let out =
+        std::path::absolute(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
+    let id = format!(
+        "{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    );
+    let request = dir.join(format!("{id}.request"));
+    let result = dir.join(format!("{id}.result"));
+    let body = serde_json::json!({"out": out, "partitions": args.partitions});
+    write_atomically(&request, &body.to_string())?;
+    eprintln!(
+        "the store is open in a running projector: asked it for the snapshot (waiting up to {} s)",
+        args.wait
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
+    while std::time::Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(&result) {
+            let _ = std::fs::remove_file(&result);
+            let answer: serde_json::Value =
+                serde_json::from_str(&text).context("the projector's answer")?;
+            if let Some(why) = answer["error"].as_str() {
+                bail!("the projector could not write the snapshot: {why}");
+            }
+            let info = ledger_store::check_snapshot(&out)
+                .with_context(|| format!("checking {}", out.display()))?;
+            print(&info, "wrote", &out, args.json);
+            return Ok(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Withdrawn, unless the projector took it meanwhile.
+    let _ = std::fs::remove_file(&request);
+    bail!(
+        "no projector answered within {} s (is one running on {}, and projecting?)",
+        args.wait,
+        args.data.display()
+    )
+}
+
+/// A projector's side of `snapshot` requests: called at each batch
+/// boundary, with no write in flight, so every snapshot it writes is of
+/// whole batches. Cheap when there is none (one directory read).
+pub struct Requests {
+    dir: PathBuf,
+}
+
+impl Requests {
+    pub fn new(data: &Path) -> Requests {
+        Requests {
+            dir: requests_dir(data),
+        }
+    }
+
+    /// Answers every pending request; failures are answered, not raised.
+    pub fn serve(&self, store: &LedgerStore<DiskKv>) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_none_or(|x| x != "request") {
+                continue;
+            }
+            // Taken: a request is answered once.
+            let taken = path.with_extension("taken");
+            if std::fs::rename(&path, &taken).is_err() {
+                continue;
+            }
+            let answer = match Self::take(store, &taken) {
+                Ok(info) => serde_json::json!({"ok": {
+                    "pairs": info.trailer.pairs,
+                    "digest": hex::encode(info.trailer.digest),
+                }}),
+                Err(e) => serde_json::json!({"error": format!("{e:#}")}),
+            };
+            let _ = std::fs::remove_file(&taken);
+            if let Err(e) = write_atomically(&path.with_extension("result"), &answer.to_string()) {
+                tracing::error!(error = %e, "answering a snapshot request");
+            }
+        }
+    }
+
+    fn take(store: &LedgerStore<DiskKv>, request: &Path) -> Result<SnapshotInfo> {
+        let text = std::fs::read_to_string(request)?;
+        let body: serde_json::Value = serde_json::from_str(&text).context("the request")?;
+        let out = PathBuf::from(body["out"].as_str().context("the request names no out")?);
+        let partitions: Option<Vec<u32>> = serde_json::from_value(body["partitions"].clone())
+            .context("the request's partitions")?;
+        let info = store.snapshot(&out, partitions.as_deref())?;
+        eprintln!(
+            "wrote snapshot {} at a batch boundary ({} keys)",
+            out.display(),
+            info.trailer.pairs
+        );
+        Ok(info)
+    }
 }
 
 pub fn restore(args: &RestoreArgs) -> Result<i32> {
