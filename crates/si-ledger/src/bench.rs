@@ -45,8 +45,41 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub population: Population,
     /// Working directory (default: a fresh temporary one, removed afterwards).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "reuse")]
     pub dir: Option<PathBuf>,
+    /// A directory an earlier `bench replay --dir` left: its log (and
+    /// authorities) are projected again, into a new store in place of the
+    /// one there, without generating them again (the population options
+    /// are the log's, not these).
+    #[arg(long, value_name = "DIR")]
+    pub reuse: Option<PathBuf>,
+}
+
+/// What a benchmark directory's log holds (`population.json`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Generated {
+    participants: usize,
+    events: u64,
+    signed: bool,
+}
+
+/// Every record's key, in the order the projector reads them (the
+/// embedded source's polls of `batch`): what the raw rate replays.
+fn keys_in_read_order(log: &EmbeddedLog, batch: usize) -> Result<Vec<[u8; 12]>> {
+    use ledger_stream::Source as _;
+    let mut source = log.source()?;
+    let end: u64 = log.end_offsets()?.iter().sum();
+    let mut keys = Vec::with_capacity(end as usize);
+    while (keys.len() as u64) < end {
+        let records = source.poll(batch, std::time::Duration::ZERO)?;
+        if records.is_empty() {
+            anyhow::bail!("the log ended at {} of {end} records", keys.len());
+        }
+        for r in records {
+            keys.push(<[u8; 12]>::try_from(r.key.as_slice()).context("a 12-byte key")?);
+        }
+    }
+    Ok(keys)
 }
 
 /// The benchmark's working directory: `--dir`, which must be new or empty
@@ -104,13 +137,38 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let opts = crate::common::store_options();
     let engine = opts.engine.unwrap_or(ledger_store::Engine::DEFAULT);
 
-    // Generate and publish the log (not timed as part of the replay).
-    let (ctx, auth) = signing(ctx)?;
-    let ctx = &ctx;
+    // Generate and publish the log (not timed), or take an earlier one.
+    let dir = args.reuse.clone().unwrap_or(dir);
     let data = dir.join("data");
-    let (log, keys) = publish_population(ctx, auth.as_ref(), &args.population, &data)?;
-    let events = keys.len() as u64;
-    drop(log);
+    let generated = match &args.reuse {
+        Some(_) => {
+            let text = std::fs::read_to_string(dir.join("population.json"))
+                .with_context(|| format!("--reuse {}: no population.json", dir.display()))?;
+            for old in [crate::common::store_dir(&data), dir.join("raw")] {
+                if old.exists() {
+                    eprintln!("removing the earlier run's {}", old.display());
+                    std::fs::remove_dir_all(&old)?;
+                }
+            }
+            serde_json::from_str(&text).context("population.json")?
+        }
+        None => {
+            let (ctx, auth) = signing(ctx)?;
+            let (log, keys) = publish_population(&ctx, auth.as_ref(), &args.population, &data)?;
+            drop(log);
+            if let Some(a) = &auth {
+                a.write(&dir.join("authority"))?;
+            }
+            let g = Generated {
+                participants: args.population.participants(),
+                events: keys.len() as u64,
+                signed: auth.is_some(),
+            };
+            std::fs::write(dir.join("population.json"), serde_json::to_string(&g)?)?;
+            g
+        }
+    };
+    let events = generated.events;
     // The generator's memory, kept by the allocator (main.rs keeps freed
     // memory), goes back to the OS: the projector runs beside this process.
     // SAFETY: mi_collect only frees memory no allocation holds.
@@ -119,18 +177,15 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     // (b) the projector: `si-ledger project` in a child process, so that
     // its peak memory is the projector's own, not the generator's.
     let mut child = std::process::Command::new(std::env::current_exe()?);
-    match &auth {
-        Some(a) => {
-            let trust = a.write(&dir.join("authority"))?;
-            child
-                .arg("--trust")
-                .arg(trust)
-                .arg("--signing-key")
-                .arg(dir.join("authority/keys/projector.key"));
-        }
-        None => {
-            child.args(["--trust", "none"]);
-        }
+    // `--trust none` measures without signature checks, on any log.
+    if generated.signed && !crate::trust::explicitly_open() {
+        child
+            .arg("--trust")
+            .arg(dir.join("authority/trust.toml"))
+            .arg("--signing-key")
+            .arg(dir.join("authority/keys/projector.key"));
+    } else {
+        child.args(["--trust", "none"]);
     }
     child
         .args(["--store", engine.name(), "--cache-mib"])
@@ -175,7 +230,8 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let disk = store.size_on_disk()?;
     drop(store);
 
-    // (a) the engine's raw rate on the same keys.
+    // (a) the engine's raw rate on the same keys, in the projector's order.
+    let keys = keys_in_read_order(&EmbeddedLog::open(&data.join("log"))?, batch)?;
     let raw_eps = raw_rate(&dir.join("raw"), engine, opts.cache_mib, &keys, batch)?;
     eprintln!("raw {engine} read-modify-write: {raw_eps:.0} events/s");
 
@@ -183,7 +239,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     println!(
         "store={engine} participants={} events={events} ratio={:.3} projector_eps={projector_eps:.0} \
          raw_eps={raw_eps:.0} peak_rss_mib={rss:.0} disk_bytes_per_event={:.0}",
-        args.population.participants(),
+        generated.participants,
         projector_eps / raw_eps,
         disk as f64 / events.max(1) as f64
     );

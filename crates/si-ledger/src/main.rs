@@ -37,10 +37,13 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// mimalloc returns freed memory to the OS after 10 ms by default; the
-/// projector frees and reallocates sled's node copies constantly, and the
-/// kernel zeroing re-faulted pages cost a quarter of its time (still about
-/// 7% with a one-second delay). So freed memory is kept for reuse, never
-/// returned: the process stays at its peak, which the bounded sled cache
+/// projector frees and reallocates batch-sized buffers constantly (and
+/// sled its node copies), and the kernel zeroing re-faulted pages cost a
+/// quarter of its time on sled (still about 7% with a one-second delay).
+/// Revisited for fjall (issue 17, `bench replay`, 1M participants): purging
+/// at once gave 43.8k events/s and a 614 MiB peak, keeping 49.3k-49.6k and
+/// 728-748 MiB. So freed memory is kept for reuse, never returned: the
+/// process stays at its peak, which the bounded engine cache (`--cache-mib`)
 /// and the two batches in memory bound. An explicit `MIMALLOC_PURGE_DELAY`
 /// in the environment wins.
 fn tune_allocator() {
