@@ -211,6 +211,16 @@ pub fn kill_after(mut child: std::process::Child, wait: std::time::Duration) -> 
     running
 }
 
+/// Sends SIGTERM to `child` (a projector finishes its batch, flushes and
+/// stops), through `kill(1)`.
+pub fn sigterm(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill(1) runs");
+    assert!(sent.success(), "SIGTERM to {}", child.id());
+}
+
 /// A child process that is SIGKILLed when dropped, so a failing test never
 /// leaves a projector running.
 pub struct Reaped(pub Option<std::process::Child>);

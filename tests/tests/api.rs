@@ -537,12 +537,7 @@ fn a_projector_serves_the_api_on_its_live_store() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let pid = projector.child().id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    ledger_e2e::sigterm(projector.child());
     let status = projector.take().wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert!(

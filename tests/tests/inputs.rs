@@ -377,11 +377,7 @@ fn an_interrupted_run_never_reports_success() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         std::thread::sleep(std::time::Duration::from_millis(400));
-        let k = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(k.success());
+        ledger_e2e::sigterm(&child);
         child.wait_with_output().unwrap()
     };
     // One record per store write: several seconds of work, stopped early.

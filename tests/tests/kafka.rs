@@ -379,11 +379,7 @@ fn when_a_member_dies_the_survivor_rebuilds_its_partitions_and_finishes() {
         },
     );
     // SIGTERM: it finishes its batch, flushes and leaves the group.
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &b.child().id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    ledger_e2e::sigterm(b.child());
     let out = b.take().wait_with_output().unwrap();
     let log = std::fs::read_to_string(dir.path().join("b.log")).unwrap_or_default();
     assert!(out.status.success(), "survivor: {log}");
@@ -437,11 +433,7 @@ fn when_one_of_three_members_dies_the_two_survivors_hold_every_partition() {
         .map(|p| lags(*p).unwrap().into_iter().map(|(p, _)| p).collect())
         .collect();
     for m in &mut members[1..] {
-        let term = std::process::Command::new("kill")
-            .args(["-TERM", &m.child().id().to_string()])
-            .status()
-            .unwrap();
-        assert!(term.success());
+        ledger_e2e::sigterm(m.child());
     }
     for (i, m) in members.drain(..).enumerate().skip(1) {
         let out = m.take().wait_with_output().unwrap();

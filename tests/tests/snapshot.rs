@@ -258,12 +258,7 @@ fn a_running_projector_writes_a_snapshot_at_a_batch_boundary() {
     );
     // Still running: the snapshot did not stop it.
     assert!(projector.child().try_wait().unwrap().is_none());
-    let pid = projector.child().id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    ledger_e2e::sigterm(projector.child());
     let stopped = projector.take().wait_with_output().unwrap();
     assert!(
         String::from_utf8_lossy(&stopped.stderr).contains("at a batch boundary"),
