@@ -1,6 +1,9 @@
 //! The account store of the si-ledger. [`LedgerStore`] owns the key layout
-//! and the encoding; a [`Kv`] backend owns the bytes: [`SledKv`] on disk, or
-//! [`MemoryKv`], its in-memory twin for tests. Both pass one contract suite.
+//! and the encoding; a [`Kv`] backend owns the bytes: [`DiskKv`] on disk
+//! ([`FjallKv`], the default, or [`SledKv`]: the [`Engine`] a directory was
+//! created with), or [`MemoryKv`], the in-memory twin for tests. All three
+//! pass one contract suite. [`LedgerStore::snapshot`] and
+//! [`LedgerStore::restore`] move partitions between stores (and engines).
 //!
 //! Everything one projector batch produces — accounts (with their event-id
 //! and history index), history entries, dead letters and the partitions'
@@ -21,13 +24,14 @@
 //! | `C`, partition | [`ChainHead`]: where the partition's hash chain stands |
 //! | `N`, partition, offset (u64 BE) | a notice to a payer (`si.ledger.v1.Notice` protobuf), derived from the history entry at that offset |
 //! | `R`, `S`, `Z`, partition, period … | monthly projections, summaries, closed periods (see `monthly`) |
+//! | `X`, partition | a restore of the partition begun and not finished (see `snapshot`) |
 //!
 //! Every history entry, dead letter and account carries a link of the hash
 //! chains in [`chain`]; [`LedgerStore::audit`] recomputes them.
 //!
 //! History is written in segments rather than one key per record because a
 //! sled insert of a new key costs a tree descent and, as the tree grows,
-//! node splits: per-record keys made the projector several times slower than
+//! node splits (and each fjall key its own index and filter entries): per-record keys made the projector several times slower than
 //! one read-modify-write per event (`si-ledger bench replay`). Segments are
 //! buckets of offsets, not batches, so the stored bytes depend on the log
 //! alone, never on batch sizes or restarts.

@@ -267,7 +267,7 @@ enum CalendarCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// Projector replay rate against sled's raw read-modify-write rate.
+    /// Projector replay rate against its engine's raw read-modify-write rate.
     Replay(bench::ReplayArgs),
     /// Publisher, bare consumer, Kafka projector and embedded projector
     /// rates on the same events, against a local broker.

@@ -35,7 +35,7 @@ pub struct ProjectArgs {
     /// The consumer group (with --brokers).
     #[arg(long, requires = "brokers", default_value = "si-ledger-projector")]
     pub group: Option<String>,
-    /// The projector's data directory (the sled store lives in DIR/store).
+    /// The projector's data directory (its store lives in DIR/store).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// Embedded log: keep following it instead of stopping at its end.
