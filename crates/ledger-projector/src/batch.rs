@@ -391,8 +391,10 @@ fn load<B: Kv>(
             }
         }
     }
-    // Key order: consecutive reads share tree nodes or blocks.
+    // Key order: consecutive reads share tree nodes or blocks; an account
+    // touched twice is read once.
     wanted.sort_unstable();
+    wanted.dedup();
     let read = par_map(&wanted, |(p, iin)| store.account_record(*p, iin));
     for (k, r) in wanted.into_iter().zip(read) {
         let r = r?.unwrap_or_else(|| AccountRecord::new(Account::new(k.1)));

@@ -179,14 +179,33 @@ pub fn engine_of(dir: &Path) -> Result<Option<Engine>, StoreError> {
                 key: file.display().to_string(),
                 reason: e,
             }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok(dir.join("conf").exists().then_some(Engine::Sled))
-        }
+        // Lost (or never written: a sled store from before engines were
+        // recorded): the engine's own files say which it is.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(if dir.join("conf").exists() {
+            Some(Engine::Sled)
+        } else if dir.join("version").exists() && dir.join("keyspaces").exists() {
+            Some(Engine::Fjall)
+        } else {
+            None
+        }),
         Err(e) => Err(StoreError::Backend(format!(
             "reading {}: {e}",
             file.display()
         ))),
     }
+}
+
+/// Records `engine` in `dir` durably: a temporary file, synced, renamed,
+/// and the directory synced, so a crash leaves the file whole or absent.
+fn write_engine_file(dir: &Path, engine: Engine) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{ENGINE_FILE}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(format!("{}\n", engine.name()).as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(ENGINE_FILE))?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// A store directory's engine, whichever it is.
@@ -213,10 +232,7 @@ impl DiskKv {
             (Some(stored), _) => stored,
             (None, asked) => {
                 let engine = asked.unwrap_or(Engine::DEFAULT);
-                std::fs::create_dir_all(dir)
-                    .and_then(|()| {
-                        std::fs::write(dir.join(ENGINE_FILE), format!("{}\n", engine.name()))
-                    })
+                write_engine_file(dir, engine)
                     .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
                 engine
             }

@@ -55,7 +55,7 @@ pub use par::par_map;
 pub use records::{
     fingerprint, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, StoreMeta, WriteBatch,
 };
-pub use snapshot::{check_snapshot, SnapshotHeader, SnapshotInfo, SnapshotTrailer};
+pub use snapshot::{check_snapshot, partial_path, SnapshotHeader, SnapshotInfo, SnapshotTrailer};
 
 use ledger_core::{Account, Iin};
 use serde::{de::DeserializeOwned, Serialize};
@@ -320,6 +320,23 @@ impl<B: Kv> LedgerStore<B> {
     /// ([`StoreError::RestoreUnfinished`]).
     pub fn check_or_init_meta(&self, partitions: u32) -> Result<StoreMeta, StoreError> {
         let meta = self.meta_for(partitions)?;
+        self.check_restores()?;
+        Ok(meta)
+    }
+
+    /// Refuses a store a restore into was cut short
+    /// ([`StoreError::RestoreUnfinished`]): its partitions are partly
+    /// written, and nothing may read or project them until the restore is
+    /// run again.
+    pub fn check_restores(&self) -> Result<(), StoreError> {
+        match self.unfinished_restore()? {
+            Some(partition) => Err(StoreError::RestoreUnfinished { partition }),
+            None => Ok(()),
+        }
+    }
+
+    /// The first partition a restore into was cut short, if any.
+    pub fn unfinished_restore(&self) -> Result<Option<u32>, StoreError> {
         let mut unfinished = None;
         self.kv.for_each(&[snapshot::RESTORING], &mut |k, _| {
             unfinished = k
@@ -327,10 +344,7 @@ impl<B: Kv> LedgerStore<B> {
                 .map(|p| u32::from_be_bytes(p.try_into().expect("4 bytes")));
             Ok(false)
         })?;
-        match unfinished {
-            Some(partition) => Err(StoreError::RestoreUnfinished { partition }),
-            None => Ok(meta),
-        }
+        Ok(unfinished)
     }
 
     /// [`Self::check_or_init_meta`] without the check for restores.

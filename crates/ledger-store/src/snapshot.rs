@@ -16,11 +16,15 @@
 //!
 //! The pairs are the partitions' keys as the store holds them (every tag
 //! whose key starts with the partition: offsets, clocks, chain heads,
-//! accounts, history, dead letters, notices, monthly projections), in key
-//! order. The trailer holds each partition's state and the digest they
-//! give, as read in the same instant. Nothing is trusted before the
-//! checksum is: a restore reads the whole file once to check it, then
-//! again to write.
+//! accounts, history, dead letters, notices, monthly projections),
+//! partition by partition, tag by tag, each tag's keys in key order. The
+//! trailer holds each partition's state and the digest they give, as read
+//! in the same instant. Nothing is trusted before the checksum is: a
+//! restore reads the whole file once to check it, then again to write,
+//! and writes each partition's offset, clock and chain head last, with
+//! the end of its restore mark, once what it wrote is the snapshot's.
+//! The file is the store's: every participant's history. It is created
+//! readable by its owner alone (0600).
 
 use crate::chain::{self, Link, PartitionState};
 use crate::{decode, encode, key, Kv, KvBatch, LedgerStore, StoreError, FORMAT};
@@ -237,6 +241,7 @@ impl<B: Kv> LedgerStore<B> {
         let meta = self
             .meta()?
             .ok_or_else(|| StoreError::Snapshot("the store has projected nothing yet".into()))?;
+        self.check_restores()?;
         let mut chosen: Vec<u32> = match partitions {
             Some(ps) => ps.to_vec(),
             None => (0..meta.partitions).collect(),
@@ -257,8 +262,17 @@ impl<B: Kv> LedgerStore<B> {
             trust: self.trust_text()?,
             taken_at_ms: now_ms(),
         };
-        let tmp = out.with_extension("partial");
-        let file = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        let tmp = partial_path(out);
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let _ = std::fs::remove_file(&tmp); // a crashed earlier attempt's
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| io(&tmp, e))?
+        };
         let mut w = Hashing {
             inner: BufWriter::with_capacity(1 << 20, file),
             hash: Sha256::new(),
@@ -362,6 +376,16 @@ impl<B: Kv> LedgerStore<B> {
         }
         let fresh = self.meta()?.is_none();
         self.meta_for(h.log_partitions)?;
+        // Partitions judged under one trust file do not join a store that
+        // records another.
+        if let (Some(ours), Some(theirs)) = (self.trust_text()?, &h.trust) {
+            if ours != *theirs {
+                return Err(damaged(
+                    path,
+                    "it was projected under another trust file than this store's",
+                ));
+            }
+        }
         let chosen: Vec<u32> = match partitions {
             None => h.partitions.clone(),
             Some(ps) => {
@@ -395,10 +419,32 @@ impl<B: Kv> LedgerStore<B> {
             }
         }
         self.kv.write(b)?;
+        // Each partition's offset, clock and chain head are held back: a
+        // restore cut short leaves the partition without an offset (and
+        // marked), never looking complete.
         let mut b = KvBatch::default();
-        read_snapshot(path, |_, k, v| {
+        let mut last = KvBatch::default();
+        let mut states: Vec<PartitionState> = chosen
+            .iter()
+            .map(|p| PartitionState {
+                partition: *p,
+                next_offset: 0,
+                head: Default::default(),
+            })
+            .collect();
+        let second = read_snapshot(path, |_, k, v| {
             let p = u32::from_be_bytes(k[1..5].try_into().expect("partition"));
-            if chosen.binary_search(&p).is_ok() {
+            let Ok(i) = chosen.binary_search(&p) else {
+                return Ok(());
+            };
+            match k[0] {
+                crate::OFFSET => states[i].next_offset = crate::offset_value(&k, &v)?,
+                crate::CHAIN => states[i].head = decode("chain head", &k, &v)?,
+                _ => {}
+            }
+            if matches!(k[0], crate::OFFSET | crate::CHAIN | crate::CLOCK) {
+                last.put(k, v);
+            } else {
                 b.put(k, v);
                 if b.len() >= RESTORE_BATCH {
                     self.kv.write(std::mem::take(&mut b))?;
@@ -406,22 +452,20 @@ impl<B: Kv> LedgerStore<B> {
             }
             Ok(())
         })?;
-        for p in &chosen {
-            b.delete(key(RESTORING, *p, &[]));
-        }
         self.kv.write(b)?;
-        for state in info
-            .trailer
-            .states
-            .iter()
-            .filter(|s| chosen.contains(&s.partition))
-        {
-            let now = PartitionState {
-                partition: state.partition,
-                next_offset: self.offset(state.partition)?.unwrap_or(0),
-                head: self.chain_head(state.partition)?,
-            };
-            if now != *state {
+        // The file read the second time is the one checked the first time,
+        // and what was written is the snapshot's: only then are the marks
+        // taken away, with the partitions' offsets and heads.
+        if second.trailer != info.trailer {
+            return Err(damaged(path, "the file changed while it was restored"));
+        }
+        for state in &states {
+            let want = info
+                .trailer
+                .states
+                .iter()
+                .find(|s| s.partition == state.partition);
+            if want != Some(state) {
                 return Err(damaged(
                     path,
                     format!(
@@ -431,6 +475,10 @@ impl<B: Kv> LedgerStore<B> {
                 ));
             }
         }
+        for p in &chosen {
+            last.delete(key(RESTORING, *p, &[]));
+        }
+        self.kv.write(last)?;
         Ok(info)
     }
 
@@ -438,6 +486,14 @@ impl<B: Kv> LedgerStore<B> {
     pub fn has_restore_mark(&self, partition: u32) -> Result<bool, StoreError> {
         Ok(self.kv.get(&key(RESTORING, partition, &[]))?.is_some())
     }
+}
+
+/// Where a snapshot is written before it is renamed to `out`: `out` with
+/// `.partial` appended (never `out` itself, whatever its extension).
+pub fn partial_path(out: &Path) -> std::path::PathBuf {
+    let mut name = out.as_os_str().to_os_string();
+    name.push(".partial");
+    std::path::PathBuf::from(name)
 }
 
 fn now_ms() -> i64 {

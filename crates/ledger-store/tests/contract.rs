@@ -370,10 +370,7 @@ fn a_snapshot_restores_every_key_and_the_digest_on_each_engine() {
     let info = source.snapshot(&file, None).unwrap();
     assert_eq!(info.header.partitions, vec![0, 1, 2, 3]);
     assert_eq!(info.trailer.digest, source.digest().unwrap().0);
-    assert!(
-        !file.with_extension("partial").exists(),
-        "no partial file left"
-    );
+    assert!(!partial_path(&file).exists(), "no partial file left");
     for engine in ENGINES {
         let target = tempfile::tempdir().unwrap();
         let restored = open(target.path(), engine);
@@ -501,4 +498,19 @@ fn a_restore_cut_short_is_refused_until_run_again() {
         partition_pairs(&source, &[1]),
         "the partial restore's keys are gone"
     );
+}
+
+#[test]
+fn a_snapshot_under_another_trust_file_does_not_join_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = LedgerStore::in_memory();
+    populated(&source); // trust file "none"
+    let file = dir.path().join("s.snapshot");
+    source.snapshot(&file, Some(&[1])).unwrap();
+    let target = LedgerStore::in_memory();
+    target.check_or_init_meta(4).unwrap();
+    target.set_trust_text("[[authority]]").unwrap();
+    let err = target.restore(&file, None).unwrap_err().to_string();
+    assert!(err.contains("another trust file"), "{err}");
+    assert!(!target.has_restore_mark(1).unwrap(), "nothing was begun");
 }

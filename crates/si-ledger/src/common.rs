@@ -45,6 +45,7 @@ pub fn open_existing_store(data: &Path) -> Result<LedgerStore<DiskKv>> {
     }
     let store = open_store(&dir)?;
     store.check_scheme()?;
+    store.check_restores()?;
     Ok(store)
 }
 

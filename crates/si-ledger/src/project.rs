@@ -91,7 +91,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     let store = projector_store(args)?;
     let signer = crate::trust::for_projector(&store)?;
     let _server = serve(ctx, &store, args, Arc::new(|| None))?;
-    let requests = crate::snapshot::Requests::new(&args.data);
+    let requests = crate::snapshot::Requests::new(&args.data)?;
     let totals = project_with_progress(
         ctx,
         &log,
@@ -240,7 +240,7 @@ fn project_kafka(
         signer,
         ..Options::default()
     };
-    let requests = crate::snapshot::Requests::new(&args.data);
+    let requests = crate::snapshot::Requests::new(&args.data)?;
     let totals = ledger_projector::run_with_sink(
         ctx,
         &mut source,

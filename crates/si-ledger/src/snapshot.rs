@@ -125,7 +125,14 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 /// next batch boundary (when no write is in flight), and this waits.
 fn ask_the_projector(args: &SnapshotArgs) -> Result<i32> {
     let dir = requests_dir(&args.data);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    if !dir.is_dir() {
+        bail!(
+            "the store at {} is open in another process, and no projector there takes \
+             snapshot requests ({} is missing): stop that process, or snapshot from the projector",
+            args.data.display(),
+            dir.display()
+        );
+    }
     let out =
         std::path::absolute(&args.out).with_context(|| format!("--out {}", args.out.display()))?;
     let id = format!(
@@ -157,81 +164,51 @@ fn ask_the_projector(args: &SnapshotArgs) -> Result<i32> {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    // Withdrawn, unless the projector took it meanwhile.
-    let _ = std::fs::remove_file(&request);
-    bail!(
-        "no projector answered within {} s (is one running on {}, and projecting?)",
-        args.wait,
-        args.data.display()
-    )
-}
-
-/// A projector's side of `snapshot` requests: called at each batch
-/// boundary, with no write in flight, so every snapshot it writes is of
-/// whole batches. Cheap when there is none (one directory read).
-pub struct Requests {
-    dir: PathBuf,
-}
-
-impl Requests {
-    pub fn new(data: &Path) -> Requests {
-        Requests {
-            dir: requests_dir(data),
-        }
-    }
-
-    /// Answers every pending request; failures are answered, not raised.
-    pub fn serve(&self, store: &LedgerStore<DiskKv>) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            if path.extension().is_none_or(|x| x != "request") {
-                continue;
-            }
-            // Taken: a request is answered once.
-            let taken = path.with_extension("taken");
-            if std::fs::rename(&path, &taken).is_err() {
-                continue;
-            }
-            let answer = match Self::take(store, &taken) {
-                Ok(info) => serde_json::json!({"ok": {
-                    "pairs": info.trailer.pairs,
-                    "digest": hex::encode(info.trailer.digest),
-                }}),
-                Err(e) => serde_json::json!({"error": format!("{e:#}")}),
-            };
-            let _ = std::fs::remove_file(&taken);
-            if let Err(e) = write_atomically(&path.with_extension("result"), &answer.to_string()) {
-                tracing::error!(error = %e, "answering a snapshot request");
-            }
-        }
-    }
-
-    fn take(store: &LedgerStore<DiskKv>, request: &Path) -> Result<SnapshotInfo> {
-        let text = std::fs::read_to_string(request)?;
-        let body: serde_json::Value = serde_json::from_str(&text).context("the request")?;
-        let out = PathBuf::from(body["out"].as_str().context("the request names no out")?);
-        let partitions: Option<Vec<u32>> = serde_json::from_value(body["partitions"].clone())
-            .context("the request's partitions")?;
-        let info = store.snapshot(&out, partitions.as_deref())?;
-        eprintln!(
-            "wrote snapshot {} at a batch boundary ({} keys)",
-            out.display(),
-            info.trailer.pairs
+    // Withdrawn, unless the projector took it meanwhile: then it is being
+    // written, and its answer will come.
+    if std::fs::rename(&request, request.with_extension("withdrawn")).is_ok() {
+        let _ = std::fs::remove_file(request.with_extension("withdrawn"));
+        bail!(
+            "no projector answered within {} s (is one running on {}, and projecting?)",
+            args.wait,
+            args.data.display()
         );
-        Ok(info)
+    }
+    eprintln!("the projector is writing the snapshot; waiting for it to finish");
+    loop {
+        if result.exists() {
+            let text = std::fs::read_to_string(&result)?;
+            let _ = std::fs::remove_file(&result);
+            let answer: serde_json::Value =
+                serde_json::from_str(&text).context("the projector's answer")?;
+            if let Some(why) = answer["error"].as_str() {
+                bail!("the projector could not write the snapshot: {why}");
+            }
+            let info = ledger_store::check_snapshot(&out)
+                .with_context(|| format!("checking {}", out.display()))?;
+            print(&info, "wrote", &out, args.json);
+            return Ok(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
 
 pub fn restore(args: &RestoreArgs) -> Result<i32> {
     let dir = store_dir(&args.data);
     if ledger_store::engine_of(&dir)?.is_some() {
-        bail!(
-            "{} already holds a store: restore seeds a new one (give a new --data)",
-            args.data.display()
-        );
+        // Only a restore cut short is run again into the same directory.
+        let store = open_store(&dir)?;
+        if store.unfinished_restore()?.is_none() {
+            bail!(
+                "{} already holds a store: restore seeds a new one (give a new --data)",
+                args.data.display()
+            );
+        }
+        let info = store
+            .restore(&args.file, args.partitions.as_deref())
+            .with_context(|| format!("restoring {}", args.file.display()))?;
+        print(&info, "restored", &args.file, args.json);
+        return Ok(0);
     }
     let created = !dir.exists();
     let result = open_store(&dir).and_then(|store| {
@@ -255,9 +232,11 @@ pub fn restore(args: &RestoreArgs) -> Result<i32> {
 }
 
 /// `project --restore-from`: seeds each partition `store` has no state for
-/// from the snapshot (a file, or the newest of a directory's `*.snapshot`
-/// files that holds the partition) that reaches furthest into the log.
-/// Partitions with state, and those no snapshot holds, are left to the log.
+/// (or whose restore was cut short) from the snapshot reaching furthest
+/// into the log: a file, or the `*.snapshot` files of a directory. A file
+/// named on its own must be whole; a damaged one in a directory is passed
+/// over with a warning. With no partition to seed, nothing is read.
+/// Partitions no snapshot holds are left to the log.
 pub fn restore_missing(store: &LedgerStore<DiskKv>, from: &Path) -> Result<()> {
     let files: Vec<PathBuf> = if from.is_dir() {
         let mut v: Vec<PathBuf> = std::fs::read_dir(from)
@@ -273,20 +252,34 @@ pub fn restore_missing(store: &LedgerStore<DiskKv>, from: &Path) -> Result<()> {
     if files.is_empty() {
         bail!("--restore-from {}: no *.snapshot file", from.display());
     }
+    let needs =
+        |p: u32| -> Result<bool> { Ok(store.offset(p)?.is_none() || store.has_restore_mark(p)?) };
+    // A store with every partition of its log projected needs nothing.
+    if let Some(meta) = store.meta()? {
+        let mut any = false;
+        for p in 0..meta.partitions {
+            any |= needs(p)?;
+        }
+        if !any {
+            return Ok(());
+        }
+    }
     // Partition → (next offset, file): the furthest snapshot of each.
     let mut best: std::collections::BTreeMap<u32, (u64, &Path)> = Default::default();
     for f in &files {
-        let info = ledger_store::check_snapshot(f)
-            .with_context(|| format!("--restore-from {}", f.display()))?;
-        for s in &info.trailer.states {
-            let has_state = store.offset(s.partition)?.is_some();
-            let unfinished = store.has_restore_mark(s.partition)?;
-            if has_state && !unfinished {
+        let info = match ledger_store::check_snapshot(f) {
+            Ok(info) => info,
+            Err(e) if from.is_dir() => {
+                eprintln!("--restore-from: passing over {}: {e}", f.display());
                 continue;
             }
-            if best
-                .get(&s.partition)
-                .is_none_or(|(at, _)| s.next_offset > *at)
+            Err(e) => return Err(e).with_context(|| format!("--restore-from {}", f.display())),
+        };
+        for s in &info.trailer.states {
+            if needs(s.partition)?
+                && best
+                    .get(&s.partition)
+                    .is_none_or(|(at, _)| s.next_offset > *at)
             {
                 best.insert(s.partition, (s.next_offset, f));
             }
@@ -315,4 +308,120 @@ pub fn restore_missing(store: &LedgerStore<DiskKv>, from: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A projector's side of `snapshot` requests: it makes the requests
+/// directory when it starts (mode 0700: whoever may ask may write there)
+/// and removes it when it stops, so that `snapshot` knows whether anyone
+/// will answer. [`Requests::serve`] is called at each batch boundary, with
+/// no write in flight: on fjall the snapshot is read from one instant of
+/// the store on a thread of its own while the projector goes on (every
+/// write is atomic, so any instant is a batch boundary); on sled, which has
+/// no read snapshots, the projector pauses while it writes the file. Cheap
+/// when there is no request (one directory read).
+pub struct Requests {
+    dir: PathBuf,
+    data: PathBuf,
+    writing: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
+impl Requests {
+    pub fn new(data: &Path) -> Result<Requests> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let dir = requests_dir(data);
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
+        // What a projector that died mid-snapshot left: answered never.
+        for e in std::fs::read_dir(&dir)?.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "taken" || x == "tmp") {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+        Ok(Requests {
+            dir,
+            data: std::path::absolute(data)?,
+            writing: Default::default(),
+        })
+    }
+
+    /// Answers every pending request; failures are answered, not raised.
+    pub fn serve(&self, store: &LedgerStore<DiskKv>) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.extension().is_none_or(|x| x != "request") {
+                continue;
+            }
+            // Taken: a request is answered once.
+            let taken = path.with_extension("taken");
+            if std::fs::rename(&path, &taken).is_err() {
+                continue;
+            }
+            let answer = move |store: &LedgerStore<DiskKv>, data: &Path| {
+                let answer = match Self::take(store, data, &taken) {
+                    Ok(info) => serde_json::json!({"ok": {
+                        "pairs": info.trailer.pairs,
+                        "digest": hex::encode(info.trailer.digest),
+                    }}),
+                    Err(e) => serde_json::json!({"error": format!("{e:#}")}),
+                };
+                let _ = std::fs::remove_file(&taken);
+                if let Err(e) =
+                    write_atomically(&path.with_extension("result"), &answer.to_string())
+                {
+                    tracing::error!(error = %e, "answering a snapshot request");
+                }
+            };
+            match store.backend() {
+                DiskKv::Fjall(_) => {
+                    let (store, data) = (store.clone(), self.data.clone());
+                    let writing = std::sync::Arc::clone(&self.writing);
+                    std::thread::spawn(move || {
+                        // One snapshot at a time.
+                        let _one = writing.lock();
+                        answer(&store, &data);
+                    });
+                }
+                DiskKv::Sled(_) => answer(store, &self.data),
+            }
+        }
+    }
+
+    fn take(store: &LedgerStore<DiskKv>, data: &Path, request: &Path) -> Result<SnapshotInfo> {
+        let text = std::fs::read_to_string(request)?;
+        let body: serde_json::Value = serde_json::from_str(&text).context("the request")?;
+        let out = PathBuf::from(body["out"].as_str().context("the request names no out")?);
+        // Never over the projector's own files.
+        if !out.is_absolute() || out.starts_with(data) {
+            bail!(
+                "{} is not a place for a snapshot (an absolute path outside {})",
+                out.display(),
+                data.display()
+            );
+        }
+        let partitions: Option<Vec<u32>> = serde_json::from_value(body["partitions"].clone())
+            .context("the request's partitions")?;
+        let info = store.snapshot(&out, partitions.as_deref())?;
+        eprintln!(
+            "wrote snapshot {} at a batch boundary ({} keys)",
+            out.display(),
+            info.trailer.pairs
+        );
+        Ok(info)
+    }
+}
+
+impl Drop for Requests {
+    fn drop(&mut self) {
+        // Whoever asks later learns at once that nobody answers. A
+        // snapshot still being written keeps the directory until it ends.
+        let _one = self.writing.lock();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
