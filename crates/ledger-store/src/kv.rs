@@ -317,19 +317,43 @@ impl FjallKv {
     /// memtable (sealed at 64 MiB, then flushed to a table), so memory does
     /// not grow with the data.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<FjallKv, StoreError> {
-        let db = fjall::Database::builder(dir)
-            .cache_size(cache_bytes)
-            .worker_threads(FJALL_WORKERS)
-            .open()
-            .map_err(|e| match e {
-                fjall::Error::Locked => in_use(dir, "fjall"),
-                e => StoreError::Backend(format!("opening {}: {e}", dir.display())),
-            })?;
+        let db = held_lock_retried(dir, "fjall", || {
+            let opened = fjall::Database::builder(dir)
+                .cache_size(cache_bytes)
+                .worker_threads(FJALL_WORKERS)
+                .open();
+            match opened {
+                Ok(db) => Ok(Some(db)),
+                Err(fjall::Error::Locked) => Ok(None),
+                Err(e) => Err(StoreError::Backend(format!(
+                    "opening {}: {e}",
+                    dir.display()
+                ))),
+            }
+        })?;
         let keys = db
             .keyspace(KEYSPACE, fjall::KeyspaceCreateOptions::default)
             .map_err(|e| StoreError::Backend(format!("opening {}: {e}", dir.display())))?;
         Ok(FjallKv { db, keys })
     }
+}
+
+/// Opens with `open`, which gives `None` while another holder has the
+/// store's lock. A database dropped a moment ago in this process may still
+/// be letting go of it while its background threads stop, so the lock is
+/// tried for up to a second before the store is called in use.
+fn held_lock_retried<T>(
+    dir: &Path,
+    engine: &'static str,
+    mut open: impl FnMut() -> Result<Option<T>, StoreError>,
+) -> Result<T, StoreError> {
+    for _ in 0..50 {
+        if let Some(db) = open()? {
+            return Ok(db);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    open()?.ok_or_else(|| in_use(dir, engine))
 }
 
 fn in_use(dir: &Path, engine: &'static str) -> StoreError {
@@ -415,20 +439,26 @@ impl SledKv {
     /// Opens (or creates) the sled database in `dir` with a page cache of
     /// `cache_bytes`.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledKv, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            // Bounded cache: the projector's memory must not grow with the
-            // number of participants.
-            .cache_capacity(cache_bytes)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| match e {
+        let db = held_lock_retried(dir, "sled", || {
+            let opened = sled::Config::new()
+                .path(dir)
+                // Bounded cache: the projector's memory must not grow with
+                // the number of participants.
+                .cache_capacity(cache_bytes)
+                .mode(sled::Mode::HighThroughput)
+                .open();
+            match opened {
+                Ok(db) => Ok(Some(db)),
                 // sled reports the lock as an `Other` I/O error with this text.
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    in_use(dir, "sled")
+                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                    Ok(None)
                 }
-                e => StoreError::Backend(format!("opening {}: {e}", dir.display())),
-            })?;
+                Err(e) => Err(StoreError::Backend(format!(
+                    "opening {}: {e}",
+                    dir.display()
+                ))),
+            }
+        })?;
         Ok(SledKv { db })
     }
 }

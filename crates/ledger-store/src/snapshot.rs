@@ -55,6 +55,43 @@ const PARTITION_TAGS: [u8; 10] = [
 /// refused by the projector (`check_or_init_meta`).
 pub(crate) const RESTORING: u8 = b'X';
 
+/// The states of some partitions as their keys go by: each offset and
+/// chain head taken from its pair.
+struct States {
+    partitions: Vec<u32>,
+    states: Vec<PartitionState>,
+}
+
+impl States {
+    fn new(partitions: &[u32]) -> States {
+        States {
+            partitions: partitions.to_vec(),
+            states: partitions
+                .iter()
+                .map(|p| PartitionState {
+                    partition: *p,
+                    next_offset: 0,
+                    head: Default::default(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Takes in one pair: `false` for a partition not among these.
+    fn see(&mut self, k: &[u8], v: &[u8]) -> Result<bool, StoreError> {
+        let p = u32::from_be_bytes(k[1..5].try_into().expect("a partition key"));
+        let Ok(i) = self.partitions.binary_search(&p) else {
+            return Ok(false);
+        };
+        match k[0] {
+            crate::OFFSET => self.states[i].next_offset = crate::offset_value(k, v)?,
+            crate::CHAIN => self.states[i].head = decode("chain head", k, v)?,
+            _ => {}
+        }
+        Ok(true)
+    }
+}
+
 /// Pairs per store write while restoring.
 const RESTORE_BATCH: usize = 8192;
 
@@ -281,26 +318,13 @@ impl<B: Kv> LedgerStore<B> {
             .iter()
             .flat_map(|p| PARTITION_TAGS.iter().map(move |t| key(*t, *p, &[])))
             .collect();
-        let mut states: Vec<PartitionState> = chosen
-            .iter()
-            .map(|p| PartitionState {
-                partition: *p,
-                next_offset: 0,
-                head: Default::default(),
-            })
-            .collect();
+        let mut states = States::new(&chosen);
         let mut pairs = 0u64;
         let wrote = (|| -> Result<(), StoreError> {
             w.put(MAGIC).map_err(|e| io(&tmp, e))?;
             w.put_framed(&encode(&header)).map_err(|e| io(&tmp, e))?;
             self.kv.for_each_at_once(&prefixes, &mut |k, v| {
-                let p = u32::from_be_bytes(k[1..5].try_into().expect("partition"));
-                let state = &mut states[chosen.binary_search(&p).expect("a chosen partition")];
-                match k[0] {
-                    crate::OFFSET => state.next_offset = crate::offset_value(k, v)?,
-                    crate::CHAIN => state.head = decode("chain head", k, v)?,
-                    _ => {}
-                }
+                states.see(k, v)?;
                 w.put(&[1]).map_err(|e| io(&tmp, e))?;
                 w.put_framed(k).map_err(|e| io(&tmp, e))?;
                 w.put_framed(v).map_err(|e| io(&tmp, e))?;
@@ -310,8 +334,8 @@ impl<B: Kv> LedgerStore<B> {
             w.put(&[0]).map_err(|e| io(&tmp, e))?;
             let trailer = SnapshotTrailer {
                 pairs,
-                digest: chain::merkle_root(&states),
-                states: states.clone(),
+                digest: chain::merkle_root(&states.states),
+                states: states.states.clone(),
             };
             w.put_framed(&encode(&trailer)).map_err(|e| io(&tmp, e))?;
             let sum: [u8; 32] = w.hash.clone().finalize().into();
@@ -333,8 +357,8 @@ impl<B: Kv> LedgerStore<B> {
             header,
             trailer: SnapshotTrailer {
                 pairs,
-                digest: chain::merkle_root(&states),
-                states,
+                digest: chain::merkle_root(&states.states),
+                states: states.states,
             },
         })
     }
@@ -424,23 +448,10 @@ impl<B: Kv> LedgerStore<B> {
         // marked), never looking complete.
         let mut b = KvBatch::default();
         let mut last = KvBatch::default();
-        let mut states: Vec<PartitionState> = chosen
-            .iter()
-            .map(|p| PartitionState {
-                partition: *p,
-                next_offset: 0,
-                head: Default::default(),
-            })
-            .collect();
+        let mut states = States::new(&chosen);
         let second = read_snapshot(path, |_, k, v| {
-            let p = u32::from_be_bytes(k[1..5].try_into().expect("partition"));
-            let Ok(i) = chosen.binary_search(&p) else {
+            if !states.see(&k, &v)? {
                 return Ok(());
-            };
-            match k[0] {
-                crate::OFFSET => states[i].next_offset = crate::offset_value(&k, &v)?,
-                crate::CHAIN => states[i].head = decode("chain head", &k, &v)?,
-                _ => {}
             }
             if matches!(k[0], crate::OFFSET | crate::CHAIN | crate::CLOCK) {
                 last.put(k, v);
@@ -459,7 +470,7 @@ impl<B: Kv> LedgerStore<B> {
         if second.trailer != info.trailer {
             return Err(damaged(path, "the file changed while it was restored"));
         }
-        for state in &states {
+        for state in &states.states {
             let want = info
                 .trailer
                 .states

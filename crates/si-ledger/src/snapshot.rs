@@ -150,17 +150,8 @@ fn ask_the_projector(args: &SnapshotArgs) -> Result<i32> {
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(args.wait);
     while std::time::Instant::now() < deadline {
-        if let Ok(text) = std::fs::read_to_string(&result) {
-            let _ = std::fs::remove_file(&result);
-            let answer: serde_json::Value =
-                serde_json::from_str(&text).context("the projector's answer")?;
-            if let Some(why) = answer["error"].as_str() {
-                bail!("the projector could not write the snapshot: {why}");
-            }
-            let info = ledger_store::check_snapshot(&out)
-                .with_context(|| format!("checking {}", out.display()))?;
-            print(&info, "wrote", &out, args.json);
-            return Ok(0);
+        if let Some(code) = answered(&result, &out, args.json)? {
+            return Ok(code);
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
@@ -176,21 +167,29 @@ fn ask_the_projector(args: &SnapshotArgs) -> Result<i32> {
     }
     eprintln!("the projector is writing the snapshot; waiting for it to finish");
     loop {
-        if result.exists() {
-            let text = std::fs::read_to_string(&result)?;
-            let _ = std::fs::remove_file(&result);
-            let answer: serde_json::Value =
-                serde_json::from_str(&text).context("the projector's answer")?;
-            if let Some(why) = answer["error"].as_str() {
-                bail!("the projector could not write the snapshot: {why}");
-            }
-            let info = ledger_store::check_snapshot(&out)
-                .with_context(|| format!("checking {}", out.display()))?;
-            print(&info, "wrote", &out, args.json);
-            return Ok(0);
+        if let Some(code) = answered(&result, &out, args.json)? {
+            return Ok(code);
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// The projector's answer at `result`, if it has come: the snapshot at
+/// `out` checked through and printed (exit 0), or its failure.
+fn answered(result: &Path, out: &Path, json: bool) -> Result<Option<i32>> {
+    let Ok(text) = std::fs::read_to_string(result) else {
+        return Ok(None);
+    };
+    let _ = std::fs::remove_file(result);
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).context("the projector's answer")?;
+    if let Some(why) = answer["error"].as_str() {
+        bail!("the projector could not write the snapshot: {why}");
+    }
+    let info =
+        ledger_store::check_snapshot(out).with_context(|| format!("checking {}", out.display()))?;
+    print(&info, "wrote", out, json);
+    Ok(Some(0))
 }
 
 pub fn restore(args: &RestoreArgs) -> Result<i32> {
