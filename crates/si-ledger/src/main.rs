@@ -40,7 +40,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// projector frees and reallocates batch-sized buffers constantly (and
 /// sled its node copies), and the kernel zeroing re-faulted pages cost a
 /// quarter of its time on sled (still about 7% with a one-second delay).
-/// Revisited for fjall (issue 17, `bench replay`, 1M participants): purging
+/// Revisited for fjall (issue 17, `bench replay`, 1M participants, at commit
+/// 8db3209, side by side): purging
 /// at once gave 43.8k events/s and a 614 MiB peak, keeping 49.3k-49.6k and
 /// 728-748 MiB. So freed memory is kept for reuse, never returned: the
 /// process stays at its peak, which the bounded engine cache (`--cache-mib`)
