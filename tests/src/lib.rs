@@ -185,8 +185,8 @@ pub fn digest(data: &std::path::Path) -> String {
     v["digest"].as_str().expect("a digest").to_string()
 }
 
-/// The demo's events file and its clean embedded projection, in `dir`.
-pub fn demo(dir: &std::path::Path, participants: u32, months: u32) -> PathBuf {
+/// [`demo`], and what the demo printed (its API tokens among it).
+pub fn demo_output(dir: &std::path::Path, participants: u32, months: u32) -> (PathBuf, String) {
     let demo = dir.join("demo");
     let o = run(&[
         "demo",
@@ -198,7 +198,12 @@ pub fn demo(dir: &std::path::Path, participants: u32, months: u32) -> PathBuf {
         demo.to_str().expect("utf-8 path"),
     ]);
     assert!(o.status.success(), "demo: {}", stderr(&o));
-    demo
+    (demo, stdout(&o))
+}
+
+/// The demo's events file and its clean embedded projection, in `dir`.
+pub fn demo(dir: &std::path::Path, participants: u32, months: u32) -> PathBuf {
+    demo_output(dir, participants, months).0
 }
 
 /// Lets `child` run for `wait`, then SIGKILLs it; whether it was still
@@ -410,4 +415,51 @@ pub fn history_outcomes(iin: &str, data: &std::path::Path) -> Vec<(String, Strin
             (text("event_id"), text("outcome"), text("reason"))
         })
         .collect()
+}
+
+/// A directory copied, recursively.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of a demo's store whose first history segment of partition 0
+/// went through `edit`; the offsets it touched, as `edit` returns them.
+pub fn tampered(
+    demo: &std::path::Path,
+    dir: &std::path::Path,
+    name: &str,
+    edit: impl FnOnce(&mut Vec<ledger_store::HistoryEntry>) -> Vec<u64>,
+) -> (PathBuf, Vec<u64>) {
+    let data = dir.join(name);
+    copy_dir(demo, &data);
+    let store = ledger_store::LedgerStore::open(&data.join("store")).unwrap();
+    let key = {
+        let mut k = vec![b'H'];
+        k.extend(0u32.to_be_bytes());
+        k.extend(0u64.to_be_bytes());
+        k
+    };
+    let raw = ledger_store::Kv::get(store.backend(), &key)
+        .unwrap()
+        .expect("a first segment");
+    let mut entries: Vec<ledger_store::HistoryEntry> =
+        postcard::from_bytes(&lz4_flex::decompress_size_prepended(&raw).unwrap()).unwrap();
+    let touched = edit(&mut entries);
+    let mut b = ledger_store::KvBatch::default();
+    b.put(
+        key,
+        lz4_flex::compress_prepend_size(&postcard::to_stdvec(&entries).unwrap()),
+    );
+    ledger_store::Kv::write(store.backend(), b).unwrap();
+    drop(store);
+    (data, touched)
 }

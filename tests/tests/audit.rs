@@ -3,53 +3,8 @@
 //! record flipped, deleted or swapped in the store or the archive makes
 //! `verify` fail, naming the first broken link.
 
-use ledger_e2e::{demo, digest, run, stderr, stdout};
-use ledger_store::{HistoryEntry, Kv, LedgerStore};
-use std::path::{Path, PathBuf};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A copy of the demo's store whose first history segment of partition 0
-/// went through `edit`; the offsets it touched, as `edit` returns them.
-fn tampered(
-    demo: &Path,
-    dir: &Path,
-    name: &str,
-    edit: impl FnOnce(&mut Vec<HistoryEntry>) -> Vec<u64>,
-) -> (PathBuf, Vec<u64>) {
-    let data = dir.join(name);
-    copy_dir(demo, &data);
-    let store = LedgerStore::open(&data.join("store")).unwrap();
-    let key = {
-        let mut k = vec![b'H'];
-        k.extend(0u32.to_be_bytes());
-        k.extend(0u64.to_be_bytes());
-        k
-    };
-    let raw = store.backend().get(&key).unwrap().expect("a first segment");
-    let mut entries: Vec<HistoryEntry> =
-        postcard::from_bytes(&lz4_flex::decompress_size_prepended(&raw).unwrap()).unwrap();
-    let touched = edit(&mut entries);
-    let mut b = ledger_store::KvBatch::default();
-    b.put(
-        key,
-        lz4_flex::compress_prepend_size(&postcard::to_stdvec(&entries).unwrap()),
-    );
-    store.backend().write(b).unwrap();
-    drop(store);
-    (data, touched)
-}
+use ledger_e2e::{copy_dir, demo, digest, run, stderr, stdout, tampered};
+use ledger_store::LedgerStore;
 
 fn verify(args: &[&str]) -> (i32, String) {
     let o = run(&[&["verify"], args].concat());

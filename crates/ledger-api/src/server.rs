@@ -5,6 +5,7 @@
 
 use crate::access::{self, AccessLog, AccessRecord};
 use crate::auth::{Caller, Role, Tokens};
+use crate::reports::{self, ReportError};
 use crate::views::{digest_json, ViewError, Views};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path as UrlPath, RawQuery, State};
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Extension;
 use axum::{Json, Router};
-use ledger_core::{parse_date, Context, Iin};
+use ledger_core::{parse_date, Context, Iin, Period};
 use ledger_store::{DiskKv, LedgerStore};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -123,6 +124,7 @@ struct AppState {
     tokens: Tokens,
     access: AccessLog,
     held: Held,
+    unreconciled: Unreconciled,
     metrics: Mutex<Metrics>,
 }
 
@@ -415,27 +417,51 @@ async fn account(
         let caller = s.authenticate(&headers)?;
         let iin = path_iin(iin)?;
         let q = params(query.as_deref(), &["as_of", "as_known_on"])?;
-        let as_of = date_param(&s.ctx, &q, "as_of")?;
-        let known_on = date_param(&s.ctx, &q, "as_known_on")?;
-        let attempt = Attempt {
+        let who = Who {
             method: &method,
             caller: &caller,
-            iin: Some(&iin),
-            endpoint: "GET /v1/accounts/{iin}",
-            as_of,
-            as_known_on: known_on,
             client,
         };
-        // A role that may not read is an attempt all the same: recorded.
-        if let Err(e) = permitted(&caller, &[Role::Auditor]) {
-            return s.answer::<()>(attempt, Err(e)).await;
-        }
-        let state = Arc::clone(&s);
-        let read =
-            blocking(move || Ok(state.views().statement(&state.ctx, &iin, as_of, known_on)?)).await;
-        s.answer(attempt, read).await
+        read_statement(&s, who, iin, &q, "GET /v1/accounts/{iin}").await
     })
     .await
+}
+
+/// Who asks, for the access record.
+struct Who<'a> {
+    method: &'a axum::http::Method,
+    caller: &'a Caller,
+    client: ClientAddr,
+}
+
+/// A statement, now or as of / as known on the dates in `q`: for the
+/// auditor role, recorded in the access log under `endpoint`.
+async fn read_statement(
+    s: &Shared,
+    who: Who<'_>,
+    iin: Iin,
+    q: &BTreeMap<String, String>,
+    endpoint: &'static str,
+) -> Result<Response, ApiError> {
+    let as_of = date_param(&s.ctx, q, "as_of")?;
+    let known_on = date_param(&s.ctx, q, "as_known_on")?;
+    let attempt = Attempt {
+        method: who.method,
+        caller: who.caller,
+        iin: Some(&iin),
+        endpoint,
+        as_of,
+        as_known_on: known_on,
+        client: who.client,
+    };
+    // A role that may not read is an attempt all the same: recorded.
+    if let Err(e) = permitted(who.caller, &[Role::Auditor]) {
+        return s.answer::<()>(attempt, Err(e)).await;
+    }
+    let state = Arc::clone(s);
+    let read =
+        blocking(move || Ok(state.views().statement(&state.ctx, &iin, as_of, known_on)?)).await;
+    s.answer(attempt, read).await
 }
 
 async fn history(
@@ -452,30 +478,276 @@ async fn history(
         // The whole history, always: `as_of` and the like are refused
         // rather than ignored.
         params(query.as_deref(), &[])?;
-        let attempt = Attempt {
+        let who = Who {
             method: &method,
             caller: &caller,
-            iin: Some(&iin),
-            endpoint: "GET /v1/accounts/{iin}/history",
-            as_of: None,
-            as_known_on: None,
             client,
         };
-        if let Err(e) = permitted(&caller, &[Role::Auditor]) {
-            return s.answer::<()>(attempt, Err(e)).await;
-        }
-        let state = Arc::clone(&s);
-        let read = blocking(move || {
-            let (partition, entries) = state.views().history(&iin)?;
-            let entries: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json()).collect();
-            Ok(serde_json::json!({
-                "iin": iin.masked(),
-                "partition": partition,
-                "entries": entries,
-            }))
+        read_history(&s, who, iin, "GET /v1/accounts/{iin}/history").await
+    })
+    .await
+}
+
+/// An account's whole history, for the auditor role, recorded.
+async fn read_history(
+    s: &Shared,
+    who: Who<'_>,
+    iin: Iin,
+    endpoint: &'static str,
+) -> Result<Response, ApiError> {
+    let attempt = Attempt {
+        method: who.method,
+        caller: who.caller,
+        iin: Some(&iin),
+        endpoint,
+        as_of: None,
+        as_known_on: None,
+        client: who.client,
+    };
+    if let Err(e) = permitted(who.caller, &[Role::Auditor]) {
+        return s.answer::<()>(attempt, Err(e)).await;
+    }
+    let state = Arc::clone(s);
+    let read = blocking(move || {
+        let (partition, entries) = state.views().history(&iin)?;
+        let entries: Vec<serde_json::Value> =
+            entries.iter().map(|e| e.to_json(&state.ctx)).collect();
+        Ok(serde_json::json!({
+            "iin": iin.masked(),
+            "partition": partition,
+            "entries": entries,
+        }))
+    })
+    .await;
+    s.answer(attempt, read).await
+}
+
+async fn verify(
+    State(s): State<Shared>,
+    method: axum::http::Method,
+    Extension(client): Extension<ClientAddr>,
+    headers: HeaderMap,
+    iin: Result<UrlPath<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    counted(&s.clone(), "verify", async move {
+        let caller = s.authenticate(&headers)?;
+        let iin = path_iin(iin)?;
+        params(query.as_deref(), &[])?;
+        let who = Who {
+            method: &method,
+            caller: &caller,
+            client,
+        };
+        read_verify(&s, who, iin, "GET /v1/accounts/{iin}/verify").await
+    })
+    .await
+}
+
+/// An account's chain recomputed ([`verify_json`]), for the auditor role,
+/// recorded.
+async fn read_verify(
+    s: &Shared,
+    who: Who<'_>,
+    iin: Iin,
+    endpoint: &'static str,
+) -> Result<Response, ApiError> {
+    let attempt = Attempt {
+        method: who.method,
+        caller: who.caller,
+        iin: Some(&iin),
+        endpoint,
+        as_of: None,
+        as_known_on: None,
+        client: who.client,
+    };
+    if let Err(e) = permitted(who.caller, &[Role::Auditor]) {
+        return s.answer::<()>(attempt, Err(e)).await;
+    }
+    let state = Arc::clone(s);
+    let read = blocking(move || Ok(verify_json(&state.views(), &iin)?)).await;
+    s.answer(attempt, read).await
+}
+
+/// One account's chain recomputed from its stored entries
+/// ([`LedgerStore::verify_account`]): `intact`, or the first entry whose
+/// link does not follow, with its position and, when it still decodes,
+/// its event id and kind.
+pub fn verify_json<B: ledger_store::Kv>(
+    views: &Views<'_, B>,
+    iin: &Iin,
+) -> Result<serde_json::Value, ViewError> {
+    let p = views.partition(iin)?;
+    let check = views
+        .store
+        .verify_account(p, iin)?
+        .ok_or_else(|| ViewError::NoAccount {
+            iin: iin.masked(),
+            partition: p,
+        })?;
+    let first_break = check.first_break.map(|b| {
+        let event = b
+            .entry
+            .as_ref()
+            .and_then(|h| ledger_proto::decode_canonical(&h.event).ok());
+        serde_json::json!({
+            "seq": b.seq,
+            "partition": p,
+            "offset": b.offset,
+            "event_id": event.as_ref().map(|d| d.envelope.event_id.as_str().to_string()),
+            "kind": event.as_ref().map(|d| d.envelope.event.kind()),
+            "what": b.what,
         })
-        .await;
-        s.answer(attempt, read).await
+    });
+    Ok(serde_json::json!({
+        "iin": iin.masked(),
+        "partition": p,
+        "entries": check.entries,
+        "head": ledger_store::chain::hex(&check.head),
+        "intact": first_break.is_none(),
+        "first_break": first_break,
+    }))
+}
+
+/// Most bytes of a POST body: a query for one account is far smaller.
+pub const MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// A POST body: a JSON object whose members are strings or whole numbers,
+/// each one of `allowed`, as a map like [`params`]' (so that an IIN never
+/// has to be in a URL).
+fn body_params(body: &[u8], allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+    let bad_body = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", why);
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the body is {} bytes, more than {MAX_BODY_BYTES}",
+                body.len()
+            ),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        bad_body(format!(
+            "the body is not JSON: {}",
+            ledger_proto::convert::bounded(&e.to_string(), 120)
+        ))
+    })?;
+    let serde_json::Value::Object(members) = value else {
+        return Err(bad_body("the body must be a JSON object".into()));
+    };
+    let mut out = BTreeMap::new();
+    for (k, v) in members {
+        let shown = ledger_proto::convert::bounded(&k, 64);
+        if !allowed.contains(&k.as_str()) {
+            return Err(bad_body(format!(
+                "unknown member {shown} (known: {})",
+                allowed.join(", ")
+            )));
+        }
+        let v = match v {
+            serde_json::Value::String(v) => v,
+            serde_json::Value::Number(n) if n.is_u64() => n.to_string(),
+            serde_json::Value::Null => continue,
+            _ => {
+                return Err(bad_body(format!(
+                    "member {shown} must be a string or a whole number"
+                )))
+            }
+        };
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+/// The `iin` member of a POST body, parsed (masked in its error).
+fn body_iin(q: &BTreeMap<String, String>) -> Result<Iin, ApiError> {
+    let v = q.get("iin").ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_iin",
+            "the body needs an iin member",
+        )
+    })?;
+    parse_iin_in(v, "body member iin")
+}
+
+/// `POST /v1/accounts/{statement,history,verify}`: the GET routes' answers
+/// for an IIN given in the body, so that it stays out of URLs (and out of
+/// proxies' and browsers' logs of them).
+async fn account_post(
+    s: Shared,
+    method: axum::http::Method,
+    client: ClientAddr,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: axum::body::Bytes,
+    what: &'static str,
+) -> Result<Response, ApiError> {
+    let caller = s.authenticate(&headers)?;
+    params(query.as_deref(), &[])?;
+    let who = Who {
+        method: &method,
+        caller: &caller,
+        client,
+    };
+    match what {
+        "statement" => {
+            let q = body_params(&body, &["iin", "as_of", "as_known_on"])?;
+            let iin = body_iin(&q)?;
+            read_statement(&s, who, iin, &q, "POST /v1/accounts/statement").await
+        }
+        "history" => {
+            let iin = body_iin(&body_params(&body, &["iin"])?)?;
+            read_history(&s, who, iin, "POST /v1/accounts/history").await
+        }
+        _ => {
+            let iin = body_iin(&body_params(&body, &["iin"])?)?;
+            read_verify(&s, who, iin, "POST /v1/accounts/verify").await
+        }
+    }
+}
+
+macro_rules! account_post_route {
+    ($name:ident, $what:literal) => {
+        async fn $name(
+            State(s): State<Shared>,
+            method: axum::http::Method,
+            Extension(client): Extension<ClientAddr>,
+            headers: HeaderMap,
+            RawQuery(query): RawQuery,
+            body: axum::body::Bytes,
+        ) -> Response {
+            counted(&s.clone(), $what, async move {
+                account_post(s, method, client, headers, query, body, $what).await
+            })
+            .await
+        }
+    };
+}
+
+account_post_route!(statement_post, "statement");
+account_post_route!(history_post, "history");
+account_post_route!(verify_post, "verify");
+
+/// `GET /v1/whoami`: the caller's name and role, and the identifier scheme
+/// the ledger reads (for a client that checks IINs as they are typed).
+async fn whoami(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    counted(&s.clone(), "whoami", async move {
+        let caller = s.authenticate(&headers)?;
+        params(query.as_deref(), &[])?;
+        let scheme = ledger_core::id::scheme();
+        Ok(Json(serde_json::json!({
+            "name": caller.name,
+            "role": caller.role.to_string(),
+            "id_scheme": scheme.name(),
+            "time_zone": s.ctx.calendar.time_zone().name(),
+        }))
+        .into_response())
     })
     .await
 }
@@ -509,67 +781,258 @@ async fn access_log(
 ) -> Response {
     counted(&s.clone(), "access_log", async move {
         let caller = s.authorize(&headers, &[Role::Auditor])?;
-        let q = params(
-            query.as_deref(),
-            &["from", "to", "who", "iin", "cursor", "limit"],
-        )?;
-        let number = |name: &str| -> Result<Option<u64>, ApiError> {
-            q.get(name)
-                .map(|v| {
-                    v.parse::<u64>().map_err(|_| {
-                        bad_parameter(format!(
-                            "query parameter {name}: not a whole number: {}",
-                            ledger_proto::convert::bounded(v, 40)
-                        ))
-                    })
-                })
-                .transpose()
-        };
-        let limit = number("limit")?.unwrap_or(ACCESS_LOG_PAGE as u64);
-        if limit == 0 || limit > ACCESS_LOG_PAGE_MAX as u64 {
-            return Err(bad_parameter(format!(
-                "query parameter limit: 1-{ACCESS_LOG_PAGE_MAX}, got {limit}"
-            )));
-        }
-        let iin = q
-            .get("iin")
-            .map(|v| parse_iin_in(v, "query parameter iin"))
-            .transpose()?;
-        let filter = access::Filter {
-            from: instant_param(&s.ctx, &q, "from")?,
-            to: instant_param(&s.ctx, &q, "to")?,
-            who: q.get("who").cloned(),
-            iin: iin.map(|i| i.as_str().to_string()),
-        };
-        let cursor = number("cursor")?.unwrap_or(0);
-        // Reading the log is itself a read of personal data.
-        let attempt = Attempt {
+        let q = params(query.as_deref(), ACCESS_LOG_FILTERS)?;
+        let who = Who {
             method: &method,
             caller: &caller,
-            iin: iin.as_ref(),
-            endpoint: "GET /v1/access-log",
-            as_of: None,
-            as_known_on: None,
             client,
         };
-        s.record(attempt, StatusCode::OK).await?;
-        let path = s.access.path().to_path_buf();
-        let page = blocking(move || {
-            access::page(&path, cursor, limit as usize, &filter).map_err(|e| {
-                tracing::error!(error = %e, "reading the access log");
+        read_access_log(&s, who, &q, "GET /v1/access-log").await
+    })
+    .await
+}
+
+/// `POST /v1/access-log/search`: the same page for filters given in a
+/// JSON body, so that an IIN filter stays out of the URL.
+async fn access_log_post(
+    State(s): State<Shared>,
+    method: axum::http::Method,
+    Extension(client): Extension<ClientAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> Response {
+    counted(&s.clone(), "access_log", async move {
+        let caller = s.authorize(&headers, &[Role::Auditor])?;
+        params(query.as_deref(), &[])?;
+        let q = body_params(&body, ACCESS_LOG_FILTERS)?;
+        let who = Who {
+            method: &method,
+            caller: &caller,
+            client,
+        };
+        read_access_log(&s, who, &q, "POST /v1/access-log/search").await
+    })
+    .await
+}
+
+/// What the access log's pages are filtered and paged by.
+const ACCESS_LOG_FILTERS: &[&str] = &["from", "to", "who", "iin", "cursor", "limit"];
+
+/// A page of the access log; the read is itself recorded.
+async fn read_access_log(
+    s: &Shared,
+    who: Who<'_>,
+    q: &BTreeMap<String, String>,
+    endpoint: &'static str,
+) -> Result<Response, ApiError> {
+    let number = |name: &str| -> Result<Option<u64>, ApiError> {
+        q.get(name)
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    bad_parameter(format!(
+                        "query parameter {name}: not a whole number: {}",
+                        ledger_proto::convert::bounded(v, 40)
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let limit = number("limit")?.unwrap_or(ACCESS_LOG_PAGE as u64);
+    if limit == 0 || limit > ACCESS_LOG_PAGE_MAX as u64 {
+        return Err(bad_parameter(format!(
+            "query parameter limit: 1-{ACCESS_LOG_PAGE_MAX}, got {limit}"
+        )));
+    }
+    let iin = q
+        .get("iin")
+        .map(|v| parse_iin_in(v, "query parameter iin"))
+        .transpose()?;
+    let filter = access::Filter {
+        from: instant_param(&s.ctx, q, "from")?,
+        to: instant_param(&s.ctx, q, "to")?,
+        who: q.get("who").cloned(),
+        iin: iin.map(|i| i.as_str().to_string()),
+    };
+    let cursor = number("cursor")?.unwrap_or(0);
+    // Reading the log is itself a read of personal data.
+    let attempt = Attempt {
+        method: who.method,
+        caller: who.caller,
+        iin: iin.as_ref(),
+        endpoint,
+        as_of: None,
+        as_known_on: None,
+        client: who.client,
+    };
+    s.record(attempt, StatusCode::OK).await?;
+    let path = s.access.path().to_path_buf();
+    let page = blocking(move || {
+        access::page(&path, cursor, limit as usize, &filter).map_err(|e| {
+            tracing::error!(error = %e, "reading the access log");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "access_log",
+                "the access log could not be read (the server's log says why)",
+            )
+        })
+    })
+    .await?;
+    Ok(Json(serde_json::json!({
+        "records": page.records,
+        "next_cursor": page.next_cursor.map(|c| c.to_string()),
+    }))
+    .into_response())
+}
+
+/// Counts the payments with a line for a period that do not reconcile
+/// (Rules §7): the binary's, given to the server (`report monthly` adds the
+/// same figure).
+pub type Unreconciled = Arc<dyn Fn(Period) -> Result<u64, String> + Send + Sync>;
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> ApiError {
+        match e {
+            ReportError::Open { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "month_open", e.to_string())
+            }
+            ReportError::Store(e) => ViewError::Store(e).into(),
+            ReportError::Corrupt(why) => {
+                tracing::error!(error = %why, "a stored report part does not decode");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "access_log",
-                    "the access log could not be read (the server's log says why)",
+                    "store",
+                    "the store could not be read (the server's log says why)",
                 )
-            })
+            }
+        }
+    }
+}
+
+/// Who may read the monthly reports: aggregates, no personal data.
+const REPORT_ROLES: &[Role] = &[Role::Reporter, Role::Auditor];
+
+/// `GET /v1/reports/monthly`: the months every partition has closed.
+async fn monthly_list(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    counted(&s.clone(), "monthly", async move {
+        s.authorize(&headers, REPORT_ROLES)?;
+        params(query.as_deref(), &[])?;
+        let state = Arc::clone(&s);
+        let months = blocking(move || Ok(reports::closed_months(&state.store)?)).await?;
+        let months: Vec<serde_json::Value> = months
+            .into_iter()
+            .map(|(p, rev)| serde_json::json!({"period": p.to_string(), "revision": rev}))
+            .collect();
+        Ok(Json(serde_json::json!({ "months": months })).into_response())
+    })
+    .await
+}
+
+fn path_period(p: Result<UrlPath<String>, PathRejection>) -> Result<Period, ApiError> {
+    let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_period", why);
+    let UrlPath(v) = p.map_err(|e| {
+        bad(format!(
+            "path segment period: {}",
+            ledger_proto::convert::bounded(&e.body_text(), 120)
+        ))
+    })?;
+    Period::parse(&v).map_err(|e| {
+        bad(format!(
+            "path segment period: {}",
+            ledger_proto::convert::bounded(&e.to_string(), 120)
+        ))
+    })
+}
+
+/// The report of a closed month as `report monthly --json` prints it.
+fn month_report(s: &AppState, period: Period) -> Result<serde_json::Value, ApiError> {
+    let mut r = reports::monthly(&s.store, period)?.json;
+    let n = (s.unreconciled)(period).map_err(|e| {
+        tracing::error!(error = %e, "counting unreconciled payments");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store",
+            "the store could not be read (the server's log says why)",
+        )
+    })?;
+    r["unreconciled_payments"] = n.into();
+    Ok(r)
+}
+
+/// `GET /v1/reports/monthly/{period}`: the report, the 12 months to it
+/// (each closed month's totals) and each partition's summary revision.
+async fn monthly_report(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    period: Result<UrlPath<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    counted(&s.clone(), "monthly", async move {
+        s.authorize(&headers, REPORT_ROLES)?;
+        let period = path_period(period)?;
+        params(query.as_deref(), &[])?;
+        let state = Arc::clone(&s);
+        let body = blocking(move || {
+            let report = month_report(&state, period)?;
+            let months: Vec<serde_json::Value> = reports::twelve_months(&state.store, period)?
+                .into_iter()
+                .map(|(p, sum)| match sum {
+                    None => serde_json::json!({"period": p.to_string(), "closed": false}),
+                    Some(t) => serde_json::json!({
+                        "period": p.to_string(),
+                        "closed": true,
+                        "contributions_total": t.contributions.to_string(),
+                        "penalties_total": t.penalties.to_string(),
+                        "refunds_total": t.refunds.to_string(),
+                        "returned_total": t.returned.to_string(),
+                        "lines": t.lines,
+                        "late_recordings": t.late_recordings,
+                    }),
+                })
+                .collect();
+            let revisions: Vec<serde_json::Value> = reports::revisions(&state.store, period)?
+                .into_iter()
+                .map(|(p, r)| serde_json::json!({"partition": p, "revision": r}))
+                .collect();
+            Ok(serde_json::json!({
+                "report": report,
+                "months": months,
+                "revisions": revisions,
+            }))
         })
         .await?;
-        Ok(Json(serde_json::json!({
-            "records": page.records,
-            "next_cursor": page.next_cursor.map(|c| c.to_string()),
-        }))
-        .into_response())
+        Ok(Json(body).into_response())
+    })
+    .await
+}
+
+/// `GET /v1/reports/monthly/{period}/csv`: the report as `report monthly
+/// --csv` writes it.
+async fn monthly_csv(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    period: Result<UrlPath<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    counted(&s.clone(), "monthly", async move {
+        s.authorize(&headers, REPORT_ROLES)?;
+        let period = path_period(period)?;
+        params(query.as_deref(), &[])?;
+        let state = Arc::clone(&s);
+        let csv = blocking(move || Ok(reports::csv(&month_report(&state, period)?))).await?;
+        let disposition = format!("attachment; filename=\"report-{period}.csv\"");
+        Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            csv,
+        )
+            .into_response())
     })
     .await
 }
@@ -650,14 +1113,25 @@ async fn not_found() -> ApiError {
 }
 
 fn router(state: Shared) -> Router {
+    use axum::routing::post;
     Router::new()
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/accounts/statement", post(statement_post))
+        .route("/v1/accounts/history", post(history_post))
+        .route("/v1/accounts/verify", post(verify_post))
         .route("/v1/accounts/{iin}", get(account))
         .route("/v1/accounts/{iin}/history", get(history))
+        .route("/v1/accounts/{iin}/verify", get(verify))
         .route("/v1/digest", get(digest))
         .route("/v1/access-log", get(access_log))
+        .route("/v1/access-log/search", post(access_log_post))
+        .route("/v1/reports/monthly", get(monthly_list))
+        .route("/v1/reports/monthly/{period}", get(monthly_report))
+        .route("/v1/reports/monthly/{period}/csv", get(monthly_csv))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_limits))
@@ -668,7 +1142,7 @@ async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
-        "every route of this API is GET: see /openapi.json",
+        "not a method of this route: see /openapi.json",
     )
 }
 
@@ -719,6 +1193,7 @@ pub struct Config {
     /// The access log file (created if missing).
     pub access_log: std::path::PathBuf,
     pub held: Held,
+    pub unreconciled: Unreconciled,
     pub limits: Limits,
 }
 
@@ -859,6 +1334,7 @@ impl Server {
             tokens: config.tokens,
             access,
             held: config.held,
+            unreconciled: config.unreconciled,
             metrics: Mutex::new(Metrics::default()),
         });
         // Timers on: hyper's header-read timeout and the accept back-off

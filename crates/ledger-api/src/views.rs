@@ -112,30 +112,88 @@ impl Entry {
     }
 
     /// The entry as history shows it: provenance, the event's own dates,
-    /// the outcome. No names: the event's personal data stays out.
-    pub fn to_json(&self) -> serde_json::Value {
+    /// the outcome, the recording deadline of a contribution line (Rules
+    /// §7, `ctx`'s calendar), the payer (a BIN whole, an entrepreneur's IIN
+    /// masked) and the signature with the authority `ctx`'s trust file
+    /// names for its key. No names: the event's personal data stays out.
+    pub fn to_json(&self, ctx: &Context) -> serde_json::Value {
         let h = &self.stored;
-        let dates: serde_json::Map<String, serde_json::Value> = self
-            .envelope()
-            .event
+        let event = &self.envelope().event;
+        let dates: serde_json::Map<String, serde_json::Value> = event
             .dates()
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.into()))
             .collect();
+        let payer = |id: &ledger_core::PayerId| match id.kind() {
+            ledger_core::IdKind::Bin => id.as_str().to_string(),
+            ledger_core::IdKind::Iin => ledger_core::mask_id(id.as_str()),
+        };
+        // A merge transfer shows the line it carries over.
+        let carried = match event {
+            ledger_core::Event::MergeTransfer(t) => t.original.as_ref().map_or(event, |o| &o.event),
+            e => e,
+        };
+        let (deadline, payer, amount) = match carried {
+            // The deadline of a line this record is (a carried line was
+            // judged on its old account, when it came).
+            ledger_core::Event::ContributionPaid(c) => (
+                (!matches!(event, ledger_core::Event::MergeTransfer(_))).then(|| {
+                    ctx.calendar
+                        .recording_deadline(c.payment.received_on)
+                        .deadline
+                        .to_rfc3339()
+                }),
+                Some(payer(&c.payment.payer_id)),
+                Some(c.amount.to_string()),
+            ),
+            ledger_core::Event::ContributionRefunded(r) => {
+                (None, Some(payer(&r.payer_id)), Some(r.amount.to_string()))
+            }
+            _ => (None, None, None),
+        };
+        let benefit_id = match event {
+            ledger_core::Event::BenefitAssigned(b) => Some(b.benefit_id.as_str()),
+            ledger_core::Event::BenefitStatusChanged(b) => Some(b.benefit_id.as_str()),
+            ledger_core::Event::BenefitPaid(b) => Some(b.benefit_id.as_str()),
+            ledger_core::Event::BenefitReturned(b) => Some(b.benefit_id.as_str()),
+            _ => None,
+        };
+        // A merge's stated reason, and what a transfer carries over.
+        let (merge_reason, carries) = match event {
+            ledger_core::Event::Merged(m) => (Some(m.reason.as_str()), None),
+            ledger_core::Event::MergeTransfer(t) => (
+                Some(t.reason.as_str()),
+                t.original.as_ref().map(|o| o.event.kind()),
+            ),
+            _ => (None, None),
+        };
+        let authority = |key_id: &str| match &ctx.trust {
+            Policy::Enforced(t) => t.keys.get(key_id).map(|k| k.authority.clone()),
+            Policy::Open => None,
+        };
         serde_json::json!({
             "seq": h.seq,
             "event_id": self.envelope().event_id.as_str(),
-            "kind": self.envelope().event.kind(),
+            "kind": event.kind(),
             "source": self.envelope().source,
             "partition": h.position.partition,
             "offset": h.position.offset,
             "recorded_at": log_time(h.timestamp_ms),
             "dates": dates,
+            "deadline": deadline,
+            "payer": payer,
+            "amount": amount,
+            "benefit_id": benefit_id,
+            "merge_reason": merge_reason,
+            "carries": carries,
             "outcome": h.outcome.name(),
             "late": h.outcome.is_late(),
             "reason": h.outcome.reason(),
             "content_hash": ledger_store::chain::hex(&ledger_store::chain::content_hash(h)),
-            "signature": self.signature().map(|key_id| serde_json::json!({ "key_id": key_id })),
+            "signature": self.signature().map(|key_id| serde_json::json!({
+                "key_id": key_id,
+                "authority": authority(key_id),
+            })),
             "schema_id": h.schema_id,
             "link": ledger_store::chain::hex(&h.link),
         })

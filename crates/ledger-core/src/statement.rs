@@ -42,6 +42,9 @@ pub struct StatementPeriod {
     pub contributions: Money,
     pub penalties: Money,
     pub refunds: Money,
+    /// Contribution and penalty lines for the period returned to their
+    /// payer (Rules §6).
+    pub returned: Money,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -95,12 +98,16 @@ impl Statement {
             late_recordings: a.late_recordings,
             duplicates_ignored: a.duplicates_ignored,
             unregistered_lines: a.unregistered_lines,
-            // Periods with credited money; a period that only had lines
-            // returned or benefits paid shows in the monthly projection.
+            // Periods with money credited or returned; a period that only
+            // had benefits paid shows in the monthly projection.
             periods: a
                 .periods
                 .iter()
-                .filter(|(_, t)| t.contributions != Money::ZERO || t.penalties != Money::ZERO)
+                .filter(|(_, t)| {
+                    t.contributions != Money::ZERO
+                        || t.penalties != Money::ZERO
+                        || t.returned() != Money::ZERO
+                })
                 .map(|(p, t)| StatementPeriod {
                     period: *p,
                     contributions: t.contributions,
@@ -109,6 +116,7 @@ impl Statement {
                         .refunded_contributions
                         .checked_add(t.refunded_penalties)
                         .unwrap_or(Money::ZERO),
+                    returned: t.returned(),
                 })
                 .collect(),
             benefits: a

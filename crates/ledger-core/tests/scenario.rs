@@ -147,13 +147,15 @@ fn a_year_in_one_account() {
               "period": "2025-03",
               "contributions": "4250.00",
               "penalties": "120.50",
-              "refunds": "4250.00"
+              "refunds": "4250.00",
+              "returned": "999.00"
             },
             {
               "period": "2025-04",
               "contributions": "4250.00",
               "penalties": "0.00",
-              "refunds": "0.00"
+              "refunds": "0.00",
+              "returned": "0.00"
             }
           ],
           "benefits": [],

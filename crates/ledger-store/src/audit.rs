@@ -273,3 +273,167 @@ impl<B: Kv> LedgerStore<B> {
         Ok(())
     }
 }
+
+/// What [`LedgerStore::verify_account`] found for one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCheck {
+    pub partition: u32,
+    /// History entries the account's refs name.
+    pub entries: u64,
+    /// The account record's stored head.
+    pub head: Link,
+    /// The first entry (in the account's order) whose chain does not
+    /// follow, or the head when every entry does but the head differs.
+    pub first_break: Option<EntryBreak>,
+}
+
+/// Where an account's chain first breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryBreak {
+    /// The entry's place in the account's history (0-based), `None` for
+    /// the account's head.
+    pub seq: Option<u64>,
+    /// Its log offset in the account's partition.
+    pub offset: Option<u64>,
+    /// The stored entry, when there is one at that offset.
+    pub entry: Option<HistoryEntry>,
+    pub what: String,
+}
+
+impl<B: Kv> LedgerStore<B> {
+    /// Recomputes one account's chain (`docs/tamper-evidence.md`) from its
+    /// stored history entries and checks, entry by entry, that each stored
+    /// partition link follows from the partition's item before it and the
+    /// recomputed account link; then that the account's head is the last
+    /// link. Reads the account's entries and one neighbour each, so it
+    /// answers for one participant without walking the partition (the full
+    /// check is [`LedgerStore::audit`]). `None` if there is no account.
+    pub fn verify_account(
+        &self,
+        partition: u32,
+        iin: &Iin,
+    ) -> Result<Option<AccountCheck>, StoreError> {
+        let Some(record) = self.account_record(partition, iin)? else {
+            return Ok(None);
+        };
+        let mut segments: HashMap<u64, Vec<HistoryEntry>> = HashMap::new();
+        let mut link = GENESIS;
+        let mut first_break = None;
+        for (seq, r) in record.refs.iter().enumerate() {
+            let seq = seq as u64;
+            let found = self
+                .segment_of(partition, r.offset, &mut segments)?
+                .iter()
+                .find(|h| h.position.offset == r.offset)
+                .cloned();
+            let brk = |entry: Option<HistoryEntry>, what: String| EntryBreak {
+                seq: Some(seq),
+                offset: Some(r.offset),
+                entry,
+                what,
+            };
+            let Some(h) = found else {
+                first_break = Some(brk(
+                    None,
+                    "the account names it; no entry is stored there".into(),
+                ));
+                break;
+            };
+            if h.seq != seq {
+                first_break = Some(brk(
+                    Some(h.clone()),
+                    format!(
+                        "stored as entry {} of its account, where {seq} was next",
+                        h.seq
+                    ),
+                ));
+                break;
+            }
+            link = chain::account_link(&link, &h, &chain::content_hash(&h));
+            let before = self.link_before(partition, r.offset, &mut segments)?;
+            if chain::update_link(&before, &link) != h.link {
+                first_break = Some(brk(
+                    Some(h),
+                    "its stored link does not follow: this entry, or one before it in the \
+                     account, was changed, removed or reordered"
+                        .into(),
+                ));
+                break;
+            }
+        }
+        if first_break.is_none() && link != record.head {
+            first_break = Some(EntryBreak {
+                seq: None,
+                offset: None,
+                entry: None,
+                what: "the account's head is not the link of its last history entry".into(),
+            });
+        }
+        Ok(Some(AccountCheck {
+            partition,
+            entries: record.refs.len() as u64,
+            head: record.head,
+            first_break,
+        }))
+    }
+
+    /// The history segment holding `offset` of partition `p` (empty if
+    /// none), read once per check.
+    fn segment_of<'a>(
+        &self,
+        p: u32,
+        offset: u64,
+        segments: &'a mut HashMap<u64, Vec<HistoryEntry>>,
+    ) -> Result<&'a Vec<HistoryEntry>, StoreError> {
+        let start = offset / crate::SEGMENT * crate::SEGMENT;
+        if let std::collections::hash_map::Entry::Vacant(slot) = segments.entry(start) {
+            let k = key(HISTORY, p, &start.to_be_bytes());
+            slot.insert(match self.kv.get(&k)? {
+                Some(v) => decode_segment(&k, &v)?,
+                None => Vec::new(),
+            });
+        }
+        Ok(&segments[&start])
+    }
+
+    /// The stored partition link of the item chained just before the
+    /// account update at `offset`: the last history entry before it, or a
+    /// dead letter after that entry (a dead letter follows the update of
+    /// its own offset), or the genesis link.
+    fn link_before(
+        &self,
+        p: u32,
+        offset: u64,
+        segments: &mut HashMap<u64, Vec<HistoryEntry>>,
+    ) -> Result<Link, StoreError> {
+        let mut update: Option<(u64, Link)> = None;
+        let mut start = offset / crate::SEGMENT * crate::SEGMENT;
+        loop {
+            let seg = self.segment_of(p, start, segments)?;
+            if let Some(h) = seg.iter().rev().find(|h| h.position.offset < offset) {
+                update = Some((h.position.offset, h.link));
+                break;
+            }
+            if start == 0 {
+                break;
+            }
+            start -= crate::SEGMENT;
+        }
+        // A dead letter at or after that entry's offset and before ours.
+        let from = update.map_or(0, |(o, _)| o);
+        let mut dead: Option<Link> = None;
+        self.kv.for_each_from(
+            &key(DEAD, p, &[]),
+            &key(DEAD, p, &from.to_be_bytes()),
+            &mut |k, v| {
+                let d: DeadLetter = decode("dead letter", k, v)?;
+                if d.position.offset >= offset {
+                    return Ok(false);
+                }
+                dead = Some(d.link);
+                Ok(true)
+            },
+        )?;
+        Ok(dead.or(update.map(|(_, l)| l)).unwrap_or(GENESIS))
+    }
+}

@@ -44,7 +44,7 @@ mod par;
 mod records;
 mod snapshot;
 
-pub use audit::{Audit, Break};
+pub use audit::{AccountCheck, Audit, Break, EntryBreak};
 pub use chain::{ChainHead, Link, PartitionState};
 pub use kv::{
     engine_of, DiskKv, Engine, FjallKv, Kv, KvBatch, MemoryKv, OpenOptions, Pairs, SledKv, Visitor,

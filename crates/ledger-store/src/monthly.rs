@@ -165,6 +165,30 @@ impl<B: Kv> LedgerStore<B> {
         }))
     }
 
+    /// Every period `partition` has closed, in order, with its summary's
+    /// latest revision.
+    pub fn closed_periods(&self, partition: u32) -> Result<Vec<(Period, u32)>, StoreError> {
+        let prefix = key(CLOSED, partition, &[]);
+        let mut out = Vec::new();
+        self.kv.for_each(&prefix, &mut |k, v| {
+            let period = std::str::from_utf8(&k[prefix.len()..])
+                .ok()
+                .and_then(|s| Period::parse(s).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "closed-month key",
+                    key: crate::printable_key(k),
+                    reason: "no period".into(),
+                })?;
+            let rev = v
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u32::from_be_bytes);
+            out.push((period, rev));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
     /// Every stored projection of `period`, every revision, by partition,
     /// IIN and revision.
     pub fn projections(&self, period: Period) -> Result<Vec<StoredProjection>, StoreError> {

@@ -60,6 +60,13 @@ pub fn start(
     };
     let text = crate::input::read_text(auth)?;
     let tokens = Tokens::parse(&text).with_context(|| auth.display().to_string())?;
+    let ctx = &crate::trust::reading_context(ctx, &store)?;
+    let unreconciled: ledger_api::Unreconciled = {
+        let (ctx, store) = (ctx.clone(), store.clone());
+        Arc::new(move |period| {
+            crate::payments::unreconciled_in(&ctx, &store, period).map_err(|e| format!("{e:#}"))
+        })
+    };
     let access_log = api
         .access_log
         .clone()
@@ -72,6 +79,7 @@ pub fn start(
             tokens,
             access_log,
             held,
+            unreconciled,
             limits: ledger_api::Limits {
                 header_read_timeout: std::time::Duration::from_millis(
                     api.header_read_timeout_ms.max(1),

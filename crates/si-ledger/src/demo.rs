@@ -202,6 +202,55 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
             );
         }
     }
+    let tokens = write_auth_file(data)?;
+    println!();
+    println!(
+        "the auditors' console, over this store (tokens in {}: SHA-256 only, so \
+         these are shown once; a new demo makes new ones):",
+        data.join(AUTH_FILE).display()
+    );
+    println!(
+        "     si-ledger serve --data {} --auth {}",
+        data.display(),
+        data.join(AUTH_FILE).display()
+    );
+    println!("     then open http://127.0.0.1:8080/console/ and sign in with a token:");
+    for (role, token) in &tokens {
+        println!("       {role:<9} {token}");
+    }
     println!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
     Ok(0)
+}
+
+/// The demo's auth file, in the data directory.
+pub const AUTH_FILE: &str = "auth.toml";
+
+/// Writes the demo's auth file (0600): one fresh random token per role,
+/// of which only the SHA-256 is stored. The tokens, by role, to show once.
+fn write_auth_file(data: &std::path::Path) -> Result<Vec<(&'static str, String)>> {
+    let mut text = String::from(
+        "# The demo's API tokens: name, role and the SHA-256 of each token\n\
+         # (the tokens themselves were printed by `si-ledger demo`, once).\n\n",
+    );
+    let mut tokens = Vec::new();
+    for role in ["auditor", "reporter", "operator"] {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("reading randomness: {e}"))?;
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        text.push_str(&format!(
+            "[[tokens]]\nname = \"demo-{role}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n\n",
+            ledger_api::auth::token_digest(&token)
+        ));
+        tokens.push((role, token));
+    }
+    let path = data.join(AUTH_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(tokens)
 }

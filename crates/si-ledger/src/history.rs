@@ -19,9 +19,10 @@ pub struct HistoryArgs {
     pub json: bool,
 }
 
-pub fn run(args: &HistoryArgs) -> Result<i32> {
+pub fn run(ctx: &ledger_core::Context, args: &HistoryArgs) -> Result<i32> {
     let iin = Iin::parse(&args.iin).with_context(|| format!("IIN {}", mask_id(&args.iin)))?;
     let store = open_existing_store(&args.data)?;
+    let ctx = &crate::trust::reading_context(ctx, &store)?;
     let views = Views {
         store: &store,
         held: None,
@@ -29,7 +30,7 @@ pub fn run(args: &HistoryArgs) -> Result<i32> {
     let (p, entries) = views.history(&iin)?;
     let mut out = String::new();
     if args.json {
-        let all: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json()).collect();
+        let all: Vec<serde_json::Value> = entries.iter().map(|e| e.to_json(ctx)).collect();
         out = serde_json::to_string_pretty(&all)?;
         out.push('\n');
         return write_out(&out);

@@ -359,7 +359,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Publish(args) => publish::run(&ctx, &args),
         Command::Project(args) => project::project(&ctx, &args),
         Command::Topics(cmd) => topics::topics(&ctx, &cmd),
-        Command::History(args) => history::run(&args),
+        Command::History(args) => history::run(&ctx, &args),
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Replay(args) => audit::replay(&ctx, &args),
         Command::Snapshot(args) => snapshot::snapshot(&args),

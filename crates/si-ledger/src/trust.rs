@@ -102,6 +102,23 @@ pub fn of_store_choice<B: Kv>(store: &LedgerStore<B>) -> Result<Choice> {
     }
 }
 
+/// `ctx` for reading `store`: with the run's trust file if one was given,
+/// else the one the store was projected with (so that a signature is shown
+/// with the authority that file names for its key).
+pub fn reading_context<B: Kv>(
+    ctx: &ledger_core::Context,
+    store: &LedgerStore<B>,
+) -> Result<ledger_core::Context> {
+    let policy = match chosen() {
+        Some(c) => c.policy.clone(),
+        None => of_store_choice(store)?.policy,
+    };
+    Ok(ledger_core::Context {
+        trust: policy,
+        ..ctx.clone()
+    })
+}
+
 /// Records the run's trust choice in `store`, after checking that it only
 /// extends the one the store was projected with: a change that would
 /// decide a record already taken otherwise is refused, naming it.
