@@ -463,3 +463,10 @@ pub fn tampered(
     drop(store);
     (data, touched)
 }
+
+/// `iin` with its last (check) digit changed: a typing error the check
+/// digit catches.
+pub fn wrong_check_digit(iin: &str) -> String {
+    let last = iin.as_bytes()[iin.len() - 1] - b'0';
+    format!("{}{}", &iin[..iin.len() - 1], (last + 1) % 10)
+}

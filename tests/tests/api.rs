@@ -377,7 +377,11 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
     let components = spec.components.as_ref().unwrap();
     for (path, item) in spec.paths.paths.iter() {
         let item = item.as_item().unwrap();
-        let op = item.get.as_ref().unwrap_or_else(|| panic!("{path}: GET"));
+        let op = item
+            .get
+            .as_ref()
+            .or(item.post.as_ref())
+            .unwrap_or_else(|| panic!("{path}: GET or POST"));
         for (code, r) in &op.responses.responses {
             if let openapiv3::ReferenceOr::Reference { reference } = r {
                 let name = reference.trim_start_matches("#/components/responses/");
@@ -546,4 +550,334 @@ fn a_projector_serves_the_api_on_its_live_store() {
     );
     let records = stdout(&run(&["access-log", "--data", live.to_str().unwrap()]));
     assert!(records.contains(&iin), "{records}");
+}
+
+/// One HTTP/1.1 exchange on loopback: status, header block, body.
+fn exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+/// What the console reads (issue 18): the POST routes answer as the GET
+/// ones and the command line do, with the IIN in the body; `verify` names
+/// the first broken entry of one account after a byte of the store is
+/// flipped; the monthly report equals `report monthly`; the console's files
+/// come with their security headers.
+#[test]
+fn the_console_routes_answer_as_the_command_line_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 150, 4);
+    let d = data.to_str().unwrap();
+    let accounts: Vec<Value> = stdout(&run(&["accounts", "--data", d]))
+        .lines()
+        .map(json)
+        .collect();
+    let iin = accounts[0]["iin"].as_str().unwrap().to_string();
+    // A month closed, for the report routes.
+    let period = accounts[0]["periods"][1]["period"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let log = data.join("log");
+    let l = log.to_str().unwrap();
+    assert!(run(&["close-month", &period, "--log", l]).status.success());
+    assert!(run(&["project", "--log", l, "--data", d]).status.success());
+    let cli = |args: &[&str]| json(&stdout(&run(args)));
+    let statement = cli(&["account", &iin, "--data", d, "--json"]);
+    let history = cli(&["history", &iin, "--data", d, "--json"]);
+    let known_on = history[1]["recorded_at"].as_str().unwrap()[..10].to_string();
+    let then = cli(&[
+        "account",
+        &iin,
+        "--data",
+        d,
+        "--json",
+        "--as-known-on",
+        &known_on,
+    ]);
+    let csv_file = dir.path().join("report.csv");
+    let report = cli(&[
+        "report",
+        "monthly",
+        &period,
+        "--data",
+        d,
+        "--json",
+        "--csv",
+        csv_file.to_str().unwrap(),
+    ]);
+    // One byte of one entry flipped, in a copy (the audit test's tampering).
+    let (flipped, at) = ledger_e2e::tampered(&data, dir.path(), "flipped", |e| {
+        let mid = e[3].event.len() / 2;
+        e[3].event[mid] ^= 0x20;
+        vec![e[3].position.offset]
+    });
+    let (owner, bystander) = {
+        let store = ledger_store::LedgerStore::open(&flipped.join("store")).unwrap();
+        let mut in_p0 = Vec::new();
+        store
+            .for_each_account(|p, a| {
+                if p == 0 {
+                    in_p0.push(a.iin);
+                }
+            })
+            .unwrap();
+        let owns = |i: &ledger_core::Iin| {
+            let rec = store.account_record(0, i).unwrap().unwrap();
+            rec.refs.iter().any(|r| r.offset == at[0])
+        };
+        let owner = *in_p0.iter().find(|i| owns(i)).unwrap();
+        let bystander = *in_p0.iter().find(|i| !owns(i)).unwrap();
+        (owner.to_string(), bystander.to_string())
+    };
+
+    let auth = ledger_e2e::auth_file(
+        dir.path(),
+        &[
+            ("audit-office", "auditor", AUDITOR),
+            ("monthly-report", "reporter", REPORTER),
+            ("ops", "operator", OPERATOR),
+        ],
+    );
+    let serve = |data: &std::path::Path| {
+        let port = free_port();
+        let mut child = ledger_e2e::spawn_quiet(
+            &[
+                "serve",
+                "--data",
+                data.to_str().unwrap(),
+                "--auth",
+                auth.to_str().unwrap(),
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ],
+            None,
+        );
+        ledger_e2e::wait_serving(port, &mut child);
+        (child, port)
+    };
+    let (_a, port) = serve(&data);
+    let (_b, tampered_port) = serve(&flipped);
+    let post = |path: &str, token: &str, body: &str| {
+        let (s, _, b) = exchange(port, "POST", path, Some(token), Some(body));
+        (s, b)
+    };
+    let get = |path: &str, token: &str| {
+        let (s, _, b) = exchange(port, "GET", path, Some(token), None);
+        (s, b)
+    };
+    let body = |v: Value| v.to_string();
+
+    // Who am I.
+    let (s, b) = get("/v1/whoami", REPORTER);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(json(&b)["role"], "reporter");
+    assert_eq!(json(&b)["id_scheme"], "kz");
+
+    // Statements and history, the IIN in the body.
+    let (s, b) = post(
+        "/v1/accounts/statement",
+        AUDITOR,
+        &body(serde_json::json!({"iin": iin})),
+    );
+    assert_eq!((s, json(&b)), (200, statement.clone()));
+    let (s, b) = post(
+        "/v1/accounts/statement",
+        AUDITOR,
+        &body(serde_json::json!({"iin": iin, "as_known_on": known_on})),
+    );
+    assert_eq!((s, json(&b)), (200, then));
+    let (s, b) = post(
+        "/v1/accounts/history",
+        AUDITOR,
+        &body(serde_json::json!({"iin": iin})),
+    );
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(json(&b)["entries"], history);
+    assert_eq!(
+        json(&b),
+        json(&get(&format!("/v1/accounts/{iin}/history"), AUDITOR).1)
+    );
+    // Refusals: a reporter (recorded), bad bodies.
+    let (s, b) = post(
+        "/v1/accounts/statement",
+        REPORTER,
+        &body(serde_json::json!({"iin": iin})),
+    );
+    assert_eq!(s, 403, "{b}");
+    for (bad, code) in [
+        ("not json", "bad_body"),
+        ("[1]", "bad_body"),
+        (r#"{"iin": 5}"#, "bad_body"),
+        (r#"{"iin": null}"#, "bad_body"),
+        (r#"{"iin": "x", "extra": "1"}"#, "bad_body"),
+        ("{}", "bad_iin"),
+    ] {
+        let (s, b) = post("/v1/accounts/history", AUDITOR, bad);
+        assert_eq!(
+            (s, json(&b)["error"]["code"].as_str().unwrap()),
+            (400, code),
+            "{bad}: {b}"
+        );
+    }
+    let (s, b) = post(
+        "/v1/accounts/verify",
+        AUDITOR,
+        &format!("{{\"iin\": \"{}\"}}", "1".repeat(5000)),
+    );
+    assert_eq!(s, 413, "{b}");
+    let (s, b) = post(
+        "/v1/accounts/verify",
+        AUDITOR,
+        &body(serde_json::json!({"iin": ledger_e2e::wrong_check_digit(&iin)})),
+    );
+    assert_eq!(s, 400, "a wrong check digit: {b}");
+    assert!(b.contains("check digit"), "{b}");
+    assert!(!b.contains(&iin[..11]), "the IIN is masked in errors: {b}");
+
+    // Verify: intact on the live store, both ways of asking.
+    let (s, b) = get(&format!("/v1/accounts/{iin}/verify"), AUDITOR);
+    assert_eq!(s, 200, "{b}");
+    let v = json(&b);
+    assert_eq!(v["intact"], true, "{v}");
+    assert_eq!(v["entries"], statement["history_len"]);
+    assert_eq!(
+        v,
+        json(
+            &post(
+                "/v1/accounts/verify",
+                AUDITOR,
+                &body(serde_json::json!({"iin": iin}))
+            )
+            .1
+        )
+    );
+    // On the tampered copy: the flipped entry is named; an account of the
+    // same partition that it does not touch still verifies.
+    let tampered = |who: &str| {
+        let (s, _, b) = exchange(
+            tampered_port,
+            "POST",
+            "/v1/accounts/verify",
+            Some(AUDITOR),
+            Some(&body(serde_json::json!({"iin": who}))),
+        );
+        assert_eq!(s, 200, "{b}");
+        json(&b)
+    };
+    let v = tampered(&owner);
+    assert_eq!(v["intact"], false, "{v}");
+    assert_eq!(v["first_break"]["offset"], at[0], "{v}");
+    assert_eq!(v["first_break"]["partition"], 0, "{v}");
+    assert_eq!(tampered(&bystander)["intact"], true);
+
+    // The monthly report, as `report monthly` prints and writes it.
+    let (s, b) = get("/v1/reports/monthly", REPORTER);
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(json(&b)["months"][0]["period"], period.as_str());
+    let (s, b) = get(&format!("/v1/reports/monthly/{period}"), REPORTER);
+    assert_eq!(s, 200, "{b}");
+    let r = json(&b);
+    assert_eq!(r["report"], report);
+    assert_eq!(r["months"].as_array().unwrap().len(), 12);
+    assert_eq!(
+        r["months"][11]["contributions_total"],
+        report["contributions_total"]
+    );
+    assert_eq!(r["revisions"].as_array().unwrap().len(), 4);
+    let (s, head, csv) = exchange(
+        port,
+        "GET",
+        &format!("/v1/reports/monthly/{period}/csv"),
+        Some(REPORTER),
+        None,
+    );
+    assert_eq!(s, 200);
+    assert!(head.contains("content-type: text/csv"), "{head}");
+    assert_eq!(csv, std::fs::read_to_string(&csv_file).unwrap());
+    let open = accounts[0]["periods"][2]["period"].as_str().unwrap();
+    let (s, b) = get(&format!("/v1/reports/monthly/{open}"), REPORTER);
+    assert_eq!(
+        (s, json(&b)["error"]["code"].clone()),
+        (409, "month_open".into()),
+        "{b}"
+    );
+    let (s, b) = get("/v1/reports/monthly/2026-13", REPORTER);
+    assert_eq!(
+        (s, json(&b)["error"]["code"].clone()),
+        (400, "bad_period".into()),
+        "{b}"
+    );
+    assert_eq!(
+        get(&format!("/v1/reports/monthly/{period}"), OPERATOR).0,
+        403
+    );
+
+    // The access log searched by IIN, which stays out of the URL.
+    let (s, b) = post(
+        "/v1/access-log/search",
+        AUDITOR,
+        &body(serde_json::json!({"iin": iin, "limit": 1000})),
+    );
+    assert_eq!(s, 200, "{b}");
+    let records = json(&b)["records"].as_array().unwrap().clone();
+    assert!(records.len() >= 6, "{records:?}");
+    assert!(records.iter().all(|r| r["iin"] == iin.as_str()));
+    assert!(records
+        .iter()
+        .any(|r| r["endpoint"] == "POST /v1/accounts/statement" && r["outcome"] == 403));
+
+    // The console: its files, with a strict policy; nothing else.
+    let (s, head, page) = exchange(port, "GET", "/console/", None, None);
+    assert_eq!(s, 200);
+    assert!(page.contains("<script type=\"module\" src=\"app.js\">"));
+    for want in [
+        "content-security-policy: default-src 'none'; script-src 'self'",
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "x-frame-options: deny",
+    ] {
+        assert!(head.contains(want), "{want}: {head}");
+    }
+    let (s, head, _) = exchange(port, "GET", "/console/app.js", None, None);
+    assert_eq!(s, 200);
+    assert!(head.contains("content-type: text/javascript"), "{head}");
+    assert_eq!(
+        exchange(port, "GET", "/console/../Cargo.toml", None, None).0,
+        404
+    );
+    assert_eq!(
+        exchange(port, "GET", "/console/nothing.js", None, None).0,
+        404
+    );
+    let (s, head, _) = exchange(port, "GET", "/console", None, None);
+    assert_eq!(s, 308);
+    assert!(head.contains("location: /console/"), "{head}");
 }

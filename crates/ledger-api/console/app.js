@@ -93,7 +93,8 @@ async function api(path, { method = "GET", body, raw = false } = {}) {
     res = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      // Members not given are left out (the API refuses null).
+      body: body === undefined ? undefined : JSON.stringify(body, (k, v) => (v === null ? undefined : v)),
       cache: "no-store",
       credentials: "omit",
       referrerPolicy: "no-referrer",

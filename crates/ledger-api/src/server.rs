@@ -612,10 +612,21 @@ pub fn verify_json<B: ledger_store::Kv>(
 /// Most bytes of a POST body: a query for one account is far smaller.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 
-/// A POST body: a JSON object whose members are strings or whole numbers,
-/// each one of `allowed`, as a map like [`params`]' (so that an IIN never
-/// has to be in a URL).
-fn body_params(body: &[u8], allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+/// What a member of a POST body must be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Member {
+    Text,
+    Whole,
+}
+
+/// A POST body: a JSON object whose members are each one of `allowed`, of
+/// its type (a string, or a whole number), as a map like [`params`]' (so
+/// that an IIN never has to be in a URL). An absent member is left out,
+/// never sent as null.
+fn body_params(
+    body: &[u8],
+    allowed: &[(&str, Member)],
+) -> Result<BTreeMap<String, String>, ApiError> {
     let bad_body = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", why);
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::new(
@@ -639,20 +650,21 @@ fn body_params(body: &[u8], allowed: &[&str]) -> Result<BTreeMap<String, String>
     let mut out = BTreeMap::new();
     for (k, v) in members {
         let shown = ledger_proto::convert::bounded(&k, 64);
-        if !allowed.contains(&k.as_str()) {
+        let Some((_, kind)) = allowed.iter().find(|(name, _)| *name == k) else {
+            let known: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
             return Err(bad_body(format!(
                 "unknown member {shown} (known: {})",
-                allowed.join(", ")
+                known.join(", ")
             )));
-        }
-        let v = match v {
-            serde_json::Value::String(v) => v,
-            serde_json::Value::Number(n) if n.is_u64() => n.to_string(),
-            serde_json::Value::Null => continue,
-            _ => {
-                return Err(bad_body(format!(
-                    "member {shown} must be a string or a whole number"
-                )))
+        };
+        let v = match (kind, v) {
+            (Member::Text, serde_json::Value::String(v)) => v,
+            (Member::Whole, serde_json::Value::Number(n)) if n.is_u64() => n.to_string(),
+            (Member::Text, _) => {
+                return Err(bad_body(format!("member {shown} must be a string")));
+            }
+            (Member::Whole, _) => {
+                return Err(bad_body(format!("member {shown} must be a whole number")));
             }
         };
         out.insert(k, v);
@@ -693,16 +705,23 @@ async fn account_post(
     };
     match what {
         "statement" => {
-            let q = body_params(&body, &["iin", "as_of", "as_known_on"])?;
+            let q = body_params(
+                &body,
+                &[
+                    ("iin", Member::Text),
+                    ("as_of", Member::Text),
+                    ("as_known_on", Member::Text),
+                ],
+            )?;
             let iin = body_iin(&q)?;
             read_statement(&s, who, iin, &q, "POST /v1/accounts/statement").await
         }
         "history" => {
-            let iin = body_iin(&body_params(&body, &["iin"])?)?;
+            let iin = body_iin(&body_params(&body, &[("iin", Member::Text)])?)?;
             read_history(&s, who, iin, "POST /v1/accounts/history").await
         }
         _ => {
-            let iin = body_iin(&body_params(&body, &["iin"])?)?;
+            let iin = body_iin(&body_params(&body, &[("iin", Member::Text)])?)?;
             read_verify(&s, who, iin, "POST /v1/accounts/verify").await
         }
     }
@@ -805,7 +824,17 @@ async fn access_log_post(
     counted(&s.clone(), "access_log", async move {
         let caller = s.authorize(&headers, &[Role::Auditor])?;
         params(query.as_deref(), &[])?;
-        let q = body_params(&body, ACCESS_LOG_FILTERS)?;
+        let q = body_params(
+            &body,
+            &[
+                ("from", Member::Text),
+                ("to", Member::Text),
+                ("who", Member::Text),
+                ("iin", Member::Text),
+                ("cursor", Member::Text),
+                ("limit", Member::Whole),
+            ],
+        )?;
         let who = Who {
             method: &method,
             caller: &caller,
