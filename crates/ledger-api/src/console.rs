@@ -5,6 +5,7 @@
 //! kept in the tab's session storage; it never puts an IIN in a URL (it
 //! reads accounts with the `POST /v1/accounts/…` routes).
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::Path as UrlPath;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -53,7 +54,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
 /// Only this server's own scripts, styles, images and API; no inline
 /// script or style, no frames, no forms posted anywhere, no plugins.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' blob:; connect-src 'self'; font-src 'none'; \
+     style-src 'self'; img-src 'self'; connect-src 'self'; font-src 'none'; \
      form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The console's routes, merged into the API's router.
@@ -66,7 +67,10 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/console/", get(|| async { asset("index.html") }))
         .route(
             "/console/{file}",
-            get(|UrlPath(file): UrlPath<String>| async move { asset(&file) }),
+            // A name that does not even decode is no file of ours either.
+            get(|file: Result<UrlPath<String>, PathRejection>| async move {
+                asset(file.map(|UrlPath(f)| f).as_deref().unwrap_or(""))
+            }),
         )
 }
 
