@@ -292,18 +292,12 @@ pub fn build_report(
         .iter()
         .map(|(k, v)| (k, v.to_string()))
         .collect();
-    let report = serde_json::json!({
+    let mut report = serde_json::json!({
         "period": period.to_string(),
         "revision": revision,
         "partitions": partitions,
         "projections": t.projections,
         "participants": t.participants_with_contributions,
-        "contributions_total": t.contributions.to_string(),
-        "penalties_total": t.penalties.to_string(),
-        "refunds_total": t.refunds.to_string(),
-        "returned_total": t.returned.to_string(),
-        "lines": t.lines,
-        "late_recordings": t.late_recordings,
         "on_time_share": share(t.lines - t.late_recordings.min(t.lines), t.lines),
         "by_ppc": by_ppc,
         "benefit_recipients": t.benefit_recipients,
@@ -315,6 +309,9 @@ pub fn build_report(
             "summary_contributions_total": from_summaries.contributions.to_string(),
         },
     });
+    if let serde_json::Value::Object(r) = &mut report {
+        r.extend(totals_json(t));
+    }
     Ok((report, reconciled))
 }
 
@@ -353,4 +350,21 @@ pub fn csv(r: &serde_json::Value) -> String {
         out.push_str(&format!("benefits_paid,{t},{}\n", value(v)));
     }
     out
+}
+
+/// A month's sums and line counts as the report and the API's 12 months
+/// name them: `contributions_total`, `penalties_total`, `refunds_total`,
+/// `returned_total` (decimal strings, tenge), `lines`, `late_recordings`.
+pub fn totals_json(t: &Summary) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "contributions_total".into(),
+        t.contributions.to_string().into(),
+    );
+    m.insert("penalties_total".into(), t.penalties.to_string().into());
+    m.insert("refunds_total".into(), t.refunds.to_string().into());
+    m.insert("returned_total".into(), t.returned.to_string().into());
+    m.insert("lines".into(), t.lines.into());
+    m.insert("late_recordings".into(), t.late_recordings.into());
+    m
 }

@@ -405,26 +405,58 @@ where
     r
 }
 
-async fn account(
-    State(s): State<Shared>,
-    method: axum::http::Method,
-    Extension(client): Extension<ClientAddr>,
-    headers: HeaderMap,
-    iin: Result<UrlPath<String>, PathRejection>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    counted(&s.clone(), "account", async move {
-        let caller = s.authenticate(&headers)?;
-        let iin = path_iin(iin)?;
-        let q = params(query.as_deref(), &["as_of", "as_known_on"])?;
-        let who = Who {
-            method: &method,
-            caller: &caller,
-            client,
-        };
-        read_statement(&s, who, iin, &q, "GET /v1/accounts/{iin}").await
-    })
-    .await
+/// What is read of one account.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The statement, now or as of / as known on the query's dates.
+    Statement,
+    /// Every entry of its history.
+    History,
+    /// Its hash chain recomputed ([`verify_json`]).
+    Verify,
+}
+
+impl Read {
+    /// The route's name in `/metrics`.
+    fn route(self) -> &'static str {
+        match self {
+            Read::Statement => "account",
+            Read::History => "history",
+            Read::Verify => "verify",
+        }
+    }
+
+    /// The members the POST route's body takes (the GET route's query
+    /// takes the same, but `iin`).
+    fn members(self) -> &'static [(&'static str, Member)] {
+        match self {
+            Read::Statement => &[
+                ("iin", Member::Text),
+                ("as_of", Member::Text),
+                ("as_known_on", Member::Text),
+            ],
+            Read::History | Read::Verify => &[("iin", Member::Text)],
+        }
+    }
+
+    fn endpoint(self, post: bool) -> &'static str {
+        match (self, post) {
+            (Read::Statement, false) => "GET /v1/accounts/{iin}",
+            (Read::History, false) => "GET /v1/accounts/{iin}/history",
+            (Read::Verify, false) => "GET /v1/accounts/{iin}/verify",
+            (Read::Statement, true) => "POST /v1/accounts/statement",
+            (Read::History, true) => "POST /v1/accounts/history",
+            (Read::Verify, true) => "POST /v1/accounts/verify",
+        }
+    }
+}
+
+/// What an account read answers: a statement keeps its fields' order.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Statement(Box<ledger_core::Statement>),
+    Json(serde_json::Value),
 }
 
 /// Who asks, for the access record.
@@ -434,12 +466,14 @@ struct Who<'a> {
     client: ClientAddr,
 }
 
-/// A statement, now or as of / as known on the dates in `q`: for the
-/// auditor role, recorded in the access log under `endpoint`.
-async fn read_statement(
+/// One read of one account, for the auditor role; recorded in the access
+/// log (a refused role too) under `endpoint` before anything is sent. `q`
+/// holds the statement's dates, if any.
+async fn read_account(
     s: &Shared,
     who: Who<'_>,
     iin: Iin,
+    read: Read,
     q: &BTreeMap<String, String>,
     endpoint: &'static str,
 ) -> Result<Response, ApiError> {
@@ -459,115 +493,116 @@ async fn read_statement(
         return s.answer::<()>(attempt, Err(e)).await;
     }
     let state = Arc::clone(s);
-    let read =
-        blocking(move || Ok(state.views().statement(&state.ctx, &iin, as_of, known_on)?)).await;
-    s.answer(attempt, read).await
-}
-
-async fn history(
-    State(s): State<Shared>,
-    method: axum::http::Method,
-    Extension(client): Extension<ClientAddr>,
-    headers: HeaderMap,
-    iin: Result<UrlPath<String>, PathRejection>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    counted(&s.clone(), "history", async move {
-        let caller = s.authenticate(&headers)?;
-        let iin = path_iin(iin)?;
-        // The whole history, always: `as_of` and the like are refused
-        // rather than ignored.
-        params(query.as_deref(), &[])?;
-        let who = Who {
-            method: &method,
-            caller: &caller,
-            client,
-        };
-        read_history(&s, who, iin, "GET /v1/accounts/{iin}/history").await
-    })
-    .await
-}
-
-/// An account's whole history, for the auditor role, recorded.
-async fn read_history(
-    s: &Shared,
-    who: Who<'_>,
-    iin: Iin,
-    endpoint: &'static str,
-) -> Result<Response, ApiError> {
-    let attempt = Attempt {
-        method: who.method,
-        caller: who.caller,
-        iin: Some(&iin),
-        endpoint,
-        as_of: None,
-        as_known_on: None,
-        client: who.client,
-    };
-    if let Err(e) = permitted(who.caller, &[Role::Auditor]) {
-        return s.answer::<()>(attempt, Err(e)).await;
-    }
-    let state = Arc::clone(s);
-    let read = blocking(move || {
-        let (partition, entries) = state.views().history(&iin)?;
-        let entries: Vec<serde_json::Value> =
-            entries.iter().map(|e| e.to_json(&state.ctx)).collect();
-        Ok(serde_json::json!({
-            "iin": iin.masked(),
-            "partition": partition,
-            "entries": entries,
-        }))
+    let answer = blocking(move || {
+        let views = state.views();
+        Ok(match read {
+            Read::Statement => Answer::Statement(Box::new(
+                views.statement(&state.ctx, &iin, as_of, known_on)?,
+            )),
+            Read::History => Answer::Json({
+                let (partition, entries) = views.history(&iin)?;
+                let entries: Vec<serde_json::Value> =
+                    entries.iter().map(|e| e.to_json(&state.ctx)).collect();
+                serde_json::json!({
+                    "iin": iin.masked(),
+                    "partition": partition,
+                    "entries": entries,
+                })
+            }),
+            Read::Verify => Answer::Json(verify_json(&views, &iin)?),
+        })
     })
     .await;
-    s.answer(attempt, read).await
+    s.answer(attempt, answer).await
 }
 
-async fn verify(
-    State(s): State<Shared>,
+/// `GET /v1/accounts/{iin}[/history|/verify]`: the IIN in the path; only
+/// the statement takes query parameters (`as_of`, `as_known_on`), the
+/// others refuse any rather than ignore it.
+async fn account_get(
+    s: Shared,
     method: axum::http::Method,
-    Extension(client): Extension<ClientAddr>,
+    client: ClientAddr,
     headers: HeaderMap,
     iin: Result<UrlPath<String>, PathRejection>,
-    RawQuery(query): RawQuery,
+    query: Option<String>,
+    read: Read,
 ) -> Response {
-    counted(&s.clone(), "verify", async move {
+    counted(&s.clone(), read.route(), async move {
         let caller = s.authenticate(&headers)?;
         let iin = path_iin(iin)?;
-        params(query.as_deref(), &[])?;
+        let dates: &[&str] = match read {
+            Read::Statement => &["as_of", "as_known_on"],
+            Read::History | Read::Verify => &[],
+        };
+        let q = params(query.as_deref(), dates)?;
         let who = Who {
             method: &method,
             caller: &caller,
             client,
         };
-        read_verify(&s, who, iin, "GET /v1/accounts/{iin}/verify").await
+        read_account(&s, who, iin, read, &q, read.endpoint(false)).await
     })
     .await
 }
 
-/// An account's chain recomputed ([`verify_json`]), for the auditor role,
-/// recorded.
-async fn read_verify(
-    s: &Shared,
-    who: Who<'_>,
-    iin: Iin,
-    endpoint: &'static str,
-) -> Result<Response, ApiError> {
-    let attempt = Attempt {
-        method: who.method,
-        caller: who.caller,
-        iin: Some(&iin),
-        endpoint,
-        as_of: None,
-        as_known_on: None,
-        client: who.client,
-    };
-    if let Err(e) = permitted(who.caller, &[Role::Auditor]) {
-        return s.answer::<()>(attempt, Err(e)).await;
-    }
-    let state = Arc::clone(s);
-    let read = blocking(move || Ok(verify_json(&state.views(), &iin)?)).await;
-    s.answer(attempt, read).await
+/// `POST /v1/accounts/{statement,history,verify}`: the GET routes' answers
+/// for an IIN (and dates) given in the body, so that it stays out of URLs
+/// (and out of proxies' and browsers' logs of them).
+async fn account_post(
+    s: Shared,
+    method: axum::http::Method,
+    client: ClientAddr,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: axum::body::Bytes,
+    read: Read,
+) -> Response {
+    counted(&s.clone(), read.route(), async move {
+        let caller = s.authenticate(&headers)?;
+        params(query.as_deref(), &[])?;
+        let q = body_params(&body, read.members())?;
+        let iin = body_iin(&q)?;
+        let who = Who {
+            method: &method,
+            caller: &caller,
+            client,
+        };
+        read_account(&s, who, iin, read, &q, read.endpoint(true)).await
+    })
+    .await
 }
+
+/// The GET and POST handlers of one account read.
+macro_rules! account_routes {
+    ($get:ident, $post:ident, $read:expr) => {
+        async fn $get(
+            State(s): State<Shared>,
+            method: axum::http::Method,
+            Extension(client): Extension<ClientAddr>,
+            headers: HeaderMap,
+            iin: Result<UrlPath<String>, PathRejection>,
+            RawQuery(query): RawQuery,
+        ) -> Response {
+            account_get(s, method, client, headers, iin, query, $read).await
+        }
+
+        async fn $post(
+            State(s): State<Shared>,
+            method: axum::http::Method,
+            Extension(client): Extension<ClientAddr>,
+            headers: HeaderMap,
+            RawQuery(query): RawQuery,
+            body: axum::body::Bytes,
+        ) -> Response {
+            account_post(s, method, client, headers, query, body, $read).await
+        }
+    };
+}
+
+account_routes!(account, statement_post, Read::Statement);
+account_routes!(history, history_post, Read::History);
+account_routes!(verify, verify_post, Read::Verify);
 
 /// One account's chain recomputed from its stored entries
 /// ([`LedgerStore::verify_account`]): `intact`, or the first entry whose
@@ -683,71 +718,6 @@ fn body_iin(q: &BTreeMap<String, String>) -> Result<Iin, ApiError> {
     })?;
     parse_iin_in(v, "body member iin")
 }
-
-/// `POST /v1/accounts/{statement,history,verify}`: the GET routes' answers
-/// for an IIN given in the body, so that it stays out of URLs (and out of
-/// proxies' and browsers' logs of them).
-async fn account_post(
-    s: Shared,
-    method: axum::http::Method,
-    client: ClientAddr,
-    headers: HeaderMap,
-    query: Option<String>,
-    body: axum::body::Bytes,
-    what: &'static str,
-) -> Result<Response, ApiError> {
-    let caller = s.authenticate(&headers)?;
-    params(query.as_deref(), &[])?;
-    let who = Who {
-        method: &method,
-        caller: &caller,
-        client,
-    };
-    match what {
-        "statement" => {
-            let q = body_params(
-                &body,
-                &[
-                    ("iin", Member::Text),
-                    ("as_of", Member::Text),
-                    ("as_known_on", Member::Text),
-                ],
-            )?;
-            let iin = body_iin(&q)?;
-            read_statement(&s, who, iin, &q, "POST /v1/accounts/statement").await
-        }
-        "history" => {
-            let iin = body_iin(&body_params(&body, &[("iin", Member::Text)])?)?;
-            read_history(&s, who, iin, "POST /v1/accounts/history").await
-        }
-        _ => {
-            let iin = body_iin(&body_params(&body, &[("iin", Member::Text)])?)?;
-            read_verify(&s, who, iin, "POST /v1/accounts/verify").await
-        }
-    }
-}
-
-macro_rules! account_post_route {
-    ($name:ident, $what:literal) => {
-        async fn $name(
-            State(s): State<Shared>,
-            method: axum::http::Method,
-            Extension(client): Extension<ClientAddr>,
-            headers: HeaderMap,
-            RawQuery(query): RawQuery,
-            body: axum::body::Bytes,
-        ) -> Response {
-            counted(&s.clone(), $what, async move {
-                account_post(s, method, client, headers, query, body, $what).await
-            })
-            .await
-        }
-    };
-}
-
-account_post_route!(statement_post, "statement");
-account_post_route!(history_post, "history");
-account_post_route!(verify_post, "verify");
 
 /// `GET /v1/whoami`: the caller's name and role, and the identifier scheme
 /// the ledger reads (for a client that checks IINs as they are typed).
@@ -1011,16 +981,12 @@ async fn monthly_report(
                 .into_iter()
                 .map(|(p, sum)| match sum {
                     None => serde_json::json!({"period": p.to_string(), "closed": false}),
-                    Some(t) => serde_json::json!({
-                        "period": p.to_string(),
-                        "closed": true,
-                        "contributions_total": t.contributions.to_string(),
-                        "penalties_total": t.penalties.to_string(),
-                        "refunds_total": t.refunds.to_string(),
-                        "returned_total": t.returned.to_string(),
-                        "lines": t.lines,
-                        "late_recordings": t.late_recordings,
-                    }),
+                    Some(t) => {
+                        let mut m = reports::totals_json(&t);
+                        m.insert("period".into(), p.to_string().into());
+                        m.insert("closed".into(), true.into());
+                        serde_json::Value::Object(m)
+                    }
                 })
                 .collect();
             let revisions: Vec<serde_json::Value> = reports::revisions(&state.store, period)?
