@@ -220,6 +220,9 @@ try {
   await page.fill("#access-iin", bad);
   check(/check digit/.test(await page.textContent("#access-iin-status")), "the filter's IIN is checked too");
   await page.fill("#access-iin", "");
+  const stray = await page.evaluate(() =>
+    [...document.querySelectorAll("main *")].some((e) => [...e.childNodes].some((n) => n.nodeType === 3 && /\b(null|undefined|NaN)\b/.test(n.textContent))));
+  check(!stray, "no null, undefined or NaN is shown");
   await shot(page, "access-log");
 
   // ---- 200 % zoom: half the width, nothing cut off sideways.

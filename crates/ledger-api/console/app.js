@@ -68,6 +68,11 @@ function dl(pairs) {
   );
 }
 
+/** Replaces `target`'s children; null and false stand for nothing. */
+function fill(target, ...children) {
+  target.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 function message(text) {
   const m = $("message");
   m.textContent = text || "";
@@ -403,7 +408,7 @@ function renderAccount() {
   // Payers per period, from the contribution lines in the history.
   parts.push(payersSection(a.history));
 
-  out.replaceChildren(...parts);
+  fill(out, parts);
 }
 
 function bitemporalNotes(a) {
@@ -581,7 +586,7 @@ function renderHistory() {
   }
   const h = state.history;
   const zone = state.me.time_zone;
-  out.replaceChildren(
+  fill(out,
     h
       ? el("p", {}, t("history_of", { iin: h.iin, p: h.partition, n: fmt.count(h.entries.length) }))
       : el("p", { class: "verdict bad" }, state.historyError ?? t("loading")),
@@ -669,7 +674,7 @@ function renderAccess() {
   const out = $("access-result");
   const a = state.access;
   if (!a || !state.me) return;
-  out.replaceChildren(
+  fill(out,
     a.records.length
       ? table(t("access_title"), [t("at"), t("who"), t("role"), t("iin"), t("endpoint"), t("outcome")],
           a.records.map((r) => el("tr", {},
@@ -744,7 +749,7 @@ function renderReport() {
     title: t("twelve_months", { period: fmt.period(r.period) }),
     desc: t("twelve_desc"),
   });
-  out.replaceChildren(
+  fill(out,
     el("section", { "aria-labelledby": "report-h", class: "card" },
       el("h2", { id: "report-h" }, `${t("monthly_title")}: ${fmt.period(r.period)}`),
       el("p", { class: reconciled ? "verdict good" : "verdict bad" }, t(reconciled ? "reconciled" : "not_reconciled")),
