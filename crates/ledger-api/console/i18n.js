@@ -190,7 +190,7 @@ export const catalogs = {
     not_reconciled: "The projections do NOT add up to the partitions' summaries.",
 
     error: "Error {status}: {message}",
-    forbidden: "Your role ({role}) may not read this: {message}",
+    forbidden: "Refused (403): your role, {role}, may not read this. Sign in with a token of a role that may.",
     network: "The server did not answer: {message}",
     session_ended: "Your token is no longer accepted; sign in again.",
   },
@@ -382,7 +382,7 @@ export const catalogs = {
     not_reconciled: "Сумма проекций НЕ равна сводкам разделов.",
 
     error: "Ошибка {status}: {message}",
-    forbidden: "Вашей роли ({role}) это недоступно: {message}",
+    forbidden: "Отказано (403): вашей роли ({role}) это недоступно. Войдите с токеном роли, которой это разрешено.",
     network: "Сервер не ответил: {message}",
     session_ended: "Токен больше не принимается; войдите снова.",
   },

@@ -184,6 +184,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
         common::store_dir(data).display(),
         store.size_on_disk()? / (1 << 20)
     );
+    let shown = best.as_ref().map(|(_, a)| a.iin);
     if let Some((_, a)) = best {
         println!();
         print!("{}", Statement::of(&a).to_text());
@@ -217,6 +218,9 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     println!("     then open http://127.0.0.1:8080/console/ and sign in with a token:");
     for (role, token) in &tokens {
         println!("       {role:<9} {token}");
+    }
+    if let Some(iin) = shown {
+        println!("     and look up IIN {iin} (the statement above) on the Account page");
     }
     println!("demo finished in {:.1} s", started.elapsed().as_secs_f64());
     Ok(0)
