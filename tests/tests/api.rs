@@ -294,9 +294,18 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
         ],
         "{page}"
     );
+    // Attempts with bad parameters name the IIN too: recorded, with 400.
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["iin"] == iin.as_str() && r["outcome"] == 400)
+            .count()
+            >= 5,
+        "{page}"
+    );
     let reads: Vec<&Value> = records
         .iter()
-        .filter(|r| r["iin"] == iin.as_str() && r["outcome"] != 403)
+        .filter(|r| r["iin"] == iin.as_str() && r["outcome"] != 403 && r["outcome"] != 400)
         .collect();
     assert_eq!(
         reads.len(),
@@ -320,9 +329,10 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
     assert_eq!(misses[0]["outcome"], 404);
     assert_eq!(
         records.len(),
-        9,
-        "unauthenticated or malformed requests leave no record; a wrong role, a miss and \
-         reading the log do: {page}"
+        17,
+        "unauthenticated requests and ones that name no valid IIN leave no record; a \
+         wrong role (also at the access log), bad parameters with a valid IIN (7), a miss \
+         and reading the log do: {page}"
     );
     assert_eq!(page["next_cursor"], Value::Null);
     // Pages, filters, a cap.
@@ -880,4 +890,252 @@ fn the_console_routes_answer_as_the_command_line_does() {
     let (s, head, _) = exchange(port, "GET", "/console", None, None);
     assert_eq!(s, 308);
     assert!(head.contains("location: /console/"), "{head}");
+}
+
+/// What a hostile client found in the console's routes (issue 18's
+/// attack): a body promised and never sent holds no connection past the
+/// header-read timeout, and the token is checked before a body is read; a
+/// declared length over the limit is refused unread; a body must be JSON,
+/// declared so, each member once; an IIN in any parameter is masked in
+/// the error; every attempt that names a valid IIN is in the access log,
+/// whatever it is answered, the role checked before the parameters; so is
+/// a role refused the access log; a month before the epoch is a 400; a
+/// missing console file answers in JSON.
+#[test]
+fn the_console_routes_hold_up_under_hostile_clients() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 60, 2);
+    let d = data.to_str().unwrap();
+    let iin = json(
+        stdout(&run(&["accounts", "--data", d]))
+            .lines()
+            .next()
+            .unwrap(),
+    )["iin"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let auth = ledger_e2e::auth_file(
+        dir.path(),
+        &[
+            ("audit-office", "auditor", AUDITOR),
+            ("monthly-report", "reporter", REPORTER),
+        ],
+    );
+    let port = free_port();
+    let mut server = ledger_e2e::spawn_quiet(
+        &[
+            "serve",
+            "--data",
+            d,
+            "--auth",
+            auth.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--header-read-timeout-ms",
+            "500",
+            "--max-connections",
+            "2",
+        ],
+        None,
+    );
+    ledger_e2e::wait_serving(port, &mut server);
+
+    // Two connections (the cap) promise bodies and send a byte: both are
+    // answered 408 (or 401, unread, without a token) and closed, and the
+    // server answers others.
+    let promise = |token: Option<&str>| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "POST /v1/accounts/statement HTTP/1.1\r\nHost: x\r\n{auth}\
+             Content-Type: application/json\r\nContent-Length: 50\r\n\r\n{{"
+        )
+        .unwrap();
+        s
+    };
+    let started = Instant::now();
+    let (mut a, mut b) = (promise(Some(AUDITOR)), promise(None));
+    let answer = |s: &mut std::net::TcpStream| {
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.split_whitespace().nth(1).unwrap_or("").to_string()
+    };
+    assert_eq!(answer(&mut b), "401", "no token: refused unread");
+    assert_eq!(answer(&mut a), "408", "the body never came");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(exchange(port, "GET", "/healthz", None, None).0, 200);
+
+    let post = |path: &str, token: &str, body: &str| {
+        let (s, _, b) = exchange(port, "POST", path, Some(token), Some(body));
+        (s, json(&b))
+    };
+    // Declared too long: 413 before a byte is read.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST /v1/accounts/history HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {AUDITOR}\r\n\
+         Content-Type: application/json\r\nContent-Length: 4097\r\n\r\n"
+    )
+    .unwrap();
+    assert_eq!(answer(&mut s), "413");
+    // Not declared JSON: 415.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = format!("{{\"iin\":\"{iin}\"}}");
+    write!(
+        s,
+        "POST /v1/accounts/history HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {AUDITOR}\r\n\
+         Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    assert_eq!(answer(&mut s), "415");
+    // A member twice: refused, not the last one taken.
+    let (status, b) = post(
+        "/v1/accounts/statement",
+        AUDITOR,
+        &format!("{{\"iin\":\"{iin}\",\"iin\":\"{iin}\"}}"),
+    );
+    assert_eq!(
+        (status, b["error"]["code"].as_str()),
+        (400, Some("bad_body")),
+        "{b}"
+    );
+
+    // An IIN anywhere in a request is masked in the error.
+    for (method, path, body) in [
+        ("GET", format!("/v1/accounts/{iin}?as_of={iin}"), None),
+        ("GET", format!("/v1/accounts/{iin}?{iin}=1"), None),
+        ("GET", format!("/v1/reports/monthly/{iin}"), None),
+        ("GET", format!("/v1/access-log?from={iin}"), None),
+        (
+            "POST",
+            "/v1/accounts/statement".to_string(),
+            Some(format!("{{\"iin\":\"{iin}\",\"as_of\":\"{iin}\"}}")),
+        ),
+        (
+            "POST",
+            "/v1/accounts/statement".to_string(),
+            Some(format!("{{\"iin\":\"{iin}\",\"{iin}\":\"1\"}}")),
+        ),
+    ] {
+        let (status, _, b) = exchange(port, method, &path, Some(AUDITOR), body.as_deref());
+        assert_eq!(status, 400, "{path}: {b}");
+        assert!(!b.contains(&iin), "{method} {path}: the IIN shows: {b}");
+    }
+    // The field named is the one sent.
+    let (_, b) = post(
+        "/v1/accounts/statement",
+        AUDITOR,
+        &format!("{{\"iin\":\"{iin}\",\"as_of\":\"x\"}}"),
+    );
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("body member as_of"),
+        "{b}"
+    );
+    // Before the epoch.
+    let (status, _, b) = exchange(
+        port,
+        "GET",
+        "/v1/reports/monthly/1999-12",
+        Some(REPORTER),
+        None,
+    );
+    assert_eq!(status, 400, "{b}");
+    assert!(b.contains("epoch"), "{b}");
+    // A missing console file: JSON.
+    let (status, head, b) = exchange(port, "GET", "/console/nothing.js", None, None);
+    assert_eq!(
+        (status, json(&b)["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    assert!(head.contains("application/json"), "{head}");
+
+    // A reporter's attempts, with bad parameters too, are recorded as 403;
+    // an auditor's bad parameters as 400; a reporter at the access log too.
+    let (s1, _, _) = exchange(
+        port,
+        "GET",
+        &format!("/v1/accounts/{iin}/history?x=1"),
+        Some(REPORTER),
+        None,
+    );
+    assert_eq!(s1, 403);
+    assert_eq!(
+        post(
+            "/v1/accounts/statement",
+            REPORTER,
+            &format!("{{\"iin\":\"{iin}\",\"as_of\":\"x\"}}")
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        exchange(
+            port,
+            "GET",
+            &format!("/v1/accounts/{iin}?foo=1"),
+            Some(AUDITOR),
+            None
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        post(
+            "/v1/accounts/verify",
+            AUDITOR,
+            &format!("{{\"iin\":\"{iin}\",\"extra\":\"1\"}}")
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        exchange(port, "GET", "/v1/access-log", Some(REPORTER), None).0,
+        403
+    );
+    drop(server);
+    let records: Vec<Value> = std::fs::read_to_string(data.join("access-log.jsonl"))
+        .unwrap()
+        .lines()
+        .map(json)
+        .collect();
+    let has = |endpoint: &str, who: &str, outcome: u64| {
+        records
+            .iter()
+            .any(|r| r["endpoint"] == endpoint && r["who"] == who && r["outcome"] == outcome)
+    };
+    assert!(
+        has("GET /v1/accounts/{iin}/history", "monthly-report", 403),
+        "{records:?}"
+    );
+    assert!(
+        has("POST /v1/accounts/statement", "monthly-report", 403),
+        "{records:?}"
+    );
+    assert!(
+        has("GET /v1/accounts/{iin}", "audit-office", 400),
+        "{records:?}"
+    );
+    assert!(
+        has("POST /v1/accounts/verify", "audit-office", 400),
+        "{records:?}"
+    );
+    assert!(
+        has("POST /v1/accounts/statement", "audit-office", 400),
+        "{records:?}"
+    );
+    assert!(
+        has("GET /v1/access-log", "monthly-report", 403),
+        "{records:?}"
+    );
 }

@@ -76,10 +76,16 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 fn asset(name: &str) -> Response {
     let Some((_, media_type, body)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
+        // As every error of the server: JSON.
+        let known: Vec<&str> = ASSETS.iter().map(|(n, _, _)| *n).collect();
+        let message = format!(
+            "no such file of the console: {} (it has {})",
+            ledger_proto::convert::bounded(name, 64),
+            known.join(", ")
+        );
         return (
             StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "no such file of the console\n",
+            axum::Json(serde_json::json!({"error": {"code": "not_found", "message": message}})),
         )
             .into_response();
     };

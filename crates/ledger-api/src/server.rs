@@ -32,7 +32,7 @@ pub type Held = Arc<dyn Fn() -> Option<Vec<u32>> + Send + Sync>;
 
 /// An error as the API answers it: a status and a JSON body
 /// `{"error": {"code": …, "message": …}}`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
@@ -49,9 +49,36 @@ impl ApiError {
     }
 }
 
+/// `text` with every run of 12 or more ASCII digits masked as an IIN is
+/// (`9005******51`): an error message quotes what the client sent, and a
+/// client may send an IIN anywhere, in any parameter.
+pub fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 12 {
+            out.push_str(&ledger_core::mask_id(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let message = mask_digit_runs(&self.message);
+        let body = serde_json::json!({"error": {"code": self.code, "message": message}});
         let mut r = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut()
@@ -125,6 +152,8 @@ struct AppState {
     access: AccessLog,
     held: Held,
     unreconciled: Unreconciled,
+    /// How long a POST body may take to arrive: the header-read timeout.
+    body_timeout: std::time::Duration,
     metrics: Mutex<Metrics>,
 }
 
@@ -290,8 +319,26 @@ fn bad_parameter(message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", message)
 }
 
+/// A request's parameters by name, and where it gave them, for errors.
+struct Given {
+    values: BTreeMap<String, String>,
+    /// `query parameter` or `body member`.
+    place: &'static str,
+}
+
+impl Given {
+    fn get(&self, name: &str) -> Option<&String> {
+        self.values.get(name)
+    }
+
+    /// `query parameter as_of`, `body member as_of`.
+    fn named(&self, name: &str) -> String {
+        format!("{} {name}", self.place)
+    }
+}
+
 /// The query's parameters: each at most once, and each one of `allowed`.
-fn params(raw: Option<&str>, allowed: &[&str]) -> Result<BTreeMap<String, String>, ApiError> {
+fn params(raw: Option<&str>, allowed: &[&str]) -> Result<Given, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
         .map_err(|e| bad_parameter(format!("the query string does not parse: {e}")))?;
     let mut out = BTreeMap::new();
@@ -313,43 +360,48 @@ fn params(raw: Option<&str>, allowed: &[&str]) -> Result<BTreeMap<String, String
             )));
         }
     }
-    Ok(out)
+    Ok(Given {
+        values: out,
+        place: "query parameter",
+    })
 }
 
 /// A date parameter: `YYYY-MM-DD`, not before the ledger's epoch.
-fn date_param(
-    ctx: &Context,
-    q: &BTreeMap<String, String>,
-    name: &str,
-) -> Result<Option<chrono::NaiveDate>, ApiError> {
+fn date_param(ctx: &Context, q: &Given, name: &str) -> Result<Option<chrono::NaiveDate>, ApiError> {
     let Some(v) = q.get(name) else {
         return Ok(None);
     };
     let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_date", why);
     let d = parse_date(v).map_err(|e| {
         bad(format!(
-            "query parameter {name}: {}",
+            "{}: {}",
+            q.named(name),
             ledger_proto::convert::bounded(&e.to_string(), 80)
         ))
     })?;
-    let epoch = ctx
-        .record_times
-        .epoch
-        .with_timezone(&ctx.calendar.time_zone())
-        .date_naive();
+    let epoch = epoch_day(ctx);
     if d < epoch {
         return Err(bad(format!(
-            "query parameter {name}: {d} is before the ledger's epoch {epoch}"
+            "{}: {d} is before the ledger's epoch {epoch}",
+            q.named(name)
         )));
     }
     Ok(Some(d))
+}
+
+/// The day of the ledger's epoch, in the calendar's zone.
+fn epoch_day(ctx: &Context) -> chrono::NaiveDate {
+    ctx.record_times
+        .epoch
+        .with_timezone(&ctx.calendar.time_zone())
+        .date_naive()
 }
 
 /// An instant parameter of a filter: RFC 3339, or a date (its start in
 /// the calendar's zone). Any instant filters; no epoch applies.
 fn instant_param(
     ctx: &Context,
-    q: &BTreeMap<String, String>,
+    q: &Given,
     name: &str,
 ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
     let Some(v) = q.get(name) else {
@@ -364,7 +416,8 @@ fn instant_param(
             StatusCode::BAD_REQUEST,
             "bad_date",
             format!(
-                "query parameter {name}: neither RFC 3339 nor YYYY-MM-DD: {}",
+                "{}: neither RFC 3339 nor YYYY-MM-DD: {}",
+                q.named(name),
                 ledger_proto::convert::bounded(v, 40)
             ),
         )),
@@ -460,6 +513,7 @@ enum Answer {
 }
 
 /// Who asks, for the access record.
+#[derive(Clone, Copy)]
 struct Who<'a> {
     method: &'a axum::http::Method,
     caller: &'a Caller,
@@ -467,18 +521,24 @@ struct Who<'a> {
 }
 
 /// One read of one account, for the auditor role; recorded in the access
-/// log (a refused role too) under `endpoint` before anything is sent. `q`
-/// holds the statement's dates, if any.
+/// log under `endpoint` before anything is sent, whatever it is answered:
+/// a refused role (checked first), parameters that do not parse (`given`,
+/// with the statement's dates), no such account, or the data.
 async fn read_account(
     s: &Shared,
     who: Who<'_>,
     iin: Iin,
     read: Read,
-    q: &BTreeMap<String, String>,
+    given: Result<Given, ApiError>,
     endpoint: &'static str,
 ) -> Result<Response, ApiError> {
-    let as_of = date_param(&s.ctx, q, "as_of")?;
-    let known_on = date_param(&s.ctx, q, "as_known_on")?;
+    let dates = given.and_then(|q| {
+        Ok((
+            date_param(&s.ctx, &q, "as_of")?,
+            date_param(&s.ctx, &q, "as_known_on")?,
+        ))
+    });
+    let (as_of, known_on) = dates.as_ref().map_or((None, None), |d| *d);
     let attempt = Attempt {
         method: who.method,
         caller: who.caller,
@@ -490,6 +550,9 @@ async fn read_account(
     };
     // A role that may not read is an attempt all the same: recorded.
     if let Err(e) = permitted(who.caller, &[Role::Auditor]) {
+        return s.answer::<()>(attempt, Err(e)).await;
+    }
+    if let Err(e) = dates {
         return s.answer::<()>(attempt, Err(e)).await;
     }
     let state = Arc::clone(s);
@@ -535,42 +598,127 @@ async fn account_get(
             Read::Statement => &["as_of", "as_known_on"],
             Read::History | Read::Verify => &[],
         };
-        let q = params(query.as_deref(), dates)?;
         let who = Who {
             method: &method,
             caller: &caller,
             client,
         };
-        read_account(&s, who, iin, read, &q, read.endpoint(false)).await
+        let given = params(query.as_deref(), dates);
+        read_account(&s, who, iin, read, given, read.endpoint(false)).await
     })
     .await
 }
 
 /// `POST /v1/accounts/{statement,history,verify}`: the GET routes' answers
 /// for an IIN (and dates) given in the body, so that it stays out of URLs
-/// (and out of proxies' and browsers' logs of them).
+/// (and out of proxies' and browsers' logs of them). The token is checked
+/// before the body is read.
 async fn account_post(
     s: Shared,
     method: axum::http::Method,
     client: ClientAddr,
     headers: HeaderMap,
     query: Option<String>,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
     read: Read,
 ) -> Response {
     counted(&s.clone(), read.route(), async move {
         let caller = s.authenticate(&headers)?;
         params(query.as_deref(), &[])?;
-        let q = body_params(&body, read.members())?;
-        let iin = body_iin(&q)?;
+        let body = read_body(&s, &headers, body).await?;
+        let given = body_params(&body, read.members());
+        // An attempt that names a valid IIN is recorded, however the rest
+        // of its body is wrong.
+        let iin = match &given {
+            Ok(q) => body_iin(q)?,
+            Err(e) => match iin_named_in(&body) {
+                Some(iin) => iin,
+                None => return Err(e.clone()),
+            },
+        };
         let who = Who {
             method: &method,
             caller: &caller,
             client,
         };
-        read_account(&s, who, iin, read, &q, read.endpoint(true)).await
+        read_account(&s, who, iin, read, given, read.endpoint(true)).await
     })
     .await
+}
+
+/// The valid IIN a body's `iin` member names, if it is a JSON object with
+/// one: to record an attempt whose other members are wrong.
+fn iin_named_in(body: &[u8]) -> Option<Iin> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Iin::parse(v.get("iin")?.as_str()?).ok()
+}
+
+/// Reads a POST body once the token is known good: at most
+/// [`MAX_BODY_BYTES`] (413 beyond), within the header-read timeout (408
+/// if it does not arrive: a client that promises a body and sends none is
+/// cut off like one that never ends its header), declared
+/// `application/json` and not encoded (415 otherwise).
+async fn read_body(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::body::Bytes, ApiError> {
+    let unsupported = |why: String| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            why,
+        )
+    };
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if media_type.as_deref() != Some("application/json") {
+        return Err(unsupported(format!(
+            "send the body as Content-Type: application/json (got {})",
+            media_type.map_or("none".into(), |m| ledger_proto::convert::bounded(&m, 60))
+        )));
+    }
+    if let Some(e) = headers.get(header::CONTENT_ENCODING) {
+        if !e.as_bytes().eq_ignore_ascii_case(b"identity") {
+            return Err(unsupported(
+                "send the body without a Content-Encoding".into(),
+            ));
+        }
+    }
+    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    let read =
+        tokio::time::timeout(s.body_timeout, http_body_util::BodyExt::collect(limited)).await;
+    match read {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the body did not arrive within {} ms",
+                s.body_timeout.as_millis()
+            ),
+        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!(
+                "the body could not be read: {}",
+                ledger_proto::convert::bounded(&e.to_string(), 120)
+            ),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("a body is at most {MAX_BODY_BYTES} bytes"),
+    )
 }
 
 /// The GET and POST handlers of one account read.
@@ -593,7 +741,7 @@ macro_rules! account_routes {
             Extension(client): Extension<ClientAddr>,
             headers: HeaderMap,
             RawQuery(query): RawQuery,
-            body: axum::body::Bytes,
+            body: axum::body::Body,
         ) -> Response {
             account_post(s, method, client, headers, query, body, $read).await
         }
@@ -655,30 +803,26 @@ enum Member {
 }
 
 /// A POST body: a JSON object whose members are each one of `allowed`, of
-/// its type (a string, or a whole number), as a map like [`params`]' (so
-/// that an IIN never has to be in a URL). An absent member is left out,
-/// never sent as null.
-fn body_params(
-    body: &[u8],
-    allowed: &[(&str, Member)],
-) -> Result<BTreeMap<String, String>, ApiError> {
+/// its type (a string, or a whole number), each at most once, none null,
+/// as [`Given`] (so that an IIN never has to be in a URL).
+fn body_params(body: &[u8], allowed: &[(&str, Member)]) -> Result<Given, ApiError> {
     let bad_body = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_body", why);
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!(
-                "the body is {} bytes, more than {MAX_BODY_BYTES}",
-                body.len()
-            ),
-        ));
+        return Err(too_large());
     }
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+    let text =
+        std::str::from_utf8(body).map_err(|e| bad_body(format!("the body is not UTF-8: {e}")))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         bad_body(format!(
             "the body is not JSON: {}",
             ledger_proto::convert::bounded(&e.to_string(), 120)
         ))
     })?;
+    // serde_json keeps the last of a repeated member silently: the strict
+    // reader refuses it (as the query refuses a parameter given twice).
+    if let Err(e) = ledger_proto::strict_json::parse(text) {
+        return Err(bad_body(format!("member {}: {}", e.path, e.reason)));
+    }
     let serde_json::Value::Object(members) = value else {
         return Err(bad_body("the body must be a JSON object".into()));
     };
@@ -704,11 +848,14 @@ fn body_params(
         };
         out.insert(k, v);
     }
-    Ok(out)
+    Ok(Given {
+        values: out,
+        place: "body member",
+    })
 }
 
 /// The `iin` member of a POST body, parsed (masked in its error).
-fn body_iin(q: &BTreeMap<String, String>) -> Result<Iin, ApiError> {
+fn body_iin(q: &Given) -> Result<Iin, ApiError> {
     let v = q.get("iin").ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -716,7 +863,7 @@ fn body_iin(q: &BTreeMap<String, String>) -> Result<Iin, ApiError> {
             "the body needs an iin member",
         )
     })?;
-    parse_iin_in(v, "body member iin")
+    parse_iin_in(v, &q.named("iin"))
 }
 
 /// `GET /v1/whoami`: the caller's name and role, and the identifier scheme
@@ -769,14 +916,16 @@ async fn access_log(
     RawQuery(query): RawQuery,
 ) -> Response {
     counted(&s.clone(), "access_log", async move {
-        let caller = s.authorize(&headers, &[Role::Auditor])?;
-        let q = params(query.as_deref(), ACCESS_LOG_FILTERS)?;
+        let caller = s.authenticate(&headers)?;
         let who = Who {
             method: &method,
             caller: &caller,
             client,
         };
-        read_access_log(&s, who, &q, "GET /v1/access-log").await
+        let endpoint = "GET /v1/access-log";
+        access_log_role(&s, who, endpoint).await?;
+        let q = params(query.as_deref(), ACCESS_LOG_FILTERS)?;
+        read_access_log(&s, who, &q, endpoint).await
     })
     .await
 }
@@ -789,11 +938,19 @@ async fn access_log_post(
     Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
     counted(&s.clone(), "access_log", async move {
-        let caller = s.authorize(&headers, &[Role::Auditor])?;
+        let caller = s.authenticate(&headers)?;
+        let who = Who {
+            method: &method,
+            caller: &caller,
+            client,
+        };
+        let endpoint = "POST /v1/access-log/search";
+        access_log_role(&s, who, endpoint).await?;
         params(query.as_deref(), &[])?;
+        let body = read_body(&s, &headers, body).await?;
         let q = body_params(
             &body,
             &[
@@ -805,14 +962,28 @@ async fn access_log_post(
                 ("limit", Member::Whole),
             ],
         )?;
-        let who = Who {
-            method: &method,
-            caller: &caller,
-            client,
-        };
-        read_access_log(&s, who, &q, "POST /v1/access-log/search").await
+        read_access_log(&s, who, &q, endpoint).await
     })
     .await
+}
+
+/// The access log names whose data was read: a role that may not read it
+/// is recorded in it, then refused.
+async fn access_log_role(s: &Shared, who: Who<'_>, endpoint: &'static str) -> Result<(), ApiError> {
+    let Err(e) = permitted(who.caller, &[Role::Auditor]) else {
+        return Ok(());
+    };
+    let attempt = Attempt {
+        method: who.method,
+        caller: who.caller,
+        iin: None,
+        endpoint,
+        as_of: None,
+        as_known_on: None,
+        client: who.client,
+    };
+    s.record(attempt, e.status).await?;
+    Err(e)
 }
 
 /// What the access log's pages are filtered and paged by.
@@ -822,7 +993,7 @@ const ACCESS_LOG_FILTERS: &[&str] = &["from", "to", "who", "iin", "cursor", "lim
 async fn read_access_log(
     s: &Shared,
     who: Who<'_>,
-    q: &BTreeMap<String, String>,
+    q: &Given,
     endpoint: &'static str,
 ) -> Result<Response, ApiError> {
     let number = |name: &str| -> Result<Option<u64>, ApiError> {
@@ -830,7 +1001,8 @@ async fn read_access_log(
             .map(|v| {
                 v.parse::<u64>().map_err(|_| {
                     bad_parameter(format!(
-                        "query parameter {name}: not a whole number: {}",
+                        "{}: not a whole number: {}",
+                        q.named(name),
                         ledger_proto::convert::bounded(v, 40)
                     ))
                 })
@@ -840,12 +1012,13 @@ async fn read_access_log(
     let limit = number("limit")?.unwrap_or(ACCESS_LOG_PAGE as u64);
     if limit == 0 || limit > ACCESS_LOG_PAGE_MAX as u64 {
         return Err(bad_parameter(format!(
-            "query parameter limit: 1-{ACCESS_LOG_PAGE_MAX}, got {limit}"
+            "{}: 1-{ACCESS_LOG_PAGE_MAX}, got {limit}",
+            q.named("limit")
         )));
     }
     let iin = q
         .get("iin")
-        .map(|v| parse_iin_in(v, "query parameter iin"))
+        .map(|v| parse_iin_in(v, &q.named("iin")))
         .transpose()?;
     let filter = access::Filter {
         from: instant_param(&s.ctx, q, "from")?,
@@ -931,7 +1104,10 @@ async fn monthly_list(
     .await
 }
 
-fn path_period(p: Result<UrlPath<String>, PathRejection>) -> Result<Period, ApiError> {
+fn path_period(
+    ctx: &Context,
+    p: Result<UrlPath<String>, PathRejection>,
+) -> Result<Period, ApiError> {
     let bad = |why: String| ApiError::new(StatusCode::BAD_REQUEST, "bad_period", why);
     let UrlPath(v) = p.map_err(|e| {
         bad(format!(
@@ -939,12 +1115,21 @@ fn path_period(p: Result<UrlPath<String>, PathRejection>) -> Result<Period, ApiE
             ledger_proto::convert::bounded(&e.body_text(), 120)
         ))
     })?;
-    Period::parse(&v).map_err(|e| {
+    let period = Period::parse(&v).map_err(|e| {
         bad(format!(
             "path segment period: {}",
             ledger_proto::convert::bounded(&e.to_string(), 120)
         ))
-    })
+    })?;
+    let epoch = epoch_day(ctx);
+    use chrono::Datelike as _;
+    let first = Period::new(epoch.year() as u16, epoch.month() as u8);
+    if first.is_some_and(|f| period < f) {
+        return Err(bad(format!(
+            "path segment period: {period} is before the ledger's epoch {epoch}"
+        )));
+    }
+    Ok(period)
 }
 
 /// The report of a closed month as `report monthly --json` prints it.
@@ -972,7 +1157,7 @@ async fn monthly_report(
 ) -> Response {
     counted(&s.clone(), "monthly", async move {
         s.authorize(&headers, REPORT_ROLES)?;
-        let period = path_period(period)?;
+        let period = path_period(&s.ctx, period)?;
         params(query.as_deref(), &[])?;
         let state = Arc::clone(&s);
         let body = blocking(move || {
@@ -1015,7 +1200,7 @@ async fn monthly_csv(
 ) -> Response {
     counted(&s.clone(), "monthly", async move {
         s.authorize(&headers, REPORT_ROLES)?;
-        let period = path_period(period)?;
+        let period = path_period(&s.ctx, period)?;
         params(query.as_deref(), &[])?;
         let state = Arc::clone(&s);
         let csv = blocking(move || Ok(reports::csv(&month_report(&state, period)?))).await?;
@@ -1151,8 +1336,18 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// Most headers a request may carry.
 pub const MAX_HEADERS: usize = 100;
 
-/// 414 and 431 in the API's JSON error format.
+/// 413 (by the declared length), 414 and 431 in the API's JSON error format.
 async fn request_limits(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    // A body declared larger than any route takes is refused before a
+    // byte of it is read.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return too_large().into_response();
+    }
     let uri = request.uri().to_string().len();
     if uri > MAX_URI_BYTES {
         return ApiError::new(
@@ -1330,6 +1525,7 @@ impl Server {
             access,
             held: config.held,
             unreconciled: config.unreconciled,
+            body_timeout: config.limits.header_read_timeout,
             metrics: Mutex::new(Metrics::default()),
         });
         // Timers on: hyper's header-read timeout and the accept back-off
