@@ -200,9 +200,13 @@ function route() {
   }
   if (page === "history") loadHistory();
   if (page === "monthly" && !state.months) loadMonths();
+  // Focus follows the page: the token field to sign in, else the page's
+  // heading (for screen readers), when focus was on the menu or nowhere.
   const h = $(`page-${page}`).querySelector("h1");
   h.tabIndex = -1;
-  if (document.activeElement === document.body || document.activeElement?.closest("nav")) h.focus();
+  if (document.activeElement === document.body || document.activeElement?.closest("nav")) {
+    (page === "signin" ? $("token") : h).focus();
+  }
 }
 
 function renderAll() {

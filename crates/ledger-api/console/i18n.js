@@ -18,7 +18,7 @@ export const catalogs = {
     role_operator: "operator",
 
     signin_title: "Sign in",
-    signin_help: "Paste the bearer token you were given (for the demo, `si-ledger demo` printed one). It is kept in this tab only and forgotten when the tab closes.",
+    signin_help: "Paste the bearer token you were given (for the demo, si-ledger demo printed one). It is kept in this tab only and forgotten when the tab closes.",
     token: "Token",
     signin: "Sign in",
     signin_refused: "The server does not know this token: {why}",
@@ -167,7 +167,7 @@ export const catalogs = {
 
     monthly_title: "Monthly report",
     month: "Month",
-    no_months: "No month is closed yet: close one with `si-ledger close-month YYYY-MM`.",
+    no_months: "No month is closed yet: close one with: si-ledger close-month YYYY-MM.",
     revision: "Revision",
     partitions: "Partitions",
     projections: "Projections",
@@ -210,7 +210,7 @@ export const catalogs = {
     role_operator: "оператор",
 
     signin_title: "Вход",
-    signin_help: "Вставьте выданный вам токен (для демонстрации его напечатала команда `si-ledger demo`). Он хранится только в этой вкладке и забывается при её закрытии.",
+    signin_help: "Вставьте выданный вам токен (для демонстрации его напечатала команда si-ledger demo). Он хранится только в этой вкладке и забывается при её закрытии.",
     token: "Токен",
     signin: "Войти",
     signin_refused: "Сервер не знает этот токен: {why}",
@@ -359,7 +359,7 @@ export const catalogs = {
 
     monthly_title: "Ежемесячный отчёт",
     month: "Месяц",
-    no_months: "Ни один месяц ещё не закрыт: закройте его командой `si-ledger close-month ГГГГ-ММ`.",
+    no_months: "Ни один месяц ещё не закрыт: закройте его командой: si-ledger close-month ГГГГ-ММ.",
     revision: "Редакция",
     partitions: "Разделов",
     projections: "Проекций",
