@@ -55,9 +55,15 @@ function table(caption, headers, rows, attrs = {}, shown = false) {
     "table",
     attrs,
     el("caption", { class: shown ? null : "visually-hidden" }, caption),
-    el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+    el("thead", {}, el("tr", {}, headers.map((h) =>
+      h?.num ? el("th", { scope: "col", class: "num" }, h.text) : el("th", { scope: "col" }, h)))),
     el("tbody", {}, rows),
   );
+}
+
+/** A numeric column's header: right-aligned over its figures. */
+function numeric(text) {
+  return { text, num: true };
 }
 
 function dl(pairs) {
@@ -129,6 +135,7 @@ function explain(e) {
   if (!(e instanceof ApiError)) return t("error", { status: "?", message: e.message });
   if (e.status === 0) return e.message;
   if (e.status === 403) return t("forbidden", { role: roleName(state.me?.role), message: e.message });
+  if (e.status === 404 && e.code === "not_found") return t("no_account");
   return t("error", { status: e.status, message: e.message });
 }
 
@@ -160,7 +167,7 @@ async function signIn(token) {
   } catch (e) {
     sessionStorage.removeItem(TOKEN);
     state.me = null;
-    message(e.status === 401 ? t("signin_refused", { why: e.message }) : explain(e));
+    message(e.status === 401 ? t("signin_refused") : explain(e));
     return false;
   }
   message("");
@@ -192,7 +199,10 @@ const PAGES = ["account", "history", "access", "monthly"];
 
 function route() {
   const wanted = location.hash.replace(/^#/, "");
-  const page = !state.me ? "signin" : PAGES.includes(wanted) ? wanted : "account";
+  // A reporter starts on the report; anyone may open any page (the server
+  // answers what their role may read).
+  const home = state.me?.role === "reporter" ? "monthly" : "account";
+  const page = !state.me ? "signin" : PAGES.includes(wanted) ? wanted : home;
   for (const p of ["signin", ...PAGES]) $(`page-${p}`).hidden = p !== page;
   for (const a of document.querySelectorAll("#nav a")) {
     if (a.dataset.page === page) a.setAttribute("aria-current", "page");
@@ -246,6 +256,9 @@ function checkIin(input, status, required) {
 async function lookUp() {
   const input = $("iin");
   if (!checkIin(input, $("iin-status"), true)) {
+    // Nobody's statement stays under a number that names no one.
+    state.account = null;
+    $("account-result").replaceChildren();
     input.focus();
     return;
   }
@@ -392,7 +405,7 @@ function renderAccount() {
   parts.push(
     el("section", { "aria-labelledby": "periods-h", class: "card" },
       el("h2", { id: "periods-h" }, t("periods_title")),
-      table(t("periods_title"), [t("period"), t("contributions"), t("penalties"), t("refunds"), t("returned")],
+      table(t("periods_title"), [t("period"), numeric(t("contributions")), numeric(t("penalties")), numeric(t("refunds")), numeric(t("returned"))],
         s.periods.map((x) => {
           const now = todayPeriods.get(x.period);
           const cell = (f) => {
@@ -407,10 +420,11 @@ function renderAccount() {
   );
 
   // Benefits and their lifecycle.
-  parts.push(benefitsSection(s, a.history));
+  const entries = kept(a.history, a.asOf, a.knownOn);
+  parts.push(benefitsSection(s, entries));
 
   // Payers per period, from the contribution lines in the history.
-  parts.push(payersSection(a.history));
+  parts.push(payersSection(entries));
 
   fill(out, parts);
 }
@@ -461,30 +475,40 @@ function accountChart(s) {
     label: fmt.period(p),
     values: fields.map((f) => (by.has(p) ? Number(tiyn(by.get(p)[f])) / 100 : null)),
   }));
+  const title = t("chart_title", { period: fmt.period(months.at(-1)) });
   const chart = barChart({
     groups, series,
     format: (v) => fmt.money(fromTiyn(BigInt(Math.round(v * 100)))),
-    title: t("chart_title"), desc: t("chart_desc"),
+    title, desc: t("chart_desc"),
   });
   return el("section", { "aria-labelledby": "chart-h", class: "card" },
-    el("h2", { id: "chart-h" }, t("chart_title")),
+    el("h2", { id: "chart-h" }, title),
     legend(series),
     chart,
     el("details", {},
       el("summary", {}, t("chart_table")),
-      table(t("chart_title"), [t("period"), ...fields.map((f) => t(f))],
+      table(title, [t("period"), ...fields.map((f) => numeric(t(f)))],
         months.filter((p) => by.has(p)).map((p) =>
           el("tr", {}, el("th", { scope: "row" }, fmt.period(p)), fields.map((f) => el("td", { class: "num" }, fmt.money(by.get(p)[f])))))),
     ),
   );
 }
 
-function benefitsSection(s, history) {
-  const events = (history?.entries ?? []).filter((e) => e.benefit_id);
+/** The history entries a view as of / as known on its dates keeps: those
+ * recorded by the end of `knownOn` and effective by `asOf` (the server's
+ * `recorded_on` and `effective_on`, as `ledger_core::as_known` counts). */
+function kept(history, asOf, knownOn) {
+  return (history?.entries ?? []).filter(
+    (e) => (!knownOn || e.recorded_on <= knownOn) && (!asOf || !e.effective_on || e.effective_on <= asOf),
+  );
+}
+
+function benefitsSection(s, entries) {
+  const events = entries.filter((e) => e.benefit_id);
   const body = s.benefits.length
     ? [
         table(t("benefits"),
-          [t("benefit_id"), t("benefit_type"), t("status"), t("monthly_amount"), t("start_period"), t("end_period"), t("paid_total"), t("pension_withheld_total"), t("returned"), t("payments")],
+          [t("benefit_id"), t("benefit_type"), t("status"), numeric(t("monthly_amount")), t("start_period"), t("end_period"), numeric(t("paid_total")), numeric(t("pension_withheld_total")), numeric(t("returned")), numeric(t("payments"))],
           s.benefits.map((b) => {
             const f = (field, shown) => figure("td", `benefits.${b.benefit_id}.${field}`, b[field], shown, { class: "num" });
             return el("tr", {},
@@ -510,11 +534,12 @@ function benefitsSection(s, history) {
   return el("section", { "aria-labelledby": "benefits-h", class: "card" }, el("h2", { id: "benefits-h" }, t("benefits")), body);
 }
 
-function payersSection(history) {
+function payersSection(entries) {
   const rows = new Map();
-  for (const e of history?.entries ?? []) {
+  for (const e of entries) {
+    // Credited lines: a returned one is the payer's again.
     const line = e.kind === "contribution" || e.carries === "contribution";
-    if (!line || !e.payer || !["applied", "returned"].includes(e.outcome)) continue;
+    if (!line || !e.payer || e.outcome !== "applied") continue;
     const key = `${e.dates.period}\u0000${e.payer}`;
     const r = rows.get(key) ?? { period: e.dates.period, payer: e.payer, lines: 0, amount: 0n };
     r.lines += 1;
@@ -525,7 +550,7 @@ function payersSection(history) {
   return el("section", { "aria-labelledby": "payers-h", class: "card" },
     el("h2", { id: "payers-h" }, t("payers")),
     sorted.length
-      ? table(t("payers"), [t("period"), t("payer"), t("lines"), t("amount")],
+      ? table(t("payers"), [t("period"), t("payer"), numeric(t("lines")), numeric(t("amount"))],
           sorted.map((r) => el("tr", {}, el("th", { scope: "row" }, fmt.period(r.period)), el("td", {}, el("code", {}, r.payer)),
             el("td", { class: "num" }, fmt.count(r.lines)), el("td", { class: "num" }, fmt.money(fromTiyn(r.amount))))))
       : el("p", {}, t("no_payers")),
@@ -566,7 +591,7 @@ function renderVerify() {
   const b = v.first_break;
   out.dataset.intact = String(v.intact);
   out.className = v.intact ? "verdict good" : "verdict bad";
-  if (v.intact) out.textContent = t("verify_intact", { n: fmt.count(v.entries), head: v.head.slice(0, 16) + "…" });
+  if (v.intact) out.textContent = t("verify_intact", { n: fmt.count(v.entries), head: `${v.head.slice(0, 16)}…` });
   else if (b.seq === null) out.textContent = t("verify_broken_head", { what: b.what });
   else {
     out.dataset.offset = String(b.offset);
@@ -585,7 +610,7 @@ function renderHistory() {
   const out = $("history-result");
   if (!state.me) return;
   if (!state.iin) {
-    out.replaceChildren(el("p", {}, t("history_pick")));
+    out.replaceChildren(el("p", {}, el("a", { href: "#account" }, t("history_pick"))));
     return;
   }
   const h = state.history;
@@ -607,9 +632,9 @@ function renderHistory() {
 function timeline(h, zone) {
   return el("ol", { class: "timeline" },
     h.entries.map((e) => {
-      const dates = Object.entries(e.dates).map(([k, d]) => `${k}: ${d.length === 7 ? fmt.period(d) : fmt.date(d)}`).join("; ");
+      const dates = Object.entries(e.dates).map(([k, d]) => `${t(`date_${k}`)}: ${d.length === 7 ? fmt.period(d) : fmt.date(d)}`).join("; ");
       const sig = e.signature
-        ? [el("code", {}, e.signature.key_id), e.signature.authority ? ` (${t("authority")}: ${e.signature.authority})` : ""]
+        ? [e.signature.authority ? `${e.signature.authority} ` : "", "(", t("key"), " ", el("code", {}, e.signature.key_id), ")"]
         : t("unsigned");
       return el("li", { class: `entry outcome-${e.outcome}`, "data-kind": e.kind, "data-outcome": e.outcome, "data-offset": e.offset },
         el("h2", { class: "entry-h" },
@@ -629,7 +654,7 @@ function timeline(h, zone) {
           [t("position"), `${e.partition} / ${e.offset}`],
           [t("content_hash"), el("dd", {}, short(e.content_hash))],
           [t("link"), el("dd", {}, short(e.link))],
-          [t("signature"), el("dd", {}, sig)],
+          [t("signature"), el("dd", { "data-authority": e.signature?.authority ?? "" }, sig)],
         ]));
     }));
 }
@@ -680,13 +705,15 @@ function renderAccess() {
   if (!a || !state.me) return;
   fill(out,
     a.records.length
-      ? table(t("access_title"), [t("at"), t("who"), t("role"), t("iin"), t("endpoint"), t("outcome")],
+      ? table(t("access_title"), [t("at"), t("who"), t("role"), t("iin"), t("endpoint"), t("asked_dates"), t("client"), numeric(t("outcome"))],
           a.records.map((r) => el("tr", {},
             el("td", {}, fmt.instant(r.at, state.me.time_zone)),
             el("td", {}, r.who),
             el("td", {}, roleName(r.role) || r.role),
             el("td", {}, el("code", {}, fmt.masked(r.iin))),
             el("td", {}, el("code", {}, r.endpoint)),
+            el("td", {}, r.as_of || r.as_known_on ? `${fmt.date(r.as_of)} / ${fmt.date(r.as_known_on)}` : "—"),
+            el("td", {}, el("code", {}, r.client ?? "—")),
             el("td", { class: "num" }, r.outcome ?? "—"))),
           { id: "access-table" })
       : el("p", {}, t("no_records")),
@@ -716,7 +743,9 @@ function renderMonths() {
     ...[...state.months].reverse().map((m) => el("option", { value: m.period }, `${fmt.period(m.period)} (${m.period})`)),
   );
   if (chosen) select.value = chosen;
-  if (!state.months.length) $("monthly-result").replaceChildren(el("p", {}, t("no_months")));
+  const none = !state.months.length;
+  $("monthly-form").querySelector("button[type=submit]").disabled = none;
+  if (none) $("monthly-result").replaceChildren(el("p", {}, t("no_months")));
 }
 
 async function showReport() {
@@ -739,7 +768,7 @@ function renderReport() {
   if (!data || !state.me) return;
   const r = data.report;
   const money = (f) => [t(f), figure("dd", f, r[f], fmt.money(r[f]))];
-  const num = (f) => [t(f), figure("dd", f, r[f], fmt.count(r[f]))];
+  const whole = (f) => [t(f), figure("dd", f, r[f], fmt.count(r[f]))];
   const reconciled = r.reconciliation?.projections_sum_equals_partition_summaries;
   const series = [{ name: t("contributions"), className: "s-contributions" }];
   const chart = barChart({
@@ -759,22 +788,22 @@ function renderReport() {
       el("p", { class: reconciled ? "verdict good" : "verdict bad" }, t(reconciled ? "reconciled" : "not_reconciled")),
       dl([
         [t("period"), figure("dd", "period", r.period, fmt.period(r.period))],
-        num("revision"), num("partitions"), num("projections"), [t("participants"), figure("dd", "participants", r.participants, fmt.count(r.participants))],
+        whole("revision"), whole("partitions"), whole("projections"), [t("participants"), figure("dd", "participants", r.participants, fmt.count(r.participants))],
         money("contributions_total"), money("penalties_total"), money("refunds_total"), money("returned_total"),
-        num("lines"), num("late_recordings"),
+        whole("lines"), whole("late_recordings"),
         [t("on_time_share"), figure("dd", "on_time_share", r.on_time_share, fmt.share(r.on_time_share))],
-        num("benefit_recipients"), money("pension_withheld_total"), num("unreconciled_payments"),
+        whole("benefit_recipients"), money("pension_withheld_total"), whole("unreconciled_payments"),
       ])),
     el("section", { "aria-labelledby": "ppc-h", class: "card" },
       el("h2", { id: "ppc-h" }, t("by_ppc")),
-      table(t("by_ppc"), [t("ppc"), t("credited"), t("refunded")],
+      table(t("by_ppc"), [t("ppc"), numeric(t("credited")), numeric(t("refunded"))],
         Object.entries(r.by_ppc).map(([ppc, v]) => el("tr", {}, el("th", { scope: "row" }, ppc),
           figure("td", `by_ppc.${ppc}.credited`, v.credited, fmt.money(v.credited), { class: "num" }),
           figure("td", `by_ppc.${ppc}.refunded`, v.refunded, fmt.money(v.refunded), { class: "num" }))))),
     el("section", { "aria-labelledby": "bt-type-h", class: "card" },
       el("h2", { id: "bt-type-h" }, t("by_benefit")),
       Object.keys(r.benefits_by_type).length
-        ? table(t("by_benefit"), [t("benefit_type"), t("paid_total")],
+        ? table(t("by_benefit"), [t("benefit_type"), numeric(t("paid_total"))],
             Object.entries(r.benefits_by_type).map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k),
               figure("td", `benefits_by_type.${k}`, v, fmt.money(v), { class: "num" }))))
         : el("p", {}, t("no_benefits"))),
@@ -782,12 +811,12 @@ function renderReport() {
       el("h2", { id: "twelve-h" }, t("twelve_months", { period: fmt.period(r.period) })),
       legend(series), chart,
       el("details", {}, el("summary", {}, t("chart_table")),
-        table(t("twelve_months", { period: fmt.period(r.period) }), [t("period"), t("contributions")],
+        table(t("twelve_months", { period: fmt.period(r.period) }), [t("period"), numeric(t("contributions"))],
           data.months.map((m) => el("tr", {}, el("th", { scope: "row" }, fmt.period(m.period)),
             el("td", { class: "num" }, m.closed ? fmt.money(m.contributions_total) : t("open_month"))))))),
     el("section", { "aria-labelledby": "rev-h", class: "card" },
       el("h2", { id: "rev-h" }, t("revisions")),
-      table(t("revisions"), [t("partition"), t("revision")],
+      table(t("revisions"), [t("partition"), numeric(t("revision"))],
         data.revisions.map((v) => el("tr", {}, el("th", { scope: "row" }, String(v.partition)), el("td", { class: "num" }, fmt.count(v.revision)))))),
   );
 }

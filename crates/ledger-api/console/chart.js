@@ -20,11 +20,12 @@ function node(name, attrs = {}, text) {
  */
 export function barChart({ groups, series, format, title, desc }) {
   const width = 960;
-  const height = 320;
+  // Room below the axis for month names at 45° in either language.
+  const height = 340;
   const left = 96;
   const right = 12;
   const top = 16;
-  const bottom = 256;
+  const bottom = 250;
   const svg = node("svg", {
     viewBox: `0 0 ${width} ${height}`,
     role: "img",

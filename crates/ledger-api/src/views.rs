@@ -171,6 +171,15 @@ impl Entry {
             Policy::Enforced(t) => t.keys.get(key_id).map(|k| k.authority.clone()),
             Policy::Open => None,
         };
+        // The day the ledger recorded it and the day it takes effect: what
+        // a view as of / as known on a date keeps (`ledger_core::as_known`).
+        let recorded_on = DateTime::from_timestamp_millis(h.timestamp_ms).map(|t| {
+            t.with_timezone(&ctx.calendar.time_zone())
+                .date_naive()
+                .to_string()
+        });
+        let effective = event.effective_on();
+        let effective_on = (effective != NaiveDate::MIN).then(|| effective.to_string());
         serde_json::json!({
             "seq": h.seq,
             "event_id": self.envelope().event_id.as_str(),
@@ -179,6 +188,8 @@ impl Entry {
             "partition": h.position.partition,
             "offset": h.position.offset,
             "recorded_at": log_time(h.timestamp_ms),
+            "recorded_on": recorded_on,
+            "effective_on": effective_on,
             "dates": dates,
             "deadline": deadline,
             "payer": payer,

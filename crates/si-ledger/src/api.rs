@@ -89,7 +89,10 @@ pub fn start(
         },
     )
     .with_context(|| format!("serving on {listen}"))?;
-    eprintln!("API listening on http://{}", server.addr());
+    eprintln!(
+        "API listening on http://{0}; the auditors' console at http://{0}/console/",
+        server.addr()
+    );
     Ok(server)
 }
 
