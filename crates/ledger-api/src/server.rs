@@ -1147,6 +1147,20 @@ fn month_report(s: &AppState, period: Period) -> Result<serde_json::Value, ApiEr
     Ok(r)
 }
 
+/// The month a report route asks for, once the caller's role may read
+/// reports and the query is empty.
+fn month_asked(
+    s: &AppState,
+    headers: &HeaderMap,
+    period: Result<UrlPath<String>, PathRejection>,
+    query: Option<&str>,
+) -> Result<Period, ApiError> {
+    s.authorize(headers, REPORT_ROLES)?;
+    let period = path_period(&s.ctx, period)?;
+    params(query, &[])?;
+    Ok(period)
+}
+
 /// `GET /v1/reports/monthly/{period}`: the report, the 12 months to it
 /// (each closed month's totals) and each partition's summary revision.
 async fn monthly_report(
@@ -1156,9 +1170,7 @@ async fn monthly_report(
     RawQuery(query): RawQuery,
 ) -> Response {
     counted(&s.clone(), "monthly", async move {
-        s.authorize(&headers, REPORT_ROLES)?;
-        let period = path_period(&s.ctx, period)?;
-        params(query.as_deref(), &[])?;
+        let period = month_asked(&s, &headers, period, query.as_deref())?;
         let state = Arc::clone(&s);
         let body = blocking(move || {
             let report = month_report(&state, period)?;
@@ -1199,9 +1211,7 @@ async fn monthly_csv(
     RawQuery(query): RawQuery,
 ) -> Response {
     counted(&s.clone(), "monthly", async move {
-        s.authorize(&headers, REPORT_ROLES)?;
-        let period = path_period(&s.ctx, period)?;
-        params(query.as_deref(), &[])?;
+        let period = month_asked(&s, &headers, period, query.as_deref())?;
         let state = Arc::clone(&s);
         let csv = blocking(move || Ok(reports::csv(&month_report(&state, period)?))).await?;
         let disposition = format!("attachment; filename=\"report-{period}.csv\"");
