@@ -551,6 +551,10 @@ fn a_projector_serves_the_api_on_its_live_store() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The console is served from the projector too.
+    let (status, page) = http(port, "/console/", None).expect("answered");
+    assert_eq!(status, 200);
+    assert!(page.contains("src=\"app.js\""), "{page}");
     ledger_e2e::sigterm(projector.child());
     let status = projector.take().wait().unwrap();
     assert!(status.success(), "{status:?}");
