@@ -42,11 +42,13 @@ const browser = await chromium.launch({
     "--disable-background-networking", "--disable-component-update"],
 });
 
-async function newPage(locale = "en-GB") {
+async function newPage(locale = "en-GB", bypassCSP = false) {
   const context = await browser.newContext({
     locale,
     viewport: { width: 1280, height: 1400 },
     acceptDownloads: true,
+    // Only for the accessibility pass, whose checker is injected.
+    bypassCSP,
   });
   // Anything not on 127.0.0.1 is refused, and remembered as a failure.
   await context.route("**/*", (route) => {
@@ -111,6 +113,19 @@ async function figuresEqual(page, scope, want, locale = "en") {
     }
   }
   return figures.length;
+}
+
+/** axe-core's WCAG 2.1 A and AA rules on the page as it stands: the
+ * violations, each with the elements it names. */
+async function accessibility(page, where) {
+  await page.addScriptTag({ path: join(process.env.SI_CONSOLE_NODE_MODULES, "axe-core", "axe.min.js") });
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+  });
+  check(violations.length === 0, `${where}: ${violations.length} accessibility violations: ${violations.join("; ")}`);
 }
 
 async function signIn(page, base, token) {
@@ -290,6 +305,39 @@ try {
   await figuresEqual(page, "#monthly-result", expect.monthly.report, "ru");
   await shot(page, "monthly-ru");
   await page.context().close();
+
+  // ---- accessibility: axe-core (WCAG 2.1 A and AA) on every page, in
+  // both languages, in a context that lets its checker be injected.
+  step = "accessibility";
+  for (const lang of ["en", "ru"]) {
+    page = await newPage(lang === "ru" ? "ru-RU" : "en-GB", true);
+    await page.goto(`${expect.base}/console/`);
+    await page.waitForSelector("#page-signin:not([hidden])");
+    await page.selectOption("#language", lang);
+    await accessibility(page, `sign-in (${lang})`);
+    await page.fill("#token", tokens.auditor);
+    await page.press("#token", "Enter");
+    await page.waitForSelector("#whoami:not([hidden])");
+    await lookUp(page, expect.refund.iin, "", expect.refund.before.date);
+    await page.waitForSelector("#bitemporal-notes");
+    await accessibility(page, `account (${lang})`);
+    await page.click("#nav a[data-page=history]");
+    await page.waitForSelector("#history-result .timeline");
+    await page.click("#verify");
+    await page.waitForSelector("#verify-result[data-intact]");
+    await accessibility(page, `history (${lang})`);
+    await page.click("#nav a[data-page=access]");
+    await page.click("#access-form button[type=submit]");
+    await page.waitForSelector("#access-table tbody tr");
+    await accessibility(page, `access log (${lang})`);
+    await page.click("#nav a[data-page=monthly]");
+    await page.waitForSelector(`#month option[value="${expect.monthly.period}"]`, { state: "attached" });
+    await page.selectOption("#month", expect.monthly.period);
+    await page.click("#monthly-form button[type=submit]");
+    await page.waitForSelector("#monthly-result [data-field=contributions_total]");
+    await accessibility(page, `monthly report (${lang})`);
+    await page.context().close();
+  }
 
   // ---- what left the page: loopback only, no IIN in any URL.
   step = "requests";
