@@ -3,12 +3,13 @@
 //! the command line says of them (`account --json`, `report monthly
 //! --json`, `--csv`); and `tests/console/console.mjs`, which signs in with
 //! the tokens `si-ledger demo` printed and checks every page against it,
-//! records every request (loopback only, no IIN in a URL) and saves a
-//! screenshot of each page in `target/console-screenshots/`.
+//! records every request (loopback only, no IIN in a URL), runs axe-core
+//! (WCAG 2.1 A and AA) on every page and saves a screenshot of each page
+//! in `target/console-screenshots/`.
 //!
-//! Needs Debian's `chromium` and `playwright-core` (from npm, pinned in
-//! `tests/console/package-lock.json`): `scripts/test` installs both and
-//! sets `SI_CONSOLE_NODE_MODULES`.
+//! Needs Debian's `chromium`, and `playwright-core` and `axe-core` (from
+//! npm, pinned in `tests/console/package-lock.json`): `scripts/test`
+//! installs them and sets `SI_CONSOLE_NODE_MODULES`.
 
 use ledger_e2e::{
     demo_output, free_port, run, spawn_quiet, stderr, stdout, tampered, wait_serving,
@@ -49,11 +50,13 @@ fn tools() -> (PathBuf, PathBuf) {
         "{} is missing: apt-get install chromium (scripts/test does)",
         chromium.display()
     );
-    assert!(
-        modules.join("playwright-core").exists(),
-        "no playwright-core in {}: run scripts/test",
-        modules.display()
-    );
+    for package in ["playwright-core", "axe-core"] {
+        assert!(
+            modules.join(package).exists(),
+            "no {package} in {}: run scripts/test",
+            modules.display()
+        );
+    }
     (chromium, modules)
 }
 
