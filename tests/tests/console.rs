@@ -1,7 +1,7 @@
 //! The auditors' console in a real headless Chromium (issue 18): a demo
-//! store (signed under the tests' trust file) with a merge, a returned line, a refund and closed months; what
-//! the command line says of them (`account --json`, `report monthly
-//! --json`, `--csv`); and `tests/console/console.mjs`, which signs in with
+//! store (signed under the tests' trust file) with a merge, a returned
+//! line, a refund and closed months; what the command line says of them
+//! (`account --json`, `report monthly --json`, `--csv`); and `tests/console/console.mjs`, which signs in with
 //! the tokens `si-ledger demo` printed and checks every page against it,
 //! records every request (loopback only, no IIN in a URL), runs axe-core
 //! (WCAG 2.1 A and AA) on every page and saves a screenshot of each page
