@@ -401,7 +401,8 @@ proptest! {
 
     /// The chains hold on any history, and an entry edited in place (as one
     /// with write access to the store could) is named by the audit: its
-    /// own offset is the first break.
+    /// own offset is the first break; and by its account's own check
+    /// (`verify_account`), while every other account still verifies.
     #[test]
     fn an_edited_entry_is_the_first_broken_link(
         ops in prop::collection::vec(op(), 1..60),
@@ -417,6 +418,13 @@ proptest! {
         project(&log, &store, 4);
         let audit = store.audit(|_, _, _| {}).unwrap();
         prop_assert!(audit.breaks.is_empty(), "{:?}", audit.breaks);
+        // Every account's own check (the API's `verify`) agrees.
+        let mut accounts = Vec::new();
+        store.for_each_account(|p, a| accounts.push((p, a.iin))).unwrap();
+        for (p, iin) in &accounts {
+            let check = store.verify_account(*p, iin).unwrap().unwrap();
+            prop_assert!(check.first_break.is_none(), "{:?}", check.first_break);
+        }
         let mut entries = Vec::new();
         for p in 0..2 {
             for o in 0..store.offset(p).unwrap().unwrap_or(0) {
@@ -433,6 +441,25 @@ proptest! {
         prop_assert!(!breaks.is_empty());
         prop_assert_eq!(breaks[0].partition, at.partition);
         prop_assert_eq!(breaks[0].offset, Some(at.offset), "{:?}", breaks);
+        // The account whose entry it is names that entry; every other
+        // account still verifies.
+        for (p, iin) in &accounts {
+            let owns = *p == at.partition
+                && store
+                    .account_record(*p, iin)
+                    .unwrap()
+                    .unwrap()
+                    .refs
+                    .iter()
+                    .any(|r| r.offset == at.offset);
+            let check = store.verify_account(*p, iin).unwrap().unwrap();
+            if owns {
+                let b = check.first_break.as_ref();
+                prop_assert_eq!(b.and_then(|b| b.offset), Some(at.offset), "{:?}", b);
+            } else {
+                prop_assert!(check.first_break.is_none(), "{:?}", check.first_break);
+            }
+        }
         }
     }
 }
