@@ -17,9 +17,10 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Any account, its history, the digest and the access log.
+    /// Any account, its history and chain check, the digest, the monthly
+    /// reports and the access log.
     Auditor,
-    /// Aggregates only (the digest); no personal data.
+    /// Aggregates only (the digest, the monthly reports); no personal data.
     Reporter,
     /// Health and metrics.
     Operator,
