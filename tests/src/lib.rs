@@ -470,3 +470,14 @@ pub fn wrong_check_digit(iin: &str) -> String {
     let last = iin.as_bytes()[iin.len() - 1] - b'0';
     format!("{}{}", &iin[..iin.len() - 1], (last + 1) % 10)
 }
+
+/// Every statement of the store in `data`, as `si-ledger accounts` prints
+/// them (one JSON object a line).
+pub fn statements(data: &std::path::Path) -> Vec<serde_json::Value> {
+    let o = run(&["accounts", "--data", data.to_str().expect("utf-8 path")]);
+    assert!(o.status.success(), "accounts: {}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a statement per line"))
+        .collect()
+}

@@ -47,10 +47,7 @@ fn the_api_authenticates_authorizes_records_access_and_keeps_iins_out_of_logs() 
     let data = demo(dir.path(), 150, 3);
     let d = data.to_str().unwrap();
     // Everything the store says, read before the server takes its lock.
-    let accounts: Vec<Value> = stdout(&run(&["accounts", "--data", d]))
-        .lines()
-        .map(json)
-        .collect();
+    let accounts = ledger_e2e::statements(&data);
     let iins: Vec<String> = accounts
         .iter()
         .map(|a| a["iin"].as_str().unwrap().to_string())
@@ -494,12 +491,7 @@ fn a_projector_serves_the_api_on_its_live_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = demo(dir.path(), 60, 2);
     let d = data.to_str().unwrap();
-    let iin = json(
-        stdout(&run(&["accounts", "--data", d]))
-            .lines()
-            .next()
-            .unwrap(),
-    )["iin"]
+    let iin = ledger_e2e::statements(&data)[0]["iin"]
         .as_str()
         .unwrap()
         .to_string();
@@ -609,10 +601,7 @@ fn the_console_routes_answer_as_the_command_line_does() {
     let dir = tempfile::tempdir().unwrap();
     let data = demo(dir.path(), 150, 4);
     let d = data.to_str().unwrap();
-    let accounts: Vec<Value> = stdout(&run(&["accounts", "--data", d]))
-        .lines()
-        .map(json)
-        .collect();
+    let accounts = ledger_e2e::statements(&data);
     let iin = accounts[0]["iin"].as_str().unwrap().to_string();
     // A month closed, for the report routes.
     let period = accounts[0]["periods"][1]["period"]
@@ -911,12 +900,7 @@ fn the_console_routes_hold_up_under_hostile_clients() {
     let dir = tempfile::tempdir().unwrap();
     let data = demo(dir.path(), 60, 2);
     let d = data.to_str().unwrap();
-    let iin = json(
-        stdout(&run(&["accounts", "--data", d]))
-            .lines()
-            .next()
-            .unwrap(),
-    )["iin"]
+    let iin = ledger_e2e::statements(&data)[0]["iin"]
         .as_str()
         .unwrap()
         .to_string();

@@ -5,7 +5,7 @@
 //! codes and bodies as documented, schema-valid requests accepted, invalid
 //! ones refused, every error in the JSON format.
 
-use ledger_e2e::{auth_file, demo, free_port, run, spawn_quiet, stdout, wait_serving};
+use ledger_e2e::{auth_file, demo, free_port, spawn_quiet, statements, wait_serving};
 
 const AUDITOR: &str = "contract-auditor-0123456789abcdef0123";
 
@@ -20,10 +20,9 @@ fn the_api_keeps_its_openapi_contract() {
     let dir = tempfile::tempdir().unwrap();
     let data = demo(dir.path(), 50, 3);
     let d = data.to_str().unwrap();
-    let iins: Vec<String> = stdout(&run(&["accounts", "--data", d]))
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["iin"].as_str().map(String::from))
+    let iins: Vec<String> = statements(&data)
+        .iter()
+        .map(|v| v["iin"].as_str().expect("an IIN").to_string())
         .collect();
     assert!(iins.len() > 40);
     let iins_file = dir.path().join("iins.json");

@@ -12,7 +12,7 @@
 //! installs them and sets `SI_CONSOLE_NODE_MODULES`.
 
 use ledger_e2e::{
-    demo_output, free_port, run, spawn_quiet, stderr, stdout, tampered, wait_serving,
+    demo_output, free_port, run, spawn_quiet, statements, stderr, stdout, tampered, wait_serving,
 };
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -84,10 +84,7 @@ fn the_console_shows_what_the_command_line_says() {
 
     // Accounts to look at: one refunded, one with a line returned to its
     // payer (the merge's target), one to merge into it.
-    let accounts: Vec<Value> = stdout(&run(&["accounts", "--data", arg(&data)]))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let accounts = statements(&data);
     let money = |a: &Value, f: &str| a[f].as_str().unwrap() != "0.00";
     let refunded = accounts
         .iter()

@@ -479,8 +479,7 @@ impl Read {
         }
     }
 
-    /// The members the POST route's body takes (the GET route's query
-    /// takes the same, but `iin`).
+    /// The members the POST route's body takes ([`Read::query`] and `iin`).
     fn members(self) -> &'static [(&'static str, Member)] {
         match self {
             Read::Statement => &[
@@ -489,6 +488,14 @@ impl Read {
                 ("as_known_on", Member::Text),
             ],
             Read::History | Read::Verify => &[("iin", Member::Text)],
+        }
+    }
+
+    /// The GET route's query parameters: the body's members but `iin`.
+    fn query(self) -> &'static [&'static str] {
+        match self {
+            Read::Statement => &["as_of", "as_known_on"],
+            Read::History | Read::Verify => &[],
         }
     }
 
@@ -594,16 +601,12 @@ async fn account_get(
     counted(&s.clone(), read.route(), async move {
         let caller = s.authenticate(&headers)?;
         let iin = path_iin(iin)?;
-        let dates: &[&str] = match read {
-            Read::Statement => &["as_of", "as_known_on"],
-            Read::History | Read::Verify => &[],
-        };
         let who = Who {
             method: &method,
             caller: &caller,
             client,
         };
-        let given = params(query.as_deref(), dates);
+        let given = params(query.as_deref(), read.query());
         read_account(&s, who, iin, read, given, read.endpoint(false)).await
     })
     .await
@@ -924,7 +927,8 @@ async fn access_log(
         };
         let endpoint = "GET /v1/access-log";
         access_log_role(&s, who, endpoint).await?;
-        let q = params(query.as_deref(), ACCESS_LOG_FILTERS)?;
+        let names: Vec<&str> = ACCESS_LOG_FILTERS.iter().map(|(name, _)| *name).collect();
+        let q = params(query.as_deref(), &names)?;
         read_access_log(&s, who, &q, endpoint).await
     })
     .await
@@ -951,17 +955,7 @@ async fn access_log_post(
         access_log_role(&s, who, endpoint).await?;
         params(query.as_deref(), &[])?;
         let body = read_body(&s, &headers, body).await?;
-        let q = body_params(
-            &body,
-            &[
-                ("from", Member::Text),
-                ("to", Member::Text),
-                ("who", Member::Text),
-                ("iin", Member::Text),
-                ("cursor", Member::Text),
-                ("limit", Member::Whole),
-            ],
-        )?;
+        let q = body_params(&body, ACCESS_LOG_FILTERS)?;
         read_access_log(&s, who, &q, endpoint).await
     })
     .await
@@ -986,8 +980,16 @@ async fn access_log_role(s: &Shared, who: Who<'_>, endpoint: &'static str) -> Re
     Err(e)
 }
 
-/// What the access log's pages are filtered and paged by.
-const ACCESS_LOG_FILTERS: &[&str] = &["from", "to", "who", "iin", "cursor", "limit"];
+/// What the access log's pages are filtered and paged by: query
+/// parameters, or members of a POST body of these types.
+const ACCESS_LOG_FILTERS: &[(&str, Member)] = &[
+    ("from", Member::Text),
+    ("to", Member::Text),
+    ("who", Member::Text),
+    ("iin", Member::Text),
+    ("cursor", Member::Text),
+    ("limit", Member::Whole),
+];
 
 /// A page of the access log; the read is itself recorded.
 async fn read_access_log(
