@@ -154,6 +154,32 @@ pub struct LatePaid {
     pub amount: Money,
 }
 
+/// A contribution (012) refund applied to the account, with its decision
+/// date: a benefit calculation as of an earlier date puts the amount back
+/// (DOMAIN §5: what the Fund saw on the application date). Rare, so kept
+/// apart from the per-payer sums, like [`LatePaid`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundedLine {
+    pub period: Period,
+    pub payer: PayerId,
+    pub decided_on: Day,
+    pub amount: Money,
+}
+
+/// A refund application as the first of its requests on this account
+/// named it (seed `003_…`: decided as a whole, one reason), and how many of
+/// its requests this account has decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundApplication {
+    pub payer: PayerId,
+    pub reason: String,
+    pub refunded_ppc: Ppc,
+    pub decided_on: Day,
+    /// Employees the application names (0: not from an application).
+    pub size: u32,
+    pub requests: u32,
+}
+
 /// A date as an account stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Day(#[serde(with = "crate::time::date_serde")] pub NaiveDate);
@@ -246,6 +272,11 @@ pub struct Account {
     /// lines a benefit calculation as of an earlier date must leave out
     /// (DOMAIN §5). Rare, so kept apart from the per-payer sums.
     pub late_paid: Vec<LatePaid>,
+    /// Contribution (012) refunds with their decision dates: a benefit
+    /// calculation as of an earlier date leaves them out (DOMAIN §5).
+    pub refunded_lines: Vec<RefundedLine>,
+    /// Refund applications by id (seed `003_…`), for refusing a reused id.
+    pub refund_applications: BTreeMap<String, RefundApplication>,
     /// Records in this account's history, including duplicates and refusals.
     pub history_len: u64,
     /// Set by the closing record of a merge (seed `002_…`): the identifier
@@ -287,6 +318,8 @@ impl Account {
             benefits: BTreeMap::new(),
             rejections: Vec::new(),
             late_paid: Vec::new(),
+            refunded_lines: Vec::new(),
+            refund_applications: BTreeMap::new(),
             history_len: 0,
             merged_into: None,
             merged_from: Vec::new(),

@@ -2,7 +2,8 @@
 //! Pure: no clock, no I/O; the log timestamp and the calendar are inputs.
 
 use crate::account::{
-    BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PersonRecord, Rejection,
+    BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PersonRecord, RefundApplication, RefundedLine,
+    Rejection,
 };
 use crate::entitlement::{Parameters, Request};
 use crate::{
@@ -196,7 +197,7 @@ const OVERFLOW: &str = "amount would overflow the account's totals";
 fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Outcome {
     match &rec.event.event {
         Event::ContributionPaid(c) => contribution(ctx, account, rec.timestamp, None, c),
-        Event::ContributionRefunded(r) => refund(account, r, false),
+        Event::ContributionRefunded(r) => refund_request(account, r),
         Event::BenefitAssigned(b) => {
             if account.benefits.contains_key(&b.benefit_id) {
                 return refused(format!("benefit {} is already assigned", b.benefit_id));
@@ -695,6 +696,67 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
 /// under that code for that period, net of earlier refunds.
 /// A refund request; `taken_over` when it was decided on a merged
 /// identifier already, whose decision stands.
+/// Seed `003_…`: an application is decided as a whole and carries one
+/// reason. Every request names its application's payer, reason, refunded
+/// PPC, date and size; a request under an application id this account
+/// already holds with other such content, or one more request than the
+/// application's size, is refused whole (the payer files a new
+/// application). The check is per account, so it is deterministic on every
+/// path; `refund apply` checks across employees before publishing.
+fn refund_request(account: &mut Account, r: &ContributionRefunded) -> Outcome {
+    let header = RefundApplication {
+        payer: r.payer_id,
+        reason: r.reason.clone(),
+        refunded_ppc: r.refunded_ppc,
+        decided_on: Day(r.decided_on),
+        size: r.application_size,
+        requests: 0,
+    };
+    if let Some(known) = account.refund_applications.get(&r.application_id) {
+        let mut differs = Vec::new();
+        if known.payer != header.payer {
+            differs.push(format!("payer {} (was {})", header.payer, known.payer));
+        }
+        if known.reason != header.reason {
+            differs.push(format!("reason {:?} (was {:?})", header.reason, known.reason));
+        }
+        if known.refunded_ppc != header.refunded_ppc {
+            differs.push(format!(
+                "ppc {} (was {})",
+                header.refunded_ppc, known.refunded_ppc
+            ));
+        }
+        if known.decided_on != header.decided_on {
+            differs.push(format!(
+                "date {} (was {})",
+                header.decided_on.0, known.decided_on.0
+            ));
+        }
+        if known.size != header.size {
+            differs.push(format!("size {} (was {})", header.size, known.size));
+        }
+        if !differs.is_empty() {
+            return refused(format!(
+                "application {} was already decided with other content: {}; an application is decided as a whole (seed 003): file a new application id",
+                r.application_id,
+                differs.join(", ")
+            ));
+        }
+        if known.size > 0 && known.requests >= known.size {
+            return refused(format!(
+                "application {} names {} employee(s), all already decided: a further request is not part of it (seed 003)",
+                r.application_id, known.size
+            ));
+        }
+    }
+    account
+        .refund_applications
+        .entry(r.application_id.clone())
+        .or_insert(header)
+        .requests += 1;
+    refund(account, r, false)
+}
+
 fn refund(account: &mut Account, r: &ContributionRefunded, taken_over: bool) -> Outcome {
     // Seed `003_…`: contributions already counted in the participation
     // length of an assigned benefit are not refunded. Penalties (017) are
@@ -749,6 +811,12 @@ fn refund(account: &mut Account, r: &ContributionRefunded, taken_over: bool) -> 
         t.refunded_penalties = period_refunded;
     } else {
         t.refunded_contributions = period_refunded;
+        account.refunded_lines.push(RefundedLine {
+            period: r.period,
+            payer: r.payer_id,
+            decided_on: Day(r.decided_on),
+            amount: r.amount,
+        });
     }
     account.refunds_total = total;
     Outcome::Applied { late: false }

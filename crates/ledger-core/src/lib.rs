@@ -19,7 +19,7 @@ pub mod time;
 
 pub use account::{
     Account, BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PayerLine,
-    PeriodMore, PeriodTotals, PersonRecord,
+    PeriodMore, PeriodTotals, PersonRecord, RefundApplication, RefundedLine,
 };
 pub use apply::{apply, normalize_name, Context, Outcome, UnknownIin};
 pub use asof::as_known;

@@ -483,3 +483,50 @@ fn seed_002_a_transferred_event_id_the_account_holds_is_not_counted_twice() {
         Money::parse("4250.00").unwrap()
     );
 }
+
+#[test]
+fn seed_003_a_reused_application_id_with_other_content_is_refused_whole() {
+    // Wave 3, case 3: APP-Y decided for one employee-period, then filed
+    // again with another reason and a second request.
+    let mut s = Scenario::new(Context::default());
+    for p in ["2025-03", "2025-04"] {
+        s.on_time(line(p, "10000.00", Ppc::CONTRIBUTION, "1990-05-17", "2025-05-10"));
+    }
+    let request = |period: &str, amount: &str, reason: &str, size: u32| {
+        let mut e = refund(period, amount);
+        if let Event::ContributionRefunded(r) = &mut e {
+            r.application_id = "APP-Y".into();
+            r.reason = reason.into();
+            r.application_size = size;
+        }
+        e
+    };
+    let first = request("2025-03", "100.00", "excessively paid", 1);
+    assert_eq!(s.on_time(first.clone()), Outcome::Applied { late: false });
+    let o = s.on_time(request("2025-04", "5000.00", "erroneously paid", 2));
+    let why = refusal(&o).unwrap_or_else(|| panic!("{o:?}"));
+    assert!(
+        why.contains("application APP-Y was already decided with other content")
+            && why.contains("reason \"erroneously paid\" (was \"excessively paid\")")
+            && why.contains("size 2 (was 1)"),
+        "{why}"
+    );
+    // The same content, one request more than the application names.
+    let o = s.on_time(request("2025-04", "5000.00", "excessively paid", 1));
+    assert!(
+        refusal(&o).is_some_and(|w| w.contains("names 1 employee(s), all already decided")),
+        "{o:?}"
+    );
+    assert_eq!(s.account.refunds_total, Money::parse("100.00").unwrap());
+    // A two-employee application decides both of its requests here.
+    let two = |period: &str| request(period, "10.00", "twice named", 2);
+    let mut t = two("2025-03");
+    if let Event::ContributionRefunded(r) = &mut t {
+        r.application_id = "APP-Z".into();
+    }
+    assert_eq!(s.on_time(t.clone()), Outcome::Applied { late: false });
+    if let Event::ContributionRefunded(r) = &mut t {
+        r.period = Period::parse("2025-04").unwrap();
+    }
+    assert_eq!(s.on_time(t), Outcome::Applied { late: false });
+}

@@ -125,8 +125,9 @@ pub enum StoreError {
 /// hashes are taken without it, and the store records its trust file
 /// (issue 15). 14: history entries keep the Schema Registry id of a
 /// value a Confluent serializer framed (issue 16). 15: the meta records
-/// the storage engine (issue 17).
-pub const FORMAT: u32 = 15;
+/// the storage engine (issue 17). 16: accounts keep their contribution
+/// refunds with decision dates (`Account::refunded_lines`, issue 25).
+pub const FORMAT: u32 = 16;
 
 const META: u8 = b'M';
 const TRUST: u8 = b'T';
