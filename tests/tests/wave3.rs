@@ -131,17 +131,21 @@ fn a_late_line_refunded_later_is_counted_once() {
         "10000.00",
         "2026-04-01",
     ));
-    lines.push(json!({"timestamp": "2026-04-05T10:00:00+05:00", "envelope": {
+    lines.push(
+        json!({"timestamp": "2026-04-05T10:00:00+05:00", "envelope": {
         "eventId": "APP-1/1", "iin": A, "source": "bank-t",
         "refund": {"amount": "10000.00", "applicationId": "APP-1", "applicationSize": 1,
                    "decidedOn": "2026-04-05", "payerId": PAYER, "period": "2025-06",
-                   "reason": "излишне уплаченные социальные отчисления", "refundedPpc": "012"}}}));
-    lines.push(json!({"timestamp": "2026-04-20T10:00:00+05:00", "envelope": {
+                   "reason": "излишне уплаченные социальные отчисления", "refundedPpc": "012"}}}),
+    );
+    lines.push(
+        json!({"timestamp": "2026-04-20T10:00:00+05:00", "envelope": {
         "eventId": "ben-A-1", "iin": A, "source": "fund",
         "benefitAssigned": {"appliedOn": "2026-03-10", "averageMonthlyIncome": "200000.00",
             "benefitId": "BEN-A-1", "benefitType": "0703", "decidedOn": "2026-03-15",
             "startPeriod": "2026-03", "endPeriod": "2026-05", "monthlyAmount": "76500.00",
-            "participationMonths": 24}}}));
+            "participationMonths": 24}}}),
+    );
     let data = projected(dir.path(), &lines);
     for extra in [&[][..], &["--as-known-on", "2026-03-10"][..]] {
         let mut args = vec!["--type", "0703", "--as-of", "2026-03-10"];
@@ -265,7 +269,8 @@ fn a_refund_application_is_one_decision() {
     let o = unsigned(&["refund", "apply", second.to_str().unwrap(), "--log", log]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(
-        stderr(&o).contains("the id was already published with other content (1 request(s): APP-Y/1)"),
+        stderr(&o)
+            .contains("the id was already published with other content (1 request(s): APP-Y/1)"),
         "{}",
         stderr(&o)
     );
@@ -307,5 +312,9 @@ fn a_refund_application_is_one_decision() {
         "{out}"
     );
     assert!(out.contains("application APP-Y was already decided with other content"));
-    assert_eq!(o.status.code(), Some(1), "a reused id is not a clean status");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a reused id is not a clean status"
+    );
 }

@@ -2,8 +2,8 @@
 //! Pure: no clock, no I/O; the log timestamp and the calendar are inputs.
 
 use crate::account::{
-    BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PersonRecord, RefundApplication, RefundedLine,
-    Rejection,
+    BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PersonRecord,
+    RefundApplication, RefundedLine, Rejection,
 };
 use crate::entitlement::{Parameters, Request};
 use crate::{
@@ -616,21 +616,74 @@ fn credit(account: &mut Account, c: &ContributionPaid, late: bool, registered: b
     Outcome::Applied { late }
 }
 
-/// A name the way the register and payers' lines are compared, grouped
-/// and hashed: Unicode NFC first (a `й` typed as `и` + U+0306, an `ё` as
+/// A name the way the register and payers' lines are compared and
+/// grouped: Unicode NFC first (a `й` typed as `и` + U+0306, an `ё` as
 /// `е` + U+0308, a Latin `é` as `e` + U+0301 are the composed letter), then
-/// case, surrounding and repeated spaces, and Ё/Е do not count. Kazakh
-/// letters (Ә, Ғ, Қ, Ң, Ө, Ұ, Ү, Һ, І) have no decomposition and stay as
-/// they are.
+/// case, surrounding and repeated spaces and Ё/Е do not count, and the fold
+/// banks' systems apply does not either (`shared/reference/mt102.md`,
+/// "Encodings": CP866 has none of the Kazakh letters, cp1251 only І):
+/// Latin look-alikes become the Cyrillic letter they look like (a c e o p x
+/// y i h k; A B C E H I K M O P T X Y), then the Kazakh letters their bases
+/// Ә→А, Ғ→Г, Қ→К, Ң→Н, Ө→О, Ұ→У, Ү→У, Һ→Х, І→И. docs/rules.md, "Names".
 pub fn normalize_name(s: &str) -> String {
+    fold_name(s, 'И')
+}
+
+/// Whether a line's name is the register's under [`normalize_name`], or
+/// under the fold one system applies to І (to Ы instead of И).
+pub fn names_agree(a: &str, b: &str) -> bool {
+    a == b || normalize_name(a) == normalize_name(b) || fold_name(a, 'Ы') == fold_name(b, 'Ы')
+}
+
+fn fold_name(s: &str, kazakh_i: char) -> String {
     use unicode_normalization::UnicodeNormalization;
     let composed: String = s.nfc().collect();
-    composed
+    let looks_like = |c: char| match c {
+        'a' => 'а',
+        'c' => 'с',
+        'e' => 'е',
+        'o' => 'о',
+        'p' => 'р',
+        'x' => 'х',
+        'y' => 'у',
+        'i' => 'і',
+        'h' => 'һ',
+        'k' => 'к',
+        'A' => 'А',
+        'B' => 'В',
+        'C' => 'С',
+        'E' => 'Е',
+        'H' => 'Н',
+        'I' => 'І',
+        'K' => 'К',
+        'M' => 'М',
+        'O' => 'О',
+        'P' => 'Р',
+        'T' => 'Т',
+        'X' => 'Х',
+        'Y' => 'У',
+        c => c,
+    };
+    let cyrillic: String = composed.chars().map(looks_like).collect();
+    cyrillic
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_uppercase()
-        .replace('Ё', "Е")
+        .chars()
+        .map(|c| match c {
+            'Ё' => 'Е',
+            'Ә' => 'А',
+            'Ғ' => 'Г',
+            'Қ' => 'К',
+            'Ң' => 'Н',
+            'Ө' => 'О',
+            'Ұ' | 'Ү' => 'У',
+            'Һ' => 'Х',
+            'І' => kazakh_i,
+            c => c,
+        })
+        .collect()
 }
 
 /// The register's data in force on `received`: the latest record effective
@@ -670,9 +723,7 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
             .unwrap_or_default()
     };
     // Most lines carry the register's spelling: compare as is first.
-    if in_force.surname != c.person.surname
-        && normalize_name(&in_force.surname) != normalize_name(&c.person.surname)
-    {
+    if !names_agree(&in_force.surname, &c.person.surname) {
         return Some(format!(
             "surname {:?} differs from the register's {:?}{}",
             c.person.surname,
@@ -718,7 +769,10 @@ fn refund_request(account: &mut Account, r: &ContributionRefunded) -> Outcome {
             differs.push(format!("payer {} (was {})", header.payer, known.payer));
         }
         if known.reason != header.reason {
-            differs.push(format!("reason {:?} (was {:?})", header.reason, known.reason));
+            differs.push(format!(
+                "reason {:?} (was {:?})",
+                header.reason, known.reason
+            ));
         }
         if known.refunded_ppc != header.refunded_ppc {
             differs.push(format!(

@@ -421,7 +421,10 @@ fn dom_5_a_late_line_refunded_after_the_date_is_counted_once() {
         b.average_monthly_income = Some(Money::parse("200000.00").unwrap());
     }
     s.on_time(assign);
-    assert_eq!(s.account.benefits["B-1"].discrepancies, Vec::<String>::new());
+    assert_eq!(
+        s.account.benefits["B-1"].discrepancies,
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -432,11 +435,17 @@ fn dom_5_a_risk_date_after_the_application_date_is_refused() {
     let mut req = request("0704", "2025-04-01", (0, 0, 126));
     req.risk_date = Some(d("2025-07-10"));
     let err = entitlement(&s.account, &Parameters::built_in(), &req).unwrap_err();
-    assert!(err.contains("risk date 2025-07-10 is after the application date 2025-04-01"), "{err}");
+    assert!(
+        err.contains("risk date 2025-07-10 is after the application date 2025-04-01"),
+        "{err}"
+    );
     // On the day itself it is allowed, and nothing received after counts.
     req.risk_date = Some(d("2025-04-01"));
     let e = entitlement(&s.account, &Parameters::built_in(), &req).unwrap();
-    assert_eq!(e.participation_months, 1, "2025-03, the month before, counts whenever received");
+    assert_eq!(
+        e.participation_months, 1,
+        "2025-03, the month before, counts whenever received"
+    );
     // The same check on the Fund's assignment: flagged, not computed.
     let mut s = s;
     let mut assign = benefit("B-R", "0704", "2025-04-01", "2025-07", Some("2025-07"));

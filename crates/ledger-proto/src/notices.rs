@@ -254,7 +254,9 @@ mod tests {
         reused.application_size = 2;
         let mut extra = decided(3, false, "1.00");
         extra.application_size = 1;
-        let s = application_status("APP-1", &[reused, extra, one]).unwrap().unwrap();
+        let s = application_status("APP-1", &[reused, extra, one])
+            .unwrap()
+            .unwrap();
         assert_eq!((s.decided, s.employees, s.accepted), (1, 1, 1));
         assert_eq!(s.accepted_amount, "100.00");
         assert!(s.complete);

@@ -274,7 +274,12 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
     // content is refused here, before anything is published.
     let ours: Vec<(String, ledger_core::Envelope)> = envelopes
         .iter()
-        .filter_map(|e| Some((e.event_id.clone(), ledger_proto::envelope_from_wire(e).ok()?)))
+        .filter_map(|e| {
+            Some((
+                e.event_id.clone(),
+                ledger_proto::envelope_from_wire(e).ok()?,
+            ))
+        })
         .collect();
     let published = published_requests(&args.to, &application.application_id)?;
     if !published.is_empty() {
@@ -360,7 +365,10 @@ fn published_requests(
         let ends: std::collections::BTreeMap<u32, u64> =
             source.end_offsets()?.into_iter().collect();
         let mut next: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
-        while ends.iter().any(|(p, end)| next.get(p).copied().unwrap_or(0) < *end) {
+        while ends
+            .iter()
+            .any(|(p, end)| next.get(p).copied().unwrap_or(0) < *end)
+        {
             let records = source.poll(8192, std::time::Duration::from_millis(10))?;
             if records.is_empty() {
                 break;
