@@ -318,3 +318,70 @@ fn a_refund_application_is_one_decision() {
         "a reused id is not a clean status"
     );
 }
+
+/// Cases 9 and 11 (the case's one script): an IIN "born 2099" is valid
+/// with a warning and a 2025 line for it is returned; the Fund's double
+/// and oversized payments are applied and flagged for review.
+#[test]
+fn an_unborn_person_and_payments_beyond_the_assignment() {
+    let dir = tempfile::tempdir().unwrap();
+    let unborn = Person {
+        iin: "991231600012",
+        surname: "Будущая",
+        name: "Дочь",
+        birth: "2099-12-31",
+    };
+    let out = ok(&["iin", "check", unborn.iin]);
+    assert!(
+        out.contains("warning: the birth date 2099-12-31 is after today"),
+        "{out}"
+    );
+    let mut lines = vec![
+        line("fut-1", &unborn, "2025-03", "1000.00", "2025-04-10"),
+        registered(&AKHMETOVA, "F"),
+    ];
+    lines.push(
+        json!({"timestamp": "2026-04-20T10:00:00+05:00", "envelope": {
+        "eventId": "ba", "iin": A, "source": "fund",
+        "benefitAssigned": {"appliedOn": "2026-03-10", "averageMonthlyIncome": "200000.00",
+            "benefitId": "B1", "benefitType": "0705", "decidedOn": "2026-03-15",
+            "startPeriod": "2026-03", "endPeriod": "2026-05", "monthlyAmount": "80000.00",
+            "participationMonths": 24}}}),
+    );
+    for (id, period, amount) in [
+        ("bp-1", "2026-03", "80000.00"),
+        ("bp-2", "2026-03", "80000.00"),
+        ("bp-3", "2026-04", "999999.00"),
+    ] {
+        lines.push(
+            json!({"timestamp": "2026-04-21T10:00:00+05:00", "envelope": {
+            "eventId": id, "iin": A, "source": "fund",
+            "benefitPaid": {"amount": amount, "benefitId": "B1",
+                            "pensionContributionWithheld": "0.00", "period": period}}}),
+        );
+    }
+    let data = projected(dir.path(), &lines);
+    let history = ok(&["history", unborn.iin, "--data", &data]);
+    assert!(
+        history.contains("period 2025-03 is before the person's birth month (born 2099-12-31)"),
+        "{history}"
+    );
+    let account: Value =
+        serde_json::from_str(&ok(&["account", A, "--data", &data, "--json"])).unwrap();
+    let b = &account["benefits"][0];
+    assert_eq!(
+        b["paid_total"], "1159999.00",
+        "the Fund's payments stand: {b}"
+    );
+    let flags: Vec<&str> = b["discrepancies"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for want in [
+        "a second payment for 2026-03: 80000.00 after 80000.00 already paid for it",
+        "payment for 2026-04 of 999999.00 is above the monthly amount 80000.00",
+        "payments reach 1159999.00, above the 240000.00 assigned (3 months of 80000.00)",
+    ] {
+        assert!(flags.contains(&want), "{want}: {flags:?}");
+    }
+}

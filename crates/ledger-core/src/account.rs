@@ -140,8 +140,13 @@ pub struct BenefitRecord {
     pub pension_withheld_total: Money,
     pub returned_total: Money,
     pub payments: u32,
-    /// Where the assignment disagrees with what the ledger computes from
-    /// the contributions (DOMAIN §5): for review, the Fund's figures stand.
+    /// Paid for each period, net of what came back for it.
+    pub paid_by_period: BTreeMap<Period, Money>,
+    /// What needs review on this benefit; the Fund's records stand: where
+    /// the assignment disagrees with what the ledger computes from the
+    /// contributions (DOMAIN §5), and payments beyond the assignment (a
+    /// second payment for one period, one above the monthly amount, a
+    /// total above the assigned months' amounts; Rules §12).
     pub discrepancies: Vec<String>,
 }
 
@@ -372,6 +377,7 @@ mod tests {
             pension_withheld_total: Money::ZERO,
             returned_total: Money::ZERO,
             payments: 0,
+            paid_by_period: BTreeMap::new(),
             discrepancies: Vec::new(),
         };
         let open: Vec<bool> = ["2025-01", "2025-02", "2025-04", "2025-07", "2025-08"]

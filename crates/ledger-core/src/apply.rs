@@ -9,7 +9,7 @@ use crate::entitlement::{Parameters, Request};
 use crate::{
     Account, BenefitAssigned, BenefitPaid, BenefitStatusChanged, Calendar, ContentHash,
     ContributionPaid, ContributionRefunded, Envelope, Event, IdentifierMerged, Iin, MergeTransfer,
-    Money, PersonData, Ppc, RecordTimes, Recorded,
+    Money, Period, PersonData, Ppc, RecordTimes, Recorded,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -217,6 +217,7 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
                     pension_withheld_total: Money::ZERO,
                     returned_total: Money::ZERO,
                     payments: 0,
+                    paid_by_period: std::collections::BTreeMap::new(),
                     discrepancies,
                 },
             );
@@ -242,6 +243,12 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
                     ));
                 }
                 b.returned_total = total;
+                if let Some(net) = b.paid_by_period.get_mut(&r.period) {
+                    *net = net
+                        .checked_sub(r.amount)
+                        .unwrap_or(Money::ZERO)
+                        .max(Money::ZERO);
+                }
                 Outcome::Applied { late: false }
             }
         },
@@ -485,6 +492,48 @@ fn benefit_paid(account: &mut Account, p: &BenefitPaid) -> Outcome {
     ) else {
         return refused(OVERFLOW);
     };
+    // Applied (the Fund's payment stands), but flagged for review where it
+    // goes beyond the assignment.
+    let before = b
+        .paid_by_period
+        .get(&p.period)
+        .copied()
+        .unwrap_or(Money::ZERO);
+    if before.is_positive() {
+        b.discrepancies.push(format!(
+            "a second payment for {}: {} after {before} already paid for it",
+            p.period, p.amount
+        ));
+    }
+    if b.monthly_amount.is_positive() && p.amount > b.monthly_amount {
+        b.discrepancies.push(format!(
+            "payment for {} of {} is above the monthly amount {}",
+            p.period, p.amount, b.monthly_amount
+        ));
+    }
+    if let Some(end) = b.end_period {
+        let mut months = 0i64;
+        let mut q = b.start_period;
+        while q <= end && months <= 1200 {
+            months += 1;
+            q = q.next();
+        }
+        let assigned = b
+            .monthly_amount
+            .decimal()
+            .checked_mul(months.into())
+            .unwrap_or(rust_decimal::Decimal::MAX);
+        let was = b.paid_total.decimal() - b.returned_total.decimal();
+        let now = paid.decimal() - b.returned_total.decimal();
+        if b.monthly_amount.is_positive() && now > assigned && was <= assigned {
+            b.discrepancies.push(format!(
+                "payments reach {now}, above the {assigned} assigned ({months} months of {})",
+                b.monthly_amount
+            ));
+        }
+    }
+    b.paid_by_period
+        .insert(p.period, before.checked_add(p.amount).unwrap_or(p.amount));
     b.paid_total = paid;
     b.pension_withheld_total = withheld;
     b.payments += 1;
@@ -537,6 +586,15 @@ fn contribution(
                 ));
             }
         }
+    }
+    // No contribution is owed for a month before the person was born: a
+    // mistyped century digit (an IIN "born 2099") gives a valid number of
+    // a person not yet born.
+    if disagreement.is_none() && c.period < Period::of(c.person.birth_date) {
+        disagreement = Some(format!(
+            "period {} is before the person's birth month (born {})",
+            c.period, c.person.birth_date
+        ));
     }
     if disagreement.is_none() && !registered && ctx.unknown_iin == UnknownIin::Return {
         disagreement = Some("the IIN is not in the register of individuals".to_string());

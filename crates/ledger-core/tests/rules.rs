@@ -581,3 +581,104 @@ fn seed_003_a_reused_application_id_with_other_content_is_refused_whole() {
     }
     assert_eq!(s.on_time(t), Outcome::Applied { late: false });
 }
+
+/// Wave 3, case 9: the Fund's payments stand, but a second payment for
+/// one period, a payment above the monthly amount and a total above the
+/// assigned months' amounts are flagged for review on the benefit; a
+/// payment again after the first came back is not a second payment.
+#[test]
+fn rule_12_payments_beyond_the_assignment_are_flagged_for_review() {
+    let mut s = Scenario::new(Context::default());
+    // 50,000.00 a month, 2026-03..2026-05: 150,000.00 assigned.
+    s.on_time(benefit(
+        "B1",
+        "0705",
+        "2026-03-10",
+        "2026-03",
+        Some("2026-05"),
+    ));
+    let flags = |s: &Scenario| s.account.benefits["B1"].discrepancies.clone();
+    let base = flags(&s).len();
+    assert_eq!(
+        s.on_time(paid("B1", "2026-03", "50000.00", "0.00")),
+        Outcome::Applied { late: false }
+    );
+    assert_eq!(flags(&s).len(), base, "one payment: nothing to review");
+    assert_eq!(
+        s.on_time(paid("B1", "2026-03", "50000.00", "0.00")),
+        Outcome::Applied { late: false }
+    );
+    let f = flags(&s);
+    assert!(
+        f[base].contains("a second payment for 2026-03: 50000.00 after 50000.00 already paid"),
+        "{f:?}"
+    );
+    assert_eq!(
+        s.on_time(paid("B1", "2026-04", "999999.00", "0.00")),
+        Outcome::Applied { late: false }
+    );
+    let f = flags(&s);
+    assert!(
+        f[base + 1]
+            .contains("payment for 2026-04 of 999999.00 is above the monthly amount 50000.00"),
+        "{f:?}"
+    );
+    assert!(
+        f[base + 2].contains("above the 150000.00 assigned (3 months of 50000.00)"),
+        "{f:?}"
+    );
+    assert_eq!(
+        s.account.benefits["B1"].paid_total,
+        Money::parse("1099999.00").unwrap()
+    );
+    // May paid, returned, paid again: one payment for the month, no flag.
+    let mut t = Scenario::new(Context::default());
+    t.on_time(benefit(
+        "B1",
+        "0705",
+        "2026-03-10",
+        "2026-03",
+        Some("2026-05"),
+    ));
+    let base = flags(&t).len();
+    t.on_time(paid("B1", "2026-05", "50000.00", "0.00"));
+    t.on_time(benefit_returned("B1", "2026-05", "50000.00"));
+    t.on_time(paid("B1", "2026-05", "50000.00", "0.00"));
+    assert_eq!(flags(&t).len(), base, "{:?}", flags(&t));
+}
+
+/// Wave 3, case 11: an IIN whose digits say "born 2099-12-31" (a century
+/// digit 6 typed for 4) is a valid number; a contribution for a month
+/// before that is returned, naming why. From the birth month on it is not.
+#[test]
+fn rule_6_a_contribution_for_a_month_before_the_birth_is_returned() {
+    let born = d("2099-12-31");
+    let unborn = (0..)
+        .find_map(|s| Iin::generate(born, Sex::Female, s))
+        .unwrap();
+    let mut s = Scenario::new(Context::default());
+    s.account = Account::new(unborn);
+    let o = s.on_time(line(
+        "2025-03",
+        "1000.00",
+        Ppc::CONTRIBUTION,
+        "2099-12-31",
+        "2025-04-10",
+    ));
+    assert_eq!(
+        returned(&o),
+        Some("period 2025-03 is before the person's birth month (born 2099-12-31)"),
+        "{o:?}"
+    );
+    assert_eq!(s.account.contributions_total, Money::ZERO);
+    // A newborn's first month is owed.
+    let mut s = Scenario::new(Context::default());
+    let o = s.on_time(line(
+        "1990-05",
+        "1000.00",
+        Ppc::CONTRIBUTION,
+        "1990-05-17",
+        "1990-06-10",
+    ));
+    assert!(matches!(o, Outcome::Applied { .. }), "{o:?}");
+}

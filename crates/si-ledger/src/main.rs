@@ -353,7 +353,7 @@ fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Iin {
             command: IinCommand::Check { ids, json },
-        } => query::iin_check(&ids, json),
+        } => query::iin_check(&ctx, &ids, json),
         Command::Calendar { command } => match command {
             CalendarCommand::Deadline { date, json } => query::deadline(&ctx, &date, json),
             CalendarCommand::WorkingDay { date, json } => query::working_day(&ctx, &date, json),
