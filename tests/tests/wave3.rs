@@ -385,3 +385,79 @@ fn an_unborn_person_and_payments_beyond_the_assignment() {
         assert!(flags.contains(&want), "{want}: {flags:?}");
     }
 }
+
+/// Case 7: a line redirected by a merge counts once toward its payment
+/// order (on the identifier it names), so the payment reconciles and the
+/// monthly report counts nothing unreconciled.
+#[test]
+fn a_line_redirected_by_a_merge_reconciles_its_payment() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = Person {
+        iin: "920721300011",
+        surname: "Жумабаев",
+        name: "Арман",
+        birth: "1992-07-21",
+    };
+    let new = Person {
+        iin: "920721300775",
+        ..old
+    };
+    let other = Person {
+        iin: "790308400013",
+        surname: "Омарова",
+        name: "Дина",
+        birth: "1979-03-08",
+    };
+    let data = projected(
+        dir.path(),
+        &[
+            registered(&old, "M"),
+            registered(&new, "M"),
+            registered(&other, "F"),
+        ],
+    );
+    let log = dir.path().join("log");
+    let log = log.to_str().unwrap();
+    ok(&[
+        "merge",
+        "--from",
+        old.iin,
+        "--into",
+        new.iin,
+        "--reason",
+        "one person, two IINs",
+        "--decided-on",
+        "2025-05-20",
+        "--log",
+        log,
+    ]);
+    ok(&["project", "--log", log, "--data", &data]);
+    let in_order = |id: &str, p: &Person| {
+        let mut l = line(id, p, "2025-05", "10000.00", "2025-06-10");
+        let payment = &mut l["envelope"]["contribution"]["payment"];
+        payment["documentNumber"] = json!("PP-N");
+        payment["totalAmount"] = json!("20000.00");
+        payment["lineCount"] = json!(2);
+        l
+    };
+    let input = dir.path().join("b.jsonl");
+    write_lines(&input, &[in_order("n-1", &old), in_order("n-2", &other)]);
+    ok(&["publish", "--log", log, input.to_str().unwrap()]);
+    ok(&["project", "--log", log, "--data", &data]);
+    let all: Value =
+        serde_json::from_str(&ok(&["payments", "--data", &data, "--all", "--json"])).unwrap();
+    let text = all.to_string();
+    assert!(text.contains("PP-N"), "{all}");
+    let shown = ok(&["payments", "--data", &data]);
+    assert!(!shown.contains("PP-N"), "PP-N is reconciled: {shown}");
+    let full = ok(&["payments", "--data", &data, "--all"]);
+    assert!(full.contains("2 of 2 lines"), "{full}");
+    ok(&["close-month", "2025-05", "--log", log]);
+    ok(&["project", "--log", log, "--data", &data]);
+    let report = ok(&["report", "monthly", "2025-05", "--data", &data]);
+    let unreconciled = report
+        .lines()
+        .find(|l| l.contains("unreconciled"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(unreconciled.trim_end().ends_with(" 0"), "{unreconciled}");
+}
