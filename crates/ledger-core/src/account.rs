@@ -185,6 +185,21 @@ pub struct RefundApplication {
     pub requests: u32,
 }
 
+impl RefundApplication {
+    /// The application as `r`, one of its requests, names it; no request
+    /// decided yet.
+    pub fn of(r: &crate::ContributionRefunded) -> RefundApplication {
+        RefundApplication {
+            payer: r.payer_id,
+            reason: r.reason.clone(),
+            refunded_ppc: r.refunded_ppc,
+            decided_on: Day(r.decided_on),
+            size: r.application_size,
+            requests: 0,
+        }
+    }
+}
+
 /// A date as an account stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Day(#[serde(with = "crate::time::date_serde")] pub NaiveDate);

@@ -365,7 +365,16 @@ fn merge_transfer(
             // Credited when it came: taken over as credited, on time.
             credit(account, c, false, true)
         }
-        Event::ContributionRefunded(r) if !t.redirected => refund(account, r, true),
+        Event::ContributionRefunded(r) if !t.redirected => {
+            // Decided on the old identifier; its application is this
+            // person's too, so a reuse of its id here is judged against it.
+            account
+                .refund_applications
+                .entry(r.application_id.clone())
+                .or_insert_with(|| RefundApplication::of(r))
+                .requests += 1;
+            refund(account, r, true)
+        }
         Event::ContributionPaid(c) => {
             contribution(ctx, account, t.recorded_at, Some(original.iin), c)
         }
@@ -813,14 +822,7 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
 /// application). The check is per account, so it is deterministic on every
 /// path; `refund apply` checks across employees before publishing.
 fn refund_request(account: &mut Account, r: &ContributionRefunded) -> Outcome {
-    let header = RefundApplication {
-        payer: r.payer_id,
-        reason: r.reason.clone(),
-        refunded_ppc: r.refunded_ppc,
-        decided_on: Day(r.decided_on),
-        size: r.application_size,
-        requests: 0,
-    };
+    let header = RefundApplication::of(r);
     if let Some(known) = account.refund_applications.get(&r.application_id) {
         let mut differs = Vec::new();
         if known.payer != header.payer {
