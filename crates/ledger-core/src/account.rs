@@ -180,7 +180,8 @@ pub struct RefundApplication {
     pub reason: String,
     pub refunded_ppc: Ppc,
     pub decided_on: Day,
-    /// Employees the application names (0: not from an application).
+    /// Employees the application names (at least 1: a request of size 0
+    /// is not from an application and is not kept here).
     pub size: u32,
     pub requests: u32,
 }

@@ -368,11 +368,13 @@ fn merge_transfer(
         Event::ContributionRefunded(r) if !t.redirected => {
             // Decided on the old identifier; its application is this
             // person's too, so a reuse of its id here is judged against it.
-            account
-                .refund_applications
-                .entry(r.application_id.clone())
-                .or_insert_with(|| RefundApplication::of(r))
-                .requests += 1;
+            if r.application_size > 0 {
+                account
+                    .refund_applications
+                    .entry(r.application_id.clone())
+                    .or_insert_with(|| RefundApplication::of(r))
+                    .requests += 1;
+            }
             refund(account, r, true)
         }
         Event::ContributionPaid(c) => {
@@ -820,8 +822,14 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
 /// already holds with other such content, or one more request than the
 /// application's size, is refused whole (the payer files a new
 /// application). The check is per account, so it is deterministic on every
-/// path; `refund apply` checks across employees before publishing.
+/// path; `refund apply` checks across employees before publishing. A
+/// request of size 0 is not from an application and is not checked.
 fn refund_request(account: &mut Account, r: &ContributionRefunded) -> Outcome {
+    if r.application_size == 0 {
+        // Not from an application (a refund the Fund or an operator
+        // records directly): its id names no application to keep whole.
+        return refund(account, r, false);
+    }
     let header = RefundApplication::of(r);
     if let Some(known) = account.refund_applications.get(&r.application_id) {
         let mut differs = Vec::new();
@@ -856,7 +864,7 @@ fn refund_request(account: &mut Account, r: &ContributionRefunded) -> Outcome {
                 differs.join(", ")
             ));
         }
-        if known.size > 0 && known.requests >= known.size {
+        if known.requests >= known.size {
             return refused(format!(
                 "application {} names {} employee(s), all already decided: a further request is not part of it (seed 003)",
                 r.application_id, known.size
