@@ -230,6 +230,7 @@ impl AppState {
             as_of: attempt.as_of.map(|d| d.to_string()),
             as_known_on: attempt.as_known_on.map(|d| d.to_string()),
             client: Some(attempt.client.0.to_string()),
+            prev: None,
         };
         self.access.append(r).await.map_err(|e| {
             ApiError::new(
@@ -1052,8 +1053,22 @@ async fn read_access_log(
         })
     })
     .await?;
+    if !page.unreadable.is_empty() {
+        tracing::warn!(
+            lines = page.unreadable.len(),
+            "the access log has lines that hold no record"
+        );
+    }
+    // A line that holds no record is named by its offset (a page read
+    // from a cursor does not count lines), and the page goes on.
+    let unreadable: Vec<serde_json::Value> = page
+        .unreadable
+        .iter()
+        .map(|u| serde_json::json!({"offset": u.offset.to_string(), "error": u.error}))
+        .collect();
     Ok(Json(serde_json::json!({
         "records": page.records,
+        "unreadable": unreadable,
         "next_cursor": page.next_cursor.map(|c| c.to_string()),
     }))
     .into_response())
