@@ -1342,7 +1342,21 @@ fn router(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_limits))
+        .layer(axum::middleware::from_fn(no_store))
         .with_state(state)
+}
+
+/// Every answer, errors included: `nosniff`, and `Cache-Control: no-store`
+/// unless the route set its own (the console's files): an answer may hold
+/// personal data, and no cache or proxy may keep it.
+async fn no_store(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut r = next.run(request).await;
+    let h = r.headers_mut();
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    r
 }
 
 async fn method_not_allowed() -> ApiError {
