@@ -245,9 +245,13 @@ fn verify_access_log(path: &Path) -> Result<i32> {
     let v = ledger_api::access::verify(path).map_err(anyhow::Error::msg)?;
     let mut out = format!("{}: {} lines\n", path.display(), v.lines);
     if v.before_chain > 0 {
+        let lines = match v.before_chain {
+            1 => "line 1".to_string(),
+            n => format!("lines 1-{n}"),
+        };
         out.push_str(&format!(
-            "  lines 1-{0}: {0} record(s) from before the chain began: not covered by it, \
-             not verified\n",
+            "  {lines}: {} record(s) from before the chain began: not covered by it, not \
+             verified\n",
             v.before_chain
         ));
     }
