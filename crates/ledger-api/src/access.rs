@@ -108,6 +108,14 @@ impl AccessLog {
                 "cut the access log's torn last line (a write that failed or was interrupted; never acknowledged)"
             );
         }
+        // The head in the server's own log (kept apart from this file):
+        // records later removed from the end show against it.
+        tracing::info!(
+            path = %path.display(),
+            bytes = len,
+            head = %hex(&prev),
+            "access log opened"
+        );
         let chain = Chain {
             sink: file,
             len,
