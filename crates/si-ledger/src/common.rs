@@ -49,6 +49,21 @@ pub fn open_existing_store(data: &Path) -> Result<LedgerStore<DiskKv>> {
     Ok(store)
 }
 
+/// Fails with "no store at …" unless `data` holds a store, without opening
+/// it (a running server or projector may hold it): for commands that read
+/// files beside the store, so that a mistyped path is not read as "nothing".
+pub fn require_store(data: &Path) -> Result<()> {
+    let dir = store_dir(data);
+    if ledger_store::engine_of(&dir)?.is_none() {
+        bail!(
+            "no store at {} (run `si-ledger project --data {}` first)",
+            dir.display(),
+            data.display()
+        );
+    }
+    Ok(())
+}
+
 /// The last stopping signal received (0: none).
 fn last_signal() -> &'static Arc<std::sync::atomic::AtomicUsize> {
     static LAST: std::sync::OnceLock<Arc<std::sync::atomic::AtomicUsize>> =
