@@ -308,6 +308,8 @@ pub fn run_with_sink<S: Source, B: Kv>(
     // read: they lie past them, and `EndAtStart` projects them too, so one
     // run settles both identifiers.
     let mut forwarded = false;
+    // Partitions whose log anchor is known to be in the store.
+    let mut anchored: std::collections::BTreeSet<u32> = Default::default();
     let mut totals = Totals::default();
     std::thread::scope(|scope| {
         let (to_writer, batches) = mpsc::sync_channel::<Arc<WriteBatch>>(0);
@@ -387,6 +389,17 @@ pub fn run_with_sink<S: Source, B: Kv>(
                 for r in &records {
                     if let std::collections::btree_map::Entry::Vacant(v) = next.entry(r.partition) {
                         v.insert(store.offset(r.partition)?.unwrap_or(0));
+                    }
+                    // The first record of a partition the store has no log
+                    // anchor for names its log from now on (written ahead
+                    // of its batch: it names the log whether or not the
+                    // batch lands).
+                    if anchored.insert(r.partition) && store.anchor(r.partition)?.is_none() {
+                        let anchor = ledger_store::LogAnchor {
+                            offset: r.offset,
+                            hash: ledger_stream::record_hash(r),
+                        };
+                        store.set_anchor(r.partition, &anchor)?;
                     }
                 }
                 // A control record cuts the poll in two: what precedes it is

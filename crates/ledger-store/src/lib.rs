@@ -705,7 +705,7 @@ impl<B: Kv> LedgerStore<B> {
                 }
                 Some(hash) if hash != anchor.hash => {
                     return Err(foreign(format!(
-                        "its record at offset {} has hash {}, where the store's has {}",
+                        "the log's record at offset {} has hash {}, where the store's log had {}",
                         anchor.offset,
                         chain::hex(&hash),
                         chain::hex(&anchor.hash)
