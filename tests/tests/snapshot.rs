@@ -345,6 +345,21 @@ fn a_snapshot_of_another_deployments_log_seeds_nothing() {
             "{engine}: {err}"
         );
 
+        // Nor is A's own store, pointed at B's log by mistake.
+        let o = run(&[
+            "project",
+            "--log",
+            &s(&d("logb")),
+            "--data",
+            &s(&d("deploy-a")),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{engine}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("this store was projected from another log"),
+            "{engine}: {}",
+            stderr(&o)
+        );
+
         // Named on its own, `--restore-from` refuses it; in a directory it
         // is passed over, and B's log is projected whole.
         let o = run(&[

@@ -194,8 +194,11 @@ impl SnapshotInfo {
 /// by `after` drops the partitions again.
 pub struct RestoreChecks<'a, B: Kv> {
     pub before: &'a dyn Fn(&SnapshotInfo) -> Result<(), String>,
-    pub after: &'a dyn Fn(&LedgerStore<B>, &[u32]) -> Result<(), String>,
+    pub after: &'a AfterRestore<'a, B>,
 }
+
+/// [`RestoreChecks::after`]: the store, and the partitions restored.
+pub type AfterRestore<'a, B> = dyn Fn(&LedgerStore<B>, &[u32]) -> Result<(), String> + 'a;
 
 fn io(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("{}: {e}", path.display()))

@@ -39,7 +39,7 @@ pub fn kafka<'a>(
 /// was projected from (`LedgerStore::check_log`); says so when a store of
 /// an earlier si-ledger takes its anchors from this log now.
 pub fn check(store: &LedgerStore<DiskKv>, partitions: u32, hash_at: &mut HashAt) -> Result<()> {
-    let adopted = store.check_log(partitions, |p, o| hash_at(p, o))?;
+    let adopted = store.check_log(partitions, &mut *hash_at)?;
     for (p, a) in adopted {
         eprintln!(
             "partition {p}: the store recorded no log identity (an si-ledger before issue 25 \

@@ -180,18 +180,12 @@ fn check_seal(info: &SnapshotInfo) -> Result<(), String> {
     }
 }
 
-/// The checks every restore makes: the seal before anything is written,
-/// and every account of the store recomputed from its history (as
-/// `verify` does) before the restore is finished, under the trust file
+/// What every restore checks once it has written (the seal,
+/// [`check_seal`], is checked before): every account of the store
+/// recomputed from its history, as `verify` does, under the trust file
 /// the store was projected with.
-fn restore_checks<'a>(
-    ctx: &'a Context,
-) -> (
-    impl Fn(&SnapshotInfo) -> Result<(), String> + 'a,
-    impl Fn(&LedgerStore<DiskKv>, &[u32]) -> Result<(), String> + 'a,
-) {
-    let before = check_seal;
-    let after = move |store: &LedgerStore<DiskKv>, _: &[u32]| {
+fn recomputed(ctx: &Context) -> impl Fn(&LedgerStore<DiskKv>, &[u32]) -> Result<(), String> + '_ {
+    move |store: &LedgerStore<DiskKv>, _: &[u32]| {
         let choice = crate::trust::of_store_choice(store).map_err(|e| format!("{e:#}"))?;
         let ctx = Context {
             trust: choice.policy,
@@ -204,8 +198,7 @@ fn restore_checks<'a>(
             )),
             Err(e) => Err(format!("recomputing what it restores: {e:#}")),
         }
-    };
-    (before, after)
+    }
 }
 
 pub fn snapshot(args: &SnapshotArgs) -> Result<i32> {
@@ -318,9 +311,9 @@ fn answered(result: &Path, out: &Path, json: bool) -> Result<Option<i32>> {
 }
 
 pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32> {
-    let (before, after) = restore_checks(ctx);
+    let after = recomputed(ctx);
     let checks = RestoreChecks {
-        before: &before,
+        before: &check_seal,
         after: &after,
     };
     let dir = store_dir(&args.data);
@@ -452,9 +445,9 @@ pub fn restore_missing(
     for (p, (_, f)) in &best {
         by_file.entry(f).or_default().push(*p);
     }
-    let (before, after) = restore_checks(ctx);
+    let after = recomputed(ctx);
     let checks = RestoreChecks {
-        before: &before,
+        before: &check_seal,
         after: &after,
     };
     for (f, partitions) in by_file {
