@@ -360,6 +360,28 @@ fn a_snapshot_of_another_deployments_log_seeds_nothing() {
             stderr(&o)
         );
 
+        // Nor by a copy of A's log that went its own way (a staging copy):
+        // it begins as A's did.
+        let a_lines = std::fs::read_to_string(d("a.jsonl")).unwrap();
+        deployment_lines(&d("c.jsonl"), "c", 500, 20, "3000.00");
+        let copy: Vec<&str> = a_lines.lines().take(20).collect();
+        let c_lines = std::fs::read_to_string(d("c.jsonl")).unwrap();
+        std::fs::write(d("copy.jsonl"), copy.join("\n") + "\n" + &c_lines).unwrap();
+        publish(&d("logcopy"), &d("copy.jsonl"));
+        let o = run(&[
+            "project",
+            "--log",
+            &s(&d("logcopy")),
+            "--data",
+            &s(&d("deploy-a")),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{engine}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("this store was projected from another log"),
+            "{engine}: {}",
+            stderr(&o)
+        );
+
         // Named on its own, `--restore-from` refuses it; in a directory it
         // is passed over, and B's log is projected whole.
         let o = run(&[

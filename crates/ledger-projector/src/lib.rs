@@ -415,7 +415,23 @@ pub fn run_with_sink<S: Source, B: Kv>(
                     if end > start {
                         let chunk = &records[start..end];
                         let overlay = in_flight.as_ref().map(|(o, _)| o);
-                        let outcome = decide_batch(ctx, store, overlay, partitions, &next, chunk)?;
+                        let mut outcome =
+                            decide_batch(ctx, store, overlay, partitions, &next, chunk)?;
+                        // Where the store will stand in each partition's log.
+                        let mut last: BTreeMap<u32, &ledger_stream::Record> = BTreeMap::new();
+                        for r in chunk {
+                            last.insert(r.partition, r);
+                        }
+                        outcome.write.tails = last
+                            .into_iter()
+                            .map(|(p, r)| {
+                                let anchor = ledger_store::LogAnchor {
+                                    offset: r.offset,
+                                    hash: ledger_stream::record_hash(r),
+                                };
+                                (p, anchor)
+                            })
+                            .collect();
                         for (p, o) in &outcome.write.offsets {
                             next.insert(*p, *o);
                         }

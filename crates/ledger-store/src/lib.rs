@@ -25,7 +25,8 @@
 //! | `N`, partition, offset (u64 BE) | a notice to a payer (`si.ledger.v1.Notice` protobuf), derived from the history entry at that offset |
 //! | `R`, `S`, `Z`, partition, period … | monthly projections, summaries, closed periods (see `monthly`) |
 //! | `X`, partition | a restore of the partition begun and not finished (see `snapshot`) |
-//! | `L`, partition | [`LogAnchor`]: the identity of the log the partition was projected from |
+//! | `L`, partition | [`LogAnchor`]: the identity of the log the partition was projected from (its first record applied) |
+//! | `L`, partition, `t` | [`LogAnchor`]: the last record of that log a batch read (where the store stands in it) |
 //!
 //! Every history entry, dead letter and account carries a link of the hash
 //! chains in [`chain`]; [`LedgerStore::audit`] recomputes them.
@@ -157,6 +158,8 @@ const DEAD: u8 = b'D';
 const CHAIN: u8 = b'C';
 const NOTICE: u8 = b'N';
 const ANCHOR: u8 = b'L';
+/// After the partition in a tail anchor's key (`L`, partition, `t`).
+const TAIL: &[u8] = b"t";
 
 fn key(tag: u8, partition: u32, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(5 + rest.len());
@@ -474,6 +477,9 @@ impl<B: Kv> LedgerStore<B> {
         for (p, ms) in &w.clocks {
             b.put(key(CLOCK, *p, &[]), ms.to_be_bytes().to_vec());
         }
+        for (p, anchor) in &w.tails {
+            b.put(key(ANCHOR, *p, TAIL), encode(anchor));
+        }
         self.put_restatements(&mut b, w);
         self.kv.write(b)
     }
@@ -630,6 +636,16 @@ impl<B: Kv> LedgerStore<B> {
             .transpose()
     }
 
+    /// The last record of its log a batch on `partition` read
+    /// ([`WriteBatch::tails`]).
+    pub fn tail_anchor(&self, partition: u32) -> Result<Option<LogAnchor>, StoreError> {
+        let k = key(ANCHOR, partition, TAIL);
+        self.kv
+            .get(&k)?
+            .map(|v| decode("log anchor", &k, &v))
+            .transpose()
+    }
+
     /// Records the identity of the log `partition` is projected from
     /// (durably). The projector records the first record it applies on a
     /// partition that has none; written ahead of that record's batch, it
@@ -645,7 +661,10 @@ impl<B: Kv> LedgerStore<B> {
     /// from: on each partition with an anchor, the log's record at the
     /// anchor's offset must have the anchor's hash. `hash_at(partition,
     /// offset)` gives the hash of the log's record there (`None`: the log
-    /// holds none). A partition with state but no anchor (projected by an
+    /// holds none). The partition's tail anchor (the last record a batch
+    /// read), when it has one, must be the log's too: a log that only
+    /// begins like the store's is not it. A partition with state but no
+    /// anchor (projected by an
     /// si-ledger before anchors) takes the log's record just before its
     /// next offset as its anchor: those are returned, to be told.
     ///
@@ -712,6 +731,26 @@ impl<B: Kv> LedgerStore<B> {
                     )))
                 }
                 Some(_) => {}
+            }
+            let Some(tail) = self.tail_anchor(p)? else {
+                continue;
+            };
+            let found = hash_at(p, tail.offset).map_err(|e| StoreError::LogUnreadable {
+                partition: p,
+                offset: tail.offset,
+                why: e.to_string(),
+            })?;
+            if found != Some(tail.hash) {
+                return Err(foreign(format!(
+                    "it begins as the store's log did, but its record at offset {} (the last \
+                     the store read) {}, where the store's log had {}",
+                    tail.offset,
+                    found.map_or("is not there".into(), |h| format!(
+                        "has hash {}",
+                        chain::hex(&h)
+                    )),
+                    chain::hex(&tail.hash)
+                )));
             }
         }
         Ok(adopted)

@@ -143,4 +143,10 @@ pub struct WriteBatch {
     /// authority of a privileged record is judged at its own record time or
     /// this clock, whichever is later (`docs/authority.md`).
     pub clocks: Vec<(u32, i64)>,
+    /// Per partition the batch read, its last record as a [`LogAnchor`]:
+    /// where the store stands in its log. Checked with the first anchor
+    /// before a projector seeks (`LedgerStore::check_log`), it tells a
+    /// log that only begins like the store's (a copy that went its own
+    /// way) from the store's own, and retention never removes it first.
+    pub tails: Vec<(u32, LogAnchor)>,
 }

@@ -114,7 +114,7 @@ impl States {
         match k[0] {
             crate::OFFSET => self.states[i].next_offset = crate::offset_value(k, v)?,
             crate::CHAIN => self.states[i].head = decode("chain head", k, v)?,
-            crate::ANCHOR => self.anchors[i] = Some(decode("log anchor", k, v)?),
+            crate::ANCHOR if k.len() == 5 => self.anchors[i] = Some(decode("log anchor", k, v)?),
             _ => {}
         }
         Ok(true)

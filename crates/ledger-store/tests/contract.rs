@@ -58,6 +58,13 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
         summaries: vec![],
         // The store keeps notice bytes without reading them.
         notices: vec![(position, b"payer".to_vec(), id.as_bytes().to_vec())],
+        tails: vec![(
+            partition,
+            LogAnchor {
+                offset: offset + 1,
+                hash: log_hash("ours", partition, offset + 1),
+            },
+        )],
         clocks: vec![(partition, 1_700_000_000_000)],
     }
 }
@@ -580,6 +587,18 @@ fn a_restored_store_keeps_its_log_anchors_and_refuses_another_log() {
         Err(StoreError::ForeignLog { partition: 0, why }) => {
             assert!(why.contains("offset 0 has hash"), "{why}")
         }
+        other => panic!("{other:?}"),
+    }
+    // A copy that begins as ours did and then went its own way: the last
+    // record the store read (its tail anchor) tells them apart.
+    let copy = |p: u32, o: u64| {
+        Ok::<_, String>(Some(log_hash(if o == 0 { "ours" } else { "theirs" }, p, o)))
+    };
+    match restored.check_log(4, copy) {
+        Err(StoreError::ForeignLog { partition: 0, why }) => assert!(
+            why.contains("begins as the store's log did") && why.contains("offset 1 (the last"),
+            "{why}"
+        ),
         other => panic!("{other:?}"),
     }
     // A log with nothing there (shorter, or cut by retention).
