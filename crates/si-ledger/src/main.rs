@@ -11,6 +11,7 @@ mod demo;
 mod history;
 mod identity;
 mod input;
+mod logid;
 mod payer;
 mod payments;
 mod project;
@@ -365,7 +366,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Replay(args) => audit::replay(&ctx, &args),
         Command::Snapshot(args) => snapshot::snapshot(&args),
-        Command::Restore(args) => snapshot::restore(&args),
+        Command::Restore(args) => snapshot::restore(&ctx, &args),
         Command::Export(args) => audit::export(&args),
         Command::Digest(args) => audit::digest(&args),
         Command::CloseMonth(args) => report::close_month(&args),
