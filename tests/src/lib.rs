@@ -96,7 +96,7 @@ pub fn stderr(o: &Output) -> String {
 }
 
 /// The Kafka-protocol broker the test command started (`scripts/test` runs
-/// Nisshi on 127.0.0.1 and sets `SI_LEDGER_KAFKA`). Without it the Kafka
+/// Apache Kafka on 127.0.0.1 and sets `SI_LEDGER_KAFKA`). Without it the Kafka
 /// tests fail rather than pass unseen.
 pub fn kafka_brokers() -> String {
     loopback("SI_LEDGER_KAFKA", "start")

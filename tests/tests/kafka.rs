@@ -1,5 +1,5 @@
 //! The Kafka path end to end, against the real Kafka-protocol broker that
-//! the test command starts on 127.0.0.1 (Nisshi): publish, project in a
+//! the test command starts on 127.0.0.1 (Apache Kafka 4.4): publish, project in a
 //! consumer group, dead-letter topic, crashes, and a member dying.
 
 use ledger_e2e::{
@@ -872,7 +872,7 @@ fn a_merge_hands_the_history_over_through_the_topic() {
 /// before Kafka 3.6), so the broker takes the old times and the projector
 /// must judge them. A time in microseconds (year 57,000) the broker
 /// refuses (Kafka 4.0's default `message.timestamp.after.max.ms` of one
-/// hour, which Nisshi follows); the embedded log's projector
+/// hour, which Apache Kafka enforces); the embedded log's projector
 /// dead-letters it (`ledger_core::time`'s tests).
 #[test]
 fn record_times_are_judged_alike_on_kafka_and_the_embedded_log() {
@@ -1000,13 +1000,27 @@ fn a_poison_batch_reaches_the_dead_letter_topic_and_the_record_behind_it_is_appl
     let ledger_e2e::PoisonBatch {
         wire,
         valid,
-        records: poison,
+        records: mut poison,
     } = ledger_e2e::poison_batch();
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", kafka_brokers())
         .set("message.max.bytes", "2000000");
     let mut producer = ledger_kafka::Publisher::with_config(config, &topic).unwrap();
+    // The ledger topic's `message.timestamp.before.max.ms` turns a clock
+    // at zero away at the broker (Apache Kafka enforces it, KIP-937): that
+    // record never reaches the log. A time before the epoch within the
+    // broker's window does, and the projector dead-letters it.
+    let zero = poison
+        .iter_mut()
+        .find(|r| r.4 == "bad_timestamp")
+        .expect("the poison batch has a bad time");
+    let refused = producer.publish_to(zero.0, &[(&zero.1, Some(zero.2), &zero.3)]);
+    assert!(
+        format!("{refused:?}").contains("InvalidTimestamp"),
+        "the broker takes a 1970 record: {refused:?}"
+    );
+    zero.2 = 946_684_800_000 - 365 * 86_400_000; // 1999-01-01, before the epoch
     for (p, k, t, v, _) in &poison {
         producer.publish_to(*p, &[(k, Some(*t), v)]).unwrap();
     }
@@ -1256,9 +1270,8 @@ fn finishes(args: &[&str], limit: Duration) -> std::process::Output {
 ///
 /// The transactional topic lives on librdkafka's mock cluster (real TCP
 /// listeners on 127.0.0.1, in this test's process): the one
-/// Kafka-protocol broker here that implements transactions (Nisshi 0.8.1
-/// refuses transactional ids; Apache Kafka and Redpanda are not in the
-/// registries this machine reaches). The mock does not report aborted
+/// place it ran before Apache Kafka became the tests' broker (issue 26
+/// moves it there, with a Java producer). The mock does not report aborted
 /// transactions to a fetch (its Fetch handler sends an empty
 /// AbortedTransactions list and the high watermark as the last stable
 /// offset), so aborted records cannot be tested here: their filtering is

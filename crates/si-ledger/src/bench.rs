@@ -523,7 +523,7 @@ fn signing(ctx: &Context) -> Result<(Context, Option<crate::trust::Authorities>)
 
 #[derive(Args)]
 pub struct KafkaArgs {
-    /// Bootstrap brokers of the cluster to measure (the local Nisshi).
+    /// Bootstrap brokers of the cluster to measure (a local broker: `scripts/broker start`).
     #[arg(long)]
     pub brokers: String,
     #[command(flatten)]
