@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context as _, Result};
 use ledger_projector::Totals;
-use ledger_store::{DiskKv, LedgerStore, OpenOptions};
+use ledger_store::{DiskKv, Kv as _, LedgerStore, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -33,8 +33,38 @@ pub fn open_store(dir: &Path) -> Result<LedgerStore<DiskKv>> {
         .with_context(|| format!("opening store {}", dir.display()))
 }
 
-/// Opens an existing store; refuses to create one where a reader expected data.
+/// Opens an existing store for a command that only reads it; refuses to
+/// create one where a reader expected data. A store this process may not
+/// write (an evidence copy on a read-only mount) is read from a private
+/// copy, and the command says so on standard error.
 pub fn open_existing_store(data: &Path) -> Result<LedgerStore<DiskKv>> {
+    let dir = existing_store_dir(data)?;
+    let store = LedgerStore::open_to_read(&dir, &store_options())
+        .with_context(|| format!("opening store {}", dir.display()))?;
+    if let Some(copy) = store.backend().read_copy() {
+        eprintln!(
+            "note: store {} cannot be written here (a read-only mount?) and {} cannot open a \
+             store without writing to it: reading a private copy in {} (removed at exit)",
+            dir.display(),
+            store.backend().engine(),
+            copy.display()
+        );
+    }
+    store.check_scheme()?;
+    store.check_restores()?;
+    Ok(store)
+}
+
+/// Opens an existing store to write it (never a copy).
+pub fn open_existing_store_to_write(data: &Path) -> Result<LedgerStore<DiskKv>> {
+    let store = open_store(&existing_store_dir(data)?)?;
+    store.check_scheme()?;
+    store.check_restores()?;
+    Ok(store)
+}
+
+/// The store directory in `data`, if it holds a store.
+fn existing_store_dir(data: &Path) -> Result<PathBuf> {
     let dir = store_dir(data);
     if ledger_store::engine_of(&dir)?.is_none() {
         bail!(
@@ -43,10 +73,7 @@ pub fn open_existing_store(data: &Path) -> Result<LedgerStore<DiskKv>> {
             data.display()
         );
     }
-    let store = open_store(&dir)?;
-    store.check_scheme()?;
-    store.check_restores()?;
-    Ok(store)
+    Ok(dir)
 }
 
 /// The last stopping signal received (0: none).
