@@ -109,12 +109,7 @@ pub fn interrupted(t: &Totals, what: &str, past_it: &str) -> Option<i32> {
     if t.unfinished.is_empty() {
         return None;
     }
-    let signal = last_signal().load(std::sync::atomic::Ordering::SeqCst) as i32;
-    let name = match signal {
-        signal_hook::consts::SIGINT => "SIGINT",
-        signal_hook::consts::SIGTERM => "SIGTERM",
-        _ => "a stop",
-    };
+    let (name, code) = stopping_signal();
     let at: Vec<String> = t
         .unfinished
         .iter()
@@ -124,7 +119,19 @@ pub fn interrupted(t: &Totals, what: &str, past_it: &str) -> Option<i32> {
         "{what} interrupted by {name} at {}; {past_it}",
         at.join(", ")
     );
-    Some(if signal > 0 { 128 + signal } else { 130 })
+    Some(code)
+}
+
+/// The signal that stopped the run, and the exit code it gives (130 for
+/// SIGINT, 143 for SIGTERM).
+pub fn stopping_signal() -> (&'static str, i32) {
+    let signal = last_signal().load(std::sync::atomic::Ordering::SeqCst) as i32;
+    let name = match signal {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        _ => "a stop",
+    };
+    (name, if signal > 0 { 128 + signal } else { 130 })
 }
 
 pub fn print_totals(t: &Totals, json: bool) -> Result<()> {
