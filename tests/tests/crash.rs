@@ -462,3 +462,68 @@ fn a_publish_that_cannot_write_says_what_it_appended_and_publishing_again_is_saf
     publish_and_project(&file, &log, &data);
     assert_eq!(balances(&data), balances(&clean));
 }
+
+/// Issue 25 case 14: a `publish` waiting for input on a pipe hears a first
+/// SIGINT only at its next line; a second ends it at once, exit 130.
+#[test]
+fn a_second_signal_ends_a_publish_waiting_for_input() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut child = ledger_e2e::Reaped(Some(
+        si_ledger(&["publish", "--log", log.to_str().unwrap(), "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut stdin = child.child().stdin.take().unwrap();
+    stdin
+        .write_all((contribution_lines(10).join("\n") + "\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    // The log is opened after the signal handlers are installed.
+    for _ in 0..1200 {
+        if log.join("log.json").exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.child().id().to_string();
+    // SIGINT is pending (not yet handled) for `pid`: two signals sent
+    // while the first is pending would be one.
+    let pending = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+            .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+            .any(|mask| mask & (1 << (2 - 1)) != 0)
+    };
+    for _ in 0..2 {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        for _ in 0..1200 {
+            if !pending() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // Standard input stays open: only the second signal can end it.
+    let mut status = None;
+    for _ in 0..1200 {
+        status = child.child().try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+    assert_eq!(status.and_then(|s| s.code()), Some(130), "{status:?}");
+    assert_eq!(log_records(&log), 0, "nothing of an unsent chunk");
+}

@@ -9,6 +9,7 @@ use clap::Args;
 use ledger_stream::{Appender, EmbeddedLog};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where published records go: the embedded log or a Kafka topic.
 #[derive(Args)]
@@ -150,6 +151,22 @@ impl RecordSink for KafkaSink {
 const CHUNK: usize = 8192;
 
 pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
+    // SIGINT and SIGTERM stop the run between lines: what was acknowledged
+    // is then a prefix of the input, and the run says which. Installed
+    // first: a signal while the log is opened is heard too.
+    let stop = crate::common::stop_on_signals()?;
+    // A publish waiting for a line on standard input sees the first signal
+    // only when the next line (or the end) comes: a second signal ends it
+    // at once (what was acknowledged is still a prefix of the input).
+    let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered in this order: the first signal finds `signalled`
+        // unset, then sets it.
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&signalled))
+            .context("installing signal handler")?;
+        signal_hook::flag::register(sig, Arc::clone(&signalled))
+            .context("installing signal handler")?;
+    }
     let input = crate::input::open_lines(&args.file)?;
     let mut sink = if args.dry_run {
         None
@@ -157,9 +174,6 @@ pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
         Some(args.to.sink()?)
     };
     let keys = crate::trust::KeyRing::one(crate::trust::signer()?);
-    // SIGINT and SIGTERM stop the run between lines: what was acknowledged
-    // is then a prefix of the input, and the run says which.
-    let stop = crate::common::stop_on_signals()?;
     let mut summary = PublishSummary {
         dry_run: args.dry_run,
         ..PublishSummary::default()
