@@ -1127,3 +1127,154 @@ fn the_console_routes_hold_up_under_hostile_clients() {
         "{records:?}"
     );
 }
+
+/// Case 15 of wave 3: answers with personal data carried no
+/// `Cache-Control: no-store`. Every route of the OpenAPI document, every
+/// method, with no token and with tokens of two roles, and each error the
+/// API answers itself (400, 401, 403, 404, 405, 408, 413, 414, 415, 431):
+/// each answer says `no-store` and `nosniff` (a 503 is checked where a full
+/// disk makes one, in `access_log.rs`).
+#[test]
+fn every_answer_forbids_caching_and_sniffing() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo(dir.path(), 30, 2);
+    let iin = ledger_e2e::statements(&data)[0]["iin"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let auth = ledger_e2e::auth_file(
+        dir.path(),
+        &[
+            ("audit-office", "auditor", AUDITOR),
+            ("monthly-report", "reporter", REPORTER),
+        ],
+    );
+    let port = free_port();
+    let mut server = ledger_e2e::spawn_quiet(
+        &[
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--auth",
+            auth.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--header-read-timeout-ms",
+            "500",
+        ],
+        None,
+    );
+    ledger_e2e::wait_serving(port, &mut server);
+    // One raw exchange: the status and the lowercased header block.
+    let send = |request: &[u8]| -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(request).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let out = String::from_utf8_lossy(&out);
+        let head = out.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, head)
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut check = |what: &str, (status, head): (u16, String)| {
+        assert!(
+            head.contains("\r\ncache-control: no-store")
+                && head.contains("\r\nx-content-type-options: nosniff"),
+            "{what}: {head}"
+        );
+        seen.insert(status);
+    };
+    let openapi = json(&http(port, "/openapi.json", None).unwrap().1);
+    let paths: Vec<String> = openapi["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|p| p.replace("{iin}", &iin).replace("{period}", "2025-01"))
+        .collect();
+    assert!(paths.len() >= 15, "{paths:?}");
+    for path in &paths {
+        let body = if path.starts_with("/v1/accounts/") {
+            format!(r#"{{"iin":"{iin}"}}"#)
+        } else {
+            "{}".to_string()
+        };
+        for method in ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"] {
+            for token in [None, Some(REPORTER), Some(AUDITOR)] {
+                let auth = token
+                    .map(|t| format!("Authorization: Bearer {t}\r\n"))
+                    .unwrap_or_default();
+                let request = format!(
+                    "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\
+                     Content-Type: application/json\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                check(&format!("{method} {path}"), send(request.as_bytes()));
+            }
+        }
+    }
+    let with_token = |first_line: &str, extra: &str, body: &str| {
+        format!(
+            "{first_line}\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {AUDITOR}\r\n{extra}\
+             Connection: close\r\n\r\n{body}"
+        )
+    };
+    let errors = [
+        ("no such route", with_token("GET /v1/nope HTTP/1.1", "", "")),
+        (
+            "a bad IIN",
+            with_token("GET /v1/accounts/12345 HTTP/1.1", "", ""),
+        ),
+        (
+            "a body declared too large",
+            with_token(
+                "POST /v1/accounts/statement HTTP/1.1",
+                "Content-Type: application/json\r\nContent-Length: 100000000\r\n",
+                "",
+            ),
+        ),
+        (
+            "a body not JSON",
+            with_token(
+                "POST /v1/accounts/statement HTTP/1.1",
+                "Content-Type: text/plain\r\nContent-Length: 2\r\n",
+                "{}",
+            ),
+        ),
+        (
+            "a body that never comes",
+            with_token(
+                "POST /v1/accounts/statement HTTP/1.1",
+                "Content-Type: application/json\r\nContent-Length: 50\r\n",
+                "{",
+            ),
+        ),
+        (
+            "a long target",
+            with_token(
+                &format!("GET /v1/whoami?{} HTTP/1.1", "x".repeat(9000)),
+                "",
+                "",
+            ),
+        ),
+        (
+            "many headers",
+            with_token(
+                "GET /v1/whoami HTTP/1.1",
+                &(0..120)
+                    .map(|i| format!("X-Pad-{i}: 1\r\n"))
+                    .collect::<String>(),
+                "",
+            ),
+        ),
+    ];
+    for (what, request) in errors {
+        check(what, send(request.as_bytes()));
+    }
+    for status in [200, 400, 401, 403, 404, 405, 408, 413, 414, 415, 431] {
+        assert!(seen.contains(&status), "no {status} among {seen:?}");
+    }
+}

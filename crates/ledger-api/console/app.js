@@ -689,6 +689,8 @@ async function searchAccess(more) {
     state.access = {
       filter,
       records: more ? [...state.access.records, ...page.records] : page.records,
+      // Lines of the log that hold no record: named, never dropped unseen.
+      unreadable: more ? [...state.access.unreadable, ...page.unreadable] : page.unreadable,
       next: page.next_cursor,
     };
     message("");
@@ -704,6 +706,10 @@ function renderAccess() {
   const a = state.access;
   if (!a || !state.me) return;
   fill(out,
+    a.unreadable.length
+      ? el("p", { class: "verdict bad", id: "access-unreadable" },
+          t("access_unreadable", { n: a.unreadable.length, offsets: a.unreadable.map((u) => u.offset).join(", ") }))
+      : null,
     a.records.length
       ? table(t("access_title"), [t("at"), t("who"), t("role"), t("iin"), t("endpoint"), t("asked_dates"), t("client"), numeric(t("outcome"))],
           a.records.map((r) => el("tr", {},

@@ -175,6 +175,7 @@ export const catalogs = {
     role: "Role",
     endpoint: "Endpoint",
     no_records: "No records.",
+    access_unreadable: "Lines of the access log that hold no record: {n} (at bytes {offsets}). The log is damaged: run si-ledger access-log --verify.",
 
     monthly_title: "Monthly report",
     month: "Month",
@@ -379,6 +380,7 @@ export const catalogs = {
     role: "Роль",
     endpoint: "Запрос",
     no_records: "Записей нет.",
+    access_unreadable: "Строк журнала доступа, в которых нет записи: {n} (с байтов {offsets}). Журнал повреждён: выполните si-ledger access-log --verify.",
 
     monthly_title: "Ежемесячный отчёт",
     month: "Месяц",

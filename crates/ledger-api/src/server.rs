@@ -230,6 +230,7 @@ impl AppState {
             as_of: attempt.as_of.map(|d| d.to_string()),
             as_known_on: attempt.as_known_on.map(|d| d.to_string()),
             client: Some(attempt.client.0.to_string()),
+            prev: None,
         };
         self.access.append(r).await.map_err(|e| {
             ApiError::new(
@@ -1052,8 +1053,22 @@ async fn read_access_log(
         })
     })
     .await?;
+    if !page.unreadable.is_empty() {
+        tracing::warn!(
+            lines = page.unreadable.len(),
+            "the access log has lines that hold no record"
+        );
+    }
+    // A line that holds no record is named by its offset (a page read
+    // from a cursor does not count lines), and the page goes on.
+    let unreadable: Vec<serde_json::Value> = page
+        .unreadable
+        .iter()
+        .map(|u| serde_json::json!({"offset": u.offset.to_string(), "error": u.error}))
+        .collect();
     Ok(Json(serde_json::json!({
         "records": page.records,
+        "unreadable": unreadable,
         "next_cursor": page.next_cursor.map(|c| c.to_string()),
     }))
     .into_response())
@@ -1327,7 +1342,21 @@ fn router(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_limits))
+        .layer(axum::middleware::from_fn(no_store))
         .with_state(state)
+}
+
+/// Every answer, errors included: `nosniff`, and `Cache-Control: no-store`
+/// unless the route set its own (the console's files): an answer may hold
+/// personal data, and no cache or proxy may keep it.
+async fn no_store(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut r = next.run(request).await;
+    let h = r.headers_mut();
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    r
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -140,8 +140,13 @@ pub struct BenefitRecord {
     pub pension_withheld_total: Money,
     pub returned_total: Money,
     pub payments: u32,
-    /// Where the assignment disagrees with what the ledger computes from
-    /// the contributions (DOMAIN §5): for review, the Fund's figures stand.
+    /// Paid for each period, net of what came back for it.
+    pub paid_by_period: BTreeMap<Period, Money>,
+    /// What needs review on this benefit; the Fund's records stand: where
+    /// the assignment disagrees with what the ledger computes from the
+    /// contributions (DOMAIN §5), and payments beyond the assignment (a
+    /// second payment for one period, one above the monthly amount, a
+    /// total above the assigned months' amounts; Rules §12).
     pub discrepancies: Vec<String>,
 }
 
@@ -152,6 +157,48 @@ pub struct LatePaid {
     pub payer: PayerId,
     pub received_on: Day,
     pub amount: Money,
+}
+
+/// A contribution (012) refund applied to the account, with its decision
+/// date: a benefit calculation as of an earlier date puts the amount back
+/// (DOMAIN §5: what the Fund saw on the application date). Rare, so kept
+/// apart from the per-payer sums, like [`LatePaid`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundedLine {
+    pub period: Period,
+    pub payer: PayerId,
+    pub decided_on: Day,
+    pub amount: Money,
+}
+
+/// A refund application as the first of its requests on this account
+/// named it (seed `003_…`: decided as a whole, one reason), and how many of
+/// its requests this account has decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundApplication {
+    pub payer: PayerId,
+    pub reason: String,
+    pub refunded_ppc: Ppc,
+    pub decided_on: Day,
+    /// Employees the application names (at least 1: a request of size 0
+    /// is not from an application and is not kept here).
+    pub size: u32,
+    pub requests: u32,
+}
+
+impl RefundApplication {
+    /// The application as `r`, one of its requests, names it; no request
+    /// decided yet.
+    pub fn of(r: &crate::ContributionRefunded) -> RefundApplication {
+        RefundApplication {
+            payer: r.payer_id,
+            reason: r.reason.clone(),
+            refunded_ppc: r.refunded_ppc,
+            decided_on: Day(r.decided_on),
+            size: r.application_size,
+            requests: 0,
+        }
+    }
 }
 
 /// A date as an account stores it.
@@ -246,6 +293,11 @@ pub struct Account {
     /// lines a benefit calculation as of an earlier date must leave out
     /// (DOMAIN §5). Rare, so kept apart from the per-payer sums.
     pub late_paid: Vec<LatePaid>,
+    /// Contribution (012) refunds with their decision dates: a benefit
+    /// calculation as of an earlier date leaves them out (DOMAIN §5).
+    pub refunded_lines: Vec<RefundedLine>,
+    /// Refund applications by id (seed `003_…`), for refusing a reused id.
+    pub refund_applications: BTreeMap<String, RefundApplication>,
     /// Records in this account's history, including duplicates and refusals.
     pub history_len: u64,
     /// Set by the closing record of a merge (seed `002_…`): the identifier
@@ -287,6 +339,8 @@ impl Account {
             benefits: BTreeMap::new(),
             rejections: Vec::new(),
             late_paid: Vec::new(),
+            refunded_lines: Vec::new(),
+            refund_applications: BTreeMap::new(),
             history_len: 0,
             merged_into: None,
             merged_from: Vec::new(),
@@ -339,6 +393,7 @@ mod tests {
             pension_withheld_total: Money::ZERO,
             returned_total: Money::ZERO,
             payments: 0,
+            paid_by_period: BTreeMap::new(),
             discrepancies: Vec::new(),
         };
         let open: Vec<bool> = ["2025-01", "2025-02", "2025-04", "2025-07", "2025-08"]

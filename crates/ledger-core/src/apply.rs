@@ -2,13 +2,14 @@
 //! Pure: no clock, no I/O; the log timestamp and the calendar are inputs.
 
 use crate::account::{
-    BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PersonRecord, Rejection,
+    BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PersonRecord,
+    RefundApplication, RefundedLine, Rejection,
 };
 use crate::entitlement::{Parameters, Request};
 use crate::{
     Account, BenefitAssigned, BenefitPaid, BenefitStatusChanged, Calendar, ContentHash,
     ContributionPaid, ContributionRefunded, Envelope, Event, IdentifierMerged, Iin, MergeTransfer,
-    Money, PersonData, Ppc, RecordTimes, Recorded,
+    Money, Period, PersonData, Ppc, RecordTimes, Recorded,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -196,7 +197,7 @@ const OVERFLOW: &str = "amount would overflow the account's totals";
 fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Outcome {
     match &rec.event.event {
         Event::ContributionPaid(c) => contribution(ctx, account, rec.timestamp, None, c),
-        Event::ContributionRefunded(r) => refund(account, r, false),
+        Event::ContributionRefunded(r) => refund_request(account, r),
         Event::BenefitAssigned(b) => {
             if account.benefits.contains_key(&b.benefit_id) {
                 return refused(format!("benefit {} is already assigned", b.benefit_id));
@@ -216,6 +217,7 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
                     pension_withheld_total: Money::ZERO,
                     returned_total: Money::ZERO,
                     payments: 0,
+                    paid_by_period: std::collections::BTreeMap::new(),
                     discrepancies,
                 },
             );
@@ -241,6 +243,12 @@ fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Out
                     ));
                 }
                 b.returned_total = total;
+                if let Some(net) = b.paid_by_period.get_mut(&r.period) {
+                    *net = net
+                        .checked_sub(r.amount)
+                        .unwrap_or(Money::ZERO)
+                        .max(Money::ZERO);
+                }
                 Outcome::Applied { late: false }
             }
         },
@@ -357,7 +365,18 @@ fn merge_transfer(
             // Credited when it came: taken over as credited, on time.
             credit(account, c, false, true)
         }
-        Event::ContributionRefunded(r) if !t.redirected => refund(account, r, true),
+        Event::ContributionRefunded(r) if !t.redirected => {
+            // Decided on the old identifier; its application is this
+            // person's too, so a reuse of its id here is judged against it.
+            if r.application_size > 0 {
+                account
+                    .refund_applications
+                    .entry(r.application_id.clone())
+                    .or_insert_with(|| RefundApplication::of(r))
+                    .requests += 1;
+            }
+            refund(account, r, true)
+        }
         Event::ContributionPaid(c) => {
             contribution(ctx, account, t.recorded_at, Some(original.iin), c)
         }
@@ -484,6 +503,48 @@ fn benefit_paid(account: &mut Account, p: &BenefitPaid) -> Outcome {
     ) else {
         return refused(OVERFLOW);
     };
+    // Applied (the Fund's payment stands), but flagged for review where it
+    // goes beyond the assignment.
+    let before = b
+        .paid_by_period
+        .get(&p.period)
+        .copied()
+        .unwrap_or(Money::ZERO);
+    if before.is_positive() {
+        b.discrepancies.push(format!(
+            "a second payment for {}: {} after {before} already paid for it",
+            p.period, p.amount
+        ));
+    }
+    if b.monthly_amount.is_positive() && p.amount > b.monthly_amount {
+        b.discrepancies.push(format!(
+            "payment for {} of {} is above the monthly amount {}",
+            p.period, p.amount, b.monthly_amount
+        ));
+    }
+    if let Some(end) = b.end_period {
+        let mut months = 0i64;
+        let mut q = b.start_period;
+        while q <= end && months <= 1200 {
+            months += 1;
+            q = q.next();
+        }
+        let assigned = b
+            .monthly_amount
+            .decimal()
+            .checked_mul(months.into())
+            .unwrap_or(rust_decimal::Decimal::MAX);
+        let was = b.paid_total.decimal() - b.returned_total.decimal();
+        let now = paid.decimal() - b.returned_total.decimal();
+        if b.monthly_amount.is_positive() && now > assigned && was <= assigned {
+            b.discrepancies.push(format!(
+                "payments reach {now}, above the {assigned} assigned ({months} months of {})",
+                b.monthly_amount
+            ));
+        }
+    }
+    b.paid_by_period
+        .insert(p.period, before.checked_add(p.amount).unwrap_or(p.amount));
     b.paid_total = paid;
     b.pension_withheld_total = withheld;
     b.payments += 1;
@@ -536,6 +597,15 @@ fn contribution(
                 ));
             }
         }
+    }
+    // No contribution is owed for a month before the person was born: a
+    // mistyped century digit (an IIN "born 2099") gives a valid number of
+    // a person not yet born.
+    if disagreement.is_none() && c.period < Period::of(c.person.birth_date) {
+        disagreement = Some(format!(
+            "period {} is before the person's birth month (born {})",
+            c.period, c.person.birth_date
+        ));
     }
     if disagreement.is_none() && !registered && ctx.unknown_iin == UnknownIin::Return {
         disagreement = Some("the IIN is not in the register of individuals".to_string());
@@ -615,21 +685,74 @@ fn credit(account: &mut Account, c: &ContributionPaid, late: bool, registered: b
     Outcome::Applied { late }
 }
 
-/// A name the way the register and payers' lines are compared, grouped
-/// and hashed: Unicode NFC first (a `й` typed as `и` + U+0306, an `ё` as
+/// A name the way the register and payers' lines are compared and
+/// grouped: Unicode NFC first (a `й` typed as `и` + U+0306, an `ё` as
 /// `е` + U+0308, a Latin `é` as `e` + U+0301 are the composed letter), then
-/// case, surrounding and repeated spaces, and Ё/Е do not count. Kazakh
-/// letters (Ә, Ғ, Қ, Ң, Ө, Ұ, Ү, Һ, І) have no decomposition and stay as
-/// they are.
+/// case, surrounding and repeated spaces and Ё/Е do not count, and the fold
+/// banks' systems apply does not either (`shared/reference/mt102.md`,
+/// "Encodings": CP866 has none of the Kazakh letters, cp1251 only І):
+/// Latin look-alikes become the Cyrillic letter they look like (a c e o p x
+/// y i h k; A B C E H I K M O P T X Y), then the Kazakh letters their bases
+/// Ә→А, Ғ→Г, Қ→К, Ң→Н, Ө→О, Ұ→У, Ү→У, Һ→Х, І→И. docs/rules.md, "Names".
 pub fn normalize_name(s: &str) -> String {
+    fold_name(s, 'И')
+}
+
+/// Whether a line's name is the register's under [`normalize_name`], or
+/// under the fold one system applies to І (to Ы instead of И).
+pub fn names_agree(a: &str, b: &str) -> bool {
+    a == b || normalize_name(a) == normalize_name(b) || fold_name(a, 'Ы') == fold_name(b, 'Ы')
+}
+
+fn fold_name(s: &str, kazakh_i: char) -> String {
     use unicode_normalization::UnicodeNormalization;
     let composed: String = s.nfc().collect();
-    composed
+    let looks_like = |c: char| match c {
+        'a' => 'а',
+        'c' => 'с',
+        'e' => 'е',
+        'o' => 'о',
+        'p' => 'р',
+        'x' => 'х',
+        'y' => 'у',
+        'i' => 'і',
+        'h' => 'һ',
+        'k' => 'к',
+        'A' => 'А',
+        'B' => 'В',
+        'C' => 'С',
+        'E' => 'Е',
+        'H' => 'Н',
+        'I' => 'І',
+        'K' => 'К',
+        'M' => 'М',
+        'O' => 'О',
+        'P' => 'Р',
+        'T' => 'Т',
+        'X' => 'Х',
+        'Y' => 'У',
+        c => c,
+    };
+    let cyrillic: String = composed.chars().map(looks_like).collect();
+    cyrillic
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_uppercase()
-        .replace('Ё', "Е")
+        .chars()
+        .map(|c| match c {
+            'Ё' => 'Е',
+            'Ә' => 'А',
+            'Ғ' => 'Г',
+            'Қ' => 'К',
+            'Ң' => 'Н',
+            'Ө' => 'О',
+            'Ұ' | 'Ү' => 'У',
+            'Һ' => 'Х',
+            'І' => kazakh_i,
+            c => c,
+        })
+        .collect()
 }
 
 /// The register's data in force on `received`: the latest record effective
@@ -669,9 +792,7 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
             .unwrap_or_default()
     };
     // Most lines carry the register's spelling: compare as is first.
-    if in_force.surname != c.person.surname
-        && normalize_name(&in_force.surname) != normalize_name(&c.person.surname)
-    {
+    if !names_agree(&in_force.surname, &c.person.surname) {
         return Some(format!(
             "surname {:?} differs from the register's {:?}{}",
             c.person.surname,
@@ -695,6 +816,69 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
 /// under that code for that period, net of earlier refunds.
 /// A refund request; `taken_over` when it was decided on a merged
 /// identifier already, whose decision stands.
+/// Seed `003_…`: an application is decided as a whole and carries one
+/// reason. Every request names its application's payer, reason, refunded
+/// PPC, date and size; a request under an application id this account
+/// already holds with other such content, or one more request than the
+/// application's size, is refused whole (the payer files a new
+/// application). The check is per account, so it is deterministic on every
+/// path; `refund apply` checks across employees before publishing. A
+/// request of size 0 is not from an application and is not checked.
+fn refund_request(account: &mut Account, r: &ContributionRefunded) -> Outcome {
+    if r.application_size == 0 {
+        // Not from an application (a refund the Fund or an operator
+        // records directly): its id names no application to keep whole.
+        return refund(account, r, false);
+    }
+    let header = RefundApplication::of(r);
+    if let Some(known) = account.refund_applications.get(&r.application_id) {
+        let mut differs = Vec::new();
+        if known.payer != header.payer {
+            differs.push(format!("payer {} (was {})", header.payer, known.payer));
+        }
+        if known.reason != header.reason {
+            differs.push(format!(
+                "reason {:?} (was {:?})",
+                header.reason, known.reason
+            ));
+        }
+        if known.refunded_ppc != header.refunded_ppc {
+            differs.push(format!(
+                "ppc {} (was {})",
+                header.refunded_ppc, known.refunded_ppc
+            ));
+        }
+        if known.decided_on != header.decided_on {
+            differs.push(format!(
+                "date {} (was {})",
+                header.decided_on.0, known.decided_on.0
+            ));
+        }
+        if known.size != header.size {
+            differs.push(format!("size {} (was {})", header.size, known.size));
+        }
+        if !differs.is_empty() {
+            return refused(format!(
+                "application {} was already decided with other content: {}; an application is decided as a whole (seed 003): file a new application id",
+                r.application_id,
+                differs.join(", ")
+            ));
+        }
+        if known.requests >= known.size {
+            return refused(format!(
+                "application {} names {} employee(s), all already decided: a further request is not part of it (seed 003)",
+                r.application_id, known.size
+            ));
+        }
+    }
+    account
+        .refund_applications
+        .entry(r.application_id.clone())
+        .or_insert(header)
+        .requests += 1;
+    refund(account, r, false)
+}
+
 fn refund(account: &mut Account, r: &ContributionRefunded, taken_over: bool) -> Outcome {
     // Seed `003_…`: contributions already counted in the participation
     // length of an assigned benefit are not refunded. Penalties (017) are
@@ -749,6 +933,12 @@ fn refund(account: &mut Account, r: &ContributionRefunded, taken_over: bool) -> 
         t.refunded_penalties = period_refunded;
     } else {
         t.refunded_contributions = period_refunded;
+        account.refunded_lines.push(RefundedLine {
+            period: r.period,
+            payer: r.payer_id,
+            decided_on: Day(r.decided_on),
+            amount: r.amount,
+        });
     }
     account.refunds_total = total;
     Outcome::Applied { late: false }

@@ -13,6 +13,7 @@
 //! ```text
 //! "si-ledger/v1 Envelope\n" || canonical Envelope bytes without `signature`
 //! "si-ledger/v1 Control\n"  || canonical Control bytes without `signature`
+//! "si-ledger/v1 Snapshot\n" || a snapshot file's SHA-256 checksum (32 bytes)
 //! ```
 //!
 //! A key's id is its RFC 7638 JWK thumbprint (RFC 8037 §2: SHA-256 over
@@ -77,6 +78,9 @@ pub fn default_authorities() -> Vec<(&'static str, Vec<&'static str>)> {
 pub enum Domain {
     Envelope,
     Control,
+    /// A store snapshot, signed by the projector that wrote it
+    /// (`ledger_store::snapshot`): the input is the file's checksum.
+    Snapshot,
 }
 
 /// The bytes an authority signs: `"si-ledger/v1 <Domain>\n"` followed by
@@ -85,6 +89,7 @@ pub fn signing_input(domain: Domain, unsigned: &[u8]) -> Vec<u8> {
     let prefix: &[u8] = match domain {
         Domain::Envelope => b"si-ledger/v1 Envelope\n",
         Domain::Control => b"si-ledger/v1 Control\n",
+        Domain::Snapshot => b"si-ledger/v1 Snapshot\n",
     };
     let mut out = Vec::with_capacity(prefix.len() + unsigned.len());
     out.extend_from_slice(prefix);

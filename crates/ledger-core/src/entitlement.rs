@@ -121,7 +121,8 @@ pub struct Request {
     pub as_of: NaiveDate,
     /// The day the social risk occurred (the right arose), if known: the
     /// window ends the month before its month. Without it, the month of
-    /// `as_of`.
+    /// `as_of`. Never after `as_of` (refused: a right is applied for once
+    /// it has arisen).
     pub risk_date: Option<NaiveDate>,
     /// 0701: dependants (1, 2, 3, 4 or more).
     pub dependants: u32,
@@ -233,10 +234,16 @@ fn dependants_coefficient(n: u32) -> Option<Decimal> {
     }
 }
 
-/// Net contributions (012) per payer for `period` as known on `as_of`:
-/// credited minus refunded, less lines paid after their due date and
-/// received after `as_of` — except in the month before the right arose
-/// (`right`), whose contributions count whenever received (DOMAIN §5).
+/// Net contributions (012) per payer for `period` as known on `as_of`
+/// (DOMAIN §5: what the Fund saw on the application date): credited minus
+/// refunded, leaving out lines received after `as_of` and refunds decided
+/// after it — except in the month before the right arose (`right`), whose
+/// contributions count whenever received. Lines received after `as_of`
+/// can only be late ones (a line on time for a period before `right`'s
+/// previous month was due by the 25th of a month before `as_of`'s, since
+/// `right` is never after `as_of`'s month), so `late_paid` holds them all.
+/// Each tenge counts once: a late line that a later refund took out is
+/// put back with that refund, not subtracted a second time.
 fn net_by_payer(
     account: &Account,
     period: Period,
@@ -257,12 +264,22 @@ fn net_by_payer(
         .map(|(k, line)| {
             let mut net = line.credited.decimal() - line.refunded.decimal();
             if !exempt {
+                let after = |p: Period, payer: crate::PayerId, on: NaiveDate| {
+                    p == period && payer == k.payer && on > as_of
+                };
                 for late in account
                     .late_paid
                     .iter()
-                    .filter(|l| l.period == period && l.payer == k.payer && l.received_on.0 > as_of)
+                    .filter(|l| after(l.period, l.payer, l.received_on.0))
                 {
                     net -= late.amount.decimal();
+                }
+                for r in account
+                    .refunded_lines
+                    .iter()
+                    .filter(|r| after(r.period, r.payer, r.decided_on.0))
+                {
+                    net += r.amount.decimal();
                 }
             }
             net.max(Decimal::ZERO)
@@ -276,6 +293,17 @@ pub fn entitlement(
     params: &Parameters,
     req: &Request,
 ) -> Result<Entitlement, String> {
+    if let Some(risk) = req.risk_date {
+        // The right arises before it is applied for; a window ending after
+        // the application date would count lines not yet received (and on
+        // time ones cannot be told apart by their receipt dates).
+        if risk > req.as_of {
+            return Err(format!(
+                "the risk date {risk} is after the application date {}: a right is applied for once it has arisen",
+                req.as_of
+            ));
+        }
+    }
     let right = Period::of(req.risk_date.unwrap_or(req.as_of));
     let mzp = params
         .mzp_on(req.as_of)

@@ -7,7 +7,9 @@ use crate::{normalize_name, Account, PersonData};
 use chrono::NaiveDate;
 
 /// What two accounts of one person share: the normalized surname, name
-/// and patronymic (case, spacing and Ё/Е do not count) and the birth date.
+/// and patronymic ([`normalize_name`]: case, spacing, Ё/Е and the banks'
+/// fold of Kazakh letters and Latin look-alikes do not count) and the
+/// birth date.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IdentityKey {
     pub full_name: String,
@@ -85,5 +87,12 @@ mod tests {
         let decomposed = account(900, "Ба\u{0438}\u{0306}жанова", "1990-05-17");
         let composed = account(1200, "Байжанова", "1990-05-17");
         assert_eq!(identity_key(&decomposed), identity_key(&composed));
+        // Under the banks' fold (docs/rules.md, "Names"): Kazakh letters to
+        // their bases, Latin look-alikes to Cyrillic (wave 3, case 8).
+        let kazakh = account(1500, "Қарақұлова", "1990-05-17");
+        let folded = account(1800, "Каракулова", "1990-05-17");
+        let latin = account(2100, "Қaрaқұлова", "1990-05-17");
+        assert_eq!(identity_key(&kazakh), identity_key(&folded));
+        assert_eq!(identity_key(&kazakh), identity_key(&latin));
     }
 }

@@ -20,9 +20,9 @@ pub mod time;
 
 pub use account::{
     Account, BenefitRecord, BenefitState, Day, LatePaid, MergeRecord, PayerKey, PayerLine,
-    PeriodMore, PeriodTotals, PersonRecord,
+    PeriodMore, PeriodTotals, PersonRecord, RefundApplication, RefundedLine,
 };
-pub use apply::{apply, normalize_name, Context, Outcome, UnknownIin};
+pub use apply::{apply, names_agree, normalize_name, Context, Outcome, UnknownIin};
 pub use asof::as_known;
 pub use authority::{Authorization, Policy};
 pub use calendar::{Calendar, Deadline};

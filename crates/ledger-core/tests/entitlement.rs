@@ -365,3 +365,235 @@ fn dom_5_the_window_ends_the_month_before_the_right_arose() {
     assert_eq!(e.average_monthly_income, Money::parse("183333.33").unwrap());
     assert_eq!(e.amount, Money::parse("73333.00").unwrap());
 }
+
+fn payer_no(n: u16) -> PayerId {
+    (u32::from(n) * 1000..)
+        .find_map(|s| Bin::generate(15, 3, s))
+        .unwrap()
+        .into()
+}
+
+fn refund_by(payer: PayerId, period: &str, amount: &str, decided: &str) -> Event {
+    let mut e = refund(period, amount);
+    if let Event::ContributionRefunded(r) = &mut e {
+        r.payer_id = payer;
+        r.decided_on = d(decided);
+        r.application_id = format!("APP-{period}-{amount}-{decided}");
+    }
+    e
+}
+
+#[test]
+fn dom_5_a_late_line_refunded_after_the_date_is_counted_once() {
+    // Wave 3, case 2: June 2025 paid a second time, late, after the
+    // application, then that overpayment refunded. The refund took the
+    // second payment out; June still counts its first 10,000.00.
+    let mut s = account_paying(TWO_YEARS);
+    let mut late = line(
+        "2025-06",
+        "10000.00",
+        Ppc::CONTRIBUTION,
+        "1990-05-17",
+        "2026-04-01",
+    );
+    if let Event::ContributionPaid(c) = &mut late {
+        c.payment.payer_id = payer_no(1);
+    }
+    assert!(matches!(s.on_time(late), Outcome::Applied { .. }));
+    let o = s.on_time(refund_by(payer_no(1), "2025-06", "10000.00", "2026-04-05"));
+    assert!(matches!(o, Outcome::Applied { .. }), "{o:?}");
+    let e = entitlement(
+        &s.account,
+        &Parameters::built_in(),
+        &request("0703", "2026-03-10", (0, 0, 0)),
+    )
+    .unwrap();
+    assert_eq!(e.participation_months, 24);
+    assert_eq!(e.stazh_coefficient, "0.85");
+    assert_eq!(e.average_monthly_income, Money::parse("200000.00").unwrap());
+    assert_eq!(e.amount, Money::parse("76500.00").unwrap());
+    assert_eq!(e.duration_months, Some(3));
+    // The Fund's correct assignment is not flagged.
+    let mut assign = benefit("B-1", "0703", "2026-03-10", "2026-03", Some("2026-05"));
+    if let Event::BenefitAssigned(b) = &mut assign {
+        b.monthly_amount = Money::parse("76500.00").unwrap();
+        b.participation_months = 24;
+        b.average_monthly_income = Some(Money::parse("200000.00").unwrap());
+    }
+    s.on_time(assign);
+    assert_eq!(
+        s.account.benefits["B-1"].discrepancies,
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn dom_5_a_risk_date_after_the_application_date_is_refused() {
+    // Wave 3, case 4: lines received after the application must not count
+    // because the right is said to arise later.
+    let s = account_paying(&[("2025-03", "2025-05", 1, "10000.00")]);
+    let mut req = request("0704", "2025-04-01", (0, 0, 126));
+    req.risk_date = Some(d("2025-07-10"));
+    let err = entitlement(&s.account, &Parameters::built_in(), &req).unwrap_err();
+    assert!(
+        err.contains("risk date 2025-07-10 is after the application date 2025-04-01"),
+        "{err}"
+    );
+    // On the day itself it is allowed, and nothing received after counts.
+    req.risk_date = Some(d("2025-04-01"));
+    let e = entitlement(&s.account, &Parameters::built_in(), &req).unwrap();
+    assert_eq!(
+        e.participation_months, 1,
+        "2025-03, the month before, counts whenever received"
+    );
+    // The same check on the Fund's assignment: flagged, not computed.
+    let mut s = s;
+    let mut assign = benefit("B-R", "0704", "2025-04-01", "2025-07", Some("2025-07"));
+    if let Event::BenefitAssigned(b) = &mut assign {
+        b.risk_date = Some(d("2025-07-10"));
+        b.leave_days = 126;
+    }
+    s.on_time(assign);
+    let flags = &s.account.benefits["B-R"].discrepancies;
+    assert!(
+        flags.len() == 1 && flags[0].contains("risk date 2025-07-10 is after the application date"),
+        "{flags:?}"
+    );
+}
+
+mod as_known_by_the_date {
+    //! The entitlement as of a date equals the one computed from only the
+    //! records received (contributions) or decided (refunds) by that date,
+    //! the month before the right excepted (DOMAIN §5).
+    use super::*;
+    use chrono::NaiveDate;
+    use proptest::prelude::*;
+    use rust_decimal::prelude::ToPrimitive;
+
+    #[derive(Debug, Clone)]
+    enum Act {
+        /// Day index, months before the day's month (1-15), payer, hundreds of tenge.
+        Pay(u32, u32, u16, u32),
+        /// Day index, months before, payer, share of what is refundable in percent.
+        Refund(u32, u32, u16, u32),
+    }
+
+    fn day(i: u32) -> NaiveDate {
+        d("2024-02-01") + chrono::Duration::days(i64::from(i))
+    }
+
+    fn back(p: Period, n: u32) -> Period {
+        (0..n).fold(p, |p, _| p.previous())
+    }
+
+    fn record(s: &mut Scenario, e: Event, on: NaiveDate) -> Outcome {
+        let id = format!("e{}", s.offset + 1);
+        s.record(&id, e, &format!("{on}T10:00:00Z"), 1, None)
+    }
+
+    /// Plays `acts` in date order; `keep` says which to keep.
+    fn play(acts: &[Act], keep: impl Fn(NaiveDate, Period) -> bool) -> Scenario {
+        let mut s = Scenario::new(Context::default());
+        let mut acts = acts.to_vec();
+        acts.sort_by_key(|a| match a {
+            Act::Pay(t, ..) | Act::Refund(t, ..) => *t,
+        });
+        for a in &acts {
+            match *a {
+                Act::Pay(t, back_n, payer, hundreds) => {
+                    let on = day(t);
+                    let period = back(Period::of(on), back_n);
+                    if !keep(on, period) {
+                        continue;
+                    }
+                    let amount = Money::from_tiyn(i64::from(hundreds) * 10_000);
+                    let mut e = line(
+                        &period.to_string(),
+                        &amount.to_string(),
+                        Ppc::CONTRIBUTION,
+                        "1990-05-17",
+                        &on.to_string(),
+                    );
+                    if let Event::ContributionPaid(c) = &mut e {
+                        c.payment.payer_id = payer_no(payer);
+                    }
+                    let o = record(&mut s, e, on);
+                    assert!(matches!(o, Outcome::Applied { .. }), "{o:?}");
+                }
+                Act::Refund(t, back_n, payer, percent) => {
+                    let on = day(t);
+                    let period = back(Period::of(on), back_n);
+                    if !keep(on, period) {
+                        continue;
+                    }
+                    let key = PayerKey {
+                        period,
+                        ppc: Ppc::CONTRIBUTION,
+                        payer: payer_no(payer),
+                    };
+                    let Some(line) = s.account.payers.get(&key) else {
+                        continue;
+                    };
+                    let free = ((line.credited.decimal() - line.refunded.decimal())
+                        * rust_decimal::Decimal::ONE_HUNDRED)
+                        .to_i64()
+                        .unwrap();
+                    let amount = free * i64::from(percent) / 100;
+                    if amount <= 0 {
+                        continue;
+                    }
+                    let mut e = refund_by(
+                        payer_no(payer),
+                        &period.to_string(),
+                        &Money::from_tiyn(amount).to_string(),
+                        &on.to_string(),
+                    );
+                    if let Event::ContributionRefunded(r) = &mut e {
+                        r.application_id = format!("APP-{}", s.offset);
+                    }
+                    let o = record(&mut s, e, on);
+                    assert!(matches!(o, Outcome::Applied { .. }), "{o:?}");
+                }
+            }
+        }
+        s
+    }
+
+    fn act() -> impl Strategy<Value = Act> {
+        prop_oneof![
+            4 => (0u32..900, 1u32..16, 1u16..3, 1u32..300).prop_map(|(t, b, p, a)| Act::Pay(t, b, p, a)),
+            1 => (0u32..900, 1u32..16, 1u16..3, 1u32..101).prop_map(|(t, b, p, a)| Act::Refund(t, b, p, a)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn equals_what_was_known_by_the_date(
+            acts in proptest::collection::vec(act(), 1..60),
+            as_of in 60u32..900,
+            risk_back in proptest::option::of(0u32..120),
+            kind in 0usize..5,
+        ) {
+            let as_of = day(as_of);
+            let risk_date = risk_back.map(|b| as_of - chrono::Duration::days(i64::from(b)));
+            let right = Period::of(risk_date.unwrap_or(as_of));
+            let (code, inputs) = [
+                ("0701", (2, 0, 0)),
+                ("0702", (0, 50, 0)),
+                ("0703", (0, 0, 0)),
+                ("0704", (0, 0, 126)),
+                ("0705", (0, 0, 0)),
+            ][kind];
+            let mut req = request(code, &as_of.to_string(), inputs);
+            req.risk_date = risk_date;
+            let all = play(&acts, |_, _| true);
+            let known = play(&acts, |on, period| on <= as_of || period == right.previous());
+            let params = Parameters::built_in();
+            prop_assert_eq!(
+                entitlement(&all.account, &params, &req),
+                entitlement(&known.account, &params, &req)
+            );
+        }
+    }
+}

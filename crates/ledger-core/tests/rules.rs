@@ -133,6 +133,51 @@ fn rule_6_names_are_compared_in_unicode_nfc() {
     assert!(returned(&other).is_some(), "и is not й: {other:?}");
 }
 
+/// Wave 3, case 8: banks' systems fold the Kazakh letters (CP866 has none
+/// of them, cp1251 only І) and Latin look-alikes turn up inside Cyrillic
+/// words (`shared/reference/mt102.md`): such a surname is the register's.
+/// A really different letter still returns the line, and І folded to Ы by
+/// one system does not make И and Ы one letter.
+#[test]
+fn rule_6_names_are_compared_under_the_banks_fold() {
+    let agree = [
+        ("Қарақұлова", "Қарақұлова"),
+        ("Қарақұлова", "Каракулова"),
+        ("Қарақұлова", "Қaрaқұлова"), // Latin a
+        ("Әлімов", "Әлiмов"),         // Latin i for Kazakh і
+        ("Әлімов", "Әлимов"),
+        ("Әлімов", "Алимов"),
+        ("Әлімов", "Алымов"), // the system that maps І to Ы
+        ("Ңұрғали", "НУРГАЛИ"),
+        ("Өмірбек", "Омирбек"),
+        ("Үсенова", "Усенова"),
+        ("Һасенов", "Хасенов"),
+        ("Серікбаев", "CEPIKБAEB"), // Latin capitals throughout
+    ];
+    for (registered, written) in agree {
+        let mut s = Scenario::new(Context::default());
+        s.on_time(register(registered, "2014-01-10", None));
+        let o = s.on_time(line_by(written, "2025-03", "2025-04-10"));
+        assert_eq!(
+            o,
+            Outcome::Applied { late: false },
+            "{registered} / {written}"
+        );
+    }
+    assert_eq!(normalize_name("Қарақұлова"), normalize_name("Kаракулова"));
+    for (registered, written) in [
+        ("Салимов", "Салымов"),
+        ("Әлімов", "Әлімова"),
+        ("Каримов", "Керимов"),
+        ("Ұлан", "Юлан"),
+    ] {
+        let mut s = Scenario::new(Context::default());
+        s.on_time(register(registered, "2014-01-10", None));
+        let o = s.on_time(line_by(written, "2025-03", "2025-04-10"));
+        assert!(returned(&o).is_some(), "{registered} / {written}: {o:?}");
+    }
+}
+
 #[test]
 fn rule_6_the_register_data_in_force_on_the_receipt_date_decides() {
     let mut s = Scenario::new(Context::default());
@@ -482,4 +527,158 @@ fn seed_002_a_transferred_event_id_the_account_holds_is_not_counted_twice() {
         s.account.contributions_total,
         Money::parse("4250.00").unwrap()
     );
+}
+
+#[test]
+fn seed_003_a_reused_application_id_with_other_content_is_refused_whole() {
+    // Wave 3, case 3: APP-Y decided for one employee-period, then filed
+    // again with another reason and a second request.
+    let mut s = Scenario::new(Context::default());
+    for p in ["2025-03", "2025-04"] {
+        s.on_time(line(
+            p,
+            "10000.00",
+            Ppc::CONTRIBUTION,
+            "1990-05-17",
+            "2025-05-10",
+        ));
+    }
+    let request = |period: &str, amount: &str, reason: &str, size: u32| {
+        let mut e = refund(period, amount);
+        if let Event::ContributionRefunded(r) = &mut e {
+            r.application_id = "APP-Y".into();
+            r.reason = reason.into();
+            r.application_size = size;
+        }
+        e
+    };
+    let first = request("2025-03", "100.00", "excessively paid", 1);
+    assert_eq!(s.on_time(first.clone()), Outcome::Applied { late: false });
+    let o = s.on_time(request("2025-04", "5000.00", "erroneously paid", 2));
+    let why = refusal(&o).unwrap_or_else(|| panic!("{o:?}"));
+    assert!(
+        why.contains("application APP-Y was already decided with other content")
+            && why.contains("reason \"erroneously paid\" (was \"excessively paid\")")
+            && why.contains("size 2 (was 1)"),
+        "{why}"
+    );
+    // The same content, one request more than the application names.
+    let o = s.on_time(request("2025-04", "5000.00", "excessively paid", 1));
+    assert!(
+        refusal(&o).is_some_and(|w| w.contains("names 1 employee(s), all already decided")),
+        "{o:?}"
+    );
+    assert_eq!(s.account.refunds_total, Money::parse("100.00").unwrap());
+    // A two-employee application decides both of its requests here.
+    let two = |period: &str| request(period, "10.00", "twice named", 2);
+    let mut t = two("2025-03");
+    if let Event::ContributionRefunded(r) = &mut t {
+        r.application_id = "APP-Z".into();
+    }
+    assert_eq!(s.on_time(t.clone()), Outcome::Applied { late: false });
+    if let Event::ContributionRefunded(r) = &mut t {
+        r.period = Period::parse("2025-04").unwrap();
+    }
+    assert_eq!(s.on_time(t), Outcome::Applied { late: false });
+}
+
+/// Wave 3, case 9: the Fund's payments stand, but a second payment for
+/// one period, a payment above the monthly amount and a total above the
+/// assigned months' amounts are flagged for review on the benefit; a
+/// payment again after the first came back is not a second payment.
+#[test]
+fn rule_12_payments_beyond_the_assignment_are_flagged_for_review() {
+    let mut s = Scenario::new(Context::default());
+    // 50,000.00 a month, 2026-03..2026-05: 150,000.00 assigned.
+    s.on_time(benefit(
+        "B1",
+        "0705",
+        "2026-03-10",
+        "2026-03",
+        Some("2026-05"),
+    ));
+    let flags = |s: &Scenario| s.account.benefits["B1"].discrepancies.clone();
+    let base = flags(&s).len();
+    assert_eq!(
+        s.on_time(paid("B1", "2026-03", "50000.00", "0.00")),
+        Outcome::Applied { late: false }
+    );
+    assert_eq!(flags(&s).len(), base, "one payment: nothing to review");
+    assert_eq!(
+        s.on_time(paid("B1", "2026-03", "50000.00", "0.00")),
+        Outcome::Applied { late: false }
+    );
+    let f = flags(&s);
+    assert!(
+        f[base].contains("a second payment for 2026-03: 50000.00 after 50000.00 already paid"),
+        "{f:?}"
+    );
+    assert_eq!(
+        s.on_time(paid("B1", "2026-04", "999999.00", "0.00")),
+        Outcome::Applied { late: false }
+    );
+    let f = flags(&s);
+    assert!(
+        f[base + 1]
+            .contains("payment for 2026-04 of 999999.00 is above the monthly amount 50000.00"),
+        "{f:?}"
+    );
+    assert!(
+        f[base + 2].contains("above the 150000.00 assigned (3 months of 50000.00)"),
+        "{f:?}"
+    );
+    assert_eq!(
+        s.account.benefits["B1"].paid_total,
+        Money::parse("1099999.00").unwrap()
+    );
+    // May paid, returned, paid again: one payment for the month, no flag.
+    let mut t = Scenario::new(Context::default());
+    t.on_time(benefit(
+        "B1",
+        "0705",
+        "2026-03-10",
+        "2026-03",
+        Some("2026-05"),
+    ));
+    let base = flags(&t).len();
+    t.on_time(paid("B1", "2026-05", "50000.00", "0.00"));
+    t.on_time(benefit_returned("B1", "2026-05", "50000.00"));
+    t.on_time(paid("B1", "2026-05", "50000.00", "0.00"));
+    assert_eq!(flags(&t).len(), base, "{:?}", flags(&t));
+}
+
+/// Wave 3, case 11: an IIN whose digits say "born 2099-12-31" (a century
+/// digit 6 typed for 4) is a valid number; a contribution for a month
+/// before that is returned, naming why. From the birth month on it is not.
+#[test]
+fn rule_6_a_contribution_for_a_month_before_the_birth_is_returned() {
+    let born = d("2099-12-31");
+    let unborn = (0..)
+        .find_map(|s| Iin::generate(born, Sex::Female, s))
+        .unwrap();
+    let mut s = Scenario::new(Context::default());
+    s.account = Account::new(unborn);
+    let o = s.on_time(line(
+        "2025-03",
+        "1000.00",
+        Ppc::CONTRIBUTION,
+        "2099-12-31",
+        "2025-04-10",
+    ));
+    assert_eq!(
+        returned(&o),
+        Some("period 2025-03 is before the person's birth month (born 2099-12-31)"),
+        "{o:?}"
+    );
+    assert_eq!(s.account.contributions_total, Money::ZERO);
+    // A newborn's first month is owed.
+    let mut s = Scenario::new(Context::default());
+    let o = s.on_time(line(
+        "1990-05",
+        "1000.00",
+        Ppc::CONTRIBUTION,
+        "1990-05-17",
+        "1990-06-10",
+    ));
+    assert!(matches!(o, Outcome::Applied { .. }), "{o:?}");
 }

@@ -472,6 +472,50 @@ impl Watermarks {
     }
 }
 
+/// The record at `offset` of `partition` of `topic`, read by a bare
+/// consumer (no group, no commits), if the topic holds one there: `None`
+/// when the offset is past the end, below the start (retention removed
+/// it), or holds no record a consumer sees (a transaction marker). It
+/// checks the log's identity (`ledger_store::LedgerStore::check_log`).
+pub fn record_at(
+    cluster: &Cluster,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+) -> Result<Option<Record>, SourceError> {
+    let mut config = cluster.client_config();
+    config
+        .set("group.id", "si-ledger-identity")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed");
+    let consumer: BaseConsumer = config.create().map_err(kafka)?;
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition as i32, Duration::from_secs(30))
+        .map_err(kafka)?;
+    let at = i64::try_from(offset).unwrap_or(i64::MAX);
+    if at < low || at >= high {
+        return Ok(None);
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition as i32, Offset::Offset(at))
+        .map_err(kafka)?;
+    consumer.assign(&tpl).map_err(kafka)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) if m.offset() == at => return Ok(Some(to_record(&m))),
+            // Past it: the offset holds no record a consumer sees.
+            Some(Ok(m)) if m.offset() > at => return Ok(None),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(kafka(e)),
+            None => {}
+        }
+    }
+    Err(SourceError::Other(format!(
+        "{topic} partition {partition}: no answer for offset {offset} within 30 s"
+    )))
+}
+
 /// A bare consumer (no group membership, no commits) assigned every
 /// partition of `topic` at its beginning.
 fn from_start(

@@ -254,6 +254,39 @@ impl Totals {
     }
 }
 
+/// Where a batch of `chunk` leaves the store in each partition's log
+/// ([`WriteBatch::tails`]): the last record it moves past (from `next`,
+/// where the store stood, to `offsets`, where the batch takes it). A
+/// redelivered record, below where the store stood, is none of them: the
+/// same log gives the same tails, whatever the batches or crashes.
+fn tails(
+    chunk: &[ledger_stream::Record],
+    next: &BTreeMap<u32, u64>,
+    offsets: &[(u32, u64)],
+) -> Vec<(u32, ledger_store::LogAnchor)> {
+    let mut last: BTreeMap<u32, &ledger_stream::Record> = BTreeMap::new();
+    for r in chunk {
+        let from = next.get(&r.partition).copied().unwrap_or(0);
+        let to = offsets
+            .iter()
+            .find(|(p, _)| *p == r.partition)
+            .map(|(_, o)| *o);
+        let later = last.get(&r.partition).is_none_or(|l| l.offset < r.offset);
+        if r.offset >= from && to.is_some_and(|to| r.offset < to) && later {
+            last.insert(r.partition, r);
+        }
+    }
+    last.into_iter()
+        .map(|(p, r)| {
+            let anchor = ledger_store::LogAnchor {
+                offset: r.offset,
+                hash: ledger_stream::record_hash(r),
+            };
+            (p, anchor)
+        })
+        .collect()
+}
+
 /// Reads `source` into `store` until `opts.until` says stop. `progress` is
 /// called after every flushed batch and after every poll that found
 /// nothing, each time with no write in flight: a batch boundary, where the
@@ -308,6 +341,8 @@ pub fn run_with_sink<S: Source, B: Kv>(
     // read: they lie past them, and `EndAtStart` projects them too, so one
     // run settles both identifiers.
     let mut forwarded = false;
+    // Partitions whose log anchor is known to be in the store.
+    let mut anchored: std::collections::BTreeSet<u32> = Default::default();
     let mut totals = Totals::default();
     std::thread::scope(|scope| {
         let (to_writer, batches) = mpsc::sync_channel::<Arc<WriteBatch>>(0);
@@ -388,6 +423,17 @@ pub fn run_with_sink<S: Source, B: Kv>(
                     if let std::collections::btree_map::Entry::Vacant(v) = next.entry(r.partition) {
                         v.insert(store.offset(r.partition)?.unwrap_or(0));
                     }
+                    // The first record of a partition the store has no log
+                    // anchor for names its log from now on (written ahead
+                    // of its batch: it names the log whether or not the
+                    // batch lands).
+                    if anchored.insert(r.partition) && store.anchor(r.partition)?.is_none() {
+                        let anchor = ledger_store::LogAnchor {
+                            offset: r.offset,
+                            hash: ledger_stream::record_hash(r),
+                        };
+                        store.set_anchor(r.partition, &anchor)?;
+                    }
                 }
                 // A control record cuts the poll in two: what precedes it is
                 // decided and written first, then it is handled alone, on a
@@ -402,7 +448,9 @@ pub fn run_with_sink<S: Source, B: Kv>(
                     if end > start {
                         let chunk = &records[start..end];
                         let overlay = in_flight.as_ref().map(|(o, _)| o);
-                        let outcome = decide_batch(ctx, store, overlay, partitions, &next, chunk)?;
+                        let mut outcome =
+                            decide_batch(ctx, store, overlay, partitions, &next, chunk)?;
+                        outcome.write.tails = tails(chunk, &next, &outcome.write.offsets);
                         for (p, o) in &outcome.write.offsets {
                             next.insert(*p, *o);
                         }

@@ -118,6 +118,11 @@ pub struct ApplicationStatus {
     /// Each decided request: (notice id, IIN masked, period, amount,
     /// decision, reason).
     pub decisions: Vec<Decision>,
+    /// Decisions under this application id that are not part of it: a
+    /// notice naming another payer or size than the application's first
+    /// request, or a request beyond the size it names (an id reused for
+    /// another application, seed `003_…`). Never counted in `decided`.
+    pub foreign: Vec<Decision>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -159,10 +164,26 @@ pub fn application_status<'a>(
         accepted_amount: String::new(),
         complete: false,
         decisions: Vec::new(),
+        foreign: Vec::new(),
     };
     let mut sum = ledger_core::Money::ZERO;
     for n in by_id.values() {
         let accepted = n.kind == pb::NoticeKind::RefundAccepted as i32;
+        let decision = Decision {
+            notice_id: n.notice_id.clone(),
+            iin: ledger_core::mask_id(&n.iin),
+            period: n.period.clone(),
+            amount: n.amount.clone(),
+            decision: if accepted { "accepted" } else { "refused" },
+            reason: n.reason.clone(),
+        };
+        if n.payer_id != s.payer_id
+            || n.application_size != s.employees
+            || (s.employees > 0 && s.decided >= s.employees)
+        {
+            s.foreign.push(decision);
+            continue;
+        }
         s.decided += 1;
         if accepted {
             s.accepted += 1;
@@ -174,14 +195,7 @@ pub fn application_status<'a>(
         } else {
             s.refused += 1;
         }
-        s.decisions.push(Decision {
-            notice_id: n.notice_id.clone(),
-            iin: ledger_core::mask_id(&n.iin),
-            period: n.period.clone(),
-            amount: n.amount.clone(),
-            decision: if accepted { "accepted" } else { "refused" },
-            reason: n.reason.clone(),
-        });
+        s.decisions.push(decision);
     }
     s.accepted_amount = sum.to_string();
     s.complete = s.employees > 0 && s.decided >= s.employees;
@@ -227,5 +241,26 @@ mod tests {
         assert!(!s.complete, "9 of 10 decided");
         assert_eq!(s.decisions[0].iin, "9005******15");
         assert_eq!(application_status("APP-2", &all).unwrap(), None);
+    }
+
+    #[test]
+    fn status_never_counts_more_decided_than_requested() {
+        // Wave 3, case 3: APP-1 named one employee; a reuse of its id for a
+        // two-employee application (another size) and an eleventh request
+        // are listed apart, not counted.
+        let mut one = decided(1, true, "100.00");
+        one.application_size = 1;
+        let mut reused = decided(2, true, "5000.00");
+        reused.application_size = 2;
+        let mut extra = decided(3, false, "1.00");
+        extra.application_size = 1;
+        let s = application_status("APP-1", &[reused, extra, one])
+            .unwrap()
+            .unwrap();
+        assert_eq!((s.decided, s.employees, s.accepted), (1, 1, 1));
+        assert_eq!(s.accepted_amount, "100.00");
+        assert!(s.complete);
+        let foreign: Vec<&str> = s.foreign.iter().map(|d| d.notice_id.as_str()).collect();
+        assert_eq!(foreign, ["APP-1/2", "APP-1/3"]);
     }
 }

@@ -25,6 +25,8 @@
 //! | `N`, partition, offset (u64 BE) | a notice to a payer (`si.ledger.v1.Notice` protobuf), derived from the history entry at that offset |
 //! | `R`, `S`, `Z`, partition, period … | monthly projections, summaries, closed periods (see `monthly`) |
 //! | `X`, partition | a restore of the partition begun and not finished (see `snapshot`) |
+//! | `L`, partition | [`LogAnchor`]: the identity of the log the partition was projected from (its first record applied) |
+//! | `L`, partition, `t` | [`LogAnchor`]: the last record of that log a batch read (where the store stands in it) |
 //!
 //! Every history entry, dead letter and account carries a link of the hash
 //! chains in [`chain`]; [`LedgerStore::audit`] recomputes them.
@@ -53,9 +55,13 @@ pub use kv::{
 pub use monthly::StoredProjection;
 pub use par::par_map;
 pub use records::{
-    fingerprint, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, StoreMeta, WriteBatch,
+    fingerprint, AccountRecord, DeadLetter, HistoryEntry, HistoryRef, LogAnchor, StoreMeta,
+    WriteBatch,
 };
-pub use snapshot::{check_snapshot, partial_path, SnapshotHeader, SnapshotInfo, SnapshotTrailer};
+pub use snapshot::{
+    check_snapshot, partial_path, RestoreChecks, Seal, SnapshotHeader, SnapshotInfo,
+    SnapshotTrailer, SNAPSHOT_VERSION,
+};
 
 use ledger_core::{Account, Iin};
 use serde::{de::DeserializeOwned, Serialize};
@@ -120,6 +126,19 @@ pub enum StoreError {
     )]
     Engine { stored: String, asked: String },
     #[error(
+        "partition {partition}: this store was projected from another log: {why}; \
+         project it from the log it came from, or replay this log into a new --data directory"
+    )]
+    ForeignLog { partition: u32, why: String },
+    #[error(
+        "reading partition {partition} of the log at offset {offset} to check its identity: {why}"
+    )]
+    LogUnreadable {
+        partition: u32,
+        offset: u64,
+        why: String,
+    },
+    #[error(
         "store keys participants by {stored} identifiers, but this si-ledger runs with \
          --id-scheme {running}: run it with --id-scheme {stored}, or replay into a new --data directory"
     )]
@@ -136,8 +155,9 @@ pub enum StoreError {
 /// hashes are taken without it, and the store records its trust file
 /// (issue 15). 14: history entries keep the Schema Registry id of a
 /// value a Confluent serializer framed (issue 16). 15: the meta records
-/// the storage engine (issue 17).
-pub const FORMAT: u32 = 15;
+/// the storage engine (issue 17). 16: accounts keep their contribution
+/// refunds with decision dates (`Account::refunded_lines`, issue 25).
+pub const FORMAT: u32 = 16;
 
 const META: u8 = b'M';
 const TRUST: u8 = b'T';
@@ -149,6 +169,9 @@ const HISTORY: u8 = b'H';
 const DEAD: u8 = b'D';
 const CHAIN: u8 = b'C';
 const NOTICE: u8 = b'N';
+const ANCHOR: u8 = b'L';
+/// After the partition in a tail anchor's key (`L`, partition, `t`).
+const TAIL: &[u8] = b"t";
 
 fn key(tag: u8, partition: u32, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(5 + rest.len());
@@ -480,6 +503,9 @@ impl<B: Kv> LedgerStore<B> {
         for (p, ms) in &w.clocks {
             b.put(key(CLOCK, *p, &[]), ms.to_be_bytes().to_vec());
         }
+        for (p, anchor) in &w.tails {
+            b.put(key(ANCHOR, *p, TAIL), encode(anchor));
+        }
         self.put_restatements(&mut b, w);
         self.kv.write(b)
     }
@@ -626,11 +652,142 @@ impl<B: Kv> LedgerStore<B> {
         Ok((n, bytes))
     }
 
+    /// The identity of the log `partition` was projected from, once a
+    /// record of it was applied.
+    pub fn anchor(&self, partition: u32) -> Result<Option<LogAnchor>, StoreError> {
+        let k = key(ANCHOR, partition, &[]);
+        self.kv
+            .get(&k)?
+            .map(|v| decode("log anchor", &k, &v))
+            .transpose()
+    }
+
+    /// The last record of its log a batch on `partition` read
+    /// ([`WriteBatch::tails`]).
+    pub fn tail_anchor(&self, partition: u32) -> Result<Option<LogAnchor>, StoreError> {
+        let k = key(ANCHOR, partition, TAIL);
+        self.kv
+            .get(&k)?
+            .map(|v| decode("log anchor", &k, &v))
+            .transpose()
+    }
+
+    /// Records the identity of the log `partition` is projected from
+    /// (durably). The projector records the first record it applies on a
+    /// partition that has none; written ahead of that record's batch, it
+    /// names the log, whether or not the batch lands.
+    pub fn set_anchor(&self, partition: u32, anchor: &LogAnchor) -> Result<(), StoreError> {
+        let mut b = KvBatch::default();
+        b.put(key(ANCHOR, partition, &[]), encode(anchor));
+        self.kv.write(b)
+    }
+
+    /// Checks, before anything is read from it, that the log of
+    /// `log_partitions` partitions is the one this store was projected
+    /// from: on each partition with an anchor, the log's record at the
+    /// anchor's offset must have the anchor's hash. `hash_at(partition,
+    /// offset)` gives the hash of the log's record there (`None`: the log
+    /// holds none). The partition's tail anchor (the last record a batch
+    /// read), when it has one, must be the log's too: a log that only
+    /// begins like the store's is not it. A partition with state but no
+    /// anchor (projected by an
+    /// si-ledger before anchors) takes the log's record just before its
+    /// next offset as its anchor: those are returned, to be told.
+    ///
+    /// Errors: [`StoreError::ForeignLog`] for a log that is not the
+    /// store's, [`StoreError::PartitionMismatch`] for one of another
+    /// partition count, [`StoreError::LogUnreadable`] when `hash_at` fails.
+    pub fn check_log<E: std::fmt::Display>(
+        &self,
+        log_partitions: u32,
+        mut hash_at: impl FnMut(u32, u64) -> Result<Option<Link>, E>,
+    ) -> Result<Vec<(u32, LogAnchor)>, StoreError> {
+        let Some(meta) = self.meta()? else {
+            return Ok(Vec::new());
+        };
+        if meta.partitions != log_partitions {
+            return Err(StoreError::PartitionMismatch {
+                stored: meta.partitions,
+                log: log_partitions,
+            });
+        }
+        let mut adopted = Vec::new();
+        for p in 0..meta.partitions {
+            let (anchor, legacy) = match self.anchor(p)? {
+                Some(a) => (a, false),
+                None => match self.offset(p)? {
+                    Some(next) if next > 0 => (
+                        LogAnchor {
+                            offset: next - 1,
+                            hash: [0; 32],
+                        },
+                        true,
+                    ),
+                    _ => continue,
+                },
+            };
+            let found = hash_at(p, anchor.offset).map_err(|e| StoreError::LogUnreadable {
+                partition: p,
+                offset: anchor.offset,
+                why: e.to_string(),
+            })?;
+            let foreign = |why: String| StoreError::ForeignLog { partition: p, why };
+            match found {
+                None => {
+                    return Err(foreign(format!(
+                        "the log holds no record at offset {} (it is shorter, or retention \
+                         removed the record: the ledger's log keeps every record)",
+                        anchor.offset
+                    )))
+                }
+                Some(hash) if legacy => {
+                    let a = LogAnchor {
+                        offset: anchor.offset,
+                        hash,
+                    };
+                    self.set_anchor(p, &a)?;
+                    adopted.push((p, a));
+                }
+                Some(hash) if hash != anchor.hash => {
+                    return Err(foreign(format!(
+                        "the log's record at offset {} has hash {}, where the store's log had {}",
+                        anchor.offset,
+                        chain::hex(&hash),
+                        chain::hex(&anchor.hash)
+                    )))
+                }
+                Some(_) => {}
+            }
+            let Some(tail) = self.tail_anchor(p)? else {
+                continue;
+            };
+            let found = hash_at(p, tail.offset).map_err(|e| StoreError::LogUnreadable {
+                partition: p,
+                offset: tail.offset,
+                why: e.to_string(),
+            })?;
+            if found != Some(tail.hash) {
+                return Err(foreign(format!(
+                    "it begins as the store's log did, but its record at offset {} (the last \
+                     the store read) {}, where the store's log had {}",
+                    tail.offset,
+                    found.map_or("is not there".into(), |h| format!(
+                        "has hash {}",
+                        chain::hex(&h)
+                    )),
+                    chain::hex(&tail.hash)
+                )));
+            }
+        }
+        Ok(adopted)
+    }
+
     /// Forgets everything of one partition (to rebuild it from offset 0).
     pub fn drop_partition(&self, partition: u32) -> Result<(), StoreError> {
         let mut b = KvBatch::default();
         for tag in [
             OFFSET,
+            ANCHOR,
             ACCOUNT,
             HISTORY,
             DEAD,

@@ -15,6 +15,18 @@ pub struct StoreMeta {
     pub engine: crate::Engine,
 }
 
+/// Which log a partition was projected from: one of its records, by
+/// offset and hash (`ledger_stream::record_hash`: SHA-256 over the
+/// record's partition, offset, timestamp, key and value). The first
+/// record the store applied on the partition, on every path (embedded
+/// log, archive, Kafka): a log of another deployment, or one recreated,
+/// has another record there, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogAnchor {
+    pub offset: u64,
+    pub hash: Link,
+}
+
 /// One record that touched an account, with where it came from, the event
 /// itself and what it did. `seq` numbers an account's entries from 0 in log
 /// order.
@@ -131,4 +143,10 @@ pub struct WriteBatch {
     /// authority of a privileged record is judged at its own record time or
     /// this clock, whichever is later (`docs/authority.md`).
     pub clocks: Vec<(u32, i64)>,
+    /// Per partition the batch read, its last record as a [`LogAnchor`]:
+    /// where the store stands in its log. Checked with the first anchor
+    /// before a projector seeks (`LedgerStore::check_log`), it tells a
+    /// log that only begins like the store's (a copy that went its own
+    /// way) from the store's own, and retention never removes it first.
+    pub tails: Vec<(u32, LogAnchor)>,
 }

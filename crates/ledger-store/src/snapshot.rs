@@ -7,38 +7,55 @@
 //!
 //! | part | bytes |
 //! | --- | --- |
-//! | magic | `si-ledger snapshot\n` |
+//! | magic | `si-ledger snapshot 2\n` (version 2) |
 //! | header | u32 length, then [`SnapshotHeader`] (postcard) |
 //! | each pair | `1`, u32 key length, key, u32 value length, value |
 //! | end | `0` |
 //! | trailer | u32 length, then [`SnapshotTrailer`] (postcard) |
 //! | checksum | SHA-256 of every byte before it |
+//! | seal | u32 length, then [`Seal`] (postcard); length 0: unsigned |
 //!
 //! The pairs are the partitions' keys as the store holds them (every tag
-//! whose key starts with the partition: offsets, clocks, chain heads,
-//! accounts, history, dead letters, notices, monthly projections),
-//! partition by partition, tag by tag, each tag's keys in key order. The
-//! trailer holds each partition's state and the digest they give, as read
-//! in the same instant. Nothing is trusted before the checksum is: a
-//! restore reads the whole file once to check it, then again to write,
-//! and writes each partition's offset, clock and chain head last, with
-//! the end of its restore mark, once what it wrote is the snapshot's.
-//! The file is the store's: every participant's history. It is created
-//! readable by its owner alone (0600).
+//! whose key starts with the partition: offsets, clocks, chain heads, log
+//! anchors, accounts, history, dead letters, notices, monthly
+//! projections), partition by partition, tag by tag, each tag's keys in
+//! key order. The trailer holds each partition's state, its log anchor
+//! ([`LogAnchor`]: which log it was projected from) and the digest they
+//! give, as read in the same instant. The seal is the projector's
+//! signature over the checksum (`ledger_core::authority::Domain::
+//! Snapshot`): the checksum alone is unkeyed, so whoever edits the file can
+//! recompute it; the seal, checked against the trust file, they cannot.
+//! Nothing is trusted before the checksum is: a restore reads the whole
+//! file once to check it (and has the caller check the seal), then again
+//! to write, and writes each partition's offset, clock and chain head
+//! last; then the caller recomputes what was restored, and only then does
+//! the restore mark go. The file is the store's: every participant's
+//! history. It is created readable by its owner alone (0600).
+//!
+//! Version 1 (magic `si-ledger snapshot\n`) had no log anchors and no
+//! seal: it is refused, not read with a warning, since it can show
+//! neither which log it came from nor who wrote it; a new snapshot is one
+//! command away, and the log can always rebuild the store.
 
 use crate::chain::{self, Link, PartitionState};
-use crate::{decode, encode, key, Kv, KvBatch, LedgerStore, StoreError, FORMAT};
+use crate::{decode, encode, key, Kv, KvBatch, LedgerStore, LogAnchor, StoreError, FORMAT};
+use ledger_core::authority::{Domain, Signer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-const MAGIC: &[u8] = b"si-ledger snapshot\n";
+/// The snapshot format's version, in its magic.
+pub const SNAPSHOT_VERSION: u32 = 2;
+const MAGIC: &[u8] = b"si-ledger snapshot 2\n";
+/// Version 1's magic: refused, with the reason.
+const MAGIC_V1: &[u8] = b"si-ledger snapshot\n";
 
 /// The tags of keys that start with a partition: everything of one
 /// partition's state.
-const PARTITION_TAGS: [u8; 10] = [
+const PARTITION_TAGS: [u8; 11] = [
     crate::OFFSET,
+    crate::ANCHOR,
     crate::CLOCK,
     crate::CHAIN,
     crate::ACCOUNT,
@@ -60,6 +77,7 @@ pub(crate) const RESTORING: u8 = b'X';
 struct States {
     partitions: Vec<u32>,
     states: Vec<PartitionState>,
+    anchors: Vec<Option<LogAnchor>>,
 }
 
 impl States {
@@ -74,7 +92,17 @@ impl States {
                     head: Default::default(),
                 })
                 .collect(),
+            anchors: vec![None; partitions.len()],
         }
+    }
+
+    /// The partitions' anchors, for the trailer.
+    fn anchors(&self) -> Vec<(u32, LogAnchor)> {
+        self.partitions
+            .iter()
+            .zip(&self.anchors)
+            .filter_map(|(p, a)| a.map(|a| (*p, a)))
+            .collect()
     }
 
     /// Takes in one pair: `false` for a partition not among these.
@@ -86,6 +114,7 @@ impl States {
         match k[0] {
             crate::OFFSET => self.states[i].next_offset = crate::offset_value(k, v)?,
             crate::CHAIN => self.states[i].head = decode("chain head", k, v)?,
+            crate::ANCHOR if k.len() == 5 => self.anchors[i] = Some(decode("log anchor", k, v)?),
             _ => {}
         }
         Ok(true)
@@ -120,14 +149,56 @@ pub struct SnapshotTrailer {
     /// The Merkle root over `states` ([`chain::merkle_root`]): the ledger
     /// digest when the snapshot holds every partition.
     pub digest: Link,
+    /// Each partition's log anchor, as read with the pairs: every
+    /// partition with state has one.
+    pub anchors: Vec<(u32, LogAnchor)>,
 }
 
-/// A snapshot file's header and trailer, after its checksum was checked.
+/// The projector's signature over a snapshot's checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seal {
+    /// The signing key's id (its RFC 7638 thumbprint).
+    pub key_id: String,
+    /// Ed25519 over `"si-ledger/v1 Snapshot\n"` ‖ the checksum.
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// A snapshot file's header and trailer, after its checksum was checked;
+/// its seal, not yet checked (that takes the trust file).
 #[derive(Debug, Clone)]
 pub struct SnapshotInfo {
     pub header: SnapshotHeader,
     pub trailer: SnapshotTrailer,
+    /// SHA-256 of the file before the checksum: what the seal signs.
+    pub checksum: Link,
+    pub seal: Option<Seal>,
 }
+
+impl SnapshotInfo {
+    /// The log anchor the snapshot holds for `partition`.
+    pub fn anchor(&self, partition: u32) -> Option<LogAnchor> {
+        self.trailer
+            .anchors
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, a)| *a)
+    }
+}
+
+/// What a restore has its caller check, since the store cannot: `before`
+/// sees the checked file (its seal, against the trust file) before
+/// anything is written; `after` sees the store once every key of the
+/// restored partitions is written and before their restore marks go (it
+/// recomputes what was restored). A refusal by `before` writes nothing; one
+/// by `after` drops the partitions again.
+pub struct RestoreChecks<'a, B: Kv> {
+    pub before: &'a dyn Fn(&SnapshotInfo) -> Result<(), String>,
+    pub after: &'a AfterRestore<'a, B>,
+}
+
+/// [`RestoreChecks::after`]: the store, and the partitions restored.
+pub type AfterRestore<'a, B> = dyn Fn(&LedgerStore<B>, &[u32]) -> Result<(), String> + 'a;
 
 fn io(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Backend(format!("{}: {e}", path.display()))
@@ -210,13 +281,26 @@ fn read_snapshot(
         .take(MAGIC.len() as u64)
         .read_to_end(&mut magic)
         .map_err(bad)?;
+    if magic.starts_with(MAGIC_V1) {
+        return Err(damaged(
+            path,
+            format!(
+                "a version 1 snapshot, which records neither the log it was taken from nor \
+                 who wrote it: this si-ledger reads version {SNAPSHOT_VERSION} only; take a new \
+                 snapshot with it (or replay the log)"
+            ),
+        ));
+    }
     if magic != MAGIC {
         return Err(damaged(path, "not an si-ledger snapshot"));
     }
     r.hash.update(&magic);
+    // What does not decode is a damaged file, whichever part it is in.
+    let undecodable = |e: StoreError| damaged(path, format!("cut short or damaged: {e}"));
     let header: SnapshotHeader =
-        decode("snapshot header", b"", &r.framed(MAX_VALUE).map_err(bad)?)?;
+        decode("snapshot header", b"", &r.framed(MAX_VALUE).map_err(bad)?).map_err(undecodable)?;
     let mut pairs = 0u64;
+    let mut seen = States::new(&header.partitions);
     loop {
         match r.byte().map_err(bad)? {
             0 => break,
@@ -233,29 +317,52 @@ fn read_snapshot(
                     return Err(damaged(path, "a key of no partition the header names"));
                 }
                 pairs += 1;
+                seen.see(&k, &v).map_err(undecodable)?;
                 pair(&header, k, v)?;
             }
             other => return Err(damaged(path, format!("unknown record tag {other}"))),
         }
     }
-    let trailer: SnapshotTrailer =
-        decode("snapshot trailer", b"", &r.framed(MAX_VALUE).map_err(bad)?)?;
+    let trailer = r.framed(MAX_VALUE).map_err(bad)?;
     let computed: [u8; 32] = r.hash.finalize().into();
     let mut stored = [0u8; 32];
     r.inner.read_exact(&mut stored).map_err(bad)?;
-    if r.inner.read(&mut [0u8; 1]).map_err(bad)? != 0 {
-        return Err(damaged(path, "bytes after the checksum"));
-    }
     if computed != stored {
         return Err(damaged(
             path,
             "checksum mismatch: the file was changed or damaged",
         ));
     }
-    if trailer.pairs != pairs || trailer.digest != chain::merkle_root(&trailer.states) {
+    let trailer: SnapshotTrailer =
+        decode("snapshot trailer", b"", &trailer).map_err(undecodable)?;
+    let mut len = [0u8; 4];
+    r.inner.read_exact(&mut len).map_err(bad)?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_KEY {
+        return Err(damaged(path, format!("a seal of {len} bytes")));
+    }
+    let mut seal = vec![0u8; len];
+    r.inner.read_exact(&mut seal).map_err(bad)?;
+    let seal: Option<Seal> = match len {
+        0 => None,
+        _ => Some(decode("snapshot seal", b"", &seal).map_err(undecodable)?),
+    };
+    if r.inner.read(&mut [0u8; 1]).map_err(bad)? != 0 {
+        return Err(damaged(path, "bytes after the seal"));
+    }
+    if trailer.pairs != pairs
+        || trailer.digest != chain::merkle_root(&trailer.states)
+        || trailer.states != seen.states
+        || trailer.anchors != seen.anchors()
+    {
         return Err(damaged(path, "the trailer disagrees with the pairs"));
     }
-    Ok(SnapshotInfo { header, trailer })
+    Ok(SnapshotInfo {
+        header,
+        trailer,
+        checksum: computed,
+        seal,
+    })
 }
 
 /// Checks a snapshot file through (framing, checksum, trailer): its header
@@ -267,13 +374,18 @@ pub fn check_snapshot(path: &Path) -> Result<SnapshotInfo, StoreError> {
 
 impl<B: Kv> LedgerStore<B> {
     /// Writes a snapshot of `partitions` (all of the log's when `None`) to
-    /// `out`, read at one instant ([`Kv::for_each_at_once`]). The file is
+    /// `out`, read at one instant ([`Kv::for_each_at_once`]), sealed by
+    /// `signer` (the projector's key; unsigned when `None`). The file is
     /// written beside `out` and renamed into place once complete and
-    /// synced, so an interrupted snapshot leaves no file at `out`.
+    /// synced, so an interrupted snapshot leaves no file at `out`. A
+    /// partition with state but no log anchor (a store no projector of
+    /// this version has run on) is refused: its snapshot could not show
+    /// which log it belongs to.
     pub fn snapshot(
         &self,
         out: &Path,
         partitions: Option<&[u32]>,
+        signer: Option<&Signer>,
     ) -> Result<SnapshotInfo, StoreError> {
         let meta = self
             .meta()?
@@ -290,6 +402,14 @@ impl<B: Kv> LedgerStore<B> {
                 "partition {p}: the log has {} partitions",
                 meta.partitions
             )));
+        }
+        for p in &chosen {
+            if self.offset(*p)?.is_some_and(|o| o > 0) && self.anchor(*p)?.is_none() {
+                return Err(StoreError::Snapshot(format!(
+                    "partition {p} records no log identity (a store projected before si-ledger \
+                     recorded it): run `project` on it once, then snapshot it"
+                )));
+            }
         }
         let header = SnapshotHeader {
             format: FORMAT,
@@ -320,6 +440,7 @@ impl<B: Kv> LedgerStore<B> {
             .collect();
         let mut states = States::new(&chosen);
         let mut pairs = 0u64;
+        let mut sealed = ([0u8; 32], None);
         let wrote = (|| -> Result<(), StoreError> {
             w.put(MAGIC).map_err(|e| io(&tmp, e))?;
             w.put_framed(&encode(&header)).map_err(|e| io(&tmp, e))?;
@@ -336,10 +457,24 @@ impl<B: Kv> LedgerStore<B> {
                 pairs,
                 digest: chain::merkle_root(&states.states),
                 states: states.states.clone(),
+                anchors: states.anchors(),
             };
             w.put_framed(&encode(&trailer)).map_err(|e| io(&tmp, e))?;
             let sum: [u8; 32] = w.hash.clone().finalize().into();
             w.inner.write_all(&sum).map_err(|e| io(&tmp, e))?;
+            let seal = signer.map(|s| {
+                let sig = s.sign(Domain::Snapshot, &sum);
+                Seal {
+                    key_id: sig.key_id,
+                    signature: sig.value,
+                }
+            });
+            let seal_bytes = seal.as_ref().map(encode).unwrap_or_default();
+            w.inner
+                .write_all(&(seal_bytes.len() as u32).to_be_bytes())
+                .and_then(|()| w.inner.write_all(&seal_bytes))
+                .map_err(|e| io(&tmp, e))?;
+            sealed = (sum, seal);
             let file = w.inner.into_inner().map_err(|e| io(&tmp, e.into_error()))?;
             file.sync_all().map_err(|e| io(&tmp, e))
         })();
@@ -358,8 +493,11 @@ impl<B: Kv> LedgerStore<B> {
             trailer: SnapshotTrailer {
                 pairs,
                 digest: chain::merkle_root(&states.states),
+                anchors: states.anchors(),
                 states: states.states,
             },
+            checksum: sealed.0,
+            seal: sealed.1,
         })
     }
 
@@ -370,14 +508,17 @@ impl<B: Kv> LedgerStore<B> {
     /// marks the partitions until its last write, so a restore cut short
     /// is refused by the projector until it is run again. Errors:
     /// [`StoreError::Snapshot`] for a damaged or foreign file, or a
-    /// partition that has state; [`StoreError::PartitionMismatch`] for a
-    /// snapshot of a log with another partition count.
+    /// partition that has state, or one `checks` refuses;
+    /// [`StoreError::PartitionMismatch`] for a snapshot of a log with
+    /// another partition count.
     pub fn restore(
         &self,
         path: &Path,
         partitions: Option<&[u32]>,
+        checks: &RestoreChecks<'_, B>,
     ) -> Result<SnapshotInfo, StoreError> {
         let info = check_snapshot(path)?;
+        (checks.before)(&info).map_err(|why| damaged(path, why))?;
         let h = &info.header;
         if h.format != FORMAT {
             return Err(damaged(
@@ -436,6 +577,9 @@ impl<B: Kv> LedgerStore<B> {
         let mut b = KvBatch::default();
         for p in &chosen {
             b.put(key(RESTORING, *p, &[]), Vec::new());
+            // An anchor written ahead of a batch that never landed goes:
+            // the snapshot's names the partition's log.
+            b.delete(key(crate::ANCHOR, *p, &[]));
         }
         if fresh {
             if let Some(t) = &h.trust {
@@ -467,7 +611,7 @@ impl<B: Kv> LedgerStore<B> {
         // The file read the second time is the one checked the first time,
         // and what was written is the snapshot's: only then are the marks
         // taken away, with the partitions' offsets and heads.
-        if second.trailer != info.trailer {
+        if second.trailer != info.trailer || second.checksum != info.checksum {
             return Err(damaged(path, "the file changed while it was restored"));
         }
         for state in &states.states {
@@ -486,10 +630,32 @@ impl<B: Kv> LedgerStore<B> {
                 ));
             }
         }
-        for p in &chosen {
-            last.delete(key(RESTORING, *p, &[]));
-        }
         self.kv.write(last)?;
+        // Whole, and as the file says: now the caller recomputes it. What
+        // it refuses is dropped again, marks included.
+        if let Err(why) = (checks.after)(self, &chosen) {
+            let mut undo = KvBatch::default();
+            for p in &chosen {
+                self.drop_partition(*p)?;
+                undo.delete(key(RESTORING, *p, &[]));
+            }
+            if fresh {
+                undo.delete(vec![crate::TRUST]);
+            }
+            self.kv.write(undo)?;
+            return Err(damaged(
+                path,
+                format!(
+                    "{why}; nothing of it was kept (partitions {chosen:?} are as they were \
+                     before the restore)"
+                ),
+            ));
+        }
+        let mut done = KvBatch::default();
+        for p in &chosen {
+            done.delete(key(RESTORING, *p, &[]));
+        }
+        self.kv.write(done)?;
         Ok(info)
     }
 

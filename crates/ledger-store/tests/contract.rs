@@ -58,6 +58,13 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
         summaries: vec![],
         // The store keeps notice bytes without reading them.
         notices: vec![(position, b"payer".to_vec(), id.as_bytes().to_vec())],
+        tails: vec![(
+            partition,
+            LogAnchor {
+                offset: offset + 1,
+                hash: log_hash("ours", partition, offset + 1),
+            },
+        )],
         clocks: vec![(partition, 1_700_000_000_000)],
     }
 }
@@ -338,15 +345,48 @@ fn a_corrupt_history_segment_is_reported_with_its_key() {
     );
 }
 
-/// A store with state on partitions 0..4, several batches each.
+/// A store with state on partitions 0..4, several batches each, and each
+/// partition's log anchor (the hash of "its log's" record at offset 0:
+/// [`log_hash`]).
 fn populated(store: &LedgerStore<impl Kv>) {
     store.check_or_init_meta(4).unwrap();
     store.set_trust_text("none").unwrap();
     for (i, p) in [0u32, 1, 2, 3, 1, 2].into_iter().enumerate() {
         let offset = 10 * i as u64;
+        if store.anchor(p).unwrap().is_none() {
+            let anchor = LogAnchor {
+                offset: 0,
+                hash: log_hash("ours", p, 0),
+            };
+            store.set_anchor(p, &anchor).unwrap();
+        }
         store
             .write(&batch(p, offset, iin(100 + i as u16), &format!("e-{i}")))
             .unwrap();
+    }
+}
+
+/// The hash of the record at `offset` of `partition` in the log named `log`.
+fn log_hash(log: &str, partition: u32, offset: u64) -> Link {
+    let mut bytes = log.as_bytes().to_vec();
+    bytes.extend(partition.to_be_bytes());
+    bytes.extend(offset.to_be_bytes());
+    chain::sha256(&bytes)
+}
+
+fn no_before(_: &SnapshotInfo) -> Result<(), String> {
+    Ok(())
+}
+
+fn no_after<B: Kv>(_: &LedgerStore<B>, _: &[u32]) -> Result<(), String> {
+    Ok(())
+}
+
+/// A restore whose caller checks nothing.
+fn unchecked<B: Kv>() -> RestoreChecks<'static, B> {
+    RestoreChecks {
+        before: &no_before,
+        after: &no_after::<B>,
     }
 }
 
@@ -367,14 +407,14 @@ fn a_snapshot_restores_every_key_and_the_digest_on_each_engine() {
     let source = LedgerStore::in_memory();
     populated(&source);
     let file = dir.path().join("all.snapshot");
-    let info = source.snapshot(&file, None).unwrap();
+    let info = source.snapshot(&file, None, None).unwrap();
     assert_eq!(info.header.partitions, vec![0, 1, 2, 3]);
     assert_eq!(info.trailer.digest, source.digest().unwrap().0);
     assert!(!partial_path(&file).exists(), "no partial file left");
     for engine in ENGINES {
         let target = tempfile::tempdir().unwrap();
         let restored = open(target.path(), engine);
-        restored.restore(&file, None).unwrap();
+        restored.restore(&file, None, &unchecked()).unwrap();
         assert_eq!(
             partition_pairs(&restored, &[0, 1, 2, 3]),
             partition_pairs(&source, &[0, 1, 2, 3]),
@@ -385,7 +425,7 @@ fn a_snapshot_restores_every_key_and_the_digest_on_each_engine() {
         assert_eq!(restored.check_or_init_meta(4).unwrap().engine, engine);
         // A snapshot taken from a disk engine is the same file's content.
         let again = target.path().join("again.snapshot");
-        let info2 = restored.snapshot(&again, None).unwrap();
+        let info2 = restored.snapshot(&again, None, None).unwrap();
         assert_eq!(info2.trailer, info.trailer);
     }
 }
@@ -396,12 +436,12 @@ fn a_snapshot_of_some_partitions_seeds_only_those() {
     let source = LedgerStore::in_memory();
     populated(&source);
     let file = dir.path().join("p1.snapshot");
-    source.snapshot(&file, Some(&[1])).unwrap();
+    source.snapshot(&file, Some(&[1]), None).unwrap();
     let target = LedgerStore::in_memory();
     // Partition 2 has state of its own; 1 has none: 1 is seeded.
     target.check_or_init_meta(4).unwrap();
     target.write(&batch(2, 0, iin(900), "own")).unwrap();
-    target.restore(&file, None).unwrap();
+    target.restore(&file, None, &unchecked()).unwrap();
     assert_eq!(
         partition_pairs(&target, &[1]),
         partition_pairs(&source, &[1])
@@ -414,12 +454,15 @@ fn a_snapshot_of_some_partitions_seeds_only_those() {
     );
     // A partition with state is never overwritten.
     let file2 = dir.path().join("p2.snapshot");
-    source.snapshot(&file2, Some(&[2])).unwrap();
-    let err = target.restore(&file2, None).unwrap_err().to_string();
+    source.snapshot(&file2, Some(&[2]), None).unwrap();
+    let err = target
+        .restore(&file2, None, &unchecked())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("partition 2 already has state"), "{err}");
     // Nor is a partition the snapshot does not hold asked for.
     let err = LedgerStore::in_memory()
-        .restore(&file, Some(&[0]))
+        .restore(&file, Some(&[0]), &unchecked())
         .unwrap_err()
         .to_string();
     assert!(err.contains("no partition 0"), "{err}");
@@ -427,7 +470,7 @@ fn a_snapshot_of_some_partitions_seeds_only_those() {
     let other = LedgerStore::in_memory();
     other.check_or_init_meta(8).unwrap();
     assert!(matches!(
-        other.restore(&file, None),
+        other.restore(&file, None, &unchecked()),
         Err(StoreError::PartitionMismatch { stored: 8, log: 4 })
     ));
 }
@@ -438,7 +481,7 @@ fn a_damaged_or_foreign_snapshot_is_refused_before_anything_is_written() {
     let source = LedgerStore::in_memory();
     populated(&source);
     let file = dir.path().join("s.snapshot");
-    source.snapshot(&file, None).unwrap();
+    source.snapshot(&file, None, None).unwrap();
     let good = std::fs::read(&file).unwrap();
     let damaged = dir.path().join("damaged.snapshot");
     // A flipped bit anywhere: magic, header, a pair, the trailer, the
@@ -450,7 +493,7 @@ fn a_damaged_or_foreign_snapshot_is_refused_before_anything_is_written() {
         std::fs::write(&damaged, &bytes).unwrap();
         let target = LedgerStore::in_memory();
         let err = target
-            .restore(&damaged, None)
+            .restore(&damaged, None, &unchecked())
             .err()
             .unwrap_or_else(|| panic!("a flipped byte at {at} of {} is refused", good.len()))
             .to_string();
@@ -461,12 +504,14 @@ fn a_damaged_or_foreign_snapshot_is_refused_before_anything_is_written() {
     // Cut short, or with bytes after it.
     for bytes in [&good[..good.len() / 2], &[&good[..], b"x"].concat()[..]] {
         std::fs::write(&damaged, bytes).unwrap();
-        assert!(LedgerStore::in_memory().restore(&damaged, None).is_err());
+        assert!(LedgerStore::in_memory()
+            .restore(&damaged, None, &unchecked())
+            .is_err());
     }
     // Not a snapshot at all.
     std::fs::write(&damaged, b"PK\x03\x04 a zip file").unwrap();
     let err = LedgerStore::in_memory()
-        .restore(&damaged, None)
+        .restore(&damaged, None, &unchecked())
         .unwrap_err()
         .to_string();
     assert!(err.contains("not an si-ledger snapshot"), "{err}");
@@ -478,7 +523,7 @@ fn a_restore_cut_short_is_refused_until_run_again() {
     let source = LedgerStore::in_memory();
     populated(&source);
     let file = dir.path().join("s.snapshot");
-    source.snapshot(&file, Some(&[1])).unwrap();
+    source.snapshot(&file, Some(&[1]), None).unwrap();
     let target = LedgerStore::in_memory();
     target.check_or_init_meta(4).unwrap();
     // What a restore killed after its first write leaves: the mark, and
@@ -491,7 +536,7 @@ fn a_restore_cut_short_is_refused_until_run_again() {
         target.check_or_init_meta(4),
         Err(StoreError::RestoreUnfinished { partition: 1 })
     ));
-    target.restore(&file, None).unwrap();
+    target.restore(&file, None, &unchecked()).unwrap();
     target.check_or_init_meta(4).unwrap();
     assert_eq!(
         partition_pairs(&target, &[1]),
@@ -506,13 +551,239 @@ fn a_snapshot_under_another_trust_file_does_not_join_a_store() {
     let source = LedgerStore::in_memory();
     populated(&source); // trust file "none"
     let file = dir.path().join("s.snapshot");
-    source.snapshot(&file, Some(&[1])).unwrap();
+    source.snapshot(&file, Some(&[1]), None).unwrap();
     let target = LedgerStore::in_memory();
     target.check_or_init_meta(4).unwrap();
     target.set_trust_text("[[authority]]").unwrap();
-    let err = target.restore(&file, None).unwrap_err().to_string();
+    let err = target
+        .restore(&file, None, &unchecked())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("another trust file"), "{err}");
     assert!(!target.has_restore_mark(1).unwrap(), "nothing was begun");
+}
+
+/// Issue 25: a store knows the log it was projected from. A snapshot
+/// carries each partition's log anchor into the restored store, whose
+/// `check_log` then refuses any other log, before anything is read.
+#[test]
+fn a_restored_store_keeps_its_log_anchors_and_refuses_another_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = LedgerStore::in_memory();
+    populated(&source);
+    let file = dir.path().join("s.snapshot");
+    let info = source.snapshot(&file, None, None).unwrap();
+    for p in 0..4 {
+        assert_eq!(info.anchor(p), source.anchor(p).unwrap(), "partition {p}");
+        assert!(info.anchor(p).is_some());
+    }
+    let restored = LedgerStore::in_memory();
+    restored.restore(&file, None, &unchecked()).unwrap();
+    let ours = |p: u32, o: u64| Ok::<_, String>(Some(log_hash("ours", p, o)));
+    assert_eq!(restored.check_log(4, ours).unwrap(), vec![]);
+    // Another deployment's log: another record at offset 0.
+    let theirs = |p: u32, o: u64| Ok::<_, String>(Some(log_hash("theirs", p, o)));
+    match restored.check_log(4, theirs) {
+        Err(StoreError::ForeignLog { partition: 0, why }) => {
+            assert!(why.contains("offset 0 has hash"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A copy that begins as ours did and then went its own way: the last
+    // record the store read (its tail anchor) tells them apart.
+    let copy = |p: u32, o: u64| {
+        Ok::<_, String>(Some(log_hash(if o == 0 { "ours" } else { "theirs" }, p, o)))
+    };
+    match restored.check_log(4, copy) {
+        Err(StoreError::ForeignLog { partition: 0, why }) => assert!(
+            why.contains("begins as the store's log did") && why.contains("offset 1 (the last"),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // A log with nothing there (shorter, or cut by retention).
+    let empty = |_: u32, _: u64| Ok::<_, String>(None);
+    let err = restored.check_log(4, empty).unwrap_err().to_string();
+    assert!(
+        err.contains("partition 0") && err.contains("holds no record at offset 0"),
+        "{err}"
+    );
+    assert!(matches!(
+        restored.check_log(8, ours),
+        Err(StoreError::PartitionMismatch { stored: 4, log: 8 })
+    ));
+    let unreadable = |_: u32, _: u64| Err::<Option<Link>, _>("broker down");
+    assert!(matches!(
+        restored.check_log(4, unreadable),
+        Err(StoreError::LogUnreadable { partition: 0, .. })
+    ));
+}
+
+/// A store made before anchors takes them from the log it is next
+/// projected from (the record before each partition's next offset), and
+/// holds to them after; it cannot be snapshotted before.
+#[test]
+fn a_store_without_anchors_takes_them_once_and_is_not_snapshotted_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LedgerStore::in_memory();
+    store.check_or_init_meta(4).unwrap();
+    store.write(&batch(1, 0, iin(100), "e-0")).unwrap();
+    let err = store
+        .snapshot(&dir.path().join("s.snapshot"), None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("partition 1 records no log identity"), "{err}");
+    let ours = |p: u32, o: u64| Ok::<_, String>(Some(log_hash("ours", p, o)));
+    let adopted = store.check_log(4, ours).unwrap();
+    assert_eq!(
+        adopted,
+        vec![(
+            1,
+            LogAnchor {
+                offset: 1,
+                hash: log_hash("ours", 1, 1)
+            }
+        )]
+    );
+    assert_eq!(store.check_log(4, ours).unwrap(), vec![], "taken once");
+    let theirs = |p: u32, o: u64| Ok::<_, String>(Some(log_hash("theirs", p, o)));
+    assert!(matches!(
+        store.check_log(4, theirs),
+        Err(StoreError::ForeignLog { partition: 1, .. })
+    ));
+    store
+        .snapshot(&dir.path().join("s.snapshot"), None, None)
+        .unwrap();
+}
+
+/// The checksum is unkeyed: whoever edits a snapshot can recompute it, and
+/// the file then reads as whole. The seal (the projector's signature over
+/// the checksum) no longer verifies, and a restore whose caller checks it
+/// writes nothing.
+#[test]
+fn an_edited_snapshot_with_its_checksum_recomputed_fails_its_seal() {
+    use ledger_core::authority::{public_key_text, Domain, Signature, Signer, Trust};
+    let dir = tempfile::tempdir().unwrap();
+    let source = LedgerStore::in_memory();
+    populated(&source);
+    let signer = Signer::from_seed(&[7; 32]);
+    let file = dir.path().join("s.snapshot");
+    let info = source.snapshot(&file, None, Some(&signer)).unwrap();
+    let trust = Trust::parse(&format!(
+        "[[authority]]\nname = \"projector\"\nkinds = [\"merge_transfer\"]\n\
+         [[authority.key]]\npublic_key = \"{}\"\nvalid_from = \"2000-01-01T00:00:00Z\"\n",
+        public_key_text(&signer.verifying_key())
+    ))
+    .unwrap();
+    let policy = Policy::Enforced(std::sync::Arc::new(trust));
+    let sealed = |info: &SnapshotInfo| -> Result<(), String> {
+        let seal = info.seal.as_ref().ok_or("unsigned")?;
+        let sig = Signature {
+            key_id: seal.key_id.clone(),
+            value: seal.signature.clone(),
+        };
+        match policy.authorize(
+            "merge_transfer",
+            Domain::Snapshot,
+            Some((&sig, &info.checksum)),
+            chrono::Utc::now(),
+        ) {
+            Authorization::Signed { .. } => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    };
+    assert_eq!(sealed(&check_snapshot(&file).unwrap()), Ok(()));
+    assert_eq!(info.seal, check_snapshot(&file).unwrap().seal);
+
+    // A history entry's event bytes edited ("e-3" → "f-3"), the checksum
+    // recomputed.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.windows(3).position(|w| w == b"e-3").unwrap();
+    bytes[at] = b'f';
+    let sum_at = bytes.windows(32).position(|w| w == info.checksum).unwrap();
+    let sum = chain::sha256(&bytes[..sum_at]);
+    bytes[sum_at..sum_at + 32].copy_from_slice(&sum);
+    let forged = dir.path().join("forged.snapshot");
+    std::fs::write(&forged, &bytes).unwrap();
+    let forged_info = check_snapshot(&forged).expect("its checksum passes");
+    assert!(sealed(&forged_info).is_err(), "its seal does not");
+    let target = LedgerStore::in_memory();
+    let checks = RestoreChecks {
+        before: &sealed,
+        after: &no_after,
+    };
+    let err = target
+        .restore(&forged, None, &checks)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("merge_transfer requires projector"), "{err}");
+    assert!(partition_pairs(&target, &[0, 1, 2, 3]).is_empty());
+    assert_eq!(target.unfinished_restore().unwrap(), None);
+    // Unsigned, it passes no seal check either.
+    source.snapshot(&file, None, None).unwrap();
+    assert_eq!(
+        sealed(&check_snapshot(&file).unwrap()),
+        Err("unsigned".into())
+    );
+}
+
+/// What the caller's recomputation refuses is dropped again: no partition
+/// keeps any key of the snapshot, no restore mark is left, and the error
+/// says so.
+#[test]
+fn a_restore_refused_after_writing_leaves_the_partitions_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = LedgerStore::in_memory();
+    populated(&source);
+    let file = dir.path().join("s.snapshot");
+    source.snapshot(&file, None, None).unwrap();
+    let target = LedgerStore::in_memory();
+    target.check_or_init_meta(4).unwrap();
+    target.write(&batch(2, 0, iin(900), "own")).unwrap();
+    let own = partition_pairs(&target, &[2]);
+    let saw = std::cell::Cell::new(false);
+    let refuse = |store: &LedgerStore<MemoryKv>, ps: &[u32]| {
+        // Everything is written by now: offsets and chain heads included.
+        assert_eq!(ps, &[1]);
+        assert_eq!(store.offset(1).unwrap(), source.offset(1).unwrap());
+        saw.set(true);
+        Err("account 9005••51: contributions_total differs".to_string())
+    };
+    let checks = RestoreChecks {
+        before: &no_before,
+        after: &refuse,
+    };
+    let err = target
+        .restore(&file, Some(&[1]), &checks)
+        .unwrap_err()
+        .to_string();
+    assert!(saw.get());
+    assert!(
+        err.contains("contributions_total differs") && err.contains("nothing of it was kept"),
+        "{err}"
+    );
+    assert!(partition_pairs(&target, &[1]).is_empty());
+    assert_eq!(
+        partition_pairs(&target, &[2]),
+        own,
+        "partition 2 kept its own"
+    );
+    assert_eq!(target.unfinished_restore().unwrap(), None);
+    target.check_or_init_meta(4).unwrap();
+}
+
+/// A version 1 snapshot (no log anchors, no seal) is refused, saying why.
+#[test]
+fn a_version_1_snapshot_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("v1.snapshot");
+    std::fs::write(&file, b"si-ledger snapshot\n\x00\x00\x00\x10rest").unwrap();
+    let err = LedgerStore::in_memory()
+        .restore(&file, None, &unchecked())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("a version 1 snapshot"), "{err}");
+    assert!(err.contains("version 2 only"), "{err}");
 }
 
 /// `open_to_read` (issue 25): a writable store is opened where it is, with

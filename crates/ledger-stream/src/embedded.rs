@@ -173,6 +173,33 @@ impl EmbeddedLog {
             .collect()
     }
 
+    /// The record at `offset` of `partition`, if the log holds one there
+    /// (it checks the log's identity: `ledger_store::LedgerStore::check_log`).
+    pub fn record_at(&self, partition: u32, offset: u64) -> Result<Option<Record>, SourceError> {
+        if partition >= self.partitions {
+            return Ok(None);
+        }
+        let path = self.partition_path(partition);
+        let walk = match File::open(&path) {
+            Ok(f) => walk_frames(&f, offset, &path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        if walk.frames < offset {
+            return Ok(None);
+        }
+        let mut reader = PartitionReader {
+            partition,
+            path,
+            reader: None,
+            position: walk.end,
+            next_offset: walk.frames,
+        };
+        let mut out = Vec::with_capacity(1);
+        reader.read(1, &mut out)?;
+        Ok(out.pop())
+    }
+
     /// A source over every partition of this log.
     pub fn source(&self) -> Result<EmbeddedSource, SourceError> {
         EmbeddedSource::new(self.clone())

@@ -13,6 +13,15 @@ pub struct Record {
     pub value: Vec<u8>,
 }
 
+/// A record's identity on every path (embedded log, archive, Kafka): the
+/// archive's link over it with 32 zero bytes as the link before
+/// ([`crate::archive::record_link`]): SHA-256 over its partition, offset,
+/// timestamp, key and value. A store keeps one per partition (its log
+/// anchor) to know the log it was projected from.
+pub fn record_hash(r: &Record) -> [u8; 32] {
+    crate::archive::record_link(&[0; 32], r)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("log i/o at {path}: {source}")]

@@ -234,3 +234,20 @@ fn a_tail_rewritten_after_it_was_buffered_is_read_from_the_file() {
     let last = rest.last().unwrap();
     assert_eq!((last.offset, last.timestamp_ms), (10, 2_000));
 }
+
+/// `record_at` reads one record back where a source would deliver it, and
+/// answers `None` where the log holds none (past its end, a partition it
+/// does not have): what a store's log anchor is checked against. Its hash
+/// is the archive's link over the record from 32 zero bytes.
+#[test]
+fn record_at_reads_one_record_or_none() {
+    let (_dir, log, _) = two_records();
+    let all = read_all(&log);
+    assert_eq!(log.record_at(0, 0).unwrap().as_ref(), Some(&all[0]));
+    assert_eq!(log.record_at(0, 1).unwrap().as_ref(), Some(&all[1]));
+    assert_eq!(log.record_at(0, 2).unwrap(), None, "past the end");
+    assert_eq!(log.record_at(1, 0).unwrap(), None, "no such partition");
+    let h = ledger_stream::record_hash(&all[0]);
+    assert_eq!(h, ledger_stream::archive::record_link(&[0; 32], &all[0]));
+    assert_ne!(h, ledger_stream::record_hash(&all[1]));
+}

@@ -153,28 +153,57 @@ pub fn server_ended() -> bool {
 
 #[derive(Args)]
 pub struct AccessLogArgs {
-    #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
+    /// The data directory whose access log is read (it must hold a store).
+    #[arg(long, value_name = "DIR", required_unless_present = "access_log")]
+    pub data: Option<PathBuf>,
     /// The access log file [default: DATA/access-log.jsonl].
     #[arg(long, value_name = "FILE")]
     pub access_log: Option<PathBuf>,
-    #[arg(long)]
+    #[arg(long, conflicts_with = "verify")]
     pub json: bool,
+    /// Walk the log's hash chain instead of listing it: each line that
+    /// does not follow the one before it is named (exit 1 if any).
+    #[arg(long)]
+    pub verify: bool,
 }
 
-/// Lists the access records (full IINs: this is the auditor's own tool).
+/// Lists the access records (full IINs: this is the auditor's own tool),
+/// or walks their chain. A line that holds no record is named on standard
+/// error and the listing goes on; the command then exits 1, since a
+/// damaged audit trail is a finding a script must not miss. A last line
+/// without its line feed (a write in progress, or one a crash cut short,
+/// never acknowledged) is only noted.
 pub fn access_log(args: &AccessLogArgs) -> Result<i32> {
-    let path = args
-        .access_log
-        .clone()
-        .unwrap_or_else(|| default_access_log(&args.data));
-    let records = ledger_api::access::read(&path).map_err(anyhow::Error::msg)?;
+    if let Some(data) = &args.data {
+        crate::common::require_store(data)?;
+    }
+    let path = match (&args.access_log, &args.data) {
+        (Some(file), _) => {
+            if !file.exists() {
+                anyhow::bail!("no access log at {}", file.display());
+            }
+            file.clone()
+        }
+        (None, Some(data)) => default_access_log(data),
+        (None, None) => unreachable!("clap requires --data or --access-log"),
+    };
+    if !path.exists() {
+        eprintln!(
+            "no access log at {}: no API server has served this store, so nothing was read",
+            path.display()
+        );
+        return Ok(0);
+    }
+    if args.verify {
+        return verify_access_log(&path);
+    }
+    let listing = ledger_api::access::read(&path).map_err(anyhow::Error::msg)?;
     let mut out = String::new();
     if args.json {
-        out = serde_json::to_string_pretty(&records)?;
+        out = serde_json::to_string_pretty(&listing.records)?;
         out.push('\n');
     } else {
-        for r in &records {
+        for r in &listing.records {
             out.push_str(&format!(
                 "{}  {} ({})  {}  {}\n",
                 r.at,
@@ -186,5 +215,75 @@ pub fn access_log(args: &AccessLogArgs) -> Result<i32> {
         }
     }
     use std::io::Write as _;
-    output_done(std::io::stdout().lock().write_all(out.as_bytes()))
+    let code = output_done(std::io::stdout().lock().write_all(out.as_bytes()))?;
+    for u in &listing.unreadable {
+        eprintln!("warning: {}", place(&path, u));
+    }
+    if let Some(torn) = &listing.torn {
+        eprintln!("note: {}", place(&path, torn));
+    }
+    if !listing.unreadable.is_empty() {
+        eprintln!(
+            "error: {} line(s) of {} hold no access record (named above; the others are listed): \
+             see `si-ledger access-log --verify`",
+            listing.unreadable.len(),
+            path.display()
+        );
+        return Ok(1);
+    }
+    Ok(code)
+}
+
+/// `path line N (byte B): why`.
+fn place(path: &Path, u: &ledger_api::access::Unreadable) -> String {
+    let line = u.line.map(|n| format!(" line {n}")).unwrap_or_default();
+    format!("{}{line} (byte {}): {}", path.display(), u.offset, u.error)
+}
+
+/// `access-log --verify`: the chain walked, each break named; exit 1 if any.
+fn verify_access_log(path: &Path) -> Result<i32> {
+    let v = ledger_api::access::verify(path).map_err(anyhow::Error::msg)?;
+    let mut out = format!("{}: {} lines\n", path.display(), v.lines);
+    if v.before_chain > 0 {
+        let lines = match v.before_chain {
+            1 => "line 1".to_string(),
+            n => format!("lines 1-{n}"),
+        };
+        out.push_str(&format!(
+            "  {lines}: {} record(s) from before the chain began: not covered by it, not \
+             verified\n",
+            v.before_chain
+        ));
+    }
+    out.push_str(&format!(
+        "  {} record(s) follow the line before them\n",
+        v.chained
+    ));
+    for b in &v.breaks {
+        out.push_str(&format!(
+            "  BROKEN at line {} (byte {}): {}\n",
+            b.line, b.offset, b.what
+        ));
+    }
+    if let Some(torn) = &v.torn {
+        out.push_str(&format!("  note: {}\n", place(path, torn)));
+    }
+    out.push_str(&format!(
+        "  head {} (the next record's prev: records removed from the end show only against a \
+         head noted earlier)\n",
+        v.head
+    ));
+    if v.breaks.is_empty() {
+        out.push_str("chain intact\n");
+    }
+    use std::io::Write as _;
+    output_done(std::io::stdout().lock().write_all(out.as_bytes()))?;
+    if !v.breaks.is_empty() {
+        eprintln!(
+            "error: the access log's chain is broken at {} line(s)",
+            v.breaks.len()
+        );
+        return Ok(1);
+    }
+    Ok(0)
 }

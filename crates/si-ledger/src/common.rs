@@ -65,6 +65,14 @@ pub fn open_existing_store_to_write(data: &Path) -> Result<LedgerStore<DiskKv>> 
 
 /// The store directory in `data`, if it holds a store.
 fn existing_store_dir(data: &Path) -> Result<PathBuf> {
+    require_store(data)?;
+    Ok(store_dir(data))
+}
+
+/// Fails with "no store at …" unless `data` holds a store, without opening
+/// it (a running server or projector may hold it): for commands that read
+/// files beside the store, so that a mistyped path is not read as "nothing".
+pub fn require_store(data: &Path) -> Result<()> {
     let dir = store_dir(data);
     if ledger_store::engine_of(&dir)?.is_none() {
         bail!(
@@ -73,7 +81,7 @@ fn existing_store_dir(data: &Path) -> Result<PathBuf> {
             data.display()
         );
     }
-    Ok(dir)
+    Ok(())
 }
 
 /// The last stopping signal received (0: none).

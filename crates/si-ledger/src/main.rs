@@ -11,6 +11,7 @@ mod demo;
 mod history;
 mod identity;
 mod input;
+mod logid;
 mod payer;
 mod payments;
 mod project;
@@ -353,7 +354,7 @@ fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Iin {
             command: IinCommand::Check { ids, json },
-        } => query::iin_check(&ids, json),
+        } => query::iin_check(&ctx, &ids, json),
         Command::Calendar { command } => match command {
             CalendarCommand::Deadline { date, json } => query::deadline(&ctx, &date, json),
             CalendarCommand::WorkingDay { date, json } => query::working_day(&ctx, &date, json),
@@ -365,7 +366,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Verify(args) => verify::run(&ctx, &args),
         Command::Replay(args) => audit::replay(&ctx, &args),
         Command::Snapshot(args) => snapshot::snapshot(&args),
-        Command::Restore(args) => snapshot::restore(&args),
+        Command::Restore(args) => snapshot::restore(&ctx, &args),
         Command::Export(args) => audit::export(&args),
         Command::Digest(args) => audit::digest(&args),
         Command::CloseMonth(args) => report::close_month(&ctx, &args),

@@ -3,7 +3,7 @@
 //! decisions, Rules §6 and Social Code art. 247).
 
 use crate::common::open_existing_store;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use ledger_core::{mask_id, Iin, Money, PayerId, Period, Ppc};
 use ledger_proto::notices::{self, application_status};
@@ -268,6 +268,43 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
         );
         return Ok(0);
     }
+    // Seed `003_…`: an application is decided as a whole. Its id is
+    // published once; the same application again (after an interrupted
+    // run) is harmless, its requests are duplicates; the id with other
+    // content is refused here, before anything is published.
+    let ours: Vec<(String, ledger_core::Envelope)> = envelopes
+        .iter()
+        .filter_map(|e| {
+            Some((
+                e.event_id.clone(),
+                ledger_proto::envelope_from_wire(e).ok()?,
+            ))
+        })
+        .collect();
+    let published = published_requests(&args.to, &application.application_id)?;
+    if !published.is_empty() {
+        let same = published.len() == ours.len()
+            && ours
+                .iter()
+                .all(|(id, env)| published.iter().any(|(pid, penv)| pid == id && penv == env));
+        if !same {
+            eprintln!(
+                "application {}: the id was already published with other content ({} request(s): {}); an application is decided as a whole (seed 003): file it under a new application id. Nothing published",
+                ledger_proto::convert::bounded(&application.application_id, 128),
+                published.len(),
+                published
+                    .iter()
+                    .map(|(id, _)| ledger_proto::convert::bounded(id, 140))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(2);
+        }
+        eprintln!(
+            "application {}: already published with this content; publishing it again is harmless (its requests are duplicates)",
+            application.application_id
+        );
+    }
     let mut sink = args.to.sink()?;
     let encoded: Vec<(Vec<u8>, Vec<u8>)> = envelopes
         .iter()
@@ -286,6 +323,63 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
         records.len()
     );
     Ok(0)
+}
+
+/// The refund requests already in the target log under `application_id`
+/// (event id and envelope), read from its start. Records that do not
+/// decode are passed over: they are not refund requests of this id.
+fn published_requests(
+    to: &crate::publish::Target,
+    application_id: &str,
+) -> Result<Vec<(String, ledger_core::Envelope)>> {
+    let mut found = Vec::new();
+    let mut see = |value: &[u8]| {
+        if let Ok((env, _)) = ledger_proto::decode_envelope(value) {
+            if let ledger_core::Event::ContributionRefunded(r) = &env.event {
+                let id = env.event_id.as_str().to_string();
+                // A request published twice is one request.
+                if r.application_id == application_id
+                    && !found.iter().any(|(i, e)| *i == id && *e == env)
+                {
+                    found.push((id, env));
+                }
+            }
+        }
+    };
+    if let (Some(brokers), Some(topic)) = (&to.brokers, &to.topic) {
+        ledger_kafka::read_all_quiet(
+            &to.kafka.cluster(brokers)?,
+            topic,
+            std::time::Duration::from_secs(3),
+            |_, value| see(value),
+        )
+        .with_context(|| format!("reading {topic} for earlier requests"))?;
+    } else if let Some(dir) = &to.log {
+        if !dir.join("log.json").exists() {
+            return Ok(found);
+        }
+        use ledger_stream::Source as _;
+        let log = ledger_stream::EmbeddedLog::open(dir)
+            .with_context(|| format!("opening log {}", dir.display()))?;
+        let mut source = log.source()?;
+        let ends: std::collections::BTreeMap<u32, u64> =
+            source.end_offsets()?.into_iter().collect();
+        let mut next: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+        while ends
+            .iter()
+            .any(|(p, end)| next.get(p).copied().unwrap_or(0) < *end)
+        {
+            let records = source.poll(8192, std::time::Duration::from_millis(10))?;
+            if records.is_empty() {
+                break;
+            }
+            for r in &records {
+                see(&r.value);
+                next.insert(r.partition, r.offset + 1);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Every notice the source holds, decoded.
@@ -353,6 +447,19 @@ pub fn status(args: &StatusArgs) -> Result<i32> {
             "  {} {} {} {} {}{why}",
             d.notice_id, d.iin, d.period, d.amount, d.decision
         );
+    }
+    if !s.foreign.is_empty() {
+        println!(
+            "  {} decision(s) under this id are not part of this application (another payer or size, or beyond its size: the id was reused):",
+            s.foreign.len()
+        );
+        for d in &s.foreign {
+            println!(
+                "  {} {} {} {} {}: {}",
+                d.notice_id, d.iin, d.period, d.amount, d.decision, d.reason
+            );
+        }
+        return Ok(1);
     }
     Ok(0)
 }

@@ -33,7 +33,8 @@ pub struct PaymentsArgs {
     pub json: bool,
 }
 
-/// Every payment with a recorded line (credited or returned), with its
+/// Every payment with a recorded line (credited, returned, or redirected
+/// by a merge to the identifier it became), with its
 /// lines, reconciled as of the latest record time the store holds (the
 /// log's own "now": the same store always gives the same verdicts, and so
 /// the same report).
@@ -46,9 +47,13 @@ pub fn gather<B: Kv>(
     let mut latest = i64::MIN;
     store.for_each_history_entry(|e| {
         latest = latest.max(e.timestamp_ms);
+        // A line counts once toward its payment: where it was recorded,
+        // credited or returned, or on the identifier it names when a merge
+        // redirected it (the transfer that carries it on is not counted
+        // again: transfers are not `ContributionPaid` entries).
         if !matches!(
             e.outcome,
-            Outcome::Applied { .. } | Outcome::Returned { .. }
+            Outcome::Applied { .. } | Outcome::Returned { .. } | Outcome::Redirected { .. }
         ) {
             return true;
         }

@@ -60,8 +60,10 @@ pub struct ProjectArgs {
     #[arg(long, value_name = "ADDR")]
     pub serve: Option<std::net::SocketAddr>,
     /// Seeds each partition this store has no state for from a snapshot
-    /// (a file, or a directory of `*.snapshot` files: the one reaching
-    /// furthest into the log), so that only the log's tail is replayed.
+    /// (a file, or a directory of `*.snapshot` files: the one of this log
+    /// reaching furthest into it), so that only the log's tail is
+    /// replayed. Its signature is checked against the trust file and what
+    /// it restores is recomputed from its history first.
     #[arg(long, value_name = "DIR_OR_FILE")]
     pub restore_from: Option<PathBuf>,
     #[command(flatten)]
@@ -70,12 +72,21 @@ pub struct ProjectArgs {
     pub kafka: crate::cluster::ClientArgs,
 }
 
-/// Opens the projector's store, seeded from `--restore-from` if given.
-fn projector_store(args: &ProjectArgs) -> Result<LedgerStore<DiskKv>> {
+/// Opens the projector's store, seeded from `--restore-from` if given,
+/// and checks, before anything is read, that the log of `partitions`
+/// partitions that `hash_at` reads is the one the store (restored or not)
+/// was projected from.
+fn projector_store(
+    ctx: &Context,
+    args: &ProjectArgs,
+    partitions: u32,
+    hash_at: &mut crate::logid::HashAt,
+) -> Result<LedgerStore<DiskKv>> {
     let store = crate::common::open_store(&store_dir(&args.data))?;
     if let Some(from) = &args.restore_from {
-        crate::snapshot::restore_missing(&store, from)?;
+        crate::snapshot::restore_missing(ctx, &store, from, hash_at)?;
     }
+    crate::logid::check(&store, partitions, hash_at)?;
     Ok(store)
 }
 
@@ -88,10 +99,15 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     };
     let log =
         EmbeddedLog::open(log_dir).with_context(|| format!("opening log {}", log_dir.display()))?;
-    let store = projector_store(args)?;
+    let store = projector_store(
+        ctx,
+        args,
+        log.partitions(),
+        &mut crate::logid::embedded(&log),
+    )?;
     let signer = crate::trust::for_projector(&store)?;
     let _server = serve(ctx, &store, args, Arc::new(|| None))?;
-    let requests = crate::snapshot::Requests::new(&args.data)?;
+    let requests = crate::snapshot::Requests::new(&args.data, signer.clone())?;
     let totals = project_with_progress(
         ctx,
         &log,
@@ -190,7 +206,13 @@ fn project_kafka(
         bail!("--brokers needs --topic");
     };
     let group = args.group.as_deref().unwrap_or("si-ledger-projector");
-    let store = projector_store(args)?;
+    let partitions = ledger_kafka::Watermarks::new(cluster, topic)?.partitions()?;
+    let store = projector_store(
+        ctx,
+        args,
+        partitions,
+        &mut crate::logid::kafka(cluster, topic),
+    )?;
     let signer = crate::trust::for_projector(&store)?;
     let resume_store = store.clone();
     let resume: ledger_kafka::ResumeAt = Arc::new(move |p| {
@@ -240,7 +262,7 @@ fn project_kafka(
         signer,
         ..Options::default()
     };
-    let requests = crate::snapshot::Requests::new(&args.data)?;
+    let requests = crate::snapshot::Requests::new(&args.data, run_opts.signer.clone())?;
     let totals = ledger_projector::run_with_sink(
         ctx,
         &mut source,

@@ -7,8 +7,24 @@ use clap::Args;
 use ledger_core::{check_id, mask_id, parse_date, Context, Iin, Statement};
 use std::path::PathBuf;
 
-pub fn iin_check(ids: &[String], json: bool) -> Result<i32> {
-    let checks: Vec<_> = ids.iter().map(|id| check_id(id)).collect();
+pub fn iin_check(ctx: &Context, ids: &[String], json: bool) -> Result<i32> {
+    // Today in the calendar's time zone: a birth date after it is a
+    // mistyped century digit (6 for 4) more often than a person.
+    let today = chrono::Utc::now()
+        .with_timezone(&ctx.calendar.time_zone())
+        .date_naive();
+    let checks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let mut c = check_id(id);
+            if let Some(born) = c.birth_date.filter(|b| *b > today) {
+                c.warnings.push(format!(
+                    "the birth date {born} is after today ({today}): a mistyped century digit? Contributions for months before it are returned"
+                ));
+            }
+            c
+        })
+        .collect();
     if json {
         println!("{}", serde_json::to_string_pretty(&checks)?);
     } else {

@@ -1,12 +1,19 @@
 //! `si-ledger snapshot` and `restore`, and `project --restore-from`: a
 //! lost instance is seeded from a snapshot and replays only the log's tail
-//! (`ledger_store::snapshot` has the file's layout).
+//! (`ledger_store::snapshot` has the file's layout). A snapshot is signed
+//! with the projector's key; a restore checks that signature against the
+//! trust file and recomputes every restored account from its history
+//! before it reports success, and `project` takes only a snapshot of the
+//! log it is given (issue 25).
 
 use crate::common::{open_existing_store, open_store, store_dir};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use ledger_store::{DiskKv, LedgerStore, SnapshotInfo};
+use ledger_core::authority::{Domain, Signature, Signer, Trust};
+use ledger_core::{Authorization, Context, Policy};
+use ledger_store::{DiskKv, LedgerStore, RestoreChecks, SnapshotInfo};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Args)]
 pub struct SnapshotArgs {
@@ -50,6 +57,7 @@ pub struct RestoreArgs {
 
 fn print(info: &SnapshotInfo, what: &str, path: &Path, json: bool) {
     let digest = hex::encode(info.trailer.digest);
+    let signed = info.seal.as_ref().map(|s| s.key_id.clone());
     if json {
         let states: Vec<_> = info
             .trailer
@@ -71,16 +79,125 @@ fn print(info: &SnapshotInfo, what: &str, path: &Path, json: bool) {
                 "pairs": info.trailer.pairs,
                 "states": states,
                 "digest": digest,
+                "signed_by": signed,
             })
         );
     } else {
+        let by = signed.map_or_else(|| "unsigned".to_string(), |k| format!("signed by key {k}"));
         println!(
-            "{what} {}: partitions {:?} of {}, {} keys, digest {digest}",
+            "{what} {}: partitions {:?} of {}, {} keys, {by}, digest {digest}",
             path.display(),
             info.header.partitions,
             info.header.log_partitions,
             info.trailer.pairs
         );
+    }
+}
+
+/// The key a snapshot is signed with: the projector's (`--signing-key`),
+/// which the trust file (`--trust`, else the store's) must accept for the
+/// projector's own records (`merge_transfer`); unsigned only under an
+/// explicit `--trust none`, which says so.
+fn snapshot_signer(store: &LedgerStore<DiskKv>) -> Result<Option<Arc<Signer>>> {
+    let signer = crate::trust::signer()?;
+    let Some(s) = &signer else {
+        if crate::trust::explicitly_open() {
+            eprintln!(
+                "warning: --trust none and no --signing-key: the snapshot is unsigned, and only \
+                 a restore under --trust none takes it"
+            );
+            return Ok(None);
+        }
+        bail!(
+            "a snapshot is signed with the projector's key: give it with --signing-key FILE (or \
+             SI_LEDGER_SIGNING_KEY_FILE); only under --trust none may a snapshot be unsigned"
+        );
+    };
+    let policy = match crate::trust::chosen() {
+        Some(c) => c.policy.clone(),
+        None => crate::trust::of_store_choice(store)?.policy,
+    };
+    crate::trust::check_current(&policy, s, "merge_transfer", chrono::Utc::now())
+        .context("the snapshot's signing key")?;
+    Ok(signer)
+}
+
+/// Checks a snapshot's seal against the run's trust file: signed by a key
+/// the file lists under an authority allowed the projector's own records
+/// (`merge_transfer`), valid when the snapshot was taken. Under `--trust
+/// none` nothing is checked, and that is said; with no `--trust` at all
+/// the restore is refused.
+fn check_seal(info: &SnapshotInfo) -> Result<(), String> {
+    let Some(choice) = crate::trust::chosen() else {
+        return Err(
+            "its signature is checked against the deployment's trust file: give it \
+                    with --trust FILE (or SI_LEDGER_TRUST); `--trust none` restores it unchecked"
+                .into(),
+        );
+    };
+    let trust: &Trust = match &choice.policy {
+        Policy::Open => {
+            // Said once a run, however many snapshots it looks at.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                eprintln!(
+                    "warning: --trust none: snapshot signatures are not checked, and an \
+                     unsigned snapshot is taken"
+                )
+            });
+            return Ok(());
+        }
+        Policy::Enforced(t) => t,
+    };
+    let Some(seal) = &info.seal else {
+        return Err(
+            "it is unsigned: a snapshot is signed with the projector's key when it is \
+                    taken, and only `--trust none` restores an unsigned one"
+                .into(),
+        );
+    };
+    // A snapshot has no "before signatures": `enforced_from` does not apply.
+    let policy = Policy::Enforced(Arc::new(Trust {
+        enforced_from: None,
+        ..trust.clone()
+    }));
+    let taken = chrono::DateTime::from_timestamp_millis(info.header.taken_at_ms)
+        .ok_or("its time of taking is out of range")?;
+    let signature = Signature {
+        key_id: seal.key_id.clone(),
+        value: seal.signature.clone(),
+    };
+    match policy.authorize(
+        "merge_transfer",
+        Domain::Snapshot,
+        Some((&signature, &info.checksum)),
+        taken,
+    ) {
+        Authorization::Unauthorized(why) => Err(format!(
+            "its signature is not the projector's under this trust file ({why})"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What every restore checks once it has written (the seal,
+/// [`check_seal`], is checked before): every account of the store
+/// recomputed from its history, as `verify` does, under the trust file
+/// the store was projected with.
+fn recomputed(ctx: &Context) -> impl Fn(&LedgerStore<DiskKv>, &[u32]) -> Result<(), String> + '_ {
+    move |store: &LedgerStore<DiskKv>, _: &[u32]| {
+        let choice = crate::trust::of_store_choice(store).map_err(|e| format!("{e:#}"))?;
+        let ctx = Context {
+            trust: choice.policy,
+            ..ctx.clone()
+        };
+        match crate::verify::recompute(&ctx, store) {
+            Ok(None) => Ok(()),
+            Ok(Some(why)) => Err(format!(
+                "what it restores does not follow from its own history (forged or damaged): {why}"
+            )),
+            Err(e) => Err(format!("recomputing what it restores: {e:#}")),
+        }
     }
 }
 
@@ -90,8 +207,9 @@ pub fn snapshot(args: &SnapshotArgs) -> Result<i32> {
         Err(e) if in_use(&e) => return ask_the_projector(args),
         Err(e) => return Err(e),
     };
+    let signer = snapshot_signer(&store)?;
     let info = store
-        .snapshot(&args.out, args.partitions.as_deref())
+        .snapshot(&args.out, args.partitions.as_deref(), signer.as_deref())
         .with_context(|| format!("writing snapshot {}", args.out.display()))?;
     print(&info, "wrote", &args.out, args.json);
     Ok(0)
@@ -192,7 +310,12 @@ fn answered(result: &Path, out: &Path, json: bool) -> Result<Option<i32>> {
     Ok(Some(0))
 }
 
-pub fn restore(args: &RestoreArgs) -> Result<i32> {
+pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32> {
+    let after = recomputed(ctx);
+    let checks = RestoreChecks {
+        before: &check_seal,
+        after: &after,
+    };
     let dir = store_dir(&args.data);
     if ledger_store::engine_of(&dir)?.is_some() {
         // Only a restore cut short is run again into the same directory.
@@ -204,29 +327,45 @@ pub fn restore(args: &RestoreArgs) -> Result<i32> {
             );
         }
         let info = store
-            .restore(&args.file, args.partitions.as_deref())
+            .restore(&args.file, args.partitions.as_deref(), &checks)
             .with_context(|| format!("restoring {}", args.file.display()))?;
-        print(&info, "restored", &args.file, args.json);
+        restored(&info, &args.file, args.json);
         return Ok(0);
     }
     let created = !dir.exists();
     let result = open_store(&dir).and_then(|store| {
         store
-            .restore(&args.file, args.partitions.as_deref())
+            .restore(&args.file, args.partitions.as_deref(), &checks)
             .with_context(|| format!("restoring {}", args.file.display()))
     });
     match result {
         Ok(info) => {
-            print(&info, "restored", &args.file, args.json);
+            restored(&info, &args.file, args.json);
             Ok(0)
         }
         Err(e) => {
             // A refused restore leaves no store behind to be mistaken for one.
             if created {
                 let _ = std::fs::remove_dir_all(&dir);
+                return Err(anyhow::anyhow!(
+                    "{e:#} (nothing was restored: {} was removed)",
+                    dir.display()
+                ));
             }
             Err(e)
         }
+    }
+}
+
+/// A restore that passed every check: what it restored, said once every
+/// account was recomputed (the digest is the restored store's, checked).
+fn restored(info: &SnapshotInfo, path: &Path, json: bool) {
+    print(info, "restored", path, json);
+    if !json {
+        println!(
+            "verified: every restored account follows from its history; project it from the \
+             log it was taken from (`project` checks the log's identity)"
+        );
     }
 }
 
@@ -236,7 +375,17 @@ pub fn restore(args: &RestoreArgs) -> Result<i32> {
 /// named on its own must be whole; a damaged one in a directory is passed
 /// over with a warning. With no partition to seed, nothing is read.
 /// Partitions no snapshot holds are left to the log.
-pub fn restore_missing(store: &LedgerStore<DiskKv>, from: &Path) -> Result<()> {
+///
+/// Only snapshots of the log `hash_at` reads are chosen: one whose log
+/// anchors name another log (another deployment's) or whose signature the
+/// trust file does not accept is passed over with a warning in a
+/// directory, and refused when named on its own.
+pub fn restore_missing(
+    ctx: &Context,
+    store: &LedgerStore<DiskKv>,
+    from: &Path,
+    hash_at: &mut crate::logid::HashAt,
+) -> Result<()> {
     let files: Vec<PathBuf> = if from.is_dir() {
         let mut v: Vec<PathBuf> = std::fs::read_dir(from)
             .with_context(|| format!("reading {}", from.display()))?
@@ -266,10 +415,18 @@ pub fn restore_missing(store: &LedgerStore<DiskKv>, from: &Path) -> Result<()> {
     // Partition → (next offset, file): the furthest snapshot of each.
     let mut best: std::collections::BTreeMap<u32, (u64, &Path)> = Default::default();
     for f in &files {
-        let info = match ledger_store::check_snapshot(f) {
+        let checked = ledger_store::check_snapshot(f)
+            .map_err(anyhow::Error::from)
+            .and_then(|info| {
+                check_seal(&info)
+                    .map_err(|why| anyhow::anyhow!("snapshot {}: {why}", f.display()))?;
+                of_this_log(&info, hash_at)?;
+                Ok(info)
+            });
+        let info = match checked {
             Ok(info) => info,
             Err(e) if from.is_dir() => {
-                eprintln!("--restore-from: passing over {}: {e}", f.display());
+                eprintln!("--restore-from: passing over {}: {e:#}", f.display());
                 continue;
             }
             Err(e) => return Err(e).with_context(|| format!("--restore-from {}", f.display())),
@@ -288,9 +445,14 @@ pub fn restore_missing(store: &LedgerStore<DiskKv>, from: &Path) -> Result<()> {
     for (p, (_, f)) in &best {
         by_file.entry(f).or_default().push(*p);
     }
+    let after = recomputed(ctx);
+    let checks = RestoreChecks {
+        before: &check_seal,
+        after: &after,
+    };
     for (f, partitions) in by_file {
         let info = store
-            .restore(f, Some(&partitions))
+            .restore(f, Some(&partitions), &checks)
             .with_context(|| format!("--restore-from {}", f.display()))?;
         for s in info
             .trailer
@@ -303,6 +465,37 @@ pub fn restore_missing(store: &LedgerStore<DiskKv>, from: &Path) -> Result<()> {
                 s.partition,
                 f.display(),
                 s.next_offset
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a snapshot not of the log `hash_at` reads: each partition it
+/// holds with state must have a log anchor the log has too.
+fn of_this_log(info: &SnapshotInfo, hash_at: &mut crate::logid::HashAt) -> Result<()> {
+    for s in &info.trailer.states {
+        if s.next_offset == 0 {
+            continue;
+        }
+        let Some(a) = info.anchor(s.partition) else {
+            bail!(
+                "partition {} has state but no log identity: it cannot show which log it is of",
+                s.partition
+            );
+        };
+        let found = hash_at(s.partition, a.offset)?;
+        if found != Some(a.hash) {
+            bail!(
+                "it is a snapshot of another log: its partition {} was projected from a log \
+                 whose record at offset {} has hash {}, and this log {}",
+                s.partition,
+                a.offset,
+                hex::encode(a.hash),
+                found.map_or("holds no record there".into(), |h| format!(
+                    "has {} there",
+                    hex::encode(h)
+                ))
             );
         }
     }
@@ -322,10 +515,12 @@ pub struct Requests {
     dir: PathBuf,
     data: PathBuf,
     writing: std::sync::Arc<std::sync::Mutex<()>>,
+    /// The projector's key, which signs the snapshots it writes.
+    signer: Option<Arc<Signer>>,
 }
 
 impl Requests {
-    pub fn new(data: &Path) -> Result<Requests> {
+    pub fn new(data: &Path, signer: Option<Arc<Signer>>) -> Result<Requests> {
         use std::os::unix::fs::DirBuilderExt as _;
         let dir = requests_dir(data);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
@@ -344,6 +539,7 @@ impl Requests {
             dir,
             data: std::path::absolute(data)?,
             writing: Default::default(),
+            signer,
         })
     }
 
@@ -362,8 +558,9 @@ impl Requests {
             if std::fs::rename(&path, &taken).is_err() {
                 continue;
             }
+            let signer = self.signer.clone();
             let answer = move |store: &LedgerStore<DiskKv>, data: &Path| {
-                let answer = match Self::take(store, data, &taken) {
+                let answer = match Self::take(store, data, &taken, signer.as_deref()) {
                     Ok(info) => serde_json::json!({"ok": {
                         "pairs": info.trailer.pairs,
                         "digest": hex::encode(info.trailer.digest),
@@ -392,7 +589,12 @@ impl Requests {
         }
     }
 
-    fn take(store: &LedgerStore<DiskKv>, data: &Path, request: &Path) -> Result<SnapshotInfo> {
+    fn take(
+        store: &LedgerStore<DiskKv>,
+        data: &Path,
+        request: &Path,
+        signer: Option<&Signer>,
+    ) -> Result<SnapshotInfo> {
         let text = std::fs::read_to_string(request)?;
         let body: serde_json::Value = serde_json::from_str(&text).context("the request")?;
         let out = PathBuf::from(body["out"].as_str().context("the request names no out")?);
@@ -406,7 +608,7 @@ impl Requests {
         }
         let partitions: Option<Vec<u32>> = serde_json::from_value(body["partitions"].clone())
             .context("the request's partitions")?;
-        let info = store.snapshot(&out, partitions.as_deref())?;
+        let info = store.snapshot(&out, partitions.as_deref(), signer)?;
         eprintln!(
             "wrote snapshot {} at a batch boundary ({} keys)",
             out.display(),

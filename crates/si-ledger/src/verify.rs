@@ -167,6 +167,34 @@ fn self_check(ctx: &Context, store: &LedgerStore<DiskKv>) -> Result<(Vec<Break>,
     Ok((breaks, diffs))
 }
 
+/// Why `store` does not follow from its own history, if it does not: the
+/// check `verify` makes (every chain, every outcome, every account
+/// recomputed), summed up in one line naming the first few places (IINs
+/// masked). A restore runs it before it reports success.
+pub(crate) fn recompute(ctx: &Context, store: &LedgerStore<DiskKv>) -> Result<Option<String>> {
+    let (breaks, diffs) = self_check(ctx, store)?;
+    if breaks.is_empty() && diffs.is_empty() {
+        return Ok(None);
+    }
+    let mut places: Vec<String> = breaks
+        .iter()
+        .map(|b| format!("{}: {}", b.place, b.what))
+        .chain(diffs.iter().map(|d| {
+            format!(
+                "account {}: {} is {} where its history gives {}",
+                d.iin, d.field, d.data, d.other
+            )
+        }))
+        .collect();
+    let more = places.len().saturating_sub(3);
+    places.truncate(3);
+    let mut why = places.join("; ");
+    if more > 0 {
+        why.push_str(&format!(" (and {more} more)"));
+    }
+    Ok(Some(why))
+}
+
 /// The fields in which two statements differ.
 fn compare(iin: &Iin, a: &serde_json::Value, b: &serde_json::Value) -> Vec<Mismatch> {
     let (ea, eb) = (a.as_object(), b.as_object());

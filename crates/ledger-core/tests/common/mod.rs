@@ -45,7 +45,9 @@ pub fn line(period: &str, amount: &str, ppc: Ppc, birth: &str, received: &str) -
 
 pub fn refund(period: &str, amount: &str) -> Event {
     Event::ContributionRefunded(ContributionRefunded {
-        application_id: "APP-1".into(),
+        // One application per request (seed `003_…`: an application is
+        // decided as a whole; a reused id with other content is refused).
+        application_id: format!("APP-{period}-{amount}"),
         reason: "overpaid".into(),
         refunded_ppc: Ppc::CONTRIBUTION,
         period: Period::parse(period).unwrap(),
