@@ -470,3 +470,154 @@ fn a_kyrgyz_deployment_keys_accounts_by_pin() {
         stderr(&wrong)
     );
 }
+
+/// A read-only bind mount of a directory, unmounted when dropped.
+struct ReadOnlyMount(std::path::PathBuf);
+
+impl ReadOnlyMount {
+    /// `mount --bind from at`, then remounted read-only: what an auditor's
+    /// evidence copy on read-only media looks like to a process (`EROFS`,
+    /// even for root, whom `chmod a-w` would not stop).
+    fn new(from: &std::path::Path, at: &std::path::Path) -> ReadOnlyMount {
+        std::fs::create_dir_all(at).unwrap();
+        let mount = |args: &[&std::ffi::OsStr]| {
+            let o = std::process::Command::new("mount")
+                .args(args)
+                .output()
+                .expect("mount(8) runs");
+            assert!(o.status.success(), "mount {args:?}: {}", stderr(&o));
+        };
+        mount(&["--bind".as_ref(), from.as_os_str(), at.as_os_str()]);
+        let guard = ReadOnlyMount(at.to_path_buf());
+        mount(&["-o".as_ref(), "remount,bind,ro".as_ref(), at.as_os_str()]);
+        guard
+    }
+}
+
+impl Drop for ReadOnlyMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| stdout(&o).trim() == "0")
+}
+
+/// Issue 25 case 13: every command that only reads a store reads one on a
+/// read-only mount, with the same answers as on the writable original,
+/// on both engines; and a store held by another process is still "in use".
+#[test]
+fn every_read_command_reads_a_store_on_a_read_only_mount() {
+    if !running_as_root() {
+        eprintln!("skipped: a read-only bind mount needs root (CI runs as root)");
+        return;
+    }
+    ledger_e2e::on_each_engine(|engine| {
+        let dir = tempfile::tempdir().unwrap();
+        let (demo, printed) = ledger_e2e::demo_output(dir.path(), 30, 6);
+        let iin = printed
+            .split("account ")
+            .nth(1)
+            .and_then(|s| s.get(..12))
+            .expect("the demo names an account")
+            .to_string();
+        let ro = dir.path().join("ro");
+        let snap = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+        let reads = |data: &str, snapshot: &str| -> Vec<Vec<String>> {
+            let mut reads: Vec<Vec<String>> = [
+                vec!["account", &iin, "--json"],
+                vec!["history", &iin],
+                vec!["accounts"],
+                vec!["digest"],
+                vec!["verify"],
+                vec!["payments", "--all"],
+                vec!["dead-letters"],
+                vec!["notices"],
+                vec!["duplicates"],
+                vec![
+                    "entitlement",
+                    &iin,
+                    "--type",
+                    "0703",
+                    "--as-of",
+                    "2026-01-10",
+                ],
+                vec!["access-log"],
+            ]
+            .iter()
+            .map(|a| a.iter().map(|s| s.to_string()).collect())
+            .collect();
+            reads.push(vec!["snapshot".into(), "--out".into(), snapshot.into()]);
+            for r in &mut reads {
+                r.extend(["--data".to_string(), data.to_string()]);
+            }
+            reads
+        };
+        let answers = |data: &str, snapshot: &str| -> Vec<String> {
+            reads(data, snapshot)
+                .iter()
+                .map(|args| {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let o = run(&args);
+                    assert!(
+                        o.status.success(),
+                        "{engine}: {args:?} failed: {}",
+                        stderr(&o)
+                    );
+                    // On the read-only mount every command that opens the
+                    // store says it reads a private copy.
+                    let copied = stderr(&o).contains("reading a private copy");
+                    assert!(
+                        copied == data.ends_with("/ro") || args[0] == "access-log",
+                        "{engine}: {args:?}: {}",
+                        stderr(&o)
+                    );
+                    // The snapshot's file name is the one difference (its
+                    // digest is printed).
+                    stdout(&o).replace(snapshot, "SNAPSHOT")
+                })
+                .collect()
+        };
+        let writable = answers(demo.to_str().unwrap(), &snap("rw.snap"));
+        let _mount = ReadOnlyMount::new(&demo, &ro);
+        let ro_s = ro.to_str().unwrap();
+        assert!(
+            std::fs::write(ro.join("probe"), b"x").is_err(),
+            "the mount is read-only"
+        );
+        assert_eq!(
+            answers(ro_s, &snap("ro.snap")),
+            writable,
+            "{engine}: a read-only store answers as the writable one"
+        );
+        // A store another process holds (a projector) is still in use,
+        // read-only mount or not: nothing is copied from under a writer.
+        let lock = demo
+            .join("store")
+            .join(if engine == "sled" { "db" } else { "lock" });
+        let mut holder = ledger_e2e::Reaped(Some(
+            std::process::Command::new("flock")
+                .args(["-x", lock.to_str().unwrap(), "sleep", "60"])
+                .spawn()
+                .expect("flock(1) runs"),
+        ));
+        let held = || {
+            let o = run(&["verify", "--data", ro_s]);
+            (!o.status.success() && stderr(&o).contains("in use"), o)
+        };
+        let mut o = held();
+        for _ in 0..100 {
+            if o.0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            o = held();
+        }
+        assert!(o.0, "{engine}: {}", stderr(&o.1));
+        assert!(holder.child().try_wait().unwrap().is_none());
+    });
+}

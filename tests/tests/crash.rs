@@ -252,3 +252,278 @@ fn sigkill_while_merging(engine: &str) {
     let v = run(&["verify", "--data", killed_s, "--log", log_s]);
     assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
 }
+
+/// Issue 25 case 14: `n` contribution lines, one JSON line each, for 700
+/// people (several lines each, in several periods).
+fn contribution_lines(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|k| {
+            let who = k % 700;
+            let birth =
+                chrono::NaiveDate::from_ymd_opt(1980, 1, 1).unwrap() + chrono::Days::new(who as u64);
+            // One serial in eleven has no check digit: the next is taken.
+            let iin = (0..10)
+                .find_map(|s| {
+                    ledger_core::Iin::generate(birth, ledger_core::Sex::Male, (who * 10 + s) as u16)
+                })
+                .expect("a valid IIN");
+            let period = format!("2024-{:02}", k / 700 % 12 + 1);
+            format!(
+                r#"{{"timestamp":"2025-04-10T10:00:00+05:00","envelope":{{"eventId":"c-{k}","iin":"{}","source":"bank","contribution":{{"payment":{{"receivedOn":"2025-04-10","ppc":"012","payerId":"150340000179"}},"period":"{period}","amount":"{}.00","person":{{"surname":"Тестов","name":"Тест","birthDate":"{birth}"}}}}}}}}"#,
+                iin.as_str(),
+                1000 + k % 97
+            )
+        })
+        .collect()
+}
+
+/// The records each partition of the embedded log `log` holds.
+fn log_records(log: &Path) -> u64 {
+    ledger_stream::EmbeddedLog::open(log)
+        .unwrap()
+        .end_offsets()
+        .unwrap()
+        .iter()
+        .sum()
+}
+
+/// The statements of `data` without the counts a second delivery changes
+/// (duplicates ignored, history length): the balances.
+fn balances(data: &Path) -> Vec<serde_json::Value> {
+    let mut all = ledger_e2e::statements(data);
+    for s in &mut all {
+        let s = s.as_object_mut().unwrap();
+        s.remove("duplicates_ignored");
+        s.remove("history_len");
+    }
+    all
+}
+
+fn publish_and_project(file: &Path, log: &Path, data: &Path) {
+    let p = run(&[
+        "publish",
+        "--log",
+        log.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(p.status.success(), "publish: {}", stderr(&p));
+    let p = run(&[
+        "project",
+        "--log",
+        log.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(p.status.success(), "project: {}", stderr(&p));
+}
+
+/// What publish prints of the lines it had acknowledged when it stopped:
+/// `lines 1-N were published and acknowledged`.
+fn acknowledged_through(err: &str) -> u64 {
+    let at = err
+        .find("lines 1-")
+        .unwrap_or_else(|| panic!("no acknowledged lines named: {err}"));
+    err[at + 8..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line number: {err}"))
+}
+
+/// Issue 25 case 14: SIGINT mid-`publish` (after one chunk was appended,
+/// while the next is read) stops it with exit 130 and says which lines
+/// were appended; the log holds exactly those, and publishing the whole
+/// file again gives the balances of a clean run.
+#[test]
+fn an_interrupted_publish_says_what_it_appended_and_publishing_again_is_safe() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = contribution_lines(8192 + 600);
+    let file = dir.path().join("lines.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let clean = dir.path().join("clean");
+    publish_and_project(&file, &dir.path().join("clean-log"), &clean);
+
+    // From a pipe: the test decides where the input stands when the
+    // signal comes (one chunk of 8192 lines sent, then some more).
+    let log = dir.path().join("log");
+    let mut child = ledger_e2e::Reaped(Some(
+        si_ledger(&["publish", "--log", log.to_str().unwrap(), "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut stdin = child.child().stdin.take().unwrap();
+    stdin
+        .write_all((lines[..8192 + 100].join("\n") + "\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    // The first chunk is appended when the log holds it.
+    for _ in 0..1200 {
+        if log.join("log.json").exists() && log_records(&log) == 8192 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(log_records(&log), 8192, "the first chunk was appended");
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.child().id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // The rest of the input reaches a publish that has stopped reading
+    // (or has exited: a broken pipe is expected then).
+    let _ = stdin.write_all((lines[8192 + 100..].join("\n") + "\n").as_bytes());
+    drop(stdin);
+    let out = child.take().wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("publish interrupted by SIGINT"), "{err}");
+    assert_eq!(acknowledged_through(&err), 8192, "{err}");
+    assert!(err.contains("8192 records"), "{err}");
+    assert!(
+        err.contains("nothing after line 8192 was published"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Publishing the whole file again is safe"),
+        "{err}"
+    );
+    // What was appended is exactly the lines it names.
+    assert_eq!(log_records(&log), 8192);
+
+    let data = dir.path().join("data");
+    publish_and_project(&file, &log, &data);
+    assert_eq!(balances(&data), balances(&clean));
+}
+
+/// Issue 25 case 14: a `publish` whose appends fail mid-run (the file size
+/// limit, `EFBIG`, as a full disk gives `ENOSPC`) exits 1 and says which
+/// lines were acknowledged, which may be partly in the log, and that
+/// publishing the whole file again is safe; it is.
+#[test]
+fn a_publish_that_cannot_write_says_what_it_appended_and_publishing_again_is_safe() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = contribution_lines(8192 * 2 + 600);
+    let file = dir.path().join("lines.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let clean = dir.path().join("clean");
+    publish_and_project(&file, &dir.path().join("clean-log"), &clean);
+    // A file size limit that one chunk's appends fit under and two
+    // chunks' do not.
+    let largest = std::fs::read_dir(dir.path().join("clean-log"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .max()
+        .unwrap();
+    let blocks = largest * 3 / 4 / 512; // ulimit -f counts 512-byte blocks in sh
+
+    let log = dir.path().join("log");
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c")
+        // Ignored, SIGXFSZ leaves the write to fail with EFBIG.
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f {blocks} && exec \"$0\" \"$@\""
+        ))
+        .arg(ledger_e2e::binary())
+        .args([
+            "publish",
+            "--log",
+            log.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ]);
+    ledger_e2e::test_env(&mut c);
+    let out = c.output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    assert!(
+        err.contains("publish failed: lines 1-8192 were published and acknowledged (8192 records"),
+        "{err}"
+    );
+    assert!(
+        err.contains("lines 8193-16384 were being appended and may be partly in the log"),
+        "{err}"
+    );
+    assert!(
+        err.contains("nothing after line 16384 was published"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Publishing the whole file again is safe"),
+        "{err}"
+    );
+    assert!(log_records(&log) >= 8192);
+    assert!(log_records(&log) < 2 * 8192);
+
+    let data = dir.path().join("data");
+    publish_and_project(&file, &log, &data);
+    assert_eq!(balances(&data), balances(&clean));
+}
+
+/// Issue 25 case 14: a `publish` waiting for input on a pipe hears a first
+/// SIGINT only at its next line; a second ends it at once, exit 130.
+#[test]
+fn a_second_signal_ends_a_publish_waiting_for_input() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let mut child = ledger_e2e::Reaped(Some(
+        si_ledger(&["publish", "--log", log.to_str().unwrap(), "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut stdin = child.child().stdin.take().unwrap();
+    stdin
+        .write_all((contribution_lines(10).join("\n") + "\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    // The log is opened after the signal handlers are installed.
+    for _ in 0..1200 {
+        if log.join("log.json").exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.child().id().to_string();
+    // SIGINT is pending (not yet handled) for `pid`: two signals sent
+    // while the first is pending would be one.
+    let pending = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+            .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+            .any(|mask| mask & (1 << (2 - 1)) != 0)
+    };
+    for _ in 0..2 {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        for _ in 0..1200 {
+            if !pending() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // Standard input stays open: only the second signal can end it.
+    let mut status = None;
+    for _ in 0..1200 {
+        status = child.child().try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+    assert_eq!(status.and_then(|s| s.code()), Some(130), "{status:?}");
+    assert_eq!(log_records(&log), 0, "nothing of an unsent chunk");
+}

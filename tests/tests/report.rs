@@ -283,3 +283,94 @@ fn projections(data: &Path, period: &str) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// Issue 25 case 10: `close-month` refuses a month that has not ended and
+/// one before `--epoch`, appending nothing; with the back-office override
+/// the marker records it, and the projector closes the month.
+#[test]
+fn close_month_refuses_an_unended_month_and_one_before_the_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("lines.jsonl");
+    std::fs::write(
+        &lines,
+        r#"{"timestamp":"2025-04-10T15:00:00+05:00","envelope":{"eventId":"c-1","iin":"900517400451","source":"bank","contribution":{"payment":{"receivedOn":"2025-04-10","ppc":"012","payerId":"150340000179"},"period":"2025-03","amount":"1000.00","person":{"surname":"Ахметова","name":"Айгерим","birthDate":"1990-05-17"}}}}"#
+            .to_string()
+            + "\n",
+    )
+    .unwrap();
+    let log = dir.path().join("log");
+    let (l, d) = (log.to_str().unwrap(), dir.path().join("data"));
+    let d = d.to_str().unwrap();
+    assert!(run(&["publish", "--log", l, lines.to_str().unwrap()])
+        .status
+        .success());
+    let records = || -> u64 {
+        ledger_stream::EmbeddedLog::open(&log)
+            .unwrap()
+            .end_offsets()
+            .unwrap()
+            .iter()
+            .sum()
+    };
+    let before = records();
+    // Today's month has not ended either (whenever the test runs).
+    let this_month = chrono::Utc::now().format("%Y-%m").to_string();
+    for (period, why) in [
+        (
+            "2031-06",
+            "2031-06 has not ended: it ends at 2031-07-01T00:00:00+05:00",
+        ),
+        (this_month.as_str(), "has not ended"),
+        ("1999-01", "1999-01 ended before the ledger's epoch"),
+    ] {
+        let o = run(&["close-month", period, "--log", l]);
+        assert_eq!(o.status.code(), Some(1), "{period}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{period}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("nothing was published"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    // `--epoch` moves the bound: 2025-02 is before an epoch of 2025-03-01.
+    let o = run(&[
+        "close-month",
+        "2025-02",
+        "--log",
+        l,
+        "--epoch",
+        "2025-03-01",
+    ]);
+    assert!(
+        stderr(&o).contains("before the ledger's epoch"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(records(), before, "nothing appended");
+
+    let o = run(&["close-month", "2031-06", "--log", l, "--allow-unended"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--allow-unended"), "{}", stderr(&o));
+    let o = run(&["close-month", "2025-03", "--log", l]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["project", "--log", l, "--data", d]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("8 month closes"), "{}", stdout(&o));
+    let o = run(&["dead-letters", "--data", d]);
+    assert!(!stdout(&o).contains("bad_control"), "{}", stdout(&o));
+    assert_eq!(
+        report(Path::new(d), "2025-03", None)["contributions_total"],
+        "1000.00"
+    );
+    let o = run(&["report", "monthly", "2031-06", "--data", d]);
+    assert!(
+        stdout(&o).contains("monthly report 2031-06"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("2031-06 has not ended"),
+        "a report of an unended month says so: {}",
+        stderr(&o)
+    );
+}

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod asof;
 pub mod authority;
 pub mod calendar;
+pub mod close;
 pub mod entitlement;
 pub mod event;
 pub mod id;

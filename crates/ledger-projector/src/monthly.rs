@@ -67,7 +67,43 @@ pub fn judge_control(
             control.kind()
         )),
     };
+    if !verdict.is_unauthorized() {
+        check_month(ctx, &control, r, clock)?;
+    }
     Ok((control, verdict))
+}
+
+/// Issue 25: a marker for a month that had not ended when it was recorded
+/// (by the later of its record time and its partition's clock), or that
+/// ended before the ledger's epoch, closes nothing unless its operator
+/// recorded the override: the projector is the last line against a marker
+/// another tool published. The refusal is the marker's dead letter.
+fn check_month(
+    ctx: &Context,
+    control: &Control,
+    r: &Record,
+    clock: Option<i64>,
+) -> Result<(), String> {
+    let Control::MonthClosed {
+        period, overrides, ..
+    } = control;
+    let own = ctx.record_times.check(r.timestamp_ms).ok();
+    let clock = clock.and_then(chrono::DateTime::from_timestamp_millis);
+    let Some(at) = own.into_iter().chain(clock).max() else {
+        return Err(format!(
+            "month_closed for {period} cannot be judged: its record time {} ms is not one \
+             the ledger takes, and its partition has no clock",
+            r.timestamp_ms
+        ));
+    };
+    ledger_core::close::check_close(
+        &ctx.calendar,
+        ctx.record_times.epoch,
+        *period,
+        at,
+        *overrides,
+    )
+    .map_err(|why| format!("month_closed refused: {why}"))
 }
 
 /// Handles one control record of a partition whose store holds everything
@@ -79,7 +115,9 @@ pub fn handle<B: Kv>(
     control: Control,
 ) -> Result<Totals, ProjectError> {
     match control {
-        Control::MonthClosed { period, closed_by } => {
+        Control::MonthClosed {
+            period, closed_by, ..
+        } => {
             if let Some((_, at)) = store.closed(r.partition, period)? {
                 tracing::info!(
                     partition = r.partition,

@@ -295,3 +295,115 @@ fn a_partition_assigned_later_resumes_at_the_stored_offset_whatever_the_source_s
         .unwrap();
     assert_eq!(lens, vec![1; 10], "nothing applied twice");
 }
+
+/// Issue 25 case 10: the projector is the last line against a close of a
+/// month that had not ended, or that ended before the epoch, published by
+/// any tool: such a marker is a `bad_control` dead letter with its reason
+/// and closes nothing; one that records the operator's override closes;
+/// a month is judged by the later of the marker's record time and the
+/// partition's clock.
+#[test]
+fn a_marker_for_an_unended_or_pre_epoch_month_closes_nothing() {
+    use ledger_core::close::CloseOverrides;
+    use ledger_proto::monthly::{encode_month_closed_with, MONTH_CLOSED_KEY};
+    let birth = chrono::NaiveDate::from_ymd_opt(1979, 11, 2).unwrap();
+    let iins: Vec<Iin> = (0..50u16)
+        .filter_map(|s| Iin::generate(birth, Sex::Male, s))
+        .collect();
+    let ms = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let april = ms("2025-04-10T10:00:00+05:00");
+    let may = ms("2025-05-10T10:00:00+05:00");
+    let marker = |period: &str, unended: bool, at: i64| {
+        let value = encode_month_closed_with(
+            ledger_core::Period::parse(period).unwrap(),
+            "another tool",
+            CloseOverrides {
+                unended,
+                before_epoch: false,
+            },
+            None,
+        );
+        (MONTH_CLOSED_KEY.to_vec(), at, value)
+    };
+    let person_at = |n: usize, at: i64| {
+        let iin = &iins[n];
+        (iin.as_bytes().to_vec(), at, person(iin, &format!("p-{n}")))
+    };
+    let records: Vec<Record> = [
+        person_at(0, april),
+        marker("2025-06", false, april),
+        marker("2025-03", false, april),
+        marker("1999-01", false, april),
+        marker("2031-06", true, april),
+        person_at(1, may),
+        // Recorded in April by a slow clock; the partition's is in May.
+        marker("2025-04", false, april),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(offset, (key, timestamp_ms, value))| Record {
+        partition: 0,
+        offset: offset as u64,
+        timestamp_ms,
+        key,
+        value,
+    })
+    .collect();
+    let mut source = Fixed {
+        partitions: 1,
+        records,
+        at: 0,
+        late_assignment: false,
+    };
+    let store = LedgerStore::in_memory();
+    run(
+        &Context::default(),
+        &mut source,
+        &store,
+        &Options {
+            batch_size: 3,
+            until: Until::EndAtStart,
+            poll_wait: Duration::ZERO,
+            signer: None,
+        },
+        &AtomicBool::new(false),
+        |_| {},
+    )
+    .unwrap();
+    let closed = |p: &str| {
+        store
+            .closed(0, ledger_core::Period::parse(p).unwrap())
+            .unwrap()
+            .is_some()
+    };
+    assert!(closed("2025-03"));
+    assert!(closed("2025-04"), "judged at the partition's clock");
+    assert!(closed("2031-06"), "the operator's override");
+    assert!(!closed("2025-06"));
+    assert!(!closed("1999-01"));
+    let letters: Vec<(u64, String, String)> = store
+        .dead_letters()
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.position.offset, d.kind, d.error))
+        .collect();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert_eq!((letters[0].0, letters[0].1.as_str()), (1, "bad_control"));
+    assert!(
+        letters[0].2.contains("2025-06 has not ended")
+            && letters[0].2.contains("2025-07-01T00:00:00+05:00"),
+        "{letters:?}"
+    );
+    assert_eq!((letters[1].0, letters[1].1.as_str()), (3, "bad_control"));
+    assert!(
+        letters[1]
+            .2
+            .contains("1999-01 ended before the ledger's epoch"),
+        "{letters:?}"
+    );
+    assert_eq!(store.offset(0).unwrap(), Some(7));
+}

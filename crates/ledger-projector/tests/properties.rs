@@ -487,8 +487,10 @@ proptest! {
         let period = ledger_core::Period::parse("2025-02").unwrap();
         let marker = encode_month_closed(period, "prop", None);
         let mut appender = log.appender().unwrap();
+        // Recorded once February has ended (2025-03-05T00:00:00Z): a
+        // close of an unended month is refused.
         for p in 0..3 {
-            appender.append_to(p, &[(MONTH_CLOSED_KEY, 1, &marker)]).unwrap();
+            appender.append_to(p, &[(MONTH_CLOSED_KEY, 1_741_132_800_000, &marker)]).unwrap();
         }
         drop(appender);
         publish(&log, &ops[cut..], &people);

@@ -5,6 +5,7 @@
 
 use crate::v1 as pb;
 use ledger_core::authority::{Domain, Signature, Signer};
+use ledger_core::close::CloseOverrides;
 use ledger_core::{Account, Money, Period, Ppc};
 use std::collections::BTreeMap;
 
@@ -16,7 +17,12 @@ pub const MONTH_CLOSED_KEY: &[u8] = b"control/month-closed";
 /// A decoded control record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
-    MonthClosed { period: Period, closed_by: String },
+    MonthClosed {
+        period: Period,
+        closed_by: String,
+        /// What the operator let through ([`ledger_core::close::check_close`]).
+        overrides: CloseOverrides,
+    },
 }
 
 /// Whether a record key names a control record.
@@ -40,6 +46,10 @@ pub fn decode_control_signed(
         Some(pb::control::Payload::MonthClosed(m)) => Control::MonthClosed {
             period: Period::parse(&m.period).map_err(|e| format!("month_closed.period: {e}"))?,
             closed_by: m.closed_by.clone(),
+            overrides: CloseOverrides {
+                unended: m.allow_unended,
+                before_epoch: m.allow_before_epoch,
+            },
         },
         None => return Err("control record: no payload".into()),
     };
@@ -70,11 +80,23 @@ impl Control {
 /// The value of a month-closed marker, signed by `signer` if given (the
 /// operator's key).
 pub fn encode_month_closed(period: Period, closed_by: &str, signer: Option<&Signer>) -> Vec<u8> {
+    encode_month_closed_with(period, closed_by, CloseOverrides::default(), signer)
+}
+
+/// [`encode_month_closed`] with the operator's `overrides` recorded.
+pub fn encode_month_closed_with(
+    period: Period,
+    closed_by: &str,
+    overrides: CloseOverrides,
+    signer: Option<&Signer>,
+) -> Vec<u8> {
     use prost::Message as _;
     let mut c = pb::Control {
         payload: Some(pb::control::Payload::MonthClosed(pb::MonthClosed {
             period: period.to_string(),
             closed_by: closed_by.to_string(),
+            allow_unended: overrides.unended,
+            allow_before_epoch: overrides.before_epoch,
         })),
         signature: None,
     };

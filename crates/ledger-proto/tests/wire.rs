@@ -275,3 +275,47 @@ fn garbage_bytes_are_a_decode_error() {
     let e = decode_envelope(&[0xff, 0xff, 0xff]).unwrap_err();
     assert_eq!(e.kind(), "undecodable");
 }
+
+/// A `MonthClosed` marker's bytes (issue 25): one written before the
+/// overrides existed decodes with none, and a marker without overrides is
+/// still encoded to exactly those bytes (so its signature holds); the
+/// overrides, when given, are fields 3 and 4.
+#[test]
+fn month_closed_markers_keep_their_bytes_and_carry_overrides() {
+    use ledger_core::close::CloseOverrides;
+    use ledger_proto::monthly::Control;
+    use ledger_proto::monthly::{decode_control, encode_month_closed, encode_month_closed_with};
+    let period = ledger_core::Period::parse("2025-03").unwrap();
+    // Control { month_closed (1): { period (1): "2025-03", closed_by (2): "golden" } }
+    let old = "0a110a07323032352d30331206676f6c64656e";
+    assert_eq!(
+        hex::encode(encode_month_closed(period, "golden", None)),
+        old
+    );
+    assert_eq!(
+        decode_control(&hex::decode(old).unwrap()).unwrap(),
+        Control::MonthClosed {
+            period,
+            closed_by: "golden".into(),
+            overrides: CloseOverrides::default(),
+        }
+    );
+    // … with allow_unended (3) and allow_before_epoch (4) set.
+    let both = CloseOverrides {
+        unended: true,
+        before_epoch: true,
+    };
+    let overridden = "0a150a07323032352d30331206676f6c64656e18012001";
+    assert_eq!(
+        hex::encode(encode_month_closed_with(period, "golden", both, None)),
+        overridden
+    );
+    assert_eq!(
+        decode_control(&hex::decode(overridden).unwrap()).unwrap(),
+        Control::MonthClosed {
+            period,
+            closed_by: "golden".into(),
+            overrides: both,
+        }
+    );
+}

@@ -245,6 +245,137 @@ impl DiskKv {
     }
 }
 
+impl DiskKv {
+    /// Opens the existing store in `dir` for a command that only reads it.
+    /// Neither engine can open a store without writing to it (fjall 3 and
+    /// sled 0.34 both open their lock file and journal for writing and
+    /// have no read-only mode), so a store this process may not write — on
+    /// a read-only mount (`EROFS`, even for root), or not writable by this
+    /// user — is copied whole into a private temporary directory (under
+    /// `TMPDIR`) and the copy is opened; the copy goes when the last clone
+    /// is dropped. The store's lock is held shared while it is copied, so
+    /// a store in use by a running projector is [`StoreError::InUse`], as
+    /// for a writable store. A writable store is opened as
+    /// [`DiskKv::open`] does, and nothing is created: no store in `dir` is
+    /// an error.
+    pub fn open_to_read(dir: &Path, opts: &OpenOptions) -> Result<DiskKv, StoreError> {
+        let Some(engine) = engine_of(dir)? else {
+            return Err(StoreError::Backend(format!(
+                "no store in {}",
+                dir.display()
+            )));
+        };
+        if !matches!(engine, Engine::Fjall | Engine::Sled) || writable(dir, engine) {
+            return DiskKv::open(dir, opts);
+        }
+        let copy = read_copy(dir, engine)?;
+        let opened = DiskKv::open(&copy.path().join("store"), opts)?;
+        let copy = Some(Arc::new(copy));
+        Ok(match opened {
+            DiskKv::Fjall(kv) => DiskKv::Fjall(FjallKv { copy, ..kv }),
+            DiskKv::Sled(kv) => DiskKv::Sled(SledKv { copy, ..kv }),
+        })
+    }
+
+    /// The private copy this handle reads, if the store could not be
+    /// opened where it is ([`DiskKv::open_to_read`]).
+    pub fn read_copy(&self) -> Option<&Path> {
+        match self {
+            DiskKv::Fjall(kv) => kv.copy.as_deref().map(|d| d.path()),
+            DiskKv::Sled(kv) => kv.copy.as_deref().map(|d| d.path()),
+        }
+    }
+}
+
+/// The file each engine locks (`flock`) while a process holds the store.
+fn lock_file(dir: &Path, engine: Engine) -> std::path::PathBuf {
+    dir.join(match engine {
+        Engine::Sled => "db",
+        _ => "lock",
+    })
+}
+
+/// Whether this process may write the store's files: the engine's lock
+/// file opened for writing, which changes nothing. Only a refusal to write
+/// (a read-only file system, no permission) says no; any other error is
+/// left to the engine's own open to report.
+fn writable(dir: &Path, engine: Engine) -> bool {
+    let refused = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+        )
+    };
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .open(lock_file(dir, engine))
+    {
+        Ok(_) => true,
+        Err(e) => !refused(&e),
+    }
+}
+
+/// Copies the store in `dir` (which this process may not write) into a new
+/// temporary directory, under the store's lock taken shared: a projector
+/// holding it makes the store [`StoreError::InUse`], and none can start
+/// while the copy is made.
+fn read_copy(dir: &Path, engine: Engine) -> Result<tempfile::TempDir, StoreError> {
+    let engine_name = engine.name();
+    let lock_path = lock_file(dir, engine);
+    let lock = std::fs::File::open(&lock_path).map_err(|e| {
+        StoreError::Backend(format!(
+            "store {} cannot be written here, and its {engine_name} lock file {} cannot be              read: {e}",
+            dir.display(),
+            lock_path.display()
+        ))
+    })?;
+    match lock.try_lock_shared() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(in_use(dir, engine_name)),
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(StoreError::Backend(format!(
+                "locking {}: {e}",
+                lock_path.display()
+            )))
+        }
+    }
+    let failed = |what: String, e: std::io::Error| StoreError::ReadOnly {
+        dir: dir.display().to_string(),
+        engine: engine_name,
+        reason: format!("{what}: {e}"),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("si-ledger-read-")
+        .tempdir()
+        .map_err(|e| failed("creating a temporary directory".into(), e))?;
+    copy_tree(dir, &tmp.path().join("store")).map_err(|(path, e)| {
+        failed(format!("copying {} into {}", path, tmp.path().display()), e)
+    })?;
+    drop(lock);
+    Ok(tmp)
+}
+
+/// Copies the directory tree `from` to a new directory `to`: directories
+/// and regular files (symbolic links followed), nothing else.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), (String, std::io::Error)> {
+    fn at(p: &Path) -> impl FnOnce(std::io::Error) -> (String, std::io::Error) + '_ {
+        move |e| (p.display().to_string(), e)
+    }
+    std::fs::create_dir(to).map_err(at(to))?;
+    for entry in std::fs::read_dir(from).map_err(at(from))? {
+        let entry = entry.map_err(at(from))?;
+        let src = entry.path();
+        let meta = std::fs::metadata(&src).map_err(at(&src))?;
+        let dst = to.join(entry.file_name());
+        if meta.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else if meta.is_file() {
+            std::fs::copy(&src, &dst).map_err(at(&src))?;
+        }
+    }
+    Ok(())
+}
+
 impl Kv for DiskKv {
     fn get(&self, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
@@ -299,6 +430,10 @@ impl Kv for DiskKv {
 pub struct FjallKv {
     db: fjall::Database,
     keys: fjall::Keyspace,
+    /// The private copy opened instead of a store this process may not
+    /// write ([`DiskKv::open_to_read`]); last, so the database is closed
+    /// before the copy is removed.
+    copy: Option<Arc<tempfile::TempDir>>,
 }
 
 /// fjall's background threads (flushes and compactions). One: with two
@@ -334,7 +469,11 @@ impl FjallKv {
         let keys = db
             .keyspace(KEYSPACE, fjall::KeyspaceCreateOptions::default)
             .map_err(|e| StoreError::Backend(format!("opening {}: {e}", dir.display())))?;
-        Ok(FjallKv { db, keys })
+        Ok(FjallKv {
+            db,
+            keys,
+            copy: None,
+        })
     }
 }
 
@@ -433,6 +572,8 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 #[derive(Clone)]
 pub struct SledKv {
     db: sled::Db,
+    /// As [`FjallKv`]'s.
+    copy: Option<Arc<tempfile::TempDir>>,
 }
 
 impl SledKv {
@@ -459,7 +600,7 @@ impl SledKv {
                 ))),
             }
         })?;
-        Ok(SledKv { db })
+        Ok(SledKv { db, copy: None })
     }
 }
 

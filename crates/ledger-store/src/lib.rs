@@ -105,6 +105,17 @@ pub enum StoreError {
     )]
     InUse { dir: String, engine: &'static str },
     #[error(
+        "store {dir} cannot be written by this process (a read-only mount, or no write \
+         permission) and {engine} cannot open a store without writing to it, so it is read \
+         from a private copy, and that copy failed: {reason}: set TMPDIR to a writable \
+         directory with room for the store, or copy the store to writable media"
+    )]
+    ReadOnly {
+        dir: String,
+        engine: &'static str,
+        reason: String,
+    },
+    #[error(
         "a restore of partition {partition} into this store did not finish: \
          run it again (`si-ledger restore`, or `project --restore-from`)"
     )]
@@ -240,6 +251,20 @@ impl LedgerStore<DiskKv> {
     pub fn open_with(dir: &Path, opts: &OpenOptions) -> Result<Self, StoreError> {
         let store = LedgerStore {
             kv: DiskKv::open(dir, opts)?,
+        };
+        store.check_format()?;
+        Ok(store)
+    }
+}
+
+impl LedgerStore<DiskKv> {
+    /// Opens the existing store in `dir` for a command that only reads it
+    /// ([`DiskKv::open_to_read`]: a store this process may not write is
+    /// read from a private copy); refuses a store written in another
+    /// format.
+    pub fn open_to_read(dir: &Path, opts: &OpenOptions) -> Result<Self, StoreError> {
+        let store = LedgerStore {
+            kv: DiskKv::open_to_read(dir, opts)?,
         };
         store.check_format()?;
         Ok(store)

@@ -785,3 +785,28 @@ fn a_version_1_snapshot_is_refused_with_the_reason() {
     assert!(err.contains("a version 1 snapshot"), "{err}");
     assert!(err.contains("version 2 only"), "{err}");
 }
+
+/// `open_to_read` (issue 25): a writable store is opened where it is, with
+/// the same keys, and no store is created where there is none.
+#[test]
+fn a_reader_opens_a_writable_store_in_place_and_creates_none() {
+    for engine in ENGINES {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), engine);
+        populated(&store);
+        let before = store.backend().scan(b"").unwrap();
+        drop(store);
+        let read = LedgerStore::open_to_read(dir.path(), &OpenOptions::default()).unwrap();
+        assert_eq!(read.backend().engine(), engine);
+        assert_eq!(read.backend().read_copy(), None, "{engine}: no copy");
+        assert_eq!(read.backend().scan(b"").unwrap(), before);
+        drop(read);
+        let empty = tempfile::tempdir().unwrap();
+        let err = LedgerStore::open_to_read(empty.path(), &OpenOptions::default())
+            .err()
+            .expect("no store to read")
+            .to_string();
+        assert!(err.contains("no store in"), "{err}");
+        assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+    }
+}

@@ -286,7 +286,7 @@ pub fn month(ctx: &Context, args: &MonthArgs) -> Result<i32> {
             let data = from.join("data");
             let log = EmbeddedLog::open(&data.join("log"))
                 .with_context(|| format!("--from {}: its log", from.display()))?;
-            let store = crate::common::open_existing_store(&data)?;
+            let store = crate::common::open_existing_store_to_write(&data)?;
             let operator = crate::trust::signer_for("month_closed")?;
             (ctx.clone(), operator, log, store)
         }

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context as _, Result};
 use ledger_projector::Totals;
-use ledger_store::{DiskKv, LedgerStore, OpenOptions};
+use ledger_store::{DiskKv, Kv as _, LedgerStore, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -33,20 +33,40 @@ pub fn open_store(dir: &Path) -> Result<LedgerStore<DiskKv>> {
         .with_context(|| format!("opening store {}", dir.display()))
 }
 
-/// Opens an existing store; refuses to create one where a reader expected data.
+/// Opens an existing store for a command that only reads it; refuses to
+/// create one where a reader expected data. A store this process may not
+/// write (an evidence copy on a read-only mount) is read from a private
+/// copy, and the command says so on standard error.
 pub fn open_existing_store(data: &Path) -> Result<LedgerStore<DiskKv>> {
-    let dir = store_dir(data);
-    if ledger_store::engine_of(&dir)?.is_none() {
-        bail!(
-            "no store at {} (run `si-ledger project --data {}` first)",
+    let dir = existing_store_dir(data)?;
+    let store = LedgerStore::open_to_read(&dir, &store_options())
+        .with_context(|| format!("opening store {}", dir.display()))?;
+    if let Some(copy) = store.backend().read_copy() {
+        eprintln!(
+            "note: store {} cannot be written here (a read-only mount?) and {} cannot open a \
+             store without writing to it: reading a private copy in {} (removed at exit)",
             dir.display(),
-            data.display()
+            store.backend().engine(),
+            copy.display()
         );
     }
-    let store = open_store(&dir)?;
     store.check_scheme()?;
     store.check_restores()?;
     Ok(store)
+}
+
+/// Opens an existing store to write it (never a copy).
+pub fn open_existing_store_to_write(data: &Path) -> Result<LedgerStore<DiskKv>> {
+    let store = open_store(&existing_store_dir(data)?)?;
+    store.check_scheme()?;
+    store.check_restores()?;
+    Ok(store)
+}
+
+/// The store directory in `data`, if it holds a store.
+fn existing_store_dir(data: &Path) -> Result<PathBuf> {
+    require_store(data)?;
+    Ok(store_dir(data))
 }
 
 /// Fails with "no store at …" unless `data` holds a store, without opening
@@ -97,12 +117,7 @@ pub fn interrupted(t: &Totals, what: &str, past_it: &str) -> Option<i32> {
     if t.unfinished.is_empty() {
         return None;
     }
-    let signal = last_signal().load(std::sync::atomic::Ordering::SeqCst) as i32;
-    let name = match signal {
-        signal_hook::consts::SIGINT => "SIGINT",
-        signal_hook::consts::SIGTERM => "SIGTERM",
-        _ => "a stop",
-    };
+    let (name, code) = stopping_signal();
     let at: Vec<String> = t
         .unfinished
         .iter()
@@ -112,7 +127,19 @@ pub fn interrupted(t: &Totals, what: &str, past_it: &str) -> Option<i32> {
         "{what} interrupted by {name} at {}; {past_it}",
         at.join(", ")
     );
-    Some(if signal > 0 { 128 + signal } else { 130 })
+    Some(code)
+}
+
+/// The signal that stopped the run, and the exit code it gives (130 for
+/// SIGINT, 143 for SIGTERM).
+pub fn stopping_signal() -> (&'static str, i32) {
+    let signal = last_signal().load(std::sync::atomic::Ordering::SeqCst) as i32;
+    let name = match signal {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        _ => "a stop",
+    };
+    (name, if signal > 0 { 128 + signal } else { 130 })
 }
 
 pub fn print_totals(t: &Totals, json: bool) -> Result<()> {

@@ -369,7 +369,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Restore(args) => snapshot::restore(&ctx, &args),
         Command::Export(args) => audit::export(&args),
         Command::Digest(args) => audit::digest(&args),
-        Command::CloseMonth(args) => report::close_month(&args),
+        Command::CloseMonth(args) => report::close_month(&ctx, &args),
         Command::Report(report::ReportCommand::Monthly(args)) => report::monthly(&ctx, &args),
         Command::Report(report::ReportCommand::Projections(args)) => report::projections(&args),
         Command::Report(report::ReportCommand::Consume(args)) => report::consume(&args),

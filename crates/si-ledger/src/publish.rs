@@ -9,6 +9,7 @@ use clap::Args;
 use ledger_stream::{Appender, EmbeddedLog};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where published records go: the embedded log or a Kafka topic.
 #[derive(Args)]
@@ -89,6 +90,51 @@ pub struct PublishSummary {
     /// refuses them (docs/authority.md).
     pub unsigned_privileged: u64,
     pub dry_run: bool,
+    /// Every line up to this input line number was published and
+    /// acknowledged by the log (or refused, as reported); 0: none. What an
+    /// interrupted or failed run reports.
+    pub acknowledged_through: u64,
+    /// The last input line read.
+    pub read_through: u64,
+    /// Stopped by SIGINT or SIGTERM before the end of the input.
+    pub interrupted: bool,
+    /// A chunk (the lines after `acknowledged_through`) is being sent.
+    #[serde(skip)]
+    sending: bool,
+}
+
+impl PublishSummary {
+    /// Inputs §6: what an interrupted or failed publish appended, by input
+    /// line, and that publishing the whole file again is safe.
+    fn appended(&self) -> String {
+        let acked = match self.acknowledged_through {
+            0 => "no line was published".to_string(),
+            n => format!(
+                "lines 1-{n} were published and acknowledged ({} records; refused lines \
+                 as reported)",
+                self.published
+            ),
+        };
+        let rest = if self.sending && self.read_through > self.acknowledged_through {
+            format!(
+                "lines {}-{} were being appended and may be partly in the log; nothing after \
+                 line {} was published",
+                self.acknowledged_through + 1,
+                self.read_through,
+                self.read_through
+            )
+        } else {
+            format!(
+                "nothing after line {} was published",
+                self.acknowledged_through
+            )
+        };
+        format!(
+            "{acked}; {rest}. Publishing the whole file again is safe: the projector ignores \
+             a record whose event id it already holds with the same content (counted as a \
+             duplicate)"
+        )
+    }
 }
 
 /// The publish sink for a Kafka topic: one acknowledged send per chunk.
@@ -105,6 +151,22 @@ impl RecordSink for KafkaSink {
 const CHUNK: usize = 8192;
 
 pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
+    // SIGINT and SIGTERM stop the run between lines: what was acknowledged
+    // is then a prefix of the input, and the run says which. Installed
+    // first: a signal while the log is opened is heard too.
+    let stop = crate::common::stop_on_signals()?;
+    // A publish waiting for a line on standard input sees the first signal
+    // only when the next line (or the end) comes: a second signal ends it
+    // at once (what was acknowledged is still a prefix of the input).
+    let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered in this order: the first signal finds `signalled`
+        // unset, then sets it.
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&signalled))
+            .context("installing signal handler")?;
+        signal_hook::flag::register(sig, Arc::clone(&signalled))
+            .context("installing signal handler")?;
+    }
     let input = crate::input::open_lines(&args.file)?;
     let mut sink = if args.dry_run {
         None
@@ -112,13 +174,27 @@ pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
         Some(args.to.sink()?)
     };
     let keys = crate::trust::KeyRing::one(crate::trust::signer()?);
-    let summary = publish_lines(ctx, &keys, input, sink.as_deref_mut(), |line, e| {
-        eprintln!("line {line}: {e}");
-    })?;
-    let summary = PublishSummary {
+    let mut summary = PublishSummary {
         dry_run: args.dry_run,
-        ..summary
+        ..PublishSummary::default()
     };
+    let published = publish_lines_until(
+        ctx,
+        &keys,
+        input,
+        sink.as_deref_mut(),
+        &stop,
+        &mut summary,
+        |line, e| {
+            eprintln!("line {line}: {e}");
+        },
+    );
+    if let Err(e) = published {
+        if !args.dry_run {
+            eprintln!("publish failed: {}", summary.appended());
+        }
+        return Err(e);
+    }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
@@ -146,6 +222,18 @@ pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
             summary.unsigned_privileged
         );
     }
+    if summary.interrupted {
+        let (signal, code) = crate::common::stopping_signal();
+        eprintln!(
+            "publish interrupted by {signal}{}",
+            if args.dry_run {
+                ": nothing was published (dry run)".to_string()
+            } else {
+                format!(": {}", summary.appended())
+            }
+        );
+        return Ok(code);
+    }
     Ok(if summary.refused > 0 { 2 } else { 0 })
 }
 
@@ -161,18 +249,39 @@ pub fn publish_lines<S: RecordSink + ?Sized>(
     ctx: &ledger_core::Context,
     keys: &crate::trust::KeyRing,
     input: impl BufRead,
-    mut sink: Option<&mut S>,
-    mut refuse: impl FnMut(u64, &ledger_proto::LineError),
+    sink: Option<&mut S>,
+    refuse: impl FnMut(u64, &ledger_proto::LineError),
 ) -> Result<PublishSummary> {
     let mut s = PublishSummary::default();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    publish_lines_until(ctx, keys, input, sink, &never, &mut s, refuse)?;
+    Ok(s)
+}
+
+/// [`publish_lines`], stopping before the next line once `stop` is set
+/// (`s.interrupted`); `s` says how far it got, also when it fails.
+pub fn publish_lines_until<S: RecordSink + ?Sized>(
+    ctx: &ledger_core::Context,
+    keys: &crate::trust::KeyRing,
+    input: impl BufRead,
+    mut sink: Option<&mut S>,
+    stop: &std::sync::atomic::AtomicBool,
+    s: &mut PublishSummary,
+    mut refuse: impl FnMut(u64, &ledger_proto::LineError),
+) -> Result<()> {
     let mut chunk: Vec<(Vec<u8>, Option<i64>, Vec<u8>)> = Vec::with_capacity(CHUNK);
+    // A chunk is acknowledged whole: then every line read so far is
+    // published or refused.
     let mut flush =
         |chunk: &mut Vec<(Vec<u8>, Option<i64>, Vec<u8>)>, s: &mut PublishSummary| -> Result<()> {
             if let Some(sink) = sink.as_deref_mut() {
                 let recs: Vec<(&[u8], Option<i64>, &[u8])> =
                     chunk.iter().map(|(k, t, v)| (&k[..], *t, &v[..])).collect();
+                s.sending = true;
                 sink.send(&recs)?;
+                s.sending = false;
                 s.published += chunk.len() as u64;
+                s.acknowledged_through = s.read_through;
             }
             chunk.clear();
             Ok(())
@@ -180,11 +289,18 @@ pub fn publish_lines<S: RecordSink + ?Sized>(
     let mut input = input;
     let mut bytes = Vec::new();
     for n in 1u64.. {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            // The chunk read so far is dropped unsent: what was appended
+            // stays a prefix of the input.
+            s.interrupted = true;
+            return Ok(());
+        }
         let Some(len) = crate::input::read_line(&mut input, MAX_LINE, &mut bytes)
             .with_context(|| format!("reading line {n}"))?
         else {
             break;
         };
+        s.read_through = n;
         if len > MAX_LINE {
             s.lines += 1;
             s.refused += 1;
@@ -247,11 +363,11 @@ pub fn publish_lines<S: RecordSink + ?Sized>(
                 let key = parsed.envelope.iin.as_str().as_bytes().to_vec();
                 chunk.push((key, ts, ledger_proto::encode_envelope(&parsed.wire)));
                 if chunk.len() >= CHUNK {
-                    flush(&mut chunk, &mut s)?;
+                    flush(&mut chunk, s)?;
                 }
             }
         }
     }
-    flush(&mut chunk, &mut s)?;
-    Ok(s)
+    flush(&mut chunk, s)?;
+    Ok(())
 }

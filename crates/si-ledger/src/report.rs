@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use ledger_api::reports;
 use ledger_core::Period;
-use ledger_proto::monthly::{encode_month_closed, MONTH_CLOSED_KEY};
+use ledger_proto::monthly::{encode_month_closed_with, MONTH_CLOSED_KEY};
 use ledger_proto::v1 as pb;
 use prost::Message as _;
 use std::collections::BTreeMap;
@@ -28,34 +28,76 @@ pub struct CloseMonthArgs {
     /// Who closes the month (recorded in the marker).
     #[arg(long, default_value = "si-ledger")]
     pub by: String,
+    /// Back-office override, recorded in the marker: close a month that
+    /// has not ended (in the calendar's zone, by the later of this clock
+    /// and the log's last record times). Without it such a month is
+    /// refused, here and by the projector.
+    #[arg(long)]
+    pub allow_unended: bool,
+    /// Back-office override, recorded in the marker: close a month that
+    /// ended before `--epoch`.
+    #[arg(long)]
+    pub allow_before_epoch: bool,
     #[command(flatten)]
     pub kafka: crate::cluster::ClientArgs,
 }
 
-/// Appends a `MonthClosed` marker to every partition.
-pub fn close_month(args: &CloseMonthArgs) -> Result<i32> {
+/// Appends a `MonthClosed` marker to every partition, if the month may be
+/// closed ([`ledger_core::close::check_close`]) or the operator overrides.
+pub fn close_month(ctx: &ledger_core::Context, args: &CloseMonthArgs) -> Result<i32> {
     let period = Period::parse(&args.period).context("period")?;
+    let overrides = ledger_core::close::CloseOverrides {
+        unended: args.allow_unended,
+        before_epoch: args.allow_before_epoch,
+    };
     let signer = crate::trust::signer_for("month_closed")?;
-    let value = encode_month_closed(period, &args.by, signer.as_deref());
+    let value = encode_month_closed_with(period, &args.by, overrides, signer.as_deref());
     let now = chrono::Utc::now().timestamp_millis();
+    // The later of this clock and the partitions' (their last record
+    // times): a month the log has already passed may be closed.
+    let check = |clocks: &[Option<i64>]| -> Result<()> {
+        let at = clocks
+            .iter()
+            .flatten()
+            .copied()
+            .chain([now])
+            .max()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .context("the clock is out of range")?;
+        ledger_core::close::check_close(
+            &ctx.calendar,
+            ctx.record_times.epoch,
+            period,
+            at,
+            overrides,
+        )
+        .map_err(|why| anyhow::anyhow!("{why}; nothing was published"))
+    };
     let placed: Vec<(u32, u64)> = match (&args.log, &args.brokers, &args.topic) {
         (Some(dir), _, _) => {
             let log = ledger_stream::EmbeddedLog::open(dir)
                 .with_context(|| format!("opening log {}", dir.display()))?;
             let mut appender = log.appender()?;
+            check(appender.last_timestamps())?;
             let mut placed = Vec::new();
             for p in 0..log.partitions() {
-                placed.extend(appender.append_to(p, &[(MONTH_CLOSED_KEY, now, &value)])?);
+                let appended = appender
+                    .append_to(p, &[(MONTH_CLOSED_KEY, now, &value)])
+                    .with_context(|| partly_closed(period, &placed));
+                placed.extend(appended?);
             }
             placed
         }
         (None, Some(brokers), Some(topic)) => {
             let cluster = args.kafka.cluster(brokers)?;
             let partitions = ledger_kafka::Watermarks::new(&cluster, topic)?.partitions()?;
+            check(&[])?;
             let mut publisher = ledger_kafka::Publisher::new(&cluster, topic)?;
             let mut placed = Vec::new();
             for p in 0..partitions {
-                let d = publisher.publish_to(p, &[(MONTH_CLOSED_KEY, None, &value)])?;
+                let d = publisher
+                    .publish_to(p, &[(MONTH_CLOSED_KEY, None, &value)])
+                    .with_context(|| partly_closed(period, &placed))?;
                 placed.extend(d.iter().map(|d| (d.partition, d.offset)));
             }
             placed
@@ -65,7 +107,32 @@ pub fn close_month(args: &CloseMonthArgs) -> Result<i32> {
     for (p, o) in &placed {
         println!("{period} closed on partition {p} at offset {o}");
     }
+    if overrides != ledger_core::close::CloseOverrides::default() {
+        eprintln!(
+            "warning: {period} closed with {}, recorded in its markers",
+            [
+                (overrides.unended, "--allow-unended"),
+                (overrides.before_epoch, "--allow-before-epoch")
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, flag)| *flag)
+            .collect::<Vec<_>>()
+            .join(" and ")
+        );
+    }
     Ok(0)
+}
+
+/// What a close that failed part-way says: where its markers are, and
+/// that closing again is safe.
+fn partly_closed(period: Period, placed: &[(u32, u64)]) -> String {
+    let on: Vec<String> = placed.iter().map(|(p, _)| p.to_string()).collect();
+    format!(
+        "closing {period} failed after its marker reached partitions [{}]: run close-month \
+         again (a second close of a partition is a no-op)",
+        on.join(", ")
+    )
 }
 
 #[derive(Subcommand)]
@@ -247,6 +314,16 @@ pub fn monthly(ctx: &ledger_core::Context, args: &MonthlyArgs) -> Result<i32> {
     // Rules §7: payments with a line for the period whose lines exceed or
     // disagree with their header, or are still short past their deadline.
     report["unreconciled_payments"] = crate::payments::unreconciled_in(ctx, &store, period)?.into();
+    // Issue 25: only a back-office override (or a store closed before the
+    // projector refused such markers) closes a month that has not ended.
+    let end = ledger_core::close::period_end(&ctx.calendar, period);
+    if chrono::Utc::now() < end {
+        eprintln!(
+            "warning: {period} has not ended (it ends at {}): this report is provisional",
+            end.with_timezone(&ctx.calendar.time_zone())
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        );
+    }
     if let Some(path) = &args.csv {
         std::fs::write(path, reports::csv(&report))
             .with_context(|| format!("writing {}", path.display()))?;
