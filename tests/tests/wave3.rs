@@ -260,7 +260,11 @@ fn a_refund_application_is_one_decision() {
     // The same application again (an interrupted run repeated): harmless.
     let o = unsigned(&["refund", "apply", first.to_str().unwrap(), "--log", log]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("already published with this content"));
+    assert!(
+        stderr(&o).contains("1 of its 1 requests already published with this content"),
+        "{}",
+        stderr(&o)
+    );
     // Other content under the id: refused, nothing published.
     let before = std::fs::read_dir(dir.path().join("log"))
         .unwrap()
@@ -460,4 +464,87 @@ fn a_line_redirected_by_a_merge_reconciles_its_payment() {
         .find(|l| l.contains("unreconciled"))
         .unwrap_or_else(|| panic!("{report}"));
     assert!(unreconciled.trim_end().ends_with(" 0"), "{unreconciled}");
+}
+
+/// A reader that goes away (`| head`) ends a printing command quietly, as
+/// it ends any Unix filter: never a panic, never exit 0.
+#[test]
+fn a_closed_pipe_ends_a_printing_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = ledger_e2e::demo(dir.path(), 40, 3);
+    let data = data.to_str().unwrap();
+    for args in [
+        &["accounts", "--data", data][..],
+        &["dead-letters", "--data", data][..],
+        &["payments", "--data", data, "--all"][..],
+    ] {
+        let mut child = si_ledger(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        // SIGPIPE (13) ends it, as it ends `cat`.
+        assert_eq!(
+            o.status.signal(),
+            Some(13),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+    }
+}
+
+/// An application whose publishing stopped part-way (a full disk, a
+/// signal) is completed by running the same `refund apply` again: what is
+/// there counts once.
+#[test]
+fn a_partly_published_application_is_completed_by_applying_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = vec![registered(&SERIKBAEV, "M")];
+    for p in ["2025-03", "2025-04"] {
+        let received = format!("{}-10", next(p));
+        lines.push(line(
+            &format!("c-{p}"),
+            &SERIKBAEV,
+            p,
+            "10000.00",
+            &received,
+        ));
+    }
+    let data = projected(dir.path(), &lines);
+    let log = dir.path().join("log");
+    let log = log.to_str().unwrap();
+    let app = json!({"application_id": "APP-P", "payer_id": PAYER,
+        "reason": "excessively paid social contributions", "refunded_ppc": "012",
+        "filed_on": "2025-08-02", "signed_by": "first head",
+        "employees": [{"iin": C, "period": "2025-03", "amount": "100.00"},
+                      {"iin": C, "period": "2025-04", "amount": "200.00"}]});
+    let file = dir.path().join("app.json");
+    std::fs::write(&file, app.to_string()).unwrap();
+    // Its first request alone reached the log, as `refund apply` writes it.
+    let first = json!({"timestamp": "2025-08-03T10:00:00+05:00", "envelope": {
+        "eventId": "APP-P/1", "iin": C, "source": "refund-application",
+        "refund": {"amount": "100.00", "applicationId": "APP-P", "applicationSize": 2,
+                   "decidedOn": "2025-08-02", "payerId": PAYER, "period": "2025-03",
+                   "reason": "excessively paid social contributions", "refundedPpc": "012"}}});
+    let part = dir.path().join("part.jsonl");
+    write_lines(&part, &[first]);
+    ok(&["publish", "--log", log, part.to_str().unwrap()]);
+    let o = unsigned(&["refund", "apply", file.to_str().unwrap(), "--log", log]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 of its 2 requests already published with this content"),
+        "{}",
+        stderr(&o)
+    );
+    ok(&["project", "--log", log, "--data", &data]);
+    let status = ok(&["refund", "status", "APP-P", "--data", &data]);
+    assert!(
+        status.contains("2 of 2 requests decided (all), 2 accepted (300.00), 0 refused"),
+        "{status}"
+    );
 }

@@ -299,6 +299,31 @@ fn main() {
     }
 }
 
+/// Whether `command` only reads and prints (no log, store, topic or file
+/// it writes can be left half done by a closed pipe).
+fn prints_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Iin { .. }
+            | Command::Calendar { .. }
+            | Command::History(_)
+            | Command::Verify(_)
+            | Command::Digest(_)
+            | Command::Report(
+                report::ReportCommand::Monthly(_) | report::ReportCommand::Projections(_)
+            )
+            | Command::AccessLog(_)
+            | Command::Account(_)
+            | Command::Accounts(_)
+            | Command::DeadLetters(_)
+            | Command::Payments(_)
+            | Command::Refund(payer::RefundCommand::Status(_))
+            | Command::Notices(_)
+            | Command::Entitlement(_)
+            | Command::Duplicates(_)
+    )
+}
+
 fn context(cli: &Cli) -> Result<ledger_core::Context> {
     let (cli_calendar, unknown) = (&cli.calendar, cli.unknown_iin);
     let parameters = match &cli.parameters {
@@ -351,6 +376,15 @@ fn run(cli: Cli) -> Result<i32> {
         cache_mib: cli.cache_mib,
     });
     let ctx = context(&cli)?;
+    if prints_only(&cli.command) {
+        // Rust ignores SIGPIPE, so a reader that goes away (`| head`) made
+        // every `println!` of these commands panic. They only read and
+        // print: like any Unix filter they end quietly instead (exit 141,
+        // never 0). Commands that write logs, stores or topics keep
+        // SIGPIPE ignored and handle EPIPE as an error.
+        // SAFETY: sets one signal's disposition before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cli.command {
         Command::Iin {
             command: IinCommand::Check { ids, json },

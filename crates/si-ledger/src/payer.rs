@@ -283,10 +283,11 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
         .collect();
     let published = published_requests(&args.to, &application.application_id)?;
     if !published.is_empty() {
-        let same = published.len() == ours.len()
-            && ours
-                .iter()
-                .all(|(id, env)| published.iter().any(|(pid, penv)| pid == id && penv == env));
+        // Every request already there is one of ours: the same application,
+        // published whole or in part (a run stopped part-way).
+        let same = published
+            .iter()
+            .all(|(pid, penv)| ours.iter().any(|(id, env)| id == pid && env == penv));
         if !same {
             eprintln!(
                 "application {}: the id was already published with other content ({} request(s): {}); an application is decided as a whole (seed 003): file it under a new application id. Nothing published",
@@ -301,8 +302,10 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
             return Ok(2);
         }
         eprintln!(
-            "application {}: already published with this content; publishing it again is harmless (its requests are duplicates)",
-            application.application_id
+            "application {}: {} of its {} requests already published with this content; publishing it again is harmless (those are duplicates)",
+            application.application_id,
+            published.len(),
+            ours.len()
         );
     }
     let mut sink = args.to.sink()?;
@@ -314,7 +317,13 @@ pub fn apply(args: &ApplyArgs) -> Result<i32> {
         .iter()
         .map(|(k, v)| (k.as_slice(), None, v.as_slice()))
         .collect();
-    sink.send(&records)?;
+    sink.send(&records).with_context(|| {
+        format!(
+            "publishing application {}: some of its {} requests may be in the log; running the same `refund apply` again is safe (it completes the application; what is there counts once)",
+            application.application_id,
+            records.len()
+        )
+    })?;
     println!(
         "application {}: {} refund requests published ({} … /{})",
         application.application_id,
