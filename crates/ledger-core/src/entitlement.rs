@@ -237,8 +237,9 @@ fn dependants_coefficient(n: u32) -> Option<Decimal> {
 /// Net contributions (012) per payer for `period` as known on `as_of`
 /// (DOMAIN §5: what the Fund saw on the application date): credited minus
 /// refunded, leaving out lines received after `as_of` and refunds decided
-/// after it — except in the month before the right arose (`right`), whose
-/// contributions count whenever received. Lines received after `as_of`
+/// after it — except that in the month before the right arose (`right`)
+/// contributions count whenever received (refunds decided after `as_of`
+/// are left out there too). Lines received after `as_of`
 /// can only be late ones (a line on time for a period before `right`'s
 /// previous month was due by the 25th of a month before `as_of`'s, since
 /// `right` is never after `as_of`'s month), so `late_paid` holds them all.
@@ -263,10 +264,10 @@ fn net_by_payer(
         .take_while(|(k, _)| k.period == period && k.ppc == Ppc::CONTRIBUTION)
         .map(|(k, line)| {
             let mut net = line.credited.decimal() - line.refunded.decimal();
+            let after = |p: Period, payer: crate::PayerId, on: NaiveDate| {
+                p == period && payer == k.payer && on > as_of
+            };
             if !exempt {
-                let after = |p: Period, payer: crate::PayerId, on: NaiveDate| {
-                    p == period && payer == k.payer && on > as_of
-                };
                 for late in account
                     .late_paid
                     .iter()
@@ -274,13 +275,17 @@ fn net_by_payer(
                 {
                     net -= late.amount.decimal();
                 }
-                for r in account
-                    .refunded_lines
-                    .iter()
-                    .filter(|r| after(r.period, r.payer, r.decided_on.0))
-                {
-                    net += r.amount.decimal();
-                }
+            }
+            // A refund decided after the date is put back in every month,
+            // the one before the right too: its lines count whenever
+            // received, but what the Fund saw on the date was not yet
+            // refunded.
+            for r in account
+                .refunded_lines
+                .iter()
+                .filter(|r| after(r.period, r.payer, r.decided_on.0))
+            {
+                net += r.amount.decimal();
             }
             net.max(Decimal::ZERO)
         })

@@ -428,6 +428,42 @@ fn dom_5_a_late_line_refunded_after_the_date_is_counted_once() {
 }
 
 #[test]
+fn dom_5_a_refund_after_the_date_is_put_back_in_the_month_before_the_right_too() {
+    // February 2026, the month before a right of March: paid twice (the
+    // second line received before the application), both refunded after
+    // it. As known on the date, February had its 20,000.00: the answer
+    // equals that of the same pattern in any other month.
+    let mut s = account_paying(TWO_YEARS);
+    let mut second = line(
+        "2026-02",
+        "10000.00",
+        Ppc::CONTRIBUTION,
+        "1990-05-17",
+        "2026-03-05",
+    );
+    if let Event::ContributionPaid(c) = &mut second {
+        c.payment.payer_id = payer_no(1);
+    }
+    s.on_time(second);
+    let o = s.on_time(refund_by(payer_no(1), "2026-02", "20000.00", "2026-04-05"));
+    assert!(matches!(o, Outcome::Applied { .. }), "{o:?}");
+    let e = entitlement(
+        &s.account,
+        &Parameters::built_in(),
+        &request("0703", "2026-03-10", (0, 0, 0)),
+    )
+    .unwrap();
+    assert_eq!(e.participation_months, 24);
+    // February counts its 20,000.00 at 5 %: 400,000.00 of income.
+    let feb = e
+        .months
+        .iter()
+        .find(|m| m.period.to_string() == "2026-02")
+        .unwrap();
+    assert_eq!(feb.income, Money::parse("400000.00").unwrap());
+}
+
+#[test]
 fn dom_5_a_risk_date_after_the_application_date_is_refused() {
     // Wave 3, case 4: lines received after the application must not count
     // because the right is said to arise later.
@@ -491,8 +527,9 @@ mod as_known_by_the_date {
         s.record(&id, e, &format!("{on}T10:00:00Z"), 1, None)
     }
 
-    /// Plays `acts` in date order; `keep` says which to keep.
-    fn play(acts: &[Act], keep: impl Fn(NaiveDate, Period) -> bool) -> Scenario {
+    /// Plays `acts` in date order; `keep` says which to keep (given the
+    /// date, the period and whether it is a refund).
+    fn play(acts: &[Act], keep: impl Fn(NaiveDate, Period, bool) -> bool) -> Scenario {
         let mut s = Scenario::new(Context::default());
         let mut acts = acts.to_vec();
         acts.sort_by_key(|a| match a {
@@ -503,7 +540,7 @@ mod as_known_by_the_date {
                 Act::Pay(t, back_n, payer, hundreds) => {
                     let on = day(t);
                     let period = back(Period::of(on), back_n);
-                    if !keep(on, period) {
+                    if !keep(on, period, false) {
                         continue;
                     }
                     let amount = Money::from_tiyn(i64::from(hundreds) * 10_000);
@@ -523,7 +560,7 @@ mod as_known_by_the_date {
                 Act::Refund(t, back_n, payer, percent) => {
                     let on = day(t);
                     let period = back(Period::of(on), back_n);
-                    if !keep(on, period) {
+                    if !keep(on, period, true) {
                         continue;
                     }
                     let key = PayerKey {
@@ -587,8 +624,12 @@ mod as_known_by_the_date {
             ][kind];
             let mut req = request(code, &as_of.to_string(), inputs);
             req.risk_date = risk_date;
-            let all = play(&acts, |_, _| true);
-            let known = play(&acts, |on, period| on <= as_of || period == right.previous());
+            let all = play(&acts, |_, _, _| true);
+            // Lines of the month before the right whenever received; no
+            // refund decided after the date.
+            let known = play(&acts, |on, period, refund| {
+                on <= as_of || (!refund && period == right.previous())
+            });
             let params = Parameters::built_in();
             prop_assert_eq!(
                 entitlement(&all.account, &params, &req),
