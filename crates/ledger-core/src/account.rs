@@ -184,6 +184,8 @@ pub struct RefundApplication {
     /// is not from an application and is not kept here).
     pub size: u32,
     pub requests: u32,
+    /// The periods of this employee's requests decided so far.
+    pub periods: Vec<Period>,
 }
 
 impl RefundApplication {
@@ -197,6 +199,7 @@ impl RefundApplication {
             decided_on: Day(r.decided_on),
             size: r.application_size,
             requests: 0,
+            periods: Vec::new(),
         }
     }
 }

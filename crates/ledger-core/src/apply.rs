@@ -197,7 +197,7 @@ const OVERFLOW: &str = "amount would overflow the account's totals";
 fn decide(ctx: &Context, account: &mut Account, rec: &Recorded<Envelope>) -> Outcome {
     match &rec.event.event {
         Event::ContributionPaid(c) => contribution(ctx, account, rec.timestamp, None, c),
-        Event::ContributionRefunded(r) => refund_request(account, r),
+        Event::ContributionRefunded(r) => refund_request(account, &rec.event.event_id, r),
         Event::BenefitAssigned(b) => {
             if account.benefits.contains_key(&b.benefit_id) {
                 return refused(format!("benefit {} is already assigned", b.benefit_id));
@@ -369,11 +369,12 @@ fn merge_transfer(
             // Decided on the old identifier; its application is this
             // person's too, so a reuse of its id here is judged against it.
             if r.application_size > 0 {
-                account
+                let known = account
                     .refund_applications
                     .entry(r.application_id.clone())
-                    .or_insert_with(|| RefundApplication::of(r))
-                    .requests += 1;
+                    .or_insert_with(|| RefundApplication::of(r));
+                known.requests += 1;
+                known.periods.push(r.period);
             }
             refund(account, r, true)
         }
@@ -824,11 +825,36 @@ fn register_disagreement(account: &Account, c: &ContributionPaid) -> Option<Stri
 /// application). The check is per account, so it is deterministic on every
 /// path; `refund apply` checks across employees before publishing. A
 /// request of size 0 is not from an application and is not checked.
-fn refund_request(account: &mut Account, r: &ContributionRefunded) -> Outcome {
+fn refund_request(
+    account: &mut Account,
+    event_id: &crate::EventId,
+    r: &ContributionRefunded,
+) -> Outcome {
     if r.application_size == 0 {
         // Not from an application (a refund the Fund or an operator
         // records directly): its id names no application to keep whole.
         return refund(account, r, false);
+    }
+    // Each request is `<application>/<n>`, n from 1 to its size, as
+    // `refund apply` writes them: a request beyond the size, or under
+    // another application's name, is not part of it (deterministic on
+    // every partition, whatever other employees' requests say).
+    let number = event_id
+        .as_str()
+        .strip_prefix(r.application_id.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| (1..=r.application_size).contains(n));
+    if number.is_none() {
+        return refused(format!(
+            "request {} is not one of application {}'s {} (ids {}/1 to {}/{}, seed 003)",
+            event_id,
+            r.application_id,
+            r.application_size,
+            r.application_id,
+            r.application_id,
+            r.application_size
+        ));
     }
     let header = RefundApplication::of(r);
     if let Some(known) = account.refund_applications.get(&r.application_id) {
@@ -870,12 +896,19 @@ fn refund_request(account: &mut Account, r: &ContributionRefunded) -> Outcome {
                 r.application_id, known.size
             ));
         }
+        if known.periods.contains(&r.period) {
+            return refused(format!(
+                "application {} already names this employee for {}: one request per employee and period (seed 003)",
+                r.application_id, r.period
+            ));
+        }
     }
-    account
+    let known = account
         .refund_applications
         .entry(r.application_id.clone())
-        .or_insert(header)
-        .requests += 1;
+        .or_insert(header);
+    known.requests += 1;
+    known.periods.push(r.period);
     refund(account, r, false)
 }
 

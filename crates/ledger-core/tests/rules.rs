@@ -543,18 +543,30 @@ fn seed_003_a_reused_application_id_with_other_content_is_refused_whole() {
             "2025-05-10",
         ));
     }
-    let request = |period: &str, amount: &str, reason: &str, size: u32| {
+    let request = |app: &str, period: &str, amount: &str, reason: &str, size: u32| {
         let mut e = refund(period, amount);
         if let Event::ContributionRefunded(r) = &mut e {
-            r.application_id = "APP-Y".into();
+            r.application_id = app.into();
             r.reason = reason.into();
             r.application_size = size;
         }
         e
     };
-    let first = request("2025-03", "100.00", "excessively paid", 1);
-    assert_eq!(s.on_time(first.clone()), Outcome::Applied { late: false });
-    let o = s.on_time(request("2025-04", "5000.00", "erroneously paid", 2));
+    let mut n = 0;
+    let mut send = |s: &mut Scenario, id: &str, e: Event| {
+        n += 1;
+        s.record(id, e, "2025-08-03T10:00:00Z", n, None)
+    };
+    let first = request("APP-Y", "2025-03", "100.00", "excessively paid", 1);
+    assert_eq!(
+        send(&mut s, "APP-Y/1", first),
+        Outcome::Applied { late: false }
+    );
+    let o = send(
+        &mut s,
+        "APP-Y/2",
+        request("APP-Y", "2025-04", "5000.00", "erroneously paid", 2),
+    );
     let why = refusal(&o).unwrap_or_else(|| panic!("{o:?}"));
     assert!(
         why.contains("application APP-Y was already decided with other content")
@@ -562,24 +574,65 @@ fn seed_003_a_reused_application_id_with_other_content_is_refused_whole() {
             && why.contains("size 2 (was 1)"),
         "{why}"
     );
-    // The same content, one request more than the application names.
-    let o = s.on_time(request("2025-04", "5000.00", "excessively paid", 1));
+    // A request numbered beyond its size, or not named after its
+    // application, is not part of it, whatever it says.
+    for id in ["APP-X/2", "OTHER/1", "APP-X", "APP-X/0"] {
+        let o = send(&mut s, id, request("APP-X", "2025-04", "1.00", "r", 1));
+        assert!(
+            refusal(&o).is_some_and(|w| w.contains("is not one of application APP-X's 1")),
+            "{id}: {o:?}"
+        );
+    }
+    // One request per employee and period.
+    let two = |period: &str| request("APP-Z", period, "10.00", "twice named", 2);
+    assert_eq!(
+        send(&mut s, "APP-Z/1", two("2025-03")),
+        Outcome::Applied { late: false }
+    );
+    let o = send(&mut s, "APP-Z/2", two("2025-03"));
     assert!(
-        refusal(&o).is_some_and(|w| w.contains("names 1 employee(s), all already decided")),
+        refusal(&o).is_some_and(|w| w.contains("already names this employee for 2025-03")),
         "{o:?}"
     );
-    assert_eq!(s.account.refunds_total, Money::parse("100.00").unwrap());
+    // The same content, one request more than the application names.
+    let o = send(
+        &mut s,
+        "APP-Y/1b",
+        request("APP-Y", "2025-04", "1.00", "excessively paid", 1),
+    );
+    assert!(refusal(&o).is_some(), "{o:?}");
+    assert_eq!(s.account.refunds_total, Money::parse("110.00").unwrap());
     // A two-employee application decides both of its requests here.
-    let two = |period: &str| request(period, "10.00", "twice named", 2);
-    let mut t = two("2025-03");
-    if let Event::ContributionRefunded(r) = &mut t {
-        r.application_id = "APP-Z".into();
+    let mut t = Scenario::new(Context::default());
+    for p in ["2025-03", "2025-04"] {
+        t.on_time(line(
+            p,
+            "10000.00",
+            Ppc::CONTRIBUTION,
+            "1990-05-17",
+            "2025-05-10",
+        ));
     }
-    assert_eq!(s.on_time(t.clone()), Outcome::Applied { late: false });
-    if let Event::ContributionRefunded(r) = &mut t {
-        r.period = Period::parse("2025-04").unwrap();
-    }
-    assert_eq!(s.on_time(t), Outcome::Applied { late: false });
+    assert_eq!(
+        t.record(
+            "APP-W/1",
+            request("APP-W", "2025-03", "10.00", "r", 2),
+            "2025-08-03T10:00:00Z",
+            1,
+            None
+        ),
+        Outcome::Applied { late: false }
+    );
+    assert_eq!(
+        t.record(
+            "APP-W/2",
+            request("APP-W", "2025-04", "10.00", "r", 2),
+            "2025-08-03T10:00:00Z",
+            2,
+            None
+        ),
+        Outcome::Applied { late: false }
+    );
 }
 
 /// Wave 3, case 9: the Fund's payments stand, but a second payment for

@@ -177,9 +177,16 @@ pub fn application_status<'a>(
             decision: if accepted { "accepted" } else { "refused" },
             reason: n.reason.clone(),
         };
+        // `<application>/<n>`, n within the size: how its requests are named.
+        let numbered = n
+            .notice_id
+            .strip_prefix(application_id)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|k| k.parse::<u32>().ok())
+            .is_some_and(|k| (1..=s.employees).contains(&k));
         if n.payer_id != s.payer_id
             || n.application_size != s.employees
-            || (s.employees > 0 && s.decided >= s.employees)
+            || (s.employees > 0 && (s.decided >= s.employees || !numbered))
         {
             s.foreign.push(decision);
             continue;
@@ -254,13 +261,16 @@ mod tests {
         reused.application_size = 2;
         let mut extra = decided(3, false, "1.00");
         extra.application_size = 1;
-        let s = application_status("APP-1", &[reused, extra, one])
+        let mut odd = decided(1, true, "1.00");
+        odd.application_size = 1;
+        odd.notice_id = "APP-1/x".into();
+        let s = application_status("APP-1", &[reused, extra, odd, one])
             .unwrap()
             .unwrap();
         assert_eq!((s.decided, s.employees, s.accepted), (1, 1, 1));
         assert_eq!(s.accepted_amount, "100.00");
         assert!(s.complete);
         let foreign: Vec<&str> = s.foreign.iter().map(|d| d.notice_id.as_str()).collect();
-        assert_eq!(foreign, ["APP-1/2", "APP-1/3"]);
+        assert_eq!(foreign, ["APP-1/2", "APP-1/3", "APP-1/x"]);
     }
 }

@@ -433,6 +433,14 @@ pub fn status(args: &StatusArgs) -> Result<i32> {
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(if s.foreign.is_empty() { 0 } else { 1 });
+    }
+    if s.employees == 0 {
+        // Refunds recorded directly: no application to count against.
+        println!(
+            "{}: {} refund(s) recorded directly under this id (not from a payer's application), {} accepted ({}), {} refused",
+            s.application_id, s.decided, s.accepted, s.accepted_amount, s.refused
+        );
         return Ok(0);
     }
     println!(

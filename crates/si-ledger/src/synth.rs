@@ -314,8 +314,11 @@ impl Synth {
                 );
                 let p = &self.people[i];
                 let half = amount_tiyn / 2;
+                // A one-employee application; its request is `<id>/1`, as
+                // `refund apply` names them (seed 003).
+                let application = format!("APP-{}-{}", self.seed, self.seq);
                 let refund = pb::ContributionRefunded {
-                    application_id: format!("APP-{}", self.seq),
+                    application_id: application.clone(),
                     reason: "излишне уплаченные социальные отчисления".into(),
                     refunded_ppc: "012".into(),
                     period: prev(period).to_string(),
@@ -325,7 +328,8 @@ impl Synth {
                     payment: None,
                     application_size: 1,
                 };
-                let (iin, id) = (p.iin, self.event_id());
+                self.seq += 1;
+                let (iin, id) = (p.iin, format!("{application}/1"));
                 out.push(Item {
                     wire: envelope(id, iin, "fund", pb::envelope::Payload::Refund(refund)),
                     timestamp_ms: ts,
