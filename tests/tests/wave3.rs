@@ -548,3 +548,81 @@ fn a_partly_published_application_is_completed_by_applying_it_again() {
         "{status}"
     );
 }
+
+/// A snapshot restored under `--trust none` (its seal unchecked) makes a
+/// store projected under `--trust none`: the trust file the snapshot names
+/// is not taken as having vouched for it.
+#[test]
+fn a_snapshot_restored_unchecked_is_not_a_trusted_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let o = si_ledger(&[
+        "demo",
+        "--participants",
+        "20",
+        "--data",
+        demo.to_str().unwrap(),
+    ])
+    .env_remove("SI_LEDGER_TRUST")
+    .env_remove("SI_LEDGER_SIGNING_KEY_FILE")
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let trust = demo.join("trust.toml");
+    let key = demo.join("keys").join("projector.key");
+    let with_trust = |args: &[&str]| {
+        si_ledger(args)
+            .env("SI_LEDGER_TRUST", &trust)
+            .env("SI_LEDGER_SIGNING_KEY_FILE", &key)
+            .output()
+            .unwrap()
+    };
+    let snap = dir.path().join("s.snap");
+    let o = with_trust(&[
+        "snapshot",
+        "--data",
+        demo.to_str().unwrap(),
+        "--out",
+        snap.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let restored = dir.path().join("r");
+    let o = unsigned(&[
+        "restore",
+        snap.to_str().unwrap(),
+        "--data",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("its seal unchecked"), "{}", stderr(&o));
+    let o = with_trust(&[
+        "project",
+        "--log",
+        demo.join("log").to_str().unwrap(),
+        "--data",
+        restored.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("the store took unsigned records"),
+        "{}",
+        stderr(&o)
+    );
+    // Restored under the trust file, the same snapshot projects on.
+    let checked = dir.path().join("c");
+    let o = with_trust(&[
+        "restore",
+        snap.to_str().unwrap(),
+        "--data",
+        checked.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = with_trust(&[
+        "project",
+        "--log",
+        demo.join("log").to_str().unwrap(),
+        "--data",
+        checked.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -329,14 +329,17 @@ pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32> {
         let info = store
             .restore(&args.file, args.partitions.as_deref(), &checks)
             .with_context(|| format!("restoring {}", args.file.display()))?;
+        unchecked_is_open(&store)?;
         restored(&info, &args.file, args.json);
         return Ok(0);
     }
     let created = !dir.exists();
     let result = open_store(&dir).and_then(|store| {
-        store
+        let info = store
             .restore(&args.file, args.partitions.as_deref(), &checks)
-            .with_context(|| format!("restoring {}", args.file.display()))
+            .with_context(|| format!("restoring {}", args.file.display()))?;
+        unchecked_is_open(&store)?;
+        Ok(info)
     });
     match result {
         Ok(info) => {
@@ -355,6 +358,21 @@ pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32> {
             Err(e)
         }
     }
+}
+
+/// Under `--trust none` the snapshot's seal was not checked: the restored
+/// store is then one projected under `--trust none`, whatever trust file
+/// the snapshot named, so a trust file later given to `project` is held
+/// to what the store's unsigned past requires (`enforced_from` from now
+/// on, docs/authority.md), never taken as having vouched for it.
+fn unchecked_is_open(store: &LedgerStore<DiskKv>) -> Result<()> {
+    if crate::trust::explicitly_open() && store.trust_text()?.as_deref() != Some("none") {
+        store.set_trust_text("none")?;
+        eprintln!(
+            "note: restored under --trust none, its seal unchecked: the store is marked as              projected under --trust none (a trust file given to it later must set              enforced_from from then on)"
+        );
+    }
+    Ok(())
 }
 
 /// A restore that passed every check: what it restored, said once every
