@@ -361,7 +361,15 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), (String, std::io::Error)> {
     fn at(p: &Path) -> impl FnOnce(std::io::Error) -> (String, std::io::Error) + '_ {
         move |e| (p.display().to_string(), e)
     }
-    std::fs::create_dir(to).map_err(at(to))?;
+    // The copy is personal data: its owner alone reads it, whatever the
+    // source's modes.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(to)
+            .map_err(at(to))?;
+    }
     for entry in std::fs::read_dir(from).map_err(at(from))? {
         let entry = entry.map_err(at(from))?;
         let src = entry.path();
@@ -371,6 +379,11 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), (String, std::io::Error)> {
             copy_tree(&src, &dst)?;
         } else if meta.is_file() {
             std::fs::copy(&src, &dst).map_err(at(&src))?;
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o600))
+                    .map_err(at(&dst))?;
+            }
         }
     }
     Ok(())

@@ -290,38 +290,36 @@ fn main() {
         // Colours for a terminal only: a log file gets plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match run(Cli::parse()) {
-        Ok(code) => std::process::exit(code),
-        Err(e) => {
+    // A reader that goes away (`| head`) makes `println!` panic (Rust
+    // ignores SIGPIPE). That panic is caught here, after unwinding has
+    // run every destructor (a temporary copy of a store is removed), and
+    // ends the command quietly with 141, as SIGPIPE ends a Unix filter:
+    // never a panic message, never 0.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !broken_pipe(info.payload()) {
+            default_hook(info);
+        }
+    }));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(Cli::parse()))) {
+        Ok(Ok(code)) => std::process::exit(code),
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
             std::process::exit(1);
         }
+        Err(payload) if broken_pipe(&*payload) => std::process::exit(128 + 13),
+        Err(payload) => std::panic::resume_unwind(payload),
     }
 }
 
-/// Whether `command` only reads and prints (no log, store, topic or file
-/// it writes can be left half done by a closed pipe).
-fn prints_only(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Iin { .. }
-            | Command::Calendar { .. }
-            | Command::History(_)
-            | Command::Verify(_)
-            | Command::Digest(_)
-            | Command::Report(
-                report::ReportCommand::Monthly(_) | report::ReportCommand::Projections(_)
-            )
-            | Command::AccessLog(_)
-            | Command::Account(_)
-            | Command::Accounts(_)
-            | Command::DeadLetters(_)
-            | Command::Payments(_)
-            | Command::Refund(payer::RefundCommand::Status(_))
-            | Command::Notices(_)
-            | Command::Entitlement(_)
-            | Command::Duplicates(_)
-    )
+/// Whether a panic is `println!`'s on a closed standard output.
+fn broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    text.contains("failed printing to stdout") && text.contains("Broken pipe")
 }
 
 fn context(cli: &Cli) -> Result<ledger_core::Context> {
@@ -376,15 +374,6 @@ fn run(cli: Cli) -> Result<i32> {
         cache_mib: cli.cache_mib,
     });
     let ctx = context(&cli)?;
-    if prints_only(&cli.command) {
-        // Rust ignores SIGPIPE, so a reader that goes away (`| head`) made
-        // every `println!` of these commands panic. They only read and
-        // print: like any Unix filter they end quietly instead (exit 141,
-        // never 0). Commands that write logs, stores or topics keep
-        // SIGPIPE ignored and handle EPIPE as an error.
-        // SAFETY: sets one signal's disposition before any thread starts.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    }
     match cli.command {
         Command::Iin {
             command: IinCommand::Check { ids, json },
