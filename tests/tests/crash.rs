@@ -330,7 +330,7 @@ fn acknowledged_through(err: &str) -> u64 {
         .unwrap_or_else(|| panic!("no line number: {err}"))
 }
 
-/// Issue 25 case 14: SIGINT mid-`publish` (after one chunk was appended,
+/// Issue 25 case 14: SIGINT (and SIGHUP) mid-`publish` (after one chunk was appended,
 /// while the next is read) stops it with exit 130 and says which lines
 /// were appended; the log holds exactly those, and publishing the whole
 /// file again gives the balances of a clean run.
@@ -344,59 +344,65 @@ fn an_interrupted_publish_says_what_it_appended_and_publishing_again_is_safe() {
     let clean = dir.path().join("clean");
     publish_and_project(&file, &dir.path().join("clean-log"), &clean);
 
-    // From a pipe: the test decides where the input stands when the
-    // signal comes (one chunk of 8192 lines sent, then some more).
-    let log = dir.path().join("log");
-    let mut child = ledger_e2e::Reaped(Some(
-        si_ledger(&["publish", "--log", log.to_str().unwrap(), "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let mut stdin = child.child().stdin.take().unwrap();
-    stdin
-        .write_all((lines[..8192 + 100].join("\n") + "\n").as_bytes())
-        .unwrap();
-    stdin.flush().unwrap();
-    // The first chunk is appended when the log holds it.
-    for _ in 0..1200 {
-        if log.join("log.json").exists() && log_records(&log) == 8192 {
-            break;
+    // SIGHUP too: a publish whose terminal went away (issue 25's attack).
+    for (flag, name, code) in [("-INT", "SIGINT", 130), ("-HUP", "SIGHUP", 129)] {
+        // From a pipe: the test decides where the input stands when the
+        // signal comes (one chunk of 8192 lines sent, then some more).
+        let log = dir.path().join(format!("log-{name}"));
+        let mut child = ledger_e2e::Reaped(Some(
+            si_ledger(&["publish", "--log", log.to_str().unwrap(), "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ));
+        let mut stdin = child.child().stdin.take().unwrap();
+        stdin
+            .write_all((lines[..8192 + 100].join("\n") + "\n").as_bytes())
+            .unwrap();
+        stdin.flush().unwrap();
+        // The first chunk is appended when the log holds it.
+        for _ in 0..1200 {
+            if log.join("log.json").exists() && log_records(&log) == 8192 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(log_records(&log), 8192, "the first chunk was appended");
-    let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.child().id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    // The rest of the input reaches a publish that has stopped reading
-    // (or has exited: a broken pipe is expected then).
-    let _ = stdin.write_all((lines[8192 + 100..].join("\n") + "\n").as_bytes());
-    drop(stdin);
-    let out = child.take().wait_with_output().unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(err.contains("publish interrupted by SIGINT"), "{err}");
-    assert_eq!(acknowledged_through(&err), 8192, "{err}");
-    assert!(err.contains("8192 records"), "{err}");
-    assert!(
-        err.contains("nothing after line 8192 was published"),
-        "{err}"
-    );
-    assert!(
-        err.contains("Publishing the whole file again is safe"),
-        "{err}"
-    );
-    // What was appended is exactly the lines it names.
-    assert_eq!(log_records(&log), 8192);
+        assert_eq!(log_records(&log), 8192, "the first chunk was appended");
+        let sent = std::process::Command::new("kill")
+            .args([flag, &child.child().id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        // The rest of the input reaches a publish that has stopped reading
+        // (or has exited: a broken pipe is expected then).
+        let _ = stdin.write_all((lines[8192 + 100..].join("\n") + "\n").as_bytes());
+        drop(stdin);
+        let out = child.take().wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert!(
+            err.contains(&format!("publish interrupted by {name}")),
+            "{err}"
+        );
+        assert_eq!(acknowledged_through(&err), 8192, "{err}");
+        assert!(err.contains("8192 records"), "{err}");
+        assert!(
+            err.contains("nothing after line 8192 was published"),
+            "{err}"
+        );
+        assert!(
+            err.contains("Publishing the whole file again is safe"),
+            "{err}"
+        );
+        // What was appended is exactly the lines it names.
+        assert_eq!(log_records(&log), 8192);
 
-    let data = dir.path().join("data");
-    publish_and_project(&file, &log, &data);
-    assert_eq!(balances(&data), balances(&clean));
+        let data = dir.path().join(format!("data-{name}"));
+        publish_and_project(&file, &log, &data);
+        assert_eq!(balances(&data), balances(&clean));
+    }
 }
 
 /// Issue 25 case 14: a `publish` whose appends fail mid-run (the file size

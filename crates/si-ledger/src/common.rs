@@ -91,17 +91,25 @@ fn last_signal() -> &'static Arc<std::sync::atomic::AtomicUsize> {
     LAST.get_or_init(Default::default)
 }
 
-/// SIGTERM and SIGINT set the returned flag: a projector finishes its
+/// SIGTERM, SIGINT and SIGHUP (its terminal gone) set the returned flag: a
+/// projector finishes its
 /// batch, flushes, and stops (leaving its consumer group on Kafka). One
 /// flag per process, installed on the first call: a signal received before
 /// a later stage starts still stops it.
+/// The signals that stop a run between batches or lines.
+pub const STOPPING: [i32; 3] = [
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGHUP,
+];
+
 pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
     if let Some(stop) = STOP.get() {
         return Ok(Arc::clone(stop));
     }
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+    for sig in STOPPING {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handler")?;
         signal_hook::flag::register_usize(sig, Arc::clone(last_signal()), sig as usize)
             .context("installing signal handler")?;
@@ -137,6 +145,7 @@ pub fn stopping_signal() -> (&'static str, i32) {
     let name = match signal {
         signal_hook::consts::SIGINT => "SIGINT",
         signal_hook::consts::SIGTERM => "SIGTERM",
+        signal_hook::consts::SIGHUP => "SIGHUP",
         _ => "a stop",
     };
     (name, if signal > 0 { 128 + signal } else { 130 })

@@ -96,7 +96,7 @@ pub struct PublishSummary {
     pub acknowledged_through: u64,
     /// The last input line read.
     pub read_through: u64,
-    /// Stopped by SIGINT or SIGTERM before the end of the input.
+    /// Stopped by SIGINT, SIGTERM or SIGHUP before the end of the input.
     pub interrupted: bool,
     /// A chunk (the lines after `acknowledged_through`) is being sent.
     #[serde(skip)]
@@ -151,7 +151,7 @@ impl RecordSink for KafkaSink {
 const CHUNK: usize = 8192;
 
 pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
-    // SIGINT and SIGTERM stop the run between lines: what was acknowledged
+    // SIGINT, SIGTERM and SIGHUP stop the run between lines: what was acknowledged
     // is then a prefix of the input, and the run says which. Installed
     // first: a signal while the log is opened is heard too.
     let stop = crate::common::stop_on_signals()?;
@@ -159,7 +159,7 @@ pub fn run(ctx: &ledger_core::Context, args: &PublishArgs) -> Result<i32> {
     // only when the next line (or the end) comes: a second signal ends it
     // at once (what was acknowledged is still a prefix of the input).
     let signalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    for sig in crate::common::STOPPING {
         // Registered in this order: the first signal finds `signalled`
         // unset, then sets it.
         signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&signalled))
