@@ -692,8 +692,10 @@ fn credit(account: &mut Account, c: &ContributionPaid, late: bool, registered: b
 /// case, surrounding and repeated spaces and Ё/Е do not count, and the fold
 /// banks' systems apply does not either (`shared/reference/mt102.md`,
 /// "Encodings": CP866 has none of the Kazakh letters, cp1251 only І):
-/// Latin look-alikes become the Cyrillic letter they look like (a c e o p x
-/// y i h k; A B C E H I K M O P T X Y), then the Kazakh letters their bases
+/// invisible format characters (soft hyphen, zero-width spaces) are dropped,
+/// Latin and Greek look-alikes become the Cyrillic letter they look like
+/// (a c e o p x y i ı h k; A B C E H I K M O P T X Y; α ε ι κ ο ρ τ υ χ and
+/// their capitals), then the Kazakh letters their bases
 /// Ә→А, Ғ→Г, Қ→К, Ң→Н, Ө→О, Ұ→У, Ү→У, Һ→Х, І→И. docs/rules.md, "Names".
 pub fn normalize_name(s: &str) -> String {
     fold_name(s, 'И')
@@ -719,6 +721,30 @@ fn fold_name(s: &str, kazakh_i: char) -> String {
         'i' => 'і',
         'h' => 'һ',
         'k' => 'к',
+        // Latin dotless ı; Greek look-alikes.
+        'ı' => 'і',
+        'α' => 'а',
+        'ε' => 'е',
+        'ι' => 'і',
+        'κ' => 'к',
+        'ο' => 'о',
+        'ρ' => 'р',
+        'τ' => 'т',
+        'υ' => 'у',
+        'χ' => 'х',
+        'Α' => 'А',
+        'Β' => 'В',
+        'Ε' => 'Е',
+        'Η' => 'Н',
+        'Ι' => 'І',
+        'Κ' => 'К',
+        'Μ' => 'М',
+        'Ν' => 'Н',
+        'Ο' => 'О',
+        'Ρ' => 'Р',
+        'Τ' => 'Т',
+        'Υ' => 'У',
+        'Χ' => 'Х',
         'A' => 'А',
         'B' => 'В',
         'C' => 'С',
@@ -734,7 +760,18 @@ fn fold_name(s: &str, kazakh_i: char) -> String {
         'Y' => 'У',
         c => c,
     };
-    let cyrillic: String = composed.chars().map(looks_like).collect();
+    // Invisible format characters (a soft hyphen, cp1251's 0xAD; zero-width
+    // spaces and joiners; a byte-order mark) are not letters.
+    let cyrillic: String = composed
+        .chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}'
+            )
+        })
+        .map(looks_like)
+        .collect();
     cyrillic
         .split_whitespace()
         .collect::<Vec<_>>()

@@ -152,7 +152,11 @@ fn rule_6_names_are_compared_under_the_banks_fold() {
         ("Өмірбек", "Омирбек"),
         ("Үсенова", "Усенова"),
         ("Һасенов", "Хасенов"),
-        ("Серікбаев", "CEPIKБAEB"), // Latin capitals throughout
+        ("Серікбаев", "CEPIKБAEB"),   // Latin capitals throughout
+        ("Әлімов", "Әлıмов"),         // Latin dotless ı
+        ("Әлімов", "Әлімοв"),         // Greek ο
+        ("Әлімов", "Әлі\u{200b}мов"), // a zero-width space
+        ("Әлімов", "Әлі\u{00ad}мов"), // a soft hyphen (cp1251 0xAD)
     ];
     for (registered, written) in agree {
         let mut s = Scenario::new(Context::default());
