@@ -249,4 +249,19 @@ fn access_log_says_when_there_is_no_store_or_no_log() {
         "{}",
         stderr(&o)
     );
+    // Verifying it verifies nothing: no pass (a log removed must not pass).
+    let o = run(&["access-log", "--data", data.to_str().unwrap(), "--verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    // Nor does an empty log, or one whose records all lack their chain.
+    let log = data.join("access-log.jsonl");
+    for text in [
+        String::new(),
+        "{\"at\":\"2026-12-06T09:00:00.000Z\",\"who\":\"a\",\"role\":\"auditor\",\"iin\":null,\"endpoint\":\"/v1/x\"}\n".repeat(3),
+    ] {
+        std::fs::write(&log, &text).unwrap();
+        let o = run(&["access-log", "--data", data.to_str().unwrap(), "--verify"]);
+        assert_eq!(o.status.code(), Some(1), "{text:?}: {}", stdout(&o));
+        assert!(!stdout(&o).contains("chain intact"), "{}", stdout(&o));
+        assert!(stderr(&o).contains("nothing was verified"), "{}", stderr(&o));
+    }
 }

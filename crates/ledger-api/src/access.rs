@@ -68,6 +68,8 @@ type Pending = (AccessRecord, oneshot::Sender<Result<(), String>>);
 pub struct AccessLog {
     tx: mpsc::Sender<Pending>,
     path: PathBuf,
+    /// Its length in bytes and its head (hex) when opened.
+    opened: (u64, String),
 }
 
 impl AccessLog {
@@ -116,6 +118,7 @@ impl AccessLog {
             head = %hex(&prev),
             "access log opened"
         );
+        let opened = (len, hex(&prev));
         let chain = Chain {
             sink: file,
             len,
@@ -129,7 +132,15 @@ impl AccessLog {
         Ok(AccessLog {
             tx,
             path: path.to_path_buf(),
+            opened,
         })
+    }
+
+    /// Its length in bytes and its head (the next record's `prev`, hex)
+    /// when it was opened: the anchor that shows records later removed
+    /// from the end.
+    pub fn opened(&self) -> &(u64, String) {
+        &self.opened
     }
 
     pub fn path(&self) -> &Path {

@@ -1452,6 +1452,8 @@ impl Default for Limits {
 /// A running server: its own thread and tokio runtime.
 pub struct Server {
     addr: SocketAddr,
+    /// The access log's length and head when the server opened it.
+    access_opened: (u64, String),
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Set when the server's thread has ended, for whatever reason.
@@ -1558,6 +1560,7 @@ impl Server {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let access = AccessLog::open(&config.access_log)?;
+        let access_opened = access.opened().clone();
         let state = Arc::new(AppState {
             refused: Refusals::default(),
             store,
@@ -1613,6 +1616,7 @@ impl Server {
             })?;
         Ok(Server {
             addr,
+            access_opened,
             shutdown: Some(shutdown),
             thread: Some(thread),
             ended,
@@ -1621,6 +1625,13 @@ impl Server {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The access log's length in bytes and head (hex) when the server
+    /// opened it: note it; records later removed from the end show only
+    /// against it (`si-ledger access-log --verify` prints the head now).
+    pub fn access_log_opened(&self) -> &(u64, String) {
+        &self.access_opened
     }
 
     /// The flag [`Server::ended`] reads, for a watcher thread: set when

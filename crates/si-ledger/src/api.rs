@@ -93,6 +93,11 @@ pub fn start(
         "API listening on http://{0}; the auditors' console at http://{0}/console/",
         server.addr()
     );
+    let (bytes, head) = server.access_log_opened();
+    eprintln!(
+        "access log opened at {bytes} bytes, head {head} (note it: records removed from the end \
+         show only against a head noted earlier)"
+    );
     Ok(server)
 }
 
@@ -192,7 +197,9 @@ pub fn access_log(args: &AccessLogArgs) -> Result<i32> {
             "no access log at {}: no API server has served this store, so nothing was read",
             path.display()
         );
-        return Ok(0);
+        // Verifying nothing is no verification: a log that should be there
+        // and was removed must not pass.
+        return Ok(if args.verify { 1 } else { 0 });
     }
     if args.verify {
         return verify_access_log(&path);
@@ -273,7 +280,7 @@ fn verify_access_log(path: &Path) -> Result<i32> {
          head noted earlier)\n",
         v.head
     ));
-    if v.breaks.is_empty() {
+    if v.breaks.is_empty() && v.chained > 0 {
         out.push_str("chain intact\n");
     }
     use std::io::Write as _;
@@ -282,6 +289,15 @@ fn verify_access_log(path: &Path) -> Result<i32> {
         eprintln!(
             "error: the access log's chain is broken at {} line(s)",
             v.breaks.len()
+        );
+        return Ok(1);
+    }
+    if v.chained == 0 {
+        // Empty, or every record from before the chain (or stripped of
+        // it): nothing could be verified, which is no pass.
+        eprintln!(
+            "error: no record of {} is chained: nothing was verified",
+            path.display()
         );
         return Ok(1);
     }
