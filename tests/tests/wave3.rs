@@ -626,3 +626,39 @@ fn a_snapshot_restored_unchecked_is_not_a_trusted_store() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A future-dated record (published with a wide tolerance) does not let
+/// `close-month` close a month that has not ended: the close is judged by
+/// the clock its markers carry, as every partition's projector judges them.
+#[test]
+fn a_future_dated_record_closes_no_future_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fut = line("fut", &SERIKBAEV, "2031-06", "1000.00", "2031-07-10");
+    fut["timestamp"] = json!("2031-08-01T10:00:00+05:00");
+    let input = dir.path().join("a.jsonl");
+    write_lines(
+        &input,
+        &[
+            registered(&SERIKBAEV, "M"),
+            line("c1", &SERIKBAEV, "2025-03", "1000.00", "2025-04-10"),
+            fut,
+        ],
+    );
+    let log = dir.path().join("log");
+    let log = log.to_str().unwrap();
+    ok(&[
+        "publish",
+        "--log",
+        log,
+        input.to_str().unwrap(),
+        "--timestamp-after-max-ms",
+        "999999999999",
+    ]);
+    let o = unsigned(&["close-month", "2031-06", "--log", log]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("2031-06 has not ended"),
+        "{}",
+        stderr(&o)
+    );
+}

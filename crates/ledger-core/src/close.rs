@@ -1,8 +1,8 @@
 //! Which months may be closed: a month that has ended, in the calendar's
 //! time zone, and that the ledger can hold (not before its epoch). Pure:
 //! the instant a close is judged at is an input (`close-month` gives the
-//! later of the wall clock and the partitions' clocks; the projector the
-//! later of the marker's record time and its partition's clock).
+//! wall clock, which its markers carry; the projector the marker's own
+//! record time, the same on every partition).
 
 use crate::{Calendar, Period};
 use chrono::{DateTime, Utc};

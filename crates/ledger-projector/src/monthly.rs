@@ -87,9 +87,14 @@ fn check_month(
     let Control::MonthClosed {
         period, overrides, ..
     } = control;
+    // Judged by the marker's own record time: `close-month` writes the same
+    // one to every partition, so every partition decides alike (a
+    // partition's clock can be pushed ahead by one future-dated record and
+    // would close a month on that partition alone). The clock stands in
+    // only for a marker whose time the ledger does not take.
     let own = ctx.record_times.check(r.timestamp_ms).ok();
     let clock = clock.and_then(chrono::DateTime::from_timestamp_millis);
-    let Some(at) = own.into_iter().chain(clock).max() else {
+    let Some(at) = own.or(clock) else {
         return Err(format!(
             "month_closed for {period} cannot be judged: its record time {} ms is not one \
              the ledger takes, and its partition has no clock",

@@ -300,8 +300,9 @@ fn a_partition_assigned_later_resumes_at_the_stored_offset_whatever_the_source_s
 /// month that had not ended, or that ended before the epoch, published by
 /// any tool: such a marker is a `bad_control` dead letter with its reason
 /// and closes nothing; one that records the operator's override closes;
-/// a month is judged by the later of the marker's record time and the
-/// partition's clock.
+/// a month is judged by the marker's own record time, the same on every
+/// partition (not by a partition's clock, which one future-dated record
+/// can push ahead on that partition alone).
 #[test]
 fn a_marker_for_an_unended_or_pre_epoch_month_closes_nothing() {
     use ledger_core::close::CloseOverrides;
@@ -340,7 +341,9 @@ fn a_marker_for_an_unended_or_pre_epoch_month_closes_nothing() {
         marker("1999-01", false, april),
         marker("2031-06", true, april),
         person_at(1, may),
-        // Recorded in April by a slow clock; the partition's is in May.
+        // Recorded in April by a slow clock, though the partition's is in
+        // May: judged by its own time, as on every other partition (a
+        // partition's clock is not the same on all of them).
         marker("2025-04", false, april),
     ]
     .into_iter()
@@ -381,7 +384,7 @@ fn a_marker_for_an_unended_or_pre_epoch_month_closes_nothing() {
             .is_some()
     };
     assert!(closed("2025-03"));
-    assert!(closed("2025-04"), "judged at the partition's clock");
+    assert!(!closed("2025-04"), "judged by the marker's own time");
     assert!(closed("2031-06"), "the operator's override");
     assert!(!closed("2025-06"));
     assert!(!closed("1999-01"));
@@ -391,7 +394,7 @@ fn a_marker_for_an_unended_or_pre_epoch_month_closes_nothing() {
         .into_iter()
         .map(|d| (d.position.offset, d.kind, d.error))
         .collect();
-    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert_eq!(letters.len(), 3, "{letters:?}");
     assert_eq!((letters[0].0, letters[0].1.as_str()), (1, "bad_control"));
     assert!(
         letters[0].2.contains("2025-06 has not ended")
@@ -403,6 +406,11 @@ fn a_marker_for_an_unended_or_pre_epoch_month_closes_nothing() {
         letters[1]
             .2
             .contains("1999-01 ended before the ledger's epoch"),
+        "{letters:?}"
+    );
+    assert_eq!((letters[2].0, letters[2].1.as_str()), (6, "bad_control"));
+    assert!(
+        letters[2].2.contains("2025-04 has not ended"),
         "{letters:?}"
     );
     assert_eq!(store.offset(0).unwrap(), Some(7));

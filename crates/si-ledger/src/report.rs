@@ -53,17 +53,14 @@ pub fn close_month(ctx: &ledger_core::Context, args: &CloseMonthArgs) -> Result<
     let signer = crate::trust::signer_for("month_closed")?;
     let value = encode_month_closed_with(period, &args.by, overrides, signer.as_deref());
     let now = chrono::Utc::now().timestamp_millis();
-    // The later of this clock and the partitions' (their last record
-    // times): a month the log has already passed may be closed.
-    let check = |clocks: &[Option<i64>]| -> Result<()> {
-        let at = clocks
-            .iter()
-            .flatten()
-            .copied()
-            .chain([now])
-            .max()
-            .and_then(chrono::DateTime::from_timestamp_millis)
-            .context("the clock is out of range")?;
+    // Judged at this clock, the time every marker carries and the
+    // projector judges it by on each partition. Not by the partitions'
+    // clocks: one future-dated record (published with a wide
+    // --timestamp-after-max-ms) pushes a clock ahead, and a month closed by
+    // it would stand on that partition alone.
+    let check = || -> Result<()> {
+        let at =
+            chrono::DateTime::from_timestamp_millis(now).context("the clock is out of range")?;
         ledger_core::close::check_close(
             &ctx.calendar,
             ctx.record_times.epoch,
@@ -78,7 +75,7 @@ pub fn close_month(ctx: &ledger_core::Context, args: &CloseMonthArgs) -> Result<
             let log = ledger_stream::EmbeddedLog::open(dir)
                 .with_context(|| format!("opening log {}", dir.display()))?;
             let mut appender = log.appender()?;
-            check(appender.last_timestamps())?;
+            check()?;
             let mut placed = Vec::new();
             for p in 0..log.partitions() {
                 let appended = appender
@@ -91,7 +88,7 @@ pub fn close_month(ctx: &ledger_core::Context, args: &CloseMonthArgs) -> Result<
         (None, Some(brokers), Some(topic)) => {
             let cluster = args.kafka.cluster(brokers)?;
             let partitions = ledger_kafka::Watermarks::new(&cluster, topic)?.partitions()?;
-            check(&[])?;
+            check()?;
             let mut publisher = ledger_kafka::Publisher::new(&cluster, topic)?;
             let mut placed = Vec::new();
             for p in 0..partitions {
