@@ -535,6 +535,29 @@ fn a_forged_snapshot_is_refused_and_leaves_no_store() {
         "{}",
         stderr(&o)
     );
+    // In a directory beside the genuine one, the forged snapshot (it sorts
+    // first, reaching as far) is passed over and the genuine one restores.
+    let both = dir.path().join("both");
+    std::fs::create_dir(&both).unwrap();
+    std::fs::copy(&forged, both.join("a.snapshot")).unwrap();
+    std::fs::copy(&snap, both.join("b.snapshot")).unwrap();
+    let o = run(&[
+        "--trust",
+        "none",
+        "project",
+        "--log",
+        &s(&demo.join("log")),
+        "--data",
+        &s(&dir.path().join("from-both")),
+        "--restore-from",
+        &s(&both),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("passing over") && err.contains("a.snapshot") && err.contains("b.snapshot"),
+        "{err}"
+    );
 
     // The genuine snapshot restores, verified.
     let o = run(&[

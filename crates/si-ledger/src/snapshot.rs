@@ -430,8 +430,9 @@ pub fn restore_missing(
             return Ok(());
         }
     }
-    // Partition → (next offset, file): the furthest snapshot of each.
-    let mut best: std::collections::BTreeMap<u32, (u64, &Path)> = Default::default();
+    // The snapshots that pass the checks made before restoring, with the
+    // partitions they hold and how far.
+    let mut usable: Vec<(&Path, Vec<(u32, u64)>)> = Vec::new();
     for f in &files {
         let checked = ledger_store::check_snapshot(f)
             .map_err(anyhow::Error::from)
@@ -449,29 +450,49 @@ pub fn restore_missing(
             }
             Err(e) => return Err(e).with_context(|| format!("--restore-from {}", f.display())),
         };
-        for s in &info.trailer.states {
-            if needs(s.partition)?
-                && best
-                    .get(&s.partition)
-                    .is_none_or(|(at, _)| s.next_offset > *at)
-            {
-                best.insert(s.partition, (s.next_offset, f));
-            }
-        }
-    }
-    let mut by_file: std::collections::BTreeMap<&Path, Vec<u32>> = Default::default();
-    for (p, (_, f)) in &best {
-        by_file.entry(f).or_default().push(*p);
+        let states = info
+            .trailer
+            .states
+            .iter()
+            .map(|s| (s.partition, s.next_offset))
+            .collect();
+        usable.push((f.as_path(), states));
     }
     let after = recomputed(ctx);
     let checks = RestoreChecks {
         before: &check_seal,
         after: &after,
     };
-    for (f, partitions) in by_file {
-        let info = store
-            .restore(f, Some(&partitions), &checks)
-            .with_context(|| format!("--restore-from {}", f.display()))?;
+    // Each partition from the furthest snapshot holding it; one whose
+    // restore is refused after writing (it does not follow from its own
+    // history) is passed over in a directory, and the next furthest tried.
+    loop {
+        let mut best: std::collections::BTreeMap<u32, (u64, &Path)> = Default::default();
+        for (f, states) in &usable {
+            for &(p, next) in states {
+                if needs(p)? && best.get(&p).is_none_or(|(at, _)| next > *at) {
+                    best.insert(p, (next, f));
+                }
+            }
+        }
+        let mut by_file: std::collections::BTreeMap<&Path, Vec<u32>> = Default::default();
+        for (p, (_, f)) in &best {
+            by_file.entry(f).or_default().push(*p);
+        }
+        let Some((f, partitions)) = by_file.into_iter().next() else {
+            return Ok(());
+        };
+        let info = match store.restore(f, Some(&partitions), &checks) {
+            Ok(info) => info,
+            Err(e) if from.is_dir() => {
+                eprintln!("--restore-from: passing over {}: {e:#}", f.display());
+                usable.retain(|(u, _)| *u != f);
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("--restore-from {}", f.display())),
+        };
+        // Every partition it was best for is restored: it has no more to give.
+        usable.retain(|(u, _)| *u != f);
         for s in info
             .trailer
             .states
@@ -486,7 +507,6 @@ pub fn restore_missing(
             );
         }
     }
-    Ok(())
 }
 
 /// Refuses a snapshot not of the log `hash_at` reads: each partition it
