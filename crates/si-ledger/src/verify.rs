@@ -71,7 +71,31 @@ fn shown(field: &str, v: Option<&serde_json::Value>) -> String {
 /// each broken link, and each stored outcome or account that its own
 /// history does not give.
 fn self_check(ctx: &Context, store: &LedgerStore<DiskKv>) -> Result<(Vec<Break>, Vec<Mismatch>)> {
-    let mut accounts: HashMap<Iin, Account> = HashMap::new();
+    // An IIN's history lies in one partition, and the audit visits the
+    // partitions one after another: the accounts recomputed for one are
+    // compared with the stored ones, and dropped, when it moves on to the
+    // next (memory is one partition's accounts, not the store's).
+    let mut accounts: BTreeMap<Iin, Account> = BTreeMap::new();
+    let mut current: Option<u32> = None;
+    let mut compared: std::collections::HashSet<Iin> = std::collections::HashSet::new();
+    let mut diffs = Vec::new();
+    let mut failed: Option<ledger_store::StoreError> = None;
+    let flush = |p: u32,
+                 accounts: &mut BTreeMap<Iin, Account>,
+                 diffs: &mut Vec<Mismatch>,
+                 compared: &mut std::collections::HashSet<Iin>|
+     -> Result<(), ledger_store::StoreError> {
+        // In IIN order, as the stored accounts are kept: the same report
+        // every run.
+        for (iin, recomputed) in std::mem::take(accounts) {
+            compared.insert(iin);
+            let stored = store.account(p, &iin)?.unwrap_or_else(|| Account::new(iin));
+            if recomputed != stored {
+                diffs.extend(differ(&iin, &stored, &recomputed));
+            }
+        }
+        Ok(())
+    };
     let mut seen: HashMap<(Iin, EventId), ledger_core::authority::FirstSeen> = HashMap::new();
     let mut clocks: HashMap<u32, i64> = HashMap::new();
     let mut wrong: Vec<Break> = Vec::new();
@@ -91,6 +115,15 @@ fn self_check(ctx: &Context, store: &LedgerStore<DiskKv>) -> Result<(Vec<Break>,
         }
     }
     let audit = store.audit(|p, iin, h| {
+        if current != Some(p) {
+            if let Some(prev) = current {
+                if let Err(e) = flush(prev, &mut accounts, &mut diffs, &mut compared) {
+                    failed.get_or_insert(e);
+                }
+                seen.clear();
+            }
+            current = Some(p);
+        }
         let o = h.position.offset;
         let mut brk = |what: String| {
             wrong.push(Break {
@@ -150,21 +183,33 @@ fn self_check(ctx: &Context, store: &LedgerStore<DiskKv>) -> Result<(Vec<Break>,
             what: "a notice is stored where no history entry is".into(),
         });
     }
+    if let Some(prev) = current {
+        flush(prev, &mut accounts, &mut diffs, &mut compared)?;
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
     let mut breaks = audit.breaks;
     breaks.extend(wrong);
     breaks.sort_by_key(|b| (b.partition, b.offset.unwrap_or(u64::MAX)));
-    let mut diffs = Vec::new();
+    // A stored account with no history to recompute it from is an empty one.
     store.for_each_account(|_, stored| {
-        let recomputed = accounts
-            .remove(&stored.iin)
-            .unwrap_or_else(|| Account::new(stored.iin));
-        if recomputed != stored {
-            let a = serde_json::to_value(Statement::of(&stored)).unwrap_or_default();
-            let b = serde_json::to_value(Statement::of(&recomputed)).unwrap_or_default();
-            diffs.extend(compare(&stored.iin, &a, &b));
+        if !compared.contains(&stored.iin) {
+            let empty = Account::new(stored.iin);
+            if empty != stored {
+                diffs.extend(differ(&stored.iin, &stored, &empty));
+            }
         }
     })?;
     Ok((breaks, diffs))
+}
+
+/// The fields in which a stored account and the one its history gives
+/// differ.
+fn differ(iin: &Iin, stored: &Account, recomputed: &Account) -> Vec<Mismatch> {
+    let a = serde_json::to_value(Statement::of(stored)).unwrap_or_default();
+    let b = serde_json::to_value(Statement::of(recomputed)).unwrap_or_default();
+    compare(iin, &a, &b)
 }
 
 /// Why `store` does not follow from its own history, if it does not: the
