@@ -72,6 +72,23 @@ fn line(id: &str, p: &Person, period: &str, amount: &str, received: &str) -> Val
             "person": {"surname": p.surname, "name": p.name, "birthDate": p.birth}}}})
 }
 
+/// `p`'s register record and a 10,000.00 line for each of `periods`, each
+/// received on the 10th of the month after it.
+fn registered_and_paid(p: &Person, periods: &[&str]) -> Vec<Value> {
+    let mut lines = vec![registered(p, "M")];
+    for period in periods {
+        let received = format!("{}-10", next(period));
+        lines.push(line(
+            &format!("c-{period}"),
+            p,
+            period,
+            "10000.00",
+            &received,
+        ));
+    }
+    lines
+}
+
 fn write_lines(path: &Path, lines: &[Value]) {
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(path, text).unwrap();
@@ -170,17 +187,7 @@ fn a_late_line_refunded_later_is_counted_once() {
 #[test]
 fn a_risk_date_after_the_application_date_counts_nothing_not_yet_received() {
     let dir = tempfile::tempdir().unwrap();
-    let mut lines = vec![registered(&SERIKBAEV, "M")];
-    for p in ["2025-03", "2025-04", "2025-05"] {
-        let received = format!("{}-10", next(p));
-        lines.push(line(
-            &format!("c-{p}"),
-            &SERIKBAEV,
-            p,
-            "10000.00",
-            &received,
-        ));
-    }
+    let lines = registered_and_paid(&SERIKBAEV, &["2025-03", "2025-04", "2025-05"]);
     let data = projected(dir.path(), &lines);
     let o = unsigned(&[
         "entitlement",
@@ -228,17 +235,7 @@ fn a_risk_date_after_the_application_date_counts_nothing_not_yet_received() {
 #[test]
 fn a_refund_application_is_one_decision() {
     let dir = tempfile::tempdir().unwrap();
-    let mut lines = vec![registered(&SERIKBAEV, "M")];
-    for p in ["2025-03", "2025-04"] {
-        let received = format!("{}-10", next(p));
-        lines.push(line(
-            &format!("c-{p}"),
-            &SERIKBAEV,
-            p,
-            "10000.00",
-            &received,
-        ));
-    }
+    let lines = registered_and_paid(&SERIKBAEV, &["2025-03", "2025-04"]);
     let data = projected(dir.path(), &lines);
     let log = dir.path().join("log");
     let log = log.to_str().unwrap();
@@ -504,17 +501,7 @@ fn a_closed_pipe_ends_a_printing_command_quietly() {
 #[test]
 fn a_partly_published_application_is_completed_by_applying_it_again() {
     let dir = tempfile::tempdir().unwrap();
-    let mut lines = vec![registered(&SERIKBAEV, "M")];
-    for p in ["2025-03", "2025-04"] {
-        let received = format!("{}-10", next(p));
-        lines.push(line(
-            &format!("c-{p}"),
-            &SERIKBAEV,
-            p,
-            "10000.00",
-            &received,
-        ));
-    }
+    let lines = registered_and_paid(&SERIKBAEV, &["2025-03", "2025-04"]);
     let data = projected(dir.path(), &lines);
     let log = dir.path().join("log");
     let log = log.to_str().unwrap();
