@@ -1259,50 +1259,53 @@ fn finishes(args: &[&str], limit: Duration) -> std::process::Output {
     child.take().wait_with_output().unwrap()
 }
 
-/// Issue 16: a transactional producer (Python's `confluent-kafka`, three
-/// transactions) leaves commit markers at offsets no consumer sees. The
-/// projector, `replay` and `verify` take the last stable offset as the end
-/// and the consumer's position past the markers as reaching it (before,
-/// they never finished); `export` records the gaps (before: "offset 4
-/// where 3 was next") and its archive replays to the same digest. The
-/// accounts equal those of the same records published without
-/// transactions to the test broker.
-///
-/// The transactional topic lives on librdkafka's mock cluster (real TCP
-/// listeners on 127.0.0.1, in this test's process): the one
-/// place it ran before Apache Kafka became the tests' broker (issue 26
-/// moves it there, with a Java producer). The mock does not report aborted
-/// transactions to a fetch (its Fetch handler sends an empty
-/// AbortedTransactions list and the high watermark as the last stable
-/// offset), so aborted records cannot be tested here: their filtering is
-/// librdkafka's, under `isolation.level=read_committed`, which every
-/// consumer of the ledger sets and no setting may change
-/// (`ledger_kafka::REQUIRED`).
+/// Issues 16 and 26: a transactional producer (Python's `confluent-kafka`)
+/// on Apache Kafka writes five transactions, committed, aborted,
+/// committed, aborted, committed: the broker writes a commit or abort
+/// marker after each, at offsets no consumer sees, and a `read_committed`
+/// consumer (every consumer of the ledger: `ledger_kafka::REQUIRED`) is
+/// told which records were aborted. The projector, `replay` and `verify`
+/// take the last stable offset as the end and the consumer's position
+/// past markers and aborted records as reaching it; aborted records
+/// change no balance and are no dead letters; `export` records the gaps
+/// and its archive replays to the same digest. The accounts equal those
+/// of the committed runs alone, published without transactions.
 #[test]
 fn a_transactional_topic_projects_its_committed_records_only() {
     let dir = tempfile::tempdir().unwrap();
     let signed = signed_demo(dir.path(), 90, 2);
-    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
-    let tx_brokers = mock.bootstrap_servers();
-    assert!(tx_brokers.starts_with("127.0.0.1:"), "{tx_brokers}");
+    let tx_brokers = kafka_brokers();
     let tx = unique_topic("transactions");
-    mock.create_topic(&tx, 4, 1).unwrap();
-    python_produce_to(&tx_brokers, &tx, &signed, &["--transactions", "ccc"]);
+    create(&tx, 4);
+    python_produce(&tx, &signed, &["--transactions", "cacac"]);
     let reference = unique_topic("committed");
     create(&reference, 4);
     python_produce(
         &reference,
         &signed,
-        &["--transactions", "ccc", "--committed-only"],
+        &["--transactions", "cacac", "--committed-only"],
     );
     let limit = Duration::from_secs(120);
     let mut projected = Vec::new();
+    let mut letters_of = Vec::new();
     for (brokers, topic) in [(&tx_brokers, &tx), (&kafka_brokers(), &reference)] {
         let data = dir.path().join(topic);
         let o = project_to_end(brokers, topic, &data, &[]);
         assert!(o.status.success(), "{topic}: {}", stderr(&o));
+        // Dead letters without their positions (markers move offsets).
+        let letters = stdout(&run(&["dead-letters", "--data", data.to_str().unwrap()]));
+        let mut kinds: Vec<String> = letters
+            .lines()
+            .filter_map(|l| l.split_once(" key ").map(|(_, rest)| rest.to_string()))
+            .collect();
+        kinds.sort();
+        letters_of.push(kinds);
         projected.push(accounts(&data));
     }
+    assert_eq!(
+        letters_of[0], letters_of[1],
+        "aborted records are no dead letters: the same as the committed runs'"
+    );
     assert!(projected[1].lines().count() > 50, "{}", projected[1]);
     assert!(
         projected[0] == projected[1],
@@ -1349,7 +1352,6 @@ fn a_transactional_topic_projects_its_committed_records_only() {
         stdout(&o),
         stderr(&o)
     );
-    drop(mock);
 }
 
 /// Issue 16: a cluster that requires SASL/SCRAM over TLS (the test
