@@ -102,6 +102,44 @@ pub fn kafka_brokers() -> String {
     loopback("SI_LEDGER_KAFKA", "start")
 }
 
+/// The three-node cluster the test command started (`scripts/broker
+/// start-cluster`, `SI_LEDGER_KAFKA_CLUSTER_DIR`): its bootstrap servers and
+/// its directory (for `scripts/broker kill-node` and `restart-node`).
+pub fn kafka_cluster() -> (String, PathBuf) {
+    let dir = PathBuf::from(std::env::var("SI_LEDGER_KAFKA_CLUSTER_DIR").unwrap_or_else(|_| {
+        panic!(
+            "SI_LEDGER_KAFKA_CLUSTER_DIR is not set: run the Kafka tests through scripts/test, \
+             which starts a three-node cluster (or `scripts/broker start-cluster DIR 3` and set it to DIR)"
+        )
+    }));
+    let bootstrap = std::fs::read_to_string(dir.join("bootstrap"))
+        .expect("the cluster's bootstrap file")
+        .trim()
+        .to_string();
+    assert!(
+        bootstrap.split(',').all(|b| b.starts_with("127.0.0.1:")),
+        "{bootstrap}"
+    );
+    (bootstrap, dir)
+}
+
+/// Runs `scripts/broker` with `args` (kill-node, restart-node).
+pub fn broker_script(args: &[&str]) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("scripts")
+        .join("broker");
+    let o = Command::new(script)
+        .args(args)
+        .output()
+        .expect("scripts/broker runs");
+    assert!(
+        o.status.success(),
+        "scripts/broker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// The secured broker the test command started: TLS with a certificate of
 /// a CA the test command made, and SASL/SCRAM-SHA-512 (`SI_LEDGER_KAFKA_SECURE`),
 /// with the directory holding its client settings (`client.properties`),

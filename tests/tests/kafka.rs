@@ -1510,3 +1510,150 @@ fn a_secured_cluster_projects_alike_and_bad_credentials_fail_fast() {
         stderr(&o)
     );
 }
+
+/// The node leading `partition` of `topic` on the cluster at `brokers`.
+fn leader_of(brokers: &str, topic: &str, partition: i32) -> i32 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(20))
+        .unwrap();
+    metadata.topics()[0]
+        .partitions()
+        .iter()
+        .find(|p| p.id() == partition)
+        .map(|p| p.leader())
+        .expect("the partition has a leader")
+}
+
+/// Issue 26: a topic with three replicas and `min.insync.replicas=2` on a
+/// three-node Apache Kafka cluster. While a publisher runs, the leader of
+/// partition 0 is SIGKILLed; while the projector runs, the leader of
+/// partition 1; each is restarted after. Nothing is lost or counted
+/// twice: the accounts and the digest equal those of the same file
+/// published to one broker and projected there.
+#[test]
+fn a_cluster_that_loses_a_leader_loses_nothing() {
+    let (cluster, cluster_dir) = ledger_e2e::kafka_cluster();
+    let cluster_dir = cluster_dir.to_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let signed = signed_demo(dir.path(), 1000, 12);
+    let file = signed.to_str().unwrap();
+    let text = std::fs::read_to_string(&signed).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 8192 + 1000, "{} lines", lines.len());
+
+    let reference = unique_topic("one-broker");
+    create(&reference, 4);
+    let one = run(&[
+        "publish",
+        "--brokers",
+        &kafka_brokers(),
+        "--topic",
+        &reference,
+        file,
+    ]);
+    let reference_data = dir.path().join("reference");
+    let o = project_to_end(&kafka_brokers(), &reference, &reference_data, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let topic = unique_topic("replicated");
+    create_on(&cluster, &topic, 4, &["--replication-factor", "3"]);
+    // The publisher reads a pipe: its first chunk (8192 lines) is sent and
+    // acknowledged, then partition 0's leader dies, then the rest comes.
+    let mut publisher = ledger_e2e::Reaped(Some(
+        si_ledger(&["publish", "--brokers", &cluster, "--topic", &topic, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let mut stdin = publisher.child().stdin.take().unwrap();
+    {
+        use std::io::Write as _;
+        stdin
+            .write_all((lines[..8192 + 100].join("\n") + "\n").as_bytes())
+            .unwrap();
+        stdin.flush().unwrap();
+    }
+    let first = leader_of(&cluster, &topic, 0).to_string();
+    // Its first chunk reached the cluster before the leader goes.
+    let watermark = |t: &str| -> i64 {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &cluster)
+            .create()
+            .unwrap();
+        (0..4)
+            .map(|p| {
+                consumer
+                    .fetch_watermarks(t, p, Duration::from_secs(20))
+                    .map(|(_, high)| high)
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    for _ in 0..600 {
+        if watermark(&topic) >= 8192 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(watermark(&topic) >= 8192, "the first chunk was published");
+    assert!(
+        publisher.child().try_wait().unwrap().is_none(),
+        "the publisher still runs"
+    );
+    ledger_e2e::broker_script(&["kill-node", &cluster_dir, &first]);
+    {
+        use std::io::Write as _;
+        stdin
+            .write_all((lines[8192 + 100..].join("\n") + "\n").as_bytes())
+            .unwrap();
+    }
+    drop(stdin);
+    let published = publisher.take().wait_with_output().unwrap();
+    assert_eq!(
+        published.status.code(),
+        one.status.code(),
+        "publish through a failover: {}",
+        stderr(&published)
+    );
+    ledger_e2e::broker_script(&["restart-node", &cluster_dir, &first]);
+
+    let data = dir.path().join("replicated");
+    let projector = si_ledger(&[
+        "project",
+        "--brokers",
+        &cluster,
+        "--topic",
+        &topic,
+        "--group",
+        &topic,
+        "--data",
+        data.to_str().unwrap(),
+        "--until-end",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut projected = ledger_e2e::Reaped(Some(projector));
+    let second = leader_of(&cluster, &topic, 1).to_string();
+    assert!(
+        projected.child().try_wait().unwrap().is_none(),
+        "the projector still runs"
+    );
+    ledger_e2e::broker_script(&["kill-node", &cluster_dir, &second]);
+    let out = projected.take().wait_with_output().unwrap();
+    ledger_e2e::broker_script(&["restart-node", &cluster_dir, &second]);
+    assert!(
+        out.status.success(),
+        "project through a failover: {}",
+        stderr(&out)
+    );
+    assert_eq!(accounts(&data), accounts(&reference_data));
+    assert_eq!(digest(&data), digest(&reference_data));
+}

@@ -190,9 +190,10 @@ impl KafkaSource {
             errors: Mutex::new(Vec::new()),
         };
         let consumer: BaseConsumer<Group> = config.create_with_context(group_ctx).map_err(kafka)?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(30))
-            .map_err(kafka)?;
+        let metadata = retrying(Duration::from_secs(60), || {
+            consumer.fetch_metadata(Some(topic), Duration::from_secs(30))
+        })
+        .map_err(kafka)?;
         let partitions = metadata
             .topics()
             .iter()
@@ -388,10 +389,11 @@ impl Source for KafkaSource {
         self.assigned()
             .into_iter()
             .map(|p| {
-                let (_, high) = self
-                    .consumer
-                    .fetch_watermarks(&self.topic, p as i32, Duration::from_secs(30))
-                    .map_err(kafka)?;
+                let (_, high) = retrying(Duration::from_secs(60), || {
+                    self.consumer
+                        .fetch_watermarks(&self.topic, p as i32, Duration::from_secs(30))
+                })
+                .map_err(kafka)?;
                 Ok((p, u64::try_from(high).unwrap_or(0)))
             })
             .collect()
@@ -437,6 +439,29 @@ pub struct Watermarks {
     topic: String,
 }
 
+/// Runs `ask` (a metadata or watermark request) again while it fails the
+/// way a broker's loss makes it fail (its connection refused, its handle
+/// destroyed, no leader yet), for up to `within`: a cluster that loses a
+/// node answers again once the others take over, and one failed request
+/// must not stop a projector.
+pub fn retrying<T>(
+    within: Duration,
+    mut ask: impl FnMut() -> rdkafka::error::KafkaResult<T>,
+) -> rdkafka::error::KafkaResult<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        match ask() {
+            Err(KafkaError::MetadataFetch(code) | KafkaError::OffsetFetch(code))
+                if Instant::now() < deadline
+                    && code != rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition =>
+            {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            r => return r,
+        }
+    }
+}
+
 impl Watermarks {
     pub fn new(cluster: &Cluster, topic: &str) -> Result<Watermarks, SourceError> {
         let mut config = cluster.client_config();
@@ -449,10 +474,11 @@ impl Watermarks {
 
     /// The topic's partition count, from the cluster's metadata.
     pub fn partitions(&self) -> Result<u32, SourceError> {
-        let metadata = self
-            .client
-            .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
-            .map_err(kafka)?;
+        let metadata = retrying(Duration::from_secs(60), || {
+            self.client
+                .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
+        })
+        .map_err(kafka)?;
         metadata
             .topics()
             .iter()
@@ -464,10 +490,11 @@ impl Watermarks {
 
     /// The offset one past the last record of `partition`.
     pub fn high(&self, partition: u32) -> Result<u64, SourceError> {
-        let (_, high) = self
-            .client
-            .fetch_watermarks(&self.topic, partition as i32, Duration::from_secs(5))
-            .map_err(kafka)?;
+        let (_, high) = retrying(Duration::from_secs(60), || {
+            self.client
+                .fetch_watermarks(&self.topic, partition as i32, Duration::from_secs(5))
+        })
+        .map_err(kafka)?;
         Ok(u64::try_from(high).unwrap_or(0))
     }
 }
@@ -489,9 +516,10 @@ pub fn record_at(
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed");
     let consumer: BaseConsumer = config.create().map_err(kafka)?;
-    let (low, high) = consumer
-        .fetch_watermarks(topic, partition as i32, Duration::from_secs(30))
-        .map_err(kafka)?;
+    let (low, high) = retrying(Duration::from_secs(60), || {
+        consumer.fetch_watermarks(topic, partition as i32, Duration::from_secs(30))
+    })
+    .map_err(kafka)?;
     let at = i64::try_from(offset).unwrap_or(i64::MAX);
     if at < low || at >= high {
         return Ok(None);
