@@ -493,6 +493,22 @@ fn a_closed_pipe_ends_a_printing_command_quietly() {
             o.status
         );
     }
+    // A full disk on standard output is an error naming it, not a panic.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = si_ledger(&["dead-letters", "--data", data])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("error: failed printing to stdout"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
 
 /// An application whose publishing stopped part-way (a full disk, a

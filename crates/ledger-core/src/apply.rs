@@ -469,6 +469,23 @@ fn status_change(b: &mut BenefitRecord, s: &BenefitStatusChanged) -> Outcome {
 /// Rules §11-12: a payment is for a period in which the benefit was active;
 /// the pension contribution withheld is part of the amount.
 fn benefit_paid(account: &mut Account, p: &BenefitPaid) -> Outcome {
+    // Another assignment of the same type already paid for this period: the
+    // same month paid twice under two assignments.
+    let paid_elsewhere: Vec<String> = match account.benefits.get(&p.benefit_id) {
+        Some(this) => account
+            .benefits
+            .iter()
+            .filter(|(id, b)| {
+                **id != p.benefit_id
+                    && b.benefit_type == this.benefit_type
+                    && b.paid_by_period
+                        .get(&p.period)
+                        .is_some_and(Money::is_positive)
+            })
+            .map(|(id, _)| id.clone())
+            .collect(),
+        None => Vec::new(),
+    };
     let Some(b) = account.benefits.get_mut(&p.benefit_id) else {
         return refused(format!("benefit {} is not assigned", p.benefit_id));
     };
@@ -511,6 +528,13 @@ fn benefit_paid(account: &mut Account, p: &BenefitPaid) -> Outcome {
         .get(&p.period)
         .copied()
         .unwrap_or(Money::ZERO);
+    for other in &paid_elsewhere {
+        b.discrepancies.push(format!(
+            "{} is also paid under benefit {other} of the same type ({})",
+            p.period,
+            b.benefit_type.code()
+        ));
+    }
     if before.is_positive() {
         b.discrepancies.push(format!(
             "a second payment for {}: {} after {before} already paid for it",
@@ -702,9 +726,12 @@ pub fn normalize_name(s: &str) -> String {
 }
 
 /// Whether a line's name is the register's under [`normalize_name`], or
-/// under the fold one system applies to І (to Ы instead of И).
-pub fn names_agree(a: &str, b: &str) -> bool {
-    a == b || normalize_name(a) == normalize_name(b) || fold_name(a, 'Ы') == fold_name(b, 'Ы')
+/// with the register's І folded to Ы as one system folds it.
+pub fn names_agree(register: &str, line: &str) -> bool {
+    let folded = normalize_name(line);
+    // Only the register's І may have become the line's Ы: a line's і (or a
+    // Latin i) is И, so `Салiмов` is not the register's `Салымов`.
+    register == line || normalize_name(register) == folded || fold_name(register, 'Ы') == folded
 }
 
 fn fold_name(s: &str, kazakh_i: char) -> String {
@@ -721,8 +748,15 @@ fn fold_name(s: &str, kazakh_i: char) -> String {
         'i' => 'і',
         'h' => 'һ',
         'k' => 'к',
-        // Latin dotless ı; Greek look-alikes.
+        // Latin dotless ı, schwa, barred o, e with diaeresis; Greek
+        // look-alikes.
         'ı' => 'і',
+        'ə' => 'ә',
+        'Ə' => 'Ә',
+        'ɵ' => 'ө',
+        'Ɵ' => 'Ө',
+        'ë' => 'ё',
+        'Ë' => 'Ё',
         'α' => 'а',
         'ε' => 'е',
         'ι' => 'і',
@@ -772,10 +806,20 @@ fn fold_name(s: &str, kazakh_i: char) -> String {
         })
         .map(looks_like)
         .collect();
-    cyrillic
-        .split_whitespace()
+    // Dashes are one hyphen, with no space around it (`Иванова - Петрова`,
+    // `Иванова–Петрова` are `Иванова-Петрова`).
+    let dashed: String = cyrillic
+        .chars()
+        .map(|c| match c {
+            '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+            c => c,
+        })
+        .collect();
+    dashed
+        .split('-')
+        .map(|part| part.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join("-")
         .to_uppercase()
         .chars()
         .map(|c| match c {
@@ -869,7 +913,14 @@ fn refund_request(
 ) -> Outcome {
     if r.application_size == 0 {
         // Not from an application (a refund the Fund or an operator
-        // records directly): its id names no application to keep whole.
+        // records directly): its id names no application to keep whole,
+        // unless a payer's application here already has that id.
+        if let Some(known) = account.refund_applications.get(&r.application_id) {
+            return refused(format!(
+                "application {} is a payer's application of {} employee(s): a refund under its id must be one of its requests (seed 003)",
+                r.application_id, known.size
+            ));
+        }
         return refund(account, r, false);
     }
     // Each request is `<application>/<n>`, n from 1 to its size, as
@@ -880,6 +931,8 @@ fn refund_request(
         .as_str()
         .strip_prefix(r.application_id.as_str())
         .and_then(|rest| rest.strip_prefix('/'))
+        // The number as written: `01` is not request 1.
+        .filter(|n| !n.starts_with('0'))
         .and_then(|n| n.parse::<u32>().ok())
         .filter(|n| (1..=r.application_size).contains(n));
     if number.is_none() {

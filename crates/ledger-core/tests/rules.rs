@@ -152,11 +152,16 @@ fn rule_6_names_are_compared_under_the_banks_fold() {
         ("Өмірбек", "Омирбек"),
         ("Үсенова", "Усенова"),
         ("Һасенов", "Хасенов"),
-        ("Серікбаев", "CEPIKБAEB"),   // Latin capitals throughout
-        ("Әлімов", "Әлıмов"),         // Latin dotless ı
-        ("Әлімов", "Әлімοв"),         // Greek ο
-        ("Әлімов", "Әлі\u{200b}мов"), // a zero-width space
-        ("Әлімов", "Әлі\u{00ad}мов"), // a soft hyphen (cp1251 0xAD)
+        ("Серікбаев", "CEPIKБAEB"),    // Latin capitals throughout
+        ("Әлімов", "Әлıмов"),          // Latin dotless ı
+        ("Әлімов", "Әлімοв"),          // Greek ο
+        ("Әлімов", "Әлі\u{200b}мов"),  // a zero-width space
+        ("Әлімов", "Әлі\u{00ad}мов"),  // a soft hyphen (cp1251 0xAD)
+        ("Әлімов", "Əлімов"),          // Latin schwa
+        ("Өмірбеков", "Ɵмірбеков"),    // Latin barred o
+        ("Семёнов", "Сем\u{00eb}нов"), // Latin ë
+        ("Иванова-Петрова", "Иванова - Петрова"),
+        ("Иванова-Петрова", "Иванова–Петрова"),
     ];
     for (registered, written) in agree {
         let mut s = Scenario::new(Context::default());
@@ -171,6 +176,8 @@ fn rule_6_names_are_compared_under_the_banks_fold() {
     assert_eq!(normalize_name("Қарақұлова"), normalize_name("Kаракулова"));
     for (registered, written) in [
         ("Салимов", "Салымов"),
+        ("Салымов", "Салiмов"), // a Latin i is И, not the register's Ы
+        ("Салымов", "Салімов"),
         ("Әлімов", "Әлімова"),
         ("Каримов", "Керимов"),
         ("Ұлан", "Юлан"),
@@ -580,13 +587,23 @@ fn seed_003_a_reused_application_id_with_other_content_is_refused_whole() {
     );
     // A request numbered beyond its size, or not named after its
     // application, is not part of it, whatever it says.
-    for id in ["APP-X/2", "OTHER/1", "APP-X", "APP-X/0"] {
+    for id in ["APP-X/2", "OTHER/1", "APP-X", "APP-X/0", "APP-X/01"] {
         let o = send(&mut s, id, request("APP-X", "2025-04", "1.00", "r", 1));
         assert!(
             refusal(&o).is_some_and(|w| w.contains("is not one of application APP-X's 1")),
             "{id}: {o:?}"
         );
     }
+    // A refund "recorded directly" (size 0) under a payer's application id.
+    let o = send(
+        &mut s,
+        "APP-Y/9",
+        request("APP-Y", "2025-04", "5000.00", "other", 0),
+    );
+    assert!(
+        refusal(&o).is_some_and(|w| w.contains("application APP-Y is a payer's application of 1")),
+        "{o:?}"
+    );
     // One request per employee and period.
     let two = |period: &str| request("APP-Z", period, "10.00", "twice named", 2);
     assert_eq!(
@@ -702,6 +719,23 @@ fn rule_12_payments_beyond_the_assignment_are_flagged_for_review() {
     t.on_time(benefit_returned("B1", "2026-05", "50000.00"));
     t.on_time(paid("B1", "2026-05", "50000.00", "0.00"));
     assert_eq!(flags(&t).len(), base, "{:?}", flags(&t));
+    // Two assignments of one type for the same months, each paid for one
+    // month: the second payment is flagged on its benefit.
+    t.on_time(benefit(
+        "B2",
+        "0705",
+        "2026-03-10",
+        "2026-03",
+        Some("2026-05"),
+    ));
+    let base2 = t.account.benefits["B2"].discrepancies.len();
+    t.on_time(paid("B2", "2026-05", "50000.00", "0.00"));
+    let f = &t.account.benefits["B2"].discrepancies;
+    assert!(
+        f.len() == base2 + 1
+            && f[base2].contains("2026-05 is also paid under benefit B1 of the same type (0705)"),
+        "{f:?}"
+    );
 }
 
 /// Wave 3, case 11: an IIN whose digits say "born 2099-12-31" (a century

@@ -297,7 +297,7 @@ fn main() {
     // never a panic message, never 0.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !broken_pipe(info.payload()) {
+        if stdout_failed(info.payload()).is_none() {
             default_hook(info);
         }
     }));
@@ -308,18 +308,28 @@ fn main() {
             std::process::exit(1);
         }
         Err(payload) if broken_pipe(&*payload) => std::process::exit(128 + 13),
+        Err(payload) if stdout_failed(&*payload).is_some() => {
+            // A full disk or a closed terminal: an error, not a panic.
+            eprintln!("error: {}", stdout_failed(&*payload).unwrap_or_default());
+            std::process::exit(1)
+        }
         Err(payload) => std::panic::resume_unwind(payload),
     }
 }
 
-/// Whether a panic is `println!`'s on a closed standard output.
-fn broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+/// `println!`'s panic when standard output cannot be written (a closed
+/// pipe, a full disk): what it says.
+fn stdout_failed(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
     let text = payload
         .downcast_ref::<String>()
         .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("");
-    text.contains("failed printing to stdout") && text.contains("Broken pipe")
+        .or_else(|| payload.downcast_ref::<&str>().copied())?;
+    text.contains("failed printing to stdout").then_some(text)
+}
+
+/// Whether a panic is `println!`'s on a closed standard output.
+fn broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
+    stdout_failed(payload).is_some_and(|t| t.contains("Broken pipe"))
 }
 
 fn context(cli: &Cli) -> Result<ledger_core::Context> {
