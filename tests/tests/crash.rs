@@ -533,3 +533,72 @@ fn a_second_signal_ends_a_publish_waiting_for_input() {
     assert_eq!(status.and_then(|s| s.code()), Some(130), "{status:?}");
     assert_eq!(log_records(&log), 0, "nothing of an unsent chunk");
 }
+
+/// A signal (SIGHUP, as when its terminal goes) ends `export` between
+/// polls, saying so, with no archive and no partial file left behind;
+/// running it again exports the whole log.
+#[test]
+fn an_interrupted_export_says_so_and_leaves_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = contribution_lines(150_000);
+    let file = dir.path().join("lines.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let log = dir.path().join("log");
+    let p = run(&[
+        "publish",
+        "--log",
+        log.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert!(p.status.success(), "{}", stderr(&p));
+    let out = dir.path().join("x.archive");
+    let partial = dir.path().join("x.archive.partial");
+    let mut child = ledger_e2e::Reaped(Some(
+        si_ledger(&[
+            "export",
+            "--log",
+            log.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    ));
+    // Once it is writing.
+    for _ in 0..600 {
+        if partial.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(partial.exists(), "export began writing");
+    assert!(
+        child.child().try_wait().unwrap().is_none(),
+        "export still runs"
+    );
+    let sent = std::process::Command::new("kill")
+        .args(["-HUP", &child.child().id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.take().wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(129), "{err}");
+    assert!(err.contains("export interrupted by SIGHUP"), "{err}");
+    assert!(!out.exists() && !partial.exists(), "nothing half written");
+    let again = run(&[
+        "export",
+        "--log",
+        log.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stdout(&again).contains("exported 150000 records"),
+        "{}",
+        stdout(&again)
+    );
+}

@@ -191,7 +191,7 @@ fn the_archive_records_the_gaps_and_replays_to_the_same_digest() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tx.archive.jsonl");
     let mut source = log();
-    let n = export(&mut source, "tx", &path, |_| {}).unwrap();
+    let n = export(&mut source, "tx", &path, &Default::default(), |_| {}).unwrap();
     assert_eq!(n, 18);
     let text = std::fs::read_to_string(&path).unwrap();
     let trailer = text.lines().last().unwrap();

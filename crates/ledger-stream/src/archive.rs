@@ -273,10 +273,15 @@ impl ArchiveWriter {
 /// Copies every record of `source` into an archive at `path`, up to the
 /// end: past the end offsets the source reported at the start, and until a
 /// poll finds nothing more. Returns how many.
+///
+/// When `stop` is set (a signal) it ends between polls with
+/// [`SourceError::Stopped`], its partial file removed: no archive that
+/// looks whole, nothing half written left behind.
 pub fn export(
     source: &mut dyn Source,
     topic: &str,
     path: &Path,
+    stop: &std::sync::atomic::AtomicBool,
     mut progress: impl FnMut(u64),
 ) -> Result<u64, SourceError> {
     let ends: BTreeMap<u32, u64> = source.end_offsets()?.into_iter().collect();
@@ -293,6 +298,10 @@ pub fn export(
     let mut w = ArchiveWriter::create(path, &header)?;
     let mut idle = 0;
     loop {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = std::fs::remove_file(&w.partial);
+            return Err(SourceError::Stopped { records: w.records });
+        }
         let records = source.poll(8192, Duration::from_millis(200))?;
         if records.is_empty() {
             // Past the last record, a consumer's position may pass

@@ -41,6 +41,9 @@ pub enum SourceError {
     },
     #[error("partition {partition} is not assigned to this source")]
     NotAssigned { partition: u32 },
+    /// Stopped by a signal before the end, after `records` records.
+    #[error("stopped by a signal after {records} records, before the end")]
+    Stopped { records: u64 },
     #[error("{0}")]
     Other(String),
 }

@@ -94,11 +94,25 @@ pub fn export(args: &ExportArgs) -> Result<i32> {
     if args.input.archive.is_some() {
         bail!("export reads --log or --brokers; an archive is already an export");
     }
+    // SIGINT, SIGTERM, SIGHUP end it between polls, saying so; its partial
+    // file is removed (no archive that looks whole, no litter).
+    let stop = crate::common::stop_on_signals()?;
     let mut source = args.input.open("export")?;
-    let n = ledger_stream::export(&mut *source, &args.input.topic(), &args.out, |_| {})
-        .with_context(|| format!("exporting to {}", args.out.display()))?;
-    println!("exported {n} records to {}", args.out.display());
-    Ok(0)
+    match ledger_stream::export(&mut *source, &args.input.topic(), &args.out, &stop, |_| {}) {
+        Ok(n) => {
+            println!("exported {n} records to {}", args.out.display());
+            Ok(0)
+        }
+        Err(ledger_stream::SourceError::Stopped { records }) => {
+            let (name, code) = crate::common::stopping_signal();
+            eprintln!(
+                "export interrupted by {name} after {records} records: no archive was written \
+                 (its partial file was removed); run it again"
+            );
+            Ok(code)
+        }
+        Err(e) => Err(e).with_context(|| format!("exporting to {}", args.out.display())),
+    }
 }
 
 #[derive(Args)]
