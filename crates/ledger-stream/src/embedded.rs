@@ -127,7 +127,6 @@ impl EmbeddedLog {
         lock.lock().map_err(io(&lock_path))?;
         let mut files = Vec::new();
         let mut next = Vec::new();
-        let mut last_timestamps = Vec::new();
         for p in 0..self.partitions {
             let path = self.partition_path(p);
             let mut f = OpenOptions::new()
@@ -147,14 +146,12 @@ impl EmbeddedLog {
             f.seek(SeekFrom::Start(scan.valid_len)).map_err(io(&path))?;
             files.push(f);
             next.push(scan.records);
-            last_timestamps.push(scan.last_timestamp);
         }
         Ok(Appender {
             log: self.clone(),
             files,
             next,
             failed: false,
-            last_timestamps,
             _lock: lock,
         })
     }
@@ -210,8 +207,6 @@ struct Scan {
     records: u64,
     valid_len: u64,
     file_len: u64,
-    /// The last record's time (ms), read anyway to check it is whole.
-    last_timestamp: Option<i64>,
 }
 
 /// Where a walk over frame headers stopped.
@@ -264,21 +259,13 @@ fn scan(f: &mut File, partition: u32, path: &Path) -> Result<Scan, SourceError> 
     if let Some(last_pos) = last {
         f.seek(SeekFrom::Start(last_pos)).map_err(io(path))?;
         match read_frame(f, partition, last_pos) {
-            Ok(Some(rec)) if rec.offset == records - 1 => {
-                return Ok(Scan {
-                    records,
-                    valid_len: pos,
-                    file_len,
-                    last_timestamp: Some(rec.timestamp_ms),
-                });
-            }
+            Ok(Some(rec)) if rec.offset == records - 1 => {}
             // The last frame is garbage: a torn write. Drop it too.
             _ => {
                 return Ok(Scan {
                     records: records - 1,
                     valid_len: last_pos,
                     file_len,
-                    last_timestamp: None,
                 });
             }
         }
@@ -287,7 +274,6 @@ fn scan(f: &mut File, partition: u32, path: &Path) -> Result<Scan, SourceError> 
         records,
         valid_len: pos,
         file_len,
-        last_timestamp: None,
     })
 }
 
@@ -391,19 +377,10 @@ pub struct Appender {
     /// offsets above may be wrong, so the appender refuses further work.
     /// Reopening scans the files again and truncates any torn tail.
     failed: bool,
-    /// Each partition's last record time (ms) when the appender opened.
-    last_timestamps: Vec<Option<i64>>,
     _lock: File,
 }
 
 impl Appender {
-    /// Each partition's last record time (ms) when the appender was opened
-    /// (`None`: empty, or its last frame was torn): a cheap partition clock
-    /// for `close-month`.
-    pub fn last_timestamps(&self) -> &[Option<i64>] {
-        &self.last_timestamps
-    }
-
     /// Appends `(key, timestamp_ms, value)` records durably: every touched
     /// partition file is fsynced before this returns. Returns each record's
     /// (partition, offset), in input order. Nothing is written unless every
