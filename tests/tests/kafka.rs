@@ -1101,6 +1101,112 @@ fn python_produce_to(brokers: &str, topic: &str, lines: &Path, options: &[&str])
     stdout(&o)
 }
 
+/// The Java producer of docs/kafka.md (`examples/java-producer`, built by
+/// scripts/test) run with `args`, not yet waited for.
+fn java_producer(args: &[&str]) -> std::process::Command {
+    let classpath = std::env::var("SI_LEDGER_JAVA_PRODUCER_CP").unwrap_or_else(|_| {
+        panic!(
+            "SI_LEDGER_JAVA_PRODUCER_CP is not set: run this test through scripts/test, which \
+             builds examples/java-producer with Maven and sets it"
+        )
+    });
+    let mut c = std::process::Command::new("java");
+    c.args(["-Xmx256m", "-XX:+UseSerialGC", "-cp", &classpath])
+        .arg("kz.siledger.examples.LedgerProducer")
+        .args(args);
+    c
+}
+
+/// [`java_producer`] run to its end, which must succeed; its output.
+fn java_produce(args: &[&str]) -> String {
+    let o = java_producer(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "LedgerProducer {args:?}: {}",
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// The id of the tests' key (tests/keys/test.key), from the trust file.
+fn test_key_id() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let trust = std::fs::read_to_string(root.join("keys/trust.toml")).unwrap();
+    trust
+        .lines()
+        .find_map(|l| l.strip_prefix("id = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("the test key's id")
+        .to_string()
+}
+
+/// Issue 26: the Java producer docs/kafka.md shows is a file the suite
+/// builds (`examples/java-producer`, stock `kafka-clients` 4.4.0 and
+/// `protobuf-java`) and runs on Apache Kafka: a register record signed
+/// with the JDK's Ed25519, then a payment order's two contribution lines in
+/// one transaction. Both project (the signature accepted, nothing dead-
+/// lettered) to the accounts `si-ledger publish` gives the same envelopes;
+/// and every part of the Java file the docs quote is there verbatim.
+#[test]
+fn the_java_producer_of_the_docs_publishes_what_the_ledger_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let topic = unique_topic("java");
+    create(&topic, 4);
+    let echo = dir.path().join("java.jsonl");
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys/test.key");
+    let iin = "900517400015";
+    let out = java_produce(&[
+        "order",
+        &kafka_brokers(),
+        &topic,
+        iin,
+        key.to_str().unwrap(),
+        &test_key_id(),
+        echo.to_str().unwrap(),
+    ]);
+    assert_eq!(out.trim(), "3 0");
+    let data = dir.path().join("java-data");
+    let o = project_to_end(&kafka_brokers(), &topic, &data, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let letters = stdout(&run(&["dead-letters", "--data", data.to_str().unwrap()]));
+    assert!(letters.starts_with("0 dead letters"), "{letters}");
+    let history = stdout(&run(&[
+        "history",
+        iin,
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(history.matches("\"applied\"").count(), 3, "{history}");
+    let reference = unique_topic("java-reference");
+    create(&reference, 4);
+    publish_expecting(&reference, &echo, 0);
+    let reference_data = dir.path().join("reference");
+    let o = project_to_end(&kafka_brokers(), &reference, &reference_data, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(accounts(&data), accounts(&reference_data));
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let java = std::fs::read_to_string(
+        root.join("examples/java-producer/src/main/java/kz/siledger/examples/LedgerProducer.java"),
+    )
+    .unwrap();
+    let docs = std::fs::read_to_string(root.join("docs/kafka.md")).unwrap();
+    let mut quoted = 0;
+    for part in java.split("// docs:begin ").skip(1) {
+        let (name, rest) = part.split_once('\n').unwrap();
+        let (body, _) = rest
+            .split_once(&format!("  // docs:end {name}"))
+            .unwrap_or_else(|| panic!("docs:end {name}"));
+        assert!(
+            docs.contains(body),
+            "docs/kafka.md does not quote LedgerProducer.java's part {name:?} as it is"
+        );
+        quoted += 1;
+    }
+    assert_eq!(quoted, 4);
+}
+
 /// The demo's events for `participants` over `months`, privileged lines
 /// signed with the tests' key as the register's and the Fund's own
 /// producers would send them.
@@ -1259,17 +1365,18 @@ fn finishes(args: &[&str], limit: Duration) -> std::process::Output {
     child.take().wait_with_output().unwrap()
 }
 
-/// Issues 16 and 26: a transactional producer (Python's `confluent-kafka`)
-/// on Apache Kafka writes five transactions, committed, aborted,
-/// committed, aborted, committed: the broker writes a commit or abort
-/// marker after each, at offsets no consumer sees, and a `read_committed`
-/// consumer (every consumer of the ledger: `ledger_kafka::REQUIRED`) is
-/// told which records were aborted. The projector, `replay` and `verify`
-/// take the last stable offset as the end and the consumer's position
-/// past markers and aborted records as reaching it; aborted records
-/// change no balance and are no dead letters; `export` records the gaps
-/// and its archive replays to the same digest. The accounts equal those
-/// of the committed runs alone, published without transactions.
+/// Issues 16 and 26: a transactional producer (Python's `confluent-kafka`,
+/// and Java's `kafka-clients`) on Apache Kafka writes five transactions,
+/// committed, aborted, committed, aborted, committed: the broker writes a
+/// commit or abort marker after each, at offsets no consumer sees, and a
+/// `read_committed` consumer (every consumer of the ledger:
+/// `ledger_kafka::REQUIRED`) is told which records were aborted. The
+/// projector, `replay` and `verify` take the high watermark as the end and
+/// the consumer's position past markers and aborted records as reaching
+/// it; aborted records change no balance and are no dead letters; `export`
+/// records the gaps and its archive replays to the same digest. The
+/// accounts equal those of the committed runs alone, published without
+/// transactions.
 #[test]
 fn a_transactional_topic_projects_its_committed_records_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -1278,6 +1385,17 @@ fn a_transactional_topic_projects_its_committed_records_only() {
     let tx = unique_topic("transactions");
     create(&tx, 4);
     python_produce(&tx, &signed, &["--transactions", "cacac"]);
+    // The same five transactions from Java's `kafka-clients`.
+    let java = unique_topic("java-transactions");
+    create(&java, 4);
+    let out = java_produce(&[
+        "lines",
+        &tx_brokers,
+        &java,
+        signed.to_str().unwrap(),
+        "--transactions",
+        "cacac",
+    ]);
     let reference = unique_topic("committed");
     create(&reference, 4);
     python_produce(
@@ -1285,10 +1403,16 @@ fn a_transactional_topic_projects_its_committed_records_only() {
         &signed,
         &["--transactions", "cacac", "--committed-only"],
     );
+    let committed: usize = out.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(committed > 100, "{out}");
     let limit = Duration::from_secs(120);
     let mut projected = Vec::new();
     let mut letters_of = Vec::new();
-    for (brokers, topic) in [(&tx_brokers, &tx), (&kafka_brokers(), &reference)] {
+    for (brokers, topic) in [
+        (&tx_brokers, &tx),
+        (&tx_brokers, &java),
+        (&kafka_brokers(), &reference),
+    ] {
         let data = dir.path().join(topic);
         let o = project_to_end(brokers, topic, &data, &[]);
         assert!(o.status.success(), "{topic}: {}", stderr(&o));
@@ -1302,15 +1426,17 @@ fn a_transactional_topic_projects_its_committed_records_only() {
         letters_of.push(kinds);
         projected.push(accounts(&data));
     }
-    assert_eq!(
-        letters_of[0], letters_of[1],
-        "aborted records are no dead letters: the same as the committed runs'"
-    );
-    assert!(projected[1].lines().count() > 50, "{}", projected[1]);
-    assert!(
-        projected[0] == projected[1],
-        "the transactional topic projects otherwise"
-    );
+    for (i, producer) in ["Python", "Java"].iter().enumerate() {
+        assert_eq!(
+            letters_of[i], letters_of[2],
+            "{producer}: aborted records are no dead letters: the same as the committed runs'"
+        );
+        assert!(
+            projected[i] == projected[2],
+            "{producer}'s transactional topic projects otherwise"
+        );
+    }
+    assert!(projected[2].lines().count() > 50, "{}", projected[2]);
     let live = dir.path().join(&tx);
     // replay and verify against the topic finish too.
     let replayed = dir.path().join("replayed");
@@ -1351,6 +1477,116 @@ fn a_transactional_topic_projects_its_committed_records_only() {
         "verify --archive: {}{}",
         stdout(&o),
         stderr(&o)
+    );
+}
+
+/// Issue 26: a Java producer is SIGKILLed with a transaction open (half of
+/// the lines committed, the other half sent and flushed, never committed);
+/// a payment order committed after it waits behind it. `project
+/// --until-end`, started then, neither ends early nor hangs silently: it
+/// says which partition waits at which offset, since when, until the
+/// broker aborts the transaction (the producer's `transaction.timeout.ms`,
+/// 20 s here), then reads on to the end. The aborted half changes no
+/// balance and is no dead letter: the accounts equal those of the
+/// committed half and the order published without transactions.
+#[test]
+fn a_producer_killed_with_a_transaction_open_is_waited_for_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let signed = signed_demo(dir.path(), 60, 2);
+    let lines = signed.to_str().unwrap();
+    let brokers = kafka_brokers();
+    let settings = dir.path().join("producer.properties");
+    std::fs::write(&settings, "transaction.timeout.ms=20000\n").unwrap();
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys/test.key");
+    let order = |topic: &str, echo: &Path| {
+        java_produce(&[
+            "order",
+            &brokers,
+            topic,
+            "900517400015",
+            key.to_str().unwrap(),
+            &test_key_id(),
+            echo.to_str().unwrap(),
+        ])
+    };
+
+    let topic = unique_topic("killed-in-transaction");
+    create(&topic, 4);
+    let mut producer = Reaped(Some(
+        java_producer(&[
+            "lines",
+            &brokers,
+            &topic,
+            lines,
+            "--transactions",
+            "co",
+            "--config-file",
+            settings.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    ));
+    let mut said = String::new();
+    {
+        use std::io::BufRead as _;
+        let out = producer.child().stdout.take().unwrap();
+        std::io::BufReader::new(out).read_line(&mut said).unwrap();
+    }
+    assert!(said.starts_with("open "), "the producer said {said:?}");
+    producer.child().kill().unwrap(); // SIGKILL
+    let _ = producer.take().wait();
+    let echo = dir.path().join("order.jsonl");
+    order(&topic, &echo);
+
+    let data = dir.path().join("data");
+    let started = Instant::now();
+    let o = project_to_end(&brokers, &topic, &data, &[]);
+    let waited = started.elapsed();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("a transaction still open holds offset")
+            && err.contains("waiting since ")
+            && err.contains("partition "),
+        "the projector said what it waited for: {err}"
+    );
+    assert!(waited > Duration::from_secs(5), "it waited: {waited:?}");
+
+    let reference = unique_topic("committed-half");
+    create(&reference, 4);
+    java_produce(&[
+        "lines",
+        &brokers,
+        &reference,
+        lines,
+        "--transactions",
+        "co",
+        "--committed-only",
+    ]);
+    order(&reference, &dir.path().join("order-again.jsonl"));
+    let reference_data = dir.path().join("reference");
+    let o = project_to_end(&brokers, &reference, &reference_data, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(accounts(&data), accounts(&reference_data));
+    let letters = |d: &Path| stdout(&run(&["dead-letters", "--data", d.to_str().unwrap()]));
+    assert_eq!(
+        letters(&data).lines().count(),
+        letters(&reference_data).lines().count(),
+        "the aborted half is no dead letter"
+    );
+    let history = stdout(&run(&[
+        "history",
+        "900517400015",
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(
+        history.matches("\"applied\"").count(),
+        3,
+        "the order behind it: {history}"
     );
 }
 

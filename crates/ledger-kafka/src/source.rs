@@ -117,6 +117,9 @@ pub struct KafkaSource {
     cursors: BTreeMap<u32, Cursor>,
     /// The assignment generation `cursors` reflect.
     generation: u64,
+    /// A bare `read_uncommitted` client (no group): the partitions' high
+    /// watermarks, and the record that opens a transaction still open.
+    uncommitted: BaseConsumer,
 }
 
 fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
@@ -168,8 +171,8 @@ impl KafkaSource {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            // Transactional producers: only committed records, and the
-            // last stable offset as the end (issue 16).
+            // Transactional producers: only committed records (issue 16);
+            // the end is the high watermark, read by `uncommitted`.
             .set("isolation.level", "read_committed");
         Cluster::default_to(&mut config, "partition.assignment.strategy", "range");
         Cluster::default_to(
@@ -206,6 +209,11 @@ impl KafkaSource {
                 ))
             })?;
         consumer.subscribe(&[topic]).map_err(kafka)?;
+        let mut bare = cluster.client_config();
+        bare.set("group.id", format!("{group}-watermarks"))
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_uncommitted");
+        let uncommitted: BaseConsumer = bare.create().map_err(kafka)?;
         let mut source = KafkaSource {
             consumer,
             topic: topic.to_string(),
@@ -213,6 +221,7 @@ impl KafkaSource {
             early: VecDeque::new(),
             cursors: BTreeMap::new(),
             generation: 0,
+            uncommitted,
         };
         let deadline = Instant::now() + opts.assignment_wait;
         while source.assigned().is_empty() {
@@ -385,18 +394,67 @@ impl Source for KafkaSource {
         Ok(out)
     }
 
+    /// The high watermarks: every record written before now, committed or
+    /// not. A reader reaches one once its position passes it; while a
+    /// transaction is open below it, [`Source::held`] says so.
     fn end_offsets(&mut self) -> Result<Vec<(u32, u64)>, SourceError> {
         self.assigned()
             .into_iter()
             .map(|p| {
                 let (_, high) = retrying(Duration::from_secs(60), || {
-                    self.consumer
-                        .fetch_watermarks(&self.topic, p as i32, Duration::from_secs(30))
+                    self.uncommitted.fetch_watermarks(
+                        &self.topic,
+                        p as i32,
+                        Duration::from_secs(30),
+                    )
                 })
                 .map_err(kafka)?;
                 Ok((p, u64::try_from(high).unwrap_or(0)))
             })
             .collect()
+    }
+
+    /// The group consumer reads `read_committed`, so its watermark request
+    /// answers the last stable offset; the bare client's, the high
+    /// watermark. The record at the former, read uncommitted, opens the
+    /// transaction.
+    fn held(&mut self, partition: u32) -> Option<ledger_stream::Held> {
+        let wait = Duration::from_secs(5);
+        let p = partition as i32;
+        let (_, stable) = self.consumer.fetch_watermarks(&self.topic, p, wait).ok()?;
+        let (_, high) = self
+            .uncommitted
+            .fetch_watermarks(&self.topic, p, wait)
+            .ok()?;
+        if stable >= high {
+            return None;
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&self.topic, p, Offset::Offset(stable))
+            .ok()?;
+        let mut first_record_ms = None;
+        if self.uncommitted.assign(&tpl).is_ok() {
+            let deadline = Instant::now() + wait;
+            while Instant::now() < deadline {
+                match self.uncommitted.poll(Duration::from_millis(200)) {
+                    Some(Ok(m)) if m.offset() >= stable => {
+                        first_record_ms = match m.timestamp() {
+                            Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => Some(t),
+                            Timestamp::NotAvailable => None,
+                        };
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let _ = self.uncommitted.unassign();
+        }
+        Some(ledger_stream::Held {
+            partition,
+            stable: u64::try_from(stable).ok()?,
+            end: u64::try_from(high).ok()?,
+            first_record_ms,
+        })
     }
 
     /// The consumer's position: librdkafka moves it past transaction

@@ -22,7 +22,7 @@ use ledger_stream::{Source, SourceError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
@@ -140,8 +140,10 @@ impl Sink for EmbeddedOutputs<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Until {
     /// Stop once every assigned partition reaches the end seen at start
-    /// (Kafka's last stable offset; [`Source::position`] past transaction
-    /// markers counts) and a poll finds nothing more.
+    /// (Kafka's high watermark; [`Source::position`] past transaction
+    /// markers counts) and a poll finds nothing more. A partition held by a
+    /// transaction still open ([`Source::held`]) is waited for, with a
+    /// warning after 5 s and every 30 s.
     EndAtStart,
     /// Keep polling until the stop flag is set.
     Stopped,
@@ -308,6 +310,55 @@ pub fn run<S: Source, B: Kv>(
     run_with_sink(ctx, source, store, &mut StoreOnly, opts, stop, progress)
 }
 
+/// How long a caught-up `--until-end` run waits short of its end before
+/// it says what holds it back, and how often it says so again.
+const HELD_FIRST_NOTICE: std::time::Duration = std::time::Duration::from_secs(5);
+const HELD_NOTICE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Says (a warning, one line per partition) which transactions still open
+/// hold back the partitions not yet at their targets ([`Source::held`]),
+/// and since when this run has waited for each (`waiting`: the partition's
+/// last stable offset and when the run first found it held there).
+fn tell_held<S: Source>(
+    source: &mut S,
+    next: &BTreeMap<u32, u64>,
+    targets: &BTreeMap<u32, u64>,
+    waiting: &mut BTreeMap<u32, (u64, std::time::SystemTime)>,
+) {
+    for (p, target) in targets {
+        if next.get(p).is_some_and(|n| n >= target)
+            || source.position(*p).is_some_and(|at| at >= *target)
+        {
+            waiting.remove(p);
+            continue;
+        }
+        match source.held(*p) {
+            Some(held) => {
+                let now = std::time::SystemTime::now();
+                let since = match waiting.get(p) {
+                    Some((stable, since)) if *stable == held.stable => *since,
+                    _ => {
+                        waiting.insert(*p, (held.stable, now));
+                        now
+                    }
+                };
+                let since = chrono::DateTime::<chrono::Utc>::from(since)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                tracing::warn!(
+                    "waiting since {since} for the end of the log seen at start: {held}; \
+                     they are read once it commits or aborts (the broker aborts it after \
+                     the producer's transaction.timeout.ms)"
+                );
+            }
+            None => tracing::info!(
+                partition = p,
+                target,
+                "waiting for the end of the log seen at start"
+            ),
+        }
+    }
+}
+
 /// [`run`], handing every batch's dead letters and every month close's
 /// projections to `sink` (see [`Sink`]).
 pub fn run_with_sink<S: Source, B: Kv>(
@@ -397,16 +448,27 @@ pub fn run_with_sink<S: Source, B: Kv>(
         let result = (|| -> Result<(), ProjectError> {
             // Whether the last poll came back empty.
             let mut drained = false;
+            // When a caught-up run short of its targets last said what
+            // holds it back (an open transaction).
+            let mut told = Instant::now();
+            let mut tell_after = HELD_FIRST_NOTICE;
+            let mut waiting = BTreeMap::new();
             loop {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                if opts.until == Until::EndAtStart && drained && reached(source, &next, &targets) {
-                    if !forwarded {
-                        break;
+                if opts.until == Until::EndAtStart && drained {
+                    if reached(source, &next, &targets) {
+                        if !forwarded {
+                            break;
+                        }
+                        targets = source.end_offsets()?.into_iter().collect();
+                        forwarded = false;
+                    } else if told.elapsed() >= tell_after {
+                        tell_held(source, &next, &targets, &mut waiting);
+                        told = Instant::now();
+                        tell_after = HELD_NOTICE_EVERY;
                     }
-                    targets = source.end_offsets()?.into_iter().collect();
-                    forwarded = false;
                 }
                 let records = source.poll(opts.batch_size, opts.poll_wait)?;
                 drained = records.is_empty();

@@ -1,6 +1,6 @@
 //! A log with holes: the offsets a Kafka transactional producer's commit
 //! and abort markers (and its aborted records) take, which no consumer is
-//! handed. The projector reaches the end (the last stable offset) through
+//! handed. The projector reaches the end (the high watermark) through
 //! the source's position past them; an export records them as gaps; its
 //! archive replays to the same digest (issue 16).
 
@@ -21,7 +21,7 @@ const PARTITIONS: u32 = 2;
 struct WithMarkers {
     records: Vec<Record>,
     at: usize,
-    /// Each partition's end (the last stable offset).
+    /// Each partition's end (its high watermark).
     ends: Vec<u64>,
     /// Whether the source reports its position past the markers.
     positions: bool,

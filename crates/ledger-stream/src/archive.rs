@@ -297,6 +297,7 @@ pub fn export(
     };
     let mut w = ArchiveWriter::create(path, &header)?;
     let mut idle = 0;
+    let mut told = None;
     loop {
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             let _ = std::fs::remove_file(&w.partial);
@@ -319,6 +320,28 @@ pub fn export(
                 break;
             }
             idle += 1;
+            // A transaction still open holds a partition back: wait for it
+            // (the broker ends it), saying so every 30 s; only a log that
+            // stops delivering with nothing holding it is an error. Asked
+            // every 5 s of waiting.
+            if idle % 25 == 0 {
+                let held: Vec<crate::Held> = ends
+                    .iter()
+                    .filter(|(p, end)| next.get(p).copied().unwrap_or(0) < **end)
+                    .filter_map(|(p, _)| source.held(*p))
+                    .collect();
+                if !held.is_empty() {
+                    idle = 0;
+                    if told
+                        .is_none_or(|t: std::time::Instant| t.elapsed() >= Duration::from_secs(30))
+                    {
+                        for h in &held {
+                            tracing::warn!("export waits: {h}");
+                        }
+                        told = Some(std::time::Instant::now());
+                    }
+                }
+            }
             if idle > 150 {
                 return Err(SourceError::Other(format!(
                     "the log stopped delivering short of its end offsets {ends:?} \

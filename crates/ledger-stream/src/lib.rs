@@ -10,4 +10,4 @@ pub mod source;
 pub use archive::{export, ArchiveSource, ArchiveWriter};
 pub use embedded::{Appender, EmbeddedLog, EmbeddedSource, LogError};
 pub use ledger_core::{murmur2, partition_for};
-pub use source::{record_hash, Record, Source, SourceError};
+pub use source::{record_hash, Held, Record, Source, SourceError};

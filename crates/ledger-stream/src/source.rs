@@ -76,6 +76,57 @@ pub trait Source {
     fn position(&mut self, _partition: u32) -> Option<u64> {
         None
     }
+    /// What holds `partition` back, now: a transaction still open, whose
+    /// first record sits at the partition's last stable offset, below its
+    /// end ([`Source::end_offsets`]). A `read_committed` reader gets
+    /// nothing past it until the transaction commits or aborts (Kafka's
+    /// coordinator aborts it after the producer's `transaction.timeout.ms`).
+    /// `None` (the default, and a log without transactions): nothing does.
+    fn held(&mut self, _partition: u32) -> Option<Held> {
+        None
+    }
+}
+
+/// A partition a reader cannot read to its end yet ([`Source::held`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub partition: u32,
+    /// The last stable offset: the first record of the open transaction.
+    pub stable: u64,
+    /// The partition's end (its high watermark): the offsets from `stable`
+    /// up to it wait.
+    pub end: u64,
+    /// The record time (ms since the Unix epoch) of the record at `stable`,
+    /// the transaction's first: as its producer set it (by default, when
+    /// it was sent).
+    pub first_record_ms: Option<i64>,
+}
+
+impl std::fmt::Display for Held {
+    /// One line: "partition 2: a transaction still open holds offset 1234
+    /// (its last stable offset; its first record's time
+    /// 2026-12-06T13:40:01Z); 57 offsets up to 1291 wait behind it".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let first = self
+            .first_record_ms
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| {
+                format!(
+                    "; its first record's time {}",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )
+            })
+            .unwrap_or_default();
+        write!(
+            f,
+            "partition {}: a transaction still open holds offset {} (its last stable \
+             offset{first}); {} offsets up to {} wait behind it",
+            self.partition,
+            self.stable,
+            self.end.saturating_sub(self.stable),
+            self.end
+        )
+    }
 }
 
 impl<S: Source + ?Sized> Source for Box<S> {
@@ -99,5 +150,8 @@ impl<S: Source + ?Sized> Source for Box<S> {
     }
     fn position(&mut self, partition: u32) -> Option<u64> {
         (**self).position(partition)
+    }
+    fn held(&mut self, partition: u32) -> Option<Held> {
+        (**self).held(partition)
     }
 }
