@@ -1590,6 +1590,232 @@ fn a_producer_killed_with_a_transaction_open_is_waited_for_and_said() {
     );
 }
 
+/// Issue 26: ACLs per principal on the secured broker (KRaft's
+/// StandardAuthorizer, `allow.everyone.if.no.acl.found=false`), granted by
+/// `deploy/kafka-acls.sh` through Kafka's own `kafka-acls` tool. Each role
+/// does its part: the bank publishes and closes a month, the projector
+/// projects (writing dead letters and the month's projections), the
+/// reporting job reads `.monthly`, the auditor verifies against the topic.
+/// Each one's forbidden action is refused by Kafka, and the ledger says so
+/// in one line naming the principal, the operation and the resource.
+#[test]
+fn each_principal_may_do_its_part_and_nothing_more() {
+    let (brokers, secure) = ledger_e2e::secure_kafka();
+    let config = |role: &str| secure.join(format!("{role}.properties"));
+    let as_role = |role: &str, args: &[&str]| {
+        let c = config(role);
+        let mut all = args.to_vec();
+        all.extend(["--kafka-config", c.to_str().unwrap()]);
+        finishes(&all, Duration::from_secs(120))
+    };
+    // The line a refusal must be: one, naming who, what and where.
+    let refused = |o: &std::process::Output, role: &str, what: &str| {
+        assert!(!o.status.success(), "{role} may not {what}: {}", stdout(o));
+        let err = stderr(o);
+        let want = format!("Kafka refused User:si-ledger-{role} {what}");
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&want) && l.contains("deploy/kafka-acls.sh")),
+            "{role}: no line says {want:?}: {err}"
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let signed = signed_demo(dir.path(), 80, 2);
+    let topic = unique_topic("acl");
+    let operator = secure.join("client.properties");
+    create_on(
+        &brokers,
+        &topic,
+        4,
+        &["--kafka-config", operator.to_str().unwrap()],
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let group = format!("si-ledger-projector-{topic}");
+    for (role, extra) in [
+        ("bank", vec![]),
+        ("projector", vec!["--group", group.as_str()]),
+        ("reporting", vec![]),
+        ("auditor", vec![]),
+    ] {
+        let o = std::process::Command::new(root.join("deploy/kafka-acls.sh"))
+            .args([role, &format!("User:si-ledger-{role}")])
+            .args(["--bootstrap-server", &brokers, "--topic", &topic])
+            .arg("--command-config")
+            .arg(secure.join("admin-java.properties"))
+            .args(&extra)
+            .env(
+                "KAFKA_ACLS",
+                format!("{} kafka-acls", root.join("scripts/broker").display()),
+            )
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "kafka-acls.sh {role}: {}", stderr(&o));
+    }
+    let events = signed.to_str().unwrap();
+
+    // The bank: publishes and closes a month; cannot read the ledger
+    // topic, nor write its dead-letter topic.
+    let o = as_role(
+        "bank",
+        &["publish", "--brokers", &brokers, "--topic", &topic, events],
+    );
+    assert_eq!(o.status.code(), Some(2), "bank publish: {}", stderr(&o));
+    let period = busiest_period(&signed);
+    // A line again under its event id with another amount: a conflict, a
+    // dead letter for the projector to write.
+    let text = std::fs::read_to_string(&signed).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"contribution\""))
+        .unwrap();
+    let at = line.find("\"amount\":\"").unwrap() + "\"amount\":\"".len();
+    let end = at + line[at..].find('"').unwrap();
+    let conflict = dir.path().join("conflict.jsonl");
+    std::fs::write(&conflict, format!("{}1.00{}\n", &line[..at], &line[end..])).unwrap();
+    let o = as_role(
+        "bank",
+        &[
+            "publish",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            conflict.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "bank publish: {}", stderr(&o));
+    let o = as_role(
+        "bank",
+        &[
+            "close-month",
+            &period,
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+        ],
+    );
+    assert!(o.status.success(), "bank close-month: {}", stderr(&o));
+    let o = as_role(
+        "bank",
+        &[
+            "export",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            "--out",
+            dir.path().join("bank.archive").to_str().unwrap(),
+        ],
+    );
+    refused(&o, "bank", "READ on group si-ledger-audit-export-");
+    let dlq = format!("{topic}.dlq");
+    let o = as_role(
+        "bank",
+        &["publish", "--brokers", &brokers, "--topic", &dlq, events],
+    );
+    refused(&o, "bank", &format!("WRITE on topic {dlq}"));
+
+    // The projector: projects, with dead letters and the month's
+    // projections written; cannot create topics.
+    let data = dir.path().join("projected");
+    let o = as_role(
+        "projector",
+        &[
+            "project",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--data",
+            data.to_str().unwrap(),
+            "--until-end",
+        ],
+    );
+    assert!(o.status.success(), "projector: {}", stderr(&o));
+    let letters = stdout(&run(&["dead-letters", "--data", data.to_str().unwrap()]));
+    assert!(!letters.starts_with("0 dead letters"), "{letters}");
+    let other = format!("{topic}-other");
+    let o = as_role(
+        "projector",
+        &[
+            "topics",
+            "create",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &other,
+            "--partitions",
+            "4",
+        ],
+    );
+    refused(&o, "projector", &format!("CREATE on topic {other}"));
+
+    // The reporting job: reads the month's projections; cannot read the
+    // ledger topic.
+    let out = dir.path().join("reports");
+    let monthly = format!("{topic}.monthly");
+    let o = as_role(
+        "reporting",
+        &[
+            "report",
+            "consume",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &monthly,
+            "--period",
+            &period,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        o.status.success(),
+        "reporting: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let o = as_role(
+        "reporting",
+        &[
+            "project",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            "--group",
+            "si-ledger-reporting-x",
+            "--data",
+            dir.path().join("reporting-data").to_str().unwrap(),
+            "--until-end",
+        ],
+    );
+    refused(&o, "reporting", &format!("DESCRIBE on topic {topic}"));
+
+    // The auditor: verifies the store against the topic; cannot publish.
+    let o = as_role(
+        "auditor",
+        &[
+            "verify",
+            "--data",
+            data.to_str().unwrap(),
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+        ],
+    );
+    assert!(o.status.success(), "auditor: {}{}", stdout(&o), stderr(&o));
+    let o = as_role(
+        "auditor",
+        &["publish", "--brokers", &brokers, "--topic", &topic, events],
+    );
+    refused(&o, "auditor", &format!("WRITE on topic {topic}"));
+}
+
 /// Issue 16: a cluster that requires SASL/SCRAM over TLS (the test
 /// broker's own TLS, with a certificate of a CA the test command made).
 /// Every Kafka command takes `--kafka-config`; publish → project →

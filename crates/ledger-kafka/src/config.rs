@@ -486,6 +486,11 @@ impl Cluster {
 
     /// The configuration every client starts from: the brokers, the
     /// ledger's client id and log level, then the deployment's settings.
+    /// The principal this client authenticates as ([`crate::principal_of`]).
+    pub fn principal(&self) -> String {
+        crate::principal_of(&self.client_config())
+    }
+
     pub fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)

@@ -21,6 +21,7 @@
 //!
 //! [`Source`]: ledger_stream::Source
 
+mod access;
 mod config;
 mod dlq;
 mod publisher;
@@ -28,6 +29,7 @@ mod sink;
 mod source;
 mod topics;
 
+pub use access::{authorization_failure, failure_of, principal_of, refused, Resource};
 pub use config::{config_error, is_secret, Cluster, ConfigError, REQUIRED};
 pub use dlq::{DeadLetterTopic, HEADERS, MAX_LETTER_BYTES, OMITTED_HEADERS};
 pub use publisher::{Delivered, PublishError, Publisher};

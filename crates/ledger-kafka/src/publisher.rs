@@ -16,6 +16,9 @@ pub enum PublishError {
     NotDelivered { index: usize, reason: String },
     #[error("delivery not confirmed within {0:?}")]
     Timeout(Duration),
+    /// The cluster's authorizer refused the write ([`crate::refused`]).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Where one record landed.
@@ -27,7 +30,11 @@ pub struct Delivered {
 
 /// (call, index in that call's records, outcome): a report that arrives
 /// after its call has failed is told apart from the next call's.
-type Report = (u64, usize, Result<Delivered, String>);
+type Report = (
+    u64,
+    usize,
+    Result<Delivered, (Option<RDKafkaErrorCode>, String)>,
+);
 
 struct Reports(Mutex<Vec<Report>>);
 
@@ -41,7 +48,7 @@ impl ProducerContext for Reports {
                 partition: u32::try_from(m.partition()).unwrap_or(u32::MAX),
                 offset: u64::try_from(m.offset()).unwrap_or(u64::MAX),
             }),
-            Err((e, _)) => Err(e.to_string()),
+            Err((e, _)) => Err((e.rdkafka_error_code(), e.to_string())),
         };
         if let Ok(mut r) = self.0.lock() {
             r.push((tag.0, tag.1, report));
@@ -66,6 +73,8 @@ pub struct Publisher {
     timeout: Duration,
     /// Numbers the `publish` calls.
     call: u64,
+    /// Who the cluster knows this client as (for a refusal's message).
+    principal: String,
 }
 
 impl Publisher {
@@ -93,6 +102,7 @@ impl Publisher {
             // The Java client's default for keyed records: murmur2 of the
             // key, so a Java, Python or Go processor and this one agree.
             .set("partitioner", "murmur2_random");
+        let principal = crate::principal_of(&config);
         let producer: BaseProducer<Reports> =
             config.create_with_context(Reports(Mutex::new(Vec::new())))?;
         Ok(Publisher {
@@ -100,6 +110,7 @@ impl Publisher {
             topic: topic.to_string(),
             timeout: Duration::from_secs(60),
             call: 0,
+            principal,
         })
     }
 
@@ -176,7 +187,12 @@ impl Publisher {
                             return Err(PublishError::Timeout(self.timeout));
                         }
                     }
-                    Err((e, _)) => return Err(e.into()),
+                    Err((e, _)) => {
+                        return Err(match crate::failure_of(&e) {
+                            Some(code) => self.refused(code),
+                            None => e.into(),
+                        })
+                    }
                 }
             }
         }
@@ -196,7 +212,19 @@ impl Publisher {
                 }
                 match r {
                     Ok(d) => out[i] = Some(d),
-                    Err(reason) => return Err(PublishError::NotDelivered { index: i, reason }),
+                    Err((Some(code), _)) if crate::authorization_failure(code).is_some() => {
+                        return Err(self.refused(code))
+                    }
+                    Err((_, reason)) => {
+                        // A fatal error behind it (the idempotent producer
+                        // refused its producer id) is what to say.
+                        if let Some((code, _)) = self.producer.client().fatal_error() {
+                            if crate::authorization_failure(code).is_some() {
+                                return Err(self.refused(code));
+                            }
+                        }
+                        return Err(PublishError::NotDelivered { index: i, reason });
+                    }
                 }
                 seen += 1;
             }
@@ -205,6 +233,21 @@ impl Publisher {
             }
         }
         Ok(out.into_iter().flatten().collect())
+    }
+}
+
+impl Publisher {
+    /// The authorizer's refusal of this publisher's writes, in one line.
+    /// A cluster authorization failure is Kafka refusing the idempotent
+    /// producer its id, which WRITE on a topic grants (or IDEMPOTENT_WRITE
+    /// on the cluster): the missing permission is still WRITE on the topic.
+    fn refused(&self, code: RDKafkaErrorCode) -> PublishError {
+        PublishError::Refused(crate::refused(
+            &self.principal,
+            "WRITE",
+            crate::Resource::Topic(&self.topic),
+            code,
+        ))
     }
 }
 

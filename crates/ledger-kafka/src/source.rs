@@ -6,7 +6,7 @@ use ledger_stream::{Record, Source, SourceError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message as _, Timestamp};
-use rdkafka::types::RDKafkaRespErr;
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -120,6 +120,10 @@ pub struct KafkaSource {
     /// A bare `read_uncommitted` client (no group): the partitions' high
     /// watermarks, and the record that opens a transaction still open.
     uncommitted: BaseConsumer,
+    /// The consumer group, and who the cluster knows this client as (for
+    /// a refusal's message).
+    group: String,
+    principal: String,
 }
 
 fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
@@ -197,6 +201,7 @@ impl KafkaSource {
             consumer.fetch_metadata(Some(topic), Duration::from_secs(30))
         })
         .map_err(kafka)?;
+        topic_refused(&metadata, topic, &cluster.principal())?;
         let partitions = metadata
             .topics()
             .iter()
@@ -209,11 +214,8 @@ impl KafkaSource {
                 ))
             })?;
         consumer.subscribe(&[topic]).map_err(kafka)?;
-        let mut bare = cluster.client_config();
-        bare.set("group.id", format!("{group}-watermarks"))
-            .set("enable.auto.commit", "false")
-            .set("isolation.level", "read_uncommitted");
-        let uncommitted: BaseConsumer = bare.create().map_err(kafka)?;
+        let uncommitted =
+            bare_consumer(cluster, &format!("{group}-watermarks"), "read_uncommitted")?;
         let mut source = KafkaSource {
             consumer,
             topic: topic.to_string(),
@@ -222,6 +224,8 @@ impl KafkaSource {
             cursors: BTreeMap::new(),
             generation: 0,
             uncommitted,
+            group: group.to_string(),
+            principal: cluster.principal(),
         };
         let deadline = Instant::now() + opts.assignment_wait;
         while source.assigned().is_empty() {
@@ -267,6 +271,22 @@ impl KafkaSource {
                  partition can be read",
                 self.topic
             ))),
+            // The authorizer's refusal does not pass: said in one line.
+            Some(Err(e)) if crate::failure_of(&e).is_some() => {
+                let code = crate::failure_of(&e).unwrap_or(RDKafkaErrorCode::Unknown);
+                let resource = match code {
+                    RDKafkaErrorCode::GroupAuthorizationFailed => {
+                        crate::Resource::Group(&self.group)
+                    }
+                    _ => crate::Resource::Topic(&self.topic),
+                };
+                Err(SourceError::Other(crate::refused(
+                    &self.principal,
+                    "READ",
+                    resource,
+                    code,
+                )))
+            }
             // librdkafka retries broker and network faults itself; they are
             // reported here for information only.
             Some(Err(e)) => {
@@ -495,6 +515,33 @@ impl Source for KafkaSource {
 pub struct Watermarks {
     client: BaseConsumer,
     topic: String,
+    principal: String,
+}
+
+/// Whether the authorizer kept `topic` out of `metadata`: a one-line
+/// refusal of DESCRIBE on it, which Kafka answers where a client may not
+/// even know whether the topic exists.
+fn topic_refused(
+    metadata: &rdkafka::metadata::Metadata,
+    topic: &str,
+    principal: &str,
+) -> Result<(), SourceError> {
+    let refusal = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .filter_map(|t| t.error())
+        .map(RDKafkaErrorCode::from)
+        .find(|c| crate::authorization_failure(*c).is_some());
+    match refusal {
+        Some(code) => Err(SourceError::Other(crate::refused(
+            principal,
+            "DESCRIBE",
+            crate::Resource::Topic(topic),
+            code,
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Runs `ask` (a metadata or watermark request) again while it fails the
@@ -511,7 +558,8 @@ pub fn retrying<T>(
         match ask() {
             Err(KafkaError::MetadataFetch(code) | KafkaError::OffsetFetch(code))
                 if Instant::now() < deadline
-                    && code != rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition =>
+                    && code != rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
+                    && crate::authorization_failure(code).is_none() =>
             {
                 std::thread::sleep(Duration::from_millis(250));
             }
@@ -527,6 +575,7 @@ impl Watermarks {
         Ok(Watermarks {
             client: config.create().map_err(kafka)?,
             topic: topic.to_string(),
+            principal: cluster.principal(),
         })
     }
 
@@ -537,6 +586,7 @@ impl Watermarks {
                 .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
         })
         .map_err(kafka)?;
+        topic_refused(&metadata, &self.topic, &self.principal)?;
         metadata
             .topics()
             .iter()
@@ -558,7 +608,8 @@ impl Watermarks {
 }
 
 /// The record at `offset` of `partition` of `topic`, read by a bare
-/// consumer (no group, no commits), if the topic holds one there: `None`
+/// consumer (joining no group, committing nothing; `group` names it, one
+/// the principal's ACLs cover), if the topic holds one there: `None`
 /// when the offset is past the end, below the start (retention removed
 /// it), or holds no record a consumer sees (a transaction marker). It
 /// checks the log's identity (`ledger_store::LedgerStore::check_log`).
@@ -567,13 +618,9 @@ pub fn record_at(
     topic: &str,
     partition: u32,
     offset: u64,
+    group: &str,
 ) -> Result<Option<Record>, SourceError> {
-    let mut config = cluster.client_config();
-    config
-        .set("group.id", "si-ledger-identity")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed");
-    let consumer: BaseConsumer = config.create().map_err(kafka)?;
+    let consumer = bare_consumer(cluster, group, "read_committed")?;
     let (low, high) = retrying(Duration::from_secs(60), || {
         consumer.fetch_watermarks(topic, partition as i32, Duration::from_secs(30))
     })
@@ -602,20 +649,33 @@ pub fn record_at(
     )))
 }
 
-/// A bare consumer (no group membership, no commits) assigned every
-/// partition of `topic` at its beginning.
+/// A consumer that joins no group: assigned partitions by hand, committing
+/// nothing, reading with `isolation`. librdkafka still needs a `group.id`
+/// (it refuses `assign` without one) and looks up its coordinator, which
+/// takes DESCRIBE on that group: `group` is one the principal's ACLs
+/// cover (deploy/kafka-acls.sh).
+fn bare_consumer(
+    cluster: &Cluster,
+    group: &str,
+    isolation: &str,
+) -> Result<BaseConsumer, SourceError> {
+    let mut config = cluster.client_config();
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", isolation);
+    config.create().map_err(kafka)
+}
+
+/// A bare consumer ([`bare_consumer`]) assigned every partition of
+/// `topic` at its beginning.
 fn from_start(
     cluster: &Cluster,
     topic: &str,
     partitions: u32,
     group: &str,
 ) -> Result<BaseConsumer, SourceError> {
-    let mut config = cluster.client_config();
-    config
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed");
-    let consumer: BaseConsumer = config.create().map_err(kafka)?;
+    let consumer = bare_consumer(cluster, group, "read_committed")?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions as i32 {
         tpl.add_partition_offset(topic, p, Offset::Beginning)
@@ -626,15 +686,17 @@ fn from_start(
 }
 
 /// Reads `topic` from the start of every partition with a bare consumer
-/// (no group offsets are used), calling `f(key, value)` for each record
+/// (joining no group, using no group offsets; `group` names it, one the
+/// principal's ACLs cover), calling `f(key, value)` for each record
 /// until it returns `false`; gives up after `idle` without a record.
 pub fn read_from_start(
     cluster: &Cluster,
     topic: &str,
     idle: Duration,
+    group: &str,
     f: impl FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<(), SourceError> {
-    if read_until(cluster, topic, idle, f)? {
+    if read_until(cluster, topic, idle, group, f)? {
         return Ok(());
     }
     Err(SourceError::Other(format!(
@@ -644,16 +706,18 @@ pub fn read_from_start(
 }
 
 /// Reads all of `topic` from the start: every record reaches `f(key,
-/// value)` until `idle` passes without one. For topics written only by the
+/// value)` until `idle` passes without one (a bare consumer named `group`,
+/// as in [`read_from_start`]). For topics written only by the
 /// ledger, whose readers want everything there is, also what arrives
 /// while they read.
 pub fn read_all_quiet(
     cluster: &Cluster,
     topic: &str,
     idle: Duration,
+    group: &str,
     mut f: impl FnMut(&[u8], &[u8]),
 ) -> Result<(), SourceError> {
-    read_until(cluster, topic, idle, |k, v| {
+    read_until(cluster, topic, idle, group, |k, v| {
         f(k, v);
         true
     })
@@ -665,11 +729,12 @@ fn read_until(
     cluster: &Cluster,
     topic: &str,
     idle: Duration,
+    group: &str,
     mut f: impl FnMut(&[u8], &[u8]) -> bool,
 ) -> Result<bool, SourceError> {
     use rdkafka::message::Message as _;
     let partitions = Watermarks::new(cluster, topic)?.partitions()?;
-    let consumer = from_start(cluster, topic, partitions, "si-ledger-reader")?;
+    let consumer = from_start(cluster, topic, partitions, group)?;
     let mut last = Instant::now();
     loop {
         match consumer.poll(Duration::from_millis(100)) {
@@ -679,7 +744,17 @@ fn read_until(
                     return Ok(true);
                 }
             }
-            Some(Err(e)) => tracing::warn!(error = %e, topic, "reading"),
+            Some(Err(e)) => match crate::failure_of(&e) {
+                Some(code) => {
+                    return Err(SourceError::Other(crate::refused(
+                        &cluster.principal(),
+                        "READ",
+                        crate::Resource::Topic(topic),
+                        code,
+                    )))
+                }
+                None => tracing::warn!(error = %e, topic, "reading"),
+            },
             None if last.elapsed() > idle => return Ok(false),
             None => {}
         }

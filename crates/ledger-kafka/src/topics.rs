@@ -11,6 +11,9 @@ pub enum TopicError {
     Kafka(#[from] KafkaError),
     #[error("creating topic {topic}: {code}")]
     Create { topic: String, code: String },
+    /// The cluster's authorizer refused the creation ([`crate::refused`]).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The topics derived from ledger topic `topic`: dead letters, monthly
@@ -114,6 +117,18 @@ pub fn create_topics(
         .map(|r| match r {
             Ok(name) => Ok((name, true)),
             Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => Ok((name, false)),
+            Err((name, code)) if crate::authorization_failure(code).is_some() => {
+                let resource = match code {
+                    RDKafkaErrorCode::ClusterAuthorizationFailed => crate::Resource::Cluster,
+                    _ => crate::Resource::Topic(&name),
+                };
+                Err(TopicError::Refused(crate::refused(
+                    &cluster.principal(),
+                    "CREATE",
+                    resource,
+                    code,
+                )))
+            }
             Err((name, code)) => Err(TopicError::Create {
                 topic: name,
                 code: code.to_string(),

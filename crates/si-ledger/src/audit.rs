@@ -66,7 +66,7 @@ impl LogInput {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_nanos())
                 .unwrap_or(0);
-            let group = format!("si-ledger-{purpose}-{}-{nanos}", std::process::id());
+            let group = format!("si-ledger-audit-{purpose}-{}-{nanos}", std::process::id());
             let source = ledger_kafka::KafkaSource::new(
                 &self.kafka.cluster(brokers)?,
                 topic,

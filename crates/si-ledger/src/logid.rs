@@ -19,17 +19,21 @@ pub fn embedded(log: &EmbeddedLog) -> impl FnMut(u32, u64) -> Result<Option<Link
     move |p, o| Ok(log.record_at(p, o)?.map(|r| record_hash(&r)))
 }
 
-/// [`HashAt`] over a Kafka topic, each answer read once.
+/// [`HashAt`] over a Kafka topic, each answer read once, by a bare
+/// consumer named after `group` (the caller's consumer group, which the
+/// principal's ACLs cover).
 pub fn kafka<'a>(
     cluster: &'a ledger_kafka::Cluster,
     topic: &'a str,
+    group: &'a str,
 ) -> impl FnMut(u32, u64) -> Result<Option<Link>> + 'a {
+    let reader = format!("{group}-log-identity");
     let mut known: BTreeMap<(u32, u64), Option<Link>> = BTreeMap::new();
     move |p, o| {
         if let Some(h) = known.get(&(p, o)) {
             return Ok(*h);
         }
-        let h = ledger_kafka::record_at(cluster, topic, p, o)?.map(|r| record_hash(&r));
+        let h = ledger_kafka::record_at(cluster, topic, p, o, &reader)?.map(|r| record_hash(&r));
         known.insert((p, o), h);
         Ok(h)
     }

@@ -360,6 +360,7 @@ fn published_requests(
             &to.kafka.cluster(brokers)?,
             topic,
             std::time::Duration::from_secs(3),
+            "si-ledger-audit-refund-apply",
             |_, value| see(value),
         )
         .with_context(|| format!("reading {topic} for earlier requests"))?;
@@ -400,6 +401,7 @@ fn read_notices(from: &NoticeSource) -> Result<Vec<pb::Notice>> {
             &from.kafka.cluster(brokers)?,
             &ledger_kafka::notices_topic(topic),
             std::time::Duration::from_secs(from.idle_seconds),
+            "si-ledger-audit-notices",
             |_, value| match notices::decode(value) {
                 Ok(n) => out.push(n),
                 Err(e) => {

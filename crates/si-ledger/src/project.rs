@@ -211,7 +211,7 @@ fn project_kafka(
         ctx,
         args,
         partitions,
-        &mut crate::logid::kafka(cluster, topic),
+        &mut crate::logid::kafka(cluster, topic, group),
     )?;
     let signer = crate::trust::for_projector(&store)?;
     let resume_store = store.clone();

@@ -169,11 +169,14 @@ pub struct ConsumeArgs {
 /// docs/reporting.md), in Rust.
 pub fn consume(args: &ConsumeArgs) -> Result<i32> {
     let period = Period::parse(&args.period).context("period")?;
-    let Some(ledger_topic) = args.topic.strip_suffix(".monthly") else {
+    if !args.topic.ends_with(".monthly") {
         bail!("--topic names the monthly topic, <ledger topic>.monthly");
-    };
+    }
     let cluster = args.kafka.cluster(&args.brokers)?;
-    let partitions = ledger_kafka::Watermarks::new(&cluster, ledger_topic)?.partitions()?;
+    // The ledger topic's partition count, which `topics create` gives its
+    // derived topics too: a reporting job needs no access to the ledger
+    // topic itself (deploy/kafka-acls.sh, role reporting).
+    let partitions = ledger_kafka::Watermarks::new(&cluster, &args.topic)?.partitions()?;
     let wanted = period.to_string();
     // Latest revision per participant (with its ledger partition) and per
     // partition's summary.
@@ -195,6 +198,8 @@ pub fn consume(args: &ConsumeArgs) -> Result<i32> {
         &cluster,
         &args.topic,
         std::time::Duration::from_secs(args.idle_seconds),
+        // Under the reporting role's group prefix (deploy/kafka-acls.sh).
+        "si-ledger-reporting-reader",
         |key, value| {
             let decoded = if key.starts_with(b"summary/") {
                 pb::PartitionMonthSummary::decode(value).map(|s| {

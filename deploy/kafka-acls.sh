@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The Kafka ACLs of one si-ledger principal, by role, for a cluster with an
+# authorizer (KRaft's StandardAuthorizer, allow.everyone.if.no.acl.found=false).
+# Each role may do what it needs and nothing else (docs/kafka.md, "ACLs"):
+#
+#   bank       any publisher of the ledger topic (a bank, the register's
+#              gateway, the Fund, the operator's close-month): WRITE and
+#              DESCRIBE the ledger topic; WRITE and DESCRIBE its own
+#              transactional ids (prefixed --transactional-prefix). It
+#              cannot read the ledger topic nor write .dlq, .notices, .monthly.
+#   projector  READ and DESCRIBE the ledger topic, WRITE it (a merge's
+#              transfers); WRITE and DESCRIBE .dlq, .notices, .monthly; READ
+#              and DESCRIBE its consumer group (--group, as a prefix: the
+#              groups of several deployments' projectors can share a stem).
+#   reporting  READ and DESCRIBE .monthly only; READ its group (prefixed --group).
+#   auditor    READ and DESCRIBE the ledger topic and .notices (replay, verify,
+#              export, notices, refund status); READ groups prefixed
+#              si-ledger-audit- (the throw-away groups those commands join,
+#              never committed to; not the projectors' group).
+#
+# Usage:
+#   deploy/kafka-acls.sh ROLE PRINCIPAL --bootstrap-server HOST:PORT \
+#     --command-config ADMIN.properties [--topic si-ledger] [--group NAME] \
+#     [--transactional-prefix PREFIX] [--remove]
+#
+#   ROLE        bank | projector | reporting | auditor
+#   PRINCIPAL   as the cluster names it, e.g. User:bank-42
+#   --topic     the ledger topic (default si-ledger)
+#   --group     projector: default si-ledger-projector; reporting: default
+#               si-ledger-reporting
+#   --transactional-prefix  bank: the prefix of its transactional.id values
+#               (default: the principal's name and "-", e.g. bank-42-)
+#   --remove    take the role's ACLs away instead
+#
+# The ACL tool is Kafka's kafka-acls (bin/kafka-acls.sh of a Kafka
+# distribution); set KAFKA_ACLS to run another command (the tests run the
+# same tool from Maven Central's jars: scripts/broker kafka-acls). The admin
+# settings file holds the operator's credentials: this script never puts a
+# secret in argv.
+set -euo pipefail
+
+usage() {
+  sed -n '/^# Usage:/,/^# The ACL tool/p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+[ $# -ge 2 ] || usage
+role=$1 principal=$2
+shift 2
+topic=si-ledger group="" prefix="" action=--add bootstrap="" admin=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --bootstrap-server) bootstrap=${2:?}; shift 2 ;;
+    --command-config) admin=${2:?}; shift 2 ;;
+    --topic) topic=${2:?}; shift 2 ;;
+    --group) group=${2:?}; shift 2 ;;
+    --transactional-prefix) prefix=${2:?}; shift 2 ;;
+    --remove) action=--remove; shift ;;
+    *) echo "unknown option: $1" >&2; usage ;;
+  esac
+done
+[ -n "$bootstrap" ] && [ -n "$admin" ] || usage
+case $principal in
+  User:?*) ;;
+  *) echo "PRINCIPAL is User:NAME, e.g. User:bank-42 (got $principal)" >&2; exit 2 ;;
+esac
+
+read -r -a acls <<<"${KAFKA_ACLS:-kafka-acls.sh}"
+
+# acl OPERATION... -- RESOURCE OPTIONS...: one allow rule set for the principal.
+acl() {
+  local ops=() op
+  while [ "$1" != -- ]; do ops+=(--operation "$1"); shift; done
+  shift
+  op=("${acls[@]}" --bootstrap-server "$bootstrap" --command-config "$admin" "$action"
+    --allow-principal "$principal" "${ops[@]}" "$@")
+  [ "$action" = --remove ] && op+=(--force)
+  "${op[@]}" >/dev/null
+}
+
+case $role in
+  bank)
+    acl Write Describe -- --topic "$topic"
+    acl Write Describe -- --transactional-id "${prefix:-${principal#User:}-}" \
+      --resource-pattern-type prefixed
+    ;;
+  projector)
+    acl Read Write Describe -- --topic "$topic"
+    for t in dlq notices monthly; do
+      acl Write Describe -- --topic "$topic.$t"
+    done
+    acl Read Describe -- --group "${group:-si-ledger-projector}" --resource-pattern-type prefixed
+    ;;
+  reporting)
+    acl Read Describe -- --topic "$topic.monthly"
+    acl Read Describe -- --group "${group:-si-ledger-reporting}" --resource-pattern-type prefixed
+    ;;
+  auditor)
+    acl Read Describe -- --topic "$topic"
+    acl Read Describe -- --topic "$topic.notices"
+    acl Read Describe -- --group si-ledger-audit- --resource-pattern-type prefixed
+    ;;
+  *) echo "ROLE is bank, projector, reporting or auditor (got $role)" >&2; exit 2 ;;
+esac
+if [ "$action" = --add ]; then verb=granted; else verb=removed; fi
+echo "$role $principal: ACLs $verb (ledger topic $topic)" >&2
