@@ -40,7 +40,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '/^# Usage:/,/^# The ACL tool/p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '/^# Usage:/,/^# The ACL tool/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
   exit 2
 }
 

@@ -421,14 +421,9 @@ impl Source for KafkaSource {
         self.assigned()
             .into_iter()
             .map(|p| {
-                let (_, high) = retrying(Duration::from_secs(60), || {
-                    self.uncommitted.fetch_watermarks(
-                        &self.topic,
-                        p as i32,
-                        Duration::from_secs(30),
-                    )
-                })
-                .map_err(kafka)?;
+                let (_, high) =
+                    watermarks_of(&self.uncommitted, &self.topic, p, Duration::from_secs(60))
+                        .map_err(kafka)?;
                 Ok((p, u64::try_from(high).unwrap_or(0)))
             })
             .collect()
@@ -556,11 +551,41 @@ pub fn retrying<T>(
     let deadline = Instant::now() + within;
     loop {
         match ask() {
-            Err(KafkaError::MetadataFetch(code) | KafkaError::OffsetFetch(code))
-                if Instant::now() < deadline
-                    && code != rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
-                    && crate::authorization_failure(code).is_none() =>
-            {
+            Err(e) if transient(&e) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Whether a metadata or watermark request failed the way a broker's loss
+/// makes it fail (not: a topic that does not exist, an authorization).
+fn transient(e: &KafkaError) -> bool {
+    matches!(e, KafkaError::MetadataFetch(code) | KafkaError::OffsetFetch(code)
+        if *code != RDKafkaErrorCode::UnknownTopicOrPartition
+            && crate::authorization_failure(*code).is_none())
+}
+
+/// The low and high watermarks of `partition` (the client's isolation
+/// level decides which end), asked again while the cluster fails over for
+/// up to `within`. Between attempts the client asks for the topic's
+/// metadata: a long-lived client that only asks for watermarks would
+/// otherwise keep asking a dead leader until its metadata is next
+/// refreshed (minutes; found by the cluster test, whose projectors'
+/// metrics hung once a leader died).
+fn watermarks_of<C: ConsumerContext, K: Consumer<C>>(
+    client: &K,
+    topic: &str,
+    partition: u32,
+    within: Duration,
+) -> rdkafka::error::KafkaResult<(i64, i64)> {
+    let deadline = Instant::now() + within;
+    let ask = Duration::from_secs(5).min(within);
+    loop {
+        match client.fetch_watermarks(topic, partition as i32, ask) {
+            Err(e) if transient(&e) && Instant::now() < deadline => {
+                let _ = client.fetch_metadata(Some(topic), ask);
                 std::thread::sleep(Duration::from_millis(250));
             }
             r => return r,
@@ -596,13 +621,17 @@ impl Watermarks {
             .ok_or_else(|| SourceError::Other(format!("topic {} does not exist", self.topic)))
     }
 
-    /// The offset one past the last record of `partition`.
+    /// The offset one past the last record of `partition`, asked again
+    /// for up to a minute while the cluster fails over.
     pub fn high(&self, partition: u32) -> Result<u64, SourceError> {
-        let (_, high) = retrying(Duration::from_secs(60), || {
-            self.client
-                .fetch_watermarks(&self.topic, partition as i32, Duration::from_secs(5))
-        })
-        .map_err(kafka)?;
+        self.high_within(partition, Duration::from_secs(60))
+    }
+
+    /// [`Watermarks::high`], giving up after `within` (metrics answer a
+    /// scrape within seconds, leaving out a partition they cannot ask).
+    pub fn high_within(&self, partition: u32, within: Duration) -> Result<u64, SourceError> {
+        let (_, high) =
+            watermarks_of(&self.client, &self.topic, partition, within).map_err(kafka)?;
         Ok(u64::try_from(high).unwrap_or(0))
     }
 }
@@ -621,10 +650,8 @@ pub fn record_at(
     group: &str,
 ) -> Result<Option<Record>, SourceError> {
     let consumer = bare_consumer(cluster, group, "read_committed")?;
-    let (low, high) = retrying(Duration::from_secs(60), || {
-        consumer.fetch_watermarks(topic, partition as i32, Duration::from_secs(30))
-    })
-    .map_err(kafka)?;
+    let (low, high) =
+        watermarks_of(&consumer, topic, partition, Duration::from_secs(60)).map_err(kafka)?;
     let at = i64::try_from(offset).unwrap_or(i64::MAX);
     if at < low || at >= high {
         return Ok(None);

@@ -417,7 +417,7 @@ fn serve_metrics(
                 let mut highs = BTreeMap::new();
                 for p in assigned {
                     offsets.insert(p, store.offset(p).ok().flatten().unwrap_or(0));
-                    if let Ok(h) = watermarks.high(p) {
+                    if let Ok(h) = watermarks.high_within(p, Duration::from_secs(3)) {
                         highs.insert(p, h);
                     }
                 }
