@@ -2048,8 +2048,6 @@ fn a_cluster_that_loses_a_leader_loses_nothing() {
     let (cluster, cluster_dir) = ledger_e2e::kafka_cluster();
     let cluster_dir = cluster_dir.to_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let dir = Box::leak(Box::new(dir));
-    eprintln!("TMPDIR {:?}", dir.path());
     let signed = signed_demo(dir.path(), 1000, 12);
     let file = signed.to_str().unwrap();
     let text = std::fs::read_to_string(&signed).unwrap();
