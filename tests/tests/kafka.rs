@@ -2155,26 +2155,42 @@ fn a_cluster_that_loses_a_leader_loses_nothing() {
 
     let second = leader_of(&cluster, &topic, 1).to_string();
     let down = Down::kill(&cluster_dir, &second);
-    let caught_up = |ports: &[u16]| {
-        let all: Vec<(u32, u64)> = ports
-            .iter()
-            .flat_map(|p| lags(*p).unwrap_or_default())
-            .collect();
-        let mut held: Vec<u32> = all.iter().map(|(p, _)| *p).collect();
-        held.sort_unstable();
-        held == [0, 1, 2, 3] && all.iter().all(|(_, lag)| *lag == 0)
+    // Every partition held by one of them, none lagging; or, at the
+    // deadline, a failure that says what was seen and what they logged.
+    let wait_caught_up = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let seen: Vec<Option<Vec<(u32, u64)>>> = ports.iter().map(|p| lags(*p)).collect();
+            let all: Vec<(u32, u64)> = seen.iter().flatten().flatten().copied().collect();
+            let mut held: Vec<u32> = all.iter().map(|(p, _)| *p).collect();
+            held.sort_unstable();
+            if held == [0, 1, 2, 3] && all.iter().all(|(_, lag)| *lag == 0) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = ["a", "b"]
+                    .iter()
+                    .map(|n| {
+                        let log = std::fs::read_to_string(dir.path().join(format!("{n}.log")))
+                            .unwrap_or_default();
+                        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+                        format!(
+                            "{n}.log ends:\n{}",
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "timed out waiting for {what}: (partition, lag) per projector {seen:?}\n{}",
+                    logs.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     };
-    wait_for(
-        "the projectors to hold every partition and catch up, a node down",
-        Duration::from_secs(120),
-        || caught_up(&ports),
-    );
+    wait_caught_up("the projectors to hold every partition and catch up, a node down");
     drop(down); // restarted
-    wait_for(
-        "the projectors to stay caught up, the node back",
-        Duration::from_secs(60),
-        || caught_up(&ports),
-    );
+    wait_caught_up("the projectors to stay caught up, the node back");
     let holds: Vec<Vec<u32>> = ports
         .iter()
         .map(|p| lags(*p).unwrap().into_iter().map(|(p, _)| p).collect())

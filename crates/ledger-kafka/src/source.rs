@@ -581,11 +581,17 @@ fn watermarks_of<C: ConsumerContext, K: Consumer<C>>(
     within: Duration,
 ) -> rdkafka::error::KafkaResult<(i64, i64)> {
     let deadline = Instant::now() + within;
-    let ask = Duration::from_secs(5).min(within);
     loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ask = left.clamp(Duration::from_millis(500), Duration::from_secs(5));
         match client.fetch_watermarks(topic, partition as i32, ask) {
-            Err(e) if transient(&e) && Instant::now() < deadline => {
-                let _ = client.fetch_metadata(Some(topic), ask);
+            Err(e) if transient(&e) => {
+                // Also when giving up: the next request goes to the new
+                // leader.
+                let _ = client.fetch_metadata(Some(topic), ask.min(Duration::from_secs(2)));
+                if Instant::now() >= deadline {
+                    return Err(e);
+                }
                 std::thread::sleep(Duration::from_millis(250));
             }
             r => return r,
