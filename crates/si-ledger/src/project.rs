@@ -42,7 +42,9 @@ pub struct ProjectArgs {
     #[arg(long, conflicts_with = "brokers")]
     pub follow: bool,
     /// Kafka: stop once every assigned partition reaches the high watermark
-    /// seen when it was assigned (otherwise follow until SIGTERM).
+    /// seen when it was assigned (otherwise follow until SIGTERM). Behind a
+    /// transaction still open it waits, saying which partition, offset and
+    /// since when, until the transaction commits or aborts.
     #[arg(long, requires = "brokers")]
     pub until_end: bool,
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464).
