@@ -1614,8 +1614,9 @@ fn a_producer_killed_with_a_transaction_open_is_waited_for_and_said() {
 /// Issue 26: ACLs per principal on the secured broker (KRaft's
 /// StandardAuthorizer, `allow.everyone.if.no.acl.found=false`), granted by
 /// `deploy/kafka-acls.sh` through Kafka's own `kafka-acls` tool. Each role
-/// does its part: the bank publishes and closes a month, the projector
-/// projects (writing dead letters and the month's projections), the
+/// does its part: the bank publishes, merges and closes a month, the
+/// projector projects (writing dead letters, the month's projections and
+/// the merge's transfers to the ledger topic), the
 /// reporting job reads `.monthly`, the auditor verifies against the topic.
 /// Each one's forbidden action is refused by Kafka, and the ledger says so
 /// in one line naming the principal, the operation and the resource.
@@ -1736,9 +1737,34 @@ fn each_principal_may_do_its_part_and_nothing_more() {
         &["publish", "--brokers", &brokers, "--topic", &dlq, events],
     );
     refused(&o, "bank", &format!("WRITE on topic {dlq}"));
+    // The register's merge, published under the bank role: the projector
+    // hands the history over by writing transfers to the ledger topic.
+    let case = ledger_e2e::payers::write(dir.path());
+    let (a, d) = (case.iins[0].as_str(), case.duplicate_of_a.as_str());
+    let copy = dir.path().join("copy.jsonl");
+    let line = ledger_e2e::payers::line_for("line-0-2025-01", d, "2025-01", "PP-17");
+    std::fs::write(&copy, line + "\n").unwrap();
+    for file in [&case.events, &copy] {
+        let o = as_role(
+            "bank",
+            &[
+                "publish",
+                "--brokers",
+                &brokers,
+                "--topic",
+                &topic,
+                file.to_str().unwrap(),
+            ],
+        );
+        assert!(o.status.success(), "bank publish: {}", stderr(&o));
+    }
+    let mut merge = ledger_e2e::payers::merge_args(d, a);
+    merge.extend(["--brokers", &brokers, "--topic", &topic]);
+    let o = as_role("bank", &merge);
+    assert!(o.status.success(), "bank merge: {}", stderr(&o));
 
-    // The projector: projects, with dead letters and the month's
-    // projections written; cannot create topics.
+    // The projector: projects, with dead letters, the month's projections
+    // and a merge's transfers written; cannot create topics.
     let data = dir.path().join("projected");
     let o = as_role(
         "projector",
@@ -1753,9 +1779,12 @@ fn each_principal_may_do_its_part_and_nothing_more() {
             "--data",
             data.to_str().unwrap(),
             "--until-end",
+            "--json",
         ],
     );
     assert!(o.status.success(), "projector: {}", stderr(&o));
+    let totals: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert!(totals["forwarded"].as_u64().unwrap() > 0, "{totals}");
     let letters = stdout(&run(&["dead-letters", "--data", data.to_str().unwrap()]));
     assert!(!letters.starts_with("0 dead letters"), "{letters}");
     let other = format!("{topic}-other");
