@@ -1611,6 +1611,78 @@ fn a_producer_killed_with_a_transaction_open_is_waited_for_and_said() {
     );
 }
 
+/// Found by the attack on issue 26: `refund apply` reads the topic for an
+/// application's earlier requests before it publishes. A producer killed
+/// with a transaction open hides every record behind it from a committed
+/// reader; the check took three idle seconds as the end, missed the
+/// application's requests behind the open transaction and published the
+/// same id again for other employees. It now reads to the end seen when it
+/// starts, waiting for the transaction (the broker aborts it), and refuses.
+#[test]
+fn refund_apply_sees_the_requests_behind_an_open_transaction() {
+    use ledger_e2e::payers;
+    let dir = tempfile::tempdir().unwrap();
+    let case = payers::write(dir.path());
+    let brokers = kafka_brokers();
+    let topic = unique_topic("refund-behind");
+    create(&topic, 4);
+    publish_expecting(&topic, &case.events, 0);
+    let settings = dir.path().join("producer.properties");
+    std::fs::write(&settings, "transaction.timeout.ms=15000\n").unwrap();
+    let mut producer = Reaped(Some(
+        java_producer(&[
+            "lines",
+            &brokers,
+            &topic,
+            case.events.to_str().unwrap(),
+            "--transactions",
+            "o",
+            "--config-file",
+            settings.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    ));
+    let mut said = String::new();
+    {
+        use std::io::BufRead as _;
+        let out = producer.child().stdout.take().unwrap();
+        std::io::BufReader::new(out).read_line(&mut said).unwrap();
+    }
+    assert!(said.starts_with("open "), "the producer said {said:?}");
+    producer.child().kill().unwrap();
+    let _ = producer.take().wait();
+    let apply = |file: &Path| {
+        run(&[
+            "refund",
+            "apply",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topic,
+            file.to_str().unwrap(),
+        ])
+    };
+    let o = apply(&case.application);
+    assert!(o.status.success(), "refund apply: {}", stderr(&o));
+    // The same application id, its first employee another.
+    let mut app: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&case.application).unwrap()).unwrap();
+    app["employees"][0]["iin"] = case.iins[1].clone().into();
+    app["employees"][0]["period"] = "2025-03".into();
+    let reused = dir.path().join("reused.json");
+    std::fs::write(&reused, app.to_string()).unwrap();
+    let o = apply(&reused);
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("already published with other content"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// Issue 26: ACLs per principal on the secured broker (KRaft's
 /// StandardAuthorizer, `allow.everyone.if.no.acl.found=false`), granted by
 /// `deploy/kafka-acls.sh` through Kafka's own `kafka-acls` tool. Each role

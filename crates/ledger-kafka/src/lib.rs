@@ -35,8 +35,8 @@ pub use dlq::{DeadLetterTopic, HEADERS, MAX_LETTER_BYTES, OMITTED_HEADERS};
 pub use publisher::{Delivered, PublishError, Publisher};
 pub use sink::KafkaOutputs;
 pub use source::{
-    drain, read_all_quiet, read_from_start, record_at, Assignment, KafkaSource, ResumeAt,
-    SourceOptions, Watermarks,
+    drain, read_all_quiet, read_from_start, read_to_end, record_at, Assignment, KafkaSource,
+    ResumeAt, SourceOptions, Watermarks,
 };
 pub use topics::{create_topics, derived_topics, timestamp_configs, TopicError};
 

@@ -434,42 +434,7 @@ impl Source for KafkaSource {
     /// watermark. The record at the former, read uncommitted, opens the
     /// transaction.
     fn held(&mut self, partition: u32) -> Option<ledger_stream::Held> {
-        let wait = Duration::from_secs(5);
-        let p = partition as i32;
-        let (_, stable) = self.consumer.fetch_watermarks(&self.topic, p, wait).ok()?;
-        let (_, high) = self
-            .uncommitted
-            .fetch_watermarks(&self.topic, p, wait)
-            .ok()?;
-        if stable >= high {
-            return None;
-        }
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&self.topic, p, Offset::Offset(stable))
-            .ok()?;
-        let mut first_record_ms = None;
-        if self.uncommitted.assign(&tpl).is_ok() {
-            let deadline = Instant::now() + wait;
-            while Instant::now() < deadline {
-                match self.uncommitted.poll(Duration::from_millis(200)) {
-                    Some(Ok(m)) if m.offset() >= stable => {
-                        first_record_ms = match m.timestamp() {
-                            Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => Some(t),
-                            Timestamp::NotAvailable => None,
-                        };
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            let _ = self.uncommitted.unassign();
-        }
-        Some(ledger_stream::Held {
-            partition,
-            stable: u64::try_from(stable).ok()?,
-            end: u64::try_from(high).ok()?,
-            first_record_ms,
-        })
+        held_at(&self.consumer, &self.uncommitted, &self.topic, partition)
     }
 
     /// The consumer's position: librdkafka moves it past transaction
@@ -565,6 +530,135 @@ fn transient(e: &KafkaError) -> bool {
     matches!(e, KafkaError::MetadataFetch(code) | KafkaError::OffsetFetch(code)
         if *code != RDKafkaErrorCode::UnknownTopicOrPartition
             && crate::authorization_failure(*code).is_none())
+}
+
+/// What holds `partition` of `topic` back ([`Source::held`]): the last
+/// stable offset, asked by `committed` (a `read_committed` client), below
+/// the high watermark, asked by `uncommitted`, which then reads the record
+/// at the former for its time.
+fn held_at<C: ConsumerContext, K: Consumer<C>>(
+    committed: &K,
+    uncommitted: &BaseConsumer,
+    topic: &str,
+    partition: u32,
+) -> Option<ledger_stream::Held> {
+    let wait = Duration::from_secs(5);
+    let p = partition as i32;
+    let (_, stable) = committed.fetch_watermarks(topic, p, wait).ok()?;
+    let (_, high) = uncommitted.fetch_watermarks(topic, p, wait).ok()?;
+    if stable >= high {
+        return None;
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, p, Offset::Offset(stable))
+        .ok()?;
+    let mut first_record_ms = None;
+    if uncommitted.assign(&tpl).is_ok() {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            match uncommitted.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) if m.offset() >= stable => {
+                    first_record_ms = match m.timestamp() {
+                        Timestamp::CreateTime(t) | Timestamp::LogAppendTime(t) => Some(t),
+                        Timestamp::NotAvailable => None,
+                    };
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let _ = uncommitted.unassign();
+    }
+    Some(ledger_stream::Held {
+        partition,
+        stable: u64::try_from(stable).ok()?,
+        end: u64::try_from(high).ok()?,
+        first_record_ms,
+    })
+}
+
+/// Reads every committed record of `topic` written before the call (up
+/// to the high watermarks seen then), from the start of every partition,
+/// calling `f(key, value)`, by a bare consumer named `group` (as in
+/// [`read_from_start`]). A transaction still open below those ends is
+/// waited for until it commits or aborts, said every 30 s after the first
+/// 5 s (a check that must see everything published before it: an idle
+/// pause is no end). Fails if the topic stops delivering for 60 s with
+/// nothing holding it back.
+pub fn read_to_end(
+    cluster: &Cluster,
+    topic: &str,
+    group: &str,
+    mut f: impl FnMut(&[u8], &[u8]),
+) -> Result<(), SourceError> {
+    use rdkafka::message::Message as _;
+    let principal = cluster.principal();
+    let partitions = Watermarks::new(cluster, topic)?.partitions()?;
+    let uncommitted = bare_consumer(cluster, &format!("{group}-watermarks"), "read_uncommitted")?;
+    let mut ends = BTreeMap::new();
+    for p in 0..partitions {
+        let (_, high) =
+            watermarks_of(&uncommitted, topic, p, Duration::from_secs(60)).map_err(kafka)?;
+        ends.insert(p, high);
+    }
+    let consumer = from_start(cluster, topic, partitions, group)?;
+    let mut told = Instant::now();
+    let mut tell_after = Duration::from_secs(5);
+    let mut progress = Instant::now();
+    loop {
+        let positions = consumer.position().map_err(kafka)?;
+        let short: Vec<u32> = ends
+            .iter()
+            .filter(|(p, end)| {
+                **end > 0
+                    && !matches!(
+                        positions.find_partition(topic, **p as i32).map(|e| e.offset()),
+                        Some(Offset::Offset(at)) if at >= **end
+                    )
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        if short.is_empty() {
+            return Ok(());
+        }
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => {
+                progress = Instant::now();
+                f(m.key().unwrap_or_default(), m.payload().unwrap_or_default());
+            }
+            Some(Err(e)) => match crate::failure_of(&e) {
+                Some(code) => {
+                    let resource = match code {
+                        RDKafkaErrorCode::GroupAuthorizationFailed => crate::Resource::Group(group),
+                        _ => crate::Resource::Topic(topic),
+                    };
+                    return Err(SourceError::Other(crate::refused(
+                        &principal, "READ", resource, code,
+                    )));
+                }
+                None => tracing::warn!(error = %e, topic, "reading"),
+            },
+            None if told.elapsed() >= tell_after => {
+                let held: Vec<ledger_stream::Held> = short
+                    .iter()
+                    .filter_map(|p| held_at(&consumer, &uncommitted, topic, *p))
+                    .collect();
+                for h in &held {
+                    tracing::warn!("reading {topic} to its end waits: {h}");
+                }
+                if !held.is_empty() {
+                    progress = Instant::now();
+                } else if progress.elapsed() > Duration::from_secs(60) {
+                    return Err(SourceError::Other(format!(
+                        "{topic}: partitions {short:?} stopped delivering short of their ends"
+                    )));
+                }
+                told = Instant::now();
+                tell_after = Duration::from_secs(30);
+            }
+            None => {}
+        }
+    }
 }
 
 /// The low and high watermarks of `partition` (the client's isolation
@@ -779,12 +873,16 @@ fn read_until(
             }
             Some(Err(e)) => match crate::failure_of(&e) {
                 Some(code) => {
+                    let resource = match code {
+                        RDKafkaErrorCode::GroupAuthorizationFailed => crate::Resource::Group(group),
+                        _ => crate::Resource::Topic(topic),
+                    };
                     return Err(SourceError::Other(crate::refused(
                         &cluster.principal(),
                         "READ",
-                        crate::Resource::Topic(topic),
+                        resource,
                         code,
-                    )))
+                    )));
                 }
                 None => tracing::warn!(error = %e, topic, "reading"),
             },

@@ -141,13 +141,25 @@ pub fn application_status<'a>(
     application_id: &str,
     notices: impl IntoIterator<Item = &'a pb::Notice>,
 ) -> Result<Option<ApplicationStatus>, String> {
-    // First notice per id: repeats are republished copies. Ordered by
-    // length, then id: `<application>/2` before `<application>/10`.
-    let mut by_id: BTreeMap<(usize, &str), &pb::Notice> = BTreeMap::new();
+    // One per decision: a repeat of one (the same id, participant and
+    // source record) is a republished copy; the same id decided for
+    // another participant or from another record is another decision (an
+    // id reused), kept and listed apart below. Ordered by length, then id
+    // (`<application>/2` before `<application>/10`), then by when the
+    // decided record was logged: the first decision of an id counts.
+    type Key<'k> = (usize, &'k str, i64, u32, u64, &'k str);
+    let mut by_id: BTreeMap<Key<'_>, &pb::Notice> = BTreeMap::new();
     for n in notices {
         if n.application_id == application_id {
             by_id
-                .entry((n.notice_id.len(), n.notice_id.as_str()))
+                .entry((
+                    n.notice_id.len(),
+                    n.notice_id.as_str(),
+                    n.recorded_at_ms,
+                    n.partition,
+                    n.offset,
+                    n.iin.as_str(),
+                ))
                 .or_insert(n);
         }
     }
@@ -248,6 +260,26 @@ mod tests {
         assert!(!s.complete, "9 of 10 decided");
         assert_eq!(s.decisions[0].iin, "9005******15");
         assert_eq!(application_status("APP-2", &all).unwrap(), None);
+    }
+
+    #[test]
+    fn the_same_request_id_decided_for_two_participants_is_two_decisions() {
+        // Found by the attack on issue 26: a request id published again for
+        // another employee (behind an open transaction, `refund apply`'s
+        // check did not see the first) was hidden as a "republished copy".
+        let mut one = decided(1, true, "1000.00");
+        one.application_size = 1;
+        one.offset = 10;
+        let copy = one.clone(); // republished: same record, same decision
+        let mut other = one.clone();
+        other.iin = "881204400022".into();
+        other.offset = 57;
+        let s = application_status("APP-1", &[one, copy, other])
+            .unwrap()
+            .unwrap();
+        assert_eq!((s.decided, s.accepted), (1, 1));
+        assert_eq!(s.foreign.len(), 1, "the second decision is listed apart");
+        assert_eq!(s.foreign[0].iin, "8812******22");
     }
 
     #[test]

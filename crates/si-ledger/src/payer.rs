@@ -356,10 +356,12 @@ fn published_requests(
         }
     };
     if let (Some(brokers), Some(topic)) = (&to.brokers, &to.topic) {
-        ledger_kafka::read_all_quiet(
+        // Everything published before, committed: an open transaction is
+        // waited for (an idle pause is no end: requests behind it would be
+        // missed, and an id reused).
+        ledger_kafka::read_to_end(
             &to.kafka.cluster(brokers)?,
             topic,
-            std::time::Duration::from_secs(3),
             "si-ledger-audit-refund-apply",
             |_, value| see(value),
         )
@@ -512,9 +514,11 @@ pub fn list(args: &NoticesArgs) -> Result<i32> {
     if let Some(p) = &args.payer {
         all.retain(|n| &n.payer_id == p);
     }
-    // One per notice id: a topic may hold a republished copy.
+    // One per decision: a topic may hold a republished copy (the same id,
+    // participant and source record); the same id for another participant
+    // or record is another decision, and listed.
     let mut seen = BTreeSet::new();
-    all.retain(|n| seen.insert(n.notice_id.clone()));
+    all.retain(|n| seen.insert((n.notice_id.clone(), n.iin.clone(), n.partition, n.offset)));
     all.sort_by_key(|n| (n.partition, n.offset));
     if args.json {
         let rows: Vec<_> = all.iter().map(notice_json).collect();
