@@ -12,7 +12,9 @@
 #              transfers); WRITE and DESCRIBE .dlq, .notices, .monthly; READ
 #              and DESCRIBE its consumer group (--group, as a prefix: the
 #              groups of several deployments' projectors can share a stem).
-#   reporting  READ and DESCRIBE .monthly only; READ its group (prefixed --group).
+#   reporting  READ and DESCRIBE .monthly only; READ and DESCRIBE groups
+#              prefixed si-ledger-reporting (`report consume`'s reader) and,
+#              with --group, prefixed that too (a team's own job).
 #   auditor    READ and DESCRIBE the ledger topic and .notices (replay, verify,
 #              export, notices, refund status); READ groups prefixed
 #              si-ledger-audit- (the throw-away groups those commands join,
@@ -26,11 +28,17 @@
 #   ROLE        bank | projector | reporting | auditor
 #   PRINCIPAL   as the cluster names it, e.g. User:bank-42
 #   --topic     the ledger topic (default si-ledger)
-#   --group     projector: default si-ledger-projector; reporting: default
-#               si-ledger-reporting
+#   --group     projector: default si-ledger-projector; reporting: another
+#               prefix besides si-ledger-reporting
 #   --transactional-prefix  bank: the prefix of its transactional.id values
 #               (default: the principal's name and "-", e.g. bank-42-)
-#   --remove    take the role's ACLs away instead
+#   --remove    take the role's ACLs away instead (give the same --group and
+#               --transactional-prefix as when granting)
+#
+# A principal is one user: a wildcard (User:*) is refused, since it would
+# give the role to everyone. Each rule is reported as it is set; on a
+# failure the tool's own message is shown, naming the rule that failed
+# (the rules before it stay set: run the same command again, or --remove).
 #
 # The ACL tool is Kafka's kafka-acls (bin/kafka-acls.sh of a Kafka
 # distribution); set KAFKA_ACLS to run another command (the tests run the
@@ -44,38 +52,59 @@ usage() {
   exit 2
 }
 
+fail() {
+  echo "kafka-acls.sh: $*" >&2
+  exit 2
+}
+
 [ $# -ge 2 ] || usage
 role=$1 principal=$2
 shift 2
 topic=si-ledger group="" prefix="" action=--add bootstrap="" admin=""
 while [ $# -gt 0 ]; do
   case $1 in
-    --bootstrap-server) bootstrap=${2:?}; shift 2 ;;
-    --command-config) admin=${2:?}; shift 2 ;;
-    --topic) topic=${2:?}; shift 2 ;;
-    --group) group=${2:?}; shift 2 ;;
-    --transactional-prefix) prefix=${2:?}; shift 2 ;;
+    --bootstrap-server | --command-config | --topic | --group | --transactional-prefix)
+      [ $# -ge 2 ] && [ -n "$2" ] || fail "$1 takes a value"
+      case $1 in
+        --bootstrap-server) bootstrap=$2 ;;
+        --command-config) admin=$2 ;;
+        --topic) topic=$2 ;;
+        --group) group=$2 ;;
+        --transactional-prefix) prefix=$2 ;;
+      esac
+      shift 2 ;;
     --remove) action=--remove; shift ;;
     *) echo "unknown option: $1" >&2; usage ;;
   esac
 done
-[ -n "$bootstrap" ] && [ -n "$admin" ] || usage
+[ -n "$bootstrap" ] || fail "--bootstrap-server HOST:PORT is required"
+[ -n "$admin" ] || fail "--command-config FILE (the operator's settings) is required"
+[ -r "$admin" ] || fail "cannot read the --command-config file $admin"
 case $principal in
+  *'*'*) fail "PRINCIPAL names one user: a wildcard ($principal) would give the role to everyone" ;;
   User:?*) ;;
-  *) echo "PRINCIPAL is User:NAME, e.g. User:bank-42 (got $principal)" >&2; exit 2 ;;
+  *) fail "PRINCIPAL is User:NAME, e.g. User:bank-42 (got $principal)" ;;
 esac
 
 read -r -a acls <<<"${KAFKA_ACLS:-kafka-acls.sh}"
 
 # acl OPERATION... -- RESOURCE OPTIONS...: one allow rule set for the principal.
 acl() {
-  local ops=() op
-  while [ "$1" != -- ]; do ops+=(--operation "$1"); shift; done
+  local ops=() names=() op
+  while [ "$1" != -- ]; do ops+=(--operation "$1"); names+=("$1"); shift; done
   shift
   op=("${acls[@]}" --bootstrap-server "$bootstrap" --command-config "$admin" "$action"
     --allow-principal "$principal" "${ops[@]}" "$@")
   [ "$action" = --remove ] && op+=(--force)
-  "${op[@]}" >/dev/null
+  local out
+  # kafka-acls prints its errors on standard output.
+  if ! out=$("${op[@]}" 2>&1); then
+    echo "kafka-acls.sh: ${action#--} ${names[*]} on $* for $principal failed:" >&2
+    # The tool's message and its causes, without the stack frames.
+    printf '%s\n' "$out" | grep -Ev '^\s*(at |\.\.\. [0-9]+ more|$)' | head -n 4 >&2
+    exit 1
+  fi
+  echo "  ${action#--} ${names[*]} on $*" >&2
 }
 
 case $role in
@@ -93,7 +122,10 @@ case $role in
     ;;
   reporting)
     acl Read Describe -- --topic "$topic.monthly"
-    acl Read Describe -- --group "${group:-si-ledger-reporting}" --resource-pattern-type prefixed
+    acl Read Describe -- --group si-ledger-reporting --resource-pattern-type prefixed
+    if [ -n "$group" ]; then
+      acl Read Describe -- --group "$group" --resource-pattern-type prefixed
+    fi
     ;;
   auditor)
     acl Read Describe -- --topic "$topic"

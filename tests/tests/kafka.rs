@@ -1935,7 +1935,12 @@ fn each_principal_may_do_its_part_and_nothing_more() {
         "auditor",
         &["publish", "--brokers", &brokers, "--topic", &topic, events],
     );
-    refused(&o, "auditor", &format!("WRITE on topic {topic}"));
+    // With no WRITE anywhere, Kafka refuses the idempotent producer its id.
+    refused(
+        &o,
+        "auditor",
+        &format!("WRITE (which gives an idempotent producer its id) on topic {topic}"),
+    );
 }
 
 /// Issue 16: a cluster that requires SASL/SCRAM over TLS (the test

@@ -242,9 +242,15 @@ impl Publisher {
     /// producer its id, which WRITE on a topic grants (or IDEMPOTENT_WRITE
     /// on the cluster): the missing permission is still WRITE on the topic.
     fn refused(&self, code: RDKafkaErrorCode) -> PublishError {
+        let operation = match code {
+            RDKafkaErrorCode::ClusterAuthorizationFailed => {
+                "WRITE (which gives an idempotent producer its id)"
+            }
+            _ => "WRITE",
+        };
         PublishError::Refused(crate::refused(
             &self.principal,
-            "WRITE",
+            operation,
             crate::Resource::Topic(&self.topic),
             code,
         ))

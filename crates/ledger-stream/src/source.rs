@@ -104,15 +104,16 @@ pub struct Held {
 
 impl std::fmt::Display for Held {
     /// One line: "partition 2: a transaction still open holds offset 1234
-    /// (its last stable offset; its first record's time
-    /// 2026-12-06T13:40:01Z); 57 offsets up to 1291 wait behind it".
+    /// (its last stable offset; its first record's time, as its producer
+    /// set it, 2026-12-06T13:40:01Z); offsets 1234-1290 wait (57: its own
+    /// records and any after it)".
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let first = self
             .first_record_ms
             .and_then(chrono::DateTime::from_timestamp_millis)
             .map(|t| {
                 format!(
-                    "; its first record's time {}",
+                    "; its first record's time, as its producer set it, {}",
                     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                 )
             })
@@ -120,11 +121,12 @@ impl std::fmt::Display for Held {
         write!(
             f,
             "partition {}: a transaction still open holds offset {} (its last stable \
-             offset{first}); {} offsets up to {} wait behind it",
+             offset{first}); offsets {}-{} wait ({}: its own records and any after it)",
             self.partition,
             self.stable,
+            self.stable,
+            self.end.saturating_sub(1),
             self.end.saturating_sub(self.stable),
-            self.end
         )
     }
 }
