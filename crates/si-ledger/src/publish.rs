@@ -108,7 +108,7 @@ impl PublishSummary {
     /// line, and that publishing the whole file again is safe.
     fn appended(&self) -> String {
         let acked = match self.acknowledged_through {
-            0 => "no line was published".to_string(),
+            0 => "no line was acknowledged".to_string(),
             n => format!(
                 "lines 1-{n} were published and acknowledged ({} records; refused lines \
                  as reported)",
