@@ -1501,6 +1501,43 @@ fn a_transactional_topic_projects_its_committed_records_only() {
     );
 }
 
+/// The Java producer writes `lines` to `topic` in transactions by
+/// `pattern`, the last left open (`o`), with the settings file `settings`;
+/// once it says the open one is flushed, it is SIGKILLed.
+fn killed_in_a_transaction(
+    brokers: &str,
+    topic: &str,
+    lines: &Path,
+    pattern: &str,
+    settings: &Path,
+) {
+    let mut producer = Reaped(Some(
+        java_producer(&[
+            "lines",
+            brokers,
+            topic,
+            lines.to_str().unwrap(),
+            "--transactions",
+            pattern,
+            "--config-file",
+            settings.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    ));
+    let mut said = String::new();
+    {
+        use std::io::BufRead as _;
+        let out = producer.child().stdout.take().unwrap();
+        std::io::BufReader::new(out).read_line(&mut said).unwrap();
+    }
+    assert!(said.starts_with("open "), "the producer said {said:?}");
+    producer.child().kill().unwrap(); // SIGKILL
+    let _ = producer.take().wait();
+}
+
 /// Issue 26: a Java producer is SIGKILLed with a transaction open (half of
 /// the lines committed, the other half sent and flushed, never committed);
 /// a payment order committed after it waits behind it. `project
@@ -1533,31 +1570,7 @@ fn a_producer_killed_with_a_transaction_open_is_waited_for_and_said() {
 
     let topic = unique_topic("killed-in-transaction");
     create(&topic, 4);
-    let mut producer = Reaped(Some(
-        java_producer(&[
-            "lines",
-            &brokers,
-            &topic,
-            lines,
-            "--transactions",
-            "co",
-            "--config-file",
-            settings.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap(),
-    ));
-    let mut said = String::new();
-    {
-        use std::io::BufRead as _;
-        let out = producer.child().stdout.take().unwrap();
-        std::io::BufReader::new(out).read_line(&mut said).unwrap();
-    }
-    assert!(said.starts_with("open "), "the producer said {said:?}");
-    producer.child().kill().unwrap(); // SIGKILL
-    let _ = producer.take().wait();
+    killed_in_a_transaction(&brokers, &topic, &signed, "co", &settings);
     let echo = dir.path().join("order.jsonl");
     order(&topic, &echo);
 
@@ -1629,31 +1642,7 @@ fn refund_apply_sees_the_requests_behind_an_open_transaction() {
     publish_expecting(&topic, &case.events, 0);
     let settings = dir.path().join("producer.properties");
     std::fs::write(&settings, "transaction.timeout.ms=15000\n").unwrap();
-    let mut producer = Reaped(Some(
-        java_producer(&[
-            "lines",
-            &brokers,
-            &topic,
-            case.events.to_str().unwrap(),
-            "--transactions",
-            "o",
-            "--config-file",
-            settings.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap(),
-    ));
-    let mut said = String::new();
-    {
-        use std::io::BufRead as _;
-        let out = producer.child().stdout.take().unwrap();
-        std::io::BufReader::new(out).read_line(&mut said).unwrap();
-    }
-    assert!(said.starts_with("open "), "the producer said {said:?}");
-    producer.child().kill().unwrap();
-    let _ = producer.take().wait();
+    killed_in_a_transaction(&brokers, &topic, &case.events, "o", &settings);
     let apply = |file: &Path| {
         run(&[
             "refund",

@@ -274,18 +274,12 @@ impl KafkaSource {
             // The authorizer's refusal does not pass: said in one line.
             Some(Err(e)) if crate::failure_of(&e).is_some() => {
                 let code = crate::failure_of(&e).unwrap_or(RDKafkaErrorCode::Unknown);
-                let resource = match code {
-                    RDKafkaErrorCode::GroupAuthorizationFailed => {
-                        crate::Resource::Group(&self.group)
-                    }
-                    _ => crate::Resource::Topic(&self.topic),
-                };
-                Err(SourceError::Other(crate::refused(
+                Err(read_refused(
                     &self.principal,
-                    "READ",
-                    resource,
+                    &self.topic,
+                    &self.group,
                     code,
-                )))
+                ))
             }
             // librdkafka retries broker and network faults itself; they are
             // reported here for information only.
@@ -532,6 +526,16 @@ fn transient(e: &KafkaError) -> bool {
             && crate::authorization_failure(*code).is_none())
 }
 
+/// A reader's refusal by the authorizer: READ on its group, or on the
+/// topic ([`crate::refused`]).
+fn read_refused(principal: &str, topic: &str, group: &str, code: RDKafkaErrorCode) -> SourceError {
+    let resource = match code {
+        RDKafkaErrorCode::GroupAuthorizationFailed => crate::Resource::Group(group),
+        _ => crate::Resource::Topic(topic),
+    };
+    SourceError::Other(crate::refused(principal, "READ", resource, code))
+}
+
 /// What holds `partition` of `topic` back ([`Source::held`]): the last
 /// stable offset, asked by `committed` (a `read_committed` client), below
 /// the high watermark, asked by `uncommitted`, which then reads the record
@@ -627,15 +631,7 @@ pub fn read_to_end(
                 f(m.key().unwrap_or_default(), m.payload().unwrap_or_default());
             }
             Some(Err(e)) => match crate::failure_of(&e) {
-                Some(code) => {
-                    let resource = match code {
-                        RDKafkaErrorCode::GroupAuthorizationFailed => crate::Resource::Group(group),
-                        _ => crate::Resource::Topic(topic),
-                    };
-                    return Err(SourceError::Other(crate::refused(
-                        &principal, "READ", resource, code,
-                    )));
-                }
+                Some(code) => return Err(read_refused(&principal, topic, group, code)),
                 None => tracing::warn!(error = %e, topic, "reading"),
             },
             None if told.elapsed() >= tell_after => {
@@ -872,18 +868,7 @@ fn read_until(
                 }
             }
             Some(Err(e)) => match crate::failure_of(&e) {
-                Some(code) => {
-                    let resource = match code {
-                        RDKafkaErrorCode::GroupAuthorizationFailed => crate::Resource::Group(group),
-                        _ => crate::Resource::Topic(topic),
-                    };
-                    return Err(SourceError::Other(crate::refused(
-                        &cluster.principal(),
-                        "READ",
-                        resource,
-                        code,
-                    )));
-                }
+                Some(code) => return Err(read_refused(&cluster.principal(), topic, group, code)),
                 None => tracing::warn!(error = %e, topic, "reading"),
             },
             None if last.elapsed() > idle => return Ok(false),
