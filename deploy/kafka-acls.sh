@@ -10,14 +10,15 @@
 #              cannot read the ledger topic nor write .dlq, .notices, .monthly.
 #   projector  READ and DESCRIBE the ledger topic, WRITE it (a merge's
 #              transfers); WRITE and DESCRIBE .dlq, .notices, .monthly; READ
-#              and DESCRIBE its consumer group (--group, as a prefix: the
-#              groups of several deployments' projectors can share a stem).
+#              and DESCRIBE its consumer group (--group, as a prefix: it covers
+#              the readers named after the group, <group>-watermarks and
+#              <group>-log-identity).
 #   reporting  READ and DESCRIBE .monthly only; READ and DESCRIBE groups
 #              prefixed si-ledger-reporting (`report consume`'s reader) and,
 #              with --group, prefixed that too (a team's own job).
 #   auditor    READ and DESCRIBE the ledger topic and .notices (replay, verify,
-#              export, notices, refund status); READ groups prefixed
-#              si-ledger-audit- (the throw-away groups those commands join,
+#              export, notices, refund status); READ and DESCRIBE groups
+#              prefixed si-ledger-audit- (the throw-away groups those commands join,
 #              never committed to; not the projectors' group).
 #
 # Usage:
