@@ -166,7 +166,8 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let (store, totals) = replay_into(ctx, choice, &args.input, &args.data, args.batch_size)?;
     crate::common::print_totals(&totals, args.json)?;
     let past_it = format!(
-        "{} holds a partial replay: nothing replayed past it, and no digest",
+        "{} holds a partial replay: nothing replayed past it, and no digest; replay \
+         builds a new store, so remove that directory (or give another --data) to replay again",
         args.data.display()
     );
     if let Some(code) = crate::common::interrupted(&totals, "replay", &past_it) {
