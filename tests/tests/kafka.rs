@@ -362,6 +362,22 @@ fn lags(port: u16) -> Option<Vec<(u32, u64)>> {
     )
 }
 
+/// Waits until the members whose metrics are at `ports` each hold some of
+/// the topic's 4 partitions and together all of them.
+fn wait_assigned(who: &str, ports: &[u16]) {
+    wait_for(
+        &format!("{who} to be assigned"),
+        Duration::from_secs(60),
+        || {
+            let held: Vec<usize> = ports
+                .iter()
+                .map(|p| lags(*p).unwrap_or_default().len())
+                .collect();
+            held.iter().all(|n| *n > 0) && held.iter().sum::<usize>() == 4
+        },
+    );
+}
+
 fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !ok() {
@@ -422,17 +438,7 @@ fn when_one_of_three_members_dies_the_two_survivors_hold_every_partition() {
         .zip(ports)
         .map(|(name, port)| spawn_projector(&topic, &group, &dir.path().join(name), Some(port)))
         .collect();
-    wait_for(
-        "all three members to be assigned",
-        Duration::from_secs(60),
-        || {
-            let held: Vec<usize> = ports
-                .iter()
-                .map(|p| lags(*p).unwrap_or_default().len())
-                .collect();
-            held.iter().all(|n| *n > 0) && held.iter().sum::<usize>() == 4
-        },
-    );
+    wait_assigned("all three members", &ports);
     members[0].child().kill().unwrap(); // SIGKILL: no goodbye to the group
     let _ = members[0].child().wait();
     let survivors = [ports[1], ports[2]];
@@ -1735,13 +1741,17 @@ fn each_principal_may_do_its_part_and_nothing_more() {
         assert!(o.status.success(), "kafka-acls.sh {role}: {}", stderr(&o));
     }
     let events = signed.to_str().unwrap();
+    // `args` as `role`, on `topic` of the secured cluster.
+    let on = |role: &str, topic: &str, args: &[&str]| {
+        as_role(
+            role,
+            &[args, &["--brokers", &brokers, "--topic", topic]].concat(),
+        )
+    };
 
-    // The bank: publishes and closes a month; cannot read the ledger
-    // topic, nor write its dead-letter topic.
-    let o = as_role(
-        "bank",
-        &["publish", "--brokers", &brokers, "--topic", &topic, events],
-    );
+    // The bank: publishes, merges and closes a month; cannot read the
+    // ledger topic, nor write its dead-letter topic.
+    let o = on("bank", &topic, &["publish", events]);
     assert_eq!(o.status.code(), Some(2), "bank publish: {}", stderr(&o));
     let period = busiest_period(&signed);
     // A line again under its event id with another amount: a conflict, a
@@ -1755,49 +1765,6 @@ fn each_principal_may_do_its_part_and_nothing_more() {
     let end = at + line[at..].find('"').unwrap();
     let conflict = dir.path().join("conflict.jsonl");
     std::fs::write(&conflict, format!("{}1.00{}\n", &line[..at], &line[end..])).unwrap();
-    let o = as_role(
-        "bank",
-        &[
-            "publish",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
-            conflict.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "bank publish: {}", stderr(&o));
-    let o = as_role(
-        "bank",
-        &[
-            "close-month",
-            &period,
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
-        ],
-    );
-    assert!(o.status.success(), "bank close-month: {}", stderr(&o));
-    let o = as_role(
-        "bank",
-        &[
-            "export",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
-            "--out",
-            dir.path().join("bank.archive").to_str().unwrap(),
-        ],
-    );
-    refused(&o, "bank", "READ on group si-ledger-audit-export-");
-    let dlq = format!("{topic}.dlq");
-    let o = as_role(
-        "bank",
-        &["publish", "--brokers", &brokers, "--topic", &dlq, events],
-    );
-    refused(&o, "bank", &format!("WRITE on topic {dlq}"));
     // The register's merge, published under the bank role: the projector
     // hands the history over by writing transfers to the ledger topic.
     let case = ledger_e2e::payers::write(dir.path());
@@ -1805,40 +1772,38 @@ fn each_principal_may_do_its_part_and_nothing_more() {
     let copy = dir.path().join("copy.jsonl");
     let line = ledger_e2e::payers::line_for("line-0-2025-01", d, "2025-01", "PP-17");
     std::fs::write(&copy, line + "\n").unwrap();
-    for file in [&case.events, &copy] {
-        let o = as_role(
-            "bank",
-            &[
-                "publish",
-                "--brokers",
-                &brokers,
-                "--topic",
-                &topic,
-                file.to_str().unwrap(),
-            ],
-        );
+    for file in [&conflict, &case.events, &copy] {
+        let o = on("bank", &topic, &["publish", file.to_str().unwrap()]);
         assert!(o.status.success(), "bank publish: {}", stderr(&o));
     }
-    let mut merge = ledger_e2e::payers::merge_args(d, a);
-    merge.extend(["--brokers", &brokers, "--topic", &topic]);
-    let o = as_role("bank", &merge);
+    let o = on("bank", &topic, &ledger_e2e::payers::merge_args(d, a));
     assert!(o.status.success(), "bank merge: {}", stderr(&o));
+    let o = on("bank", &topic, &["close-month", &period]);
+    assert!(o.status.success(), "bank close-month: {}", stderr(&o));
+    let archive = dir.path().join("bank.archive");
+    let o = on(
+        "bank",
+        &topic,
+        &["export", "--out", archive.to_str().unwrap()],
+    );
+    refused(&o, "bank", "READ on group si-ledger-audit-export-");
+    let dlq = format!("{topic}.dlq");
+    let o = on("bank", &dlq, &["publish", events]);
+    refused(&o, "bank", &format!("WRITE on topic {dlq}"));
 
     // The projector: projects, with dead letters, the month's projections
     // and a merge's transfers written; cannot create topics.
     let data = dir.path().join("projected");
-    let o = as_role(
+    let d = data.to_str().unwrap();
+    let o = on(
         "projector",
+        &topic,
         &[
             "project",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
             "--group",
             &group,
             "--data",
-            data.to_str().unwrap(),
+            d,
             "--until-end",
             "--json",
         ],
@@ -1846,21 +1811,13 @@ fn each_principal_may_do_its_part_and_nothing_more() {
     assert!(o.status.success(), "projector: {}", stderr(&o));
     let totals: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert!(totals["forwarded"].as_u64().unwrap() > 0, "{totals}");
-    let letters = stdout(&run(&["dead-letters", "--data", data.to_str().unwrap()]));
+    let letters = stdout(&run(&["dead-letters", "--data", d]));
     assert!(!letters.starts_with("0 dead letters"), "{letters}");
     let other = format!("{topic}-other");
-    let o = as_role(
+    let o = on(
         "projector",
-        &[
-            "topics",
-            "create",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &other,
-            "--partitions",
-            "4",
-        ],
+        &other,
+        &["topics", "create", "--partitions", "4"],
     );
     refused(&o, "projector", &format!("CREATE on topic {other}"));
 
@@ -1868,15 +1825,12 @@ fn each_principal_may_do_its_part_and_nothing_more() {
     // ledger topic.
     let out = dir.path().join("reports");
     let monthly = format!("{topic}.monthly");
-    let o = as_role(
+    let o = on(
         "reporting",
+        &monthly,
         &[
             "report",
             "consume",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &monthly,
             "--period",
             &period,
             "--out",
@@ -1889,41 +1843,25 @@ fn each_principal_may_do_its_part_and_nothing_more() {
         stdout(&o),
         stderr(&o)
     );
-    let o = as_role(
+    let elsewhere = dir.path().join("reporting-data");
+    let o = on(
         "reporting",
+        &topic,
         &[
             "project",
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
             "--group",
             "si-ledger-reporting-x",
             "--data",
-            dir.path().join("reporting-data").to_str().unwrap(),
+            elsewhere.to_str().unwrap(),
             "--until-end",
         ],
     );
     refused(&o, "reporting", &format!("DESCRIBE on topic {topic}"));
 
     // The auditor: verifies the store against the topic; cannot publish.
-    let o = as_role(
-        "auditor",
-        &[
-            "verify",
-            "--data",
-            data.to_str().unwrap(),
-            "--brokers",
-            &brokers,
-            "--topic",
-            &topic,
-        ],
-    );
+    let o = on("auditor", &topic, &["verify", "--data", d]);
     assert!(o.status.success(), "auditor: {}{}", stdout(&o), stderr(&o));
-    let o = as_role(
-        "auditor",
-        &["publish", "--brokers", &brokers, "--topic", &topic, events],
-    );
+    let o = on("auditor", &topic, &["publish", events]);
     // With no WRITE anywhere, Kafka refuses the idempotent producer its id.
     refused(
         &o,
@@ -2175,17 +2113,7 @@ fn a_cluster_that_loses_a_leader_loses_nothing() {
             spawn_projector_on(&cluster, &topic, &group, &dir.path().join(name), Some(port))
         })
         .collect();
-    wait_for(
-        "both projectors to be assigned",
-        Duration::from_secs(60),
-        || {
-            let held: Vec<usize> = ports
-                .iter()
-                .map(|p| lags(*p).unwrap_or_default().len())
-                .collect();
-            held.iter().all(|n| *n > 0) && held.iter().sum::<usize>() == 4
-        },
-    );
+    wait_assigned("both projectors", &ports);
     // The publisher reads a pipe: its first chunk (8192 lines) is sent and
     // acknowledged, then partition 0's leader dies, then the rest comes.
     let mut publisher = ledger_e2e::Reaped(Some(

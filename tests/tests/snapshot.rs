@@ -517,17 +517,21 @@ fn a_forged_snapshot_is_refused_and_leaves_no_store() {
     assert!(!stdout(&o).contains("digest"), "{}", stdout(&o));
     assert!(!target.join("store").exists());
     // The same through `project --restore-from`: nothing is projected.
-    let o = run(&[
-        "--trust",
-        "none",
-        "project",
-        "--log",
-        &s(&demo.join("log")),
-        "--data",
-        &s(&target),
-        "--restore-from",
-        &s(&forged),
-    ]);
+    // `project --restore-from FROM` of the demo's log into `data`.
+    let restoring = |data: &std::path::Path, from: &std::path::Path| {
+        run(&[
+            "--trust",
+            "none",
+            "project",
+            "--log",
+            &s(&demo.join("log")),
+            "--data",
+            &s(data),
+            "--restore-from",
+            &s(from),
+        ])
+    };
+    let o = restoring(&target, &forged);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(
         stderr(&o).contains("does not follow from its own history")
@@ -541,17 +545,7 @@ fn a_forged_snapshot_is_refused_and_leaves_no_store() {
     std::fs::create_dir(&both).unwrap();
     std::fs::copy(&forged, both.join("a.snapshot")).unwrap();
     std::fs::copy(&snap, both.join("b.snapshot")).unwrap();
-    let o = run(&[
-        "--trust",
-        "none",
-        "project",
-        "--log",
-        &s(&demo.join("log")),
-        "--data",
-        &s(&dir.path().join("from-both")),
-        "--restore-from",
-        &s(&both),
-    ]);
+    let o = restoring(&dir.path().join("from-both"), &both);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(

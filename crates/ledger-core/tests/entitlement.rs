@@ -373,6 +373,15 @@ fn payer_no(n: u16) -> PayerId {
         .into()
 }
 
+/// A contribution line for `period` from `payer`, received on `received`.
+fn line_by(payer: PayerId, period: &str, amount: &str, received: &str) -> Event {
+    let mut e = line(period, amount, Ppc::CONTRIBUTION, "1990-05-17", received);
+    if let Event::ContributionPaid(c) = &mut e {
+        c.payment.payer_id = payer;
+    }
+    e
+}
+
 fn refund_by(payer: PayerId, period: &str, amount: &str, decided: &str) -> Event {
     let mut e = refund(period, amount);
     if let Event::ContributionRefunded(r) = &mut e {
@@ -389,16 +398,7 @@ fn dom_5_a_late_line_refunded_after_the_date_is_counted_once() {
     // application, then that overpayment refunded. The refund took the
     // second payment out; June still counts its first 10,000.00.
     let mut s = account_paying(TWO_YEARS);
-    let mut late = line(
-        "2025-06",
-        "10000.00",
-        Ppc::CONTRIBUTION,
-        "1990-05-17",
-        "2026-04-01",
-    );
-    if let Event::ContributionPaid(c) = &mut late {
-        c.payment.payer_id = payer_no(1);
-    }
+    let late = line_by(payer_no(1), "2025-06", "10000.00", "2026-04-01");
     assert!(matches!(s.on_time(late), Outcome::Applied { .. }));
     let o = s.on_time(refund_by(payer_no(1), "2025-06", "10000.00", "2026-04-05"));
     assert!(matches!(o, Outcome::Applied { .. }), "{o:?}");
@@ -434,17 +434,7 @@ fn dom_5_a_refund_after_the_date_is_put_back_in_the_month_before_the_right_too()
     // it. As known on the date, February had its 20,000.00: the answer
     // equals that of the same pattern in any other month.
     let mut s = account_paying(TWO_YEARS);
-    let mut second = line(
-        "2026-02",
-        "10000.00",
-        Ppc::CONTRIBUTION,
-        "1990-05-17",
-        "2026-03-05",
-    );
-    if let Event::ContributionPaid(c) = &mut second {
-        c.payment.payer_id = payer_no(1);
-    }
-    s.on_time(second);
+    s.on_time(line_by(payer_no(1), "2026-02", "10000.00", "2026-03-05"));
     let o = s.on_time(refund_by(payer_no(1), "2026-02", "20000.00", "2026-04-05"));
     assert!(matches!(o, Outcome::Applied { .. }), "{o:?}");
     let e = entitlement(
