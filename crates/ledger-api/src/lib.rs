@@ -7,6 +7,7 @@
 pub mod access;
 pub mod auth;
 pub mod console;
+pub mod proofs;
 pub mod reports;
 pub mod server;
 pub mod views;

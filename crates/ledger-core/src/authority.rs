@@ -180,6 +180,20 @@ impl Signer {
         self.key.verifying_key()
     }
 
+    /// A plain Ed25519 signature over a C2SP signed note's text (issue 27).
+    /// No domain prefix, as `signed-note` verifiers expect; it can never
+    /// be taken for a record's signature: every [`signing_input`] begins
+    /// with a line holding a space, and a note's first line (a key name or
+    /// origin) holds none.
+    pub fn sign_note(&self, text: &[u8]) -> [u8; 64] {
+        debug_assert!(!text
+            .split(|b| *b == b'\n')
+            .next()
+            .unwrap_or(&[])
+            .contains(&b' '));
+        self.key.sign(text).to_bytes()
+    }
+
     /// Signs a message's canonical bytes without its signature.
     pub fn sign(&self, domain: Domain, unsigned: &[u8]) -> Signature {
         let sig = self.key.sign(&signing_input(domain, unsigned));
@@ -218,6 +232,32 @@ pub struct Trust {
     pub authorities: Vec<Authority>,
     /// By key id.
     pub keys: BTreeMap<String, TrustedKey>,
+    /// The deployment's log origin (issue 27, `docs/tamper-evidence.md`):
+    /// partition *k*'s transparency log is `<origin>/p<k>`, the name its
+    /// signed checkpoints carry (C2SP `tlog-checkpoint`). `None`: the
+    /// projector signs no checkpoints.
+    pub origin: Option<String>,
+}
+
+/// Checks a log origin as C2SP `tlog-checkpoint` and `signed-note` want
+/// it: a schema-less URL-like name (`example.kz/ledger-2026`) of 1-200
+/// printable ASCII characters without spaces or `+` (a key name may hold
+/// neither), not ending in `/`.
+pub fn check_origin(origin: &str) -> Result<(), String> {
+    if origin.is_empty() || origin.len() > 200 {
+        return Err(format!("origin {origin:?}: 1-200 characters"));
+    }
+    if let Some(c) = origin.chars().find(|c| !c.is_ascii_graphic() || *c == '+') {
+        return Err(format!(
+            "origin {origin:?}: {c:?} is not allowed (printable ASCII without spaces or '+')"
+        ));
+    }
+    if origin.ends_with('/') || origin.contains("://") {
+        return Err(format!(
+            "origin {origin:?}: a schema-less name not ending in '/' (e.g. example.kz/ledger-2026)"
+        ));
+    }
+    Ok(())
 }
 
 /// An instant as TOML writes it: an RFC 3339 string, or a TOML offset
@@ -242,6 +282,7 @@ impl Instant {
 #[serde(deny_unknown_fields)]
 struct TrustFile {
     enforced_from: Option<Instant>,
+    origin: Option<String>,
     #[serde(default)]
     authority: Vec<AuthorityFile>,
 }
@@ -301,6 +342,9 @@ impl Trust {
             .as_ref()
             .map(|v| instant("enforced_from", &v.text()))
             .transpose()?;
+        if let Some(o) = &file.origin {
+            check_origin(o)?;
+        }
         let mut authorities: Vec<Authority> = Vec::new();
         let mut keys: BTreeMap<String, TrustedKey> = BTreeMap::new();
         for (i, a) in file.authority.iter().enumerate() {
@@ -377,6 +421,7 @@ impl Trust {
             enforced_from,
             authorities,
             keys,
+            origin: file.origin,
         })
     }
 
@@ -397,6 +442,15 @@ impl Trust {
     /// valid from `now` on at the earliest; an authority keeps its kinds;
     /// `enforced_from` stays.
     pub fn follows(&self, earlier: &Trust, now: DateTime<Utc>) -> Result<(), String> {
+        // Named once: checkpoints signed under one origin are never
+        // followed by another's (adopting one later is allowed).
+        if earlier.origin.is_some() && self.origin != earlier.origin {
+            return Err(format!(
+                "origin changed from {:?} to {:?}: a log keeps its origin",
+                earlier.origin.as_deref().unwrap_or_default(),
+                self.origin.as_deref().unwrap_or("(none)")
+            ));
+        }
         if self.enforced_from != earlier.enforced_from {
             let shown =
                 |t: Option<DateTime<Utc>>| t.map_or("(none)".to_string(), |t| t.to_rfc3339());

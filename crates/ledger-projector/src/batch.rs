@@ -10,6 +10,7 @@ use ledger_core::{
 use ledger_proto::monthly::{projection, Provenance, Summary};
 use ledger_proto::v1 as pb;
 use ledger_store::chain::{self, GENESIS};
+use ledger_store::tlog::{self, Appender, Notary};
 use ledger_store::{
     fingerprint, par_map, AccountRecord, ChainHead, DeadLetter, HistoryEntry, HistoryRef, Kv,
     LedgerStore, StoreError, WriteBatch,
@@ -52,6 +53,7 @@ fn dead(rec: &Record, kind: &str, error: String) -> DeadLetter {
         kind: kind.to_string(),
         error,
         link: GENESIS,
+        leaf: 0,
     }
 }
 
@@ -74,7 +76,10 @@ fn dead(rec: &Record, kind: &str, error: String) -> DeadLetter {
 /// 4. per record in log order, [`apply`] (the domain fold), then
 ///    [`Chains`] (the partition hash chain) and [`Months::restate`] (a
 ///    closed month's projection and summary again);
-/// 5. the write: touched accounts, offsets, heads, clocks.
+/// 5. [`Chains::grow`]: each partition's tree extended by the batch's
+///    leaves, and its checkpoint signed;
+/// 6. the write: touched accounts, offsets, heads, clocks, tiles,
+///    checkpoints.
 pub fn decide_batch<B: Kv>(
     ctx: &Context,
     store: &LedgerStore<B>,
@@ -82,6 +87,7 @@ pub fn decide_batch<B: Kv>(
     partitions: u32,
     next: &BTreeMap<u32, u64>,
     records: &[Record],
+    tlog: Tlog<'_>,
 ) -> Result<BatchOutcome, StoreError> {
     let mut out = BatchOutcome::default();
     let Decoded {
@@ -97,6 +103,8 @@ pub fn decide_batch<B: Kv>(
 
     let mut chains = Chains {
         heads: std::mem::take(&mut loaded.heads),
+        leaves: BTreeMap::new(),
+        trees: !matches!(tlog, Tlog::Off),
     };
     let mut months = Months {
         closed: std::mem::take(&mut loaded.closed),
@@ -120,6 +128,7 @@ pub fn decide_batch<B: Kv>(
             .accounts
             .get_mut(&(rec.partition, ready.iin))
             .expect("every ready record's account was loaded");
+        let event_id = ready.decoded.envelope.event_id.clone();
         let applied = apply(
             ctx,
             rec,
@@ -141,9 +150,13 @@ pub fn decide_batch<B: Kv>(
         if let Some(n) = notice {
             out.write.notices.push(n);
         }
-        // The account chain, then the partition chain, over the entry.
-        record.head = chain::account_link(&record.head, &entry, &stored_hash);
-        chains.update(&mut entry, &record.head);
+        // The account chain, then the partition chain and tree, over the
+        // entry.
+        let preimage = chain::account_preimage(&record.head, &entry, &stored_hash);
+        record.head = chain::sha256(&preimage);
+        chains.update(&mut entry, &record.head, || {
+            tlog::update_leaf(record.account.iin.as_str(), event_id.as_str(), &preimage)
+        });
         let conflict = match &entry.outcome {
             Outcome::Conflict { reason } => Some(reason.clone()),
             _ => None,
@@ -205,6 +218,7 @@ pub fn decide_batch<B: Kv>(
     touched.sort_unstable_by_key(|t| t.0);
     out.write.accounts = touched.into_iter().map(|((p, _), a)| (p, a)).collect();
     out.write.offsets = offsets.into_iter().collect();
+    out.write.tiles = chains.grow(store, overlay, tlog, &mut out.write.checkpoints)?;
     out.write.heads = chains.heads.into_iter().collect();
     out.write.clocks = loaded
         .clocks
@@ -671,6 +685,7 @@ fn apply(
         outcome,
         link: GENESIS,
         schema_id,
+        leaf: 0,
     };
     let notice = ledger_proto::notices::due(&recorded.event.event, &entry.outcome)
         .then(|| {
@@ -732,11 +747,26 @@ fn merge_forward(
     Ok(out)
 }
 
+/// What a batch does for the partitions' transparency logs
+/// (`ledger_store::tlog`).
+#[derive(Debug, Clone, Copy)]
+pub enum Tlog<'a> {
+    /// Trees kept; a checkpoint signed per partition advanced when there
+    /// is a notary (an origin and the projector's key).
+    On(Option<&'a Notary>),
+    /// No tree and no checkpoint: only `bench replay`'s baseline, whose
+    /// store is thrown away (a store without its tree proves nothing).
+    Off,
+}
+
 /// The partition chains as a batch extends them: each partition's head as
 /// the last write (or the write in flight) left it, then advanced item by
-/// item in log order.
+/// item in log order; each item's leaf hash kept for the tree.
 struct Chains {
     heads: BTreeMap<u32, ChainHead>,
+    /// Per partition, the leaf hashes this batch adds, in order.
+    leaves: BTreeMap<u32, Vec<chain::Link>>,
+    trees: bool,
 }
 
 impl Chains {
@@ -748,20 +778,74 @@ impl Chains {
 
     /// Chains an account update: the entry's link is the partition chain's
     /// after the account's new head.
-    fn update(&mut self, entry: &mut HistoryEntry, account_head: &chain::Link) {
-        let head = self.head(entry.position.partition);
+    fn update(
+        &mut self,
+        entry: &mut HistoryEntry,
+        account_head: &chain::Link,
+        leaf: impl FnOnce() -> Vec<u8>,
+    ) {
+        let p = entry.position.partition;
+        let head = self.head(p);
         head.link = chain::update_link(&head.link, account_head);
+        entry.leaf = head.items;
         head.items += 1;
         entry.link = head.link;
+        if self.trees {
+            self.leaves
+                .entry(p)
+                .or_default()
+                .push(tlog::leaf_hash(&leaf()));
+        }
     }
 
     /// Chains a dead letter into its partition and keeps it.
     fn dead(&mut self, out: &mut WriteBatch, mut d: DeadLetter) {
-        let head = self.head(d.position.partition);
+        let p = d.position.partition;
+        let head = self.head(p);
         head.link = chain::dead_letter_link(&head.link, &d);
+        d.leaf = head.items;
         head.items += 1;
         d.link = head.link;
+        if self.trees {
+            let h = tlog::leaf_hash(&tlog::dead_letter_leaf(&d));
+            self.leaves.entry(p).or_default().push(h);
+        }
         out.dead_letters.push(d);
+    }
+
+    /// Extends each partition's tree by the batch's leaves, from its edge
+    /// as the write in flight or the store left it: the tiles to write,
+    /// and (with a notary) each advanced partition's signed checkpoint.
+    fn grow<B: Kv>(
+        &mut self,
+        store: &LedgerStore<B>,
+        overlay: Option<&Overlay>,
+        tlog: Tlog<'_>,
+        checkpoints: &mut Vec<(u32, u64, Vec<u8>)>,
+    ) -> Result<Vec<tlog::TileWrite>, StoreError> {
+        let notary = match tlog {
+            Tlog::On(n) => n,
+            Tlog::Off => return Ok(Vec::new()),
+        };
+        let mut tiles = Vec::new();
+        for (p, leaves) in std::mem::take(&mut self.leaves) {
+            let size = self.head(p).items;
+            let before = size - leaves.len() as u64;
+            let mut tree = Appender::load(p, before, |level, index| {
+                match overlay.and_then(|o| o.tile(p, level, index)) {
+                    Some(t) => Ok(Some(t.to_vec())),
+                    None => store.tile(p, level, index),
+                }
+            })?;
+            for h in leaves {
+                tree.push(h);
+            }
+            tiles.extend(tree.tiles());
+            if let Some(n) = notary {
+                checkpoints.push((p, size, n.checkpoint(p, size, &tree.root())));
+            }
+        }
+        Ok(tiles)
     }
 }
 
@@ -1068,6 +1152,16 @@ impl Overlay {
             .iter()
             .find(|(p, _)| *p == partition)
             .map(|(_, h)| *h)
+    }
+
+    /// The tile the write in flight writes at (partition, level, index).
+    fn tile(&self, partition: u32, level: u8, index: u64) -> Option<&[u8]> {
+        self.batch
+            .tiles
+            .iter()
+            .rev()
+            .find(|(p, l, i, _)| (*p, *l, *i) == (partition, level, index))
+            .map(|t| t.3.as_slice())
     }
 
     fn history_entry(&self, partition: u32, offset: u64) -> Option<&HistoryEntry> {

@@ -14,7 +14,7 @@
 mod batch;
 pub mod monthly;
 
-pub use batch::{decide_batch, BatchOutcome, Overlay};
+pub use batch::{decide_batch, BatchOutcome, Overlay, Tlog};
 
 use ledger_core::Context;
 use ledger_store::{Kv, LedgerStore, StoreError, WriteBatch};
@@ -166,6 +166,12 @@ pub struct Options {
     /// the log are signed with it. `None`: written unsigned (a deployment
     /// without a trust file, or a run whose sink drops them).
     pub signer: Option<Arc<ledger_core::authority::Signer>>,
+    /// Signs each batch's checkpoints (issue 27): the deployment's origin
+    /// with the projector's key. `None`: trees kept, nothing signed.
+    pub notary: Option<Arc<ledger_store::tlog::Notary>>,
+    /// Whether partitions' trees are kept at all: `false` only for
+    /// `bench replay`'s baseline ([`Tlog::Off`]).
+    pub trees: bool,
 }
 
 impl Default for Options {
@@ -175,6 +181,8 @@ impl Default for Options {
             poll_wait: Duration::from_millis(200),
             until: Until::EndAtStart,
             signer: None,
+            notary: None,
+            trees: true,
         }
     }
 }
@@ -397,6 +405,11 @@ pub fn run_with_sink<S: Source, B: Kv>(
     let mut totals = Totals::default();
     std::thread::scope(|scope| {
         let (to_writer, batches) = mpsc::sync_channel::<Arc<WriteBatch>>(0);
+        let tlog = if opts.trees {
+            Tlog::On(opts.notary.as_deref())
+        } else {
+            Tlog::Off
+        };
         let (written_tx, written) = mpsc::channel::<Result<(), StoreError>>();
         let writer = std::thread::Builder::new()
             .name("ledger-writer".into())
@@ -511,7 +524,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                         let chunk = &records[start..end];
                         let overlay = in_flight.as_ref().map(|(o, _)| o);
                         let mut outcome =
-                            decide_batch(ctx, store, overlay, partitions, &next, chunk)?;
+                            decide_batch(ctx, store, overlay, partitions, &next, chunk, tlog)?;
                         outcome.write.tails = tails(chunk, &next, &outcome.write.offsets);
                         for (p, o) in &outcome.write.offsets {
                             next.insert(*p, *o);
@@ -558,7 +571,7 @@ pub fn run_with_sink<S: Source, B: Kv>(
                             _ => {
                                 let one = std::slice::from_ref(r);
                                 let outcome =
-                                    decide_batch(ctx, store, None, partitions, &next, one)?;
+                                    decide_batch(ctx, store, None, partitions, &next, one, tlog)?;
                                 sink.dead_letters(&outcome.write.dead_letters)
                                     .map_err(ProjectError::Publish)?;
                                 store.write(&outcome.write)?;

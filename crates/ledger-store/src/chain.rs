@@ -63,27 +63,37 @@ pub fn sha256(bytes: &[u8]) -> Link {
 /// `A_n` of an account whose previous link is `prev`, for `entry` whose
 /// content hash ([`content_hash`]) is `hash`: a projector has it already.
 pub fn account_link(prev: &Link, entry: &HistoryEntry, hash: &Link) -> Link {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(entry.position.partition.to_be_bytes());
-    h.update(entry.position.offset.to_be_bytes());
-    h.update(entry.timestamp_ms.to_be_bytes());
-    h.update(entry.seq.to_be_bytes());
-    h.update(hash);
-    h.update([
+    sha256(&account_preimage(prev, entry, hash))
+}
+
+/// What [`account_link`] hashes: `prev ‖ partition u32 ‖ offset u64 ‖
+/// record time i64 ‖ seq u64 ‖ content hash ‖ outcome code ‖ late ‖ len
+/// u32 ‖ reason (or, redirected, the identifier) [‖ 'S' ‖ schema id u32]`.
+/// An account update's tree leaf carries it ([`crate::tlog::update_leaf`]).
+pub fn account_preimage(prev: &Link, entry: &HistoryEntry, hash: &Link) -> Vec<u8> {
+    let mut h = Vec::with_capacity(128);
+    h.extend_from_slice(prev);
+    h.extend_from_slice(&entry.position.partition.to_be_bytes());
+    h.extend_from_slice(&entry.position.offset.to_be_bytes());
+    h.extend_from_slice(&entry.timestamp_ms.to_be_bytes());
+    h.extend_from_slice(&entry.seq.to_be_bytes());
+    h.extend_from_slice(hash);
+    h.extend_from_slice(&[
         outcome_code(&entry.outcome),
         u8::from(entry.outcome.is_late()),
     ]);
-    match &entry.outcome {
-        Outcome::Redirected { into } => put_str(&mut h, into.as_str().as_bytes()),
-        o => put_str(&mut h, o.reason().unwrap_or("").as_bytes()),
-    }
+    let s = match &entry.outcome {
+        Outcome::Redirected { into } => into.as_str().as_bytes(),
+        o => o.reason().unwrap_or("").as_bytes(),
+    };
+    h.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    h.extend_from_slice(s);
     // Only when present, so the links of bare values are as before.
     if let Some(id) = entry.schema_id {
-        h.update(b"S");
-        h.update(id.to_be_bytes());
+        h.push(b'S');
+        h.extend_from_slice(&id.to_be_bytes());
     }
-    h.finalize().into()
+    h
 }
 
 /// The partition link after an account update whose account link is `account`.
@@ -179,6 +189,7 @@ mod tests {
             },
             link: GENESIS,
             schema_id: None,
+            leaf: 0,
         }
     }
 

@@ -45,6 +45,7 @@ mod monthly;
 mod par;
 mod records;
 mod snapshot;
+pub mod tlog;
 
 pub use audit::{AccountCheck, Audit, Break, EntryBreak};
 pub use chain::{ChainHead, Link, PartitionState};
@@ -157,7 +158,10 @@ pub enum StoreError {
 /// value a Confluent serializer framed (issue 16). 15: the meta records
 /// the storage engine (issue 17). 16: accounts keep their contribution
 /// refunds with decision dates (`Account::refunded_lines`, issue 25).
-pub const FORMAT: u32 = 16;
+/// 17: each partition's chain is also an RFC 6962 tree, kept as tiles,
+/// with signed checkpoints; history entries and dead letters keep their
+/// leaf index (issue 27, [`tlog`]).
+pub const FORMAT: u32 = 17;
 
 const META: u8 = b'M';
 const TRUST: u8 = b'T';
@@ -170,6 +174,10 @@ const DEAD: u8 = b'D';
 const CHAIN: u8 = b'C';
 const NOTICE: u8 = b'N';
 const ANCHOR: u8 = b'L';
+/// Tree tiles ([`tlog`]): `K`, partition, level, index.
+const TILE: u8 = b'K';
+/// Signed checkpoints ([`tlog`]): `P`, partition, tree size.
+const CHECKPOINT: u8 = b'P';
 /// After the partition in a tail anchor's key (`L`, partition, `t`).
 const TAIL: &[u8] = b"t";
 
@@ -505,6 +513,12 @@ impl<B: Kv> LedgerStore<B> {
         }
         for (p, anchor) in &w.tails {
             b.put(key(ANCHOR, *p, TAIL), encode(anchor));
+        }
+        for (p, level, index, hashes) in &w.tiles {
+            b.put(tlog::tile_key(*p, *level, *index), hashes.clone());
+        }
+        for (p, size, note) in &w.checkpoints {
+            b.put(tlog::checkpoint_key(*p, *size), note.clone());
         }
         self.put_restatements(&mut b, w);
         self.kv.write(b)

@@ -49,6 +49,9 @@ pub struct HistoryEntry {
     /// serializer framed the value with, if it did
     /// (`ledger_proto::framing`).
     pub schema_id: Option<u32>,
+    /// Its leaf index in the partition's tree ([`crate::tlog`]): the
+    /// number of chain items before it.
+    pub leaf: u64,
 }
 
 /// Where one of an account's history entries is, and a fingerprint of its
@@ -114,6 +117,8 @@ pub struct DeadLetter {
     pub error: String,
     /// The partition chain's link after this dead letter.
     pub link: Link,
+    /// Its leaf index in the partition's tree ([`crate::tlog`]).
+    pub leaf: u64,
 }
 
 /// Everything one projector batch writes, in one atomic store write.
@@ -149,4 +154,11 @@ pub struct WriteBatch {
     /// log that only begins like the store's (a copy that went its own
     /// way) from the store's own, and retention never removes it first.
     pub tails: Vec<(u32, LogAnchor)>,
+    /// Tree tiles the batch completed or extended
+    /// ([`crate::tlog::Appender::tiles`]).
+    pub tiles: Vec<crate::tlog::TileWrite>,
+    /// Signed checkpoints: (partition, tree size, signed note), one per
+    /// partition the batch advanced when the projector has an origin and
+    /// a key ([`crate::tlog::Notary`]).
+    pub checkpoints: Vec<(u32, u64, Vec<u8>)>,
 }

@@ -151,9 +151,11 @@ pub fn replay_into(
         trust: choice.policy.clone(),
         ..ctx.clone()
     };
+    let notary = crate::trust::notary(choice, crate::trust::signer()?.as_ref(), false)?;
     let opts = Options {
         batch_size: batch_size.max(1),
         until: Until::EndAtStart,
+        notary,
         ..Options::default()
     };
     let stop = crate::common::stop_on_signals()?;
@@ -186,10 +188,24 @@ pub struct DigestArgs {
     pub data: PathBuf,
     #[arg(long)]
     pub json: bool,
+    /// The digest as a C2SP signed note (one line per partition: next
+    /// offset, tree size, base64 root), signed with --signing-key: the
+    /// projector's key, which must be the one its checkpoints carry.
+    #[arg(long, conflicts_with = "json")]
+    pub note: bool,
 }
 
 pub fn digest(args: &DigestArgs) -> Result<i32> {
     let store = open_existing_store(&args.data)?;
+    if args.note {
+        let Some(signer) = crate::trust::signer()? else {
+            bail!("digest --note is signed with the projector's key: give --signing-key FILE");
+        };
+        let note = ledger_api::proofs::digest_note(&store, &signer)?;
+        use std::io::Write as _;
+        std::io::stdout().write_all(&note)?;
+        return Ok(0);
+    }
     let d = ledger_api::digest_json(&store)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&d)?);

@@ -151,13 +151,21 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
     let log = EmbeddedLog::open(&log_dir)?;
     let store = common::open_store(&common::store_dir(data))?;
     store.set_trust_text(&signing.text)?;
+    let choice = crate::trust::Choice {
+        text: signing.text.clone(),
+        policy: signing.policy.clone(),
+    };
+    let notary = crate::trust::notary(&choice, signing.projector.as_ref(), false)?;
     let totals = project::project_with_progress(
         ctx,
         &log,
         &store,
         ledger_projector::DEFAULT_BATCH_SIZE,
         false,
-        signing.projector.clone(),
+        project::Keys {
+            signer: signing.projector.clone(),
+            notary,
+        },
         |_| {},
     )?;
     println!("{}", common::totals_line(&totals));

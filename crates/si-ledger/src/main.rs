@@ -15,6 +15,7 @@ mod logid;
 mod payer;
 mod payments;
 mod project;
+mod proofs;
 mod publish;
 mod query;
 mod report;
@@ -186,8 +187,21 @@ enum Command {
     /// records with partition, offset and timestamp) to replay offline.
     Export(audit::ExportArgs),
     /// The ledger digest: a Merkle root over the partitions' hash chains,
-    /// with the offsets it covers.
+    /// with the offsets it covers; with --note, a signed note of each
+    /// partition's tree.
     Digest(audit::DigestArgs),
+    /// A partition's signed checkpoint (C2SP tlog-checkpoint), exactly as
+    /// the projector signed it, or every verifier key (--vkeys).
+    Checkpoint(proofs::CheckpointArgs),
+    /// Write a C2SP tlog-proof file for every history entry of an account,
+    /// and the statement they prove, into a new directory.
+    Prove(proofs::ProveArgs),
+    /// The consistency proof (a tlog-witness body) from a saved checkpoint
+    /// to the partition's latest.
+    Consistency(proofs::ConsistencyArgs),
+    /// Verify a directory `prove` wrote, offline and without a store:
+    /// signatures, inclusion, the account chain and the statement's figures.
+    VerifyProof(proofs::VerifyProofArgs),
     /// Close a month: append a MonthClosed marker to every partition; a
     /// projector reaching it writes that partition's monthly projections.
     CloseMonth(report::CloseMonthArgs),
@@ -402,6 +416,10 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Restore(args) => snapshot::restore(&ctx, &args),
         Command::Export(args) => audit::export(&args),
         Command::Digest(args) => audit::digest(&args),
+        Command::Checkpoint(args) => proofs::checkpoint(&args),
+        Command::Prove(args) => proofs::prove(&args),
+        Command::Consistency(args) => proofs::consistency(&args),
+        Command::VerifyProof(args) => proofs::verify_proof(&ctx, &args),
         Command::CloseMonth(args) => report::close_month(&ctx, &args),
         Command::Report(report::ReportCommand::Monthly(args)) => report::monthly(&ctx, &args),
         Command::Report(report::ReportCommand::Projections(args)) => report::projections(&args),

@@ -108,6 +108,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
         &mut crate::logid::embedded(&log),
     )?;
     let signer = crate::trust::for_projector(&store)?;
+    let notary = crate::trust::notary(crate::trust::required()?, signer.as_ref(), true)?;
     let _server = serve(ctx, &store, args, Arc::new(|| None))?;
     let requests = crate::snapshot::Requests::new(&args.data, signer.clone())?;
     let totals = project_with_progress(
@@ -116,7 +117,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
         &store,
         args.batch_size,
         args.follow,
-        signer,
+        Keys { signer, notary },
         |s| requests.serve(s),
     )?;
     ended(&totals, args.json, "project")
@@ -154,13 +155,20 @@ fn ended(totals: &Totals, json: bool, what: &str) -> Result<i32> {
     .unwrap_or(0))
 }
 
+/// The projector's keys: its own key (merge transfers), and the notary
+/// that signs its checkpoints with it.
+pub struct Keys {
+    pub signer: Option<Arc<ledger_core::authority::Signer>>,
+    pub notary: Option<Arc<ledger_store::tlog::Notary>>,
+}
+
 pub fn project_with_progress(
     ctx: &Context,
     log: &EmbeddedLog,
     store: &LedgerStore<DiskKv>,
     batch_size: usize,
     follow: bool,
-    signer: Option<Arc<ledger_core::authority::Signer>>,
+    keys: Keys,
     mut at_boundary: impl FnMut(&LedgerStore<DiskKv>),
 ) -> Result<Totals> {
     let mut source = log.source()?;
@@ -183,7 +191,8 @@ pub fn project_with_progress(
         } else {
             Until::EndAtStart
         },
-        signer,
+        signer: keys.signer,
+        notary: keys.notary,
         ..Options::default()
     };
     // SIGTERM or SIGINT: finish the batch, flush, stop.
@@ -216,6 +225,7 @@ fn project_kafka(
         &mut crate::logid::kafka(cluster, topic, group),
     )?;
     let signer = crate::trust::for_projector(&store)?;
+    let notary = crate::trust::notary(crate::trust::required()?, signer.as_ref(), true)?;
     let resume_store = store.clone();
     let resume: ledger_kafka::ResumeAt = Arc::new(move |p| {
         // A partition this store has no state for is rebuilt from 0. Should
@@ -262,6 +272,7 @@ fn project_kafka(
             Until::Stopped
         },
         signer,
+        notary,
         ..Options::default()
     };
     let requests = crate::snapshot::Requests::new(&args.data, run_opts.signer.clone())?;

@@ -204,6 +204,38 @@ pub fn for_projector<B: Kv>(store: &LedgerStore<B>) -> Result<Option<Arc<Signer>
     Ok(signer)
 }
 
+/// The notary of a projecting run (issue 27): the trust file's origin
+/// with the projector's key, which signs each batch's checkpoints. No
+/// origin: none. An origin without a key: an error for a live projector
+/// (`required`), a warning for a replay (its trees are kept, nothing is
+/// signed).
+pub fn notary(
+    choice: &Choice,
+    signer: Option<&Arc<Signer>>,
+    required: bool,
+) -> Result<Option<Arc<ledger_store::tlog::Notary>>> {
+    let Policy::Enforced(t) = &choice.policy else {
+        return Ok(None);
+    };
+    let Some(origin) = &t.origin else {
+        return Ok(None);
+    };
+    match signer {
+        Some(s) => Ok(Some(Arc::new(
+            ledger_store::tlog::Notary::new(origin, Arc::clone(s)).map_err(anyhow::Error::msg)?,
+        ))),
+        None if required => bail!(
+            "the trust file names the log origin {origin:?}: the projector signs its              checkpoints with its key; give it with --signing-key FILE (or              SI_LEDGER_SIGNING_KEY_FILE)"
+        ),
+        None => {
+            eprintln!(
+                "warning: the trust file names the log origin {origin:?} but no --signing-key                  was given: the trees are kept, no checkpoint is signed"
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// The key `--signing-key` (or `SI_LEDGER_SIGNING_KEY_FILE`) names, if any.
 pub fn signer() -> Result<Option<Arc<Signer>>> {
     let Some(path) = SIGNING_KEY.get().and_then(Option::as_ref) else {
@@ -347,10 +379,20 @@ pub fn key_entry(
 
 /// A whole trust file giving each authority of the default split its kinds
 /// and one key, valid from `valid_from` (the demo's and the tests').
-pub fn trust_file(keys: &[(&str, &Signer)], valid_from: chrono::DateTime<chrono::Utc>) -> String {
+pub fn trust_file(
+    keys: &[(&str, &Signer)],
+    valid_from: chrono::DateTime<chrono::Utc>,
+    origin: Option<&str>,
+) -> String {
     let mut out = String::from(
         "# si-ledger trust file (docs/authority.md): who may publish which privileged records.\n",
     );
+    if let Some(o) = origin {
+        out.push_str(&format!(
+            "# The log origin: partition k's checkpoints are signed as {o}/pk \
+             (docs/tamper-evidence.md).\norigin = \"{o}\"\n"
+        ));
+    }
     for (name, kinds) in authority::default_authorities() {
         out.push_str(&format!(
             "\n[[authority]]\nname = \"{name}\"\nkinds = {kinds:?}\n"
@@ -474,6 +516,9 @@ pub struct Authorities {
     pub policy: Policy,
 }
 
+/// The log origin of the trust files `demo` and `bench` generate.
+pub const DEMO_ORIGIN: &str = "si-ledger.example.kz/demo";
+
 impl Authorities {
     /// Fresh keys, valid from the start of 2000 (the default epoch): a
     /// demo's back-dated records are all within their range.
@@ -486,7 +531,7 @@ impl Authorities {
             .expect("a valid instant")
             .with_timezone(&chrono::Utc);
         let refs: Vec<(&str, &Signer)> = keys.iter().map(|(n, s)| (*n, s.as_ref())).collect();
-        let text = trust_file(&refs, from);
+        let text = trust_file(&refs, from, Some(DEMO_ORIGIN));
         let trust = Trust::parse(&text).map_err(anyhow::Error::msg)?;
         Ok(Authorities {
             keys,

@@ -1,0 +1,195 @@
+//! The auditor's proof commands (issue 27, `docs/tamper-evidence.md`):
+//! `checkpoint`, `prove`, `consistency` and `verify-proof`.
+
+use crate::common::open_existing_store;
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use ledger_api::proofs;
+use ledger_core::{mask_id, Context, Iin};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct CheckpointArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The partition whose signed checkpoint to print.
+    #[arg(long, value_name = "K", required_unless_present = "vkeys")]
+    pub partition: Option<u32>,
+    /// The checkpoint of this tree size (default: the latest).
+    #[arg(long, value_name = "N", requires = "partition")]
+    pub size: Option<u64>,
+    /// Print each partition's verifier key (`<origin>/p<k>+<id>+<key>`),
+    /// then the origin's (for `digest`), one per line.
+    #[arg(long, conflicts_with = "partition")]
+    pub vkeys: bool,
+}
+
+/// `si-ledger checkpoint`: a signed checkpoint exactly as signed, or the
+/// verifier keys.
+pub fn checkpoint(args: &CheckpointArgs) -> Result<i32> {
+    let store = open_existing_store(&args.data)?;
+    if args.vkeys {
+        for k in proofs::verifier_keys(&store)? {
+            println!("{k}");
+        }
+        return Ok(0);
+    }
+    let p = args.partition.expect("clap requires --partition");
+    let partitions = store.meta()?.map_or(0, |m| m.partitions);
+    if p >= partitions {
+        bail!(
+            "--partition {p}: the store has partitions 0 to {}",
+            partitions.saturating_sub(1)
+        );
+    }
+    let (_, note) = proofs::checkpoint(&store, p, args.size)?;
+    use std::io::Write as _;
+    std::io::stdout().write_all(&note)?;
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct ProveArgs {
+    /// The participant's IIN.
+    pub iin: String,
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// A new directory for the proofs and the statement.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// `si-ledger prove`: one C2SP proof file per history entry of an account,
+/// and the statement they prove.
+pub fn prove(args: &ProveArgs) -> Result<i32> {
+    let iin = Iin::parse(&args.iin).with_context(|| format!("IIN {}", mask_id(&args.iin)))?;
+    let store = open_existing_store(&args.data)?;
+    let dir = proofs::prove(&store, &iin)?;
+    write_dir(&args.out, &dir.files)?;
+    println!(
+        "{} proofs of {}'s history against partition {}'s checkpoint of size {}, and {}, in {}",
+        dir.files.len() - 1,
+        iin.masked(),
+        dir.partition,
+        dir.size,
+        proofs::STATEMENT_FILE,
+        args.out.display()
+    );
+    Ok(0)
+}
+
+/// Writes `files` into a new directory, through a temporary one renamed
+/// into place: an interrupted run leaves no partial proof directory.
+fn write_dir(out: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+    if out.exists() {
+        bail!("{} exists: give a new --out directory", out.display());
+    }
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::Builder::new()
+        .prefix(".prove-")
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a directory in {}", parent.display()))?;
+    for (name, bytes) in files {
+        std::fs::write(tmp.path().join(name), bytes).with_context(|| format!("writing {name}"))?;
+    }
+    let tmp = tmp.keep();
+    std::fs::rename(&tmp, out).with_context(|| format!("moving into {}", out.display()))?;
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ConsistencyArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long, value_name = "K")]
+    pub partition: u32,
+    /// A checkpoint of this partition saved earlier.
+    #[arg(long, value_name = "FILE")]
+    pub old: PathBuf,
+}
+
+/// `si-ledger consistency`: the `tlog-witness` add-checkpoint body from a
+/// saved checkpoint to the latest.
+pub fn consistency(args: &ConsistencyArgs) -> Result<i32> {
+    let saved = crate::input::read_bytes(&args.old).context("--old")?;
+    let store = open_existing_store(&args.data)?;
+    let body = proofs::consistency(&store, args.partition, &saved)?;
+    use std::io::Write as _;
+    std::io::stdout().write_all(&body)?;
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct VerifyProofArgs {
+    /// A directory `prove` wrote.
+    pub dir: PathBuf,
+    /// Verifier keys, one per line (`si-ledger checkpoint --vkeys`).
+    #[arg(long, value_name = "FILE")]
+    pub vkeys: PathBuf,
+    /// A checkpoint saved earlier: the proofs' checkpoint must be it or
+    /// extend it, shown by `--consistency` (repeatable, in pairs).
+    #[arg(long, value_name = "SAVED")]
+    pub checkpoint: Vec<PathBuf>,
+    /// The `tlog-witness` body (`si-ledger consistency`) from the
+    /// `--checkpoint` of the same place to the proofs' checkpoint.
+    #[arg(long, value_name = "FILE")]
+    pub consistency: Vec<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `si-ledger verify-proof`: checks a proof directory with no store.
+pub fn verify_proof(ctx: &Context, args: &VerifyProofArgs) -> Result<i32> {
+    let vkeys: Vec<String> = String::from_utf8(crate::input::read_bytes(&args.vkeys)?)
+        .context("--vkeys: not UTF-8")?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    if args.consistency.len() > args.checkpoint.len() {
+        bail!("each --consistency goes with the --checkpoint before it");
+    }
+    let mut files = BTreeMap::new();
+    for e in std::fs::read_dir(&args.dir).with_context(|| format!("{}", args.dir.display()))? {
+        let e = e?;
+        if e.file_type()?.is_file() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            files.insert(name, std::fs::read(e.path())?);
+        }
+    }
+    let mut saved = Vec::new();
+    for (i, c) in args.checkpoint.iter().enumerate() {
+        let body = args
+            .consistency
+            .get(i)
+            .map(|f| crate::input::read_bytes(f))
+            .transpose()?;
+        saved.push((crate::input::read_bytes(c)?, body));
+    }
+    match proofs::verify_dir(ctx, &files, &vkeys, &saved) {
+        Ok(v) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "verified: {} entries proven in {}'s tree of {} leaves; the statement's \
+                     figures follow from them",
+                    v.entries, v.origin, v.size
+                );
+                for (old, new) in &v.extends {
+                    println!("  the tree of {new} extends the saved checkpoint of {old}");
+                }
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("NOT verified: {e}");
+            Ok(1)
+        }
+    }
+}
