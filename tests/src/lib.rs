@@ -223,6 +223,18 @@ pub fn digest(data: &std::path::Path) -> String {
     v["digest"].as_str().expect("a digest").to_string()
 }
 
+/// Each partition's latest signed checkpoint (`si-ledger checkpoint`), as
+/// signed.
+pub fn checkpoints(data: &std::path::Path) -> Vec<Vec<u8>> {
+    let d = data.to_str().expect("utf-8 path");
+    (0..)
+        .map_while(|p: u32| {
+            let o = run(&["checkpoint", "--data", d, "--partition", &p.to_string()]);
+            o.status.success().then_some(o.stdout)
+        })
+        .collect()
+}
+
 /// [`demo`], and what the demo printed (its API tokens among it).
 pub fn demo_output(dir: &std::path::Path, participants: u32, months: u32) -> (PathBuf, String) {
     let demo = dir.join("demo");

@@ -168,6 +168,11 @@ fn kafka_projection_equals_the_embedded_one_on(engine: &str) {
     let brokers = kafka_brokers();
     let (_, offline) = exported_and_replayed(&brokers, &topic, dir.path());
     assert_eq!(digest(&offline), live);
+    // Issue 27: the same signed checkpoints, byte for byte, on every path.
+    let signed = ledger_e2e::checkpoints(&demo);
+    assert_eq!(signed.len(), 4);
+    assert_eq!(ledger_e2e::checkpoints(&data), signed);
+    assert_eq!(ledger_e2e::checkpoints(&offline), signed);
     let o = run(&[
         "verify",
         "--data",

@@ -1,0 +1,484 @@
+//! Issue 27 with the real binary: an auditor with only the projector's
+//! verifier keys, a checkpoint saved earlier and a proof directory checks
+//! every entry of a statement and that the log only grew; a store edited
+//! after signing cannot prove; a forked history cannot show itself
+//! consistent with the true one; replays sign the same checkpoints.
+
+use ledger_e2e::{checkpoints, copy_dir, demo, run, stderr, stdout, tampered};
+use ledger_store::LedgerStore;
+use std::path::{Path, PathBuf};
+
+fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn ok(args: &[&str]) -> std::process::Output {
+    let o = run(args);
+    assert!(o.status.success(), "{args:?}: {}{}", stdout(&o), stderr(&o));
+    o
+}
+
+/// Runs, expecting a failure; its standard error.
+fn refused(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(!o.status.success(), "{args:?} succeeded: {}", stdout(&o));
+    stderr(&o)
+}
+
+fn vkeys(data: &Path, dir: &Path) -> PathBuf {
+    let o = ok(&["checkpoint", "--data", arg(data), "--vkeys"]);
+    let f = dir.join("vkeys");
+    std::fs::write(&f, &o.stdout).unwrap();
+    f
+}
+
+/// The IIN of the account with the longest history in `data`.
+fn busiest(data: &Path) -> String {
+    let mut all = ledger_e2e::statements(data);
+    all.sort_by_key(|s| std::cmp::Reverse(s["history_len"].as_u64().unwrap()));
+    all[0]["iin"].as_str().unwrap().to_string()
+}
+
+fn publish_and_project(lines: &Path, log: &Path, data: &Path, batch: &str) {
+    // The demo's file ends with lines refused at the door (exit 1): the
+    // others are published.
+    let o = run(&["publish", "--log", arg(log), arg(lines)]);
+    assert!(
+        stdout(&o).contains("published"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    ok(&[
+        "project",
+        "--log",
+        arg(log),
+        "--data",
+        arg(data),
+        "--batch-size",
+        batch,
+    ]);
+}
+
+/// The demo's events, split in two halves at a line boundary.
+fn halves(demo: &Path, dir: &Path) -> (PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(demo.join("events.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (a, b) = lines.split_at(lines.len() / 2);
+    let (fa, fb) = (dir.join("first.jsonl"), dir.join("second.jsonl"));
+    std::fs::write(&fa, a.join("\n") + "\n").unwrap();
+    std::fs::write(&fb, b.join("\n") + "\n").unwrap();
+    (fa, fb)
+}
+
+#[test]
+fn an_auditor_checks_a_statement_and_the_logs_growth_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(dir.path(), 150, 4);
+    let (first, second) = halves(&demo, dir.path());
+    let (log, data) = (dir.path().join("log"), dir.path().join("data"));
+    publish_and_project(&first, &log, &data, "500");
+    let iin = busiest(&data);
+    let p = {
+        let o = ok(&["account", &iin, "--data", arg(&data), "--json"]);
+        let _: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        // The partition, from a proof written now.
+        let early = dir.path().join("early-proofs");
+        ok(&["prove", &iin, "--data", arg(&data), "--out", arg(&early)]);
+        let st: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(early.join("statement.json")).unwrap()).unwrap();
+        st["partition"].as_u64().unwrap().to_string()
+    };
+    // The auditor saves the checkpoint of today.
+    let saved = dir.path().join("saved.checkpoint");
+    let o = ok(&["checkpoint", "--data", arg(&data), "--partition", &p]);
+    std::fs::write(&saved, &o.stdout).unwrap();
+    // The log grows.
+    publish_and_project(&second, &log, &data, "500");
+    let keys = vkeys(&data, dir.path());
+    let key_text = std::fs::read_to_string(&keys).unwrap();
+    assert!(
+        key_text.contains(&format!("si-ledger.example.kz/test/p{p}+")),
+        "{key_text}"
+    );
+    let proofs = dir.path().join("proofs");
+    ok(&["prove", &iin, "--data", arg(&data), "--out", arg(&proofs)]);
+    let body = dir.path().join("consistency");
+    let o = ok(&[
+        "consistency",
+        "--data",
+        arg(&data),
+        "--partition",
+        &p,
+        "--old",
+        arg(&saved),
+    ]);
+    std::fs::write(&body, &o.stdout).unwrap();
+    assert!(stdout(&o).starts_with("old "), "{}", stdout(&o));
+    let verify = |dir: &Path, extra: &[&str]| {
+        run(&[
+            &[
+                "verify-proof",
+                arg(dir),
+                "--vkeys",
+                arg(&keys),
+                "--checkpoint",
+                arg(&saved),
+                "--consistency",
+                arg(&body),
+            ],
+            extra,
+        ]
+        .concat())
+    };
+    let o = verify(&proofs, &["--json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let st = ok(&["account", &iin, "--data", arg(&data), "--json"]);
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(v["statement"], st, "the figures recomputed from the proofs");
+    let n = st["history_len"].as_u64().unwrap();
+    assert_eq!(v["entries"].as_u64().unwrap(), n);
+    assert_eq!(v["extends"].as_array().unwrap().len(), 1);
+    let files: Vec<String> = std::fs::read_dir(&proofs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len() as u64, n + 1, "{files:?}");
+    assert!(files.iter().all(|f| f == "statement.json"
+        || (f.starts_with(&format!("p{p}-")) && f.ends_with(".tlog-proof"))));
+
+    // Each way of lying is caught, and named.
+    let broken = |name: &str, edit: &dyn Fn(&Path)| -> String {
+        let copy = dir.path().join(name);
+        copy_dir(&proofs, &copy);
+        edit(&copy);
+        let o = verify(&copy, &[]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", stdout(&o));
+        stderr(&o)
+    };
+    let mut proof_files: Vec<PathBuf> = std::fs::read_dir(&proofs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|f| f.extension().is_some_and(|e| e == "tlog-proof"))
+        .collect();
+    proof_files.sort();
+    let one = proof_files[1]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let e = broken("flipped-leaf", &|d| {
+        let f = d.join(&one);
+        let text = std::fs::read_to_string(&f).unwrap();
+        let extra = text.lines().nth(1).unwrap();
+        let flipped: String = extra
+            .char_indices()
+            .map(|(i, c)| {
+                if i == 30 {
+                    if c == 'A' {
+                        'B'
+                    } else {
+                        'A'
+                    }
+                } else {
+                    c
+                }
+            })
+            .collect();
+        std::fs::write(&f, text.replacen(extra, &flipped, 1)).unwrap();
+    });
+    assert!(e.contains(&one), "{e}");
+    let e = broken("figure-changed", &|d| {
+        let f = d.join("statement.json");
+        let mut st: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        st["statement"]["contributions_total"] = "999999.00".into();
+        std::fs::write(&f, serde_json::to_vec(&st).unwrap()).unwrap();
+    });
+    assert!(e.contains("contributions_total"), "{e}");
+    let e = broken("entry-dropped", &|d| {
+        let f = d.join("statement.json");
+        let mut st: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        st["entries"].as_array_mut().unwrap().remove(1);
+        std::fs::write(&f, serde_json::to_vec(&st).unwrap()).unwrap();
+    });
+    assert!(e.contains("previous link"), "{e}");
+    let e = broken("event-swapped", &|d| {
+        let f = d.join("statement.json");
+        let mut st: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        let other = st["entries"][0]["event"].clone();
+        st["entries"][1]["event"] = other;
+        std::fs::write(&f, serde_json::to_vec(&st).unwrap()).unwrap();
+    });
+    assert!(e.contains("content hash"), "{e}");
+    // Another key (a fresh one under the same names) verifies nothing.
+    let other_keys = dir.path().join("other-vkeys");
+    let forged: String = key_text
+        .lines()
+        .map(|l| {
+            let (name, rest) = l.split_once('+').unwrap();
+            let (_, key) = rest.split_once('+').unwrap();
+            let mut k: Vec<char> = key.chars().collect();
+            k[10] = if k[10] == 'A' { 'B' } else { 'A' };
+            format!("{name}+00000000+{}\n", k.into_iter().collect::<String>())
+        })
+        .collect();
+    std::fs::write(&other_keys, forged).unwrap();
+    let o = run(&["verify-proof", arg(&proofs), "--vkeys", arg(&other_keys)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    // A saved checkpoint without a proof that the proofs' one extends it
+    // is not taken on trust.
+    let o = run(&[
+        "verify-proof",
+        arg(&proofs),
+        "--vkeys",
+        arg(&keys),
+        "--checkpoint",
+        arg(&saved),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("consistency"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_store_edited_after_signing_cannot_prove() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(dir.path(), 80, 3);
+    // An entry of partition 0 changed in place: its amount's outcome
+    // reason, as an insider with the store's files could.
+    let mut victim = String::new();
+    let (edited, _) = tampered(&demo, dir.path(), "edited", |entries| {
+        let e = &mut entries[0];
+        let d = ledger_proto::decode_canonical(&e.event).unwrap();
+        victim = d.envelope.iin.as_str().to_string();
+        e.timestamp_ms += 1;
+        vec![e.position.offset]
+    });
+    let e = refused(&[
+        "prove",
+        &victim,
+        "--data",
+        arg(&edited),
+        "--out",
+        arg(&dir.path().join("p1")),
+    ]);
+    assert!(
+        e.contains("partition 0") && e.contains("changed after"),
+        "{e}"
+    );
+    assert!(!e.contains(&victim), "the IIN stays masked: {e}");
+    assert!(!dir.path().join("p1").exists());
+
+    // A tree hash rewritten: the store's tree no longer has the signed root.
+    let data = dir.path().join("tile");
+    copy_dir(&demo, &data);
+    {
+        let store = LedgerStore::open(&data.join("store")).unwrap();
+        let mut k = vec![b'K'];
+        k.extend(0u32.to_be_bytes());
+        k.push(0);
+        k.extend(0u64.to_be_bytes());
+        let mut tile = ledger_store::Kv::get(store.backend(), &k).unwrap().unwrap();
+        tile[0] ^= 1;
+        let mut b = ledger_store::KvBatch::default();
+        b.put(k, tile);
+        ledger_store::Kv::write(store.backend(), b).unwrap();
+    }
+    let e = refused(&[
+        "prove",
+        &victim,
+        "--data",
+        arg(&data),
+        "--out",
+        arg(&dir.path().join("p2")),
+    ]);
+    assert!(
+        e.contains("partition 0") && e.contains("changed after"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_history_forked_early_cannot_prove_itself_consistent_with_the_true_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(dir.path(), 100, 3);
+    let text = std::fs::read_to_string(demo.join("events.jsonl")).unwrap();
+    // One amount changed on the first contribution line.
+    let at = text.find("\"amount\":\"").expect("a contribution line") + 10;
+    let end = at + text[at..].find('"').unwrap();
+    let forked_text = format!("{}1{}", &text[..at], &text[at..]);
+    assert_ne!(&text[at..end], &forked_text[at..end + 1]);
+    let fork_lines = dir.path().join("fork.jsonl");
+    std::fs::write(&fork_lines, forked_text).unwrap();
+    let true_data = dir.path().join("true");
+    let fork_data = dir.path().join("fork");
+    publish_and_project(
+        &demo.join("events.jsonl"),
+        &dir.path().join("true-log"),
+        &true_data,
+        "40",
+    );
+    publish_and_project(&fork_lines, &dir.path().join("fork-log"), &fork_data, "40");
+    let keys = vkeys(&true_data, dir.path());
+    // Per partition: a checkpoint of the true history from the middle of
+    // its run (after the early fork), saved.
+    let first_sizes: Vec<(u32, u64)> = {
+        let store = LedgerStore::open(&true_data.join("store")).unwrap();
+        (0..4)
+            .map(|p| {
+                let sizes = store.checkpoint_sizes(p).unwrap();
+                assert!(sizes.len() > 4, "{sizes:?}");
+                (p, sizes[sizes.len() / 2])
+            })
+            .collect()
+    };
+    let mut forked = 0;
+    for (p, size) in first_sizes {
+        let saved = dir.path().join(format!("saved-{p}"));
+        let o = ok(&[
+            "checkpoint",
+            "--data",
+            arg(&true_data),
+            "--partition",
+            &p.to_string(),
+            "--size",
+            &size.to_string(),
+        ]);
+        std::fs::write(&saved, &o.stdout).unwrap();
+        let o = run(&[
+            "consistency",
+            "--data",
+            arg(&fork_data),
+            "--partition",
+            &p.to_string(),
+            "--old",
+            arg(&saved),
+        ]);
+        if o.status.success() {
+            // An untouched partition: its history is the true one.
+            continue;
+        }
+        forked += 1;
+        let e = stderr(&o);
+        assert!(
+            e.contains(&format!("partition {p}")) && e.contains(&format!("size {size}")),
+            "{e}"
+        );
+        // The fork's own proof from its checkpoint of that size does not
+        // verify from the true one either.
+        let fork_saved = dir.path().join(format!("fork-saved-{p}"));
+        let o = ok(&[
+            "checkpoint",
+            "--data",
+            arg(&fork_data),
+            "--partition",
+            &p.to_string(),
+            "--size",
+            &size.to_string(),
+        ]);
+        std::fs::write(&fork_saved, &o.stdout).unwrap();
+        assert_ne!(o.stdout, std::fs::read(&saved).unwrap());
+        let body = dir.path().join(format!("fork-body-{p}"));
+        let o = ok(&[
+            "consistency",
+            "--data",
+            arg(&fork_data),
+            "--partition",
+            &p.to_string(),
+            "--old",
+            arg(&fork_saved),
+        ]);
+        std::fs::write(&body, &o.stdout).unwrap();
+        let proofs = dir.path().join(format!("fork-proofs-{p}"));
+        // Any account of that partition will do: the busiest of the fork.
+        let iin = ledger_e2e::statements(&fork_data)
+            .into_iter()
+            .map(|s| s["iin"].as_str().unwrap().to_string())
+            .find(|iin| {
+                let o = run(&[
+                    "prove",
+                    iin,
+                    "--data",
+                    arg(&fork_data),
+                    "--out",
+                    arg(&proofs),
+                ]);
+                let mine = o.status.success()
+                    && std::fs::read_to_string(proofs.join("statement.json"))
+                        .unwrap()
+                        .contains(&format!("\"partition\": {p}"));
+                if !mine {
+                    let _ = std::fs::remove_dir_all(&proofs);
+                }
+                mine
+            })
+            .expect("an account on the forked partition");
+        let _ = iin;
+        // Its proofs verify alone (the fork is signed with the same key)...
+        ok(&["verify-proof", arg(&proofs), "--vkeys", arg(&keys)]);
+        // ...but not as an extension of the true history.
+        let o = run(&[
+            "verify-proof",
+            arg(&proofs),
+            "--vkeys",
+            arg(&keys),
+            "--checkpoint",
+            arg(&saved),
+            "--consistency",
+            arg(&body),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        assert!(stderr(&o).contains("does not extend"), "{}", stderr(&o));
+    }
+    assert_eq!(forked, 1, "exactly the partition with the changed amount");
+}
+
+#[test]
+fn a_replay_signs_the_same_checkpoints_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(dir.path(), 120, 3);
+    let replayed = dir.path().join("replayed");
+    ok(&[
+        "replay",
+        "--log",
+        arg(&demo.join("log")),
+        "--data",
+        arg(&replayed),
+        "--batch-size",
+        "37",
+    ]);
+    let live = checkpoints(&demo);
+    assert_eq!(live.len(), 4);
+    assert_eq!(checkpoints(&replayed), live);
+    // Every size signed on both runs has the same bytes.
+    let (a, b) = (
+        LedgerStore::open(&demo.join("store")).unwrap(),
+        LedgerStore::open(&replayed.join("store")).unwrap(),
+    );
+    let mut common = 0;
+    for p in 0..4 {
+        let sizes = a.checkpoint_sizes(p).unwrap();
+        for s in b.checkpoint_sizes(p).unwrap() {
+            if sizes.contains(&s) {
+                assert_eq!(a.checkpoint(p, s).unwrap(), b.checkpoint(p, s).unwrap());
+                common += 1;
+            }
+        }
+        // The replay, cut in batches of 37, signed many checkpoints.
+        assert!(b.checkpoint_sizes(p).unwrap().len() > 3);
+    }
+    assert!(common >= 4);
+    drop((a, b));
+    // And the digest note is the same too.
+    let note = |d: &Path| ok(&["digest", "--data", arg(d), "--note"]).stdout;
+    assert_eq!(note(&demo), note(&replayed));
+    let text = String::from_utf8(note(&demo)).unwrap();
+    assert!(
+        text.starts_with("si-ledger.example.kz/test\ndigest\np0 "),
+        "{text}"
+    );
+}
