@@ -148,6 +148,7 @@ mod tests {
             kind: "undecodable".into(),
             error: "e".repeat(error),
             link: [0; 32],
+            leaf: 0,
         }
     }
 

@@ -116,6 +116,8 @@ fn each_kind_is_dead_lettered_with_provenance() {
         until: Until::EndAtStart,
         poll_wait: Duration::ZERO,
         signer: None,
+        notary: None,
+        trees: true,
     };
     let totals = run(
         &Context::default(),
@@ -201,6 +203,8 @@ fn a_follower_settles_its_last_batch_while_idle() {
         until: Until::Stopped,
         poll_wait: Duration::from_millis(5),
         signer: None,
+        notary: None,
+        trees: true,
     };
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -258,6 +262,8 @@ fn a_partition_assigned_later_resumes_at_the_stored_offset_whatever_the_source_s
         poll_wait: Duration::from_millis(1),
         until: Until::EndAtStart,
         signer: None,
+        notary: None,
+        trees: true,
     };
     let t = run(
         &ctx,
@@ -372,6 +378,8 @@ fn a_marker_for_an_unended_or_pre_epoch_month_closes_nothing() {
             until: Until::EndAtStart,
             poll_wait: Duration::ZERO,
             signer: None,
+            notary: None,
+            trees: true,
         },
         &AtomicBool::new(false),
         |_| {},

@@ -131,6 +131,8 @@ fn options() -> Options {
         until: Until::EndAtStart,
         poll_wait: Duration::ZERO,
         signer: None,
+        notary: None,
+        trees: true,
     }
 }
 

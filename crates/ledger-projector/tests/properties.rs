@@ -178,6 +178,8 @@ fn project(log: &EmbeddedLog, store: &LedgerStore<DiskKv>, batch: usize) {
         until: Until::EndAtStart,
         poll_wait: Duration::ZERO,
         signer: None,
+        notary: None,
+        trees: true,
     };
     run(
         &Context::default(),
@@ -388,7 +390,7 @@ proptest! {
             publish(&inc_log, &ops[w[0]..w[1]], &people);
             let batch = batches[i % batches.len()];
             let mut dying = Dying { inner: inc_log.source().unwrap(), polls_left: deaths[i % deaths.len()] };
-            let opts = Options { batch_size: batch, until: Until::EndAtStart, poll_wait: Duration::ZERO, signer: None };
+            let opts = Options { batch_size: batch, until: Until::EndAtStart, poll_wait: Duration::ZERO, signer: None, notary: None, trees: true };
             let _ = run(&Context::default(), &mut dying, &inc, &opts, &AtomicBool::new(false), |_| {});
             project(&inc_log, &inc, batch);
         }
@@ -501,7 +503,7 @@ proptest! {
         let (_p, pieces) = new_store(engine);
         for (i, batch) in batches.iter().enumerate() {
             let mut dying = Dying { inner: log.source().unwrap(), polls_left: deaths[i % deaths.len()] };
-            let opts = Options { batch_size: *batch, until: Until::EndAtStart, poll_wait: Duration::ZERO, signer: None };
+            let opts = Options { batch_size: *batch, until: Until::EndAtStart, poll_wait: Duration::ZERO, signer: None, notary: None, trees: true };
             let _ = run(&Context::default(), &mut dying, &pieces, &opts, &AtomicBool::new(false), |_| {});
         }
         project(&log, &pieces, batches[0]);

@@ -33,6 +33,7 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
             outcome: Outcome::Applied { late: false },
             link: [3; 32],
             schema_id: None,
+            leaf: 0,
         }],
         dead_letters: vec![DeadLetter {
             position: Position {
@@ -45,6 +46,7 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
             kind: "bad_key".into(),
             error: "iin: must be exactly 12 digits".into(),
             link: [4; 32],
+            leaf: 1,
         }],
         offsets: vec![(partition, offset + 2)],
         heads: vec![(
@@ -66,6 +68,8 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
             },
         )],
         clocks: vec![(partition, 1_700_000_000_000)],
+        tiles: vec![],
+        checkpoints: vec![],
     }
 }
 
