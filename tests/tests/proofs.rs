@@ -482,3 +482,143 @@ fn a_replay_signs_the_same_checkpoints_byte_for_byte() {
         "{text}"
     );
 }
+
+/// `method path` with a bearer token and an optional JSON body; the
+/// status and body.
+fn request(port: u16, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let body_part = body.map_or(String::new(), |b| {
+        format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        )
+    });
+    let head_end = if body.is_some() { "" } else { "\r\n" };
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n{body_part}{head_end}"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
+
+#[test]
+fn the_api_serves_what_an_auditor_verifies_offline() {
+    const AUDITOR: &str = "auditor-token-1-0123456789abcdef0123";
+    const OPERATOR: &str = "operator-token-1-0123456789abcdef012";
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(dir.path(), 60, 3);
+    let iin = busiest(&demo);
+    // Read before the server holds the store.
+    let signed = checkpoints(&demo);
+    let auth = ledger_e2e::auth_file(
+        dir.path(),
+        &[
+            ("audit-office", "auditor", AUDITOR),
+            ("ops", "operator", OPERATOR),
+        ],
+    );
+    let port = ledger_e2e::free_port();
+    let mut child = ledger_e2e::spawn_quiet(
+        &[
+            "serve",
+            "--data",
+            arg(&demo),
+            "--auth",
+            arg(&auth),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+        None,
+    );
+    ledger_e2e::wait_serving(port, &mut child);
+    let body = format!("{{\"iin\":\"{iin}\"}}");
+    // An operator may not; every attempt is recorded.
+    let (status, _) = request(port, "POST", "/v1/accounts/proof", OPERATOR, Some(&body));
+    assert_eq!(status, 403);
+    let (status, text) = request(port, "POST", "/v1/accounts/proof", AUDITOR, Some(&body));
+    assert_eq!(status, 200, "{text}");
+    assert!(!text.contains(&format!("\"iin\":\"{iin}\",\"partition\"")));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let proofs = dir.path().join("from-api");
+    std::fs::create_dir(&proofs).unwrap();
+    for (name, content) in v["files"].as_object().unwrap() {
+        std::fs::write(proofs.join(name), content.as_str().unwrap()).unwrap();
+    }
+    let (status, text) = request(port, "GET", "/v1/checkpoints/vkeys", AUDITOR, None);
+    assert_eq!(status, 200, "{text}");
+    let keys: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let vkeys = dir.path().join("vkeys");
+    let lines: Vec<&str> = keys["vkeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    std::fs::write(&vkeys, lines.join("\n") + "\n").unwrap();
+    let p = v["partition"].as_u64().unwrap();
+    let (status, text) = request(port, "GET", &format!("/v1/checkpoints/{p}"), AUDITOR, None);
+    assert_eq!(status, 200, "{text}");
+    let cp: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        cp["checkpoint"].as_str().unwrap().as_bytes(),
+        signed[p as usize].as_slice()
+    );
+    let saved = dir.path().join("saved");
+    std::fs::write(&saved, cp["checkpoint"].as_str().unwrap()).unwrap();
+    let q = serde_json::json!({ "old": cp["checkpoint"] }).to_string();
+    let (status, text) = request(
+        port,
+        "POST",
+        &format!("/v1/checkpoints/{p}/consistency"),
+        AUDITOR,
+        Some(&q),
+    );
+    assert_eq!(status, 200, "{text}");
+    let c: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let body_file = dir.path().join("body");
+    std::fs::write(&body_file, c["body"].as_str().unwrap()).unwrap();
+    ok(&[
+        "verify-proof",
+        arg(&proofs),
+        "--vkeys",
+        arg(&vkeys),
+        "--checkpoint",
+        arg(&saved),
+        "--consistency",
+        arg(&body_file),
+    ]);
+    drop(child);
+    let log = std::fs::read_to_string(demo.join("access-log.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let has = |endpoint: &str, outcome: u64| {
+        records
+            .iter()
+            .any(|r| r["endpoint"] == endpoint && r["outcome"] == outcome)
+    };
+    assert!(has("POST /v1/accounts/proof", 403), "{log}");
+    assert!(has("POST /v1/accounts/proof", 200), "{log}");
+    assert!(records
+        .iter()
+        .any(|r| r["endpoint"] == "POST /v1/accounts/proof" && r["iin"] == iin.as_str()));
+    assert!(has("GET /v1/checkpoints/vkeys", 200), "{log}");
+    assert!(has("GET /v1/checkpoints/{partition}", 200), "{log}");
+    assert!(
+        has("POST /v1/checkpoints/{partition}/consistency", 200),
+        "{log}"
+    );
+}

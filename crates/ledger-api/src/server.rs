@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Extension;
 use axum::{Json, Router};
 use ledger_core::{parse_date, Context, Iin, Period};
-use ledger_store::{DiskKv, LedgerStore};
+use ledger_store::{DiskKv, LedgerStore, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -468,6 +468,9 @@ enum Read {
     History,
     /// Its hash chain recomputed ([`verify_json`]).
     Verify,
+    /// A proof directory of its history ([`crate::proofs::prove`]): POST
+    /// only.
+    Proof,
 }
 
 impl Read {
@@ -477,6 +480,7 @@ impl Read {
             Read::Statement => "account",
             Read::History => "history",
             Read::Verify => "verify",
+            Read::Proof => "proof",
         }
     }
 
@@ -488,7 +492,7 @@ impl Read {
                 ("as_of", Member::Text),
                 ("as_known_on", Member::Text),
             ],
-            Read::History | Read::Verify => &[("iin", Member::Text)],
+            Read::History | Read::Verify | Read::Proof => &[("iin", Member::Text)],
         }
     }
 
@@ -496,7 +500,7 @@ impl Read {
     fn query(self) -> &'static [&'static str] {
         match self {
             Read::Statement => &["as_of", "as_known_on"],
-            Read::History | Read::Verify => &[],
+            Read::History | Read::Verify | Read::Proof => &[],
         }
     }
 
@@ -508,6 +512,9 @@ impl Read {
             (Read::Statement, true) => "POST /v1/accounts/statement",
             (Read::History, true) => "POST /v1/accounts/history",
             (Read::Verify, true) => "POST /v1/accounts/verify",
+            // Never routed: an IIN stays out of URLs.
+            (Read::Proof, false) => "GET /v1/accounts/{iin}/proof",
+            (Read::Proof, true) => "POST /v1/accounts/proof",
         }
     }
 }
@@ -581,6 +588,11 @@ async fn read_account(
                 })
             }),
             Read::Verify => Answer::Json(verify_json(&views, &iin)?),
+            Read::Proof => Answer::Json({
+                views.partition(&iin)?;
+                let dir = crate::proofs::prove(views.store, &iin).map_err(refusal)?;
+                proof_json(&iin, &dir)
+            }),
         })
     })
     .await;
@@ -755,6 +767,204 @@ macro_rules! account_routes {
 account_routes!(account, statement_post, Read::Statement);
 account_routes!(history, history_post, Read::History);
 account_routes!(verify, verify_post, Read::Verify);
+
+async fn proof_post(
+    State(s): State<Shared>,
+    method: axum::http::Method,
+    Extension(client): Extension<ClientAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: axum::body::Body,
+) -> Response {
+    account_post(s, method, client, headers, query, body, Read::Proof).await
+}
+
+/// A proof directory as JSON: its files by name, each as text (every one
+/// is UTF-8: C2SP files and `statement.json`).
+fn proof_json(iin: &Iin, dir: &crate::proofs::ProofDir) -> serde_json::Value {
+    let files: serde_json::Map<String, serde_json::Value> = dir
+        .files
+        .iter()
+        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned().into()))
+        .collect();
+    serde_json::json!({
+        "iin": iin.masked(),
+        "partition": dir.partition,
+        "size": dir.size,
+        "files": files,
+    })
+}
+
+/// Why a proof or checkpoint cannot be given, as an API error.
+fn refusal(e: crate::proofs::ProofRefusal) -> ApiError {
+    use crate::proofs::ProofRefusal as R;
+    let (status, code) = match &e {
+        R::NoAccount { .. } | R::EmptyStore => (StatusCode::NOT_FOUND, "not_found"),
+        R::NoCheckpoint { .. } | R::NotKept { .. } => (StatusCode::NOT_FOUND, "no_checkpoint"),
+        R::RootDiffers { .. } | R::LeafDiffers { .. } => (StatusCode::CONFLICT, "store_changed"),
+        R::Foreign { .. } => (StatusCode::CONFLICT, "not_consistent"),
+        R::Store(s) => return ViewError::Store(StoreError::Backend(s.to_string())).into(),
+    };
+    if status == StatusCode::CONFLICT && code == "store_changed" {
+        tracing::error!(error = %e, "a proof was refused: the store was changed after signing");
+    }
+    ApiError::new(status, code, e.to_string())
+}
+
+/// A read of the transparency logs (no personal data), by an auditor or
+/// a reporter; recorded in the access log like every read.
+async fn log_read(
+    s: &Shared,
+    who: Who<'_>,
+    endpoint: &'static str,
+    read: impl FnOnce(&AppState) -> Result<serde_json::Value, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let attempt = Attempt {
+        method: who.method,
+        caller: who.caller,
+        iin: None,
+        endpoint,
+        as_of: None,
+        as_known_on: None,
+        client: who.client,
+    };
+    if let Err(e) = permitted(who.caller, &[Role::Auditor, Role::Reporter]) {
+        return s.answer::<()>(attempt, Err(e)).await;
+    }
+    let state = Arc::clone(s);
+    let answer = blocking(move || read(&state)).await;
+    s.answer(attempt, answer).await
+}
+
+/// A partition number in a path, within the store's partitions.
+fn partition_param(store: &LedgerStore<impl ledger_store::Kv>, p: &str) -> Result<u32, ApiError> {
+    let partitions = store
+        .meta()
+        .map_err(|e| ApiError::from(ViewError::Store(e)))?
+        .map_or(0, |m| m.partitions);
+    match p.parse::<u32>() {
+        Ok(k) if k < partitions => Ok(k),
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_partition",
+            format!(
+                "path segment partition: {} is not one of the store's partitions (0 to {})",
+                ledger_proto::convert::bounded(p, 20),
+                partitions.saturating_sub(1)
+            ),
+        )),
+    }
+}
+
+/// `GET /v1/checkpoints/{partition}` (`?size=N`): a signed checkpoint,
+/// exactly as signed.
+async fn checkpoint_get(
+    State(s): State<Shared>,
+    method: axum::http::Method,
+    Extension(client): Extension<ClientAddr>,
+    headers: HeaderMap,
+    UrlPath(p): UrlPath<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    counted(&s.clone(), "checkpoint", async move {
+        let caller = s.authenticate(&headers)?;
+        let who = Who {
+            method: &method,
+            caller: &caller,
+            client,
+        };
+        let q = params(query.as_deref(), &["size"])?;
+        let size = match q.get("size") {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                bad_parameter(format!(
+                    "query parameter size: {} is not a tree size",
+                    ledger_proto::convert::bounded(v, 20)
+                ))
+            })?),
+        };
+        log_read(&s, who, "GET /v1/checkpoints/{partition}", move |state| {
+            let k = partition_param(&state.store, &p)?;
+            let (size, note) = crate::proofs::checkpoint(&state.store, k, size).map_err(refusal)?;
+            Ok(serde_json::json!({
+                "partition": k,
+                "size": size,
+                "checkpoint": String::from_utf8_lossy(&note),
+            }))
+        })
+        .await
+    })
+    .await
+}
+
+/// `GET /v1/checkpoints/vkeys`: each partition's verifier key, then the
+/// origin's.
+async fn vkeys_get(
+    State(s): State<Shared>,
+    method: axum::http::Method,
+    Extension(client): Extension<ClientAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    counted(&s.clone(), "vkeys", async move {
+        let caller = s.authenticate(&headers)?;
+        let who = Who {
+            method: &method,
+            caller: &caller,
+            client,
+        };
+        params(query.as_deref(), &[])?;
+        log_read(&s, who, "GET /v1/checkpoints/vkeys", |state| {
+            let keys = crate::proofs::verifier_keys(&state.store).map_err(refusal)?;
+            Ok(serde_json::json!({ "vkeys": keys }))
+        })
+        .await
+    })
+    .await
+}
+
+/// `POST /v1/checkpoints/{partition}/consistency` with `{"old": "<a saved
+/// checkpoint>"}`: the `tlog-witness` body from it to the latest.
+async fn consistency_post(
+    State(s): State<Shared>,
+    method: axum::http::Method,
+    Extension(client): Extension<ClientAddr>,
+    headers: HeaderMap,
+    UrlPath(p): UrlPath<String>,
+    RawQuery(query): RawQuery,
+    body: axum::body::Body,
+) -> Response {
+    counted(&s.clone(), "consistency", async move {
+        let caller = s.authenticate(&headers)?;
+        let who = Who {
+            method: &method,
+            caller: &caller,
+            client,
+        };
+        params(query.as_deref(), &[])?;
+        let body = read_body(&s, &headers, body).await?;
+        let q = body_params(&body, &[("old", Member::Text)])?;
+        let old = q.get("old").cloned().ok_or_else(|| {
+            bad_parameter("body member old: the saved checkpoint is required".into())
+        })?;
+        log_read(
+            &s,
+            who,
+            "POST /v1/checkpoints/{partition}/consistency",
+            move |state| {
+                let k = partition_param(&state.store, &p)?;
+                let body =
+                    crate::proofs::consistency(&state.store, k, old.as_bytes()).map_err(refusal)?;
+                Ok(serde_json::json!({
+                    "partition": k,
+                    "body": String::from_utf8_lossy(&body),
+                }))
+            },
+        )
+        .await
+    })
+    .await
+}
 
 /// One account's chain recomputed from its stored entries
 /// ([`LedgerStore::verify_account`]): `intact`, or the first entry whose
@@ -1329,6 +1539,13 @@ fn router(state: Shared) -> Router {
         .route("/v1/accounts/{iin}", get(account))
         .route("/v1/accounts/{iin}/history", get(history))
         .route("/v1/accounts/{iin}/verify", get(verify))
+        .route("/v1/accounts/proof", post(proof_post))
+        .route("/v1/checkpoints/vkeys", get(vkeys_get))
+        .route("/v1/checkpoints/{partition}", get(checkpoint_get))
+        .route(
+            "/v1/checkpoints/{partition}/consistency",
+            post(consistency_post),
+        )
         .route("/v1/digest", get(digest))
         .route("/v1/access-log", get(access_log))
         .route("/v1/access-log/search", post(access_log_post))

@@ -16,7 +16,7 @@ use ledger_core::Context;
 use ledger_projector::{Options, Until};
 use ledger_store::LedgerStore;
 use ledger_stream::EmbeddedLog;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -184,46 +184,32 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     // calendar, parameters and record-time and identifier settings: the
     // synthetic population's (the other global options are not passed on).
     // Timed from spawn to exit: start-up (opening the store, the trust
-    // file) is counted, under a second.
-    let mut child = std::process::Command::new(std::env::current_exe()?);
-    // `--trust none` measures without signature checks, on any log.
-    if generated.signed && !crate::trust::explicitly_open() {
-        child
-            .arg("--trust")
-            .arg(dir.join("authority/trust.toml"))
-            .arg("--signing-key")
-            .arg(dir.join("authority/keys/projector.key"));
-    } else {
-        child.args(["--trust", "none"]);
+    // file) is counted, under a second. First without the partitions'
+    // trees and checkpoints (issue 27's baseline, into a store of its
+    // own), then as deployed, with them.
+    let child = Child {
+        dir: &dir,
+        generated: &generated,
+        engine,
+        cache_mib: opts.cache_mib,
+        batch,
+    };
+    let baseline = dir.join("baseline");
+    if baseline.exists() {
+        std::fs::remove_dir_all(&baseline)?;
     }
-    child
-        .args(["--store", engine.name(), "--cache-mib"])
-        .arg(opts.cache_mib.to_string())
-        .args(["project", "--json", "--batch-size"])
-        .arg(batch.to_string())
-        .arg("--log")
-        .arg(data.join("log"))
-        .arg("--data")
-        .arg(&data)
-        .stderr(std::process::Stdio::inherit());
-    child.stdout(std::process::Stdio::piped());
-    let t0 = Instant::now();
-    let running = child.spawn().context("running si-ledger project")?;
-    let peak = PeakRss::watch(running.id());
-    let out = running
-        .wait_with_output()
-        .context("running si-ledger project")?;
-    let secs = t0.elapsed().as_secs_f64();
-    let rss = peak.stop();
-    if !out.status.success() {
-        anyhow::bail!("the projector failed ({}): no figures", out.status);
-    }
-    let totals: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("the projector's --json totals")?;
+    let (off_secs, _, _) = child.project(&baseline, true)?;
+    let off_eps = events as f64 / off_secs;
+    eprintln!(
+        "projector without trees: {events} events in {off_secs:.2} s = {off_eps:.0} events/s"
+    );
+    let off_store = crate::common::open_store(&crate::common::store_dir(&baseline))?;
+    let (_, off_history) = off_store.value_bytes(b'H')?;
+    let off_disk = off_store.size_on_disk()?;
+    drop(off_store);
+    std::fs::remove_dir_all(&baseline)?;
+    let (secs, rss, totals) = child.project(&data, false)?;
     let records = totals["records"].as_u64().unwrap_or(0);
-    if records != events {
-        anyhow::bail!("the projector read {records} of {events} records: no figures");
-    }
     let projector_eps = records as f64 / secs;
     eprintln!(
         "projector: {records} events in {secs:.2} s = {projector_eps:.0} events/s ({totals})"
@@ -231,10 +217,26 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let store = crate::common::open_store(&crate::common::store_dir(&data))?;
     let (accounts, account_bytes) = store.value_bytes(b'A')?;
     let (_, history_bytes) = store.value_bytes(b'H')?;
+    let (tiles, tile_bytes) = store.value_bytes(b'K')?;
+    let (checkpoints, checkpoint_bytes) = store.value_bytes(b'P')?;
+    let per_event = |b: u64| b as f64 / events.max(1) as f64;
     eprintln!(
         "stored: {accounts} accounts, {} bytes per account record, {} history bytes per event",
         account_bytes / accounts.max(1),
         history_bytes / events.max(1)
+    );
+    // What the trees add per event: their tiles and checkpoints, and the
+    // leaf index each history entry keeps (history bytes, on less off).
+    let tlog_bytes = per_event(tile_bytes + checkpoint_bytes)
+        + (per_event(history_bytes) - per_event(off_history));
+    eprintln!(
+        "trees: {tiles} tiles ({:.1} bytes per event), {checkpoints} signed checkpoints \
+         ({:.2} bytes per event), history {:+.1} bytes per event: {tlog_bytes:.1} bytes per \
+         event in all; {:.1}% slower than without ({off_eps:.0} events/s)",
+        per_event(tile_bytes),
+        per_event(checkpoint_bytes),
+        per_event(history_bytes) - per_event(off_history),
+        (1.0 - projector_eps / off_eps) * 100.0
     );
     let disk = store.size_on_disk()?;
     drop(store);
@@ -247,12 +249,79 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     // (c) figures.
     println!(
         "store={engine} participants={} events={events} ratio={:.3} projector_eps={projector_eps:.0} \
-         raw_eps={raw_eps:.0} peak_rss_mib={rss:.0} disk_bytes_per_event={:.0}",
+         raw_eps={raw_eps:.0} peak_rss_mib={rss:.0} disk_bytes_per_event={:.0} \
+         without_trees_eps={off_eps:.0} trees_cost_pct={:.1} tree_bytes_per_event={tlog_bytes:.1} \
+         disk_bytes_per_event_without_trees={:.0}",
         generated.participants,
         projector_eps / raw_eps,
-        disk as f64 / events.max(1) as f64
+        disk as f64 / events.max(1) as f64,
+        (1.0 - projector_eps / off_eps) * 100.0,
+        off_disk as f64 / events.max(1) as f64
     );
     Ok(0)
+}
+
+/// `si-ledger project` of a benchmark's log, in a child process.
+struct Child<'a> {
+    dir: &'a Path,
+    generated: &'a Generated,
+    engine: ledger_store::Engine,
+    cache_mib: u64,
+    batch: usize,
+}
+
+impl Child<'_> {
+    /// Projects the whole log into `data` (`without_trees`: issue 27's
+    /// baseline): the seconds from spawn to exit, the peak RSS (MiB) and
+    /// the `--json` totals. Fails unless every record was read.
+    fn project(&self, data: &Path, without_trees: bool) -> Result<(f64, f64, serde_json::Value)> {
+        let mut child = std::process::Command::new(std::env::current_exe()?);
+        // `--trust none` measures without signature checks, on any log.
+        if self.generated.signed && !crate::trust::explicitly_open() {
+            child
+                .arg("--trust")
+                .arg(self.dir.join("authority/trust.toml"))
+                .arg("--signing-key")
+                .arg(self.dir.join("authority/keys/projector.key"));
+        } else {
+            child.args(["--trust", "none"]);
+        }
+        child
+            .args(["--store", self.engine.name(), "--cache-mib"])
+            .arg(self.cache_mib.to_string())
+            .args(["project", "--json", "--batch-size"])
+            .arg(self.batch.to_string())
+            .arg("--log")
+            .arg(self.dir.join("data").join("log"))
+            .arg("--data")
+            .arg(data)
+            .stderr(std::process::Stdio::inherit());
+        if without_trees {
+            child.arg("--bench-without-trees");
+        }
+        child.stdout(std::process::Stdio::piped());
+        let t0 = Instant::now();
+        let running = child.spawn().context("running si-ledger project")?;
+        let peak = PeakRss::watch(running.id());
+        let out = running
+            .wait_with_output()
+            .context("running si-ledger project")?;
+        let secs = t0.elapsed().as_secs_f64();
+        let rss = peak.stop();
+        if !out.status.success() {
+            anyhow::bail!("the projector failed ({}): no figures", out.status);
+        }
+        let totals: serde_json::Value =
+            serde_json::from_slice(&out.stdout).context("the projector's --json totals")?;
+        let records = totals["records"].as_u64().unwrap_or(0);
+        if records != self.generated.events {
+            anyhow::bail!(
+                "the projector read {records} of {} records: no figures",
+                self.generated.events
+            );
+        }
+        Ok((secs, rss, totals))
+    }
 }
 
 #[derive(Args)]

@@ -165,6 +165,7 @@ pub fn run(ctx: &Context, args: &DemoArgs) -> Result<i32> {
         project::Keys {
             signer: signing.projector.clone(),
             notary,
+            trees: true,
         },
         |_| {},
     )?;

@@ -68,6 +68,11 @@ pub struct ProjectArgs {
     /// it restores is recomputed from its history first.
     #[arg(long, value_name = "DIR_OR_FILE")]
     pub restore_from: Option<PathBuf>,
+    /// `bench replay`'s baseline only: keeps no partition tree and signs
+    /// no checkpoint, into a new store, which then proves nothing and is
+    /// never to be projected into again.
+    #[arg(long, hide = true, conflicts_with_all = ["brokers", "follow", "serve", "restore_from"])]
+    pub bench_without_trees: bool,
     #[command(flatten)]
     pub api: crate::api::ApiArgs,
     #[command(flatten)]
@@ -109,6 +114,11 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     )?;
     let signer = crate::trust::for_projector(&store)?;
     let notary = crate::trust::notary(crate::trust::required()?, signer.as_ref(), true)?;
+    if args.bench_without_trees
+        && (0..log.partitions()).any(|p| store.offset(p).map_or(true, |o| o.is_some()))
+    {
+        bail!("--bench-without-trees projects into a new store only");
+    }
     let _server = serve(ctx, &store, args, Arc::new(|| None))?;
     let requests = crate::snapshot::Requests::new(&args.data, signer.clone())?;
     let totals = project_with_progress(
@@ -117,7 +127,11 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
         &store,
         args.batch_size,
         args.follow,
-        Keys { signer, notary },
+        Keys {
+            signer,
+            notary: notary.filter(|_| !args.bench_without_trees),
+            trees: !args.bench_without_trees,
+        },
         |s| requests.serve(s),
     )?;
     ended(&totals, args.json, "project")
@@ -160,6 +174,9 @@ fn ended(totals: &Totals, json: bool, what: &str) -> Result<i32> {
 pub struct Keys {
     pub signer: Option<Arc<ledger_core::authority::Signer>>,
     pub notary: Option<Arc<ledger_store::tlog::Notary>>,
+    /// Whether the partitions' trees are kept (`false`: only for
+    /// `bench replay`'s baseline).
+    pub trees: bool,
 }
 
 pub fn project_with_progress(
@@ -193,6 +210,7 @@ pub fn project_with_progress(
         },
         signer: keys.signer,
         notary: keys.notary,
+        trees: keys.trees,
         ..Options::default()
     };
     // SIGTERM or SIGINT: finish the batch, flush, stop.
