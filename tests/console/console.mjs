@@ -63,10 +63,11 @@ async function newPage(locale = "en-GB", bypassCSP = false) {
   page.on("request", (r) => requests.push(r.url()));
   page.on("framenavigated", (f) => navigations.push(f.url()));
   page.on("console", (m) => {
-    // The wrong token and the reporter's refusal are answered 401 and 403
-    // on purpose, which Chromium logs; anything else (a CSP violation, a
-    // script error) is a failure.
-    const expected = /^Failed to load resource: the server responded with a status of 40[13]/;
+    // The wrong token, the reporter's refusal and a proof from the
+    // tampered store are answered 401, 403 and 409 on purpose, which
+    // Chromium logs; anything else (a CSP violation, a script error) is a
+    // failure.
+    const expected = /^Failed to load resource: the server responded with a status of 40[139]/;
     if (m.type() === "error" && !expected.test(m.text())) {
       consoleErrors.push(`${m.text()} (${m.location().url})`);
     }
@@ -223,7 +224,27 @@ try {
   await page.click("#verify");
   await page.waitForSelector("#verify-result[data-intact]");
   check((await page.getAttribute("#verify-result", "data-intact")) === "true", "an untouched account verifies intact");
+
+  // ---- Prove: every entry checked in this browser against the signed
+  // checkpoint (WebCrypto's Ed25519 and SHA-256); the proofs download.
+  step = "prove in the browser";
+  await page.click("#prove");
+  await page.waitForSelector("#prove-result[data-proven]");
+  check((await page.getAttribute("#prove-result", "data-proven")) === "true",
+    `the account is proven in the browser: ${await page.textContent("#prove-result")}`);
+  const entries = await page.$$("#history-result li.entry");
+  const provenEntries = await page.$$("#history-result li[data-proven]");
+  check(entries.length > 0 && provenEntries.length === entries.length,
+    `every entry is proven (${provenEntries.length} of ${entries.length})`);
+  const [proofs] = await Promise.all([page.waitForEvent("download"), page.click("#prove-download")]);
+  check(proofs.suggestedFilename().endsWith(".tar"), `the proofs download as a tar: ${proofs.suggestedFilename()}`);
+  await proofs.saveAs(join(shots, "proofs.tar"));
   await shot(page, "history");
+  // A key that is not the log's proves nothing.
+  await page.fill("#vkey", `${expect.origin}/p0+00000000+AQ${"A".repeat(42)}=`);
+  await page.click("#prove");
+  await page.waitForFunction(() => document.querySelector("#prove-result")?.dataset.proven === "false");
+  await page.fill("#vkey", "");
 
   // ---- access log, filtered; IINs masked.
   step = "access log";
@@ -269,6 +290,11 @@ try {
   check((await page.getAttribute("#verify-result", "data-intact")) === "false", "the tampered account does not verify");
   check((await page.getAttribute("#verify-result", "data-offset")) === String(expect.tampered.offset),
     `the first broken entry is the flipped one (offset ${expect.tampered.offset}): ${await page.textContent("#verify-result")}`);
+  // The server refuses to prove from a store changed after signing.
+  await page.click("#prove");
+  await page.waitForSelector("#message:not([hidden])");
+  check(/changed after/.test(await page.textContent("#message")), `Prove is refused: ${await page.textContent("#message")}`);
+  check((await page.getAttribute("#prove-result", "data-proven")) !== "true", "nothing is shown as proven");
   await shot(page, "verify-broken");
   await page.context().close();
 

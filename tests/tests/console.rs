@@ -202,6 +202,13 @@ fn the_console_shows_what_the_command_line_says() {
         owner.expect("the flipped entry has an account")
     };
 
+    // The projector's verifier keys, for the proofs the browser downloads
+    // (read before a server holds the store).
+    let o = run(&["checkpoint", "--data", arg(&data), "--vkeys"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let vkeys = dir.path().join("vkeys");
+    std::fs::write(&vkeys, &o.stdout).unwrap();
+
     // The two servers, with the demo's auth file.
     let serve = |data: &Path| {
         let port = free_port();
@@ -241,6 +248,7 @@ fn the_console_shows_what_the_command_line_says() {
             "csv": std::fs::read_to_string(&csv).unwrap(),
         },
         "tampered": {"base": tampered_base, "iin": owner, "offset": at[0]},
+        "origin": "si-ledger.example.kz/test",
     });
     let expect_path = dir.path().join("expect.json");
     std::fs::write(&expect_path, expect.to_string()).unwrap();
@@ -279,4 +287,23 @@ fn the_console_shows_what_the_command_line_says() {
         stderr(&o)
     );
     println!("{}", stdout(&o));
+    // The proofs the browser proved and downloaded verify offline too.
+    let unpacked = dir.path().join("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    let t = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(shots.join("proofs.tar"))
+        .arg("-C")
+        .arg(&unpacked)
+        .status()
+        .expect("tar runs");
+    assert!(t.success());
+    let proofs = std::fs::read_dir(&unpacked)
+        .unwrap()
+        .next()
+        .expect("the archive holds a directory")
+        .unwrap()
+        .path();
+    let o = run(&["verify-proof", arg(&proofs), "--vkeys", arg(&vkeys)]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
 }

@@ -7,6 +7,7 @@
 import { setLanguage, language, t } from "./i18n.js";
 import * as fmt from "./format.js";
 import { barChart, legend } from "./chart.js";
+import * as tlog from "./tlog.js";
 
 const TOKEN = "si-ledger.token";
 const LANG = "si-ledger.language";
@@ -18,6 +19,7 @@ const state = {
   history: null,
   historyError: null,
   verify: null,
+  proof: null, // {dir, result | error}: the proof directory and what the browser made of it
   access: null, // {records, next, filter}
   months: null,
   report: null,
@@ -181,7 +183,7 @@ async function signIn(token) {
 function signOut() {
   sessionStorage.removeItem(TOKEN);
   Object.assign(state, {
-    me: null, iin: null, account: null, history: null, historyError: null, verify: null,
+    me: null, iin: null, account: null, history: null, historyError: null, verify: null, proof: null,
     access: null, months: null, report: null,
   });
   $("whoami").hidden = true;
@@ -278,6 +280,7 @@ async function lookUp() {
     state.history = null;
     state.historyError = null;
     state.verify = null;
+    state.proof = null;
   } catch (e) {
     state.account = null;
     out.replaceChildren();
@@ -602,6 +605,73 @@ function renderVerify() {
   }
 }
 
+// Proofs checked here, in the browser (docs/tamper-evidence.md §4a): the
+// server sends the proof directory and the verifier keys; WebCrypto checks
+// the signature and every inclusion. A key the auditor pastes replaces the
+// server's, so that nothing rests on the server's word.
+async function prove() {
+  const out = $("prove-result");
+  out.textContent = t("loading");
+  try {
+    const dir = await api("/v1/accounts/proof", { method: "POST", body: { iin: state.iin } });
+    const own = $("vkey").value.trim();
+    const vkeys = own ? [own] : (await api("/v1/checkpoints/vkeys")).vkeys;
+    let result = null;
+    let error = null;
+    try {
+      result = await tlog.verifyDirectory(dir.files, vkeys);
+    } catch (e) {
+      error = e.message;
+    }
+    state.proof = { dir, vkeys, own: Boolean(own), result, error };
+  } catch (e) {
+    state.proof = null;
+    out.textContent = "";
+    message(explain(e));
+    return;
+  }
+  renderProof();
+}
+
+function renderProof() {
+  const out = $("prove-result");
+  const p = state.proof;
+  if (!out || !p) return;
+  out.dataset.proven = String(Boolean(p.result));
+  out.className = p.result ? "verdict good" : "verdict bad";
+  const key = p.vkeys.find((k) => p.result && k.startsWith(`${p.result.origin}+`)) ?? p.vkeys[0] ?? "";
+  if (p.result) {
+    out.replaceChildren(
+      t("prove_ok", { n: fmt.count(p.result.proven.length), p: p.dir.partition, size: fmt.count(Number(p.result.size)) }),
+      " ",
+      ...(p.own ? [t("prove_own_key")] : [t("prove_server_key"), " ", el("code", { class: "hash" }, key)]),
+      " ",
+      el("button", { type: "button", id: "prove-download" }, t("prove_download")));
+    for (const e of p.result.proven) {
+      const li = document.querySelector(`#history-result li[data-offset="${e.offset}"]`);
+      if (li) {
+        li.dataset.proven = String(e.index);
+        li.querySelector(".entry-h")?.append(el("span", { class: "badge proven" }, t("proven", { i: String(e.index) })));
+      }
+    }
+    $("prove-download").addEventListener("click", downloadProof);
+  } else {
+    out.textContent = t("prove_failed", { what: p.error });
+  }
+}
+
+function downloadProof() {
+  const p = state.proof;
+  if (!p) return;
+  const name = `proof-p${p.dir.partition}-${p.dir.size}`;
+  const url = URL.createObjectURL(tlog.tar(name, p.dir.files));
+  const a = el("a", { href: url, download: `${name}.tar`, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 function short(hex) {
   return el("code", { title: hex, class: "hash" }, `${hex.slice(0, 12)}…`);
 }
@@ -623,10 +693,18 @@ function renderHistory() {
       el("button", { type: "button", id: "verify", "aria-describedby": "verify-help" }, t("verify")),
       el("small", { id: "verify-help" }, t("verify_help")),
       el("p", { id: "verify-result", "aria-live": "polite" })),
+    el("div", { class: "verify" },
+      el("button", { type: "button", id: "prove", "aria-describedby": "prove-help" }, t("prove")),
+      el("label", { for: "vkey" }, t("vkey")),
+      el("input", { id: "vkey", type: "text", autocomplete: "off", spellcheck: "false", placeholder: "origin/p0+0123abcd+AT…" }),
+      el("small", { id: "prove-help" }, t("prove_help")),
+      el("p", { id: "prove-result", "aria-live": "polite" })),
     h ? timeline(h, zone) : null,
   );
   $("verify").addEventListener("click", verify);
+  $("prove").addEventListener("click", prove);
   renderVerify();
+  renderProof();
 }
 
 function timeline(h, zone) {

@@ -35,6 +35,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/format.js"),
     ),
     (
+        "tlog.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/tlog.js"),
+    ),
+    (
         "chart.js",
         "text/javascript; charset=utf-8",
         include_str!("../console/chart.js"),
