@@ -2,6 +2,7 @@
 //! each place where a stored link does not follow.
 
 use crate::chain::{self, ChainHead, Link, GENESIS};
+use crate::tlog;
 use crate::{
     decode, decode_segment, key, printable_key, AccountRecord, DeadLetter, HistoryEntry, Kv,
     LedgerStore, StoreError, ACCOUNT, DEAD, HISTORY,
@@ -60,14 +61,21 @@ impl<B: Kv> LedgerStore<B> {
     ///
     /// A stored value that does not decode is a break, not an error: the
     /// audit goes on past it.
+    ///
+    /// Each partition's tree is recomputed too ([`crate::tlog`]): every
+    /// leaf from its item (`event_id` reads an entry's event id for its
+    /// leaf), compared with the stored leaf hash, then the stored tiles
+    /// above, and each kept checkpoint's root with the recomputed tree's
+    /// at its size: a history rewritten after it was signed is named.
     pub fn audit(
         &self,
         mut visit: impl FnMut(u32, &Iin, &HistoryEntry),
+        event_id: impl Fn(&HistoryEntry) -> Result<String, String>,
     ) -> Result<Audit, StoreError> {
         let mut audit = Audit::default();
         let partitions = self.meta()?.map_or(0, |m| m.partitions);
         for p in 0..partitions {
-            self.audit_partition(p, &mut audit, &mut visit)?;
+            self.audit_partition(p, &mut audit, &mut visit, &event_id)?;
         }
         Ok(audit)
     }
@@ -97,6 +105,7 @@ impl<B: Kv> LedgerStore<B> {
         p: u32,
         audit: &mut Audit,
         visit: &mut impl FnMut(u32, &Iin, &HistoryEntry),
+        event_id: &impl Fn(&HistoryEntry) -> Result<String, String>,
     ) -> Result<(), StoreError> {
         let mut breaks = Vec::new();
         let mut brk = |offset: Option<u64>, place: String, what: String| {
@@ -156,6 +165,7 @@ impl<B: Kv> LedgerStore<B> {
         // recomputed from scratch, for the partition's head.
         let (mut stored, mut computed) = (GENESIS, GENESIS);
         let mut last: Option<u64> = None;
+        let mut tree = TreeCheck::new(self, p)?;
         for item in &items {
             let o = item.offset();
             // Named only for a break: an intact store allocates nothing here.
@@ -176,6 +186,7 @@ impl<B: Kv> LedgerStore<B> {
                     let Some(&i) = owner.get(&o) else {
                         brk(Some(o), place(), "history entry of no account".into());
                         stored = h.link;
+                        tree.push(None, o, &mut brk)?;
                         continue;
                     };
                     let walk = &mut walks[i];
@@ -192,13 +203,34 @@ impl<B: Kv> LedgerStore<B> {
                             ),
                         );
                     }
-                    walk.link = chain::account_link(&walk.link, h, &chain::content_hash(h));
+                    let preimage = chain::account_preimage(&walk.link, h, &chain::content_hash(h));
+                    walk.link = chain::sha256(&preimage);
                     walk.seq += 1;
+                    let leaf = match event_id(h) {
+                        Ok(id) => Some(tlog::leaf_hash(&tlog::update_leaf(
+                            accounts[i].account.iin.as_str(),
+                            &id,
+                            &preimage,
+                        ))),
+                        Err(e) => {
+                            brk(
+                                Some(o),
+                                place(),
+                                format!(
+                                    "its event does not decode ({e}): its leaf is not recomputed"
+                                ),
+                            );
+                            None
+                        }
+                    };
+                    tree.push(leaf, o, &mut brk)?;
                     visit(p, &accounts[i].account.iin, h);
                     computed = chain::update_link(&computed, &walk.link);
                     (chain::update_link(&stored, &walk.link), h.link)
                 }
                 Item::Dead(d) => {
+                    let leaf = tlog::leaf_hash(&tlog::dead_letter_leaf(d));
+                    tree.push(Some(leaf), o, &mut brk)?;
                     computed = chain::dead_letter_link(&computed, d);
                     (chain::dead_letter_link(&stored, d), d.link)
                 }
@@ -250,6 +282,7 @@ impl<B: Kv> LedgerStore<B> {
                 );
             }
         }
+        tree.finish(&mut brk)?;
         let head = self.chain_head(p)?;
         let want = ChainHead {
             link: computed,
@@ -270,6 +303,171 @@ impl<B: Kv> LedgerStore<B> {
         }
         breaks.sort_by_key(|b| b.offset.unwrap_or(u64::MAX));
         audit.breaks.extend(breaks);
+        Ok(())
+    }
+}
+
+/// A partition's tree recomputed leaf by leaf as the audit walks its
+/// items, against the stored tiles and checkpoints.
+struct TreeCheck<'a, B: Kv> {
+    store: &'a LedgerStore<B>,
+    p: u32,
+    tree: tlog::Appender,
+    /// The stored level-0 tile read last: (index, hashes).
+    tile: Option<(u64, Vec<u8>)>,
+    /// Whether every leaf so far matched the stored one (upper tiles are
+    /// compared only then: otherwise they differ as a consequence).
+    leaves_match: bool,
+    /// Kept checkpoints still to reach, ascending by size.
+    checkpoints: std::collections::VecDeque<u64>,
+}
+
+impl<'a, B: Kv> TreeCheck<'a, B> {
+    fn new(store: &'a LedgerStore<B>, p: u32) -> Result<Self, StoreError> {
+        Ok(TreeCheck {
+            store,
+            p,
+            tree: tlog::Appender::load(p, 0, |_, _| Ok(None))?,
+            tile: None,
+            leaves_match: true,
+            checkpoints: store.checkpoint_sizes(p)?.into(),
+        })
+    }
+
+    fn stored_leaf(&mut self, index: u64) -> Result<Option<Link>, StoreError> {
+        let t = index / tlog::TILE_WIDTH;
+        if self.tile.as_ref().is_none_or(|(i, _)| *i != t) {
+            let bytes = self.store.tile(self.p, 0, t)?.unwrap_or_default();
+            self.tile = Some((t, bytes));
+        }
+        let at = (index % tlog::TILE_WIDTH) as usize * 32;
+        Ok(self
+            .tile
+            .as_ref()
+            .and_then(|(_, b)| b.get(at..at + 32).map(|h| h.try_into().expect("32 bytes"))))
+    }
+
+    /// The next leaf: its hash recomputed from its item (`None` when it
+    /// cannot be: the stored one stands in, the break already named).
+    fn push(
+        &mut self,
+        computed: Option<Link>,
+        offset: u64,
+        brk: &mut impl FnMut(Option<u64>, String, String),
+    ) -> Result<(), StoreError> {
+        let index = self.tree.size();
+        let stored = self.stored_leaf(index)?;
+        let hash = match (computed, stored) {
+            (Some(c), s) => {
+                if s != Some(c) && self.leaves_match {
+                    self.leaves_match = false;
+                    brk(
+                        Some(offset),
+                        format!("p{}@{offset}", self.p),
+                        format!(
+                            "leaf {index} of the partition's tree is {} the item gives: this \
+                             item, or the tree, was changed after it was chained",
+                            if s.is_some() {
+                                "not the one"
+                            } else {
+                                "missing, where"
+                            }
+                        ),
+                    );
+                }
+                c
+            }
+            (None, s) => s.unwrap_or_default(),
+        };
+        self.tree.push(hash);
+        for (_, level, i, bytes) in self.tree.take_full() {
+            self.compare_tile(level, i, &bytes, brk)?;
+        }
+        while self
+            .checkpoints
+            .front()
+            .is_some_and(|s| *s <= self.tree.size())
+        {
+            let size = self.checkpoints.pop_front().expect("a front");
+            self.check_checkpoint(size, brk)?;
+        }
+        Ok(())
+    }
+
+    fn compare_tile(
+        &self,
+        level: u8,
+        index: u64,
+        bytes: &[u8],
+        brk: &mut impl FnMut(Option<u64>, String, String),
+    ) -> Result<(), StoreError> {
+        // Level 0 is compared leaf by leaf; the levels above only while
+        // the leaves match (else they differ as a consequence).
+        if level == 0 || !self.leaves_match {
+            return Ok(());
+        }
+        if self.store.tile(self.p, level, index)?.as_deref() != Some(bytes) {
+            brk(
+                None,
+                format!("K/p{}/{level}/{index}", self.p),
+                "a tree tile is not what the leaves below it give".into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn check_checkpoint(
+        &self,
+        size: u64,
+        brk: &mut impl FnMut(Option<u64>, String, String),
+    ) -> Result<(), StoreError> {
+        let place = format!("partition {} checkpoint {size}", self.p);
+        let note = self.store.checkpoint(self.p, size)?.unwrap_or_default();
+        match tlog::checkpoint_size_root(&note) {
+            None => brk(None, place, "the signed checkpoint does not parse".into()),
+            Some((s, _)) if s != size => brk(
+                None,
+                place,
+                format!("kept under size {size}, it states {s}"),
+            ),
+            Some((_, root)) if self.tree.size() == size && root != self.tree.root() => brk(
+                None,
+                place,
+                "its signed root is not the tree the items give: the history was changed \
+                 after this checkpoint was signed"
+                    .into(),
+            ),
+            Some(_) if self.tree.size() != size => brk(
+                None,
+                place,
+                format!("beyond the tree's {} leaves", self.tree.size()),
+            ),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// At the end of the partition: the stored partial tiles, and the
+    /// checkpoints beyond the items.
+    fn finish(
+        &mut self,
+        brk: &mut impl FnMut(Option<u64>, String, String),
+    ) -> Result<(), StoreError> {
+        let size = self.tree.size();
+        if self.leaves_match {
+            for (_, level, i, bytes) in self.tree.partial_tiles() {
+                if self.store.tile(self.p, level, i)?.as_deref() != Some(bytes.as_slice()) {
+                    brk(
+                        None,
+                        format!("K/p{}/{level}/{i}", self.p),
+                        format!("the tree's last tile at level {level} is not what its {size} items give"),
+                    );
+                }
+            }
+        }
+        while let Some(s) = self.checkpoints.pop_front() {
+            self.check_checkpoint(s, brk)?;
+        }
         Ok(())
     }
 }

@@ -338,6 +338,24 @@ impl Appender {
         self.size
     }
 
+    /// The tiles completed since the last call, handed over (a long walk
+    /// over a partition keeps none of them).
+    pub fn take_full(&mut self) -> Vec<TileWrite> {
+        std::mem::take(&mut self.full)
+    }
+
+    /// Every partial tile as it stands (fewer than 256 hashes each).
+    pub fn partial_tiles(&self) -> Vec<TileWrite> {
+        self.levels
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, t))| !t.is_empty())
+            .map(|(level, (count, t))| {
+                (self.partition, level as u8, count / TILE_WIDTH, t.concat())
+            })
+            .collect()
+    }
+
     /// Appends one leaf hash.
     pub fn push(&mut self, leaf_hash: Link) {
         self.size += 1;
@@ -737,6 +755,16 @@ pub fn digest_text(origin: &str, partitions: &[(u32, u64, u64, Link)]) -> String
         text.push_str(&format!("p{p} {next} {size} {}\n", B64.encode(root)));
     }
     text
+}
+
+/// The size and root a checkpoint note states, unverified (a store's own
+/// note, checked against its tree).
+pub fn checkpoint_size_root(note: &[u8]) -> Option<(u64, Link)> {
+    let text = std::str::from_utf8(note).ok()?;
+    let mut lines = text.lines().skip(1);
+    let size = lines.next()?.parse().ok()?;
+    let root = B64.decode(lines.next()?).ok()?.try_into().ok()?;
+    Some((size, root))
 }
 
 /// A checkpoint whose signature checked out.

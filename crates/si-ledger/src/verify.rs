@@ -114,67 +114,75 @@ fn self_check(ctx: &Context, store: &LedgerStore<DiskKv>) -> Result<(Vec<Break>,
             }),
         }
     }
-    let audit = store.audit(|p, iin, h| {
-        if current != Some(p) {
-            if let Some(prev) = current {
-                if let Err(e) = flush(prev, &mut accounts, &mut diffs, &mut compared) {
-                    failed.get_or_insert(e);
+    let audit = store.audit(
+        |p, iin, h| {
+            if current != Some(p) {
+                if let Some(prev) = current {
+                    if let Err(e) = flush(prev, &mut accounts, &mut diffs, &mut compared) {
+                        failed.get_or_insert(e);
+                    }
+                    seen.clear();
                 }
-                seen.clear();
+                current = Some(p);
             }
-            current = Some(p);
-        }
-        let o = h.position.offset;
-        let mut brk = |what: String| {
-            wrong.push(Break {
-                partition: p,
-                offset: Some(o),
-                place: format!("p{p}@{o}"),
-                what,
-            })
-        };
-        // The partition's clock as the projector had it before this entry:
-        // the audit visits each partition's entries in offset order.
-        let clock = clocks.get(&p).copied();
-        clocks.insert(p, clock.map_or(h.timestamp_ms, |c| c.max(h.timestamp_ms)));
-        let recorded = match ledger_api::views::judged(h, &ctx.trust, clock) {
-            Ok(r) => r,
-            Err(e) => return brk(format!("stored event does not decode: {e}")),
-        };
-        if recorded.event.iin != *iin {
-            return brk(format!(
-                "event of IIN {} in the history of {}",
-                recorded.event.iin.masked(),
-                iin.masked()
-            ));
-        }
-        let key = (*iin, recorded.event.event_id.clone());
-        let first = seen.entry(key).or_default();
-        let prior = first.prior(&recorded.event.event);
-        let account = accounts.entry(*iin).or_insert_with(|| Account::new(*iin));
-        let outcome = apply(ctx, account, &recorded, prior);
-        // An unauthorized record claims no event id (as in the projector).
-        if !recorded.authorization.is_unauthorized() {
-            first.note(&recorded.event.event, recorded.content_hash);
-        }
-        if outcome != h.outcome {
-            brk(format!(
-                "stored outcome {} but its event gives {}",
-                h.outcome.name(),
-                outcome.name()
-            ));
-        }
-        let given = ledger_proto::notices::notice(&h.event, &h.outcome, h.position, h.timestamp_ms)
-            .map(|n| ledger_proto::notices::record(&n).1);
-        let stored = notices.remove(&(p, o));
-        if given != stored {
-            brk(match (given, stored) {
-                (Some(_), None) => "its notice to the payer is missing".into(),
-                (None, Some(_)) => "a notice is stored for a record that gives none".into(),
-                _ => "the stored notice differs from the one its record gives".into(),
-            });
-        }
-    })?;
+            let o = h.position.offset;
+            let mut brk = |what: String| {
+                wrong.push(Break {
+                    partition: p,
+                    offset: Some(o),
+                    place: format!("p{p}@{o}"),
+                    what,
+                })
+            };
+            // The partition's clock as the projector had it before this entry:
+            // the audit visits each partition's entries in offset order.
+            let clock = clocks.get(&p).copied();
+            clocks.insert(p, clock.map_or(h.timestamp_ms, |c| c.max(h.timestamp_ms)));
+            let recorded = match ledger_api::views::judged(h, &ctx.trust, clock) {
+                Ok(r) => r,
+                Err(e) => return brk(format!("stored event does not decode: {e}")),
+            };
+            if recorded.event.iin != *iin {
+                return brk(format!(
+                    "event of IIN {} in the history of {}",
+                    recorded.event.iin.masked(),
+                    iin.masked()
+                ));
+            }
+            let key = (*iin, recorded.event.event_id.clone());
+            let first = seen.entry(key).or_default();
+            let prior = first.prior(&recorded.event.event);
+            let account = accounts.entry(*iin).or_insert_with(|| Account::new(*iin));
+            let outcome = apply(ctx, account, &recorded, prior);
+            // An unauthorized record claims no event id (as in the projector).
+            if !recorded.authorization.is_unauthorized() {
+                first.note(&recorded.event.event, recorded.content_hash);
+            }
+            if outcome != h.outcome {
+                brk(format!(
+                    "stored outcome {} but its event gives {}",
+                    h.outcome.name(),
+                    outcome.name()
+                ));
+            }
+            let given =
+                ledger_proto::notices::notice(&h.event, &h.outcome, h.position, h.timestamp_ms)
+                    .map(|n| ledger_proto::notices::record(&n).1);
+            let stored = notices.remove(&(p, o));
+            if given != stored {
+                brk(match (given, stored) {
+                    (Some(_), None) => "its notice to the payer is missing".into(),
+                    (None, Some(_)) => "a notice is stored for a record that gives none".into(),
+                    _ => "the stored notice differs from the one its record gives".into(),
+                });
+            }
+        },
+        |h| {
+            ledger_proto::decode_canonical(&h.event)
+                .map(|d| d.envelope.event_id.as_str().to_string())
+                .map_err(|e| e.to_string())
+        },
+    )?;
     for (p, o) in notices.into_keys() {
         wrong.push(Break {
             partition: p,
