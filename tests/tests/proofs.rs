@@ -622,3 +622,55 @@ fn the_api_serves_what_an_auditor_verifies_offline() {
         "{log}"
     );
 }
+
+#[test]
+fn an_origin_named_later_signs_the_trees_kept_all_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(dir.path(), 40, 2);
+    let keys = ledger_e2e::keys_dir();
+    let with = keys.join("trust.toml");
+    let text = std::fs::read_to_string(&with).unwrap();
+    let without = dir.path().join("no-origin.toml");
+    std::fs::write(
+        &without,
+        text.lines()
+            .filter(|l| !l.starts_with("origin"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .unwrap();
+    let (log, data) = (demo.join("log"), dir.path().join("data"));
+    let o = run(&[
+        "--trust",
+        arg(&without),
+        "project",
+        "--log",
+        arg(&log),
+        "--data",
+        arg(&data),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = refused(&["checkpoint", "--data", arg(&data), "--partition", "0"]);
+    assert!(e.contains("no signed checkpoint"), "{e}");
+    // The same store, its trust file now naming the origin: the start signs.
+    let o = run(&[
+        "--trust",
+        arg(&with),
+        "project",
+        "--log",
+        arg(&log),
+        "--data",
+        arg(&data),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(checkpoints(&data), checkpoints(&demo));
+    let iin = busiest(&data);
+    ok(&[
+        "prove",
+        &iin,
+        "--data",
+        arg(&data),
+        "--out",
+        arg(&dir.path().join("p")),
+    ]);
+}

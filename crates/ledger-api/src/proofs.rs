@@ -55,6 +55,17 @@ pub enum ProofRefusal {
         leaf: u64,
         why: String,
     },
+    #[error(
+        "partition {partition}: the entry at offset {offset} (leaf {leaf}) is after the latest \
+         signed checkpoint (size {size}): its batch was projected without the projector's key; \
+         project again with it (--signing-key) to sign the tree as it stands"
+    )]
+    NotYetSigned {
+        partition: u32,
+        offset: u64,
+        leaf: u64,
+        size: u64,
+    },
     #[error("partition {partition}: the saved checkpoint is not one this store can extend: {why}")]
     Foreign { partition: u32, why: String },
     #[error(transparent)]
@@ -70,21 +81,25 @@ pub struct ProofDir {
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
-/// The latest signed checkpoint of `partition` (the one at its tree's
-/// size), or the one of `size`.
+/// The latest signed checkpoint of `partition` (normally of its whole
+/// tree; of less when its last batches were projected without the key),
+/// or the one of `size`.
 pub fn checkpoint<B: Kv>(
     store: &LedgerStore<B>,
     partition: u32,
     size: Option<u64>,
 ) -> Result<(u64, Vec<u8>), ProofRefusal> {
-    let size = match size {
-        Some(s) => s,
-        None => store.tree_size(partition)?,
-    };
-    if let Some(note) = store.checkpoint(partition, size)? {
-        return Ok((size, note));
+    let whole = store.tree_size(partition)?;
+    if let Some(note) = store.checkpoint(partition, size.unwrap_or(whole))? {
+        return Ok((size.unwrap_or(whole), note));
     }
     let kept = store.checkpoint_sizes(partition)?;
+    if let (None, Some(&last)) = (size, kept.last()) {
+        if let Some(note) = store.checkpoint(partition, last)? {
+            return Ok((last, note));
+        }
+    }
+    let size = size.unwrap_or(whole);
     match (kept.first(), kept.last()) {
         (Some(a), Some(b)) => Err(ProofRefusal::NotKept {
             partition,
@@ -229,7 +244,12 @@ pub fn prove<B: Kv>(store: &LedgerStore<B>, iin: &Iin) -> Result<ProofDir, Proof
             why,
         };
         if h.leaf >= size {
-            return Err(differs(format!("beyond the checkpoint's {size} leaves")));
+            return Err(ProofRefusal::NotYetSigned {
+                partition: p,
+                offset: h.position.offset,
+                leaf: h.leaf,
+                size,
+            });
         }
         if store.leaf_hash(p, h.leaf)? != tlog::leaf_hash(&leaf) {
             return Err(differs("the stored leaf hash is another".into()));

@@ -800,7 +800,9 @@ fn refusal(e: crate::proofs::ProofRefusal) -> ApiError {
     use crate::proofs::ProofRefusal as R;
     let (status, code) = match &e {
         R::NoAccount { .. } | R::EmptyStore => (StatusCode::NOT_FOUND, "not_found"),
-        R::NoCheckpoint { .. } | R::NotKept { .. } => (StatusCode::NOT_FOUND, "no_checkpoint"),
+        R::NoCheckpoint { .. } | R::NotKept { .. } | R::NotYetSigned { .. } => {
+            (StatusCode::NOT_FOUND, "no_checkpoint")
+        }
         R::RootDiffers { .. } | R::LeafDiffers { .. } => (StatusCode::CONFLICT, "store_changed"),
         R::Foreign { .. } => (StatusCode::CONFLICT, "not_consistent"),
         R::Store(s) => return ViewError::Store(StoreError::Backend(s.to_string())).into(),

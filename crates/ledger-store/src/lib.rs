@@ -799,19 +799,9 @@ impl<B: Kv> LedgerStore<B> {
     /// Forgets everything of one partition (to rebuild it from offset 0).
     pub fn drop_partition(&self, partition: u32) -> Result<(), StoreError> {
         let mut b = KvBatch::default();
-        for tag in [
-            OFFSET,
-            ANCHOR,
-            ACCOUNT,
-            HISTORY,
-            DEAD,
-            CHAIN,
-            CLOCK,
-            NOTICE,
-            monthly::PROJECTION,
-            monthly::SUMMARY,
-            monthly::CLOSED,
-        ] {
+        // Every tag of a partition's state, the snapshot's list: one list,
+        // so that a new kind of key is never left behind by one of them.
+        for tag in snapshot::PARTITION_TAGS {
             self.kv.for_each(&key(tag, partition, &[]), &mut |k, _| {
                 b.delete(k.to_vec());
                 Ok(true)

@@ -53,7 +53,7 @@ const MAGIC_V1: &[u8] = b"si-ledger snapshot\n";
 
 /// The tags of keys that start with a partition: everything of one
 /// partition's state.
-const PARTITION_TAGS: [u8; 13] = [
+pub(crate) const PARTITION_TAGS: [u8; 13] = [
     crate::OFFSET,
     crate::ANCHOR,
     crate::CLOCK,

@@ -627,6 +627,28 @@ impl<B: Kv> LedgerStore<B> {
         self.kv.get(&checkpoint_key(partition, size))
     }
 
+    /// Signs the checkpoint of each partition whose tree has grown past
+    /// its last signed one (batches projected without the key, or before
+    /// the origin was named): a projector with a notary calls it on start.
+    /// Returns the partitions it signed for.
+    pub fn sign_pending(&self, notary: &Notary) -> Result<Vec<u32>, StoreError> {
+        let partitions = self.meta()?.map_or(0, |m| m.partitions);
+        let mut b = crate::WriteBatch::default();
+        for p in 0..partitions {
+            let size = self.tree_size(p)?;
+            if size > 0 && self.checkpoint(p, size)?.is_none() {
+                let root = self.tree_root(p, size)?;
+                b.checkpoints
+                    .push((p, size, notary.checkpoint(p, size, &root)));
+            }
+        }
+        let signed = b.checkpoints.iter().map(|c| c.0).collect();
+        if !b.checkpoints.is_empty() {
+            self.write(&b)?;
+        }
+        Ok(signed)
+    }
+
     /// The sizes of `partition`'s kept checkpoints, ascending.
     pub fn checkpoint_sizes(&self, partition: u32) -> Result<Vec<u64>, StoreError> {
         let mut out = Vec::new();

@@ -68,8 +68,9 @@ fn batch(partition: u32, offset: u64, who: Iin, id: &str) -> WriteBatch {
             },
         )],
         clocks: vec![(partition, 1_700_000_000_000)],
-        tiles: vec![],
-        checkpoints: vec![],
+        // The store keeps tiles and checkpoints without reading them.
+        tiles: vec![(partition, 0, 0, vec![partition as u8; 64])],
+        checkpoints: vec![(partition, 2, format!("p{partition} note").into_bytes())],
     }
 }
 
@@ -142,8 +143,13 @@ fn contract<B: Kv>(store: LedgerStore<B>, reopen: impl Fn(LedgerStore<B>) -> Led
         "notices by partition and offset"
     );
 
+    assert_eq!(store.tile(1, 0, 0).unwrap(), Some(vec![1; 64]));
+    assert_eq!(store.checkpoint_sizes(1).unwrap(), vec![2]);
     store.drop_partition(1).unwrap();
     let store = reopen(store);
+    assert_eq!(store.tile(1, 0, 0).unwrap(), None, "the tree goes with it");
+    assert!(store.checkpoint_sizes(1).unwrap().is_empty());
+    assert_eq!(store.checkpoint(2, 2).unwrap(), Some(b"p2 note".to_vec()));
     assert_eq!(store.account(1, &a).unwrap(), None);
     assert_eq!(store.offset(1).unwrap(), None);
     assert!(store.history(1, &a).unwrap().is_empty());

@@ -53,6 +53,11 @@ pub struct ReplayArgs {
     /// are the log's, not these).
     #[arg(long, value_name = "DIR")]
     pub reuse: Option<PathBuf>,
+    /// Rounds of the trees' cost (issue 27): each projects the log once
+    /// without the partitions' trees and checkpoints, then once with
+    /// them, alternating so that neither run always goes first.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
 }
 
 /// What a benchmark directory's log holds (`population.json`).
@@ -194,21 +199,49 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
         cache_mib: opts.cache_mib,
         batch,
     };
+    // The log read once before anything is timed: every run reads it
+    // from the page cache, the first as much as the last.
+    let log_bytes = warm(&data.join("log"))?;
+    eprintln!("log read once before timing: {} MiB", log_bytes >> 20);
     let baseline = dir.join("baseline");
-    if baseline.exists() {
+    let (mut off_secs, mut on_secs) = (Vec::new(), Vec::new());
+    let (mut off_history, mut off_disk) = (0, 0);
+    let (mut secs, mut rss, mut totals) = (0.0, 0.0, serde_json::Value::Null);
+    for round in 1..=args.rounds {
+        if baseline.exists() {
+            std::fs::remove_dir_all(&baseline)?;
+        }
+        let store_dir = crate::common::store_dir(&data);
+        if store_dir.exists() {
+            std::fs::remove_dir_all(&store_dir)?;
+        }
+        let (s, _, _) = child.project(&baseline, true)?;
+        eprintln!(
+            "round {round}: without trees {events} events in {s:.2} s = {:.0} events/s",
+            events as f64 / s
+        );
+        off_secs.push(s);
+        let off_store = crate::common::open_store(&crate::common::store_dir(&baseline))?;
+        (_, off_history) = off_store.value_bytes(b'H')?;
+        off_disk = off_store.size_on_disk()?;
+        drop(off_store);
         std::fs::remove_dir_all(&baseline)?;
+        (secs, rss, totals) = child.project(&data, false)?;
+        eprintln!(
+            "round {round}: with trees    {events} events in {secs:.2} s = {:.0} events/s",
+            events as f64 / secs
+        );
+        on_secs.push(secs);
     }
-    let (off_secs, _, _) = child.project(&baseline, true)?;
-    let off_eps = events as f64 / off_secs;
-    eprintln!(
-        "projector without trees: {events} events in {off_secs:.2} s = {off_eps:.0} events/s"
-    );
-    let off_store = crate::common::open_store(&crate::common::store_dir(&baseline))?;
-    let (_, off_history) = off_store.value_bytes(b'H')?;
-    let off_disk = off_store.size_on_disk()?;
-    drop(off_store);
-    std::fs::remove_dir_all(&baseline)?;
-    let (secs, rss, totals) = child.project(&data, false)?;
+    let off_eps = events as f64 * off_secs.len() as f64 / off_secs.iter().sum::<f64>();
+    let on_eps = events as f64 * on_secs.len() as f64 / on_secs.iter().sum::<f64>();
+    let range = |v: &[f64]| {
+        let eps: Vec<f64> = v.iter().map(|s| events as f64 / s).collect();
+        let (lo, hi) = eps
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(lo, hi), e| (lo.min(*e), hi.max(*e)));
+        format!("{lo:.0}-{hi:.0}")
+    };
     let records = totals["records"].as_u64().unwrap_or(0);
     let projector_eps = records as f64 / secs;
     eprintln!(
@@ -229,14 +262,18 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     // leaf index each history entry keeps (history bytes, on less off).
     let tlog_bytes = per_event(tile_bytes + checkpoint_bytes)
         + (per_event(history_bytes) - per_event(off_history));
+    let cost_pct = (1.0 - on_eps / off_eps) * 100.0;
     eprintln!(
         "trees: {tiles} tiles ({:.1} bytes per event), {checkpoints} signed checkpoints \
-         ({:.2} bytes per event), history {:+.1} bytes per event: {tlog_bytes:.1} bytes per \
-         event in all; {:.1}% slower than without ({off_eps:.0} events/s)",
+         ({:.2} bytes per event), history {:+.1} bytes per event (leaf indexes): \
+         {tlog_bytes:.1} bytes per event in all; over {} rounds {on_eps:.0} events/s with \
+         them ({}), {off_eps:.0} without ({}): {cost_pct:.1}% slower",
         per_event(tile_bytes),
         per_event(checkpoint_bytes),
         per_event(history_bytes) - per_event(off_history),
-        (1.0 - projector_eps / off_eps) * 100.0
+        args.rounds,
+        range(&on_secs),
+        range(&off_secs),
     );
     let disk = store.size_on_disk()?;
     drop(store);
@@ -250,15 +287,29 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     println!(
         "store={engine} participants={} events={events} ratio={:.3} projector_eps={projector_eps:.0} \
          raw_eps={raw_eps:.0} peak_rss_mib={rss:.0} disk_bytes_per_event={:.0} \
-         without_trees_eps={off_eps:.0} trees_cost_pct={:.1} tree_bytes_per_event={tlog_bytes:.1} \
-         disk_bytes_per_event_without_trees={:.0}",
+         with_trees_eps={on_eps:.0} without_trees_eps={off_eps:.0} trees_cost_pct={cost_pct:.1} \
+         tree_bytes_per_event={tlog_bytes:.1} disk_bytes_per_event_without_trees={:.0}",
         generated.participants,
         projector_eps / raw_eps,
         disk as f64 / events.max(1) as f64,
-        (1.0 - projector_eps / off_eps) * 100.0,
         off_disk as f64 / events.max(1) as f64
     );
     Ok(0)
+}
+
+/// Reads every file under `dir` once (the page cache then holds it):
+/// the bytes read.
+fn warm(dir: &Path) -> Result<u64> {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir)? {
+        let path = e?.path();
+        n += if path.is_dir() {
+            warm(&path)?
+        } else {
+            std::io::copy(&mut std::fs::File::open(&path)?, &mut std::io::sink())?
+        };
+    }
+    Ok(n)
 }
 
 /// `si-ledger project` of a benchmark's log, in a child process.

@@ -114,6 +114,10 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     )?;
     let signer = crate::trust::for_projector(&store)?;
     let notary = crate::trust::notary(crate::trust::required()?, signer.as_ref(), true)?;
+    if let Some(n) = &notary {
+        // Trees grown while nothing was signed are signed now.
+        store.sign_pending(n)?;
+    }
     if args.bench_without_trees
         && (0..log.partitions()).any(|p| store.offset(p).map_or(true, |o| o.is_some()))
     {
@@ -244,6 +248,10 @@ fn project_kafka(
     )?;
     let signer = crate::trust::for_projector(&store)?;
     let notary = crate::trust::notary(crate::trust::required()?, signer.as_ref(), true)?;
+    if let Some(n) = &notary {
+        // Trees grown while nothing was signed are signed now.
+        store.sign_pending(n)?;
+    }
     let resume_store = store.clone();
     let resume: ledger_kafka::ResumeAt = Arc::new(move |p| {
         // A partition this store has no state for is rebuilt from 0. Should
