@@ -25,6 +25,20 @@ fn refused(args: &[&str]) -> String {
     stderr(&o)
 }
 
+/// The independent verifier `tests/go-verifier` (Go's
+/// `golang.org/x/mod/sumdb/note` and `sumdb/tlog`), which `scripts/test`
+/// builds and names in `SI_LEDGER_GO_VERIFIER`.
+fn go_verifier(args: &[&Path]) -> std::process::Output {
+    let bin = std::env::var_os("SI_LEDGER_GO_VERIFIER").expect(
+        "SI_LEDGER_GO_VERIFIER is not set: run this test through scripts/test, which builds \
+         tests/go-verifier",
+    );
+    std::process::Command::new(bin)
+        .args(args)
+        .output()
+        .expect("the Go verifier runs")
+}
+
 fn vkeys(data: &Path, dir: &Path) -> PathBuf {
     let o = ok(&["checkpoint", "--data", arg(data), "--vkeys"]);
     let f = dir.join("vkeys");
@@ -133,6 +147,14 @@ fn an_auditor_checks_a_statement_and_the_logs_growth_offline() {
     };
     let o = verify(&proofs, &["--json"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // The Go checksum database's own note and tlog packages agree.
+    let go = go_verifier(&[&keys, &proofs, &saved, &body]);
+    assert!(go.status.success(), "{}{}", stdout(&go), stderr(&go));
+    assert!(
+        stdout(&go).contains("extends the saved checkpoint"),
+        "{}",
+        stdout(&go)
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let st = ok(&["account", &iin, "--data", arg(&data), "--json"]);
     let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
@@ -190,6 +212,10 @@ fn an_auditor_checks_a_statement_and_the_logs_growth_offline() {
         std::fs::write(&f, text.replacen(extra, &flipped, 1)).unwrap();
     });
     assert!(e.contains(&one), "{e}");
+    let flipped = dir.path().join("flipped-leaf");
+    let go = go_verifier(&[&keys, &flipped]);
+    assert_eq!(go.status.code(), Some(1), "{}", stdout(&go));
+    assert!(stderr(&go).contains(&one), "{}", stderr(&go));
     let e = broken("figure-changed", &|d| {
         let f = d.join("statement.json");
         let mut st: serde_json::Value =

@@ -226,7 +226,7 @@ pub fn prove<B: Kv>(store: &LedgerStore<B>, iin: &Iin) -> Result<ProofDir, Proof
     let history = store.history(p, iin)?;
     let (size, note) = checkpoint(store, p, None)?;
     let root = store.tree_root(p, size)?;
-    let signed = tlog_root(&note);
+    let signed = tlog::checkpoint_size_root(&note).map(|(_, r)| r);
     if signed != Some(root) {
         return Err(ProofRefusal::RootDiffers { partition: p, size });
     }
@@ -298,17 +298,6 @@ fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("not base64 ({e})"))
 }
 
-/// The root a checkpoint note states, unverified (the store's own note).
-fn tlog_root(note: &[u8]) -> Option<[u8; 32]> {
-    let text = std::str::from_utf8(note).ok()?;
-    let root = text.lines().nth(2)?;
-    base64_decode(root).ok()?.try_into().ok()
-}
-
-fn tlog_size(note: &[u8]) -> Option<u64> {
-    std::str::from_utf8(note).ok()?.lines().nth(1)?.parse().ok()
-}
-
 /// The `tlog-witness` body from the saved checkpoint `saved` of
 /// `partition` to its latest. Refused when the store's tree at the saved
 /// size does not have the saved root (a store that is not that log's, or
@@ -319,13 +308,10 @@ pub fn consistency<B: Kv>(
     saved: &[u8],
 ) -> Result<Vec<u8>, ProofRefusal> {
     let foreign = |why: String| ProofRefusal::Foreign { partition, why };
-    let (old, old_root) = match (tlog_size(saved), tlog_root(saved)) {
-        (Some(s), Some(r)) => (s, r),
-        _ => {
-            return Err(foreign(
-                "it is not a checkpoint (origin, size, root)".into(),
-            ))
-        }
+    let Some((old, old_root)) = tlog::checkpoint_size_root(saved) else {
+        return Err(foreign(
+            "it is not a checkpoint (origin, size, root)".into(),
+        ));
     };
     let (size, note) = checkpoint(store, partition, None)?;
     if old > size {
@@ -390,7 +376,7 @@ pub fn verify_dir(
     let entries = st["entries"]
         .as_array()
         .ok_or_else(|| format!("{STATEMENT_FILE}: no entries"))?;
-    let mut checkpoint: Option<(Opened, Vec<u8>)> = None;
+    let mut checkpoint: Option<Opened> = None;
     let mut prev = GENESIS;
     let mut recorded_entries = Vec::new();
     for (i, e) in entries.iter().enumerate() {
@@ -404,8 +390,8 @@ pub fn verify_dir(
         let proof = InclusionProof::parse(bytes).map_err(at)?;
         let opened = proof.verify(vkeys).map_err(at)?;
         match &checkpoint {
-            None => checkpoint = Some((opened.clone(), proof.checkpoint.clone())),
-            Some((c, _)) if *c != opened => {
+            None => checkpoint = Some(opened.clone()),
+            Some(c) if *c != opened => {
                 return Err(at(format!(
                     "proven against {} size {}, where the others are against {} size {}",
                     opened.origin, opened.size, c.origin, c.size
@@ -456,7 +442,7 @@ pub fn verify_dir(
         };
         recorded_entries.push(recorded(&entry).map_err(|e| at(e.to_string()))?);
     }
-    let Some((opened, note)) = checkpoint else {
+    let Some(opened) = checkpoint else {
         return Err(format!("{STATEMENT_FILE}: no entries to verify"));
     };
     // The same fold the ledger runs, over the proven entries alone.
@@ -505,7 +491,6 @@ pub fn verify_dir(
         }
         extends.push((old.size, opened.size));
     }
-    let _ = note;
     Ok(Verified {
         origin: opened.origin,
         size: opened.size,

@@ -205,6 +205,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     eprintln!("log read once before timing: {} MiB", log_bytes >> 20);
     let baseline = dir.join("baseline");
     let (mut off_secs, mut on_secs) = (Vec::new(), Vec::new());
+    let (mut off_cpu, mut on_cpu) = (0.0, 0.0);
     let (mut off_history, mut off_disk) = (0, 0);
     let (mut secs, mut rss, mut totals) = (0.0, 0.0, serde_json::Value::Null);
     for round in 1..=args.rounds {
@@ -215,22 +216,27 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
         if store_dir.exists() {
             std::fs::remove_dir_all(&store_dir)?;
         }
-        let (s, _, _) = child.project(&baseline, true)?;
+        let (s, _, _, cpu) = child.project(&baseline, true)?;
         eprintln!(
-            "round {round}: without trees {events} events in {s:.2} s = {:.0} events/s",
+            "round {round}: without trees {events} events in {s:.2} s = {:.0} events/s, \
+             {cpu:.1} CPU s",
             events as f64 / s
         );
+        off_cpu += cpu;
         off_secs.push(s);
         let off_store = crate::common::open_store(&crate::common::store_dir(&baseline))?;
         (_, off_history) = off_store.value_bytes(b'H')?;
         off_disk = off_store.size_on_disk()?;
         drop(off_store);
         std::fs::remove_dir_all(&baseline)?;
-        (secs, rss, totals) = child.project(&data, false)?;
+        let cpu;
+        (secs, rss, totals, cpu) = child.project(&data, false)?;
         eprintln!(
-            "round {round}: with trees    {events} events in {secs:.2} s = {:.0} events/s",
+            "round {round}: with trees    {events} events in {secs:.2} s = {:.0} events/s, \
+             {cpu:.1} CPU s",
             events as f64 / secs
         );
+        on_cpu += cpu;
         on_secs.push(secs);
     }
     let off_eps = events as f64 * off_secs.len() as f64 / off_secs.iter().sum::<f64>();
@@ -263,11 +269,13 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     let tlog_bytes = per_event(tile_bytes + checkpoint_bytes)
         + (per_event(history_bytes) - per_event(off_history));
     let cost_pct = (1.0 - on_eps / off_eps) * 100.0;
+    let cpu_pct = (on_cpu / off_cpu - 1.0) * 100.0;
     eprintln!(
         "trees: {tiles} tiles ({:.1} bytes per event), {checkpoints} signed checkpoints \
          ({:.2} bytes per event), history {:+.1} bytes per event (leaf indexes): \
          {tlog_bytes:.1} bytes per event in all; over {} rounds {on_eps:.0} events/s with \
-         them ({}), {off_eps:.0} without ({}): {cost_pct:.1}% slower",
+         them ({}), {off_eps:.0} without ({}): {cost_pct:.1}% slower; CPU time \
+         {on_cpu:.0} s against {off_cpu:.0} s: {cpu_pct:+.1}%",
         per_event(tile_bytes),
         per_event(checkpoint_bytes),
         per_event(history_bytes) - per_event(off_history),
@@ -287,7 +295,7 @@ pub fn replay(ctx: &Context, args: &ReplayArgs) -> Result<i32> {
     println!(
         "store={engine} participants={} events={events} ratio={:.3} projector_eps={projector_eps:.0} \
          raw_eps={raw_eps:.0} peak_rss_mib={rss:.0} disk_bytes_per_event={:.0} \
-         with_trees_eps={on_eps:.0} without_trees_eps={off_eps:.0} trees_cost_pct={cost_pct:.1} \
+         with_trees_eps={on_eps:.0} without_trees_eps={off_eps:.0} trees_cost_pct={cost_pct:.1} trees_cpu_pct={cpu_pct:.1} \
          tree_bytes_per_event={tlog_bytes:.1} disk_bytes_per_event_without_trees={:.0}",
         generated.participants,
         projector_eps / raw_eps,
@@ -323,9 +331,15 @@ struct Child<'a> {
 
 impl Child<'_> {
     /// Projects the whole log into `data` (`without_trees`: issue 27's
-    /// baseline): the seconds from spawn to exit, the peak RSS (MiB) and
-    /// the `--json` totals. Fails unless every record was read.
-    fn project(&self, data: &Path, without_trees: bool) -> Result<(f64, f64, serde_json::Value)> {
+    /// baseline): the seconds from spawn to exit, the peak RSS (MiB), the
+    /// `--json` totals and the CPU seconds (user and system) the child
+    /// used. Fails unless every record was read.
+    fn project(
+        &self,
+        data: &Path,
+        without_trees: bool,
+    ) -> Result<(f64, f64, serde_json::Value, f64)> {
+        let cpu_before = children_cpu_secs();
         let mut child = std::process::Command::new(std::env::current_exe()?);
         // `--trust none` measures without signature checks, on any log.
         if self.generated.signed && !crate::trust::explicitly_open() {
@@ -358,6 +372,7 @@ impl Child<'_> {
             .wait_with_output()
             .context("running si-ledger project")?;
         let secs = t0.elapsed().as_secs_f64();
+        let cpu = children_cpu_secs() - cpu_before;
         let rss = peak.stop();
         if !out.status.success() {
             anyhow::bail!("the projector failed ({}): no figures", out.status);
@@ -371,8 +386,19 @@ impl Child<'_> {
                 self.generated.events
             );
         }
-        Ok((secs, rss, totals))
+        Ok((secs, rss, totals, cpu))
     }
+}
+
+/// User and system CPU seconds of every child waited for so far.
+fn children_cpu_secs() -> f64 {
+    // SAFETY: getrusage writes the struct it is given and nothing else.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
 }
 
 #[derive(Args)]
