@@ -147,6 +147,31 @@ fn an_auditor_checks_a_statement_and_the_logs_growth_offline() {
     };
     let o = verify(&proofs, &["--json"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // The same, with the consistency proof in the directory (`prove --old`).
+    let with_old = dir.path().join("proofs-with-old");
+    ok(&[
+        "prove",
+        &iin,
+        "--data",
+        arg(&data),
+        "--out",
+        arg(&with_old),
+        "--old",
+        arg(&saved),
+    ]);
+    let in_dir = ok(&[
+        "verify-proof",
+        arg(&with_old),
+        "--vkeys",
+        arg(&keys),
+        "--checkpoint",
+        arg(&saved),
+    ]);
+    assert!(
+        stdout(&in_dir).contains("extends the saved checkpoint"),
+        "{}",
+        stdout(&in_dir)
+    );
     // The Go checksum database's own note and tlog packages agree.
     let go = go_verifier(&[&keys, &proofs, &saved, &body]);
     assert!(go.status.success(), "{}{}", stdout(&go), stderr(&go));

@@ -333,6 +333,46 @@ pub fn consistency<B: Kv>(
     .to_text())
 }
 
+/// The name of the file in a proof directory that holds the consistency
+/// proof from a saved checkpoint of `partition`'s tree at `size` to the
+/// proofs' checkpoint (a `tlog-witness` body).
+pub fn consistency_file(partition: u32, size: u64) -> String {
+    format!("p{partition}-from-{size}.tlog-witness")
+}
+
+/// Adds to `dir` the consistency proof from each checkpoint in `saved`
+/// (kept by the auditor from an earlier visit) to the proofs' checkpoint,
+/// as [`consistency_file`]. Refused for a checkpoint of another partition,
+/// or one this store's tree does not extend.
+pub fn add_consistency<B: Kv>(
+    store: &LedgerStore<B>,
+    dir: &mut ProofDir,
+    saved: &[Vec<u8>],
+) -> Result<(), ProofRefusal> {
+    let p = dir.partition;
+    for s in saved {
+        let foreign = |why: String| ProofRefusal::Foreign { partition: p, why };
+        let origin = std::str::from_utf8(s)
+            .ok()
+            .and_then(|t| t.lines().next())
+            .unwrap_or_default();
+        if !origin.ends_with(&format!("/p{p}")) {
+            return Err(foreign(format!(
+                "it is of {origin:?}, the account's proofs are of partition {p}"
+            )));
+        }
+        let body = consistency(store, p, s)?;
+        let parsed = ConsistencyProof::parse(&body).map_err(foreign)?;
+        if tlog::checkpoint_size_root(&parsed.checkpoint).map(|c| c.0) != Some(dir.size) {
+            return Err(foreign(
+                "the partition's latest checkpoint moved while proving: prove again".into(),
+            ));
+        }
+        dir.files.insert(consistency_file(p, parsed.old), body);
+    }
+    Ok(())
+}
+
 /// What [`verify_dir`] found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Verified {
@@ -351,8 +391,10 @@ pub struct Verified {
 /// leaves as one unbroken account chain from its first entry, and the
 /// statement's figures recomputed from the proven entries. `consistency`:
 /// (saved checkpoint, `tlog-witness` body from it) pairs, each checked to
-/// lead to the proofs' checkpoint (or a saved checkpoint of the very
-/// same tree). Errors name the file and what failed.
+/// lead to the proofs' checkpoint; without a body, the directory's
+/// [`consistency_file`] for it is taken (`prove --old`), and with none, the
+/// saved checkpoint must be the proofs' very one. Errors name the file and
+/// what failed.
 pub fn verify_dir(
     ctx: &Context,
     files: &BTreeMap<String, Vec<u8>>,
@@ -468,7 +510,14 @@ pub fn verify_dir(
     for (saved, body) in consistency {
         let old =
             tlog::open_checkpoint(saved, vkeys).map_err(|e| format!("saved checkpoint: {e}"))?;
-        match body {
+        let in_dir = files.get(&consistency_file(
+            old.origin
+                .rsplit_once("/p")
+                .and_then(|(_, k)| k.parse().ok())
+                .unwrap_or(u32::MAX),
+            old.size,
+        ));
+        match body.as_ref().or(in_dir) {
             Some(b) => {
                 let c =
                     ConsistencyProof::parse(b).map_err(|e| format!("consistency proof: {e}"))?;

@@ -58,22 +58,43 @@ pub struct ProveArgs {
     /// A new directory for the proofs and the statement.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// A checkpoint of the account's partition the auditor saved earlier:
+    /// the directory also gets the consistency proof from it to the
+    /// proofs' checkpoint (`p<K>-from-<size>.tlog-witness`), which
+    /// `verify-proof --checkpoint` takes from there. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub old: Vec<PathBuf>,
 }
 
 /// `si-ledger prove`: one C2SP proof file per history entry of an account,
 /// and the statement they prove.
 pub fn prove(args: &ProveArgs) -> Result<i32> {
     let iin = Iin::parse(&args.iin).with_context(|| format!("IIN {}", mask_id(&args.iin)))?;
+    let saved = args
+        .old
+        .iter()
+        .map(|f| crate::input::read_bytes(f).context("--old"))
+        .collect::<Result<Vec<_>>>()?;
     let store = open_existing_store(&args.data)?;
-    let dir = proofs::prove(&store, &iin)?;
+    let mut dir = proofs::prove(&store, &iin)?;
+    let proofs_written = dir.files.len() - 1;
+    proofs::add_consistency(&store, &mut dir, &saved)?;
     write_dir(&args.out, &dir.files)?;
     println!(
-        "{} proofs of {}'s history against partition {}'s checkpoint of size {}, and {}, in {}",
-        dir.files.len() - 1,
+        "{} proofs of {}'s history against partition {}'s checkpoint of size {}, {}{}, in {}",
+        proofs_written,
         iin.masked(),
         dir.partition,
         dir.size,
         proofs::STATEMENT_FILE,
+        if saved.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " and {} consistency proofs from saved checkpoints",
+                saved.len()
+            )
+        },
         args.out.display()
     );
     Ok(0)
@@ -131,7 +152,9 @@ pub struct VerifyProofArgs {
     #[arg(long, value_name = "FILE")]
     pub vkeys: PathBuf,
     /// A checkpoint saved earlier: the proofs' checkpoint must be it or
-    /// extend it, shown by `--consistency` (repeatable, in pairs).
+    /// extend it, shown by the `--consistency` given with it, else by the
+    /// directory's `p<K>-from-<size>.tlog-witness` (`prove --old`).
+    /// Repeatable.
     #[arg(long, value_name = "SAVED")]
     pub checkpoint: Vec<PathBuf>,
     /// The `tlog-witness` body (`si-ledger consistency`) from the
