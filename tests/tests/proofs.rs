@@ -39,6 +39,19 @@ fn go_verifier(args: &[&Path]) -> std::process::Output {
         .expect("the Go verifier runs")
 }
 
+/// `si-ledger consistency` of partition `p` from the saved checkpoint `old`.
+fn consistency(data: &Path, p: &str, old: &Path) -> std::process::Output {
+    run(&[
+        "consistency",
+        "--data",
+        arg(data),
+        "--partition",
+        p,
+        "--old",
+        arg(old),
+    ])
+}
+
 fn vkeys(data: &Path, dir: &Path) -> PathBuf {
     let o = ok(&["checkpoint", "--data", arg(data), "--vkeys"]);
     let f = dir.join("vkeys");
@@ -118,15 +131,8 @@ fn an_auditor_checks_a_statement_and_the_logs_growth_offline() {
     let proofs = dir.path().join("proofs");
     ok(&["prove", &iin, "--data", arg(&data), "--out", arg(&proofs)]);
     let body = dir.path().join("consistency");
-    let o = ok(&[
-        "consistency",
-        "--data",
-        arg(&data),
-        "--partition",
-        &p,
-        "--old",
-        arg(&saved),
-    ]);
+    let o = consistency(&data, &p, &saved);
+    assert!(o.status.success(), "{}", stderr(&o));
     std::fs::write(&body, &o.stdout).unwrap();
     assert!(stdout(&o).starts_with("old "), "{}", stdout(&o));
     let verify = |dir: &Path, extra: &[&str]| {
@@ -241,6 +247,37 @@ fn an_auditor_checks_a_statement_and_the_logs_growth_offline() {
     let go = go_verifier(&[&keys, &flipped]);
     assert_eq!(go.status.code(), Some(1), "{}", stdout(&go));
     assert!(stderr(&go).contains(&one), "{}", stderr(&go));
+    // A sign on the index, and statement members that are not the
+    // proofs' (the hostile auditor's finds).
+    let e = broken("signed-index", &|d| {
+        let f = d.join(&one);
+        let text = std::fs::read_to_string(&f).unwrap();
+        std::fs::write(&f, text.replacen("\nindex ", "\nindex +", 1)).unwrap();
+    });
+    assert!(e.contains("not a decimal"), "{e}");
+    let edit_statement = |d: &Path, edit: &dyn Fn(&mut serde_json::Value)| {
+        let f = d.join("statement.json");
+        let mut st: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        edit(&mut st);
+        std::fs::write(&f, serde_json::to_vec(&st).unwrap()).unwrap();
+    };
+    let e = broken("size-restated", &|d| {
+        edit_statement(d, &|st| st["checkpoint_size"] = 7.into())
+    });
+    assert!(e.contains("checkpoint size 7"), "{e}");
+    let e = broken("member-added", &|d| {
+        edit_statement(d, &|st| st["note"] = "trust me".into())
+    });
+    assert!(e.contains("unknown field"), "{e}");
+    let e = broken("iin-restated", &|d| {
+        edit_statement(d, &|st| st["statement"]["iin"] = "900517400055".into())
+    });
+    assert!(e.contains("iin: differs"), "{e}");
+    assert!(
+        !e.contains("900517400055") && !e.contains(&iin),
+        "no IIN in clear: {e}"
+    );
     let e = broken("figure-changed", &|d| {
         let f = d.join("statement.json");
         let mut st: serde_json::Value =
@@ -281,6 +318,36 @@ fn an_auditor_checks_a_statement_and_the_logs_growth_offline() {
     std::fs::write(&other_keys, forged).unwrap();
     let o = run(&["verify-proof", arg(&proofs), "--vkeys", arg(&other_keys)]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    // Bad keys files are named with their line.
+    let garbage = dir.path().join("garbage-vkeys");
+    std::fs::write(&garbage, format!("{key_text}not a key\n")).unwrap();
+    let o = run(&["verify-proof", arg(&proofs), "--vkeys", arg(&garbage)]);
+    assert!(!o.status.success());
+    let lines = key_text.lines().count() + 1;
+    assert!(
+        stderr(&o).contains(&format!("garbage-vkeys line {lines}")),
+        "{}",
+        stderr(&o)
+    );
+    // An endless file is refused, not read to the end.
+    let o = run(&["verify-proof", arg(&proofs), "--vkeys", "/dev/zero"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("more than"), "{}", stderr(&o));
+    // Only a checkpoint this log signed is extended: not one stripped of
+    // its signature, nor another partition's.
+    let unsigned = dir.path().join("unsigned");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    let (body_text, _) = text.rsplit_once("\n\n").unwrap();
+    std::fs::write(
+        &unsigned,
+        format!("{body_text}\n\n— si-ledger.example.kz/test/p{p} AAAAAA==\n"),
+    )
+    .unwrap();
+    let e = stderr(&consistency(&data, &p, &unsigned));
+    assert!(e.contains("signed"), "{e}");
+    let other = if p == "0" { "1" } else { "0" };
+    let e = stderr(&consistency(&data, other, &saved));
+    assert!(e.contains(&format!("partition {p}'s checkpoint")), "{e}");
     // A saved checkpoint without a proof that the proofs' one extends it
     // is not taken on trust.
     let o = run(&[
@@ -323,6 +390,24 @@ fn a_store_edited_after_signing_cannot_prove() {
     );
     assert!(!e.contains(&victim), "the IIN stays masked: {e}");
     assert!(!dir.path().join("p1").exists());
+    // Into a dangling symbolic link: refused, and nothing left behind.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &link).unwrap();
+    let e = refused(&[
+        "prove",
+        &busiest(&demo),
+        "--data",
+        arg(&demo),
+        "--out",
+        arg(&link),
+    ]);
+    assert!(e.contains("exists"), "{e}");
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".prove-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 
     // A tree hash rewritten: the store's tree no longer has the signed root.
     let data = dir.path().join("tile");
@@ -400,15 +485,7 @@ fn a_history_forked_early_cannot_prove_itself_consistent_with_the_true_one() {
             &size.to_string(),
         ]);
         std::fs::write(&saved, &o.stdout).unwrap();
-        let o = run(&[
-            "consistency",
-            "--data",
-            arg(&fork_data),
-            "--partition",
-            &p.to_string(),
-            "--old",
-            arg(&saved),
-        ]);
+        let o = consistency(&fork_data, &p.to_string(), &saved);
         if o.status.success() {
             // An untouched partition: its history is the true one.
             continue;
@@ -434,15 +511,8 @@ fn a_history_forked_early_cannot_prove_itself_consistent_with_the_true_one() {
         std::fs::write(&fork_saved, &o.stdout).unwrap();
         assert_ne!(o.stdout, std::fs::read(&saved).unwrap());
         let body = dir.path().join(format!("fork-body-{p}"));
-        let o = ok(&[
-            "consistency",
-            "--data",
-            arg(&fork_data),
-            "--partition",
-            &p.to_string(),
-            "--old",
-            arg(&fork_saved),
-        ]);
+        let o = consistency(&fork_data, &p.to_string(), &fork_saved);
+        assert!(o.status.success(), "{}", stderr(&o));
         std::fs::write(&body, &o.stdout).unwrap();
         let proofs = dir.path().join(format!("fork-proofs-{p}"));
         // Any account of that partition will do: the busiest of the fork.

@@ -68,6 +68,8 @@ pub enum ProofRefusal {
     },
     #[error("partition {partition}: the saved checkpoint is not one this store can extend: {why}")]
     Foreign { partition: u32, why: String },
+    #[error("partition {partition}'s checkpoints are not signed by the given key: {why}")]
+    WrongKey { partition: u32, why: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -189,12 +191,7 @@ pub fn digest_note<B: Kv>(
             match tlog::open_checkpoint(&note, &[vkey]) {
                 Ok(o) if o.root == root => {}
                 Ok(_) => return Err(ProofRefusal::RootDiffers { partition: p, size }),
-                Err(why) => {
-                    return Err(ProofRefusal::Foreign {
-                        partition: p,
-                        why: format!("the given key did not sign its checkpoint ({why})"),
-                    })
-                }
+                Err(why) => return Err(ProofRefusal::WrongKey { partition: p, why }),
             }
         }
         lines.push((p, store.offset(p)?.unwrap_or(0), size, root));
@@ -313,6 +310,37 @@ pub fn consistency<B: Kv>(
             "it is not a checkpoint (origin, size, root)".into(),
         ));
     };
+    // Only a checkpoint this log signed: its name, and a key of the trust
+    // file the store recorded.
+    let trust = store
+        .trust_text()?
+        .and_then(|t| ledger_core::authority::Trust::parse(&t).ok());
+    let origin =
+        trust
+            .as_ref()
+            .and_then(|t| t.origin.clone())
+            .ok_or(ProofRefusal::NoCheckpoint {
+                partition,
+                size: None,
+            })?;
+    let name = format!("{origin}/p{partition}");
+    let named = String::from_utf8_lossy(saved.split(|b| *b == b'\n').next().unwrap_or_default())
+        .into_owned();
+    if named != name {
+        return Err(foreign(match named.strip_prefix(&format!("{origin}/p")) {
+            Some(k) => {
+                format!("it is partition {k}'s checkpoint ({named}), not partition {partition}'s")
+            }
+            None => format!("it is of {named:?}, not of this log ({name})"),
+        }));
+    }
+    let keys: Vec<String> = trust
+        .iter()
+        .flat_map(|t| t.keys.values())
+        .map(|k| tlog::verifier_key(&name, &k.key))
+        .collect();
+    tlog::open_checkpoint(saved, &keys)
+        .map_err(|e| foreign(format!("no key of the trust file signed it: {e}")))?;
     let (size, note) = checkpoint(store, partition, None)?;
     if old > size {
         return Err(foreign(format!(
@@ -352,15 +380,6 @@ pub fn add_consistency<B: Kv>(
     let p = dir.partition;
     for s in saved {
         let foreign = |why: String| ProofRefusal::Foreign { partition: p, why };
-        let origin = std::str::from_utf8(s)
-            .ok()
-            .and_then(|t| t.lines().next())
-            .unwrap_or_default();
-        if !origin.ends_with(&format!("/p{p}")) {
-            return Err(foreign(format!(
-                "it is of {origin:?}, the account's proofs are of partition {p}"
-            )));
-        }
         let body = consistency(store, p, s)?;
         let parsed = ConsistencyProof::parse(&body).map_err(foreign)?;
         if tlog::checkpoint_size_root(&parsed.checkpoint).map(|c| c.0) != Some(dir.size) {
@@ -386,45 +405,61 @@ pub struct Verified {
     pub extends: Vec<(u64, u64)>,
 }
 
+/// `statement.json` as `prove` writes it; any other member is refused.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatementFile {
+    iin: String,
+    partition: u32,
+    checkpoint_size: u64,
+    statement: serde_json::Value,
+    entries: Vec<EntryFile>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryFile {
+    proof: String,
+    /// The event's canonical bytes, base64.
+    event: String,
+}
+
 /// Checks a proof directory offline: every proof against its checkpoint
 /// (signed by one of `vkeys`), every leaf against its event's bytes, the
 /// leaves as one unbroken account chain from its first entry, and the
 /// statement's figures recomputed from the proven entries. `consistency`:
-/// (saved checkpoint, `tlog-witness` body from it) pairs, each checked to
-/// lead to the proofs' checkpoint; without a body, the directory's
-/// [`consistency_file`] for it is taken (`prove --old`), and with none, the
-/// saved checkpoint must be the proofs' very one. Errors name the file and
-/// what failed.
+/// saved checkpoints with the `tlog-witness` bodies given for them (each
+/// taken for the saved checkpoint of its `old` size); a saved checkpoint
+/// with none takes the directory's [`consistency_file`] (`prove --old`),
+/// and without that must be the proofs' very checkpoint. Errors name the
+/// file and what failed.
+///
+/// What it cannot show: that the account has no entry after the last one
+/// proven. A directory cut short at its end, its statement rewritten to
+/// match, verifies (`docs/tamper-evidence.md` §4a).
 pub fn verify_dir(
     ctx: &Context,
     files: &BTreeMap<String, Vec<u8>>,
     vkeys: &[String],
-    consistency: &[(Vec<u8>, Option<Vec<u8>>)],
+    saved: &[Vec<u8>],
+    bodies: &[Vec<u8>],
 ) -> Result<Verified, String> {
     let st_bytes = files
         .get(STATEMENT_FILE)
         .ok_or_else(|| format!("no {STATEMENT_FILE}"))?;
-    let st: serde_json::Value = serde_json::from_slice(st_bytes)
-        .map_err(|e| format!("{STATEMENT_FILE}: not JSON ({e})"))?;
-    let iin_text = st["iin"]
-        .as_str()
-        .ok_or_else(|| format!("{STATEMENT_FILE}: no iin"))?;
-    let iin = Iin::parse(iin_text).map_err(|e| {
+    let st: StatementFile =
+        serde_json::from_slice(st_bytes).map_err(|e| format!("{STATEMENT_FILE}: {e}"))?;
+    let iin = Iin::parse(&st.iin).map_err(|e| {
         format!(
             "{STATEMENT_FILE}: iin {}: {e}",
-            ledger_core::mask_id(iin_text)
+            ledger_core::mask_id(&st.iin)
         )
     })?;
-    let entries = st["entries"]
-        .as_array()
-        .ok_or_else(|| format!("{STATEMENT_FILE}: no entries"))?;
     let mut checkpoint: Option<Opened> = None;
     let mut prev = GENESIS;
     let mut recorded_entries = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        let name = e["proof"]
-            .as_str()
-            .ok_or_else(|| format!("{STATEMENT_FILE}: entry {i} names no proof"))?;
+    for (i, e) in st.entries.iter().enumerate() {
+        let name = e.proof.as_str();
         let at = |why: String| format!("{name}: {why}");
         let bytes = files
             .get(name)
@@ -455,15 +490,14 @@ pub fn verify_dir(
         }
         if leaf.seq != i as u64 || leaf.prev != prev {
             return Err(at(format!(
-                "the leaf is entry {} of the account, not the one after entry {} \
-                 (its previous link differs: an entry missing, added or out of order)",
-                leaf.seq,
-                i as i64 - 1
+                "the leaf is entry {} of the account, where {STATEMENT_FILE} has it as entry \
+                 {i} (its previous link differs: an entry missing, added or out of order)",
+                leaf.seq
             )));
         }
         prev = leaf.link;
-        let event = base64_decode(e["event"].as_str().unwrap_or_default())
-            .map_err(|w| at(format!("{STATEMENT_FILE} entry {i}: event {w}")))?;
+        let event = base64_decode(&e.event)
+            .map_err(|w| at(format!("{STATEMENT_FILE} entry {i}: event: {w}")))?;
         if <[u8; 32]>::from(Sha256::digest(&event)) != leaf.content_hash {
             return Err(at(format!(
                 "{STATEMENT_FILE} entry {i}: the event's SHA-256 is not the leaf's content hash"
@@ -487,6 +521,14 @@ pub fn verify_dir(
     let Some(opened) = checkpoint else {
         return Err(format!("{STATEMENT_FILE}: no entries to verify"));
     };
+    let stated = format!("p{}", st.partition);
+    if !opened.origin.ends_with(&format!("/{stated}")) || st.checkpoint_size != opened.size {
+        return Err(format!(
+            "{STATEMENT_FILE}: it states partition {} and checkpoint size {}, the proofs are \
+             against {} size {}",
+            st.partition, st.checkpoint_size, opened.origin, opened.size
+        ));
+    }
     // The same fold the ledger runs, over the proven entries alone.
     let ctx = Context {
         trust: Policy::Open,
@@ -500,24 +542,29 @@ pub fn verify_dir(
         DateTime::<Utc>::MAX_UTC,
     );
     let recomputed = serde_json::to_value(Statement::of(&account)).expect("JSON encodes");
-    if recomputed != st["statement"] {
+    if recomputed != st.statement {
         return Err(format!(
             "{STATEMENT_FILE}: its statement is not what the proven entries give: {}",
-            differences(&st["statement"], &recomputed).join("; ")
+            differences(&st.statement, &recomputed).join("; ")
         ));
     }
+    let mut bodies_by_old = BTreeMap::new();
+    for (n, b) in bodies.iter().enumerate() {
+        let c =
+            ConsistencyProof::parse(b).map_err(|e| format!("consistency proof {}: {e}", n + 1))?;
+        bodies_by_old.insert(c.old, b);
+    }
     let mut extends = Vec::new();
-    for (saved, body) in consistency {
-        let old =
-            tlog::open_checkpoint(saved, vkeys).map_err(|e| format!("saved checkpoint: {e}"))?;
-        let in_dir = files.get(&consistency_file(
-            old.origin
-                .rsplit_once("/p")
-                .and_then(|(_, k)| k.parse().ok())
-                .unwrap_or(u32::MAX),
-            old.size,
-        ));
-        match body.as_ref().or(in_dir) {
+    for (n, saved) in saved.iter().enumerate() {
+        let old = tlog::open_checkpoint(saved, vkeys)
+            .map_err(|e| format!("saved checkpoint {}: {e}", n + 1))?;
+        let partition = old
+            .origin
+            .rsplit_once("/p")
+            .and_then(|(_, k)| k.parse().ok())
+            .unwrap_or(u32::MAX);
+        let in_dir = files.get(&consistency_file(partition, old.size));
+        match bodies_by_old.get(&old.size).copied().or(in_dir) {
             Some(b) => {
                 let c =
                     ConsistencyProof::parse(b).map_err(|e| format!("consistency proof: {e}"))?;
@@ -530,10 +577,18 @@ pub fn verify_dir(
                 }
             }
             None if old == opened => {}
+            None if old.origin != opened.origin => {
+                return Err(format!(
+                    "saved checkpoint {} is of {}, the proofs of {}: another partition's log",
+                    n + 1,
+                    old.origin,
+                    opened.origin
+                ))
+            }
             None => {
                 return Err(format!(
                     "the saved checkpoint of {} size {} is not the proofs' (size {}): give a \
-                     consistency proof from it (`si-ledger consistency`)",
+                     consistency proof from it (`si-ledger consistency`, or `prove --old`)",
                     old.origin, old.size, opened.size
                 ))
             }
@@ -543,7 +598,7 @@ pub fn verify_dir(
     Ok(Verified {
         origin: opened.origin,
         size: opened.size,
-        entries: entries.len(),
+        entries: st.entries.len(),
         statement: recomputed,
         extends,
     })
@@ -556,11 +611,16 @@ fn differences(want: &serde_json::Value, got: &serde_json::Value) -> Vec<String>
             let mut out: Vec<String> = w
                 .iter()
                 .filter(|(k, v)| g.get(*k) != Some(*v))
-                .map(|(k, v)| {
-                    format!(
-                        "{k}: stated {v}, proven {}",
-                        g.get(k).unwrap_or(&serde_json::Value::Null)
-                    )
+                .map(|(k, v)| match (k.as_str(), v, g.get(k)) {
+                    // Personal data is named, never shown: the message
+                    // reaches terminals and logs.
+                    ("iin", _, _) | ("person", _, _) => format!("{k}: differs"),
+                    (_, serde_json::Value::String(_) | serde_json::Value::Number(_), Some(p))
+                        if !p.is_object() && !p.is_array() =>
+                    {
+                        format!("{k}: stated {v}, proven {p}")
+                    }
+                    _ => format!("{k}: differs"),
                 })
                 .collect();
             out.extend(

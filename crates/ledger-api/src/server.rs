@@ -804,7 +804,7 @@ fn refusal(e: crate::proofs::ProofRefusal) -> ApiError {
             (StatusCode::NOT_FOUND, "no_checkpoint")
         }
         R::RootDiffers { .. } | R::LeafDiffers { .. } => (StatusCode::CONFLICT, "store_changed"),
-        R::Foreign { .. } => (StatusCode::CONFLICT, "not_consistent"),
+        R::Foreign { .. } | R::WrongKey { .. } => (StatusCode::CONFLICT, "not_consistent"),
         R::Store(s) => return ViewError::Store(StoreError::Backend(s.to_string())).into(),
     };
     if status == StatusCode::CONFLICT && code == "store_changed" {

@@ -801,6 +801,19 @@ pub struct Opened {
 /// refused unless a key of its origin's name signed it. Signatures by
 /// other keys (a witness's cosignature) are ignored, as C2SP says.
 pub fn open_checkpoint(note: &[u8], vkeys: &[String]) -> Result<Opened, String> {
+    // The reasons the parsers below do not give.
+    let text = std::str::from_utf8(note).map_err(|_| "not UTF-8".to_string())?;
+    let (body, _) = text
+        .rsplit_once("\n\n")
+        .ok_or("not a signed note: no blank line before its signature lines")?;
+    let mut lines = body.lines();
+    if lines.next().is_none_or(str::is_empty) {
+        return Err("not a checkpoint: no origin on line 1".into());
+    }
+    decimal(lines.next().unwrap_or_default(), "tree size", 2)
+        .map_err(|e| format!("not a checkpoint: {e}"))?;
+    parse_hash_line(lines.next().unwrap_or_default(), 3)
+        .map_err(|e| format!("not a checkpoint: root: {e}"))?;
     let parsed =
         signed_note::Note::from_bytes(note).map_err(|e| format!("not a signed note ({e})"))?;
     let cp = tlog_tiles::Checkpoint::from_bytes(parsed.text())
@@ -846,6 +859,31 @@ pub struct InclusionProof {
     pub checkpoint: Vec<u8>,
 }
 
+/// A decimal as C2SP writes sizes and indexes: ASCII digits, no sign, no
+/// leading zero (but `0` itself).
+fn decimal(s: &str, what: &str, n: usize) -> Result<u64, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return Err(format!(
+            "line {n}: {what} {s:?} is not a decimal without sign or leading zero"
+        ));
+    }
+    s.parse::<u64>()
+        .map_err(|e| format!("line {n}: {what} {s:?}: {e}"))
+}
+
+/// Splits a proof file at its blank line; a file with CRLF line ends is
+/// named as such (C2SP files end lines with LF alone).
+fn split_at_blank(s: &str) -> Result<(&str, &str), String> {
+    s.split_once("\n\n").ok_or_else(|| {
+        if s.contains("\r\n") {
+            "its lines end in CR LF: C2SP files end lines with LF alone".to_string()
+        } else {
+            "no blank line before the checkpoint".to_string()
+        }
+    })
+}
+
 fn parse_hash_line(line: &str, n: usize) -> Result<Link, String> {
     let bytes = B64
         .decode(line)
@@ -875,9 +913,7 @@ impl InclusionProof {
     /// Parses a proof file; errors name the line.
     pub fn parse(text: &[u8]) -> Result<InclusionProof, String> {
         let s = std::str::from_utf8(text).map_err(|_| "not UTF-8".to_string())?;
-        let (head, checkpoint) = s
-            .split_once("\n\n")
-            .ok_or("no blank line before the checkpoint")?;
+        let (head, checkpoint) = split_at_blank(s)?;
         let mut lines = head.split('\n').enumerate().map(|(i, l)| (i + 1, l));
         match lines.next() {
             Some((_, PROOF_HEADER)) => {}
@@ -904,13 +940,7 @@ impl InclusionProof {
                 if index.is_some() {
                     return Err(format!("line {n}: a second index"));
                 }
-                if i.len() > 1 && i.starts_with('0') {
-                    return Err(format!("line {n}: index {i:?} has a leading zero"));
-                }
-                index = Some(
-                    i.parse::<u64>()
-                        .map_err(|e| format!("line {n}: index {i:?}: {e}"))?,
-                );
+                index = Some(decimal(i, "index", n)?);
             } else if index.is_some() {
                 path.push(parse_hash_line(line, n)?);
             } else {
@@ -970,14 +1000,10 @@ impl ConsistencyProof {
 
     pub fn parse(text: &[u8]) -> Result<ConsistencyProof, String> {
         let s = std::str::from_utf8(text).map_err(|_| "not UTF-8".to_string())?;
-        let (head, checkpoint) = s
-            .split_once("\n\n")
-            .ok_or("no blank line before the checkpoint")?;
+        let (head, checkpoint) = split_at_blank(s)?;
         let mut lines = head.split('\n').enumerate().map(|(i, l)| (i + 1, l));
         let old = match lines.next() {
-            Some((_, l)) if l.starts_with("old ") => l[4..]
-                .parse::<u64>()
-                .map_err(|e| format!("line 1: {l:?}: {e}"))?,
+            Some((_, l)) if l.starts_with("old ") => decimal(&l[4..], "old size", 1)?,
             other => {
                 return Err(format!(
                     "line 1: {:?} where old <size>",

@@ -7,11 +7,6 @@ use anyhow::{Context as _, Result};
 use std::io::BufRead;
 use std::path::Path;
 
-/// The whole file as bytes; the error names it.
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
-}
-
 /// The whole file as text.
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

@@ -21,7 +21,7 @@ pub struct CheckpointArgs {
     pub size: Option<u64>,
     /// Print each partition's verifier key (`<origin>/p<k>+<id>+<key>`),
     /// then the origin's (for `digest`), one per line.
-    #[arg(long, conflicts_with = "partition")]
+    #[arg(long, conflicts_with_all = ["partition", "size"])]
     pub vkeys: bool,
 }
 
@@ -70,11 +70,14 @@ pub struct ProveArgs {
 /// and the statement they prove.
 pub fn prove(args: &ProveArgs) -> Result<i32> {
     let iin = Iin::parse(&args.iin).with_context(|| format!("IIN {}", mask_id(&args.iin)))?;
-    let saved = args
-        .old
-        .iter()
-        .map(|f| crate::input::read_bytes(f).context("--old"))
-        .collect::<Result<Vec<_>>>()?;
+    let mut saved: Vec<Vec<u8>> = Vec::new();
+    for f in &args.old {
+        let bytes = read_small(f).with_context(|| format!("--old {}", f.display()))?;
+        // The same checkpoint twice is one proof.
+        if !saved.contains(&bytes) {
+            saved.push(bytes);
+        }
+    }
     let store = open_existing_store(&args.data)?;
     let mut dir = proofs::prove(&store, &iin)?;
     let proofs_written = dir.files.len() - 1;
@@ -103,7 +106,8 @@ pub fn prove(args: &ProveArgs) -> Result<i32> {
 /// Writes `files` into a new directory, through a temporary one renamed
 /// into place: an interrupted run leaves no partial proof directory.
 fn write_dir(out: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
-    if out.exists() {
+    // A dangling symbolic link counts as there: nothing is written through it.
+    if out.symlink_metadata().is_ok() {
         bail!("{} exists: give a new --out directory", out.display());
     }
     let parent = out
@@ -118,7 +122,11 @@ fn write_dir(out: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
         std::fs::write(tmp.path().join(name), bytes).with_context(|| format!("writing {name}"))?;
     }
     let tmp = tmp.keep();
-    std::fs::rename(&tmp, out).with_context(|| format!("moving into {}", out.display()))?;
+    if let Err(e) = std::fs::rename(&tmp, out) {
+        // Nothing of it stays behind: it holds personal data.
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e).with_context(|| format!("moving into {}", out.display()));
+    }
     Ok(())
 }
 
@@ -136,7 +144,7 @@ pub struct ConsistencyArgs {
 /// `si-ledger consistency`: the `tlog-witness` add-checkpoint body from a
 /// saved checkpoint to the latest.
 pub fn consistency(args: &ConsistencyArgs) -> Result<i32> {
-    let saved = crate::input::read_bytes(&args.old).context("--old")?;
+    let saved = read_small(&args.old).context("--old")?;
     let store = open_existing_store(&args.data)?;
     let body = proofs::consistency(&store, args.partition, &saved)?;
     use std::io::Write as _;
@@ -152,49 +160,112 @@ pub struct VerifyProofArgs {
     #[arg(long, value_name = "FILE")]
     pub vkeys: PathBuf,
     /// A checkpoint saved earlier: the proofs' checkpoint must be it or
-    /// extend it, shown by the `--consistency` given with it, else by the
-    /// directory's `p<K>-from-<size>.tlog-witness` (`prove --old`).
+    /// extend it, shown by a `--consistency` body from its size, else by
+    /// the directory's `p<K>-from-<size>.tlog-witness` (`prove --old`).
     /// Repeatable.
     #[arg(long, value_name = "SAVED")]
     pub checkpoint: Vec<PathBuf>,
-    /// The `tlog-witness` body (`si-ledger consistency`) from the
-    /// `--checkpoint` of the same place to the proofs' checkpoint.
+    /// A `tlog-witness` body (`si-ledger consistency`): taken for the
+    /// `--checkpoint` of the size on its `old` line. Repeatable.
     #[arg(long, value_name = "FILE")]
     pub consistency: Vec<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
 
+/// The most bytes a key, checkpoint or proof file may have: far more than
+/// any holds (a checkpoint is about 200 bytes, a proof a few KB).
+const SMALL_FILE: u64 = 1 << 20;
+/// The most bytes of `statement.json`: an account's events, base64.
+const STATEMENT_MAX: u64 = 256 << 20;
+
+/// A file of at most [`SMALL_FILE`] bytes, read without reading more.
+fn read_small(path: &Path) -> Result<Vec<u8>> {
+    read_at_most(path, SMALL_FILE)
+}
+
+fn read_at_most(path: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut out)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if out.len() as u64 > max {
+        bail!(
+            "{}: more than {max} bytes, which no such file has",
+            path.display()
+        );
+    }
+    Ok(out)
+}
+
+/// The verifier keys of FILE, one a line (`#` comments and blank lines
+/// skipped); each checked as C2SP writes them, a repeated one refused,
+/// naming the line.
+fn verifier_keys(path: &Path) -> Result<Vec<String>> {
+    let text = String::from_utf8(read_small(path)?)
+        .with_context(|| format!("--vkeys {}: not UTF-8", path.display()))?;
+    let mut keys: Vec<String> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Err(e) = signed_note::StandardVerifier::new(line) {
+            bail!("--vkeys {} line {}: {e}: {line:?}", path.display(), n + 1);
+        }
+        if keys.iter().any(|k| k == line) {
+            bail!(
+                "--vkeys {} line {}: the same key again",
+                path.display(),
+                n + 1
+            );
+        }
+        keys.push(line.to_string());
+    }
+    if keys.is_empty() {
+        bail!("--vkeys {}: no verifier key in it", path.display());
+    }
+    Ok(keys)
+}
+
 /// `si-ledger verify-proof`: checks a proof directory with no store.
 pub fn verify_proof(ctx: &Context, args: &VerifyProofArgs) -> Result<i32> {
-    let vkeys: Vec<String> = String::from_utf8(crate::input::read_bytes(&args.vkeys)?)
-        .context("--vkeys: not UTF-8")?
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect();
-    if args.consistency.len() > args.checkpoint.len() {
-        bail!("each --consistency goes with the --checkpoint before it");
-    }
+    let vkeys = verifier_keys(&args.vkeys)?;
     let mut files = BTreeMap::new();
     for e in std::fs::read_dir(&args.dir).with_context(|| format!("{}", args.dir.display()))? {
         let e = e?;
         if e.file_type()?.is_file() {
             let name = e.file_name().to_string_lossy().into_owned();
-            files.insert(name, std::fs::read(e.path())?);
+            let max = if name == proofs::STATEMENT_FILE {
+                STATEMENT_MAX
+            } else {
+                SMALL_FILE
+            };
+            files.insert(name, read_at_most(&e.path(), max)?);
         }
     }
     let mut saved = Vec::new();
-    for (i, c) in args.checkpoint.iter().enumerate() {
-        let body = args
-            .consistency
-            .get(i)
-            .map(|f| crate::input::read_bytes(f))
-            .transpose()?;
-        saved.push((crate::input::read_bytes(c)?, body));
+    for c in &args.checkpoint {
+        let bytes = read_small(c)?;
+        // Named here, so that an error says which of several it is.
+        if let Err(e) = ledger_store::tlog::open_checkpoint(&bytes, &vkeys) {
+            eprintln!("NOT verified: --checkpoint {}: {e}", c.display());
+            return Ok(1);
+        }
+        saved.push(bytes);
     }
-    match proofs::verify_dir(ctx, &files, &vkeys, &saved) {
+    let mut bodies = Vec::new();
+    for b in &args.consistency {
+        let bytes = read_small(b)?;
+        if let Err(e) = ledger_store::tlog::ConsistencyProof::parse(&bytes) {
+            eprintln!("NOT verified: --consistency {}: {e}", b.display());
+            return Ok(1);
+        }
+        bodies.push(bytes);
+    }
+    match proofs::verify_dir(ctx, &files, &vkeys, &saved, &bodies) {
         Ok(v) => {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
