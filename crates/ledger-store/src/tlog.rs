@@ -893,28 +893,50 @@ fn parse_hash_line(line: &str, n: usize) -> Result<Link, String> {
         .map_err(|b: Vec<u8>| format!("line {n}: {} bytes, a hash has 32", b.len()))
 }
 
+/// Both C2SP proof files' shape: their head lines, the hashes one base64
+/// line each, a blank line, the checkpoint verbatim.
+fn proof_text(mut head: String, hashes: &[Link], checkpoint: &[u8]) -> Vec<u8> {
+    for h in hashes {
+        head.push_str(&B64.encode(h));
+        head.push('\n');
+    }
+    head.push('\n');
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(checkpoint);
+    bytes
+}
+
+/// Lines numbered from 1.
+type Numbered<'a> = Vec<(usize, &'a str)>;
+
+/// A proof file's lines before its blank line, numbered from 1, and the
+/// checkpoint after it.
+fn proof_lines(text: &[u8]) -> Result<(Numbered<'_>, &str), String> {
+    let s = std::str::from_utf8(text).map_err(|_| "not UTF-8".to_string())?;
+    let (head, checkpoint) = split_at_blank(s)?;
+    Ok((
+        head.split('\n')
+            .enumerate()
+            .map(|(i, l)| (i + 1, l))
+            .collect(),
+        checkpoint,
+    ))
+}
+
 impl InclusionProof {
     pub fn to_text(&self) -> Vec<u8> {
-        let mut out = format!("{PROOF_HEADER}\n");
+        let mut head = format!("{PROOF_HEADER}\n");
         if let Some(extra) = &self.extra {
-            out.push_str(&format!("extra {}\n", B64.encode(extra)));
+            head.push_str(&format!("extra {}\n", B64.encode(extra)));
         }
-        out.push_str(&format!("index {}\n", self.index));
-        for h in &self.path {
-            out.push_str(&B64.encode(h));
-            out.push('\n');
-        }
-        out.push('\n');
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&self.checkpoint);
-        bytes
+        head.push_str(&format!("index {}\n", self.index));
+        proof_text(head, &self.path, &self.checkpoint)
     }
 
     /// Parses a proof file; errors name the line.
     pub fn parse(text: &[u8]) -> Result<InclusionProof, String> {
-        let s = std::str::from_utf8(text).map_err(|_| "not UTF-8".to_string())?;
-        let (head, checkpoint) = split_at_blank(s)?;
-        let mut lines = head.split('\n').enumerate().map(|(i, l)| (i + 1, l));
+        let (lines, checkpoint) = proof_lines(text)?;
+        let mut lines = lines.into_iter();
         match lines.next() {
             Some((_, PROOF_HEADER)) => {}
             other => {
@@ -987,21 +1009,12 @@ pub struct ConsistencyProof {
 
 impl ConsistencyProof {
     pub fn to_text(&self) -> Vec<u8> {
-        let mut out = format!("old {}\n", self.old);
-        for h in &self.proof {
-            out.push_str(&B64.encode(h));
-            out.push('\n');
-        }
-        out.push('\n');
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&self.checkpoint);
-        bytes
+        proof_text(format!("old {}\n", self.old), &self.proof, &self.checkpoint)
     }
 
     pub fn parse(text: &[u8]) -> Result<ConsistencyProof, String> {
-        let s = std::str::from_utf8(text).map_err(|_| "not UTF-8".to_string())?;
-        let (head, checkpoint) = split_at_blank(s)?;
-        let mut lines = head.split('\n').enumerate().map(|(i, l)| (i + 1, l));
+        let (lines, checkpoint) = proof_lines(text)?;
+        let mut lines = lines.into_iter();
         let old = match lines.next() {
             Some((_, l)) if l.starts_with("old ") => decimal(&l[4..], "old size", 1)?,
             other => {
