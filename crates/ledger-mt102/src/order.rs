@@ -514,9 +514,12 @@ fn period(v: &Val, field: &str) -> Result<Period, Refusal> {
     })
 }
 
-fn rnn(map: Option<&HashMap<String, String>>, rnn: &str) -> Result<String, String> {
+/// The IIN or BIN `--rnn-map` gives an RNN-era `whom` (a line, a payer).
+fn rnn(map: Option<&HashMap<String, String>>, rnn: &str, whom: &str) -> Result<String, String> {
     match map {
-        None => Err("an RNN-era line (RNN, no IIN): give --rnn-map".into()),
+        None => Err(format!(
+            "an RNN-era {whom} (an RNN, no IIN or BIN): give --rnn-map"
+        )),
         Some(m) => m
             .get(rnn)
             .cloned()
@@ -530,7 +533,7 @@ fn payer_id(sub: &Subfields, line: u32, opts: &Options) -> Result<String, Refusa
         (None, Some(v)) => (
             v,
             ":50:/RNN/",
-            rnn(opts.rnn_map.as_ref(), v.text.trim())
+            rnn(opts.rnn_map.as_ref(), v.text.trim(), "payer")
                 .map_err(|r| refuse(v.line, ":50:/RNN/", r))?,
         ),
         (None, None) => return Err(refuse(line, ":50:/IDN/", "is missing")),
@@ -546,7 +549,7 @@ fn person_id(d: &Subfields, line: u32, opts: &Options) -> Result<Iin, Refusal> {
         (None, Some(v)) => (
             v,
             ":70:/RNN/",
-            rnn(opts.rnn_map.as_ref(), v.text.trim())
+            rnn(opts.rnn_map.as_ref(), v.text.trim(), "line")
                 .map_err(|r| refuse(v.line, ":70:/RNN/", r))?,
         ),
         (None, None) => {

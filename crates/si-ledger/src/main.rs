@@ -10,6 +10,7 @@ mod common;
 mod demo;
 mod history;
 mod identity;
+mod import;
 mod input;
 mod logid;
 mod payer;
@@ -166,6 +167,9 @@ enum Command {
     },
     /// Validate JSON lines and publish them to the embedded log.
     Publish(publish::PublishArgs),
+    /// Import banks' files: MT102 payment orders.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Project the log into per-participant accounts.
     Project(project::ProjectArgs),
     /// Every record that touched an account, in log order, with its outcome.
@@ -407,6 +411,7 @@ fn run(cli: Cli) -> Result<i32> {
             CalendarCommand::WorkingDay { date, json } => query::working_day(&ctx, &date, json),
         },
         Command::Publish(args) => publish::run(&ctx, &args),
+        Command::Import(cmd) => import::run(&ctx, &cmd),
         Command::Project(args) => project::project(&ctx, &args),
         Command::Topics(cmd) => topics::topics(&ctx, &cmd),
         Command::History(args) => history::run(&ctx, &args),
