@@ -28,11 +28,36 @@ fn project(log: &Path, data: &Path) -> serde_json::Value {
     serde_json::from_str(stdout(&o).trim()).expect("project --json")
 }
 
-const ENCODINGS: [(&str, &str, &str, &str); 4] = [
-    ("utf-8.mt102", "ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ"),
-    ("cp866.mt102", "СЕРИКОВА", "АЙГЕРИМ", "БОЛАТОВНА"),
-    ("cp1251.mt102", "ІЛИЯСОВА", "АЙГЕРИМ", "БОЛАТОВНА"),
-    ("kz1048.mt102", "ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ"),
+/// Each file, the first line's person, and its orders' numbers.
+const ENCODINGS: [(&str, &str, &str, &str, [&str; 2]); 4] = [
+    (
+        "utf-8.mt102",
+        "ӘЛІМОВА",
+        "ҒАЛИЯ",
+        "ҚАНАТҚЫЗЫ",
+        ["110", "111"],
+    ),
+    (
+        "cp866.mt102",
+        "СЕРИКОВА",
+        "АЙГЕРИМ",
+        "БОЛАТОВНА",
+        ["120", "121"],
+    ),
+    (
+        "cp1251.mt102",
+        "ІЛИЯСОВА",
+        "АЙГЕРИМ",
+        "БОЛАТОВНА",
+        ["130", "131"],
+    ),
+    (
+        "kz1048.mt102",
+        "ӘЛІМОВА",
+        "ҒАЛИЯ",
+        "ҚАНАТҚЫЗЫ",
+        ["140", "141"],
+    ),
 ];
 
 /// What each golden encoding file holds, typed here from `make.py`'s
@@ -49,7 +74,7 @@ fn equivalent_json_lines() -> String {
         ) + "\n"
     };
     let mut out = String::new();
-    for (f, surname, name, patronymic) in ENCODINGS {
+    for (f, surname, name, patronymic, [one, multi]) in ENCODINGS {
         let a = (
             "851231400011",
             "4250.00",
@@ -58,11 +83,11 @@ fn equivalent_json_lines() -> String {
             patronymic,
             "1985-12-31",
         );
-        out += &line(format!("{f}-125-1"), "125", "4250.00", 1, a);
-        out += &line(format!("{f}-126-1"), "126", "8459.56", 3, a);
+        out += &line(format!("{f}-1-1"), one, "4250.00", 1, a);
+        out += &line(format!("{f}-2-1"), multi, "8459.56", 3, a);
         out += &line(
-            format!("{f}-126-2"),
-            "126",
+            format!("{f}-2-2"),
+            multi,
             "8459.56",
             3,
             (
@@ -75,8 +100,8 @@ fn equivalent_json_lines() -> String {
             ),
         );
         out += &line(
-            format!("{f}-126-3"),
-            "126",
+            format!("{f}-2-3"),
+            multi,
             "8459.56",
             3,
             (

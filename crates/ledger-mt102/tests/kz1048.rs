@@ -8,7 +8,11 @@ use std::process::Command;
 
 fn ours() -> Vec<char> {
     let bytes: Vec<u8> = (0x80..=0xFF).collect();
-    decode(&bytes, Some(Encoding::Kz1048)).unwrap().text.chars().collect()
+    decode(&bytes, Some(Encoding::Kz1048))
+        .unwrap()
+        .text
+        .chars()
+        .collect()
 }
 
 #[test]
@@ -61,5 +65,8 @@ fn kz1048_agrees_with_glibc_iconv() {
         assert_eq!(o.to_string(), theirs, "byte 0x{b:02X}");
         compared += 1;
     }
-    assert!(compared >= 127, "glibc defined only {compared} of 128 bytes");
+    assert!(
+        compared >= 127,
+        "glibc defined only {compared} of 128 bytes"
+    );
 }

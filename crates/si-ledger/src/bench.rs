@@ -391,7 +391,7 @@ impl Child<'_> {
 }
 
 /// User and system CPU seconds of every child waited for so far.
-fn children_cpu_secs() -> f64 {
+pub(crate) fn children_cpu_secs() -> f64 {
     // SAFETY: getrusage writes the struct it is given and nothing else.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
@@ -548,13 +548,13 @@ fn raw_rate(
 /// 50 ms until it exits. Not `getrusage(RUSAGE_CHILDREN)`: that counts
 /// the child between fork and exec, when it still maps the generator's
 /// memory.
-struct PeakRss {
+pub(crate) struct PeakRss {
     done: std::sync::Arc<AtomicBool>,
     watcher: std::thread::JoinHandle<f64>,
 }
 
 impl PeakRss {
-    fn watch(pid: u32) -> PeakRss {
+    pub(crate) fn watch(pid: u32) -> PeakRss {
         let done = std::sync::Arc::new(AtomicBool::new(false));
         let stop = std::sync::Arc::clone(&done);
         let watcher = std::thread::spawn(move || {
@@ -572,7 +572,7 @@ impl PeakRss {
     }
 
     /// The peak seen, MiB.
-    fn stop(self) -> f64 {
+    pub(crate) fn stop(self) -> f64 {
         self.done.store(true, std::sync::atomic::Ordering::Relaxed);
         self.watcher.join().unwrap_or(0.0)
     }

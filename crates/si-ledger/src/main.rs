@@ -4,6 +4,7 @@
 mod api;
 mod audit;
 mod bench;
+mod bench_mt102;
 mod benefits;
 mod cluster;
 mod common;
@@ -292,6 +293,9 @@ enum BenchCommand {
     /// Publisher, bare consumer, Kafka projector and embedded projector
     /// rates on the same events, against a local broker.
     Kafka(bench::KafkaArgs),
+    /// `import mt102` of N lines in MT102 files against `publish` of the
+    /// same lines as JSON, on the embedded log.
+    Import(bench_mt102::ImportArgs),
     /// Month close over a projected population: projections per second
     /// and the memory the close adds.
     Month(bench::MonthArgs),
@@ -453,5 +457,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Bench {
             command: BenchCommand::Month(args),
         } => bench::month(&ctx, &args),
+        Command::Bench {
+            command: BenchCommand::Import(args),
+        } => bench_mt102::import(&args),
     }
 }

@@ -76,10 +76,10 @@ def write(name, text, encoding, crlf, bom=False):
         f.write(data)
 
 
-def pair(tag, a_name):
-    """A one-line and a three-line order."""
-    one = order(f"{tag}0001", "125", [("4250,00", person(*a_name, "19851231", A))])
-    multi = order(f"{tag}0002", "126", [
+def pair(tag, a_name, num):
+    """A one-line and a three-line order, numbered num and num + 1."""
+    one = order(f"{tag}0001", str(num), [("4250,00", person(*a_name, "19851231", A))])
+    multi = order(f"{tag}0002", str(num + 1), [
         ("4250,00", person(*a_name, "19851231", A)),
         ("2975,00", person("ЖАНОВ", "ЕРЛАН", "САПАРОВИЧ", "19900517", B)),
         ("1234,56", person("НОВИКОВА", "ЁЛКА", None, "20010203", C)),
@@ -87,10 +87,10 @@ def pair(tag, a_name):
     return one + multi
 
 
-write("utf-8.mt102", pair("UTF", ("ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ")), "utf-8", False, bom=True)
-write("cp866.mt102", pair("DOS", ("СЕРИКОВА", "АЙГЕРИМ", "БОЛАТОВНА")), "cp866", True)
-write("cp1251.mt102", pair("WIN", ("ІЛИЯСОВА", "АЙГЕРИМ", "БОЛАТОВНА")), "cp1251", False)
-write("kz1048.mt102", pair("KZ", ("ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ")), "kz1048", True)
+write("utf-8.mt102", pair("UTF", ("ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ"), 110), "utf-8", False, bom=True)
+write("cp866.mt102", pair("DOS", ("СЕРИКОВА", "АЙГЕРИМ", "БОЛАТОВНА"), 120), "cp866", True)
+write("cp1251.mt102", pair("WIN", ("ІЛИЯСОВА", "АЙГЕРИМ", "БОЛАТОВНА"), 130), "cp1251", False)
+write("kz1048.mt102", pair("KZ", ("ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ"), 140), "kz1048", True)
 
 # The anomalies producers write (shared/reference/mt102.md).
 anomalies = order(
