@@ -2327,3 +2327,64 @@ fn a_cluster_that_loses_a_leader_loses_nothing() {
         "the dead-letter topics"
     );
 }
+
+/// Issue 28: MT102 files imported to a topic project to the accounts the
+/// same files give on the embedded log; importing them again changes
+/// nothing.
+#[test]
+fn mt102_orders_imported_to_the_topic_project_as_on_the_embedded_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/ledger-mt102/tests/data");
+    let files: Vec<String> = ["utf-8", "cp866", "cp1251", "kz1048", "anomalies"]
+        .iter()
+        .map(|f| data_dir.join(format!("{f}.mt102")).display().to_string())
+        .collect();
+    let topic = unique_topic("mt102");
+    create(&topic, 4);
+    let brokers = kafka_brokers();
+    let import = |target: &[&str]| {
+        let mut args = vec!["import", "mt102"];
+        args.extend_from_slice(target);
+        args.extend(files.iter().map(String::as_str));
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "import: {}", stderr(&o));
+    };
+    import(&["--brokers", &brokers, "--topic", &topic]);
+    let log = dir.path().join("log");
+    import(&["--log", log.to_str().unwrap()]);
+    let data = dir.path().join("kafka");
+    let totals = project_until_end(&topic, "mt102", &data);
+    assert_eq!(totals["applied"], 19, "{totals}");
+    let embedded = dir.path().join("embedded");
+    let o = run(&[
+        "project",
+        "--log",
+        log.to_str().unwrap(),
+        "--data",
+        embedded.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(accounts(&data), accounts(&embedded));
+
+    import(&["--brokers", &brokers, "--topic", &topic]);
+    let again = project_until_end(&topic, "mt102", &data);
+    assert_eq!(
+        (again["applied"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(19)),
+        "{again}"
+    );
+    // The same balances; only the count of duplicates ignored grew.
+    let balances = |d: &Path| -> Vec<serde_json::Value> {
+        accounts(d)
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let o = v.as_object_mut().unwrap();
+                o.remove("duplicates_ignored");
+                o.remove("history_len");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(balances(&data), balances(&embedded));
+}
