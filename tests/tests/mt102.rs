@@ -343,3 +343,72 @@ fn a_file_of_undecidable_encoding_is_refused_and_the_others_imported() {
         stderr(&o)
     );
 }
+
+/// 6,000 three-line orders (18,000 lines, three chunks) in one file:
+/// the UTF-8 golden file's second order under new `:20:` references.
+fn many_orders(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(golden("utf-8.mt102")).unwrap();
+    let text = text.trim_start_matches('\u{FEFF}');
+    let second = &text[text.find("{1:").unwrap() + 1..];
+    let second = &second[second.find("{1:").unwrap()..];
+    let mut out = String::new();
+    for i in 0..6_000 {
+        out += &second.replace(":20:UTF0002", &format!(":20:MANY{i:05}"));
+    }
+    let path = dir.join("many.mt102");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn an_import_killed_at_any_moment_and_run_again_gives_the_clean_balances() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = many_orders(dir.path());
+    let clean_log = dir.path().join("clean-log");
+    let o = import(&clean_log, &[&file], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("18000 lines imported"),
+        "{}",
+        stdout(&o)
+    );
+    project(&clean_log, &dir.path().join("clean"));
+    let clean = balances(&dir.path().join("clean"));
+
+    for (round, wait_ms) in [100u64, 500, 900].into_iter().enumerate() {
+        let log = dir.path().join(format!("log-{round}"));
+        let mut child = ledger_e2e::si_ledger(&["import", "mt102", "--log", s(&log), s(&file)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let o = import(&log, &[&file], &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let data = dir.path().join(format!("data-{round}"));
+        project(&log, &data);
+        assert_eq!(balances(&data), clean, "killed after {wait_ms} ms");
+    }
+
+    // SIGTERM stops between orders and says how far the import got.
+    let log = dir.path().join("log-term");
+    let child = ledger_e2e::si_ledger(&["import", "mt102", "--log", s(&log), s(&file)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    ledger_e2e::sigterm(&child);
+    let o = child.wait_with_output().unwrap();
+    if o.status.code() != Some(0) {
+        assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("import interrupted by SIGTERM: ")
+                && stderr(&o).contains("Importing the same files again is safe"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}

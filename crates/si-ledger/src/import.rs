@@ -130,6 +130,8 @@ struct Run<'a> {
     pending: Vec<String>,
     /// The last order acknowledged: file and line.
     acknowledged: Option<(String, u32)>,
+    /// A chunk is being sent (what a failed send leaves unknown).
+    sending: bool,
     summary: Summary,
 }
 
@@ -150,7 +152,9 @@ impl Run<'_> {
                     .iter()
                     .map(|(k, v)| (&k[..], None, &v[..]))
                     .collect();
+                self.sending = true;
                 sink.send(&recs)?;
+                self.sending = false;
             }
             for l in self.pending.drain(..) {
                 println!("{l}");
@@ -166,14 +170,18 @@ impl Run<'_> {
     fn how_far(&self) -> String {
         let done = match &self.acknowledged {
             Some((f, n)) => {
-                format!("orders up to the one at {f}:{n} were imported and acknowledged")
+                format!("the orders up to the one at {f}:{n} were imported and acknowledged")
             }
             None => "no order was acknowledged".into(),
         };
+        let rest = if self.sending {
+            "the orders after it were being sent and may be partly published"
+        } else {
+            "nothing after it was published"
+        };
         format!(
-            "{done}; orders after it may be partly published. Importing the same files again \
-             is safe: event ids come from each order's content, and the projector counts a \
-             line it holds as a duplicate"
+            "{done}; {rest}. Importing the same files again is safe: event ids come from each \
+             order's content, and the projector counts a line it holds as a duplicate"
         )
     }
 
@@ -310,6 +318,7 @@ pub fn run(_ctx: &ledger_core::Context, cmd: &ImportCommand) -> Result<i32> {
         chunk: Vec::new(),
         pending: Vec::new(),
         acknowledged: None,
+        sending: false,
         summary: Summary {
             dry_run: args.dry_run,
             ..Summary::default()
