@@ -367,7 +367,7 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
                 refuse(
                     dt.line,
                     ":70:/DT/",
-                    format!("{:?} is not a date YYYYMMDD", dt.text),
+                    "is not a date YYYYMMDD (a birth date: not quoted)",
                 )
             })?;
         let mut e = pb::Envelope {

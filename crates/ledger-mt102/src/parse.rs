@@ -242,7 +242,7 @@ fn subfields(lines: &[(u32, &str)], faults: &mut Vec<(u32, String)>) -> Subfield
                     v.text.push(' ');
                     v.text.push_str(t.trim());
                 }
-                None => faults.push((n, format!("{t:?} is not a /CODE/value subfield"))),
+                None => faults.push((n, "a line that is not a /CODE/value subfield begins the field (not quoted: it may hold a name)".to_string())),
             },
         }
     }
@@ -286,7 +286,7 @@ fn party(f: &Field<'_>, faults: &mut Vec<(u32, String)>) -> Party {
 fn one(v: &Field<'_>, faults: &mut Vec<(u32, String)>) -> Val {
     for &(n, l) in &v.lines[1..] {
         if !l.trim().is_empty() {
-            faults.push((n, format!(":{}: takes one line; {l:?} follows it", v.tag)));
+            faults.push((n, format!(":{}: takes one line; another follows it", v.tag)));
         }
     }
     Val {
@@ -322,7 +322,7 @@ fn message(start: u32, headers: &str, body: &[(u32, &str)]) -> Message {
                 None if l.trim().is_empty() => {}
                 None => m
                     .faults
-                    .push((n, format!("{l:?} is not in a field (:TAG:)"))),
+                    .push((n, "text before the first field (:TAG:)".to_string())),
             },
         }
     }

@@ -159,3 +159,32 @@ fn orders_that_do_not_add_up_or_fit_are_refused_whole() {
         },
     );
 }
+
+#[test]
+fn a_refusal_quotes_no_birth_date_and_no_line_that_may_hold_a_name() {
+    let text = String::from_utf8(data("utf-8.mt102")).unwrap();
+    let second = text.rfind("{1:").unwrap();
+    // A name where the first order's person :70: should begin; a bad
+    // birth date in the second order.
+    let text = text[..second].replacen(":70:/OPV/S\n", ":70:ӘЛІМОВА\n/OPV/S\n", 1)
+        + &text[second..].replacen("/DT/19851231", "/DT/19851399", 1);
+    let d = decode(text.as_bytes(), None).unwrap();
+    let reasons: Vec<String> = messages(&d.text)
+        .map(|i| match i {
+            Item::Message(m) => match read(&m, &Options::default()) {
+                Outcome::Refused { why, .. } => {
+                    format!("{}: {}: {}", why.line, why.field, why.reason)
+                }
+                o => panic!("{o:?}"),
+            },
+            i => panic!("{i:?}"),
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "30: (message): a line that is not a /CODE/value subfield begins the field (not quoted: it may hold a name)",
+            "72: :70:/DT/: is not a date YYYYMMDD (a birth date: not quoted)",
+        ]
+    );
+}
