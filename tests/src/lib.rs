@@ -521,6 +521,18 @@ pub fn wrong_check_digit(iin: &str) -> String {
     format!("{}{}", &iin[..iin.len() - 1], (last + 1) % 10)
 }
 
+/// The statements of `data` without the counts a second delivery changes
+/// (duplicates ignored, history length): the balances.
+pub fn balances(data: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut all = statements(data);
+    for s in &mut all {
+        let s = s.as_object_mut().expect("a statement is an object");
+        s.remove("duplicates_ignored");
+        s.remove("history_len");
+    }
+    all
+}
+
 /// Every statement of the store in `data`, as `si-ledger accounts` prints
 /// them (one JSON object a line).
 pub fn statements(data: &std::path::Path) -> Vec<serde_json::Value> {

@@ -199,26 +199,20 @@ fn sigkill_while_merging(engine: &str) {
     assert!(c.status.success(), "{}", stderr(&c));
 
     let balances = |data: &std::path::Path| -> Vec<serde_json::Value> {
-        let out = stdout(&run(&["accounts", "--data", data.to_str().unwrap()]));
-        out.lines()
-            .map(|l| {
-                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-                let o = v.as_object_mut().unwrap();
-                o.remove("duplicates_ignored");
-                o.remove("history_len");
-                // Where the new identifier's record of a merge sits: the
-                // two logs differ there (the killed run wrote transfers
-                // twice, in another order).
-                for m in o
-                    .get_mut("merged_from")
-                    .into_iter()
-                    .flat_map(|m| m.as_array_mut().unwrap())
-                {
-                    m.as_object_mut().unwrap().remove("position");
-                }
-                v
-            })
-            .collect()
+        let mut all = ledger_e2e::balances(data);
+        for v in &mut all {
+            // Where the new identifier's record of a merge sits: the two
+            // logs differ there (the killed run wrote transfers twice, in
+            // another order).
+            for m in v
+                .get_mut("merged_from")
+                .into_iter()
+                .flat_map(|m| m.as_array_mut().unwrap())
+            {
+                m.as_object_mut().unwrap().remove("position");
+            }
+        }
+        all
     };
     let dups = |data: &std::path::Path| -> u64 {
         let out = stdout(&run(&["accounts", "--data", data.to_str().unwrap()]));
@@ -285,18 +279,6 @@ fn log_records(log: &Path) -> u64 {
         .unwrap()
         .iter()
         .sum()
-}
-
-/// The statements of `data` without the counts a second delivery changes
-/// (duplicates ignored, history length): the balances.
-fn balances(data: &Path) -> Vec<serde_json::Value> {
-    let mut all = ledger_e2e::statements(data);
-    for s in &mut all {
-        let s = s.as_object_mut().unwrap();
-        s.remove("duplicates_ignored");
-        s.remove("history_len");
-    }
-    all
 }
 
 fn publish_and_project(file: &Path, log: &Path, data: &Path) {
@@ -401,7 +383,7 @@ fn an_interrupted_publish_says_what_it_appended_and_publishing_again_is_safe() {
 
         let data = dir.path().join(format!("data-{name}"));
         publish_and_project(&file, &log, &data);
-        assert_eq!(balances(&data), balances(&clean));
+        assert_eq!(ledger_e2e::balances(&data), ledger_e2e::balances(&clean));
     }
 }
 
@@ -466,7 +448,7 @@ fn a_publish_that_cannot_write_says_what_it_appended_and_publishing_again_is_saf
 
     let data = dir.path().join("data");
     publish_and_project(&file, &log, &data);
-    assert_eq!(balances(&data), balances(&clean));
+    assert_eq!(ledger_e2e::balances(&data), ledger_e2e::balances(&clean));
 }
 
 /// Issue 25 case 14: a `publish` waiting for input on a pipe hears a first

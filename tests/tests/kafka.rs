@@ -2374,17 +2374,5 @@ fn mt102_orders_imported_to_the_topic_project_as_on_the_embedded_log() {
         "{again}"
     );
     // The same balances; only the count of duplicates ignored grew.
-    let balances = |d: &Path| -> Vec<serde_json::Value> {
-        accounts(d)
-            .lines()
-            .map(|l| {
-                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-                let o = v.as_object_mut().unwrap();
-                o.remove("duplicates_ignored");
-                o.remove("history_len");
-                v
-            })
-            .collect()
-    };
-    assert_eq!(balances(&data), balances(&embedded));
+    assert_eq!(ledger_e2e::balances(&data), ledger_e2e::balances(&embedded));
 }

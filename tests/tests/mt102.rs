@@ -2,7 +2,7 @@
 //! `crates/ledger-mt102/tests/data` (written with Python's codecs) imported
 //! into an embedded log and projected.
 
-use ledger_e2e::{run, statements, stderr, stdout};
+use ledger_e2e::{balances, run, statements, stderr, stdout};
 use std::path::{Path, PathBuf};
 
 fn golden(name: &str) -> PathBuf {
@@ -158,17 +158,6 @@ fn every_encoding_imports_to_the_balances_of_the_equivalent_json_lines() {
     assert_eq!(a, statements(&dir.path().join("json")));
     let first = a.iter().find(|s| s["iin"] == "851231400011").unwrap();
     assert_eq!(first["contributions_total"], "34000.00");
-}
-
-/// Statements without what counts redeliveries.
-fn balances(data: &Path) -> Vec<serde_json::Value> {
-    let mut v = statements(data);
-    for s in &mut v {
-        let o = s.as_object_mut().unwrap();
-        o.remove("duplicates_ignored");
-        o.remove("history_len");
-    }
-    v
 }
 
 #[test]
