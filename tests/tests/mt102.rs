@@ -254,16 +254,33 @@ fn a_dry_run_writes_nothing_and_json_gives_one_object_per_order() {
     assert_eq!(
         outcomes,
         [
-            "imported", "imported", "imported", "skipped", "refused", "refused", "refused",
-            "refused", "refused", "imported", "refused"
+            "imported", "imported", "file", "imported", "skipped", "file", "refused", "refused",
+            "refused", "refused", "refused", "imported", "refused", "file"
         ]
     );
-    let short = &objects[9];
+    // Each file's object says how it was read and what it came to.
+    let cp866_file = &objects[2];
+    assert_eq!(cp866_file["encoding"], "cp866");
+    assert!(cp866_file["encoding_reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("every byte is a CP866 letter"));
+    assert_eq!(
+        (
+            cp866_file["orders"].as_u64(),
+            cp866_file["lines_imported"].as_u64()
+        ),
+        (Some(2), Some(4))
+    );
+    assert_eq!(cp866_file["sum"], "12709.56");
+    assert_eq!(objects[13]["orders_refused"], 6);
+    assert_eq!(objects[13]["lines_refused"], 1);
+    let short = &objects[11];
     assert_eq!(short["reference"], "BAD00006");
     assert_eq!(short["imported"], 1);
     assert_eq!(short["line_count"], 2);
     assert_eq!(short["refused"][0]["line"], 236);
-    assert_eq!(objects[3]["ppc"], "010");
+    assert_eq!(objects[4]["ppc"], "010");
     let summary = &objects.last().unwrap()["summary"];
     assert_eq!(summary["lines_imported"], 8);
     assert_eq!(summary["skipped"]["010"], 1);
@@ -400,4 +417,32 @@ fn an_import_killed_at_any_moment_and_run_again_gives_the_clean_balances() {
             stderr(&o)
         );
     }
+}
+
+#[test]
+fn a_penalty_order_is_credited_as_penalties() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let o = import(&log, &[&golden("penalty.mt102")], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let data = dir.path().join("data");
+    project(&log, &data);
+    let st = statements(&data);
+    let penalties: Vec<(&str, &str, &str)> = st
+        .iter()
+        .map(|s| {
+            (
+                s["iin"].as_str().unwrap(),
+                s["penalties_total"].as_str().unwrap(),
+                s["contributions_total"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        penalties,
+        [
+            ("900517300455", "87.50", "0.00"),
+            ("851231400011", "312.50", "0.00")
+        ]
+    );
 }

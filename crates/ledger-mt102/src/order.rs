@@ -72,6 +72,18 @@ pub struct OrderId {
     pub document_number: Option<String>,
 }
 
+impl OrderId {
+    /// `:20: REF /NUM/ N`, `(none)` for what the message lacks: how
+    /// reports name an order.
+    pub fn label(&self) -> String {
+        format!(
+            ":20: {} /NUM/ {}",
+            self.reference.as_deref().unwrap_or("(none)"),
+            self.document_number.as_deref().unwrap_or("(none)")
+        )
+    }
+}
+
 /// A 012 or 017 order, read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Order {
@@ -314,7 +326,8 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
         &payment.document_number,
         &payment.document_date,
     );
-    let mut sum = Money::ZERO;
+    // Every line's amount (checked against :32A:), and the keyed lines'.
+    let (mut sum, mut keyed_sum) = (Money::ZERO, Money::ZERO);
     let mut envelopes = Vec::with_capacity(m.lines.len());
     let mut refused = Vec::new();
     let mut numbers: Vec<&str> = Vec::with_capacity(m.lines.len());
@@ -399,6 +412,7 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
         if let Err(w) = ledger_proto::envelope_from_wire(&e) {
             return Err(refuse(l.number.line, &w.field, w.reason));
         }
+        keyed_sum = keyed_sum.checked_add(amt).expect("at most the sum");
         envelopes.push((iin, e));
     }
     if sum != total {
@@ -408,14 +422,6 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
             format!("the lines' :32B: amounts add up to {sum}, not the total {total}"),
         ));
     }
-    let keyed_sum = envelopes
-        .iter()
-        .fold(Money::ZERO, |s, (_, e)| match &e.payload {
-            Some(pb::envelope::Payload::Contribution(c)) => s
-                .checked_add(Money::parse(&c.amount).expect("built above"))
-                .expect("at most the total"),
-            _ => s,
-        });
     Ok(Some(Order {
         id: id.clone(),
         ppc: ppc.to_string(),

@@ -51,7 +51,7 @@ proptest! {
 
     #[test]
     fn golden_files_corrupted(
-        file in 0usize..7,
+        file in 0usize..8,
         edits in proptest::collection::vec((any::<u16>(), 0u8..4, any::<u8>(), 0usize..40), 1..8),
     ) {
         let files = golden();

@@ -134,6 +134,11 @@ fn the_anomalies_producers_write() {
 }
 
 #[test]
+fn a_penalty_order_017_is_imported_line_by_line() {
+    golden("penalty.mt102", &Options::default());
+}
+
+#[test]
 fn rnn_era_lines_are_keyed_through_the_map_or_refused_alone() {
     golden(
         "rnn-era.mt102",

@@ -83,11 +83,9 @@ struct Stray<'a> {
     reason: &'a str,
 }
 
-/// What the run did.
-#[derive(Serialize, Default)]
-struct Summary {
-    files: u64,
-    files_refused: u64,
+/// What a file, or the whole run, came to.
+#[derive(Serialize, Default, Clone)]
+struct Counts {
     orders: u64,
     orders_imported: u64,
     /// Orders imported short of lines refused alone.
@@ -103,6 +101,77 @@ struct Summary {
     stray: u64,
     /// Orders whose receipt day is their :32A: date (no --received-on).
     received_on_from_32a: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: &Counts) -> Result<()> {
+        self.orders += o.orders;
+        self.orders_imported += o.orders_imported;
+        self.orders_short += o.orders_short;
+        self.orders_refused += o.orders_refused;
+        for (k, n) in &o.skipped {
+            *self.skipped.entry(k.clone()).or_default() += n;
+        }
+        self.lines_imported += o.lines_imported;
+        self.lines_refused += o.lines_refused;
+        self.sum = self.sum.checked_add(o.sum).context("the sum overflows")?;
+        self.stray += o.stray;
+        self.received_on_from_32a += o.received_on_from_32a;
+        Ok(())
+    }
+
+    /// One line: orders, lines, sum, refusals.
+    fn human(&self, dry_run: bool) -> String {
+        let skipped: Vec<String> = self
+            .skipped
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        let verb = if dry_run {
+            "valid (dry run)"
+        } else {
+            "imported"
+        };
+        format!(
+            "{} orders, {} {verb} ({} short of refused lines), {} refused, {} skipped{}; \
+             {} lines {verb}, {} KZT; {} lines refused; {} stray lines",
+            self.orders,
+            self.orders_imported,
+            self.orders_short,
+            self.orders_refused,
+            self.skipped.values().sum::<u64>(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", skipped.join(", "))
+            },
+            self.lines_imported,
+            self.sum,
+            self.lines_refused,
+            self.stray,
+        )
+    }
+}
+
+/// What one file came to (`--json`: `"outcome": "file"`).
+#[derive(Serialize)]
+struct FileSummary<'a> {
+    file: &'a str,
+    outcome: &'static str,
+    encoding: Encoding,
+    encoding_reason: &'a str,
+    #[serde(flatten)]
+    counts: &'a Counts,
+    dry_run: bool,
+}
+
+/// What the run did.
+#[derive(Serialize, Default)]
+struct Summary {
+    files: u64,
+    files_refused: u64,
+    #[serde(flatten)]
+    counts: Counts,
     dry_run: bool,
     interrupted: bool,
 }
@@ -115,11 +184,7 @@ fn named(
     field: &str,
     reason: &str,
 ) -> String {
-    format!(
-        "{file}:{line}: :20: {} /NUM/ {}: {field}: {reason}",
-        id.reference.as_deref().unwrap_or("(none)"),
-        id.document_number.as_deref().unwrap_or("(none)")
-    )
+    format!("{file}:{line}: {}: {field}: {reason}", id.label())
 }
 
 struct Run<'a> {
@@ -132,6 +197,11 @@ struct Run<'a> {
     acknowledged: Option<(String, u32)>,
     /// A chunk is being sent (what a failed send leaves unknown).
     sending: bool,
+    /// The file being read.
+    file: Counts,
+    /// What of it was sent and acknowledged (what an interrupted run
+    /// counts).
+    file_acked: Counts,
     summary: Summary,
 }
 
@@ -163,6 +233,7 @@ impl Run<'_> {
                 self.acknowledged = Some((f.to_string(), n));
             }
         }
+        self.file_acked = self.file.clone();
         self.chunk.clear();
         Ok(())
     }
@@ -186,7 +257,7 @@ impl Run<'_> {
     }
 
     fn order(&mut self, file: &str, enc: Encoding, outcome: &Outcome) -> Result<()> {
-        let s = &mut self.summary;
+        let s = &mut self.file;
         s.orders += 1;
         let mut imported = None;
         let human = match outcome {
@@ -212,38 +283,43 @@ impl Run<'_> {
                     ));
                 }
                 format!(
-                    "{file}:{}: :20: {} /NUM/ {} {}: {} of {} lines {}, {} of {} KZT; received on {}{}",
+                    "{file}:{}: {} {}: {} of {} lines {}, {} of {} KZT; received on {}{}",
                     o.id.line,
-                    o.id.reference.as_deref().unwrap_or("(none)"),
-                    o.id.document_number.as_deref().unwrap_or("(none)"),
+                    o.id.label(),
                     o.ppc,
                     o.envelopes.len(),
                     o.line_count,
-                    if self.args.dry_run { "valid (dry run)" } else { "imported" },
+                    if self.args.dry_run {
+                        "valid (dry run)"
+                    } else {
+                        "imported"
+                    },
                     o.sum,
                     o.total,
                     o.received_on,
-                    if o.received_on_from == ":32A:" { " (its :32A: date)" } else { "" },
+                    if o.received_on_from == ":32A:" {
+                        " (its :32A: date)"
+                    } else {
+                        ""
+                    },
                 )
             }
             Outcome::Skipped { id, ppc } => {
                 *s.skipped.entry(ppc.clone()).or_default() += 1;
                 format!(
-                    "{file}:{}: :20: {} /NUM/ {}: skipped: purpose code {ppc} is not a social \
+                    "{file}:{}: {}: skipped: purpose code {ppc} is not a social \
                      contribution (012) or its penalty (017)",
                     id.line,
-                    id.reference.as_deref().unwrap_or("(none)"),
-                    id.document_number.as_deref().unwrap_or("(none)"),
+                    id.label(),
                 )
             }
             Outcome::Refused { id, why } => {
                 s.orders_refused += 1;
                 eprintln!("{}", named(file, id, why.line, &why.field, &why.reason));
                 format!(
-                    "{file}:{}: :20: {} /NUM/ {}: refused whole (line {}: {}: {})",
+                    "{file}:{}: {}: refused whole (line {}: {}: {})",
                     id.line,
-                    id.reference.as_deref().unwrap_or("(none)"),
-                    id.document_number.as_deref().unwrap_or("(none)"),
+                    id.label(),
                     why.line,
                     why.field,
                     why.reason
@@ -297,10 +373,15 @@ pub fn run(_ctx: &ledger_core::Context, cmd: &ImportCommand) -> Result<i32> {
         .as_deref()
         .map(|d| ledger_core::time::parse_date(d).with_context(|| format!("--received-on {d:?}")))
         .transpose()?;
-    if let Some(s) = &args.source {
-        if s.trim().is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_graphic()) {
-            bail!("--source must be 1-64 printable ASCII characters, got {s:?}");
-        }
+    if let Some(source) = &args.source {
+        // The ledger's own rule for a source (no control characters,
+        // bounded), as every envelope's is checked.
+        let probe = ledger_proto::v1::Envelope {
+            source: source.clone(),
+            ..Default::default()
+        };
+        ledger_proto::texts::check_texts(&probe)
+            .map_err(|e| anyhow::anyhow!("--source: {}", e.reason))?;
     }
     let opts = Options {
         received_on,
@@ -319,6 +400,8 @@ pub fn run(_ctx: &ledger_core::Context, cmd: &ImportCommand) -> Result<i32> {
         pending: Vec::new(),
         acknowledged: None,
         sending: false,
+        file: Counts::default(),
+        file_acked: Counts::default(),
         summary: Summary {
             dry_run: args.dry_run,
             ..Summary::default()
@@ -338,39 +421,18 @@ pub fn run(_ctx: &ledger_core::Context, cmd: &ImportCommand) -> Result<i32> {
             serde_json::to_string(&serde_json::json!({ "summary": s }))?
         );
     } else {
-        let skipped: Vec<String> = s.skipped.iter().map(|(k, n)| format!("{k}: {n}")).collect();
         println!(
-            "{} files: {} orders, {} {} ({} short of refused lines), {} refused, {} skipped{}; \
-             {} lines {}, {} KZT; {} lines refused; {} files refused; {} stray lines",
+            "{} files ({} refused): {}",
             s.files,
-            s.orders,
-            s.orders_imported,
-            if args.dry_run {
-                "valid (dry run)"
-            } else {
-                "imported"
-            },
-            s.orders_short,
-            s.orders_refused,
-            s.skipped.values().sum::<u64>(),
-            if skipped.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", skipped.join(", "))
-            },
-            s.lines_imported,
-            if args.dry_run { "valid" } else { "imported" },
-            s.sum,
-            s.lines_refused,
             s.files_refused,
-            s.stray,
+            s.counts.human(args.dry_run)
         );
-        if s.received_on_from_32a > 0 {
+        if s.counts.received_on_from_32a > 0 {
             println!(
                 "{} orders were taken as received on their :32A: value date; give \
                  --received-on for the day the money reached the account, which the \
                  recording deadline counts from",
-                s.received_on_from_32a
+                s.counts.received_on_from_32a
             );
         }
     }
@@ -386,7 +448,8 @@ pub fn run(_ctx: &ledger_core::Context, cmd: &ImportCommand) -> Result<i32> {
         );
         return Ok(code);
     }
-    let refused = s.orders_refused + s.lines_refused + s.files_refused + s.stray;
+    let c = &s.counts;
+    let refused = c.orders_refused + c.lines_refused + s.files_refused + c.stray;
     Ok(if refused > 0 { 2 } else { 0 })
 }
 
@@ -419,16 +482,21 @@ fn import_all(
         if !run.args.json {
             run.say(format!("{file}: {} ({})", decoded.encoding, decoded.why));
         }
+        run.file = Counts::default();
+        run.file_acked = Counts::default();
         let mut last = None;
         for item in ledger_mt102::messages(&decoded.text) {
             if stop.load(Ordering::Relaxed) {
-                // The chunk read so far is dropped unsent.
+                // The chunk read so far is dropped unsent: the summary
+                // counts what was acknowledged.
                 run.summary.interrupted = true;
+                let acked = std::mem::take(&mut run.file_acked);
+                run.summary.counts.add(&acked)?;
                 return Ok(());
             }
             match item {
                 Item::Stray { line, reason } => {
-                    run.summary.stray += 1;
+                    run.file.stray += 1;
                     run.stray(&file, Some(line), &reason)?;
                 }
                 Item::Message(m) => {
@@ -441,7 +509,24 @@ fn import_all(
                 }
             }
         }
+        // The file's summary is printed with its last chunk, once that
+        // is acknowledged.
+        let counts = std::mem::take(&mut run.file);
+        let line = if run.args.json {
+            serde_json::to_string(&FileSummary {
+                file: &file,
+                outcome: "file",
+                encoding: decoded.encoding,
+                encoding_reason: &decoded.why,
+                counts: &counts,
+                dry_run: run.args.dry_run,
+            })?
+        } else {
+            format!("{file}: {}", counts.human(run.args.dry_run))
+        };
+        run.say(line);
         run.flush(last.map(|n| (file.as_str(), n)))?;
+        run.summary.counts.add(&counts)?;
     }
     Ok(())
 }

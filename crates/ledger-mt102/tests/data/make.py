@@ -124,3 +124,10 @@ refused = (
     + order("BAD00007", "307", [("4250,00", P)], end="")
 )
 write("refused.mt102", refused, "utf-8", False)
+
+# A penalty order (017): its lines are penalties on contributions.
+penalty = order("PEN00001", "401", [
+    ("312,50", person("ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ", "19851231", A)),
+    ("87,50", person("ЖАНОВ", "ЕРЛАН", "САПАРОВИЧ", "19900517", B)),
+], knp="017", period="012025")
+write("penalty.mt102", penalty, "kz1048", True)
