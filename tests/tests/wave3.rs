@@ -508,6 +508,26 @@ fn a_closed_pipe_ends_a_printing_command_quietly() {
         stderr(&o)
     );
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    // Standard error full or closed (a command that reports refusals
+    // there, `2>/dev/full`, `2>&1 | head`): exit 1 or 141, never a panic's
+    // 101.
+    let bad = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/ledger-mt102/tests/data/refused.mt102");
+    let import = ["import", "mt102", "--dry-run", bad.to_str().unwrap()];
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = si_ledger(&import).stderr(full).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let mut child = si_ledger(&import)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(141));
 }
 
 /// An application whose publishing stopped part-way (a full disk, a

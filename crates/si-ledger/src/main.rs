@@ -29,6 +29,7 @@ mod verify;
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
+use std::io::Write as _;
 use std::path::PathBuf;
 
 /// sled copies tree nodes on every write; glibc's allocator spent about a
@@ -326,30 +327,38 @@ fn main() {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(Cli::parse()))) {
         Ok(Ok(code)) => std::process::exit(code),
         Ok(Err(e)) => {
-            eprintln!("error: {e:#}");
+            // Not `eprintln!`: a closed standard error must not panic here,
+            // outside the catch.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             std::process::exit(1);
         }
         Err(payload) if broken_pipe(&*payload) => std::process::exit(128 + 13),
         Err(payload) if stdout_failed(&*payload).is_some() => {
             // A full disk or a closed terminal: an error, not a panic.
-            eprintln!("error: {}", stdout_failed(&*payload).unwrap_or_default());
+            // Said on standard error, unless that is what failed (then
+            // nothing can be said).
+            let what = stdout_failed(&*payload).unwrap_or_default();
+            if what.contains("to stdout") {
+                let _ = writeln!(std::io::stderr(), "error: {what}");
+            }
             std::process::exit(1)
         }
         Err(payload) => std::panic::resume_unwind(payload),
     }
 }
 
-/// `println!`'s panic when standard output cannot be written (a closed
-/// pipe, a full disk): what it says.
+/// `println!`'s or `eprintln!`'s panic when standard output or standard
+/// error cannot be written (a closed pipe, a full disk): what it says.
 fn stdout_failed(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
     let text = payload
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| payload.downcast_ref::<&str>().copied())?;
-    text.contains("failed printing to stdout").then_some(text)
+    (text.contains("failed printing to stdout") || text.contains("failed printing to stderr"))
+        .then_some(text)
 }
 
-/// Whether a panic is `println!`'s on a closed standard output.
+/// Whether a panic is `println!`'s or `eprintln!`'s on a closed pipe.
 fn broken_pipe(payload: &(dyn std::any::Any + Send)) -> bool {
     stdout_failed(payload).is_some_and(|t| t.contains("Broken pipe"))
 }
