@@ -94,18 +94,29 @@ pub enum Item {
 }
 
 /// The messages of a file's text, one at a time (a file may be large).
+/// Lines end with LF or CRLF; a text with carriage returns and no line
+/// feed at all has CR line ends.
 pub fn messages(text: &str) -> Messages<'_> {
+    let sep = if !text.contains('\n') && text.contains('\r') {
+        '\r'
+    } else {
+        '\n'
+    };
     Messages {
-        lines: text.split('\n').enumerate(),
+        lines: text.split(sep).enumerate(),
         pending: None,
+        queued: None,
     }
 }
 
 /// Iterator of [`messages`].
 pub struct Messages<'a> {
     lines: std::iter::Enumerate<std::str::Split<'a, char>>,
-    /// A message start found while reading the previous one.
+    /// A message start found while reading the previous one (or on the
+    /// line where it ended).
     pending: Option<(u32, &'a str)>,
+    /// Text found after a message's end on its last line.
+    queued: Option<Item>,
 }
 
 fn next_line<'a>(it: &mut impl Iterator<Item = (usize, &'a str)>) -> Option<(u32, &'a str)> {
@@ -123,12 +134,60 @@ fn starts_message(line: &str) -> bool {
         .unwrap_or(false)
 }
 
+fn blank(line: &str) -> bool {
+    line.trim_matches([' ', '\t', '\u{FEFF}', '\u{1A}'])
+        .is_empty()
+}
+
+/// Where a body line ends its message: at its first `-}`, leading the
+/// line or after its last field (`:32A:250410KZT4250,00-}`); what precedes
+/// it and what follows. (Writers replace `}` in names with `)`.)
+fn end_of(line: &str) -> Option<(&str, &str)> {
+    let at = line.find("-}")?;
+    Some((&line[..at], &line[at + 2..]))
+}
+
+/// `after` without the trailer blocks that may follow a message's end
+/// (`{5:{CHK:…}}`, `{S:…}`).
+fn without_trailers(mut after: &str) -> &str {
+    loop {
+        let t = after.trim_start();
+        let is_trailer = t.starts_with("{5:") || t.starts_with("{S:");
+        if !is_trailer {
+            return t;
+        }
+        let mut depth = 0usize;
+        let mut end = None;
+        for (i, c) in t.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i + 1);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        match end {
+            Some(e) => after = &t[e..],
+            // An unclosed trailer: text outside any message.
+            None => return t,
+        }
+    }
+}
+
 impl<'a> Iterator for Messages<'a> {
     type Item = Item;
 
     fn next(&mut self) -> Option<Item> {
-        // Up to the next message's first line; anything else but blank
-        // lines is text outside a message.
+        if let Some(q) = self.queued.take() {
+            return Some(q);
+        }
+        // Up to the next message's first line; other text but blank lines
+        // is outside a message, reported as one run of lines.
         let (start, first) = match self.pending.take() {
             Some(p) => p,
             None => loop {
@@ -136,10 +195,28 @@ impl<'a> Iterator for Messages<'a> {
                 if starts_message(l) {
                     break (n, l);
                 }
-                if !l.trim_matches([' ', '\t', '\u{FEFF}', '\u{1A}']).is_empty() {
+                if !blank(l) {
+                    let mut last = n;
+                    while let Some((m, l)) = next_line(&mut self.lines) {
+                        if starts_message(l) {
+                            self.pending = Some((m, l));
+                            break;
+                        }
+                        if blank(l) {
+                            break;
+                        }
+                        last = m;
+                    }
+                    let lines = if last == n {
+                        String::new()
+                    } else {
+                        format!(" (lines {n}-{last})")
+                    };
                     return Some(Item::Stray {
                         line: n,
-                        reason: "text outside any message (a message starts with {1:)".into(),
+                        reason: format!(
+                            "text outside any message{lines} (a message starts with {{1:)"
+                        ),
                     });
                 }
             },
@@ -163,23 +240,38 @@ impl<'a> Iterator for Messages<'a> {
                     "the message starting here has no end (-}}): another begins at line {n}"
                 ));
             }
-            if in_body {
-                if l.trim_start().starts_with("-}") {
-                    break None;
-                }
-                body.push((n, l));
+            let content = if in_body {
+                Some(l)
             } else if let Some(at) = l.find("{4:") {
                 headers.push_str(&l[..at]);
                 in_body = true;
-                let rest = &l[at + 3..];
-                if rest.trim_start().starts_with("-}") {
-                    break None;
-                }
-                if !rest.trim().is_empty() {
-                    body.push((n, rest));
-                }
+                Some(&l[at + 3..])
             } else {
                 headers.push_str(l.trim());
+                None
+            };
+            if let Some(c) = content {
+                if let Some((before, after)) = end_of(c) {
+                    if !before.trim().is_empty() {
+                        body.push((n, before));
+                    }
+                    let after = without_trailers(after);
+                    if starts_message(after) {
+                        self.pending = Some((n, after));
+                    } else if !after.trim().is_empty() {
+                        self.queued = Some(Item::Stray {
+                            line: n,
+                            reason: "text after the end of a message (-}) on its line".into(),
+                        });
+                    }
+                    break None;
+                }
+                // Every line of the body counts (a blank one too); what
+                // follows `{4:` on its line only when there is some.
+                let whole_line = c.len() == l.len();
+                if whole_line || !c.trim().is_empty() {
+                    body.push((n, c));
+                }
             }
             line = next_line(&mut self.lines);
         };
@@ -434,5 +526,67 @@ mod tests {
         assert_eq!(cut.reference.as_ref().unwrap().text, "X");
         assert_eq!(cut.faults[0].0, 25);
         assert!(cut.faults[0].1.contains("no end"), "{:?}", cut.faults);
+    }
+
+    #[test]
+    fn what_follows_a_messages_end_on_its_line_is_read_not_dropped() {
+        let one = ONE.replace("\r\n", "\n");
+        let body = one.trim_end().strip_suffix("\n-}").unwrap();
+        // `-}` glued to the last field, then the next message on the same
+        // line; trailers are skipped; other text is reported.
+        let text = format!(
+            "{body}-}}{one}{}{{5:{{CHK:123}}}}\n{}GARBAGE\n",
+            one.trim_end(),
+            one.trim_end()
+        );
+        let items: Vec<Item> = messages(&text).collect();
+        let kinds: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                Item::Message(m) => format!("message at {} {:?}", m.line, m.faults),
+                Item::Stray { line, reason } => format!("stray at {line}: {reason}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "message at 1 []",
+                "message at 22 []",
+                "message at 45 []",
+                "message at 68 []",
+                "stray at 90: text after the end of a message (-}) on its line",
+            ]
+        );
+        let Item::Message(m) = &items[0] else {
+            panic!()
+        };
+        assert_eq!(m.total.as_ref().unwrap().text, "250410KZT4250,00");
+    }
+
+    #[test]
+    fn cr_line_ends_and_runs_of_stray_text() {
+        let cr = ONE.replace("\r\n", "\r");
+        let items: Vec<Item> = messages(&cr).collect();
+        assert!(
+            matches!(&items[..], [Item::Message(m)] if m.faults.is_empty()),
+            "{items:?}"
+        );
+        let text = format!("a\nb\nc\n\nd\n{ONE}");
+        let items: Vec<Item> = messages(&text).collect();
+        assert_eq!(
+            items[..2],
+            [
+                Item::Stray {
+                    line: 1,
+                    reason: "text outside any message (lines 1-3) (a message starts with {1:)"
+                        .into()
+                },
+                Item::Stray {
+                    line: 5,
+                    reason: "text outside any message (a message starts with {1:)".into()
+                }
+            ]
+        );
+        assert!(matches!(&items[2], Item::Message(m) if m.line == 6));
     }
 }
