@@ -205,7 +205,12 @@ fn refusals_name_the_file_line_reference_number_and_reason() {
         format!("{f}:148: :20: BAD00004 /NUM/ 304: :32B:: \"4250,555\" has more than two decimals"),
         format!("{f}:182: :20: BAD00005 /NUM/ 305: :70:/PERIOD/: \"13.2025\" is not a period (MMYYYY, MM.YYYY, MYYYY or YYYY-MM)"),
         format!("{f}:236: :20: BAD00006 /NUM/ 306: :70:/IDN/: 9005******56: check digit does not match (expected 5, found 6)"),
-        format!("{f}:239: :20: BAD00007 /NUM/ 307: (message): the message starting here has no end (-}}) before the end of the file"),
+        format!("{f}:274: :20: BAD00008 /NUM/ 308: :70:/IDN/: is given twice"),
+        format!("{f}:277: :20: BAD00009 /NUM/ 309: :57B:: is missing"),
+        format!("{f}:316: :20: BAD00010-TOO-LONG /NUM/ 310: :20:: must be 1-16 characters without control characters"),
+        format!("{f}:383: :20: BAD00011 /NUM/ 311: :70:/DT/: year out of 1900-2200 (the value is personal data: not quoted)"),
+        format!("{f}:414: :20: BAD00012 /NUM/ 312: :21:: 1/../x is not a line number (1-16 letters and digits)"),
+        format!("{f}:424: :20: BAD00007 /NUM/ 307: (message): the message starting here has no end (-}}) before the end of the file"),
     ];
     assert_eq!(stderr(&o).lines().collect::<Vec<_>>(), expected);
     assert!(!stderr(&o).contains("900517300456"), "an IIN unmasked");
@@ -255,7 +260,8 @@ fn a_dry_run_writes_nothing_and_json_gives_one_object_per_order() {
         outcomes,
         [
             "imported", "imported", "file", "imported", "skipped", "file", "refused", "refused",
-            "refused", "refused", "refused", "imported", "refused", "file"
+            "refused", "refused", "refused", "imported", "refused", "refused", "refused",
+            "refused", "refused", "refused", "file"
         ]
     );
     // Each file's object says how it was read and what it came to.
@@ -273,8 +279,16 @@ fn a_dry_run_writes_nothing_and_json_gives_one_object_per_order() {
         (Some(2), Some(4))
     );
     assert_eq!(cp866_file["sum"], "12709.56");
-    assert_eq!(objects[13]["orders_refused"], 6);
-    assert_eq!(objects[13]["lines_refused"], 1);
+    assert_eq!(objects[18]["orders_refused"], 11);
+    assert_eq!(objects[18]["lines_refused"], 1);
+    // A refused order's object: its own line, and where and why.
+    let bad = &objects[6];
+    assert_eq!(
+        (bad["line"].as_u64(), bad["reference"].as_str()),
+        (Some(1), Some("BAD00001"))
+    );
+    assert_eq!(bad["refusal"]["line"], 44);
+    assert_eq!(bad["refusal"]["field"], ":32A:");
     let short = &objects[11];
     assert_eq!(short["reference"], "BAD00006");
     assert_eq!(short["imported"], 1);
@@ -398,14 +412,15 @@ fn an_import_killed_at_any_moment_and_run_again_gives_the_clean_balances() {
         assert_eq!(balances(&data), clean, "killed after {wait_ms} ms");
     }
 
-    // SIGTERM stops between orders and says how far the import got.
+    // SIGTERM stops between orders, says how far the import got, and its
+    // summary counts exactly what reached the log.
     let log = dir.path().join("log-term");
-    let child = ledger_e2e::si_ledger(&["import", "mt102", "--log", s(&log), s(&file)])
-        .stdout(std::process::Stdio::null())
+    let child = ledger_e2e::si_ledger(&["import", "mt102", "--json", "--log", s(&log), s(&file)])
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    std::thread::sleep(std::time::Duration::from_millis(800));
     ledger_e2e::sigterm(&child);
     let o = child.wait_with_output().unwrap();
     if o.status.code() != Some(0) {
@@ -417,6 +432,18 @@ fn an_import_killed_at_any_moment_and_run_again_gives_the_clean_balances() {
             stderr(&o)
         );
     }
+    let out = stdout(&o);
+    let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let imported = summary["summary"]["lines_imported"].as_u64().unwrap();
+    let reported: u64 = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["imported"].as_u64())
+        .sum();
+    let records = project(&log, &dir.path().join("data-term"))["records"]
+        .as_u64()
+        .unwrap();
+    assert_eq!((imported, reported), (records, records), "{}", stderr(&o));
 }
 
 #[test]
@@ -445,4 +472,38 @@ fn a_penalty_order_is_credited_as_penalties() {
             ("851231400011", "312.50", "0.00")
         ]
     );
+}
+
+#[test]
+fn a_receipt_before_the_value_date_and_files_that_are_not_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let utf8 = golden("utf-8.mt102");
+    let o = import(
+        &log,
+        &[&utf8],
+        &["--received-on", "2025-04-09", "--dry-run"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(":36: :20: UTF0001 /NUM/ 110: :32A:: the money cannot be received (2025-04-09, --received-on) before its value date 2025-04-10"),
+        "{}",
+        stderr(&o)
+    );
+    // A FIFO (whose opening would wait for a writer) and a directory.
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let o = import(&log, &[&fifo, dir.path(), &utf8], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("fifo: is not a regular file"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("3 files (2 refused)"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("4 lines imported"), "{}", stdout(&o));
 }

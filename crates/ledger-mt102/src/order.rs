@@ -126,7 +126,9 @@ pub enum Outcome {
     Refused {
         #[serde(flatten)]
         id: OrderId,
-        #[serde(flatten)]
+        /// Where and why (`refusal` in JSON: its `line` is the fault's,
+        /// the order's own is `line` beside it).
+        #[serde(rename = "refusal")]
         why: Refusal,
     },
 }
@@ -143,12 +145,34 @@ fn required<'a>(v: Option<&'a Val>, line: u32, field: &str) -> Result<&'a Val, R
     v.ok_or_else(|| refuse(line, field, "is missing"))
 }
 
+/// A value as reports show it: trimmed, control characters escaped, at
+/// most 35 characters (a `:20:` may hold anything a file has).
+fn shown(text: &str) -> String {
+    let t = text.trim();
+    let mut out: String = t
+        .chars()
+        .take(35)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect();
+    if t.chars().count() > 35 {
+        out.push('…');
+    }
+    out
+}
+
 /// Reads one message (see the module's documentation).
 pub fn read(m: &Message, opts: &Options) -> Outcome {
     let id = OrderId {
         line: m.line,
-        reference: m.reference.as_ref().map(|v| v.text.clone()),
-        document_number: m.details.get("NUM").map(|v| v.text.trim().to_string()),
+        reference: m.reference.as_ref().map(|v| shown(&v.text)),
+        document_number: m.details.get("NUM").map(|v| shown(&v.text)),
     };
     let ppc = match m.details.get("KNP") {
         Some(k) => k.text.trim().to_string(),
@@ -171,6 +195,17 @@ pub fn read(m: &Message, opts: &Options) -> Outcome {
 fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<Order>, Refusal> {
     if let Some((line, r)) = m.faults.first() {
         return Err(refuse(*line, "(message)", r.clone()));
+    }
+    // A subfield given twice is two answers to one question (which IIN,
+    // which period): the order cannot be read.
+    let parties = [(":50:", m.payer.as_ref()), (":59:", m.recipient.as_ref())];
+    let subs = std::iter::once((":70:", &m.details))
+        .chain(parties.iter().filter_map(|(t, p)| p.map(|p| (*t, &p.sub))))
+        .chain(m.lines.iter().map(|l| (":70:", &l.details)));
+    for (tag, sub) in subs {
+        if let Some((code, line)) = sub.repeated() {
+            return Err(refuse(line, &format!("{tag}/{code}/"), "is given twice"));
+        }
     }
     if let Some(h) = &m.application_header {
         // `I102…` (input) or `O102…` (output): the message type follows
@@ -211,7 +246,8 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
                 ),
             ));
         }
-        if let Some(b) = &m.beneficiary_bank {
+        let b = required(m.beneficiary_bank.as_ref(), m.line, ":57B:")?;
+        {
             if b.text.trim() != STATE_CORPORATION_BIC {
                 return Err(refuse(
                     b.line,
@@ -244,6 +280,30 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
         return Ok(None);
     }
     let reference = required(m.reference.as_ref(), m.line, ":20:")?;
+    // SWIFT's 16x: the reference and the document number key the order's
+    // event ids, so neither may be empty, nor text of any length.
+    let r = reference.text.trim();
+    if r.is_empty() || r.chars().count() > 16 || r.chars().any(char::is_control) {
+        return Err(refuse(
+            reference.line,
+            ":20:",
+            "must be 1-16 characters without control characters",
+        ));
+    }
+    if let Some(b) = &m.payer_bank {
+        let bic = b.text.trim();
+        let ok = (bic.len() == 8 || bic.len() == 11)
+            && bic
+                .bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if !ok {
+            return Err(refuse(
+                b.line,
+                ":52B:",
+                format!("{} is not a BIC (8 or 11 letters and digits)", shown(bic)),
+            ));
+        }
+    }
     let payer = m
         .payer
         .as_ref()
@@ -251,6 +311,14 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
     let payer_id = payer_id(&payer.sub, m.line, opts)?;
     let payer_name = required(payer.sub.get("NAME"), m.line, ":50:/NAME/")?;
     let num = required(m.details.get("NUM"), knp.line, ":70:/NUM/")?;
+    let number = num.text.trim();
+    if number.is_empty() || number.chars().count() > 9 || number.chars().any(char::is_control) {
+        return Err(refuse(
+            num.line,
+            ":70:/NUM/",
+            "must be 1-9 characters without control characters",
+        ));
+    }
     let document_date = match m.details.get("DATE") {
         None => None,
         Some(d) if d.text.trim().bytes().all(|b| b == b'0') => None,
@@ -293,6 +361,16 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
         return Err(refuse(m.line, ":21:", "the order has no lines"));
     }
     let (received_on, received_on_from) = match opts.received_on {
+        Some(d) if d < dispatched_on => {
+            return Err(refuse(
+                total_val.line,
+                ":32A:",
+                format!(
+                    "the money cannot be received ({d}, --received-on) before its value date \
+                     {dispatched_on}"
+                ),
+            ))
+        }
         Some(d) => (d, "--received-on"),
         None => (dispatched_on, ":32A:"),
     };
@@ -333,11 +411,15 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
     let mut numbers: Vec<&str> = Vec::with_capacity(m.lines.len());
     for l in &m.lines {
         let n = l.number.text.trim();
-        if n.is_empty() || n.len() > 16 || !n.bytes().all(|b| b.is_ascii_graphic()) {
+        // It ends the line's event id: letters and digits only.
+        if n.is_empty() || n.len() > 16 || !n.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(refuse(
                 l.number.line,
                 ":21:",
-                format!("{n:?} is not a line number (1-16 printable ASCII characters)"),
+                format!(
+                    "{} is not a line number (1-16 letters and digits)",
+                    shown(n)
+                ),
             ));
         }
         if numbers.contains(&n) {
@@ -410,7 +492,7 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
         e.iin = iin.as_str().to_string();
         ledger_proto::canonicalize(&mut e);
         if let Err(w) = ledger_proto::envelope_from_wire(&e) {
-            return Err(refuse(l.number.line, &w.field, w.reason));
+            return Err(wire_refusal(&w, m, l));
         }
         keyed_sum = keyed_sum.checked_add(amt).expect("at most the sum");
         envelopes.push((iin, e));
@@ -436,6 +518,44 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
         sum: keyed_sum,
         refused,
     }))
+}
+
+/// A refusal by the ledger's own checks of an envelope, named by the MT102
+/// field its value came from and that field's line. A person's value is
+/// never quoted (a reason may quote what it refuses).
+fn wire_refusal(w: &ledger_proto::WireError, m: &Message, l: &crate::parse::Line) -> Refusal {
+    let field = w.field.strip_prefix("contribution.").unwrap_or(&w.field);
+    let sub = |v: Option<&Val>| v.map_or(l.number.line, |v| v.line);
+    let d = &l.details;
+    let (name, line, personal) = match field {
+        "person.surname" => (":70:/FM/", sub(d.get("FM")), true),
+        "person.name" => (":70:/NM/", sub(d.get("NM")), true),
+        "person.patronymic" => (":70:/FT/", sub(d.get("FT")), true),
+        "person.birth_date" => (":70:/DT/", sub(d.get("DT")), true),
+        "period" => (":70:/PERIOD/", sub(d.get("PERIOD")), false),
+        "amount" => (":32B:", sub(l.amount.as_ref()), false),
+        "payment.payer_name" => (":50:/NAME/", m.line, false),
+        "payment.recipient_name" => (":59:/NAME/", m.line, false),
+        "payment.document_number" => (":70:/NUM/", m.line, false),
+        "source" => (
+            ":52B: (the source)",
+            m.payer_bank.as_ref().map_or(m.line, |b| b.line),
+            false,
+        ),
+        other => (other, l.number.line, false),
+    };
+    let reason = if personal {
+        match w.reason.split_once('"') {
+            Some((before, _)) => format!(
+                "{} (the value is personal data: not quoted)",
+                before.trim_end().trim_end_matches(':')
+            ),
+            None => w.reason.clone(),
+        }
+    } else {
+        w.reason.clone()
+    };
+    refuse(line, name, reason)
 }
 
 /// What the event ids of one order's lines start with: the first 128 bits

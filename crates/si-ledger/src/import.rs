@@ -462,6 +462,20 @@ fn import_all(
     for path in &run.args.files {
         let file = path.display().to_string();
         run.summary.files += 1;
+        // Not a FIFO or a device: opening one may wait forever, deaf to
+        // signals, and its bytes are not a file to import again.
+        match std::fs::metadata(path) {
+            Ok(md) if !md.is_file() => {
+                run.summary.files_refused += 1;
+                run.stray(
+                    &file,
+                    None,
+                    "is not a regular file (a directory, a FIFO or a device)",
+                )?;
+                continue;
+            }
+            _ => {}
+        }
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
