@@ -242,22 +242,20 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
                 ":59: account",
                 format!(
                     "{} is not the account for purpose code {ppc} ({account})",
-                    a.text.trim()
+                    shown(&a.text)
                 ),
             ));
         }
         let b = required(m.beneficiary_bank.as_ref(), m.line, ":57B:")?;
-        {
-            if b.text.trim() != STATE_CORPORATION_BIC {
-                return Err(refuse(
-                    b.line,
-                    ":57B:",
-                    format!(
-                        "{} is not the State Corporation ({STATE_CORPORATION_BIC})",
-                        b.text.trim()
-                    ),
-                ));
-            }
+        if b.text.trim() != STATE_CORPORATION_BIC {
+            return Err(refuse(
+                b.line,
+                ":57B:",
+                format!(
+                    "{} is not the State Corporation ({STATE_CORPORATION_BIC})",
+                    shown(&b.text)
+                ),
+            ));
         }
     }
     if let Some((_, letter)) = fit {
@@ -270,7 +268,7 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
                     ":70:/OPV/",
                     format!(
                         "{:?} does not fit purpose code {ppc}, whose lines are {letter}",
-                        opv.text.trim()
+                        shown(&opv.text)
                     ),
                 ));
             }
