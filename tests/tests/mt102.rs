@@ -28,10 +28,21 @@ fn project(log: &Path, data: &Path) -> serde_json::Value {
     serde_json::from_str(stdout(&o).trim()).expect("project --json")
 }
 
-/// Each file, the first line's person, and its orders' numbers.
-const ENCODINGS: [(&str, &str, &str, &str, [&str; 2]); 4] = [
+/// A golden file, its first person (IIN, surname, name, patronymic), and
+/// its orders' numbers.
+type Golden = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    [&'static str; 2],
+);
+
+const ENCODINGS: [Golden; 4] = [
     (
         "utf-8.mt102",
+        "851231400011",
         "ӘЛІМОВА",
         "ҒАЛИЯ",
         "ҚАНАТҚЫЗЫ",
@@ -39,6 +50,7 @@ const ENCODINGS: [(&str, &str, &str, &str, [&str; 2]); 4] = [
     ),
     (
         "cp866.mt102",
+        "851231400021",
         "СЕРИКОВА",
         "АЙГЕРИМ",
         "БОЛАТОВНА",
@@ -46,6 +58,7 @@ const ENCODINGS: [(&str, &str, &str, &str, [&str; 2]); 4] = [
     ),
     (
         "cp1251.mt102",
+        "851231400031",
         "ІЛИЯСОВА",
         "АЙГЕРИМ",
         "БОЛАТОВНА",
@@ -53,9 +66,10 @@ const ENCODINGS: [(&str, &str, &str, &str, [&str; 2]); 4] = [
     ),
     (
         "kz1048.mt102",
-        "ӘЛІМОВА",
-        "ҒАЛИЯ",
-        "ҚАНАТҚЫЗЫ",
+        "851231400041",
+        "ЖҰМАБАЕВА",
+        "ӘСЕЛ",
+        "НҰРЛАНҚЫЗЫ",
         ["140", "141"],
     ),
 ];
@@ -74,15 +88,8 @@ fn equivalent_json_lines() -> String {
         ) + "\n"
     };
     let mut out = String::new();
-    for (f, surname, name, patronymic, [one, multi]) in ENCODINGS {
-        let a = (
-            "851231400011",
-            "4250.00",
-            surname,
-            name,
-            patronymic,
-            "1985-12-31",
-        );
+    for (f, first, surname, name, patronymic, [one, multi]) in ENCODINGS {
+        let a = (first, "4250.00", surname, name, patronymic, "1985-12-31");
         out += &line(format!("{f}-1-1"), one, "4250.00", 1, a);
         out += &line(format!("{f}-2-1"), multi, "8459.56", 3, a);
         out += &line(
@@ -154,10 +161,13 @@ fn every_encoding_imports_to_the_balances_of_the_equivalent_json_lines() {
     project(&dir.path().join("mt102-log"), &dir.path().join("mt102"));
     project(&dir.path().join("json-log"), &dir.path().join("json"));
     let a = statements(&dir.path().join("mt102"));
-    assert_eq!(a.len(), 3);
+    assert_eq!(a.len(), 6);
     assert_eq!(a, statements(&dir.path().join("json")));
-    let first = a.iter().find(|s| s["iin"] == "851231400011").unwrap();
-    assert_eq!(first["contributions_total"], "34000.00");
+    let total =
+        |iin: &str| a.iter().find(|s| s["iin"] == iin).unwrap()["contributions_total"].clone();
+    // Each file's own first person, and one of the three every file pays.
+    assert_eq!(total("851231400041"), "8500.00");
+    assert_eq!(total("900517300455"), "11900.00");
 }
 
 #[test]
@@ -199,17 +209,17 @@ fn refusals_name_the_file_line_reference_number_and_reason() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let f = s(&file);
     let expected = [
-        format!("{f}:44: :20: BAD00001 /NUM/ 301: :32A:: the lines' :32B: amounts add up to 4350.00, not the total 4000.00"),
+        format!("{f}:44: :20: BAD00001 /NUM/ 301: :32A: the lines' :32B: amounts add up to 4350.00, not the total 4000.00"),
         format!("{f}:59: :20: BAD00002 /NUM/ 302: :59: account: KZ12009NPS0413609816 is not the account for purpose code 012 (KZ67009SS00368609110)"),
         format!("{f}:112: :20: BAD00003 /NUM/ 303: :70:/OPV/: \"C\" does not fit purpose code 012, whose lines are S"),
-        format!("{f}:148: :20: BAD00004 /NUM/ 304: :32B:: \"4250,555\" has more than two decimals"),
+        format!("{f}:148: :20: BAD00004 /NUM/ 304: :32B: \"4250,555\" has more than two decimals"),
         format!("{f}:182: :20: BAD00005 /NUM/ 305: :70:/PERIOD/: \"13.2025\" is not a period (MMYYYY, MM.YYYY, MYYYY or YYYY-MM)"),
         format!("{f}:236: :20: BAD00006 /NUM/ 306: :70:/IDN/: 9005******56: check digit does not match (expected 5, found 6)"),
         format!("{f}:274: :20: BAD00008 /NUM/ 308: :70:/IDN/: is given twice"),
-        format!("{f}:277: :20: BAD00009 /NUM/ 309: :57B:: is missing"),
-        format!("{f}:316: :20: BAD00010-TOO-LONG /NUM/ 310: :20:: must be 1-16 characters without control characters"),
+        format!("{f}:277: :20: BAD00009 /NUM/ 309: :57B: is missing: :57B:GCVPKZ2A (the State Corporation) belongs before :59:"),
+        format!("{f}:316: :20: BAD00010-TOO-LONG /NUM/ 310: :20: must be 1-16 characters without control characters"),
         format!("{f}:383: :20: BAD00011 /NUM/ 311: :70:/DT/: year out of 1900-2200 (the value is personal data: not quoted)"),
-        format!("{f}:414: :20: BAD00012 /NUM/ 312: :21:: 1/../x is not a line number (1-16 letters and digits)"),
+        format!("{f}:414: :20: BAD00012 /NUM/ 312: :21: 1/../x is not a line number (1-16 letters and digits)"),
         format!("{f}:424: :20: BAD00007 /NUM/ 307: (message): the message starting here has no end (-}}) before the end of the file"),
     ];
     assert_eq!(stderr(&o).lines().collect::<Vec<_>>(), expected);
@@ -486,7 +496,7 @@ fn a_receipt_before_the_value_date_and_files_that_are_not_files_are_refused() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains(":36: :20: UTF0001 /NUM/ 110: :32A:: the money cannot be received (2025-04-09, --received-on) before its value date 2025-04-10"),
+        stderr(&o).contains(":36: :20: UTF0001 /NUM/ 110: :32A: the money cannot be received (2025-04-09, --received-on) before its value date 2025-04-10"),
         "{}",
         stderr(&o)
     );

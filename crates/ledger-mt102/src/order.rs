@@ -63,6 +63,17 @@ pub struct Refusal {
     pub reason: String,
 }
 
+impl std::fmt::Display for Refusal {
+    /// `FIELD: reason`, or `:TAG: reason` for a bare tag (not `:32A::`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.field.ends_with(':') {
+            write!(f, "{} {}", self.field, self.reason)
+        } else {
+            write!(f, "{}: {}", self.field, self.reason)
+        }
+    }
+}
+
 /// What identifies an order in reports: where it starts, `:20:`, `/NUM/`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct OrderId {
@@ -177,11 +188,22 @@ pub fn read(m: &Message, opts: &Options) -> Outcome {
     let ppc = match m.details.get("KNP") {
         Some(k) => k.text.trim().to_string(),
         None => {
+            // /KNP/ read under :50: or :59: means the :70: tag went missing.
+            let misplaced = [(":50:", m.payer.as_ref()), (":59:", m.recipient.as_ref())]
+                .into_iter()
+                .find_map(|(t, p)| p.and_then(|p| p.sub.get("KNP")).map(|v| (t, v.line)));
             let why = m
                 .faults
                 .first()
                 .map(|(line, r)| refuse(*line, "(message)", r.clone()))
-                .unwrap_or_else(|| refuse(m.line, ":70:/KNP/", "is missing"));
+                .unwrap_or_else(|| match misplaced {
+                    Some((tag, line)) => refuse(
+                        line,
+                        ":70:/KNP/",
+                        format!("is under {tag} here: the order's :70: tag is missing before it"),
+                    ),
+                    None => refuse(m.line, ":70:/KNP/", "is missing"),
+                });
             return Outcome::Refused { id, why };
         }
     };
@@ -246,7 +268,13 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
                 ),
             ));
         }
-        let b = required(m.beneficiary_bank.as_ref(), m.line, ":57B:")?;
+        let b = m.beneficiary_bank.as_ref().ok_or_else(|| {
+            refuse(
+                m.line,
+                ":57B:",
+                format!("is missing: :57B:{STATE_CORPORATION_BIC} (the State Corporation) belongs before :59:"),
+            )
+        })?;
         if b.text.trim() != STATE_CORPORATION_BIC {
             return Err(refuse(
                 b.line,

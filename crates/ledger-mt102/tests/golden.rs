@@ -100,8 +100,9 @@ fn one_line_and_multi_line_orders_in_every_encoding() {
 
 #[test]
 fn every_encoding_gives_the_same_envelopes_but_for_the_names() {
-    // The same orders, written in four encodings with other references:
-    // amounts, periods, identifiers and dates are the same.
+    // The same orders, written in four encodings with other references
+    // and each its own first person: amounts, periods, the other
+    // identifiers and dates are the same.
     let strip = |name: &str| -> Vec<(String, String, String)> {
         let d = decode(&data(name), None).unwrap();
         messages(&d.text)
@@ -114,8 +115,14 @@ fn every_encoding_gives_the_same_envelopes_but_for_the_names() {
             })
             .flat_map(|o| o.envelopes)
             .map(|(iin, e)| match e.payload {
+                // The first person is each file's own (born 1985-12-31).
                 Some(ledger_proto::v1::envelope::Payload::Contribution(c)) => {
-                    (iin.as_str().to_string(), c.period, c.amount)
+                    let who = if iin.as_str().starts_with("851231") {
+                        "the file's own".to_string()
+                    } else {
+                        iin.as_str().to_string()
+                    };
+                    (who, c.period, c.amount)
                 }
                 _ => unreachable!(),
             })
@@ -192,4 +199,24 @@ fn a_refusal_quotes_no_birth_date_and_no_line_that_may_hold_a_name() {
             "72: :70:/DT/: is not a date YYYYMMDD (a birth date: not quoted)",
         ]
     );
+}
+
+#[test]
+fn a_missing_tag_is_named_where_its_subfields_landed() {
+    // The order's `:70:` tag dropped: /NUM/ … /KNP/ are read under :59:.
+    let text =
+        String::from_utf8(data("utf-8.mt102"))
+            .unwrap()
+            .replacen(":70:/NUM/110", "/NUM/110", 1);
+    let d = decode(text.as_bytes(), None).unwrap();
+    let first = messages(&d.text).next().unwrap();
+    let Item::Message(m) = first else { panic!() };
+    let Outcome::Refused { why, .. } = read(&m, &Options::default()) else {
+        panic!()
+    };
+    assert_eq!(
+        why.to_string(),
+        ":70:/KNP/: is under :59: here: the order's :70: tag is missing before it"
+    );
+    assert_eq!(why.line, 25);
 }

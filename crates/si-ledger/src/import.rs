@@ -133,9 +133,9 @@ impl Counts {
             "imported"
         };
         format!(
-            "{} orders, {} {verb} ({} short of refused lines), {} refused, {} skipped{}; \
-             {} lines {verb}, {} KZT; {} lines refused; {} stray lines",
-            self.orders,
+            "{}, {} {verb} ({} with lines refused), {} refused, {} skipped{}; {} {verb}, {} \
+             KZT; {} refused; stray text: {}",
+            count(self.orders, "order"),
             self.orders_imported,
             self.orders_short,
             self.orders_refused,
@@ -145,9 +145,9 @@ impl Counts {
             } else {
                 format!(" ({})", skipped.join(", "))
             },
-            self.lines_imported,
+            count(self.lines_imported, "line"),
             self.sum,
-            self.lines_refused,
+            count(self.lines_refused, "line"),
             self.stray,
         )
     }
@@ -177,14 +177,17 @@ struct Summary {
 }
 
 /// Refusals for stderr: `FILE:LINE: :20: REF /NUM/ N: field: reason`.
-fn named(
-    file: &str,
-    id: &ledger_mt102::order::OrderId,
-    line: u32,
-    field: &str,
-    reason: &str,
-) -> String {
-    format!("{file}:{line}: {}: {field}: {reason}", id.label())
+fn named(file: &str, id: &ledger_mt102::order::OrderId, why: &ledger_mt102::Refusal) -> String {
+    format!("{file}:{}: {}: {why}", why.line, id.label())
+}
+
+/// `1 order`, `2 orders`.
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 struct Run<'a> {
@@ -274,7 +277,7 @@ impl Run<'_> {
                     s.received_on_from_32a += 1;
                 }
                 for r in &o.refused {
-                    eprintln!("{}", named(file, &o.id, r.line, &r.field, &r.reason));
+                    eprintln!("{}", named(file, &o.id, r));
                 }
                 for (iin, e) in &o.envelopes {
                     self.chunk.push((
@@ -315,14 +318,12 @@ impl Run<'_> {
             }
             Outcome::Refused { id, why } => {
                 s.orders_refused += 1;
-                eprintln!("{}", named(file, id, why.line, &why.field, &why.reason));
+                eprintln!("{}", named(file, id, why));
                 format!(
-                    "{file}:{}: {}: refused whole (line {}: {}: {})",
+                    "{file}:{}: {}: refused whole (line {}: {why})",
                     id.line,
                     id.label(),
                     why.line,
-                    why.field,
-                    why.reason
                 )
             }
         };
@@ -422,8 +423,8 @@ pub fn run(_ctx: &ledger_core::Context, cmd: &ImportCommand) -> Result<i32> {
         );
     } else {
         println!(
-            "{} files ({} refused): {}",
-            s.files,
+            "{} ({} refused): {}",
+            count(s.files, "file"),
             s.files_refused,
             s.counts.human(args.dry_run)
         );

@@ -64,6 +64,8 @@ A = iin("851231", 4, 1)   # 1985-12-31, a woman
 B = iin("900517", 3, 45)  # 1990-05-17, a man
 C = iin("010203", 6, 7)   # 2001-02-03, a woman born after 2000
 D = iin("770101", 3, 123)
+# The first person of each encoding's file: women born 1985-12-31.
+A866, A1251, A1048 = (iin("851231", 4, n) for n in (2, 3, 4))
 
 
 def write(name, text, encoding, crlf, bom=False):
@@ -76,21 +78,22 @@ def write(name, text, encoding, crlf, bom=False):
         f.write(data)
 
 
-def pair(tag, a_name, num):
-    """A one-line and a three-line order, numbered num and num + 1."""
-    one = order(f"{tag}0001", str(num), [("4250,00", person(*a_name, "19851231", A))])
+def pair(tag, a_name, num, a_iin):
+    """A one-line and a three-line order, numbered num and num + 1; the
+    first person is each file's own (a_name, a_iin), the others shared."""
+    one = order(f"{tag}0001", str(num), [("4250,00", person(*a_name, "19851231", a_iin))])
     multi = order(f"{tag}0002", str(num + 1), [
-        ("4250,00", person(*a_name, "19851231", A)),
+        ("4250,00", person(*a_name, "19851231", a_iin)),
         ("2975,00", person("ЖАНОВ", "ЕРЛАН", "САПАРОВИЧ", "19900517", B)),
         ("1234,56", person("НОВИКОВА", "ЁЛКА", None, "20010203", C)),
     ])
     return one + multi
 
 
-write("utf-8.mt102", pair("UTF", ("ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ"), 110), "utf-8", False, bom=True)
-write("cp866.mt102", pair("DOS", ("СЕРИКОВА", "АЙГЕРИМ", "БОЛАТОВНА"), 120), "cp866", True)
-write("cp1251.mt102", pair("WIN", ("ІЛИЯСОВА", "АЙГЕРИМ", "БОЛАТОВНА"), 130), "cp1251", False)
-write("kz1048.mt102", pair("KZ", ("ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ"), 140), "kz1048", True)
+write("utf-8.mt102", pair("UTF", ("ӘЛІМОВА", "ҒАЛИЯ", "ҚАНАТҚЫЗЫ"), 110, A), "utf-8", False, bom=True)
+write("cp866.mt102", pair("DOS", ("СЕРИКОВА", "АЙГЕРИМ", "БОЛАТОВНА"), 120, A866), "cp866", True)
+write("cp1251.mt102", pair("WIN", ("ІЛИЯСОВА", "АЙГЕРИМ", "БОЛАТОВНА"), 130, A1251), "cp1251", False)
+write("kz1048.mt102", pair("KZ", ("ЖҰМАБАЕВА", "ӘСЕЛ", "НҰРЛАНҚЫЗЫ"), 140, A1048), "kz1048", True)
 
 # The anomalies producers write (shared/reference/mt102.md).
 anomalies = order(
