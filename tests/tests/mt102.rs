@@ -517,3 +517,27 @@ fn a_receipt_before_the_value_date_and_files_that_are_not_files_are_refused() {
     assert!(stdout(&o).contains("3 files (2 refused)"), "{}", stdout(&o));
     assert!(stdout(&o).contains("4 lines imported"), "{}", stdout(&o));
 }
+
+#[test]
+fn the_message_layout_in_the_reference_imports() {
+    // docs/reference.md's annotated message, its notes cut off.
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/reference.md"))
+            .unwrap();
+    let start = doc.find("```text\n{1:F01").expect("the annotated message") + "```text\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let text: String = doc[start..end]
+        .lines()
+        .map(|l| l.split("  ").next().unwrap().to_string() + "\n")
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("example.mt102");
+    std::fs::write(&file, text).unwrap();
+    let o = run(&["import", "mt102", "--dry-run", s(&file)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("1 of 1 lines valid (dry run), 4250.00 of 4250.00 KZT"),
+        "{}",
+        stdout(&o)
+    );
+}

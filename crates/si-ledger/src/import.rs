@@ -430,10 +430,10 @@ pub fn run(_ctx: &ledger_core::Context, cmd: &ImportCommand) -> Result<i32> {
         );
         if s.counts.received_on_from_32a > 0 {
             println!(
-                "{} orders were taken as received on their :32A: value date; give \
+                "{} taken as received on the :32A: value date; give \
                  --received-on for the day the money reached the account, which the \
                  recording deadline counts from",
-                s.counts.received_on_from_32a
+                count(s.counts.received_on_from_32a, "order")
             );
         }
     }
