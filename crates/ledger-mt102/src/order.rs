@@ -160,18 +160,14 @@ fn required<'a>(v: Option<&'a Val>, line: u32, field: &str) -> Result<&'a Val, R
 /// most 35 characters (a `:20:` may hold anything a file has).
 fn shown(text: &str) -> String {
     let t = text.trim();
-    let mut out: String = t
-        .chars()
-        .take(35)
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect();
+    let mut out = String::new();
+    for c in t.chars().take(35) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
     if t.chars().count() > 35 {
         out.push('…');
     }
@@ -246,7 +242,7 @@ fn order(m: &Message, ppc: &str, opts: &Options, id: &OrderId) -> Result<Option<
         return Err(refuse(
             knp.line,
             ":70:/KNP/",
-            format!("must be 3 digits, got {ppc:?}"),
+            format!("must be 3 digits, got {}", shown(ppc)),
         ));
     }
     // The fit of account, bank and letters is checked for every code it is
