@@ -1,0 +1,194 @@
+"""A transactional Kafka producer (confluent-kafka, librdkafka) with the
+settings the ledger depends on (docs/kafka.md)."""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Sequence
+
+from confluent_kafka import KafkaException, Producer
+
+from si.ledger.v1 import events_pb2
+
+from ._rules import InvalidRecord
+from .records import canonical, is_privileged, kind
+
+# Settings the ledger depends on, under every name librdkafka takes for
+# them, with the values that keep them and why.
+_FIXED = {
+    "enable.idempotence": ({"true"}, "true: a retry never writes a record twice"),
+    "acks": ({"all", "-1"}, "all: a record acknowledged is on every in-sync replica"),
+    "request.required.acks": ({"all", "-1"}, "all: a record acknowledged is on every in-sync replica"),
+    "partitioner": ({"murmur2_random", "murmur2"},
+                    "murmur2 of the key, as the Java client places records and the projector "
+                    "checks: a record on another partition is dead-lettered"),
+}
+
+
+def settings(cluster: dict, transactional_id: str) -> dict:
+    """The producer's librdkafka settings: the cluster's (bootstrap.servers,
+    TLS, SASL, compression, tuning) with the ledger's over them:
+    idempotence, acks=all, murmur2 placement of keys, zstd unless the
+    cluster's settings say another codec, and a transactional.id (one per
+    producing process and feed, stable across restarts).
+
+    Raises ValueError naming a setting the ledger cannot work with, and why."""
+    conf = dict(cluster)
+    if not str(conf.get("bootstrap.servers", "")).strip():
+        raise ValueError("bootstrap.servers is required")
+    for key, value in list(conf.items()):
+        name = key[len("topic."):] if key.startswith("topic.") else key
+        if name in _FIXED:
+            allowed, why = _FIXED[name]
+            v = str(value).strip().lower()
+            if value is True:
+                v = "true"
+            if v not in allowed:
+                raise ValueError(f"{key}={value} is refused: the ledger needs {name}={why}")
+    if not transactional_id or not transactional_id.strip():
+        raise ValueError("a transactional.id is required: a payment order is published "
+                         "in one transaction")
+    given = conf.get("transactional.id")
+    if given is not None and given != transactional_id:
+        raise ValueError("transactional.id is given twice, differently: in the settings "
+                         "and as the argument")
+    conf.update({
+        "enable.idempotence": True,
+        "acks": "all",
+        "partitioner": conf.get("partitioner", "murmur2_random"),
+        "transactional.id": transactional_id,
+    })
+    conf.setdefault("compression.type", "zstd")
+    return conf
+
+
+def _checked(record: events_pb2.Envelope) -> events_pb2.Envelope:
+    c = canonical(record)
+    if is_privileged(c) and not c.HasField("signature"):
+        raise InvalidRecord("signature", f"is required: {kind(c)} is a privileged kind, signed by "
+                            "its authority (RecordSigner, docs/authority.md)")
+    return c
+
+
+class LedgerProducer:
+    """Publishes records to the ledger's topic: each keyed by the
+    participant's IIN, its value the canonical Envelope's bytes, checked
+    before anything is sent. A payment order's lines go out in one Kafka
+    transaction, so that the ledger (which reads read_committed) never sees
+    half an order. Not thread-safe: one per thread, each with its own
+    transactional.id."""
+
+    def __init__(self, cluster: dict, transactional_id: str, topic: str, *,
+                 timeout: float = 30.0, producer: Producer | None = None):
+        """Raises ValueError as settings(); KafkaException when the cluster
+        cannot be reached within `timeout` seconds or refuses the producer.
+        A predecessor with the same transactional_id is fenced and its open
+        transaction aborted."""
+        self._producer = producer or Producer(settings(cluster, transactional_id))
+        self._topic = topic
+        self._timeout = timeout
+        self._open = False
+        self._producer.init_transactions(timeout)
+
+    def publish_order(self, lines: Sequence[events_pb2.Envelope]) -> None:
+        """Publishes one payment order's lines in one transaction: all reach
+        the ledger or (aborted) none. Every line is checked first.
+
+        Raises InvalidRecord naming a line's field (nothing was sent), or
+        KafkaException when the transaction failed (it was aborted)."""
+        if not lines:
+            raise InvalidRecord("contribution", "a payment order needs at least one line")
+        checked = [canonical(line) for line in lines]
+        ids = set()
+        for c in checked:
+            if kind(c) != "contribution":
+                raise InvalidRecord("payload",
+                                    f"a payment order's line is a contribution, not {kind(c)}")
+            if c.contribution.payment != checked[0].contribution.payment:
+                raise InvalidRecord("contribution.payment",
+                                    "the lines of one order share one payment document")
+            if c.event_id in ids:
+                raise InvalidRecord("event_id", f"two lines of one order share the id {c.event_id}")
+            ids.add(c.event_id)
+        with self.order() as order:
+            for c in checked:
+                order.send(c)
+
+    def publish(self, record: events_pb2.Envelope) -> None:
+        """Publishes one record in a transaction of its own: a register
+        record, a Fund benefit, a refund. Raises InvalidRecord naming the
+        field, or `signature` for a privileged record without one."""
+        _checked(record)
+        with self.order() as order:
+            order.send(record)
+
+    @contextlib.contextmanager
+    def order(self) -> Iterator["Order"]:
+        """A transaction for records sent one by one: committed when the
+        block ends, aborted when it raises (the ledger reads none of its
+        records)::
+
+            with producer.order() as order:
+                for line in lines:
+                    order.send(line)
+        """
+        if self._open:
+            raise RuntimeError("a transaction is open already")
+        self._producer.begin_transaction()
+        self._open = True
+        o = Order(self)
+        try:
+            yield o
+        except BaseException:
+            self._abort()
+            raise
+        try:
+            self._producer.commit_transaction(self._timeout)
+        except KafkaException as e:
+            if e.args and e.args[0].txn_requires_abort():
+                self._abort()
+            self._open = False
+            raise
+        self._open = False
+
+    def _abort(self) -> None:
+        try:
+            self._producer.abort_transaction(self._timeout)
+        finally:
+            self._open = False
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Sends what is buffered and waits until the brokers have it;
+        returns how many records are still waiting. Records of an open
+        transaction stay invisible to the ledger until it commits."""
+        return self._producer.flush(self._timeout if timeout is None else timeout)
+
+    def close(self) -> None:
+        """Sends what is buffered. An open transaction is aborted by the
+        broker when the producer is gone (transaction.timeout.ms)."""
+        self._producer.flush(self._timeout)
+
+    def __enter__(self) -> "LedgerProducer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Order:
+    """One open transaction of a LedgerProducer."""
+
+    def __init__(self, owner: LedgerProducer):
+        self._owner = owner
+
+    def send(self, record: events_pb2.Envelope) -> None:
+        """Sends a record in this transaction, keyed by its IIN, its value
+        the canonical bytes. Raises InvalidRecord as LedgerProducer.publish."""
+        c = _checked(record)
+        producer = self._owner._producer
+        while True:
+            try:
+                producer.produce(self._owner._topic, key=c.iin.encode(),
+                                 value=c.SerializeToString(deterministic=True))
+                return
+            except BufferError:
+                producer.poll(1.0)  # the local queue is full: let it drain

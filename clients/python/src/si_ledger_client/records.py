@@ -1,0 +1,174 @@
+"""The ledger's records, built, spelled and checked as the ledger does.
+
+Each builder takes the envelope's fields (event id, the participant's IIN,
+source) and the payload's fields as keyword arguments of the message
+generated from proto/ (a nested message as the message or as a dict), and
+returns the Envelope in its canonical spelling, or raises InvalidRecord
+naming the first field the ledger would refuse::
+
+    line = records.contribution(
+        "bank-42/PP-1/1", "900517400015", "bank-42",
+        payment={"received_on": "2026-01-10", "ppc": "012", "payer_id": "150340000179"},
+        period="2025-12", amount="27050",
+        person={"surname": "Ахметова", "name": "Айгерим", "birth_date": "1990-05-17"})
+
+`contribution` and `refund` are open kinds any payment processor may
+publish; the others are privileged: an authority signs them
+(`si_ledger_client.RecordSigner`) or the projector refuses them
+(docs/authority.md).
+"""
+from __future__ import annotations
+
+import decimal
+
+from si.ledger.v1 import common_pb2, events_pb2
+
+from ._rules import InvalidRecord, canonicalize, check, spell
+
+#: What precedes a record's canonical bytes in the message an authority signs.
+DOMAIN_PREFIX = b"si-ledger/v1 Envelope\n"
+
+_OPEN = ("contribution", "refund")
+
+
+def canonical(record: events_pb2.Envelope) -> events_pb2.Envelope:
+    """A copy of the record in the ledger's canonical spelling, checked as
+    the projector checks it. A signature, if any, is kept as it is.
+
+    Raises InvalidRecord naming the first field the ledger would refuse:
+    the same field the shared test vectors give."""
+    c = canonicalize(record)
+    check(c)
+    return c
+
+
+def signed_message(record: events_pb2.Envelope) -> bytes:
+    """The message an authority signs for `record`: DOMAIN_PREFIX followed
+    by the record's canonical bytes without its signature (protobuf's
+    encoding, fields in field-number order)."""
+    c = canonical(record)
+    c.ClearField("signature")
+    return DOMAIN_PREFIX + c.SerializeToString(deterministic=True)
+
+
+def kind(record: events_pb2.Envelope) -> str | None:
+    """The record's kind as the ledger names it (`contribution`, `person`, …)."""
+    return record.WhichOneof("payload")
+
+
+def is_privileged(record: events_pb2.Envelope) -> bool:
+    """Whether the record's kind needs an authority's signature: every kind
+    but `contribution` and `refund` (docs/authority.md)."""
+    k = kind(record)
+    return k is not None and k not in _OPEN
+
+
+def _build(payload: str, event_id: str, iin: str, source: str, fields: dict):
+    e = events_pb2.Envelope(event_id=event_id, iin=iin, source=source)
+    getattr(e, payload).CopyFrom(getattr(e, payload).__class__(**fields))
+    return canonical(e)
+
+
+def contribution(event_id: str, iin: str, source: str = "", **fields) -> events_pb2.Envelope:
+    """A social contribution (PPC 012) or penalty (017) paid for one person:
+    a payment order's line. Fields of ContributionPaid: payment, period,
+    amount, person."""
+    return _build("contribution", event_id, iin, source, fields)
+
+
+def refund(event_id: str, iin: str, source: str = "", **fields) -> events_pb2.Envelope:
+    """A refund of excessive or erroneous contributions (Social Code art. 247)."""
+    return _build("refund", event_id, iin, source, fields)
+
+
+def benefit_assigned(event_id: str, iin: str, source: str = "", **fields) -> events_pb2.Envelope:
+    """A benefit assigned by the Fund (privileged: the Fund signs it)."""
+    return _build("benefit_assigned", event_id, iin, source, fields)
+
+
+def benefit_status(event_id: str, iin: str, source: str = "", **fields) -> events_pb2.Envelope:
+    """A benefit suspended, resumed or terminated (privileged: the Fund)."""
+    return _build("benefit_status", event_id, iin, source, fields)
+
+
+def benefit_paid(event_id: str, iin: str, source: str = "", **fields) -> events_pb2.Envelope:
+    """A benefit paid for one period (privileged: the Fund)."""
+    return _build("benefit_paid", event_id, iin, source, fields)
+
+
+def benefit_returned(event_id: str, iin: str, source: str = "", **fields) -> events_pb2.Envelope:
+    """An overpaid benefit returned to the Fund (privileged: the Fund)."""
+    return _build("benefit_returned", event_id, iin, source, fields)
+
+
+def person(event_id: str, iin: str, source: str = "", **fields) -> events_pb2.Envelope:
+    """A person as the state register first knows them (privileged: the register)."""
+    return _build("person", event_id, iin, source, fields)
+
+
+def person_changed(event_id: str, iin: str, source: str = "", **fields) -> events_pb2.Envelope:
+    """A correction of a person's register data (privileged: the register)."""
+    return _build("person_changed", event_id, iin, source, fields)
+
+
+def merged(event_id: str, iin: str, source: str = "", **fields) -> events_pb2.Envelope:
+    """One person found under two identifiers, keyed by the old one
+    (privileged: the operator; usually `si-ledger merge`)."""
+    return _build("merged", event_id, iin, source, fields)
+
+
+class PaymentOrder:
+    """One payment order (Rules §6-7): its document, and a contribution line
+    per person, each line one record. `lines()` fills the document's
+    total_amount and line_count from the lines (or checks them, when the
+    document gives them)::
+
+        order = PaymentOrder("bank-42", document)
+        order.line("bank-42/PP-1/1", "900517400015", "2025-12", "27050", person)
+        producer.publish_order(order.lines())
+    """
+
+    def __init__(self, source: str, document: common_pb2.PaymentDocument | dict):
+        self._source = source
+        self._document = (document if isinstance(document, common_pb2.PaymentDocument)
+                          else common_pb2.PaymentDocument(**document))
+        self._lines: list[events_pb2.Envelope] = []
+
+    def line(self, event_id: str, iin: str, period: str, amount: str,
+             person: common_pb2.PersonName | dict) -> "PaymentOrder":
+        """Adds a line (checked at once; raises InvalidRecord naming the field)."""
+        self._lines.append(contribution(event_id, iin, self._source, payment=self._document,
+                                        period=period, amount=amount, person=person))
+        return self
+
+    def lines(self) -> list[events_pb2.Envelope]:
+        """The order's records, its document's total and line count set on
+        each. Raises InvalidRecord when the order has no line, two lines
+        share an event id, or the document's own total or line count
+        differs from its lines'."""
+        if not self._lines:
+            raise InvalidRecord("contribution", "a payment order needs at least one line")
+        ids = set()
+        total = decimal.Decimal(0)
+        for line in self._lines:
+            if line.event_id in ids:
+                raise InvalidRecord("event_id",
+                                    f"two lines of one order share the id {line.event_id}")
+            ids.add(line.event_id)
+            total += decimal.Decimal(line.contribution.amount)
+        doc = self._lines[0].contribution.payment
+        whole = spell(total)
+        if doc.total_amount and doc.total_amount != whole:
+            raise InvalidRecord("contribution.payment.total_amount",
+                                f"the order's total is {doc.total_amount}, its lines sum to {whole}")
+        if doc.line_count and doc.line_count != len(self._lines):
+            raise InvalidRecord("contribution.payment.line_count",
+                                f"the order says {doc.line_count} lines, it has {len(self._lines)}")
+        out = []
+        for line in self._lines:
+            c = events_pb2.Envelope()
+            c.CopyFrom(line)
+            c.contribution.payment.total_amount = whole
+            c.contribution.payment.line_count = len(self._lines)
+            out.append(canonical(c))
+        return out

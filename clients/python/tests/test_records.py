@@ -1,0 +1,76 @@
+import pytest
+
+from si_ledger_client import InvalidRecord, PaymentOrder, records
+
+DOCUMENT = {
+    "document_number": "PP-1",
+    "document_date": "2026-01-09",
+    "received_on": "2026-01-10",
+    "ppc": "012",
+    "payer_id": "150340000179",
+    "payer_name": "ТОО «Береке»",
+    "recipient_name": "НАО «Государственная корпорация»",
+}
+PERSON = {"surname": "Ахметова", "name": "Айгерим", "birth_date": "1990-05-17"}
+
+
+def vector(vectors, name):
+    return next(c for c in vectors["cases"] if c["name"] == name)
+
+
+def test_a_payment_order_built_line_by_line_is_the_vectors_record(vectors):
+    lines = (PaymentOrder("bank-42", DOCUMENT)
+             .line("bank-42/PP-1/1", "900517400015", "2025-12", "27050",
+                   dict(PERSON, patronymic="Болатовна"))
+             .line("bank-42/PP-1/2", "851201003007", "2025-12", "27050.0",
+                   {"surname": " Серике\u0306ев ", "name": "Даурен\t", "birth_date": "1985-12-01"})
+             .lines())
+    expected = vector(vectors, "contribution, already canonical")["canonical_hex"]
+    assert lines[0].SerializeToString(deterministic=True).hex() == expected
+    assert lines[1].contribution.payment.total_amount == "54100.00"
+    # Trimmed, е + U+0306 composed into ӗ (NFC); the tab is white space.
+    assert lines[1].contribution.person.surname == "Серик\u04d7ев"
+    assert lines[1].contribution.person.name == "Даурен"
+
+
+def test_a_bad_line_is_refused_by_its_field():
+    order = PaymentOrder("bank-42", DOCUMENT)
+    with pytest.raises(InvalidRecord) as e:
+        order.line("x/1", "900517400016", "2025-12", "100", PERSON)
+    assert e.value.field == "iin"
+    with pytest.raises(InvalidRecord) as e:
+        order.line("x/1", "900517400015", "2025-12", "1.005", PERSON)
+    assert e.value.field == "contribution.amount"
+    order.line("x/1", "900517400015", "2025-12", "100", PERSON)
+    order.line("x/1", "851201003007", "2025-12", "100", PERSON)
+    with pytest.raises(InvalidRecord) as e:
+        order.lines()
+    assert e.value.field == "event_id"
+
+
+def test_an_order_whose_total_disagrees_with_its_lines_is_refused():
+    order = PaymentOrder("bank-42", dict(DOCUMENT, total_amount="500"))
+    order.line("x/1", "900517400015", "2025-12", "100", PERSON)
+    with pytest.raises(InvalidRecord) as e:
+        order.lines()
+    assert e.value.field == "contribution.payment.total_amount"
+
+
+def test_every_kind_has_a_builder_that_checks_it():
+    with pytest.raises(InvalidRecord) as e:
+        records.person("r/1", "900517400015", "register", surname="А", sex="X")
+    assert e.value.field == "person.sex"
+    paid = records.benefit_paid("f/1", "900517400015", "fund", benefit_id="B-1",
+                                period="2026-01", amount="180000")
+    assert paid.benefit_paid.amount == "180000.00"
+    assert records.is_privileged(paid) and records.kind(paid) == "benefit_paid"
+    with pytest.raises(ValueError):
+        records.benefit_paid("f/1", "900517400015", "fund", no_such_field="x")
+
+
+def test_amounts_are_not_read_by_pythons_own_decimal_grammar():
+    for spelling in ("1_000", " 100", "Infinity", "NaN", "100 ", "١٠٠", "0x10"):
+        with pytest.raises(InvalidRecord) as e:
+            records.contribution("e", "900517400015", payment=DOCUMENT, period="2025-12",
+                                 amount=spelling, person=PERSON)
+        assert e.value.field == "contribution.amount", spelling
