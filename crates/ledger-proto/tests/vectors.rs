@@ -80,10 +80,7 @@ fn generate() -> String {
     let cases: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(testdata().join("cases.json")).unwrap())
             .unwrap();
-    let seed: [u8; 32] = hex::decode(RFC8032_TEST1_SEED)
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let seed: [u8; 32] = hex::decode(RFC8032_TEST1_SEED).unwrap().try_into().unwrap();
     let signer = Signer::from_seed(&seed);
     let mut out = Vec::new();
     let mut names = std::collections::BTreeSet::new();
@@ -185,10 +182,7 @@ fn the_shared_vectors_are_what_the_ledger_does() {
 /// RFC 8037 Appendix A.1 and A.3 print.
 #[test]
 fn the_vectors_key_is_the_rfcs_own() {
-    let seed: [u8; 32] = hex::decode(RFC8032_TEST1_SEED)
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let seed: [u8; 32] = hex::decode(RFC8032_TEST1_SEED).unwrap().try_into().unwrap();
     let signer = Signer::from_seed(&seed);
     assert_eq!(
         public_key_text(&signer.verifying_key()),
