@@ -232,3 +232,286 @@ fn the_docs_show_the_examples_the_tests_run() {
     }
     assert!(quoted >= 4, "docs/kafka.md quotes {quoted} examples");
 }
+
+/// Pieces of the random values: digits and dates, signs, points and
+/// exponents, every kind of white space, control and format characters,
+/// combining marks, digits of other scripts, codes and identifiers.
+const PIECES: &[&str] = &[
+    "0",
+    "1",
+    "9",
+    "12",
+    "00",
+    "01",
+    "13",
+    "31",
+    "2025",
+    "1899",
+    "2200",
+    "2201",
+    "-",
+    "+",
+    ".",
+    "e",
+    "E",
+    "1e3",
+    "4250",
+    "27050.00",
+    "0.001",
+    "999999999999",
+    " ",
+    "\u{a0}",
+    "\t",
+    "\n",
+    "\r",
+    "\u{1c}",
+    "\u{1f}",
+    "\u{7}",
+    "\u{0}",
+    "\u{85}",
+    "\u{3000}",
+    "\u{2028}",
+    "\u{2007}",
+    "\u{200b}",
+    "\u{feff}",
+    "\u{202e}",
+    "\u{2066}",
+    "\u{301}",
+    "\u{306}",
+    "\u{308}",
+    "и",
+    "е",
+    "й",
+    "A",
+    "я",
+    "Ә",
+    "ө",
+    "ﬁ",
+    "Å",
+    "\u{212b}",
+    "٩",
+    "９",
+    "_",
+    "NaN",
+    "Infinity",
+    "M",
+    "F",
+    "m",
+    "f",
+    "x",
+    "=",
+    "012",
+    "017",
+    "010",
+    "0704",
+    "0706",
+    "900517400015",
+    "900517400016",
+    "150340000179",
+    "851201003007",
+];
+
+/// Every string leaf of a JSON value, as a path of keys.
+fn string_leaves(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m {
+                // A signature's value is base64 bytes, not a text.
+                if k == "value" {
+                    continue;
+                }
+                path.push(k.clone());
+                string_leaves(child, path, out);
+                path.pop();
+            }
+        }
+        serde_json::Value::String(_) => out.push(path.clone()),
+        _ => {}
+    }
+}
+
+fn leaf<'a>(v: &'a mut serde_json::Value, path: &[String]) -> &'a mut serde_json::Value {
+    path.iter().fold(v, |v, k| &mut v[k.as_str()])
+}
+
+/// The ledger's decision on a record value: its canonical bytes without
+/// the signature, or the field it refuses.
+fn ledger_decides(value: &[u8]) -> String {
+    use ledger_proto::v1 as pb;
+    use prost::Message;
+    let mut e = pb::Envelope::decode(value).unwrap();
+    ledger_proto::canonicalize(&mut e);
+    match ledger_proto::envelope_from_wire(&e) {
+        Ok(_) => {
+            e.signature = None;
+            format!("ok {}", hex::encode(e.encode_to_vec()))
+        }
+        Err(w) => format!("refused {}", w.field),
+    }
+}
+
+/// Runs a client's judge (`Judge.java`, `tests/judge.py`) on the values.
+fn client_decides(client: Client, values: &[Vec<u8>]) -> Vec<String> {
+    use std::io::Write;
+    let mut c = match client {
+        Client::Java => {
+            let mut c = Command::new("java");
+            c.args(["-Xmx256m", "-XX:+UseSerialGC", "-cp"])
+                .arg(std::env::var("SI_LEDGER_JAVA_CLIENT_CP").expect("scripts/test sets it"))
+                .arg("kz.siledger.client.Judge");
+            c
+        }
+        Client::Python => {
+            let mut c = Command::new(
+                std::env::var("SI_LEDGER_CLIENT_PYTHON").expect("scripts/test sets it"),
+            );
+            c.arg(root().join("clients/python/tests/judge.py"));
+            c
+        }
+    };
+    let mut child = c
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input: String = values.iter().map(|v| hex::encode(v) + "\n").collect();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(o.status.success(), "{client:?} judge: {}", stderr(&o));
+    stdout(&o).lines().map(str::to_string).collect()
+}
+
+/// Not only the vectors: random records, made by replacing one to three
+/// texts of a vector's input with random pieces (white space of every
+/// kind, control characters, combining marks, signs, exponents, foreign
+/// digits) and numbers with random ones, are decided by each client as by
+/// the ledger: the same canonical bytes, or the same field refused.
+#[test]
+fn the_clients_decide_random_records_as_the_ledger_does() {
+    use ledger_proto::v1 as pb;
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    use prost::Message;
+
+    let cases: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("proto/testdata/cases.json")).unwrap(),
+    )
+    .unwrap();
+    let inputs: Vec<serde_json::Value> = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["envelope"].clone())
+        .collect();
+    let piece = proptest::sample::select(PIECES);
+    let text = proptest::collection::vec(piece, 0..7).prop_map(|p| p.concat());
+    // Three draws in four from the accepted inputs: most of what they
+    // become is still accepted, and its spelling is the question.
+    let accepted_inputs: Vec<usize> = cases["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c["name"].as_str().unwrap().starts_with("refused: "))
+        .map(|(i, _)| i)
+        .collect();
+    let which = (
+        0..inputs.len(),
+        proptest::sample::select(accepted_inputs),
+        0..4u8,
+    )
+        .prop_map(|(any, accepted, coin)| if coin == 0 { any } else { accepted });
+    let mutation = (
+        which,
+        proptest::collection::vec(
+            (
+                proptest::arbitrary::any::<proptest::sample::Index>(),
+                text,
+                0u32..120,
+            ),
+            1..4,
+        ),
+    );
+    let mut runner = TestRunner::deterministic();
+    let mut values = Vec::new();
+    let mut shown = Vec::new();
+    while values.len() < 6000 {
+        let (which, changes) = mutation.new_tree(&mut runner).unwrap().current();
+        let mut json = inputs[which].clone();
+        let mut leaves = Vec::new();
+        string_leaves(&json, &mut Vec::new(), &mut leaves);
+        for (at, text, number) in changes {
+            let path = &leaves[at.index(leaves.len())];
+            let place = leaf(&mut json, path);
+            let original = place.as_str().unwrap_or_default().to_string();
+            // The value replaced, or the pieces before or after it.
+            *place = serde_json::Value::String(match number % 3 {
+                0 => text,
+                1 => original + &text,
+                _ => text + &original,
+            });
+            // Now and then a number too: an application's size, a percentage, a status.
+            if number < 30 {
+                let payload = json.as_object_mut().unwrap();
+                for key in ["refund", "benefitAssigned", "benefitStatus"] {
+                    if let Some(p) = payload.get_mut(key) {
+                        let field = match key {
+                            "refund" => "applicationSize",
+                            "benefitAssigned" => "workCapacityLossPercent",
+                            _ => "status",
+                        };
+                        p[field] = if key == "benefitStatus" {
+                            [
+                                "SUSPENDED",
+                                "RESUMED",
+                                "TERMINATED",
+                                "BENEFIT_STATUS_UNSPECIFIED",
+                            ][number as usize % 4]
+                                .into()
+                        } else {
+                            (number * 4).into()
+                        };
+                    }
+                }
+            }
+        }
+        let Ok(e) = serde_json::from_value::<pb::Envelope>(json.clone()) else {
+            continue;
+        };
+        values.push(e.encode_to_vec());
+        shown.push(json);
+    }
+    let ledger: Vec<String> = values.iter().map(|v| ledger_decides(v)).collect();
+    let refused = ledger.iter().filter(|d| d.starts_with("refused")).count();
+    let accepted = ledger.len() - refused;
+    assert!(
+        accepted >= 500 && refused >= 500,
+        "a mix of accepted and refused records: {accepted} accepted, {refused} refused"
+    );
+    for client in [Client::Java, Client::Python] {
+        let decided = client_decides(client, &values);
+        assert_eq!(
+            decided.len(),
+            ledger.len(),
+            "{client:?} decided every record"
+        );
+        let differ: Vec<String> = (0..ledger.len())
+            .filter(|&i| decided[i] != ledger[i])
+            .take(5)
+            .map(|i| {
+                format!(
+                    "{}\n  ledger: {}\n  {client:?}: {}",
+                    shown[i], ledger[i], decided[i]
+                )
+            })
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{client:?} decides otherwise than the ledger:\n{}",
+            differ.join("\n")
+        );
+    }
+}
