@@ -17,7 +17,8 @@ lines = (
           {"surname": "Серикбаев", "name": "Даурен", "birth_date": "1985-12-01"})
     .lines()
 )
-with LedgerProducer({"bootstrap.servers": sys.argv[1]}, "bank-42-aborted", sys.argv[2]) as producer:
+cluster = {"bootstrap.servers": sys.argv[1]}
+with LedgerProducer(cluster, transactional_id="bank-42-aborted", topic=sys.argv[2]) as producer:
     try:
         with producer.order() as order:
             order.send(lines[0])

@@ -33,9 +33,9 @@ lines = (
           {"surname": "Ахметова", "name": "Айгерим", "birth_date": "1990-05-17"})
     .line("bank-42/PP-1/2026-01-09/2", "851201003007", "2025-12", "27050.00",
           {"surname": "Серикбаев", "name": "Даурен", "birth_date": "1985-12-01"})
-    .lines()  # checked as the ledger checks; total 54100.00 and 2 lines filled in
+    .lines()  # each line was checked as added; the total 54100.00 and 2 lines filled in
 )
 
-with LedgerProducer(cluster, "bank-42-orders", sys.argv[2]) as producer:
+with LedgerProducer(cluster, transactional_id="bank-42-orders", topic=sys.argv[2]) as producer:
     producer.publish_order(lines)  # one transaction: the ledger sees all lines or none
 print(f"published {len(lines)} lines")

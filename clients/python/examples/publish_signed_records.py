@@ -27,7 +27,8 @@ paid = records.benefit_paid(
     "fund/B-1/2026-01", "900517400015", "fund",
     benefit_id="B-1", period="2026-01", amount="180000.00")
 
-with LedgerProducer({"bootstrap.servers": sys.argv[1]}, "authority-feed", sys.argv[2]) as producer:
+cluster = {"bootstrap.servers": sys.argv[1]}
+with LedgerProducer(cluster, transactional_id="authority-feed", topic=sys.argv[2]) as producer:
     for record in (person, assigned, paid):
         producer.publish(key.sign(record))
 print("published 3 signed records")

@@ -80,7 +80,7 @@ def lines():
 
 def test_an_order_goes_out_in_one_committed_transaction_keyed_by_iin():
     fake = FakeProducer()
-    LedgerProducer({}, "t", "ledger", producer=fake).publish_order(lines())
+    LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake).publish_order(lines())
     assert fake.calls == ["init", "begin", "commit"]
     assert [key for _, key, _ in fake.sent] == [b"900517400015", b"900517400451"]
     assert events_pb2.Envelope.FromString(fake.sent[1][2]) == lines()[1]
@@ -92,14 +92,14 @@ def test_an_order_with_a_bad_line_sends_nothing():
     bad.CopyFrom(lines()[1])
     bad.contribution.amount = "-1"
     with pytest.raises(InvalidRecord) as e:
-        LedgerProducer({}, "t", "ledger", producer=fake).publish_order([lines()[0], bad])
+        LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake).publish_order([lines()[0], bad])
     assert e.value.field == "contribution.amount"
     assert fake.calls == ["init"] and fake.sent == []
 
 
 def test_a_transaction_that_raises_is_aborted():
     fake = FakeProducer()
-    producer = LedgerProducer({}, "t", "ledger", producer=fake)
+    producer = LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake)
     with pytest.raises(RuntimeError):
         with producer.order() as order:
             order.send(lines()[0])
@@ -110,13 +110,13 @@ def test_a_transaction_that_raises_is_aborted():
 def test_a_failed_commit_is_aborted_and_raised():
     fake = FakeProducer(fail_commit=True)
     with pytest.raises(KafkaException):
-        LedgerProducer({}, "t", "ledger", producer=fake).publish_order(lines())
+        LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake).publish_order(lines())
     assert fake.calls == ["init", "begin", "abort"]
 
 
 def test_a_privileged_record_must_be_signed(vectors):
     fake = FakeProducer()
-    producer = LedgerProducer({}, "t", "ledger", producer=fake)
+    producer = LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake)
     person = records.person("r/1", "900517400015", "register", surname="Ахметова")
     with pytest.raises(InvalidRecord) as e:
         producer.publish(person)

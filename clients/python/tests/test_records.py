@@ -64,8 +64,12 @@ def test_every_kind_has_a_builder_that_checks_it():
                                 period="2026-01", amount="180000")
     assert paid.benefit_paid.amount == "180000.00"
     assert records.is_privileged(paid) and records.kind(paid) == "benefit_paid"
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidRecord) as e:
         records.benefit_paid("f/1", "900517400015", "fund", no_such_field="x")
+    assert e.value.field == "benefit_paid.no_such_field"
+    with pytest.raises(InvalidRecord) as e:
+        records.benefit_assigned("f/1", "900517400015", "fund", leave_days="126")
+    assert e.value.field == "benefit_assigned.leave_days"
 
 
 def test_amounts_are_not_read_by_pythons_own_decimal_grammar():
@@ -74,3 +78,41 @@ def test_amounts_are_not_read_by_pythons_own_decimal_grammar():
             records.contribution("e", "900517400015", payment=DOCUMENT, period="2025-12",
                                  amount=spelling, person=PERSON)
         assert e.value.field == "contribution.amount", spelling
+
+
+def test_values_of_other_types_are_refused_by_field_or_spelled():
+    import decimal
+
+    line = records.contribution("e-1", "900517400015", "bank-42", payment=DOCUMENT,
+                                period="2025-12", amount=decimal.Decimal("27050.5"), person=PERSON)
+    assert line.contribution.amount == "27050.50"
+    with pytest.raises(InvalidRecord) as e:
+        records.contribution("e-1", "900517400015", payment=DOCUMENT, period="2025-12",
+                             amount=27050.5, person=PERSON)
+    assert e.value.field == "contribution.amount"
+    with pytest.raises(InvalidRecord) as e:
+        records.contribution("e-1", 900517400015, payment=DOCUMENT, period="2025-12",
+                             amount="1", person=PERSON)
+    assert e.value.field == "iin"
+    with pytest.raises(InvalidRecord) as e:
+        records.contribution("e-1", "900517400015", payment=dict(DOCUMENT, total_amount=1.5),
+                             period="2025-12", amount="1", person=PERSON)
+    assert e.value.field == "contribution.payment.total_amount"
+
+
+def test_a_refusal_names_the_record():
+    with pytest.raises(InvalidRecord) as e:
+        records.contribution("bank-42/PP-9/3", "900517400016", payment=DOCUMENT,
+                             period="2025-12", amount="1", person=PERSON)
+    assert e.value.event_id == "bank-42/PP-9/3"
+    assert str(e.value).startswith("record bank-42/PP-9/3: iin: ")
+
+
+def test_a_key_file_that_is_not_a_key_is_named(tmp_path):
+    from si_ledger_client import RecordSigner
+
+    path = tmp_path / "register.entry"
+    path.write_text("[[authority.key]]\n")
+    with pytest.raises(ValueError) as e:
+        RecordSigner.from_pem_file(path)
+    assert str(path) in str(e.value) and "PKCS#8" in str(e.value)

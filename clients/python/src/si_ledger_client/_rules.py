@@ -21,10 +21,12 @@ class InvalidRecord(ValueError):
     ledger names it (`contribution.payment.received_on`, `iin`, `payload`),
     `reason` says why (its wording may differ from the ledger's)."""
 
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
+    def __init__(self, field: str, reason: str, event_id: str = ""):
+        super().__init__(f"record {event_id}: {field}: {reason}" if event_id else f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        #: The refused record's event id, when it has one.
+        self.event_id = event_id
 
 
 class _Refused(Exception):

@@ -77,7 +77,7 @@ class LedgerProducer:
     half an order. Not thread-safe: one per thread, each with its own
     transactional.id."""
 
-    def __init__(self, cluster: dict, transactional_id: str, topic: str, *,
+    def __init__(self, cluster: dict, *, transactional_id: str, topic: str,
                  timeout: float = 30.0, producer: Producer | None = None):
         """Raises ValueError as settings(); KafkaException when the cluster
         cannot be reached within `timeout` seconds or refuses the producer.

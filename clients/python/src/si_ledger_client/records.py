@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import decimal
 
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
 from si.ledger.v1 import common_pb2, events_pb2
 
 from ._rules import InvalidRecord, canonicalize, check, spell
@@ -38,8 +41,18 @@ def canonical(record: events_pb2.Envelope) -> events_pb2.Envelope:
     Raises InvalidRecord naming the first field the ledger would refuse:
     the same field the shared test vectors give."""
     c = canonicalize(record)
-    check(c)
+    try:
+        check(c)
+    except InvalidRecord as e:
+        if e.event_id or not c.event_id:
+            raise
+        raise InvalidRecord(e.field, e.reason, _shown_id(c.event_id)) from None
     return c
+
+
+def _shown_id(event_id: str) -> str:
+    """An event id as an error quotes it: at most 128 characters."""
+    return event_id if len(event_id) <= 128 else event_id[:128] + "…"
 
 
 def signed_message(record: events_pb2.Envelope) -> bytes:
@@ -63,9 +76,58 @@ def is_privileged(record: events_pb2.Envelope) -> bool:
     return k is not None and k not in _OPEN
 
 
+def _values(fields: dict, descriptor, at: str) -> dict:
+    """The fields of the message `descriptor` describes, as protobuf takes
+    them, each checked against its field's type so that a wrong one is
+    refused naming the field (protobuf itself says only "bad argument
+    type"). A decimal.Decimal where a text belongs (an amount) is spelled
+    out; a float is refused: a binary fraction is not an amount of tenge."""
+    out = {}
+    for name, value in fields.items():
+        path = f"{at}.{name}" if at else name
+        field = descriptor.fields_by_name.get(name)
+        if field is None:
+            raise InvalidRecord(path, f"is no field of {descriptor.name}")
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            if isinstance(value, dict):
+                value = _values(value, field.message_type, path)
+            elif not isinstance(value, Message):
+                raise InvalidRecord(path, f"must be a {field.message_type.name} or a dict, "
+                                    f"got {type(value).__name__}")
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            if isinstance(value, decimal.Decimal):
+                value = f"{value:f}"
+            elif isinstance(value, float):
+                raise InvalidRecord(path, f"a float ({value!r}) is not an amount: give a str "
+                                    "such as \"27050.00\" or a decimal.Decimal")
+            elif not isinstance(value, str):
+                raise InvalidRecord(path, f"must be a str, got {type(value).__name__}")
+        elif field.type == FieldDescriptor.TYPE_ENUM:
+            if not isinstance(value, (str, int)) or isinstance(value, bool):
+                raise InvalidRecord(path, f"must be a {field.enum_type.name} name or number, "
+                                    f"got {type(value).__name__}")
+        elif field.type == FieldDescriptor.TYPE_BYTES:
+            if not isinstance(value, bytes):
+                raise InvalidRecord(path, f"must be bytes, got {type(value).__name__}")
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InvalidRecord(path, f"must be a whole number of 0 or more, got {value!r}")
+        out[name] = value
+    return out
+
+
 def _build(payload: str, event_id: str, iin: str, source: str, fields: dict):
-    e = events_pb2.Envelope(event_id=event_id, iin=iin, source=source)
-    getattr(e, payload).CopyFrom(getattr(e, payload).__class__(**fields))
+    head = _values({"event_id": event_id, "iin": iin, "source": source},
+                   events_pb2.Envelope.DESCRIPTOR, "")
+    e = events_pb2.Envelope(**head)
+    message = getattr(e, payload).__class__
+    values = _values(fields, message.DESCRIPTOR, payload)
+    try:
+        built = message(**values)
+    except (TypeError, ValueError) as error:
+        # What the types allow but protobuf refuses: an enum name it does
+        # not know, a number out of the field's range.
+        raise InvalidRecord(payload, str(error), _shown_id(event_id)) from None
+    getattr(e, payload).CopyFrom(built)
     return canonical(e)
 
 
@@ -131,7 +193,9 @@ class PaymentOrder:
     def __init__(self, source: str, document: common_pb2.PaymentDocument | dict):
         self._source = source
         self._document = (document if isinstance(document, common_pb2.PaymentDocument)
-                          else common_pb2.PaymentDocument(**document))
+                          else common_pb2.PaymentDocument(
+                              **_values(document, common_pb2.PaymentDocument.DESCRIPTOR,
+                                        "contribution.payment")))
         self._lines: list[events_pb2.Envelope] = []
 
     def line(self, event_id: str, iin: str, period: str, amount: str,

@@ -52,7 +52,13 @@ class RecordSigner:
     def from_pem_file(cls, path: str | os.PathLike) -> "RecordSigner":
         """As from_pem, from a file."""
         with open(path, "rb") as f:
-            return cls.from_pem(f.read())
+            pem = f.read()
+        try:
+            return cls.from_pem(pem)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{os.fspath(path)}: not an Ed25519 private key in PKCS#8 PEM "
+                             f"(-----BEGIN PRIVATE KEY-----, as si-ledger keygen writes it): {e}"
+                             ) from None
 
     @property
     def public_key(self) -> str:

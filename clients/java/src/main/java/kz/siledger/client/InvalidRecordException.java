@@ -14,11 +14,22 @@ public final class InvalidRecordException extends IllegalArgumentException {
 
   private final String field;
   private final String reason;
+  private final String eventId;
 
   InvalidRecordException(String field, String reason) {
-    super(field + ": " + reason);
+    this(field, reason, "");
+  }
+
+  InvalidRecordException(String field, String reason, String eventId) {
+    super((eventId.isEmpty() ? "" : "record " + eventId + ": ") + field + ": " + reason);
     this.field = field;
     this.reason = reason;
+    this.eventId = eventId;
+  }
+
+  /** The refused record's event id, or "" when it has none (or the fault is not one record's). */
+  public String eventId() {
+    return eventId;
   }
 
   /** The field's path, for example {@code contribution.amount}. */

@@ -99,7 +99,19 @@ public final class Records {
    */
   public static Envelope canonical(Envelope record) {
     Envelope e = Canonical.canonicalize(record);
-    Checks.check(e);
+    try {
+      Checks.check(e);
+    } catch (InvalidRecordException refused) {
+      if (e.getEventId().isEmpty()) {
+        throw refused;
+      }
+      String id = e.getEventId();
+      int shown = id.offsetByCodePoints(0, Math.min(128, id.codePointCount(0, id.length())));
+      throw new InvalidRecordException(
+          refused.field(),
+          refused.reason(),
+          shown == id.length() ? id : id.substring(0, shown) + "…");
+    }
     return e;
   }
 

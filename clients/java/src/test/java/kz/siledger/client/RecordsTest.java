@@ -95,4 +95,16 @@ class RecordsTest {
     assertEquals(true, Records.isPrivileged(paid));
     assertEquals("benefit_paid", Records.kind(paid));
   }
+
+  @Test
+  void a_refusal_names_the_record() {
+    PaymentOrder o = new PaymentOrder("bank-42", order());
+    var e = assertThrows(InvalidRecordException.class,
+        () -> o.line("bank-42/PP-9/3", "900517400016", "2025-12", "100",
+            PersonName.newBuilder().setSurname("А").setName("Б").setBirthDate("1990-05-17")
+                .build()));
+    assertEquals("bank-42/PP-9/3", e.eventId());
+    assertEquals("iin", e.field());
+    assertEquals(true, e.getMessage().startsWith("record bank-42/PP-9/3: iin: "));
+  }
 }

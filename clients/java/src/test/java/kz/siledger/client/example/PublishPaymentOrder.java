@@ -47,7 +47,7 @@ public final class PublishPaymentOrder {
             .line("bank-42/PP-1/2026-01-09/2", "851201003007", "2025-12", "27050.00",
                 PersonName.newBuilder().setSurname("Серикбаев").setName("Даурен")
                     .setBirthDate("1985-12-01").build())
-            .lines(); // checked as the ledger checks; total 54100.00 and 2 lines filled in
+            .lines(); // each line was checked as added; the total 54100.00 and 2 lines filled in
 
     try (LedgerProducer producer = new LedgerProducer(cluster, "bank-42-orders", args[1])) {
       producer.publishOrder(lines); // one transaction: the ledger sees all lines or none
