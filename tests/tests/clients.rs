@@ -335,11 +335,13 @@ fn leaf<'a>(v: &'a mut serde_json::Value, path: &[String]) -> &'a mut serde_json
 }
 
 /// The ledger's decision on a record value: its canonical bytes without
-/// the signature, or the field it refuses.
+/// the signature, the field it refuses, or that it cannot decode it.
 fn ledger_decides(value: &[u8]) -> String {
     use ledger_proto::v1 as pb;
     use prost::Message;
-    let mut e = pb::Envelope::decode(value).unwrap();
+    let Ok(mut e) = pb::Envelope::decode(value) else {
+        return "undecodable".into();
+    };
     ledger_proto::canonicalize(&mut e);
     match ledger_proto::envelope_from_wire(&e) {
         Ok(_) => {

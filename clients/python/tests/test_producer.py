@@ -123,3 +123,66 @@ def test_a_privileged_record_must_be_signed(vectors):
     assert e.value.field == "signature"
     producer.publish(RecordSigner.from_pem(vectors["signing"]["pkcs8_pem"]).sign(person))
     assert len(fake.sent) == 1
+
+
+def test_settings_hidden_from_the_checks_are_refused_and_aliases_kept():
+    with pytest.raises(ValueError) as e:
+        settings({"bootstrap.servers": "b", "default.topic.config": {"partitioner": "random"}}, "t")
+    assert "default.topic.config" in str(e.value)
+    conf = settings({"metadata.broker.list": "b", "compression.codec": "lz4",
+                     "transactional.id": "from-the-file", "partitioner": " MURMUR2 "})
+    assert conf["transactional.id"] == "from-the-file"
+    assert "compression.type" not in conf and conf["compression.codec"] == "lz4"
+    assert conf["partitioner"] == "murmur2"
+
+
+def test_an_order_handle_is_dead_once_its_transaction_ends():
+    fake = FakeProducer()
+    producer = LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake)
+    with producer.order() as first:
+        first.send(lines()[0])
+    with pytest.raises(RuntimeError):
+        with producer.order():
+            first.send(lines()[1])
+    assert fake.calls == ["init", "begin", "commit", "begin", "abort"]
+    assert len(fake.sent) == 1
+
+
+def test_an_empty_order_is_refused_however_given():
+    producer = LedgerProducer({}, transactional_id="t", topic="ledger", producer=FakeProducer())
+    for empty in ([], (line for line in [])):
+        with pytest.raises(InvalidRecord):
+            producer.publish_order(empty)
+
+
+class InterruptedCommit(FakeProducer):
+    def commit_transaction(self, timeout):
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_commit_is_aborted_and_the_producer_goes_on():
+    fake = InterruptedCommit()
+    producer = LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake)
+    with pytest.raises(KeyboardInterrupt):
+        producer.publish_order(lines())
+    assert fake.calls == ["init", "begin", "abort"]
+    with pytest.raises(KeyboardInterrupt):
+        producer.publish_order(lines())  # not "a transaction is open already"
+
+
+class RetriableCommit(FakeProducer):
+    def __init__(self):
+        super().__init__()
+        self.failures = 1
+
+    def commit_transaction(self, timeout):
+        if self.failures:
+            self.failures -= 1
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "timed out", retriable=True))
+        self.calls.append("commit")
+
+
+def test_a_retriable_commit_is_retried():
+    fake = RetriableCommit()
+    LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake).publish_order(lines())
+    assert fake.calls == ["init", "begin", "commit"]

@@ -116,3 +116,45 @@ def test_a_key_file_that_is_not_a_key_is_named(tmp_path):
     with pytest.raises(ValueError) as e:
         RecordSigner.from_pem_file(path)
     assert str(path) in str(e.value) and "PKCS#8" in str(e.value)
+
+
+def test_what_this_python_cannot_spell_as_the_ledger_is_refused():
+    # U+0378: unassigned in every Unicode version so far; a newer ledger
+    # might compose a character this Python does not know.
+    with pytest.raises(InvalidRecord) as e:
+        records.person("r/1", "900517400015", "register", surname="Ах\u0378")
+    assert e.value.field == "person.surname"
+    with pytest.raises(InvalidRecord) as e:
+        records.person("r/1", "900517400015", "register", surname="Ах\ud800")
+    assert e.value.field == "person"
+    # A noncharacter is never assigned, so never composed: kept.
+    assert records.person("r/1", "900517400015", "register", surname="Ах\ufdd0").person.surname
+
+
+def test_a_value_is_parsed_as_the_ledger_parses_it():
+    from google.protobuf.message import DecodeError
+
+    # patronymic (field 3 of PersonName, a string) sent as a varint.
+    with pytest.raises(DecodeError):
+        records.parse(bytes([0x52, 0x04, 0x22, 0x02, 0x18, 0x01]))
+    line = records.contribution("e-1", "900517400015", payment=DOCUMENT, period="2025-12",
+                                amount="1", person=PERSON)
+    assert records.parse(line.SerializeToString()) == line
+
+
+def test_odd_values_are_refused_by_field_quickly():
+    import decimal
+
+    with pytest.raises(InvalidRecord) as e:
+        records.contribution("e", "900517400015", payment=DOCUMENT, period="2025-12",
+                             amount=decimal.Decimal("1E+999999999"), person=PERSON)
+    assert e.value.field == "contribution.amount"
+    with pytest.raises(InvalidRecord) as e:
+        records.benefit_status("e", "900517400015", benefit_id="B", status="PAUSED")
+    assert e.value.field == "benefit_status.status"
+    with pytest.raises(InvalidRecord) as e:
+        records.refund("e", "900517400015", application_size=2**32)
+    assert e.value.field == "refund.application_size"
+    with pytest.raises(InvalidRecord) as e:
+        PaymentOrder("bank-42", None)
+    assert e.value.field == "contribution.payment"

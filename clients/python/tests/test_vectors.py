@@ -6,7 +6,7 @@ import json
 import pytest
 
 from si.ledger.v1 import events_pb2
-from si_ledger_client import DOMAIN_PREFIX, InvalidRecord, RecordSigner, canonical, signed_message
+from si_ledger_client import DOMAIN_PREFIX, InvalidRecord, RecordSigner, canonical, parse, signed_message
 from conftest import TESTDATA
 
 CASES = json.loads((TESTDATA / "vectors.json").read_text(encoding="utf-8"))["cases"]
@@ -29,7 +29,7 @@ def test_the_key_id_and_public_key_are_the_ledgers(vectors):
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_each_case_is_decided_as_the_ledger_decides_it(case, vectors):
     signer = RecordSigner.from_pem(vectors["signing"]["pkcs8_pem"])
-    record = events_pb2.Envelope.FromString(bytes.fromhex(case["input_hex"]))
+    record = parse(bytes.fromhex(case["input_hex"]))
     if "refusal" in case:
         with pytest.raises(InvalidRecord) as refused:
             canonical(record)

@@ -4,7 +4,7 @@ records built, checked and spelled as the ledger does (`records`), signed
 depends on (`LedgerProducer`). See clients/python/README.md."""
 from ._rules import InvalidRecord
 from .producer import LedgerProducer, settings
-from .records import DOMAIN_PREFIX, PaymentOrder, canonical, is_privileged, kind, signed_message
+from .records import DOMAIN_PREFIX, PaymentOrder, canonical, is_privileged, kind, parse, signed_message
 from .signing import RecordSigner, key_id
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "key_id",
     "kind",
     "settings",
+    "parse",
     "signed_message",
 ]

@@ -193,7 +193,13 @@ def _payment(p) -> None:
 
 
 # What a text field may hold (ledger_proto::texts): its most characters,
-# and whether line breaks and tabs are allowed.
+# and whether line breaks and tabs are allowed. One refusal of this
+# client's own, where the ledger accepts: a character the running Python's
+# Unicode version does not know (Python 3.11 has Unicode 14, the ledger a
+# later one). Unicode's normalization stability policy makes NFC the same
+# in every version for assigned characters only: a newer character could be
+# composed by the ledger and not here, and a record signed here would then
+# not verify there.
 _NAME, _ORG, _CODE, _FREE = 200, 500, 128, 2000
 
 
@@ -205,9 +211,21 @@ def _text_ok(field: str, v: str, most: int) -> None:
         bidi = 0x202A <= o <= 0x202E or 0x2066 <= o <= 0x2069
         if (unicodedata.category(c) == "Cc" and not allowed_space) or bidi or o == 0xFEFF:
             raise InvalidRecord(field, f"contains the control character U+{o:04X} at position {i + 1}")
+        if unicodedata.category(c) == "Cn" and not _noncharacter(o):
+            raise InvalidRecord(
+                field, f"contains U+{o:04X} at position {i + 1}, a character this Python's "
+                f"Unicode ({unicodedata.unidata_version}) does not know: the ledger may spell "
+                "it otherwise (NFC), so it is refused rather than sent or signed in another "
+                "spelling")
         if i >= most:
             raise InvalidRecord(
                 field, f"is longer than {most} characters ({len(v.encode())} bytes)")
+
+
+def _noncharacter(o: int) -> bool:
+    """U+FDD0-U+FDEF and the last two code points of each plane: never
+    assigned, never composed."""
+    return 0xFDD0 <= o <= 0xFDEF or (o & 0xFFFE) == 0xFFFE
 
 
 def _texts(e) -> None:

@@ -3,6 +3,7 @@ settings the ledger depends on (docs/kafka.md)."""
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Iterator, Sequence
 
 from confluent_kafka import KafkaException, Producer
@@ -24,40 +25,50 @@ _FIXED = {
 }
 
 
-def settings(cluster: dict, transactional_id: str) -> dict:
+def settings(cluster: dict, transactional_id: str | None = None) -> dict:
     """The producer's librdkafka settings: the cluster's (bootstrap.servers,
     TLS, SASL, compression, tuning) with the ledger's over them:
     idempotence, acks=all, murmur2 placement of keys, zstd unless the
     cluster's settings say another codec, and a transactional.id (one per
-    producing process and feed, stable across restarts).
+    producing process and feed, stable across restarts; None: the one the
+    cluster's settings give).
 
     Raises ValueError naming a setting the ledger cannot work with, and why."""
+    if not isinstance(cluster, dict):
+        raise ValueError(f"the cluster's settings are a dict, not {type(cluster).__name__}")
     conf = dict(cluster)
-    if not str(conf.get("bootstrap.servers", "")).strip():
+    if not any(str(conf.get(k, "")).strip() for k in ("bootstrap.servers", "metadata.broker.list")):
         raise ValueError("bootstrap.servers is required")
+    if "default.topic.config" in conf:
+        # Its dict would set topic settings past these checks (a partitioner).
+        raise ValueError("default.topic.config is refused: give its settings at the top "
+                         "level, where they are checked")
     for key, value in list(conf.items()):
         name = key[len("topic."):] if key.startswith("topic.") else key
         if name in _FIXED:
             allowed, why = _FIXED[name]
-            v = str(value).strip().lower()
-            if value is True:
-                v = "true"
+            v = "true" if value is True else str(value).strip().lower()
             if v not in allowed:
                 raise ValueError(f"{key}={value} is refused: the ledger needs {name}={why}")
-    if not transactional_id or not transactional_id.strip():
+            conf[key] = True if name == "enable.idempotence" else v
+    given = conf.get("transactional.id")
+    if transactional_id is None and given is not None:
+        transactional_id = str(given)
+    if not transactional_id or not str(transactional_id).strip():
         raise ValueError("a transactional.id is required: a payment order is published "
                          "in one transaction")
-    given = conf.get("transactional.id")
     if given is not None and given != transactional_id:
         raise ValueError("transactional.id is given twice, differently: in the settings "
                          "and as the argument")
-    conf.update({
-        "enable.idempotence": True,
-        "acks": "all",
-        "partitioner": conf.get("partitioner", "murmur2_random"),
-        "transactional.id": transactional_id,
-    })
-    conf.setdefault("compression.type", "zstd")
+    conf.update({"enable.idempotence": True, "transactional.id": transactional_id})
+    if not any(k in conf for k in ("acks", "request.required.acks", "topic.acks",
+                                   "topic.request.required.acks")):
+        conf["acks"] = "all"
+    if not any(k in conf for k in ("partitioner", "topic.partitioner")):
+        conf["partitioner"] = "murmur2_random"
+    if not any(k in conf for k in ("compression.type", "compression.codec",
+                                   "topic.compression.type", "topic.compression.codec")):
+        conf["compression.type"] = "zstd"
     return conf
 
 
@@ -77,7 +88,7 @@ class LedgerProducer:
     half an order. Not thread-safe: one per thread, each with its own
     transactional.id."""
 
-    def __init__(self, cluster: dict, *, transactional_id: str, topic: str,
+    def __init__(self, cluster: dict, *, topic: str, transactional_id: str | None = None,
                  timeout: float = 30.0, producer: Producer | None = None):
         """Raises ValueError as settings(); KafkaException when the cluster
         cannot be reached within `timeout` seconds or refuses the producer.
@@ -94,10 +105,12 @@ class LedgerProducer:
         the ledger or (aborted) none. Every line is checked first.
 
         Raises InvalidRecord naming a line's field (nothing was sent), or
-        KafkaException when the transaction failed (it was aborted)."""
-        if not lines:
-            raise InvalidRecord("contribution", "a payment order needs at least one line")
+        KafkaException when the transaction failed: it was aborted, or, when
+        the producer was fenced or failed fatally, it cannot go on (make a
+        new one; the broker aborts the transaction)."""
         checked = [canonical(line) for line in lines]
+        if not checked:
+            raise InvalidRecord("contribution", "a payment order needs at least one line")
         ids = set()
         for c in checked:
             if kind(c) != "contribution":
@@ -137,22 +150,45 @@ class LedgerProducer:
         self._open = True
         o = Order(self)
         try:
-            yield o
-        except BaseException:
-            self._abort()
-            raise
+            try:
+                yield o
+            except BaseException:
+                self._abort()
+                raise
+            self._commit()
+        finally:
+            o._done = True
+            self._open = False
+
+    def _commit(self) -> None:
+        """Commits; a commit that failed is aborted, unless the producer was
+        fenced or failed fatally (it cannot go on: make a new one; the
+        broker aborts the transaction after transaction.timeout.ms)."""
         try:
             self._producer.commit_transaction(self._timeout)
+            return
         except KafkaException as e:
-            if e.args and e.args[0].txn_requires_abort():
+            error = e.args[0] if e.args else None
+            if error is not None and error.retriable() and not error.txn_requires_abort():
+                try:
+                    self._producer.commit_transaction(self._timeout)  # librdkafka: retry it
+                    return
+                except KafkaException:
+                    pass
+            if error is None or not error.fatal():
                 self._abort()
-            self._open = False
             raise
-        self._open = False
+        except BaseException:
+            # Interrupted (KeyboardInterrupt) in the middle of the commit.
+            self._abort(quietly=True)
+            raise
 
-    def _abort(self) -> None:
+    def _abort(self, quietly: bool = False) -> None:
         try:
             self._producer.abort_transaction(self._timeout)
+        except Exception:
+            if not quietly:
+                raise
         finally:
             self._open = False
 
@@ -179,16 +215,24 @@ class Order:
 
     def __init__(self, owner: LedgerProducer):
         self._owner = owner
+        self._done = False
 
     def send(self, record: events_pb2.Envelope) -> None:
         """Sends a record in this transaction, keyed by its IIN, its value
-        the canonical bytes. Raises InvalidRecord as LedgerProducer.publish."""
+        the canonical bytes. Raises InvalidRecord as LedgerProducer.publish,
+        RuntimeError when this transaction is over, BufferError when the
+        local queue stays full for the producer's timeout."""
+        if self._done:
+            raise RuntimeError("this transaction is over")
         c = _checked(record)
         producer = self._owner._producer
+        deadline = time.monotonic() + self._owner._timeout
         while True:
             try:
                 producer.produce(self._owner._topic, key=c.iin.encode(),
                                  value=c.SerializeToString(deterministic=True))
                 return
             except BufferError:
-                producer.poll(1.0)  # the local queue is full: let it drain
+                if time.monotonic() > deadline:
+                    raise
+                producer.poll(0.5)  # the local queue is full: let it drain

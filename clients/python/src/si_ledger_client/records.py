@@ -22,7 +22,8 @@ from __future__ import annotations
 import decimal
 
 from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from si.ledger.v1 import common_pb2, events_pb2
 
@@ -64,6 +65,27 @@ def signed_message(record: events_pb2.Envelope) -> bytes:
     return DOMAIN_PREFIX + c.SerializeToString(deterministic=True)
 
 
+def parse(value: bytes) -> events_pb2.Envelope:
+    """Parses a record value (the bare Envelope) as the ledger does: a known
+    field sent with the wrong wire type, which protobuf keeps among the
+    unknown fields, makes the value undecodable for the ledger, and here
+    raises google.protobuf.message.DecodeError too."""
+    e = events_pb2.Envelope.FromString(value)
+    _wire_types(e, "")
+    return e
+
+
+def _wire_types(m: Message, at: str) -> None:
+    for unknown in UnknownFieldSet(m):
+        field = m.DESCRIPTOR.fields_by_number.get(unknown.field_number)
+        if field is not None:
+            raise DecodeError(f"{at}{field.name} (field {unknown.field_number}) has the wrong "
+                              "wire type")
+    for field, value in m.ListFields():
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            _wire_types(value, f"{at}{field.name}.")
+
+
 def kind(record: events_pb2.Envelope) -> str | None:
     """The record's kind as the ledger names it (`contribution`, `person`, …)."""
     return record.WhichOneof("payload")
@@ -96,21 +118,27 @@ def _values(fields: dict, descriptor, at: str) -> dict:
                                     f"got {type(value).__name__}")
         elif field.type == FieldDescriptor.TYPE_STRING:
             if isinstance(value, decimal.Decimal):
-                value = f"{value:f}"
+                # Spelled out, but for a huge exponent (no amount has one:
+                # the ledger refuses it), which would be megabytes of zeros.
+                value = f"{value:f}" if value.is_finite() and abs(value.adjusted()) <= 64 \
+                    else str(value)
             elif isinstance(value, float):
                 raise InvalidRecord(path, f"a float ({value!r}) is not an amount: give a str "
                                     "such as \"27050.00\" or a decimal.Decimal")
             elif not isinstance(value, str):
                 raise InvalidRecord(path, f"must be a str, got {type(value).__name__}")
         elif field.type == FieldDescriptor.TYPE_ENUM:
-            if not isinstance(value, (str, int)) or isinstance(value, bool):
-                raise InvalidRecord(path, f"must be a {field.enum_type.name} name or number, "
-                                    f"got {type(value).__name__}")
+            known = (value in field.enum_type.values_by_name if isinstance(value, str)
+                     else isinstance(value, int) and not isinstance(value, bool)
+                     and -2**31 <= value < 2**31)
+            if not known:
+                names = ", ".join(field.enum_type.values_by_name)
+                raise InvalidRecord(path, f"must be one of {names} (or a number), got {value!r}")
         elif field.type == FieldDescriptor.TYPE_BYTES:
             if not isinstance(value, bytes):
                 raise InvalidRecord(path, f"must be bytes, got {type(value).__name__}")
-        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise InvalidRecord(path, f"must be a whole number of 0 or more, got {value!r}")
+        elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
+            raise InvalidRecord(path, f"must be a whole number of 0 to 4294967295, got {value!r}")
         out[name] = value
     return out
 
@@ -118,14 +146,14 @@ def _values(fields: dict, descriptor, at: str) -> dict:
 def _build(payload: str, event_id: str, iin: str, source: str, fields: dict):
     head = _values({"event_id": event_id, "iin": iin, "source": source},
                    events_pb2.Envelope.DESCRIPTOR, "")
-    e = events_pb2.Envelope(**head)
-    message = getattr(e, payload).__class__
+    message = getattr(events_pb2.Envelope(), payload).__class__
     values = _values(fields, message.DESCRIPTOR, payload)
     try:
+        e = events_pb2.Envelope(**head)
         built = message(**values)
     except (TypeError, ValueError) as error:
-        # What the types allow but protobuf refuses: an enum name it does
-        # not know, a number out of the field's range.
+        # What the types allow but protobuf refuses: a text that is not
+        # Unicode (a lone surrogate).
         raise InvalidRecord(payload, str(error), _shown_id(event_id)) from None
     getattr(e, payload).CopyFrom(built)
     return canonical(e)
@@ -191,6 +219,9 @@ class PaymentOrder:
     """
 
     def __init__(self, source: str, document: common_pb2.PaymentDocument | dict):
+        if not isinstance(document, (common_pb2.PaymentDocument, dict)):
+            raise InvalidRecord("contribution.payment", "must be a PaymentDocument or a dict, "
+                                f"got {type(document).__name__}")
         self._source = source
         self._document = (document if isinstance(document, common_pb2.PaymentDocument)
                           else common_pb2.PaymentDocument(

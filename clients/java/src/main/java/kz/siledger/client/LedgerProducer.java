@@ -14,6 +14,7 @@ import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.OutOfOrderSequenceException;
 import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -65,7 +66,8 @@ public final class LedgerProducer implements AutoCloseable {
    * @param cluster the cluster's client settings, for example read from a {@code
    *     client.properties} file; {@code bootstrap.servers} is required
    * @param transactionalId one per producing process and feed, stable across restarts (a
-   *     restarted producer fences its predecessor's open transaction)
+   *     restarted producer fences its predecessor's open transaction); null: the one {@code
+   *     cluster} gives
    * @throws IllegalArgumentException naming a setting the ledger cannot work with, and why
    */
   public static Properties settings(Properties cluster, String transactionalId) {
@@ -93,6 +95,9 @@ public final class LedgerProducer implements AutoCloseable {
       }
     }
     Object given = props.get(ProducerConfig.TRANSACTIONAL_ID_CONFIG);
+    if (transactionalId == null && given != null) {
+      transactionalId = given.toString();
+    }
     if (transactionalId == null || transactionalId.isBlank()) {
       throw new IllegalArgumentException(
           "a transactional.id is required: a payment order is published in one transaction");
@@ -235,15 +240,34 @@ public final class LedgerProducer implements AutoCloseable {
       producer.send(new ProducerRecord<>(topic, c.getIin(), c.toByteArray()));
     }
 
-    /** Commits: every record sent reaches the ledger. */
+    /**
+     * Commits: every record sent reaches the ledger.
+     *
+     * @throws KafkaException when the commit failed: the transaction is aborted when this order
+     *     is closed; when the producer was fenced, failed fatally or the commit timed out
+     *     twice, the producer is closed (the broker aborts the transaction) and a new one must
+     *     be made
+     */
     public void commit() {
       if (done) {
         throw new IllegalStateException("this transaction is over");
       }
       try {
-        producer.commitTransaction();
+        try {
+          producer.commitTransaction();
+        } catch (TimeoutException once) {
+          // Kafka's rule: a commit that timed out is retried, never aborted.
+          producer.commitTransaction();
+        }
         done = true;
         open = false;
+      } catch (TimeoutException twice) {
+        // Neither committed nor abortable from here: the broker aborts the transaction after
+        // transaction.timeout.ms; a new producer with this transactional.id aborts it at once.
+        done = true;
+        open = false;
+        producer.close();
+        throw twice;
       } catch (ProducerFencedException
           | OutOfOrderSequenceException
           | AuthorizationException

@@ -11,6 +11,13 @@ import si.ledger.v1.Events.Envelope;
  * bidirectional overrides (U+202A-U+202E, U+2066-U+2069), no byte-order mark, and at most
  * 200 characters for a name, 500 for an organisation or address, 128 for a code, 2000 for a
  * free text.
+ *
+ * <p>Two refusals of this client's own, where the ledger accepts: a lone surrogate (not Unicode
+ * text; protobuf-java would send it as '?'), and a character the running JDK's Unicode
+ * version does not know (Java 17 has Unicode 13, the ledger a later one). Unicode's
+ * normalization stability policy makes NFC the same in every version for assigned characters
+ * only: a newer character could be composed by the ledger and not here, and a record signed
+ * here would then not verify there.
  */
 final class Texts {
   private Texts() {}
@@ -33,6 +40,22 @@ final class Texts {
             field,
             String.format("contains the control character U+%04X at position %d", c, i + 1));
       }
+      if (c >= 0xD800 && c <= 0xDFFF) {
+        // Not Unicode text: protobuf-java would send it as '?'.
+        throw new InvalidRecordException(
+            field,
+            String.format(
+                "contains the lone surrogate U+%04X at position %d: not Unicode text", c, i + 1));
+      }
+      if (Character.getType(c) == Character.UNASSIGNED && !isNoncharacter(c)) {
+        throw new InvalidRecordException(
+            field,
+            String.format(
+                "contains U+%04X at position %d, a character this Java's Unicode does not know:"
+                    + " the ledger may spell it otherwise (NFC), so it is refused rather than"
+                    + " sent or signed in another spelling",
+                c, i + 1));
+      }
       if (i >= max) {
         throw new InvalidRecordException(
             field,
@@ -40,6 +63,11 @@ final class Texts {
                 + v.getBytes(StandardCharsets.UTF_8).length + " bytes)");
       }
     }
+  }
+
+  /** U+FDD0-U+FDEF and the last two code points of each plane: never assigned, never composed. */
+  private static boolean isNoncharacter(int c) {
+    return (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE;
   }
 
   private static void payment(String at, PaymentDocument p) {

@@ -9,8 +9,8 @@ import si.ledger.v1.Events.Envelope;
 
 /**
  * Decides records read from standard input, one hex-encoded record value a line, and prints
- * for each {@code ok CANONICAL_HEX} (the canonical bytes without the signature) or {@code
- * refused FIELD}: the differential test (tests/tests/clients.rs) compares these with the
+ * for each {@code ok CANONICAL_HEX} (the canonical bytes without the signature), {@code
+ * refused FIELD} or {@code undecodable}: the differential test (tests/tests/clients.rs) compares these with the
  * ledger's own decisions on random records.
  */
 public final class Judge {
@@ -22,7 +22,13 @@ public final class Judge {
     try (BufferedReader in =
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
       for (String line = in.readLine(); line != null; line = in.readLine()) {
-        Envelope record = Envelope.parseFrom(hex.parseHex(line.trim()));
+        Envelope record;
+        try {
+          record = Records.parse(hex.parseHex(line.trim()));
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          out.println("undecodable");
+          continue;
+        }
         try {
           Envelope c = Records.canonical(record).toBuilder().clearSignature().build();
           out.println("ok " + hex.formatHex(c.toByteArray()));

@@ -107,4 +107,36 @@ class RecordsTest {
     assertEquals("iin", e.field());
     assertEquals(true, e.getMessage().startsWith("record bank-42/PP-9/3: iin: "));
   }
+
+  @Test
+  void what_this_jdk_cannot_spell_as_the_ledger_is_refused() {
+    PaymentOrder o = new PaymentOrder("bank-42", order());
+    for (String surname : new String[] {"Ах\uD800", "Ах\u0378"}) {
+      var e = assertThrows(InvalidRecordException.class,
+          () -> o.line("x/1", "900517400015", "2025-12", "100",
+              PersonName.newBuilder().setSurname(surname).setName("Б")
+                  .setBirthDate("1990-05-17").build()));
+      assertEquals("contribution.person.surname", e.field(), e.getMessage());
+    }
+  }
+
+  /** protobuf-java's own parser brings an earlier oneof case back; Records.parse does not. */
+  @Test
+  void a_value_is_parsed_as_the_ledger_parses_it() throws Exception {
+    var first = si.ledger.v1.Events.ContributionPaid.newBuilder().setAmount("100.00").build();
+    var refund = si.ledger.v1.Events.ContributionRefunded.newBuilder().setAmount("1").build();
+    var second = si.ledger.v1.Events.ContributionPaid.newBuilder().setPeriod("2025-12").build();
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    b.writeBytes(Envelope.newBuilder().setContribution(first).build().toByteArray());
+    b.writeBytes(Envelope.newBuilder().setRefund(refund).build().toByteArray());
+    b.writeBytes(Envelope.newBuilder().setContribution(second).build().toByteArray());
+    assertEquals("", Records.parse(b.toByteArray()).getContribution().getAmount());
+    // patronymic (field 3 of PersonName, a string) as a varint: undecodable for the ledger.
+    byte[] person = {0x18, 0x01};
+    byte[] contribution = new byte[] {0x22, 0x02, person[0], person[1]};
+    byte[] envelope = new byte[] {0x52, 0x04, contribution[0], contribution[1], contribution[2],
+        contribution[3]};
+    assertThrows(com.google.protobuf.InvalidProtocolBufferException.class,
+        () -> Records.parse(envelope));
+  }
 }

@@ -64,7 +64,7 @@ class VectorsTest {
   }
 
   private static void check(RecordSigner signer, JsonObject c) throws Exception {
-    Envelope input = Envelope.parseFrom(HEX.parseHex(c.get("input_hex").getAsString()));
+    Envelope input = Records.parse(HEX.parseHex(c.get("input_hex").getAsString()));
     if (c.has("refusal")) {
       String field = c.getAsJsonObject("refusal").get("field").getAsString();
       InvalidRecordException e =
