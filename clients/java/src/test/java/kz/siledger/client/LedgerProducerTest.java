@@ -123,4 +123,73 @@ class LedgerProducerTest {
     }
     assertEquals(1, mock.history().size());
   }
+
+  /** A MockProducer whose first {@code failures} commits throw {@code error}. */
+  static final class FailingCommits extends MockProducer<String, byte[]> {
+    private int failures;
+    private final RuntimeException error;
+    int aborts;
+
+    FailingCommits(int failures, RuntimeException error) {
+      super(true, null, new StringSerializer(), new ByteArraySerializer());
+      this.failures = failures;
+      this.error = error;
+    }
+
+    @Override
+    public void commitTransaction() {
+      if (failures > 0) {
+        failures--;
+        throw error;
+      }
+      super.commitTransaction();
+    }
+
+    @Override
+    public void abortTransaction() {
+      aborts++;
+      super.abortTransaction();
+    }
+  }
+
+  @Test
+  void a_commit_that_timed_out_is_retried() {
+    var mock = new FailingCommits(1, new org.apache.kafka.common.errors.TimeoutException("slow"));
+    try (var producer = new LedgerProducer(mock, "ledger")) {
+      producer.publishOrder(lines());
+    }
+    assertTrue(mock.transactionCommitted());
+    assertEquals(0, mock.aborts);
+  }
+
+  /** Kafka forbids aborting after a commit timed out: the producer is closed instead. */
+  @Test
+  void a_commit_that_timed_out_twice_closes_the_producer_without_an_abort() {
+    var mock = new FailingCommits(2, new org.apache.kafka.common.errors.TimeoutException("slow"));
+    var producer = new LedgerProducer(mock, "ledger");
+    assertThrows(org.apache.kafka.common.errors.TimeoutException.class,
+        () -> producer.publishOrder(lines()));
+    assertTrue(mock.closed());
+    assertEquals(0, mock.aborts);
+  }
+
+  @Test
+  void a_fenced_producer_is_closed_and_any_other_failure_aborted() {
+    var fenced = new FailingCommits(1,
+        new org.apache.kafka.common.errors.ProducerFencedException("a newer producer"));
+    var producer = new LedgerProducer(fenced, "ledger");
+    assertThrows(org.apache.kafka.common.errors.ProducerFencedException.class,
+        () -> producer.publishOrder(lines()));
+    assertTrue(fenced.closed());
+    assertEquals(0, fenced.aborts);
+
+    var failing = new FailingCommits(1, new org.apache.kafka.common.KafkaException("broken"));
+    try (var other = new LedgerProducer(failing, "ledger")) {
+      assertThrows(org.apache.kafka.common.KafkaException.class,
+          () -> other.publishOrder(lines()));
+      assertEquals(1, failing.aborts);
+      other.publishOrder(lines()); // the producer goes on
+    }
+    assertTrue(failing.transactionCommitted());
+  }
 }
