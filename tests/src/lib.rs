@@ -543,3 +543,48 @@ pub fn statements(data: &std::path::Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("a statement per line"))
         .collect()
 }
+
+/// Runs si-ledger with `args`, failing the test if it has not finished
+/// within `limit` (a hang is the fault under test, not a slow run).
+pub fn finishes(args: &[&str], limit: std::time::Duration) -> std::process::Output {
+    let mut child = Reaped(Some(
+        si_ledger(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let deadline = std::time::Instant::now() + limit;
+    while child.child().try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "si-ledger {args:?} did not finish within {limit:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.take().wait_with_output().unwrap()
+}
+
+/// `project --until-end` of `topic` at `brokers` into `data` with `extra`
+/// arguments, which must finish within two minutes (a hang is a fault).
+pub fn project_to_end(
+    brokers: &str,
+    topic: &str,
+    data: &std::path::Path,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec![
+        "project",
+        "--brokers",
+        brokers,
+        "--topic",
+        topic,
+        "--group",
+        topic,
+        "--data",
+        data.to_str().unwrap(),
+        "--until-end",
+    ];
+    args.extend_from_slice(extra);
+    finishes(&args, std::time::Duration::from_secs(120))
+}

@@ -9,7 +9,9 @@
 //! The libraries' own suites (the shared vectors among them) run in
 //! scripts/test before this: `mvn verify` and `pytest`.
 
-use ledger_e2e::{balances, kafka_brokers, keys_dir, run, stderr, stdout, unique_topic};
+use ledger_e2e::{
+    balances, kafka_brokers, keys_dir, project_to_end, run, stderr, stdout, unique_topic,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -66,18 +68,7 @@ fn example(client: Client, name: &str, args: &[&str]) -> String {
 }
 
 fn project(topic: &str, data: &Path) -> String {
-    let o = run(&[
-        "project",
-        "--brokers",
-        &kafka_brokers(),
-        "--topic",
-        topic,
-        "--group",
-        topic,
-        "--data",
-        data.to_str().unwrap(),
-        "--until-end",
-    ]);
+    let o = project_to_end(&kafka_brokers(), topic, data, &[]);
     assert!(o.status.success(), "project: {}", stderr(&o));
     stdout(&o) + &stderr(&o)
 }

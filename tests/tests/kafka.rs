@@ -3,8 +3,8 @@
 //! consumer group, dead-letter topic, crashes, and a member dying.
 
 use ledger_e2e::{
-    demo, digest, free_port, http_get, kafka_brokers, kill_after, run, si_ledger, stderr, stdout,
-    unique_topic, Reaped,
+    demo, digest, finishes, free_port, http_get, kafka_brokers, kill_after, project_to_end, run,
+    si_ledger, stderr, stdout, unique_topic, Reaped,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -183,25 +183,6 @@ fn kafka_projection_equals_the_embedded_one_on(engine: &str) {
         &topic,
     ]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-}
-
-/// `project --until-end` of `topic` at `brokers` into `data` with `extra`
-/// arguments, which must finish within two minutes (a hang is a fault).
-fn project_to_end(brokers: &str, topic: &str, data: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "project",
-        "--brokers",
-        brokers,
-        "--topic",
-        topic,
-        "--group",
-        topic,
-        "--data",
-        data.to_str().unwrap(),
-        "--until-end",
-    ];
-    args.extend_from_slice(extra);
-    finishes(&args, Duration::from_secs(120))
 }
 
 /// Exports `topic` to an archive (within two minutes: a hang is a fault)
@@ -1291,27 +1272,6 @@ fn schema_registry_framed_values_project_like_bare_ones() {
             .contains("message [1] of its schema"),
         "{first}"
     );
-}
-
-/// Runs si-ledger with `args`, failing the test if it has not finished
-/// within `limit` (a hang is the fault under test, not a slow run).
-fn finishes(args: &[&str], limit: Duration) -> std::process::Output {
-    let mut child = Reaped(Some(
-        si_ledger(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let deadline = Instant::now() + limit;
-    while child.child().try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "si-ledger {args:?} did not finish within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.take().wait_with_output().unwrap()
 }
 
 /// Issues 16 and 26: a transactional producer (Python's `confluent-kafka`,
