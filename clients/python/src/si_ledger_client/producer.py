@@ -124,15 +124,15 @@ class LedgerProducer:
             ids.add(c.event_id)
         with self.order() as order:
             for c in checked:
-                order.send(c)
+                order._send_checked(c)
 
     def publish(self, record: events_pb2.Envelope) -> None:
         """Publishes one record in a transaction of its own: a register
         record, a Fund benefit, a refund. Raises InvalidRecord naming the
         field, or `signature` for a privileged record without one."""
-        _checked(record)
+        c = _checked(record)
         with self.order() as order:
-            order.send(record)
+            order._send_checked(c)
 
     @contextlib.contextmanager
     def order(self) -> Iterator["Order"]:
@@ -224,7 +224,12 @@ class Order:
         local queue stays full for the producer's timeout."""
         if self._done:
             raise RuntimeError("this transaction is over")
-        c = _checked(record)
+        self._send_checked(_checked(record))
+
+    def _send_checked(self, c: events_pb2.Envelope) -> None:
+        """Sends a record _checked already."""
+        if self._done:
+            raise RuntimeError("this transaction is over")
         producer = self._owner._producer
         deadline = time.monotonic() + self._owner._timeout
         while True:

@@ -62,7 +62,12 @@ def signed_message(record: events_pb2.Envelope) -> bytes:
     encoding, fields in field-number order)."""
     c = canonical(record)
     c.ClearField("signature")
-    return DOMAIN_PREFIX + c.SerializeToString(deterministic=True)
+    return _message_of(c)
+
+
+def _message_of(unsigned: events_pb2.Envelope) -> bytes:
+    """signed_message of a record canonical already and without its signature."""
+    return DOMAIN_PREFIX + unsigned.SerializeToString(deterministic=True)
 
 
 def parse(value: bytes) -> events_pb2.Envelope:

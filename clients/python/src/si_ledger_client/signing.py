@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from si.ledger.v1 import events_pb2
 
-from .records import canonical, signed_message
+from .records import _message_of, canonical
 
 
 def _b64url(b: bytes) -> str:
@@ -71,7 +71,7 @@ class RecordSigner:
         replaced. Raises InvalidRecord when the ledger would refuse it."""
         signed = canonical(record)
         signed.ClearField("signature")
-        value = self._key.sign(signed_message(signed))
+        value = self._key.sign(_message_of(signed))
         signed.signature.key_id = self.key_id
         signed.signature.value = value
         return signed

@@ -77,32 +77,8 @@ final class Canonical {
           b.setPayment(payment(b.getPayment()));
         }
       }
-      case PERSON -> {
-        var p = e.getPersonBuilder();
-        p.setSurname(name(p.getSurname()))
-            .setName(name(p.getName()))
-            .setPatronymic(name(p.getPatronymic()))
-            .setAddress(text(p.getAddress()))
-            .setPostcode(text(p.getPostcode()))
-            .setCitizenship(text(p.getCitizenship()))
-            .setSex(sex(p.getSex()));
-        if (p.hasDocument()) {
-          p.setDocument(document(p.getDocument()));
-        }
-      }
-      case PERSON_CHANGED -> {
-        var p = e.getPersonChangedBuilder();
-        p.setSurname(name(p.getSurname()))
-            .setName(name(p.getName()))
-            .setPatronymic(name(p.getPatronymic()))
-            .setAddress(text(p.getAddress()))
-            .setPostcode(text(p.getPostcode()))
-            .setCitizenship(text(p.getCitizenship()))
-            .setSex(sex(p.getSex()));
-        if (p.hasDocument()) {
-          p.setDocument(document(p.getDocument()));
-        }
-      }
+      case PERSON -> person(e.getPersonBuilder());
+      case PERSON_CHANGED -> person(e.getPersonChangedBuilder());
       case MERGED -> {
         var m = e.getMergedBuilder();
         m.setReason(text(m.getReason()));
@@ -128,6 +104,31 @@ final class Canonical {
         strip(b.getFieldBuilder(f));
       }
     }
+  }
+
+  /**
+   * A register record's person fields, alike (name and number) in {@code PersonRegistered} and
+   * {@code PersonDataChanged}: spelled by field name, so that one method serves both messages,
+   * which protobuf-java gives no common type.
+   */
+  private static void person(Message.Builder p) {
+    for (String field : new String[] {"surname", "name", "patronymic"}) {
+      respell(p, field, Canonical::name);
+    }
+    for (String field : new String[] {"address", "postcode", "citizenship"}) {
+      respell(p, field, Canonical::text);
+    }
+    respell(p, "sex", Canonical::sex);
+    Descriptors.FieldDescriptor document = p.getDescriptorForType().findFieldByName("document");
+    if (p.hasField(document)) {
+      p.setField(document, document((IdentityDocument) p.getField(document)));
+    }
+  }
+
+  private static void respell(
+      Message.Builder m, String field, java.util.function.UnaryOperator<String> spelling) {
+    Descriptors.FieldDescriptor f = m.getDescriptorForType().findFieldByName(field);
+    m.setField(f, spelling.apply((String) m.getField(f)));
   }
 
   private static PaymentDocument payment(PaymentDocument p) {

@@ -147,9 +147,9 @@ public final class LedgerProducer implements AutoCloseable {
       throw new InvalidRecordException("contribution", "a payment order needs at least one line");
     }
     Set<String> ids = new HashSet<>();
-    Envelope first = Records.canonical(lines.get(0));
-    for (Envelope line : lines) {
-      Envelope c = Records.canonical(line);
+    List<Envelope> checked = lines.stream().map(Records::canonical).toList();
+    Envelope first = checked.get(0);
+    for (Envelope c : checked) {
       if (!c.hasContribution()) {
         throw new InvalidRecordException(
             "payload", "a payment order's line is a contribution, not " + Records.kind(c));
@@ -164,8 +164,8 @@ public final class LedgerProducer implements AutoCloseable {
       }
     }
     try (Order order = beginOrder()) {
-      for (Envelope line : lines) {
-        order.send(line);
+      for (Envelope line : checked) {
+        order.sendChecked(line);
       }
       order.commit();
     }
@@ -180,9 +180,9 @@ public final class LedgerProducer implements AutoCloseable {
    * @throws KafkaException as {@link #publishOrder}
    */
   public void publish(Envelope record) {
-    checked(record);
+    Envelope c = checked(record);
     try (Order order = beginOrder()) {
-      order.send(record);
+      order.sendChecked(c);
       order.commit();
     }
   }
@@ -236,7 +236,14 @@ public final class LedgerProducer implements AutoCloseable {
       if (done) {
         throw new IllegalStateException("this transaction is over");
       }
-      Envelope c = checked(record);
+      sendChecked(checked(record));
+    }
+
+    /** Sends a record {@link LedgerProducer#checked} already. */
+    void sendChecked(Envelope c) {
+      if (done) {
+        throw new IllegalStateException("this transaction is over");
+      }
       producer.send(new ProducerRecord<>(topic, c.getIin(), c.toByteArray()));
     }
 

@@ -139,7 +139,7 @@ public final class RecordSigner {
     try {
       Signature ed = Signature.getInstance("Ed25519");
       ed.initSign(key);
-      ed.update(Records.signedMessage(unsigned));
+      ed.update(Records.messageOf(unsigned));
       return unsigned.toBuilder()
           .setSignature(
               si.ledger.v1.Common.Signature.newBuilder()

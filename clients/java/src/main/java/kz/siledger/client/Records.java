@@ -159,8 +159,13 @@ public final class Records {
    * @throws InvalidRecordException as {@link #canonical}
    */
   public static byte[] signedMessage(Envelope record) {
+    return messageOf(canonical(record).toBuilder().clearSignature().build());
+  }
+
+  /** {@link #signedMessage} of a record canonical already and without its signature. */
+  static byte[] messageOf(Envelope unsigned) {
     byte[] prefix = DOMAIN_PREFIX.getBytes(StandardCharsets.US_ASCII);
-    byte[] body = canonical(record).toBuilder().clearSignature().build().toByteArray();
+    byte[] body = unsigned.toByteArray();
     byte[] out = new byte[prefix.length + body.length];
     System.arraycopy(prefix, 0, out, 0, prefix.length);
     System.arraycopy(body, 0, out, prefix.length, body.length);
