@@ -186,3 +186,26 @@ def test_a_retriable_commit_is_retried():
     fake = RetriableCommit()
     LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake).publish_order(lines())
     assert fake.calls == ["init", "begin", "commit"]
+
+
+class FatalOnRetry(FakeProducer):
+    """A retriable commit failure, then a fatal one on the retry."""
+
+    def __init__(self):
+        super().__init__()
+        self.commits = 0
+
+    def commit_transaction(self, timeout):
+        self.commits += 1
+        if self.commits == 1:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "slow", retriable=True))
+        raise KafkaException(KafkaError(KafkaError._FENCED, "fenced", fatal=True))
+
+
+def test_a_commit_fatal_on_its_retry_is_not_aborted_and_its_error_raised():
+    fake = FatalOnRetry()
+    with pytest.raises(KafkaException) as e:
+        LedgerProducer({}, transactional_id="t", topic="ledger", producer=fake).publish_order(
+            lines())
+    assert fake.calls == ["init", "begin"]
+    assert e.value.args[0].code() == KafkaError._FENCED

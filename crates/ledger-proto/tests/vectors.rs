@@ -12,7 +12,7 @@
 //! without the signature (what an authority signs, after the domain
 //! prefix), the Ed25519 signature of the vectors' key over them, and the
 //! whole record value with that signature. A refused case gives the field
-//! and the reason.
+//! and the reason; an undecodable one, why the decoder refuses the bytes.
 //!
 //! The key is RFC 8032's first test key (§7.1 TEST 1), so that its
 //! public key and RFC 7638 key id can be checked against RFC 8037
@@ -64,6 +64,10 @@ struct Case {
     record_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refusal: Option<Refusal>,
+    /// Why the ledger cannot decode the value at all (a dead letter of
+    /// kind `undecodable`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    undecodable: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -93,12 +97,41 @@ fn generate() -> String {
             !matches!(wire.payload, Some(pb::envelope::Payload::MergeTransfer(_))),
             "{name}: merge transfers are the projector's, never a producer's"
         );
-        let mut input = wire.encode_to_vec();
+        let mut input = Vec::new();
+        if let Some(extra) = case.get("prepend_hex") {
+            input.extend(hex::decode(extra.as_str().unwrap()).unwrap());
+        }
+        input.extend(wire.encode_to_vec());
         if let Some(extra) = case.get("append_hex") {
             input.extend(hex::decode(extra.as_str().unwrap()).unwrap());
         }
         // What the projector does with the value.
-        let mut decoded = pb::Envelope::decode(input.as_slice()).unwrap();
+        let expect_undecodable = name.starts_with("undecodable: ");
+        let mut decoded = match pb::Envelope::decode(input.as_slice()) {
+            Ok(d) => {
+                assert!(
+                    !expect_undecodable,
+                    "{name}: decoded, but named undecodable"
+                );
+                d
+            }
+            Err(e) => {
+                assert!(
+                    expect_undecodable,
+                    "{name}: undecodable ({e}), but not named so"
+                );
+                out.push(Case {
+                    name,
+                    input_hex: hex::encode(&input),
+                    canonical_hex: None,
+                    signature_hex: None,
+                    record_hex: None,
+                    refusal: None,
+                    undecodable: Some(e.to_string()),
+                });
+                continue;
+            }
+        };
         canonicalize(&mut decoded);
         let checked = envelope_from_wire(&decoded);
         let expect_refusal = name.starts_with("refused: ");
@@ -115,6 +148,7 @@ fn generate() -> String {
                         field: e.field,
                         reason: e.reason,
                     }),
+                    undecodable: None,
                 }
             }
             Ok(_) => {
@@ -143,6 +177,7 @@ fn generate() -> String {
                     signature_hex: Some(hex::encode(&sig.value)),
                     record_hex: Some(hex::encode(&record)),
                     refusal: None,
+                    undecodable: None,
                 }
             }
         };

@@ -6,7 +6,7 @@ import contextlib
 import time
 from typing import Iterator, Sequence
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from si.ledger.v1 import events_pb2
 
@@ -37,7 +37,8 @@ def settings(cluster: dict, transactional_id: str | None = None) -> dict:
     if not isinstance(cluster, dict):
         raise ValueError(f"the cluster's settings are a dict, not {type(cluster).__name__}")
     conf = dict(cluster)
-    if not any(str(conf.get(k, "")).strip() for k in ("bootstrap.servers", "metadata.broker.list")):
+    if not any(isinstance(conf.get(k), str) and conf[k].strip()
+               for k in ("bootstrap.servers", "metadata.broker.list")):
         raise ValueError("bootstrap.servers is required")
     if "default.topic.config" in conf:
         # Its dict would set topic settings past these checks (a partitioner).
@@ -57,7 +58,7 @@ def settings(cluster: dict, transactional_id: str | None = None) -> dict:
     if not transactional_id or not str(transactional_id).strip():
         raise ValueError("a transactional.id is required: a payment order is published "
                          "in one transaction")
-    if given is not None and given != transactional_id:
+    if given is not None and str(given) != str(transactional_id):
         raise ValueError("transactional.id is given twice, differently: in the settings "
                          "and as the argument")
     conf.update({"enable.idempotence": True, "transactional.id": transactional_id})
@@ -70,6 +71,10 @@ def settings(cluster: dict, transactional_id: str | None = None) -> dict:
                                    "topic.compression.type", "topic.compression.codec")):
         conf["compression.type"] = "zstd"
     return conf
+
+
+def _kafka_error(e: KafkaException) -> KafkaError | None:
+    return e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
 
 
 def _checked(record: events_pb2.Envelope) -> events_pb2.Envelope:
@@ -168,20 +173,22 @@ class LedgerProducer:
             self._producer.commit_transaction(self._timeout)
             return
         except KafkaException as e:
-            error = e.args[0] if e.args else None
-            if error is not None and error.retriable() and not error.txn_requires_abort():
-                try:
-                    self._producer.commit_transaction(self._timeout)  # librdkafka: retry it
-                    return
-                except KafkaException:
-                    pass
-            if error is None or not error.fatal():
-                self._abort()
-            raise
+            failure = e
         except BaseException:
             # Interrupted (KeyboardInterrupt) in the middle of the commit.
             self._abort(quietly=True)
             raise
+        error = _kafka_error(failure)
+        if error is not None and error.retriable() and not error.txn_requires_abort():
+            try:
+                self._producer.commit_transaction(self._timeout)  # librdkafka: retry it
+                return
+            except KafkaException as again:
+                failure, error = again, _kafka_error(again)
+        if error is None or not error.fatal():
+            # Quietly: the commit's error is the one to raise.
+            self._abort(quietly=True)
+        raise failure
 
     def _abort(self, quietly: bool = False) -> None:
         try:

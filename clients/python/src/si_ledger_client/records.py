@@ -23,7 +23,6 @@ import decimal
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
-from google.protobuf.unknown_fields import UnknownFieldSet
 
 from si.ledger.v1 import common_pb2, events_pb2
 
@@ -71,24 +70,93 @@ def _message_of(unsigned: events_pb2.Envelope) -> bytes:
 
 
 def parse(value: bytes) -> events_pb2.Envelope:
-    """Parses a record value (the bare Envelope) as the ledger does: a known
-    field sent with the wrong wire type, which protobuf keeps among the
-    unknown fields, makes the value undecodable for the ledger, and here
-    raises google.protobuf.message.DecodeError too."""
-    e = events_pb2.Envelope.FromString(value)
-    _wire_types(e, "")
-    return e
+    """Parses a record value (the bare Envelope) as the ledger does. Raises
+    google.protobuf.message.DecodeError where the ledger finds the value
+    undecodable and protobuf would read it: a known field with the wrong
+    wire type (anywhere, even in a oneof case a later one replaced), a
+    varint over 64 bits. (A tag padded with zero bytes the ledger reads and
+    protobuf refuses: no encoder writes one.)"""
+    _wire(memoryview(value), 0, len(value), events_pb2.Envelope.DESCRIPTOR, "")
+    return events_pb2.Envelope.FromString(value)
 
 
-def _wire_types(m: Message, at: str) -> None:
-    for unknown in UnknownFieldSet(m):
-        field = m.DESCRIPTOR.fields_by_number.get(unknown.field_number)
-        if field is not None:
-            raise DecodeError(f"{at}{field.name} (field {unknown.field_number}) has the wrong "
-                              "wire type")
-    for field, value in m.ListFields():
-        if field.type == FieldDescriptor.TYPE_MESSAGE:
-            _wire_types(value, f"{at}{field.name}.")
+_EXPECTED = {FieldDescriptor.TYPE_STRING: 2, FieldDescriptor.TYPE_BYTES: 2,
+             FieldDescriptor.TYPE_MESSAGE: 2, FieldDescriptor.TYPE_FIXED64: 1,
+             FieldDescriptor.TYPE_SFIXED64: 1, FieldDescriptor.TYPE_DOUBLE: 1,
+             FieldDescriptor.TYPE_FIXED32: 5, FieldDescriptor.TYPE_SFIXED32: 5,
+             FieldDescriptor.TYPE_FLOAT: 5, FieldDescriptor.TYPE_GROUP: 3}
+
+
+def _varint(b, at: int) -> tuple[int, int]:
+    v = 0
+    for i in range(10):
+        if at >= len(b):
+            raise DecodeError("a varint runs past the end")
+        x = b[at]
+        at += 1
+        if i == 9 and x > 1:
+            raise DecodeError("invalid varint: more than 64 bits")
+        v |= (x & 0x7F) << (7 * i)
+        if x < 0x80:
+            return v, at
+    raise DecodeError("invalid varint: more than ten bytes")
+
+
+def _wire(b, at: int, end: int, descriptor, path: str) -> int:
+    """Walks the fields of a `descriptor` message in b[at:end] as the
+    ledger's decoder (prost) does: every field as it arrives, before a
+    later one replaces it. Returns where it stopped."""
+    while at < end:
+        at = _field(b, at, end, descriptor, path)
+    if at != end:
+        raise DecodeError(f"{path}: a field runs past its message")
+    return at
+
+
+def _field(b, at: int, end: int, descriptor, path: str) -> int:
+    """Walks one field at b[at:end] of a `descriptor` message (None: an
+    unknown group's); returns where it ends."""
+    key, at = _varint(b, at)
+    if key > 0xFFFFFFFF or key >> 3 == 0:
+        raise DecodeError(f"{path}: invalid key {key}")
+    wire, number = key & 7, key >> 3
+    field = descriptor.fields_by_number.get(number) if descriptor is not None else None
+    name = f"{path}{field.name if field is not None else number}"
+    if field is not None and wire != _EXPECTED.get(field.type, 0):
+        raise DecodeError(f"{name}: invalid wire type {wire}")
+    if wire == 0:
+        _, at = _varint(b, at)
+    elif wire in (1, 5):
+        at += 8 if wire == 1 else 4
+        if at > end:
+            raise DecodeError(f"{name}: buffer underflow")
+    elif wire == 2:
+        length, at = _varint(b, at)
+        if length > end - at:
+            raise DecodeError(f"{name}: buffer underflow")
+        if field is not None and field.type == FieldDescriptor.TYPE_MESSAGE:
+            _wire(b, at, at + length, field.message_type, name + ".")
+        elif field is not None and field.type == FieldDescriptor.TYPE_STRING:
+            try:
+                bytes(b[at:at + length]).decode("utf-8")
+            except UnicodeDecodeError:
+                raise DecodeError(f"{name}: not UTF-8") from None
+        at += length
+    elif wire == 3:
+        # An unknown group, skipped to its end.
+        while True:
+            if at >= end:
+                raise DecodeError(f"{name}: a group runs past the end")
+            next_key, after = _varint(b, at)
+            if next_key & 7 == 4:
+                if next_key >> 3 != number:
+                    raise DecodeError(f"{name}: a group ends with another field's number")
+                at = after
+                break
+            at = _field(b, at, end, None, name + ".")
+    else:
+        raise DecodeError(f"{name}: invalid wire type {wire}")
+    return at
 
 
 def kind(record: events_pb2.Envelope) -> str | None:

@@ -69,8 +69,11 @@ class RecordSigner:
     def sign(self, record: events_pb2.Envelope) -> events_pb2.Envelope:
         """The record, canonical, signed with this key; a signature it had is
         replaced. Raises InvalidRecord when the ledger would refuse it."""
-        signed = canonical(record)
-        signed.ClearField("signature")
+        # The signature it had is replaced, not judged: cleared before the checks.
+        unsigned = events_pb2.Envelope()
+        unsigned.CopyFrom(record)
+        unsigned.ClearField("signature")
+        signed = canonical(unsigned)
         value = self._key.sign(_message_of(signed))
         signed.signature.key_id = self.key_id
         signed.signature.value = value

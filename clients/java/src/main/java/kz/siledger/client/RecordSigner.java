@@ -135,7 +135,8 @@ public final class RecordSigner {
    * @throws InvalidRecordException when the ledger would refuse the record
    */
   public Envelope sign(Envelope record) {
-    Envelope unsigned = Records.canonical(record).toBuilder().clearSignature().build();
+    // The signature it had is replaced, not judged: cleared before the checks.
+    Envelope unsigned = Records.canonical(record.toBuilder().clearSignature().build());
     try {
       Signature ed = Signature.getInstance("Ed25519");
       ed.initSign(key);

@@ -1,9 +1,7 @@
 package kz.siledger.client;
 
-import com.google.protobuf.Descriptors;
 import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.Message;
 import java.nio.charset.StandardCharsets;
 import si.ledger.v1.Events.BenefitAssigned;
 import si.ledger.v1.Events.BenefitPaid;
@@ -93,33 +91,17 @@ public final class Records {
   /**
    * Parses a record value as the ledger does. Not {@code Envelope.parseFrom}: protobuf-java
    * gives a oneof case sent twice with another between them the first one's fields back
-   * (protocolbuffers/protobuf#16), and keeps a known field sent with the wrong wire type among
-   * the unknown fields, which the ledger refuses.
+   * (protocolbuffers/protobuf#16), and reads values the ledger finds undecodable ({@code Wire}:
+   * a known field with the wrong wire type, anywhere, even in a oneof case a later one
+   * replaced; tags and lengths over 32 bits; a varint over 64 bits; text that is not UTF-8).
    *
    * @param value a record value: the bare Envelope (a Schema Registry framing is not read)
    * @throws InvalidProtocolBufferException when the ledger would find the value undecodable
    */
   public static Envelope parse(byte[] value) throws InvalidProtocolBufferException {
+    Wire.check(value, Envelope.getDescriptor());
     DynamicMessage m = DynamicMessage.parseFrom(Envelope.getDescriptor(), value);
-    wireTypes(m, "");
     return Envelope.parseFrom(m.toByteArray());
-  }
-
-  /** Refuses a known field found among the unknown ones: sent with another wire type. */
-  private static void wireTypes(Message m, String at) throws InvalidProtocolBufferException {
-    for (int number : m.getUnknownFields().asMap().keySet()) {
-      Descriptors.FieldDescriptor f = m.getDescriptorForType().findFieldByNumber(number);
-      if (f != null) {
-        throw new InvalidProtocolBufferException(
-            at + f.getName() + " (field " + number + ") has the wrong wire type for a "
-                + f.getType().name().toLowerCase(java.util.Locale.ROOT));
-      }
-    }
-    for (var field : m.getAllFields().entrySet()) {
-      if (field.getValue() instanceof Message inner) {
-        wireTypes(inner, at + field.getKey().getName() + ".");
-      }
-    }
   }
 
   private static Envelope.Builder head(String eventId, String iin, String source) {

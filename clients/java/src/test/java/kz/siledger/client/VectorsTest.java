@@ -64,6 +64,11 @@ class VectorsTest {
   }
 
   private static void check(RecordSigner signer, JsonObject c) throws Exception {
+    if (c.has("undecodable")) {
+      assertThrows(com.google.protobuf.InvalidProtocolBufferException.class,
+          () -> Records.parse(HEX.parseHex(c.get("input_hex").getAsString())));
+      return;
+    }
     Envelope input = Records.parse(HEX.parseHex(c.get("input_hex").getAsString()));
     if (c.has("refusal")) {
       String field = c.getAsJsonObject("refusal").get("field").getAsString();
@@ -71,7 +76,12 @@ class VectorsTest {
           assertThrows(InvalidRecordException.class, () -> Records.canonical(input));
       assertEquals(field, e.field(), "refused for another field: " + e.getMessage());
       assertFalse(e.reason().isEmpty());
-      assertThrows(InvalidRecordException.class, () -> signer.sign(input));
+      if (field.startsWith("signature")) {
+        // Signing replaces a signature without judging it.
+        assertEquals(signer.keyId(), signer.sign(input).getSignature().getKeyId());
+      } else {
+        assertThrows(InvalidRecordException.class, () -> signer.sign(input));
+      }
       return;
     }
     byte[] canonical = HEX.parseHex(c.get("canonical_hex").getAsString());
