@@ -83,14 +83,19 @@ pub enum Domain {
     Snapshot,
 }
 
-/// The bytes an authority signs: `"si-ledger/v1 <Domain>\n"` followed by
-/// the message's canonical bytes without its `signature` field.
-pub fn signing_input(domain: Domain, unsigned: &[u8]) -> Vec<u8> {
-    let prefix: &[u8] = match domain {
+/// The bytes a signing input starts with, per domain (module docs).
+fn domain_prefix(domain: Domain) -> &'static [u8] {
+    match domain {
         Domain::Envelope => b"si-ledger/v1 Envelope\n",
         Domain::Control => b"si-ledger/v1 Control\n",
         Domain::Snapshot => b"si-ledger/v1 Snapshot\n",
-    };
+    }
+}
+
+/// The bytes an authority signs: `"si-ledger/v1 <Domain>\n"` followed by
+/// the message's canonical bytes without its `signature` field.
+pub fn signing_input(domain: Domain, unsigned: &[u8]) -> Vec<u8> {
+    let prefix = domain_prefix(domain);
     let mut out = Vec::with_capacity(prefix.len() + unsigned.len());
     out.extend_from_slice(prefix);
     out.extend_from_slice(unsigned);
@@ -213,6 +218,8 @@ pub struct TrustedKey {
     pub authority: String,
     pub valid_from: DateTime<Utc>,
     pub valid_until: Option<DateTime<Utc>>,
+    /// `key`, with its table for fast strict verification (built on first use).
+    strict: crate::ed25519::StrictKey,
 }
 
 /// A named authority and the privileged kinds it may publish.
@@ -405,6 +412,7 @@ impl Trust {
                     id.clone(),
                     TrustedKey {
                         id,
+                        strict: crate::ed25519::StrictKey::new(&key),
                         key,
                         authority: a.name.clone(),
                         valid_from,
@@ -700,20 +708,21 @@ impl Policy {
                 sig.value.len()
             ));
         };
-        let signature = ed25519_dalek::Signature::from_bytes(&bytes);
-        // Strict: no small-order components, no malleable signatures.
-        match key
-            .key
-            .verify_strict(&signing_input(domain, unsigned), &signature)
+        // Strict: no small-order components, no malleable signatures;
+        // decided as ed25519-dalek's `verify_strict` (crate::ed25519).
+        if key
+            .strict
+            .verify(&[domain_prefix(domain), unsigned], &bytes)
         {
-            Ok(()) => Authorization::Signed {
+            Authorization::Signed {
                 authority: key.authority.clone(),
                 key_id: key.id.clone(),
-            },
-            Err(_) => refuse(format!(
+            }
+        } else {
+            refuse(format!(
                 "the signature of key {} does not verify: the record is not what {} signed",
                 sig.key_id, key.authority
-            )),
+            ))
         }
     }
 }

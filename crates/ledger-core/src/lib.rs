@@ -8,6 +8,7 @@ pub mod asof;
 pub mod authority;
 pub mod calendar;
 pub mod close;
+pub mod ed25519;
 pub mod entitlement;
 pub mod event;
 pub mod id;
