@@ -35,7 +35,7 @@ pub struct Population {
 }
 
 impl Population {
-    fn participants(&self) -> usize {
+    pub(crate) fn participants(&self) -> usize {
         self.participants.unwrap_or((self.events / 10).max(1))
     }
 }
@@ -594,7 +594,7 @@ fn peak_rss_mib() -> Option<f64> {
 /// The benchmark population's events, `events` of them, generated month by
 /// month and handed to `sink` a month at a time as (IIN, timestamp ms,
 /// `Envelope` bytes): the same events for every benchmark.
-fn generate(
+pub(crate) fn generate(
     ctx: &Context,
     auth: Option<&crate::trust::Authorities>,
     events: usize,
@@ -655,7 +655,7 @@ fn generate(
 
 /// The benchmarks' authorities (one fresh key each) and the context that
 /// trusts them; none under `--trust none`, to measure without signatures.
-fn signing(ctx: &Context) -> Result<(Context, Option<crate::trust::Authorities>)> {
+pub(crate) fn signing(ctx: &Context) -> Result<(Context, Option<crate::trust::Authorities>)> {
     if crate::trust::explicitly_open() {
         return Ok((ctx.clone(), None));
     }

@@ -5,6 +5,7 @@ mod api;
 mod audit;
 mod bench;
 mod bench_mt102;
+mod bench_streams;
 mod benefits;
 mod cluster;
 mod common;
@@ -300,6 +301,9 @@ enum BenchCommand {
     /// Month close over a projected population: projections per second
     /// and the memory the close adds.
     Month(bench::MonthArgs),
+    /// The projector against its Kafka Streams peer (tests/peers/streams)
+    /// on one topic: rates, memory and disk, answers checked equal.
+    Streams(bench_streams::StreamsArgs),
 }
 
 fn main() {
@@ -469,5 +473,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Bench {
             command: BenchCommand::Import(args),
         } => bench_mt102::import(&args),
+        Command::Bench {
+            command: BenchCommand::Streams(args),
+        } => bench_streams::streams(&ctx, &args),
     }
 }
