@@ -38,6 +38,11 @@ fn the_ledger_and_its_kafka_streams_peer_answer_alike() {
         .unwrap_or_else(|| panic!("no comparison reported: {err}"));
     let compared: usize = equal.split(' ').next().unwrap().parse().unwrap();
     assert_eq!(compared, 2000, "{err}");
+    // The signed register records were verified and applied, every one.
+    assert!(
+        err.contains("signed register records applied for all 2000 participants"),
+        "{err}"
+    );
     let line = out.trim();
     let fields: Vec<(&str, &str)> = line
         .split(' ')

@@ -140,10 +140,10 @@ pub fn verifier_keys<B: Kv>(store: &LedgerStore<B>) -> Result<Vec<String>, Proof
         };
         let name = format!("{origin}/p{p}");
         for key in trust.keys.values() {
-            let vkey = tlog::verifier_key(&name, &key.key);
+            let vkey = tlog::verifier_key(&name, key.key());
             if tlog::open_checkpoint(&note, std::slice::from_ref(&vkey)).is_ok() {
                 out.push(vkey);
-                signer = Some(key.key);
+                signer = Some(*key.key());
                 break;
             }
         }
@@ -337,7 +337,7 @@ pub fn consistency<B: Kv>(
     let keys: Vec<String> = trust
         .iter()
         .flat_map(|t| t.keys.values())
-        .map(|k| tlog::verifier_key(&name, &k.key))
+        .map(|k| tlog::verifier_key(&name, k.key()))
         .collect();
     tlog::open_checkpoint(saved, &keys)
         .map_err(|e| foreign(format!("no key of the trust file signed it: {e}")))?;

@@ -214,12 +214,20 @@ impl Signer {
 #[derive(Debug, Clone)]
 pub struct TrustedKey {
     pub id: String,
-    pub key: VerifyingKey,
+    /// Read through [`TrustedKey::key`]: `strict` is derived from it.
+    key: VerifyingKey,
     pub authority: String,
     pub valid_from: DateTime<Utc>,
     pub valid_until: Option<DateTime<Utc>>,
     /// `key`, with its table for fast strict verification (built on first use).
     strict: crate::ed25519::StrictKey,
+}
+
+impl TrustedKey {
+    /// The public key.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
 }
 
 /// A named authority and the privileged kinds it may publish.

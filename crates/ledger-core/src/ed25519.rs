@@ -28,8 +28,9 @@
 //! doublings shared by both scalars. Here both are sums of table entries
 //! with no doubling at all: for each point (`B`, shared by all keys, and
 //! each key's `−A`) a table holds `d·256^i·P` for the 33 signed radix-256
-//! digits `i` of a scalar and `d` in 1..=128 (4,224 points, 675 KiB), so a
-//! multiplication is 33 additions of variable time. A key's table is built
+//! digits `i` of a scalar and `d` in 1..=128 (4,224 points, 660 KiB), so a
+//! multiplication is at most 32 additions of variable time (`S` and `k`
+//! are below ℓ < 2^253: their 33rd digit is 0). A key's table is built
 //! when it first verifies (about a millisecond). Variable time is right
 //! here: verification handles only public values.
 //!
@@ -261,18 +262,53 @@ mod tests {
         out
     }
 
-    /// A canonical field element `y` written as `y + p` when that fits in
-    /// 255 bits (the non-canonical encodings `decompress` still takes).
-    fn non_canonical(y: &[u8; 32]) -> [u8; 32] {
+    /// Every non-canonical point encoding: `y + p` for the field elements
+    /// `y` < 19 (those whose `y + p` still fits in 255 bits), with either
+    /// sign bit; `decompress` reads them as `y` mod p. (A random `y` has no
+    /// such spelling.)
+    fn non_canonical_encodings() -> Vec<[u8; 32]> {
         let mut p = [0xffu8; 32];
         p[0] = 0xed;
         p[31] = 0x7f;
-        let sign = y[31] & 0x80;
-        let mut v = *y;
-        v[31] &= 0x7f;
-        let mut out = add_le(&v, &p);
-        out[31] = (out[31] & 0x7f) | sign;
+        let mut out = Vec::new();
+        for y in 0u8..19 {
+            let mut y_bytes = [0u8; 32];
+            y_bytes[0] = y;
+            let v = add_le(&y_bytes, &p);
+            assert_eq!(v[31] & 0x80, 0, "y + p fits in 255 bits");
+            for sign in [0u8, 0x80] {
+                let mut e = v;
+                e[31] |= sign;
+                out.push(e);
+            }
+        }
         out
+    }
+
+    /// Signatures whose `R`, or whose key, is spelled non-canonically: both
+    /// verifiers decide alike for each of the 38 spellings (as `R` with a
+    /// valid signature's `S`, and as the key where `from_bytes` takes it).
+    /// Such a key decodes to a point with `y` < 19, whose discrete log no
+    /// one knows (or a small-order point), so no valid signature under it
+    /// can be made to test which bytes of it are hashed: both hash the
+    /// key's bytes as given.
+    #[test]
+    fn non_canonical_encodings_of_r_and_of_the_key_decide_as_verify_strict() {
+        let (vk, sig) = signed([7; 32], b"non-canonical");
+        let mut decided_keys = 0;
+        for e in non_canonical_encodings() {
+            let mut t = sig;
+            t[..32].copy_from_slice(&e);
+            assert_eq!(
+                both(&vk.to_bytes(), b"non-canonical", &t),
+                Some((false, false))
+            );
+            if let Some(d) = both(&e, b"non-canonical", &sig) {
+                assert_eq!(d.1, d.0, "{e:?}");
+                decided_keys += 1;
+            }
+        }
+        assert!(decided_keys > 0, "no non-canonical key was decided");
     }
 
     proptest! {
@@ -321,19 +357,11 @@ mod tests {
             t[..32].copy_from_slice(EIGHT_TORSION[torsion].compress().as_bytes());
             let d = both(&key, &msg, &t).unwrap();
             prop_assert_eq!(d.1, d.0);
-            // R written non-canonically.
-            let mut t = sig;
-            t[..32].copy_from_slice(&non_canonical(&sig[..32].try_into().unwrap()));
-            let d = both(&key, &msg, &t).unwrap();
-            prop_assert_eq!(d.1, d.0);
-            // The key with a torsion component, or written non-canonically.
+            // The key with a torsion component.
             if let Some(a) = with_torsion(&key, torsion) {
                 if let Some(d) = both(&a, &msg, &sig) {
                     prop_assert_eq!(d.1, d.0);
                 }
-            }
-            if let Some(d) = both(&non_canonical(&key), &msg, &sig) {
-                prop_assert_eq!(d.1, d.0);
             }
             // Random bytes for the signature.
             let d = both(&key, &msg, &other).unwrap();

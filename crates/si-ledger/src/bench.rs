@@ -339,7 +339,6 @@ impl Child<'_> {
         data: &Path,
         without_trees: bool,
     ) -> Result<(f64, f64, serde_json::Value, f64)> {
-        let cpu_before = children_cpu_secs();
         let mut child = std::process::Command::new(std::env::current_exe()?);
         // `--trust none` measures without signature checks, on any log.
         if self.generated.signed && !crate::trust::explicitly_open() {
@@ -364,30 +363,39 @@ impl Child<'_> {
         if without_trees {
             child.arg("--bench-without-trees");
         }
-        child.stdout(std::process::Stdio::piped());
-        let t0 = Instant::now();
-        let running = child.spawn().context("running si-ledger project")?;
-        let peak = PeakRss::watch(running.id());
-        let out = running
-            .wait_with_output()
-            .context("running si-ledger project")?;
-        let secs = t0.elapsed().as_secs_f64();
-        let cpu = children_cpu_secs() - cpu_before;
-        let rss = peak.stop();
-        if !out.status.success() {
-            anyhow::bail!("the projector failed ({}): no figures", out.status);
-        }
-        let totals: serde_json::Value =
-            serde_json::from_slice(&out.stdout).context("the projector's --json totals")?;
-        let records = totals["records"].as_u64().unwrap_or(0);
-        if records != self.generated.events {
-            anyhow::bail!(
-                "the projector read {records} of {} records: no figures",
-                self.generated.events
-            );
-        }
-        Ok((secs, rss, totals, cpu))
+        timed_child(child, self.generated.events)
     }
+}
+
+/// Runs `si-ledger project --json …` (`child`, its arguments set) to its
+/// end: the seconds from spawn to exit, its peak RSS (MiB), its `--json`
+/// totals and the CPU seconds (user and system) it used. Fails, so that no
+/// figure is printed, unless it succeeded and read all `records`.
+pub(crate) fn timed_child(
+    mut child: std::process::Command,
+    records: u64,
+) -> Result<(f64, f64, serde_json::Value, f64)> {
+    child.stdout(std::process::Stdio::piped());
+    let cpu_before = children_cpu_secs();
+    let t0 = Instant::now();
+    let running = child.spawn().context("running si-ledger project")?;
+    let peak = PeakRss::watch(running.id());
+    let out = running
+        .wait_with_output()
+        .context("running si-ledger project")?;
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = children_cpu_secs() - cpu_before;
+    let rss = peak.stop();
+    if !out.status.success() {
+        anyhow::bail!("the projector failed ({}): no figures", out.status);
+    }
+    let totals: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("the projector's --json totals")?;
+    let read = totals["records"].as_u64().unwrap_or(0);
+    if read != records {
+        anyhow::bail!("the projector read {read} of {records} records: no figures");
+    }
+    Ok((secs, rss, totals, cpu))
 }
 
 /// User and system CPU seconds of every child waited for so far.

@@ -9,7 +9,9 @@
 //! Their answers are compared on what both compute before any figure is
 //! printed: per IIN, the sum of every contribution line once per event id
 //! (credited, penalty or returned to the payer: the peer knows no rules),
-//! in all and per period. The line:
+//! in all and per period; and every participant's signed register record
+//! must be in its ledger account (the sums alone would not show the
+//! signed third of the records refused). The line:
 //!
 //! `events=N partitions=P streams_eps=… ledger_eps=… ratio=… streams_rss_mib=…
 //! ledger_rss_mib=… streams_disk_bytes_per_event=… ledger_disk_bytes_per_event=…`
@@ -21,7 +23,7 @@
 //! peer's disk is its state directory; its changelog topics, a second copy
 //! on the brokers, are not counted.
 
-use crate::bench::{children_cpu_secs, PeakRss, Population};
+use crate::bench::{PeakRss, Population};
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ledger_core::Context;
@@ -61,6 +63,16 @@ struct Run {
 
 /// `si-ledger bench streams`: see the module docs.
 pub fn streams(ctx: &Context, args: &StreamsArgs) -> Result<i32> {
+    if args.population.events == 0 {
+        bail!("--events 0: nothing to measure");
+    }
+    // The peer takes no client settings: both run on a plaintext broker.
+    if args.kafka.kafka_config.is_some() || !args.kafka.kafka_setting.is_empty() {
+        bail!(
+            "bench streams runs both on a plaintext broker: the Kafka Streams peer takes no \
+             --kafka-config or -X settings"
+        );
+    }
     let (ctx, auth) = crate::bench::signing(ctx)?;
     let ctx = &ctx;
     let tmp = tempfile::tempdir()?;
@@ -118,6 +130,18 @@ pub fn streams(ctx: &Context, args: &StreamsArgs) -> Result<i32> {
     let store = crate::common::open_store(&crate::common::store_dir(&ledger_data))?;
     let compared = compare(&store, &peer_out)?;
     eprintln!("answers equal: {compared} participants with contributions, line for line");
+    // The sums above do not show whether the signed records were applied
+    // (a contribution line is credited whether or not the register spoke):
+    // every participant's signed register record must be in its account.
+    let registered = registered_accounts(&store)?;
+    let participants = args.population.participants().min(args.population.events) as u64;
+    if auth.is_some() && registered != participants {
+        bail!(
+            "the ledger applied the signed register record of {registered} of {participants} \
+             participants: no figures"
+        );
+    }
+    eprintln!("signed register records applied for all {registered} participants");
     let ledger = Run {
         disk_bytes: store.size_on_disk()?,
         ..ledger
@@ -246,30 +270,9 @@ fn run_ledger(
     child
         .arg("--data")
         .arg(data)
-        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit());
-    let cpu_before = children_cpu_secs();
-    let t0 = Instant::now();
-    let running = child.spawn().context("running si-ledger project")?;
-    let peak = PeakRss::watch(running.id());
-    let done = running
-        .wait_with_output()
-        .context("running si-ledger project")?;
-    let secs = t0.elapsed().as_secs_f64();
-    let rss_mib = peak.stop();
-    if !done.status.success() {
-        bail!("the projector failed ({}): no figures", done.status);
-    }
-    let totals: serde_json::Value =
-        serde_json::from_slice(&done.stdout).context("the projector's --json totals")?;
-    let records = totals["records"].as_u64().unwrap_or(0);
-    if records != events {
-        bail!("the projector read {records} of {events} records: no figures");
-    }
-    eprintln!(
-        "ledger: {events} events in {secs:.2} s, {:.1} CPU s",
-        children_cpu_secs() - cpu_before
-    );
+    let (secs, rss_mib, totals, cpu) = crate::bench::timed_child(child, events)?;
+    eprintln!("ledger: {events} events in {secs:.2} s, {cpu:.1} CPU s");
     Ok((
         Run {
             secs,
@@ -278,6 +281,13 @@ fn run_ledger(
         },
         totals,
     ))
+}
+
+/// Accounts holding a record of the register of individuals.
+fn registered_accounts(store: &ledger_store::LedgerStore<ledger_store::DiskKv>) -> Result<u64> {
+    let mut n = 0;
+    store.for_each_account(|_, a| n += u64::from(!a.register.is_empty()))?;
+    Ok(n)
 }
 
 /// Tiyn (1/100 KZT) of an amount.
