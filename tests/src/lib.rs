@@ -210,6 +210,101 @@ pub fn http(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)>
     Some((status, body.to_string()))
 }
 
+/// An HTTP answer: status, headers (names lowercase) and body.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `POST path` on 127.0.0.1:port with a bearer token and a JSON body; the
+/// answer, if the server gave one within `wait`.
+pub fn http_post(
+    port: u16,
+    path: &str,
+    token: &str,
+    json: &str,
+    wait: std::time::Duration,
+) -> Option<Answer> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(wait)).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
+        let mut rest = body;
+        let mut whole = String::new();
+        loop {
+            let (size, after) = rest.split_once("\r\n")?;
+            let size = usize::from_str_radix(size.trim(), 16).ok()?;
+            if size == 0 {
+                break;
+            }
+            whole.push_str(after.get(..size)?);
+            rest = after.get(size + 2..)?;
+        }
+        whole
+    } else {
+        body.to_string()
+    };
+    Some(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Each partition's chain head in the store at `data` (`si-ledger digest
+/// --json`): (partition, head as JSON text).
+pub fn chain_heads(data: &std::path::Path) -> Vec<(u64, String)> {
+    let o = run(&[
+        "digest",
+        "--data",
+        data.to_str().expect("utf-8 path"),
+        "--json",
+    ]);
+    assert!(o.status.success(), "digest: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("digest JSON");
+    v["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .map(|p| {
+            (
+                p["partition"].as_u64().expect("a partition"),
+                p["head"].to_string(),
+            )
+        })
+        .collect()
+}
+
 /// The ledger digest of the store in `data` (`si-ledger digest`).
 pub fn digest(data: &std::path::Path) -> String {
     let o = run(&[
@@ -587,4 +682,43 @@ pub fn project_to_end(
     ];
     args.extend_from_slice(extra);
     finishes(&args, std::time::Duration::from_secs(120))
+}
+
+/// `topics create` on the cluster at `brokers`, with `extra` arguments.
+pub fn create_on(brokers: &str, topic: &str, partitions: u32, extra: &[&str]) {
+    let partitions = partitions.to_string();
+    let mut args = vec![
+        "topics",
+        "create",
+        "--brokers",
+        brokers,
+        "--topic",
+        topic,
+        "--partitions",
+        &partitions,
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "topics create: {}", stderr(&o));
+}
+
+/// The demo's events for `participants` over `months`, privileged lines
+/// signed with the tests' key as the register's and the Fund's own
+/// producers would send them.
+pub fn signed_demo(dir: &std::path::Path, participants: u32, months: u32) -> PathBuf {
+    let demo = demo(dir, participants, months);
+    let signed = dir.join("signed.jsonl");
+    let o = run(&[
+        "sign",
+        demo.join("events.jsonl").to_str().unwrap(),
+        "--output",
+        signed.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the demo's broken lines: {}",
+        stderr(&o)
+    );
+    signed
 }

@@ -3,8 +3,8 @@
 //! consumer group, dead-letter topic, crashes, and a member dying.
 
 use ledger_e2e::{
-    demo, digest, finishes, free_port, http_get, kafka_brokers, kill_after, project_to_end, run,
-    si_ledger, stderr, stdout, unique_topic, Reaped,
+    create_on, demo, digest, finishes, free_port, http_get, kafka_brokers, kill_after,
+    project_to_end, run, si_ledger, signed_demo, stderr, stdout, unique_topic, Reaped,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -16,24 +16,6 @@ use std::time::{Duration, Instant};
 
 fn create(topic: &str, partitions: u32) {
     create_on(&kafka_brokers(), topic, partitions, &[]);
-}
-
-/// `topics create` on the cluster at `brokers`, with `extra` arguments.
-fn create_on(brokers: &str, topic: &str, partitions: u32, extra: &[&str]) {
-    let partitions = partitions.to_string();
-    let mut args = vec![
-        "topics",
-        "create",
-        "--brokers",
-        brokers,
-        "--topic",
-        topic,
-        "--partitions",
-        &partitions,
-    ];
-    args.extend_from_slice(extra);
-    let o = run(&args);
-    assert!(o.status.success(), "topics create: {}", stderr(&o));
 }
 
 fn publish(topic: &str, events: &Path) {
@@ -1137,27 +1119,6 @@ fn java_produce(args: &[&str]) -> String {
     stdout(&o)
 }
 
-/// The demo's events for `participants` over `months`, privileged lines
-/// signed with the tests' key as the register's and the Fund's own
-/// producers would send them.
-fn signed_demo(dir: &Path, participants: u32, months: u32) -> std::path::PathBuf {
-    let demo = demo(dir, participants, months);
-    let signed = dir.join("signed.jsonl");
-    let o = run(&[
-        "sign",
-        demo.join("events.jsonl").to_str().unwrap(),
-        "--output",
-        signed.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "the demo's broken lines: {}",
-        stderr(&o)
-    );
-    signed
-}
-
 /// Issue 16: a payment processor's producer compresses with any of
 /// Kafka's codecs. The same records, written by Python's `confluent-kafka`
 /// once per codec (and once by `si-ledger publish`, zstd), project to the
@@ -2138,16 +2099,7 @@ fn a_cluster_that_loses_a_leader_loses_nothing() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         ledger_core::partition_for(v["iin"].as_str().unwrap().as_bytes(), 4)
     };
-    let heads = |data: &Path| -> Vec<(u64, String)> {
-        let o = run(&["digest", "--data", data.to_str().unwrap(), "--json"]);
-        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-        v["partitions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| (p["partition"].as_u64().unwrap(), p["head"].to_string()))
-            .collect()
-    };
+    let heads = ledger_e2e::chain_heads;
     let mut merged: Vec<String> = Vec::new();
     let mut merged_heads: Vec<(u64, String)> = Vec::new();
     for (name, held) in ["a", "b"].iter().zip(&holds) {

@@ -46,6 +46,12 @@ pub struct AccessRecord {
     /// The client's address (IP and port) as the server saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+    /// The instance that forwarded the request here, as its token is named
+    /// in this server's auth file: the read was asked of that instance and
+    /// made here, where the data is (`client` is then the client that
+    /// asked it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     /// The chain link: the hex SHA-256 of the previous line's bytes
     /// (without its line feed), [`GENESIS`] on the first line. Set by the
     /// writer; records from before the chain have none.
@@ -291,6 +297,7 @@ mod tests {
             as_of: None,
             as_known_on: None,
             client: None,
+            via: None,
             prev: None,
         }
     }

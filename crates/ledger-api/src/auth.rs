@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// What a caller may read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Any account, its history and chain check, the digest, the monthly
@@ -24,6 +24,10 @@ pub enum Role {
     Reporter,
     /// Health and metrics.
     Operator,
+    /// Another instance of this ledger, forwarding an account read on its
+    /// caller's behalf (`SI-Ledger-Forwarded-For`): it reads nothing on its
+    /// own, and the read is checked and recorded as its caller's.
+    Instance,
 }
 
 impl fmt::Display for Role {
@@ -32,6 +36,7 @@ impl fmt::Display for Role {
             Role::Auditor => "auditor",
             Role::Reporter => "reporter",
             Role::Operator => "operator",
+            Role::Instance => "instance",
         })
     }
 }

@@ -7,10 +7,12 @@
 pub mod access;
 pub mod auth;
 pub mod console;
+pub mod instances;
 pub mod proofs;
 pub mod reports;
 pub mod server;
 pub mod views;
 
+pub use instances::Instances;
 pub use server::{Config, Held, Limits, Server, Unreconciled};
 pub use views::{digest_json, log_time, Entry, ViewError, Views};

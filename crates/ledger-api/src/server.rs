@@ -37,6 +37,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// `Retry-After` in seconds (a 503 for a partition that is moving).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -45,6 +47,22 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 503 with `Retry-After`: partition `p` has no instance ready to
+    /// serve it now (a rebalance, a new owner catching up), or the one
+    /// that owns it did not answer. Never a 404: the participant may well
+    /// be in the ledger.
+    fn moving(partition: u32, why: impl std::fmt::Display) -> ApiError {
+        ApiError {
+            retry_after: Some(crate::instances::RETRY_AFTER_SECS),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "partition_unavailable",
+                format!("partition {partition} is not served now ({why}): retry shortly"),
+            )
         }
     }
 }
@@ -84,6 +102,10 @@ impl IntoResponse for ApiError {
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         r
     }
 }
@@ -94,7 +116,10 @@ impl From<ViewError> for ApiError {
             ViewError::EmptyStore | ViewError::NoAccount { .. } => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
-            ViewError::NotOwned { .. } => (StatusCode::MISDIRECTED_REQUEST, "partition_not_held"),
+            // Revoked between the routing and the read: moving, not absent.
+            ViewError::NotOwned { partition, .. } => {
+                return ApiError::moving(*partition, "this instance no longer holds it");
+            }
             ViewError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -151,6 +176,9 @@ struct AppState {
     tokens: Tokens,
     access: AccessLog,
     held: Held,
+    /// This server as one of several instances, and the client it
+    /// forwards reads with.
+    instances: Option<(crate::instances::Instances, crate::instances::Client)>,
     unreconciled: Unreconciled,
     /// How long a POST body may take to arrive: the header-read timeout.
     body_timeout: std::time::Duration,
@@ -202,6 +230,71 @@ impl AppState {
         Ok(caller.clone())
     }
 
+    /// The caller of an account read: the token's own, or, for a token of
+    /// role `instance`, the caller that instance forwards for
+    /// ([`FORWARDED_FOR`](crate::instances::FORWARDED_FOR)), with the
+    /// instance's name as `via` and that caller's address as the client.
+    /// An instance token without the header reads nothing; the header from
+    /// any other role is refused.
+    fn reader(&self, headers: &HeaderMap, client: ClientAddr) -> Result<Reader, ApiError> {
+        use crate::instances::{OnBehalf, FORWARDED_FOR};
+        let caller = self.authenticate(headers)?;
+        let mut given = headers.get_all(FORWARDED_FOR).iter();
+        let first = given.next();
+        if given.next().is_some() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "two SI-Ledger-Forwarded-For headers: send one",
+            ));
+        }
+        let forbidden = |why: String| ApiError::new(StatusCode::FORBIDDEN, "forbidden", why);
+        match (caller.role, first) {
+            (Role::Instance, Some(v)) => {
+                let on_behalf = v.to_str().ok().and_then(OnBehalf::decode).ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "bad_request",
+                        "SI-Ledger-Forwarded-For is not base64url of \
+                             {\"name\", \"role\", \"client\"}",
+                    )
+                })?;
+                if on_behalf.role == Role::Instance {
+                    return Err(forbidden(
+                        "a read is forwarded once, for a caller that is not an instance".into(),
+                    ));
+                }
+                Ok(Reader {
+                    caller: Caller {
+                        name: on_behalf.name,
+                        role: on_behalf.role,
+                    },
+                    client: ClientAddr(on_behalf.client),
+                    via: Some(caller.name),
+                })
+            }
+            (Role::Instance, None) => Err(forbidden(
+                "a token of role instance reads only on a caller's behalf \
+                 (SI-Ledger-Forwarded-For)"
+                    .into(),
+            )),
+            (role, Some(_)) => Err(forbidden(format!(
+                "only an instance forwards reads: SI-Ledger-Forwarded-For is refused from role \
+                 {role}"
+            ))),
+            (_, None) => Ok(Reader {
+                caller,
+                client,
+                via: None,
+            }),
+        }
+    }
+
+    /// Whether this instance reads partition `p` from its own store.
+    fn holds(&self, p: u32) -> bool {
+        (self.held)().is_none_or(|held| held.contains(&p))
+    }
+
     fn views(&self) -> Views<'_, DiskKv> {
         Views {
             store: &self.store,
@@ -230,6 +323,7 @@ impl AppState {
             as_of: attempt.as_of.map(|d| d.to_string()),
             as_known_on: attempt.as_known_on.map(|d| d.to_string()),
             client: Some(attempt.client.0.to_string()),
+            via: attempt.via.map(str::to_string),
             prev: None,
         };
         self.access.append(r).await.map_err(|e| {
@@ -314,6 +408,23 @@ struct Attempt<'a> {
     as_of: Option<chrono::NaiveDate>,
     as_known_on: Option<chrono::NaiveDate>,
     client: ClientAddr,
+    /// The instance that forwarded the request here.
+    via: Option<&'a str>,
+}
+
+/// Who reads an account, as [`AppState::reader`] found.
+struct Reader {
+    caller: Caller,
+    client: ClientAddr,
+    via: Option<String>,
+}
+
+/// A request as it came, for forwarding it unchanged.
+struct Origin<'a> {
+    /// Path and query.
+    target: &'a str,
+    /// A POST's body.
+    body: Option<axum::body::Bytes>,
 }
 
 fn bad_parameter(message: String) -> ApiError {
@@ -533,6 +644,8 @@ struct Who<'a> {
     method: &'a axum::http::Method,
     caller: &'a Caller,
     client: ClientAddr,
+    /// The instance that forwarded the request here.
+    via: Option<&'a str>,
 }
 
 /// One read of one account, for the auditor role; recorded in the access
@@ -546,6 +659,7 @@ async fn read_account(
     read: Read,
     given: Result<Given, ApiError>,
     endpoint: &'static str,
+    origin: Origin<'_>,
 ) -> Result<Response, ApiError> {
     let dates = given.and_then(|q| {
         Ok((
@@ -562,6 +676,7 @@ async fn read_account(
         as_of,
         as_known_on: known_on,
         client: who.client,
+        via: who.via,
     };
     // A role that may not read is an attempt all the same: recorded.
     if let Err(e) = permitted(who.caller, &[Role::Auditor]) {
@@ -569,6 +684,47 @@ async fn read_account(
     }
     if let Err(e) = dates {
         return s.answer::<()>(attempt, Err(e)).await;
+    }
+    let partition = s.store.partition_of(&iin).map_err(ViewError::from);
+    let partition = match partition {
+        Ok(p) => p,
+        Err(e) => return s.answer::<()>(attempt, Err(e.into())).await,
+    };
+    // Another instance's partition: forwarded there, where it is read and
+    // recorded; or 503 if no instance is ready for it now.
+    if let (Some(p), Some((instances, client))) = (partition, &s.instances) {
+        if !s.holds(p) {
+            let why = if who.via.is_some() {
+                // Forwarded once only: the instance that sent it thought
+                // this one held the partition; it moved since.
+                "the instance it was forwarded to no longer holds it".to_string()
+            } else {
+                match (instances.owner)(p).filter(|url| *url != instances.me) {
+                    None => "no instance has caught up on it yet".to_string(),
+                    Some(url) => {
+                        let f = crate::instances::Forward {
+                            method: who.method,
+                            target: origin.target,
+                            body: origin.body,
+                            on_behalf: crate::instances::OnBehalf {
+                                name: who.caller.name.clone(),
+                                role: who.caller.role,
+                                client: who.client.0,
+                            },
+                        };
+                        match crate::instances::forward(client, instances, &url, f).await {
+                            Ok(answer) => return Ok(answer),
+                            Err(e) => {
+                                tracing::warn!(partition = p, error = %e, "forwarding a read");
+                                format!("its owner did not answer: {e}")
+                            }
+                        }
+                    }
+                }
+            };
+            let answer = s.answer::<()>(attempt, Err(ApiError::moving(p, why))).await;
+            return Ok(with_place(s, Some(p), answer));
+        }
     }
     let state = Arc::clone(s);
     let answer = blocking(move || {
@@ -596,31 +752,66 @@ async fn read_account(
         })
     })
     .await;
-    s.answer(attempt, answer).await
+    // Revoked between the check above and the read: moving, not absent.
+    let answer = answer.map_err(|e| match partition {
+        Some(p) if s.instances.is_some() && e.code == "partition_not_held" => {
+            ApiError::moving(p, "this instance no longer holds it")
+        }
+        _ => e,
+    });
+    let answer = s.answer(attempt, answer).await;
+    Ok(with_place(s, partition, answer))
+}
+
+/// An account read's answer, with the partition it was about and, on an
+/// instance among several, the instance that answered.
+fn with_place(
+    s: &AppState,
+    partition: Option<u32>,
+    answer: Result<Response, ApiError>,
+) -> Response {
+    let mut r = answer.unwrap_or_else(IntoResponse::into_response);
+    if let Some(p) = partition {
+        r.headers_mut()
+            .insert(crate::instances::PARTITION, HeaderValue::from(p));
+    }
+    if let Some((instances, _)) = &s.instances {
+        if let Ok(v) = HeaderValue::from_str(&instances.me) {
+            r.headers_mut().insert(crate::instances::INSTANCE, v);
+        }
+    }
+    r
 }
 
 /// `GET /v1/accounts/{iin}[/history|/verify]`: the IIN in the path; only
 /// the statement takes query parameters (`as_of`, `as_known_on`), the
 /// others refuse any rather than ignore it.
+#[allow(clippy::too_many_arguments)]
 async fn account_get(
     s: Shared,
     method: axum::http::Method,
     client: ClientAddr,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     iin: Result<UrlPath<String>, PathRejection>,
     query: Option<String>,
     read: Read,
 ) -> Response {
     counted(&s.clone(), read.route(), async move {
-        let caller = s.authenticate(&headers)?;
+        let reader = s.reader(&headers, client)?;
         let iin = path_iin(iin)?;
         let who = Who {
             method: &method,
-            caller: &caller,
-            client,
+            caller: &reader.caller,
+            client: reader.client,
+            via: reader.via.as_deref(),
         };
         let given = params(query.as_deref(), read.query());
-        read_account(&s, who, iin, read, given, read.endpoint(false)).await
+        let origin = Origin {
+            target: uri.path_and_query().map_or("/", |t| t.as_str()),
+            body: None,
+        };
+        read_account(&s, who, iin, read, given, read.endpoint(false), origin).await
     })
     .await
 }
@@ -629,17 +820,19 @@ async fn account_get(
 /// for an IIN (and dates) given in the body, so that it stays out of URLs
 /// (and out of proxies' and browsers' logs of them). The token is checked
 /// before the body is read.
+#[allow(clippy::too_many_arguments)]
 async fn account_post(
     s: Shared,
     method: axum::http::Method,
     client: ClientAddr,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     query: Option<String>,
     body: axum::body::Body,
     read: Read,
 ) -> Response {
     counted(&s.clone(), read.route(), async move {
-        let caller = s.authenticate(&headers)?;
+        let reader = s.reader(&headers, client)?;
         params(query.as_deref(), &[])?;
         let body = read_body(&s, &headers, body).await?;
         let given = body_params(&body, read.members());
@@ -654,10 +847,15 @@ async fn account_post(
         };
         let who = Who {
             method: &method,
-            caller: &caller,
-            client,
+            caller: &reader.caller,
+            client: reader.client,
+            via: reader.via.as_deref(),
         };
-        read_account(&s, who, iin, read, given, read.endpoint(true)).await
+        let origin = Origin {
+            target: uri.path_and_query().map_or("/", |t| t.as_str()),
+            body: Some(body),
+        };
+        read_account(&s, who, iin, read, given, read.endpoint(true), origin).await
     })
     .await
 }
@@ -745,10 +943,11 @@ macro_rules! account_routes {
             method: axum::http::Method,
             Extension(client): Extension<ClientAddr>,
             headers: HeaderMap,
+            uri: axum::http::Uri,
             iin: Result<UrlPath<String>, PathRejection>,
             RawQuery(query): RawQuery,
         ) -> Response {
-            account_get(s, method, client, headers, iin, query, $read).await
+            account_get(s, method, client, headers, uri, iin, query, $read).await
         }
 
         async fn $post(
@@ -756,10 +955,11 @@ macro_rules! account_routes {
             method: axum::http::Method,
             Extension(client): Extension<ClientAddr>,
             headers: HeaderMap,
+            uri: axum::http::Uri,
             RawQuery(query): RawQuery,
             body: axum::body::Body,
         ) -> Response {
-            account_post(s, method, client, headers, query, body, $read).await
+            account_post(s, method, client, headers, uri, query, body, $read).await
         }
     };
 }
@@ -773,10 +973,11 @@ async fn proof_post(
     method: axum::http::Method,
     Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     RawQuery(query): RawQuery,
     body: axum::body::Body,
 ) -> Response {
-    account_post(s, method, client, headers, query, body, Read::Proof).await
+    account_post(s, method, client, headers, uri, query, body, Read::Proof).await
 }
 
 /// A proof directory as JSON: its files by name, each as text (every one
@@ -829,6 +1030,7 @@ async fn log_read(
         as_of: None,
         as_known_on: None,
         client: who.client,
+        via: who.via,
     };
     if let Err(e) = permitted(who.caller, &[Role::Auditor, Role::Reporter]) {
         return s.answer::<()>(attempt, Err(e)).await;
@@ -874,6 +1076,7 @@ async fn checkpoint_get(
             method: &method,
             caller: &caller,
             client,
+            via: None,
         };
         let q = params(query.as_deref(), &["size"])?;
         let size = match q.get("size") {
@@ -914,6 +1117,7 @@ async fn vkeys_get(
             method: &method,
             caller: &caller,
             client,
+            via: None,
         };
         params(query.as_deref(), &[])?;
         log_read(&s, who, "GET /v1/checkpoints/vkeys", |state| {
@@ -942,6 +1146,7 @@ async fn consistency_post(
             method: &method,
             caller: &caller,
             client,
+            via: None,
         };
         params(query.as_deref(), &[])?;
         let body = read_body(&s, &headers, body).await?;
@@ -1137,6 +1342,7 @@ async fn access_log(
             method: &method,
             caller: &caller,
             client,
+            via: None,
         };
         let endpoint = "GET /v1/access-log";
         access_log_role(&s, who, endpoint).await?;
@@ -1163,6 +1369,7 @@ async fn access_log_post(
             method: &method,
             caller: &caller,
             client,
+            via: None,
         };
         let endpoint = "POST /v1/access-log/search";
         access_log_role(&s, who, endpoint).await?;
@@ -1188,6 +1395,7 @@ async fn access_log_role(s: &Shared, who: Who<'_>, endpoint: &'static str) -> Re
         as_of: None,
         as_known_on: None,
         client: who.client,
+        via: who.via,
     };
     s.record(attempt, e.status).await?;
     Err(e)
@@ -1251,6 +1459,7 @@ async fn read_access_log(
         as_of: None,
         as_known_on: None,
         client: who.client,
+        via: who.via,
     };
     s.record(attempt, StatusCode::OK).await?;
     let path = s.access.path().to_path_buf();
@@ -1643,6 +1852,9 @@ pub struct Config {
     /// The access log file (created if missing).
     pub access_log: std::path::PathBuf,
     pub held: Held,
+    /// This server as one of several instances of one ledger: reads of a
+    /// partition it does not hold are forwarded.
+    pub instances: Option<crate::instances::Instances>,
     pub unreconciled: Unreconciled,
     pub limits: Limits,
 }
@@ -1787,6 +1999,7 @@ impl Server {
             tokens: config.tokens,
             access,
             held: config.held,
+            instances: config.instances.map(|i| (i, crate::instances::client())),
             unreconciled: config.unreconciled,
             body_timeout: config.limits.header_read_timeout,
             metrics: Mutex::new(Metrics::default()),

@@ -24,20 +24,24 @@
 mod access;
 mod config;
 mod dlq;
+pub mod members;
 mod publisher;
 mod sink;
 mod source;
+mod standby;
 mod topics;
 
 pub use access::{authorization_failure, failure_of, principal_of, refused, Resource};
 pub use config::{config_error, is_secret, Cluster, ConfigError, REQUIRED};
 pub use dlq::{DeadLetterTopic, HEADERS, MAX_LETTER_BYTES, OMITTED_HEADERS};
+pub use members::{create_members_topic, members_topic, Announcement, Members};
 pub use publisher::{Delivered, PublishError, Publisher};
 pub use sink::KafkaOutputs;
 pub use source::{
-    drain, read_all_quiet, read_from_start, read_to_end, record_at, Assignment, KafkaSource,
-    ResumeAt, SourceOptions, Watermarks,
+    drain, read_all_quiet, read_from_start, read_to_end, record_at, Assignment, Generations,
+    KafkaSource, Readiness, ResumeAt, SourceOptions, Watermarks,
 };
+pub use standby::{StandbyOutputs, StandbySource};
 pub use topics::{create_topics, derived_topics, timestamp_configs, TopicError};
 
 /// The dead-letter topic of a ledger topic.

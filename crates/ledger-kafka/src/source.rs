@@ -16,6 +16,12 @@ use std::time::{Duration, Instant};
 /// positioned at when assigned; shared so that metrics can show them.
 pub type Assignment = Arc<Mutex<BTreeMap<u32, u64>>>;
 
+/// The assigned partitions a member has caught up on: it has durably
+/// applied every record each held when it was assigned (up to its last
+/// stable offset then). Cleared on every rebalance: an instance answers
+/// for these and no others.
+pub type Readiness = Arc<Mutex<BTreeSet<u32>>>;
+
 /// Where the projector resumes partition `p`: the next offset its store
 /// has not applied (0 for a partition it has no state for, which rebuilds
 /// it from the start of the topic).
@@ -44,8 +50,13 @@ struct Group {
     resume: ResumeAt,
     /// Assigned partitions and the offset each was positioned at.
     assigned: Assignment,
-    /// Bumped on every assignment: the source re-reads its positions.
-    generation: std::sync::atomic::AtomicU64,
+    /// The assigned partitions caught up on.
+    ready: Readiness,
+    /// Bumped on every assignment and revocation: the source re-reads its
+    /// positions.
+    generation: Arc<std::sync::atomic::AtomicU64>,
+    /// The generation the reader has settled ([`Source::settled`]).
+    settled: Arc<std::sync::atomic::AtomicU64>,
     errors: Mutex<Vec<String>>,
 }
 
@@ -77,6 +88,9 @@ impl ConsumerContext for Group {
                 if let Err(e) = consumer.assign(tpl) {
                     self.error(format!("assigning {:?}: {e}", at.keys()));
                 }
+                if let Ok(mut r) = self.ready.lock() {
+                    r.clear();
+                }
                 if let Ok(mut a) = self.assigned.lock() {
                     *a = at;
                 }
@@ -85,19 +99,53 @@ impl ConsumerContext for Group {
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!("partitions revoked");
+                if let Ok(mut r) = self.ready.lock() {
+                    r.clear();
+                }
                 if let Err(e) = consumer.unassign() {
                     self.error(format!("unassigning: {e}"));
                 }
                 if let Ok(mut a) = self.assigned.lock() {
                     a.clear();
                 }
+                // Revoked too is a new generation: the reader drops what
+                // it fetched of them and settles its batch in flight.
+                self.generation
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             other => self.error(format!("rebalance failed: {other:?}")),
         }
     }
 }
 
+/// A member's group generation and its reader's settled one
+/// ([`KafkaSource::generations`]), for a thread that must not touch the
+/// store's partitions while a rebalance is being settled.
+#[derive(Clone)]
+pub struct Generations {
+    known: Arc<std::sync::atomic::AtomicU64>,
+    settled: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Generations {
+    /// The latest generation, if the reader has settled it; `None` while a
+    /// rebalance is pending.
+    pub fn settled(&self) -> Option<u64> {
+        let known = self.known.load(std::sync::atomic::Ordering::SeqCst);
+        (self.settled.load(std::sync::atomic::Ordering::SeqCst) == known).then_some(known)
+    }
+
+    /// The latest generation known.
+    pub fn known(&self) -> u64 {
+        self.known.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 impl Group {
+    fn generation_handle(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        Arc::clone(&self.generation)
+    }
+
     fn error(&self, e: String) {
         tracing::error!(error = %e, "consumer group");
         if let Ok(mut errors) = self.errors.lock() {
@@ -117,6 +165,9 @@ pub struct KafkaSource {
     cursors: BTreeMap<u32, Cursor>,
     /// The assignment generation `cursors` reflect.
     generation: u64,
+    /// Per assigned partition not yet caught up on: how far it must be
+    /// applied ([`Readiness`]).
+    catching_up: BTreeMap<u32, CatchUp>,
     /// A bare `read_uncommitted` client (no group): the partitions' high
     /// watermarks, and the record that opens a transaction still open.
     uncommitted: BaseConsumer,
@@ -126,7 +177,7 @@ pub struct KafkaSource {
     principal: String,
 }
 
-fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
+pub(crate) fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
     Record {
         partition: u32::try_from(m.partition()).unwrap_or(u32::MAX),
         offset: u64::try_from(m.offset()).unwrap_or(u64::MAX),
@@ -152,7 +203,7 @@ fn undecodable(e: &KafkaError) -> bool {
     )
 }
 
-fn kafka(e: KafkaError) -> SourceError {
+pub(crate) fn kafka(e: KafkaError) -> SourceError {
     SourceError::Other(format!("kafka: {e}"))
 }
 
@@ -193,7 +244,9 @@ impl KafkaSource {
             topic: topic.to_string(),
             resume,
             assigned: Arc::new(Mutex::new(BTreeMap::new())),
-            generation: std::sync::atomic::AtomicU64::new(0),
+            ready: Arc::new(Mutex::new(BTreeSet::new())),
+            generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            settled: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             errors: Mutex::new(Vec::new()),
         };
         let consumer: BaseConsumer<Group> = config.create_with_context(group_ctx).map_err(kafka)?;
@@ -223,6 +276,7 @@ impl KafkaSource {
             early: VecDeque::new(),
             cursors: BTreeMap::new(),
             generation: 0,
+            catching_up: BTreeMap::new(),
             uncommitted,
             group: group.to_string(),
             principal: cluster.principal(),
@@ -245,6 +299,21 @@ impl KafkaSource {
     /// The live assignment (for metrics).
     pub fn assignment(&self) -> Assignment {
         Arc::clone(&self.consumer.context().assigned)
+    }
+
+    /// The assigned partitions this member has caught up on (for the API:
+    /// it answers for these).
+    pub fn readiness(&self) -> Readiness {
+        Arc::clone(&self.consumer.context().ready)
+    }
+
+    /// The group generation as this member knows it, and the one its
+    /// reader has settled: equal when no rebalance is pending in it.
+    pub fn generations(&self) -> Generations {
+        Generations {
+            known: self.consumer.context().generation_handle(),
+            settled: Arc::clone(&self.consumer.context().settled),
+        }
     }
 
     /// Errors the group reported since the last call (rebalance failures).
@@ -321,10 +390,72 @@ impl KafkaSource {
         };
         self.generation = generation;
         self.early.clear();
+        self.catching_up = assigned
+            .iter()
+            .map(|(p, at)| {
+                (
+                    *p,
+                    CatchUp {
+                        end: None,
+                        applied: *at,
+                    },
+                )
+            })
+            .collect();
         self.cursors = assigned
             .into_iter()
             .map(|(p, at)| (p, Cursor { next: at }))
             .collect();
+        self.update_readiness();
+    }
+
+    /// Moves the partitions caught up on into [`Readiness`]: those applied
+    /// up to the last stable offset they had when assigned, or whose
+    /// position passed it (transaction markers, aborted records) with
+    /// everything delivered applied.
+    fn update_readiness(&mut self) {
+        if self.catching_up.is_empty() {
+            return;
+        }
+        let parts: Vec<u32> = self.catching_up.keys().copied().collect();
+        let mut caught = Vec::new();
+        for p in parts {
+            let end = match self.catching_up.get(&p).and_then(|c| c.end) {
+                Some(end) => end,
+                None => {
+                    // read_committed: the last stable offset.
+                    let Ok((_, end)) = self.consumer.fetch_watermarks(
+                        &self.topic,
+                        p as i32,
+                        Duration::from_secs(2),
+                    ) else {
+                        continue; // asked again at the next poll
+                    };
+                    let end = u64::try_from(end).unwrap_or(0);
+                    if let Some(c) = self.catching_up.get_mut(&p) {
+                        c.end = Some(end);
+                    }
+                    end
+                }
+            };
+            let applied = self.catching_up.get(&p).map_or(0, |c| c.applied);
+            let delivered = self.cursors.get(&p).map_or(u64::MAX, |c| c.next);
+            if applied >= end
+                || (applied >= delivered && self.position(p).is_some_and(|at| at >= end))
+            {
+                caught.push(p);
+            }
+        }
+        if caught.is_empty() {
+            return;
+        }
+        for p in &caught {
+            self.catching_up.remove(p);
+        }
+        tracing::info!(partitions = ?caught, "caught up: serving them");
+        if let Ok(mut r) = self.consumer.context().ready.lock() {
+            r.extend(caught);
+        }
     }
 
     fn seek_consumer(&mut self, partition: u32, offset: u64) -> Result<(), SourceError> {
@@ -346,6 +477,16 @@ impl KafkaSource {
             }
         }
     }
+}
+
+/// How far an assigned partition must be applied before its member
+/// answers for it.
+#[derive(Debug, Clone, Copy)]
+struct CatchUp {
+    /// Its last stable offset when assigned (`None` until asked).
+    end: Option<u64>,
+    /// The next offset durably applied.
+    applied: u64,
 }
 
 /// Where a partition's delivery stands.
@@ -405,6 +546,10 @@ impl Source for KafkaSource {
                 None => break,
             }
         }
+        // Fetched before a rebalance that took their partition away.
+        self.sync_positions();
+        out.retain(|r| self.cursors.contains_key(&r.partition));
+        self.update_readiness();
         Ok(out)
     }
 
@@ -447,8 +592,28 @@ impl Source for KafkaSource {
         }
     }
 
+    fn generation(&self) -> u64 {
+        self.consumer
+            .context()
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn settled(&mut self, generation: u64) {
+        self.consumer
+            .context()
+            .settled
+            .store(generation, std::sync::atomic::Ordering::SeqCst);
+    }
+
     fn acknowledge(&mut self, next_offsets: &[(u32, u64)]) -> Result<(), SourceError> {
         let assigned: BTreeSet<u32> = self.assigned().into_iter().collect();
+        for (p, o) in next_offsets {
+            if let Some(c) = self.catching_up.get_mut(p) {
+                c.applied = c.applied.max(*o);
+            }
+        }
+        self.update_readiness();
         let mut tpl = TopicPartitionList::new();
         for (p, o) in next_offsets.iter().filter(|(p, _)| assigned.contains(p)) {
             let at = Offset::Offset(i64::try_from(*o).unwrap_or(i64::MAX));
@@ -777,7 +942,7 @@ pub fn record_at(
 /// (it refuses `assign` without one) and looks up its coordinator, which
 /// takes DESCRIBE on that group: `group` is one the principal's ACLs
 /// cover (deploy/kafka-acls.sh).
-fn bare_consumer(
+pub(crate) fn bare_consumer(
     cluster: &Cluster,
     group: &str,
     isolation: &str,

@@ -400,6 +400,10 @@ pub fn run_with_sink<S: Source, B: Kv>(
     // read: they lie past them, and `EndAtStart` projects them too, so one
     // run settles both identifiers.
     let mut forwarded = false;
+    // The source's assignment generation `next` reflects: settled, since
+    // nothing is in flight yet.
+    let mut generation = source.generation();
+    source.settled(generation);
     // Partitions whose log anchor is known to be in the store.
     let mut anchored: std::collections::BTreeSet<u32> = Default::default();
     let mut totals = Totals::default();
@@ -484,6 +488,19 @@ pub fn run_with_sink<S: Source, B: Kv>(
                     }
                 }
                 let records = source.poll(opts.batch_size, opts.poll_wait)?;
+                if source.generation() != generation {
+                    // A rebalance: once the batch in flight is written,
+                    // every partition resumes where the store says (a
+                    // standby may have moved a partition assigned now).
+                    finish(&mut in_flight, source, &mut totals, false)?;
+                    generation = source.generation();
+                    next.clear();
+                    anchored.clear();
+                    for p in source.assigned() {
+                        next.insert(p, store.offset(p)?.unwrap_or(0));
+                    }
+                    source.settled(generation);
+                }
                 drained = records.is_empty();
                 if records.is_empty() {
                     // Nothing new: settle the batch in flight now rather than

@@ -76,6 +76,17 @@ pub trait Source {
     fn position(&mut self, _partition: u32) -> Option<u64> {
         None
     }
+    /// Bumped whenever the source's partitions are assigned anew (a
+    /// consumer group's rebalance): a reader then takes each partition's
+    /// position from its store again, since another writer (a standby)
+    /// may have moved it meanwhile. `0` (the default): never.
+    fn generation(&self) -> u64 {
+        0
+    }
+    /// The reader has settled `generation`: nothing it had in flight
+    /// before that rebalance is still to be written, and it reads only the
+    /// partitions assigned since.
+    fn settled(&mut self, _generation: u64) {}
     /// What holds `partition` back, now: a transaction still open, whose
     /// first record sits at the partition's last stable offset, below its
     /// end ([`Source::end_offsets`]). A `read_committed` reader gets

@@ -54,6 +54,7 @@ pub fn start(
     listen: SocketAddr,
     api: &ApiArgs,
     held: Held,
+    instances: Option<ledger_api::Instances>,
 ) -> Result<Server> {
     let Some(auth) = &api.auth else {
         anyhow::bail!("the API needs --auth FILE (TOML [[tokens]] with name, role, sha256)");
@@ -79,6 +80,7 @@ pub fn start(
             tokens,
             access_log,
             held,
+            instances,
             unreconciled,
             limits: ledger_api::Limits {
                 header_read_timeout: std::time::Duration::from_millis(
@@ -110,6 +112,7 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
         args.listen,
         &args.api,
         Arc::new(|| None),
+        None,
     )?;
     let stop = crate::common::stop_on_signals()?;
     while !stop.load(Ordering::Relaxed) {

@@ -14,6 +14,7 @@ mod history;
 mod identity;
 mod import;
 mod input;
+mod instances;
 mod logid;
 mod payer;
 mod payments;

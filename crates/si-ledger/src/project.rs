@@ -77,6 +77,8 @@ pub struct ProjectArgs {
     pub api: crate::api::ApiArgs,
     #[command(flatten)]
     pub kafka: crate::cluster::ClientArgs,
+    #[command(flatten)]
+    pub instance: crate::instances::InstanceArgs,
 }
 
 /// Opens the projector's store, seeded from `--restore-from` if given,
@@ -123,7 +125,7 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
     {
         bail!("--bench-without-trees projects into a new store only");
     }
-    let _server = serve(ctx, &store, args, Arc::new(|| None))?;
+    let _server = serve(ctx, &store, args, Arc::new(|| None), None)?;
     let requests = crate::snapshot::Requests::new(&args.data, signer.clone())?;
     let totals = project_with_progress(
         ctx,
@@ -142,17 +144,27 @@ pub fn project(ctx: &Context, args: &ProjectArgs) -> Result<i32> {
 }
 
 /// With `--serve`, the API over the projector's live store, answering for
-/// the partitions `held` names; watched so that its end ends the run.
+/// the partitions `held` names (and, as one of several `instances`,
+/// forwarding reads of the others); watched so that its end ends the run.
 fn serve(
     ctx: &Context,
     store: &LedgerStore<DiskKv>,
     args: &ProjectArgs,
     held: ledger_api::Held,
+    instances: Option<ledger_api::Instances>,
 ) -> Result<Option<ledger_api::Server>> {
     let Some(addr) = args.serve else {
         return Ok(None);
     };
-    let server = crate::api::start(ctx, store.clone(), &args.data, addr, &args.api, held)?;
+    let server = crate::api::start(
+        ctx,
+        store.clone(),
+        &args.data,
+        addr,
+        &args.api,
+        held,
+        instances,
+    )?;
     crate::api::watch(&server)?;
     Ok(Some(server))
 }
@@ -252,8 +264,27 @@ fn project_kafka(
         // Trees grown while nothing was signed are signed now.
         store.sign_pending(n)?;
     }
+    let run_opts = Options {
+        batch_size: args.batch_size.max(1),
+        until: if args.until_end {
+            Until::EndAtStart
+        } else {
+            Until::Stopped
+        },
+        signer,
+        notary,
+        ..Options::default()
+    };
+    let runner = crate::instances::runner(ctx, cluster, topic, group, &store, &run_opts);
+    let mut instance =
+        crate::instances::Instance::join(cluster, topic, group, &args.instance, runner)?;
+    let release = instance.as_ref().map(crate::instances::Instance::releaser);
     let resume_store = store.clone();
     let resume: ledger_kafka::ResumeAt = Arc::new(move |p| {
+        // A standby following the partition stops first, its batch written.
+        if let Some(release) = &release {
+            release(p);
+        }
         // A partition this store has no state for is rebuilt from 0. Should
         // the store fail to answer, starting at 0 only redelivers: the
         // projector skips what its store already holds.
@@ -275,32 +306,30 @@ fn project_kafka(
             addr,
             Arc::clone(&metrics),
             store.clone(),
-            source.assignment(),
+            (source.assignment(), source.readiness()),
             ledger_kafka::Watermarks::new(cluster, topic)?,
         )?;
     }
-    let assigned = source.assignment();
-    // A poisoned lock holds nothing rather than everything.
+    if let Some(i) = &mut instance {
+        i.start(&source)?;
+    }
+    // The API reads only the assigned partitions this member has caught
+    // up on: a new owner still replaying would answer a wrong 404. A
+    // poisoned lock holds nothing rather than everything.
+    let (assigned, ready) = (source.assignment(), source.readiness());
     let held: ledger_api::Held = Arc::new(move || {
+        let assigned: Vec<u32> = assigned
+            .lock()
+            .map(|a| a.keys().copied().collect())
+            .unwrap_or_default();
         Some(
-            assigned
+            ready
                 .lock()
-                .map(|a| a.keys().copied().collect())
+                .map(|r| assigned.into_iter().filter(|p| r.contains(p)).collect())
                 .unwrap_or_default(),
         )
     });
-    let _server = serve(ctx, &store, args, held)?;
-    let run_opts = Options {
-        batch_size: args.batch_size.max(1),
-        until: if args.until_end {
-            Until::EndAtStart
-        } else {
-            Until::Stopped
-        },
-        signer,
-        notary,
-        ..Options::default()
-    };
+    let _server = serve(ctx, &store, args, held, instance.as_ref().map(|i| i.api()))?;
     let requests = crate::snapshot::Requests::new(&args.data, run_opts.signer.clone())?;
     let totals = ledger_projector::run_with_sink(
         ctx,
@@ -318,6 +347,9 @@ fn project_kafka(
     )?;
     for e in source.take_errors() {
         eprintln!("consumer group: {e}");
+    }
+    if let Some(i) = instance {
+        i.leave();
     }
     // Dropping the source closes the consumer: it leaves the group now
     // rather than when its session times out.
@@ -350,7 +382,12 @@ impl Metrics {
 }
 
 /// Prometheus text format, version 0.0.4.
-fn render(m: &Metrics, offsets: &BTreeMap<u32, u64>, highs: &BTreeMap<u32, u64>) -> String {
+fn render(
+    m: &Metrics,
+    offsets: &BTreeMap<u32, u64>,
+    highs: &BTreeMap<u32, u64>,
+    ready: &std::collections::BTreeSet<u32>,
+) -> String {
     use std::fmt::Write as _;
     let t = &m.totals;
     let mut out = String::new();
@@ -428,6 +465,18 @@ fn render(m: &Metrics, offsets: &BTreeMap<u32, u64>, highs: &BTreeMap<u32, u64>)
             high.saturating_sub(next)
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP si_ledger_partition_ready Whether this instance has caught up on an assigned partition and answers for it (1) or is still replaying it (0).\n\
+         # TYPE si_ledger_partition_ready gauge"
+    );
+    for p in offsets.keys() {
+        let _ = writeln!(
+            out,
+            "si_ledger_partition_ready{{partition=\"{p}\"}} {}",
+            u8::from(ready.contains(p))
+        );
+    }
     out
 }
 
@@ -435,7 +484,7 @@ fn serve_metrics(
     addr: &str,
     metrics: Arc<Mutex<Metrics>>,
     store: LedgerStore<DiskKv>,
-    assignment: Assignment,
+    (assignment, readiness): (Assignment, ledger_kafka::Readiness),
     watermarks: ledger_kafka::Watermarks,
 ) -> Result<()> {
     let server = tiny_http::Server::http(addr)
@@ -460,8 +509,9 @@ fn serve_metrics(
                         highs.insert(p, h);
                     }
                 }
+                let ready = readiness.lock().map(|r| r.clone()).unwrap_or_default();
                 let body = match metrics.lock() {
-                    Ok(m) => render(&m, &offsets, &highs),
+                    Ok(m) => render(&m, &offsets, &highs, &ready),
                     Err(_) => String::new(),
                 };
                 let header = tiny_http::Header::from_bytes(
