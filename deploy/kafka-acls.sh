@@ -9,10 +9,12 @@
 #              transactional ids (prefixed --transactional-prefix). It
 #              cannot read the ledger topic nor write .dlq, .notices, .monthly.
 #   projector  READ and DESCRIBE the ledger topic, WRITE it (a merge's
-#              transfers); WRITE and DESCRIBE .dlq, .notices, .monthly; READ
-#              and DESCRIBE its consumer group (--group, as a prefix: it covers
-#              the readers named after the group, <group>-watermarks and
-#              <group>-log-identity).
+#              transfers); WRITE and DESCRIBE .dlq, .notices, .monthly; READ,
+#              WRITE and DESCRIBE .members (instances serving the API announce
+#              their partitions there); READ and DESCRIBE its consumer group
+#              (--group, as a prefix: it covers the readers named after the
+#              group, <group>-watermarks, <group>-log-identity and
+#              <group>-members).
 #   reporting  READ and DESCRIBE .monthly only; READ and DESCRIBE groups
 #              prefixed si-ledger-reporting (`report consume`'s reader) and,
 #              with --group, prefixed that too (a team's own job).
@@ -116,6 +118,8 @@ case $role in
     ;;
   projector)
     acl Read Write Describe -- --topic "$topic"
+    # The instances serving the API announce and read each other there.
+    acl Read Write Describe -- --topic "$topic.members"
     for t in dlq notices monthly; do
       acl Write Describe -- --topic "$topic.$t"
     done

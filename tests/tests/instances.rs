@@ -515,3 +515,54 @@ fn three_projectors_answer_as_one_ledger_through_a_failover() {
     assert_eq!(chain_heads(&c_data), chain_heads(&reference_data));
     assert_eq!(digest(&c_data), digest(&reference_data));
 }
+
+/// `bench takeover` at a small scale, through the test command, so that
+/// the national-scale figure's harness keeps working: a line with every
+/// field, the standby taking over the lost half, R rebuilding the other
+/// half from 0 (its chain heads checked against the standby's by the
+/// command itself).
+#[test]
+fn bench_takeover_prints_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ledger_e2e::finishes(
+        &[
+            "bench",
+            "takeover",
+            "--brokers",
+            &kafka_brokers(),
+            "--participants",
+            "3000",
+            "--events",
+            "9000",
+            "--partitions",
+            "4",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(300),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o);
+    let fields: BTreeMap<&str, &str> = line
+        .split_whitespace()
+        .filter_map(|f| f.split_once('='))
+        .collect();
+    for key in [
+        "participants",
+        "events",
+        "partitions",
+        "takeover_standby_s",
+        "takeover_standby_from_kill_s",
+        "standby_partitions",
+        "rebuild_s",
+        "rebuild_partitions",
+        "rebuild_records",
+        "speedup",
+    ] {
+        assert!(fields.contains_key(key), "{key} missing: {line}");
+    }
+    assert_eq!(fields["events"], "9000", "{line}");
+    assert_eq!(fields["standby_partitions"], "2", "{line}");
+    let rebuilt: u64 = fields["rebuild_records"].parse().unwrap();
+    assert!(rebuilt > 0, "{line}");
+}

@@ -38,8 +38,8 @@ pub use members::{create_members_topic, members_topic, Announcement, Members};
 pub use publisher::{Delivered, PublishError, Publisher};
 pub use sink::KafkaOutputs;
 pub use source::{
-    drain, read_all_quiet, read_from_start, read_to_end, record_at, Assignment, Generations,
-    KafkaSource, Readiness, ResumeAt, SourceOptions, Watermarks,
+    drain, read_all_quiet, read_from_start, read_to_end, record_at, Assignment, CaughtUp,
+    Generations, KafkaSource, Readiness, ResumeAt, SourceOptions, Watermarks,
 };
 pub use standby::{StandbyOutputs, StandbySource};
 pub use topics::{create_topics, derived_topics, timestamp_configs, TopicError};

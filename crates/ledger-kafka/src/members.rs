@@ -105,11 +105,19 @@ impl Table {
 pub fn create_members_topic(cluster: &Cluster, topic: &str) -> Result<bool, TopicError> {
     let name = members_topic(topic);
     let admin: AdminClient<DefaultClientContext> = cluster.client_config().create()?;
-    let brokers = admin
+    let metadata = admin
         .inner()
-        .fetch_metadata(None, Duration::from_secs(30))?
-        .brokers()
-        .len();
+        .fetch_metadata(None, Duration::from_secs(30))?;
+    // Present already (`topics create` makes it): nothing asked of the
+    // cluster, so a principal without CREATE gets on.
+    if metadata
+        .topics()
+        .iter()
+        .any(|t| t.name() == name && t.error().is_none() && !t.partitions().is_empty())
+    {
+        return Ok(false);
+    }
+    let brokers = metadata.brokers().len();
     let replication = i32::try_from(brokers.clamp(1, 3)).unwrap_or(1);
     let new = NewTopic::new(&name, 1, TopicReplication::Fixed(replication))
         .set("cleanup.policy", "compact");

@@ -20,7 +20,21 @@ pub type Assignment = Arc<Mutex<BTreeMap<u32, u64>>>;
 /// applied every record each held when it was assigned (up to its last
 /// stable offset then). Cleared on every rebalance: an instance answers
 /// for these and no others.
-pub type Readiness = Arc<Mutex<BTreeSet<u32>>>;
+pub type Readiness = Arc<Mutex<BTreeMap<u32, CaughtUp>>>;
+
+/// When a member was assigned a partition and when it had caught up on
+/// it: Unix ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaughtUp {
+    pub assigned_ms: i64,
+    pub ready_ms: i64,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
 
 /// Where the projector resumes partition `p`: the next offset its store
 /// has not applied (0 for a partition it has no state for, which rebuilds
@@ -171,6 +185,10 @@ pub struct KafkaSource {
     /// A bare `read_uncommitted` client (no group): the partitions' high
     /// watermarks, and the record that opens a transaction still open.
     uncommitted: BaseConsumer,
+    /// A bare `read_committed` client: a partition's last stable offset
+    /// when it is assigned, without waiting on the group consumer, which
+    /// is busy with the assignment then.
+    stable: BaseConsumer,
     /// The consumer group, and who the cluster knows this client as (for
     /// a refusal's message).
     group: String,
@@ -244,7 +262,7 @@ impl KafkaSource {
             topic: topic.to_string(),
             resume,
             assigned: Arc::new(Mutex::new(BTreeMap::new())),
-            ready: Arc::new(Mutex::new(BTreeSet::new())),
+            ready: Arc::new(Mutex::new(BTreeMap::new())),
             generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             settled: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             errors: Mutex::new(Vec::new()),
@@ -269,6 +287,7 @@ impl KafkaSource {
         consumer.subscribe(&[topic]).map_err(kafka)?;
         let uncommitted =
             bare_consumer(cluster, &format!("{group}-watermarks"), "read_uncommitted")?;
+        let stable = bare_consumer(cluster, &format!("{group}-watermarks"), "read_committed")?;
         let mut source = KafkaSource {
             consumer,
             topic: topic.to_string(),
@@ -278,6 +297,7 @@ impl KafkaSource {
             generation: 0,
             catching_up: BTreeMap::new(),
             uncommitted,
+            stable,
             group: group.to_string(),
             principal: cluster.principal(),
         };
@@ -398,6 +418,7 @@ impl KafkaSource {
                     CatchUp {
                         end: None,
                         applied: *at,
+                        assigned_ms: now_ms(),
                     },
                 )
             })
@@ -424,11 +445,10 @@ impl KafkaSource {
                 Some(end) => end,
                 None => {
                     // read_committed: the last stable offset.
-                    let Ok((_, end)) = self.consumer.fetch_watermarks(
-                        &self.topic,
-                        p as i32,
-                        Duration::from_secs(2),
-                    ) else {
+                    let Ok((_, end)) =
+                        self.stable
+                            .fetch_watermarks(&self.topic, p as i32, Duration::from_secs(2))
+                    else {
                         continue; // asked again at the next poll
                     };
                     let end = u64::try_from(end).unwrap_or(0);
@@ -449,10 +469,24 @@ impl KafkaSource {
         if caught.is_empty() {
             return;
         }
-        for p in &caught {
-            self.catching_up.remove(p);
-        }
-        tracing::info!(partitions = ?caught, "caught up: serving them");
+        let ready_ms = now_ms();
+        let caught: Vec<(u32, CaughtUp)> = caught
+            .into_iter()
+            .filter_map(|p| {
+                let c = self.catching_up.remove(&p)?;
+                Some((
+                    p,
+                    CaughtUp {
+                        assigned_ms: c.assigned_ms,
+                        ready_ms,
+                    },
+                ))
+            })
+            .collect();
+        tracing::info!(
+            partitions = ?caught.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            "caught up: serving them"
+        );
         if let Ok(mut r) = self.consumer.context().ready.lock() {
             r.extend(caught);
         }
@@ -487,6 +521,8 @@ struct CatchUp {
     end: Option<u64>,
     /// The next offset durably applied.
     applied: u64,
+    /// When it was assigned: Unix ms.
+    assigned_ms: i64,
 }
 
 /// Where a partition's delivery stands.

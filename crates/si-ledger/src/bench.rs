@@ -675,8 +675,9 @@ pub(crate) fn signing(ctx: &Context) -> Result<(Context, Option<crate::trust::Au
     Ok((ctx, Some(auth)))
 }
 
+/// The Kafka benchmarks' cluster, client settings and population.
 #[derive(Args)]
-pub struct KafkaArgs {
+pub struct OnBrokers {
     /// Bootstrap brokers of the cluster to measure (a local broker: `scripts/broker start`).
     #[arg(long)]
     pub brokers: String,
@@ -684,6 +685,50 @@ pub struct KafkaArgs {
     pub population: Population,
     #[command(flatten)]
     pub kafka: crate::cluster::ClientArgs,
+}
+
+/// Publishes the population's events (`generate`) to `topic`, created here
+/// with `population.partitions` partitions: the count published.
+pub(crate) fn publish_to_topic(
+    ctx: &Context,
+    auth: Option<&crate::trust::Authorities>,
+    cluster: &ledger_kafka::Cluster,
+    topic: &str,
+    population: &Population,
+) -> Result<u64> {
+    let times =
+        ledger_kafka::timestamp_configs(&ctx.record_times, chrono::Utc::now().timestamp_millis());
+    ledger_kafka::create_topics(cluster, topic, population.partitions, 1, &times)?;
+    let mut publisher = ledger_kafka::Publisher::new(cluster, topic)?;
+    let mut events = 0u64;
+    let t0 = Instant::now();
+    generate(
+        ctx,
+        auth,
+        population.events,
+        population.participants(),
+        |chunk| {
+            let recs: Vec<(&[u8], Option<i64>, &[u8])> = chunk
+                .iter()
+                .map(|(k, t, v)| (&k[..], Some(*t), &v[..]))
+                .collect();
+            publisher.publish(&recs)?;
+            events += chunk.len() as u64;
+            Ok(())
+        },
+    )?;
+    eprintln!(
+        "published {events} events to {topic} ({} partitions) in {:.1} s (not timed)",
+        population.partitions,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(events)
+}
+
+#[derive(Args)]
+pub struct KafkaArgs {
+    #[command(flatten)]
+    pub on: OnBrokers,
     /// A second cluster measured in the same run, the same events: a
     /// secured one (TLS, SASL) with its own client settings.
     #[arg(long, requires = "secure_kafka_config")]
@@ -711,10 +756,10 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     let (ctx, auth) = signing(ctx)?;
     let ctx = &ctx;
     let tmp = tempfile::tempdir()?;
-    let participants = args.population.participants();
+    let participants = args.on.population.participants();
     let times =
         ledger_kafka::timestamp_configs(&ctx.record_times, chrono::Utc::now().timestamp_millis());
-    let mut clusters = vec![("kafka", args.kafka.cluster(&args.brokers)?)];
+    let mut clusters = vec![("kafka", args.on.kafka.cluster(&args.on.brokers)?)];
     if let (Some(brokers), Some(config)) = (&args.secure_brokers, &args.secure_kafka_config) {
         let secure = crate::cluster::ClientArgs {
             kafka_config: Some(config.clone()),
@@ -729,7 +774,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
             std::process::id(),
             chrono::Utc::now().timestamp_millis()
         );
-        ledger_kafka::create_topics(&cluster, &topic, args.population.partitions, 1, &times)?;
+        ledger_kafka::create_topics(&cluster, &topic, args.on.population.partitions, 1, &times)?;
         let publisher = Some(ledger_kafka::Publisher::new(&cluster, &topic)?);
         runs.push(OnKafka {
             name,
@@ -739,13 +784,13 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
             publish_secs: 0.0,
         });
     }
-    let log = EmbeddedLog::open_or_create(&tmp.path().join("log"), args.population.partitions)?;
+    let log = EmbeddedLog::open_or_create(&tmp.path().join("log"), args.on.population.partitions)?;
     let mut appender = log.appender()?;
     let mut n = 0usize;
     generate(
         ctx,
         auth.as_ref(),
-        args.population.events,
+        args.on.population.events,
         participants,
         |chunk| {
             let recs: Vec<(&[u8], i64, &[u8])> =
@@ -767,7 +812,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
     drop(appender);
 
     let opts = Options {
-        batch_size: args.population.batch_size.max(1),
+        batch_size: args.on.population.batch_size.max(1),
         until: Until::EndAtStart,
         signer: auth.as_ref().map(|a| a.key("projector")),
         ..Options::default()
@@ -788,7 +833,7 @@ pub fn kafka(ctx: &Context, args: &KafkaArgs) -> Result<i32> {
         let consumed = ledger_kafka::drain(
             &run.cluster,
             &run.topic,
-            args.population.partitions,
+            args.on.population.partitions,
             n as u64,
         )?;
         let raw_consume_eps = consumed as f64 / t0.elapsed().as_secs_f64();

@@ -23,22 +23,16 @@
 //! peer's disk is its state directory; its changelog topics, a second copy
 //! on the brokers, are not counted.
 
-use crate::bench::{PeakRss, Population};
+use crate::bench::PeakRss;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ledger_core::Context;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 #[derive(Args)]
 pub struct StreamsArgs {
-    /// Bootstrap brokers of the Apache Kafka cluster both run against.
-    #[arg(long)]
-    pub brokers: String,
     #[command(flatten)]
-    pub population: Population,
-    #[command(flatten)]
-    pub kafka: crate::cluster::ClientArgs,
+    pub on: crate::bench::OnBrokers,
     /// The peer's Java class path: `tests/peers/streams`'s jar and its
     /// dependencies (`scripts/bench-streams` builds it).
     #[arg(long, env = "SI_LEDGER_STREAMS_PEER_CP", value_name = "CLASSPATH")]
@@ -63,11 +57,11 @@ struct Run {
 
 /// `si-ledger bench streams`: see the module docs.
 pub fn streams(ctx: &Context, args: &StreamsArgs) -> Result<i32> {
-    if args.population.events == 0 {
+    if args.on.population.events == 0 {
         bail!("--events 0: nothing to measure");
     }
     // The peer takes no client settings: both run on a plaintext broker.
-    if args.kafka.kafka_config.is_some() || !args.kafka.kafka_setting.is_empty() {
+    if args.on.kafka.kafka_config.is_some() || !args.on.kafka.kafka_setting.is_empty() {
         bail!(
             "bench streams runs both on a plaintext broker: the Kafka Streams peer takes no \
              --kafka-config or -X settings"
@@ -86,39 +80,15 @@ pub fn streams(ctx: &Context, args: &StreamsArgs) -> Result<i32> {
     if let Some(a) = &auth {
         a.write(&dir.join("authority"))?;
     }
-    let cluster = args.kafka.cluster(&args.brokers)?;
-    let partitions = args.population.partitions;
+    let cluster = args.on.kafka.cluster(&args.on.brokers)?;
+    let partitions = args.on.population.partitions;
     let topic = format!(
         "bench-streams-{}-{}",
         std::process::id(),
         chrono::Utc::now().timestamp_millis()
     );
-    let times =
-        ledger_kafka::timestamp_configs(&ctx.record_times, chrono::Utc::now().timestamp_millis());
-    ledger_kafka::create_topics(&cluster, &topic, partitions, 1, &times)?;
-    let mut publisher = ledger_kafka::Publisher::new(&cluster, &topic)?;
-    let mut events = 0u64;
-    let t0 = Instant::now();
-    crate::bench::generate(
-        ctx,
-        auth.as_ref(),
-        args.population.events,
-        args.population.participants(),
-        |chunk| {
-            let recs: Vec<(&[u8], Option<i64>, &[u8])> = chunk
-                .iter()
-                .map(|(k, t, v)| (&k[..], Some(*t), &v[..]))
-                .collect();
-            publisher.publish(&recs)?;
-            events += chunk.len() as u64;
-            Ok(())
-        },
-    )?;
-    drop(publisher);
-    eprintln!(
-        "published {events} events to {topic} ({partitions} partitions) in {:.1} s (not timed)",
-        t0.elapsed().as_secs_f64()
-    );
+    let events =
+        crate::bench::publish_to_topic(ctx, auth.as_ref(), &cluster, &topic, &args.on.population)?;
 
     let peer_out = dir.join("streams-accounts.tsv");
     let streams = run_peer(args, &topic, events, &dir.join("streams-state"), &peer_out)?;
@@ -134,7 +104,11 @@ pub fn streams(ctx: &Context, args: &StreamsArgs) -> Result<i32> {
     // (a contribution line is credited whether or not the register spoke):
     // every participant's signed register record must be in its account.
     let registered = registered_accounts(&store)?;
-    let participants = args.population.participants().min(args.population.events) as u64;
+    let participants = args
+        .on
+        .population
+        .participants()
+        .min(args.on.population.events) as u64;
     if auth.is_some() && registered != participants {
         bail!(
             "the ledger applied the signed register record of {registered} of {participants} \
@@ -176,7 +150,13 @@ fn run_peer(args: &StreamsArgs, topic: &str, events: u64, state: &Path, out: &Pa
         .arg("-cp")
         .arg(&args.peer_classpath)
         .arg("kz.si_ledger.peers.StreamsPeer")
-        .args(["--bootstrap", &args.brokers, "--topic", topic, "--events"])
+        .args([
+            "--bootstrap",
+            &args.on.brokers,
+            "--topic",
+            topic,
+            "--events",
+        ])
         .arg(events.to_string())
         .arg("--state-dir")
         .arg(state)
@@ -250,7 +230,7 @@ fn run_ledger(
         "--json",
         "--until-end",
         "--brokers",
-        &args.brokers,
+        &args.on.brokers,
         "--topic",
         topic,
     ]);
@@ -260,11 +240,11 @@ fn run_ledger(
     ]);
     child
         .arg("--batch-size")
-        .arg(args.population.batch_size.to_string());
-    if let Some(config) = &args.kafka.kafka_config {
+        .arg(args.on.population.batch_size.to_string());
+    if let Some(config) = &args.on.kafka.kafka_config {
         child.arg("--kafka-config").arg(config);
     }
-    for setting in &args.kafka.kafka_setting {
+    for setting in &args.on.kafka.kafka_setting {
         child.arg("-X").arg(setting);
     }
     child

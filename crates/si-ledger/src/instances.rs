@@ -124,6 +124,13 @@ impl Instance {
         move |p| standby.release(p, generations.get().map_or(0, Generations::known))
     }
 
+    /// The partitions this instance keeps a standby copy of now (for
+    /// metrics).
+    pub fn standby_view(&self) -> StandbyView {
+        let standby = Arc::clone(&self.standby);
+        Arc::new(move || standby.holding())
+    }
+
     /// The API's view of the other instances.
     pub fn api(&self) -> ledger_api::Instances {
         let table = self.members.shared();
@@ -164,7 +171,12 @@ impl Instance {
                         .unwrap_or_default();
                     let ready: BTreeSet<u32> = readiness
                         .lock()
-                        .map(|r| r.intersection(&assigned).copied().collect())
+                        .map(|r| {
+                            r.keys()
+                                .filter(|p| assigned.contains(p))
+                                .copied()
+                                .collect()
+                        })
                         .unwrap_or_default();
                     let want = standby.wanted(&members.table(), &me, &assigned);
                     standby.steer(want, generations.settled());
@@ -210,6 +222,9 @@ impl Instance {
         }
     }
 }
+
+/// The partitions a standby follows now.
+pub type StandbyView = Arc<dyn Fn() -> BTreeSet<u32> + Send + Sync>;
 
 /// Runs a standby over some partitions until `stop`: the projector loop
 /// on a [`StandbySource`] into this instance's store.

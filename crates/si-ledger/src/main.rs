@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod bench_mt102;
 mod bench_streams;
+mod bench_takeover;
 mod benefits;
 mod cluster;
 mod common;
@@ -305,6 +306,9 @@ enum BenchCommand {
     /// The projector against its Kafka Streams peer (tests/peers/streams)
     /// on one topic: rates, memory and disk, answers checked equal.
     Streams(bench_streams::StreamsArgs),
+    /// A lost instance's partitions taken over by one that kept a standby
+    /// copy, against one that rebuilds them from offset 0, in one run.
+    Takeover(bench_takeover::TakeoverArgs),
 }
 
 fn main() {
@@ -477,5 +481,8 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Bench {
             command: BenchCommand::Streams(args),
         } => bench_streams::streams(&ctx, &args),
+        Command::Bench {
+            command: BenchCommand::Takeover(args),
+        } => bench_takeover::takeover(&ctx, &args),
     }
 }

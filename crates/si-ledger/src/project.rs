@@ -307,6 +307,9 @@ fn project_kafka(
             Arc::clone(&metrics),
             store.clone(),
             (source.assignment(), source.readiness()),
+            instance
+                .as_ref()
+                .map(crate::instances::Instance::standby_view),
             ledger_kafka::Watermarks::new(cluster, topic)?,
         )?;
     }
@@ -325,7 +328,7 @@ fn project_kafka(
         Some(
             ready
                 .lock()
-                .map(|r| assigned.into_iter().filter(|p| r.contains(p)).collect())
+                .map(|r| assigned.into_iter().filter(|p| r.contains_key(p)).collect())
                 .unwrap_or_default(),
         )
     });
@@ -386,7 +389,8 @@ fn render(
     m: &Metrics,
     offsets: &BTreeMap<u32, u64>,
     highs: &BTreeMap<u32, u64>,
-    ready: &std::collections::BTreeSet<u32>,
+    ready: &BTreeMap<u32, ledger_kafka::CaughtUp>,
+    standby: &BTreeMap<u32, (u64, u64)>,
 ) -> String {
     use std::fmt::Write as _;
     let t = &m.totals;
@@ -474,7 +478,45 @@ fn render(
         let _ = writeln!(
             out,
             "si_ledger_partition_ready{{partition=\"{p}\"}} {}",
-            u8::from(ready.contains(p))
+            u8::from(ready.contains_key(p))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP si_ledger_partition_catch_up_seconds From an assigned partition's assignment to this instance until it had caught up on it.\n\
+         # TYPE si_ledger_partition_catch_up_seconds gauge"
+    );
+    for (p, c) in ready.iter().filter(|(p, _)| offsets.contains_key(p)) {
+        let _ = writeln!(
+            out,
+            "si_ledger_partition_catch_up_seconds{{partition=\"{p}\"}} {:.3}",
+            (c.ready_ms - c.assigned_ms) as f64 / 1000.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP si_ledger_partition_ready_time_seconds When this instance had caught up on an assigned partition (Unix time).\n\
+         # TYPE si_ledger_partition_ready_time_seconds gauge"
+    );
+    for (p, c) in ready.iter().filter(|(p, _)| offsets.contains_key(p)) {
+        let _ = writeln!(
+            out,
+            "si_ledger_partition_ready_time_seconds{{partition=\"{p}\"}} {:.3}",
+            c.ready_ms as f64 / 1000.0
+        );
+    }
+    if !standby.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP si_ledger_standby_lag Records in the topic not yet in this instance's standby copy of a partition another instance owns.\n\
+             # TYPE si_ledger_standby_lag gauge"
+        );
+    }
+    for (p, (next, high)) in standby {
+        let _ = writeln!(
+            out,
+            "si_ledger_standby_lag{{partition=\"{p}\"}} {}",
+            high.saturating_sub(*next)
         );
     }
     out
@@ -485,6 +527,7 @@ fn serve_metrics(
     metrics: Arc<Mutex<Metrics>>,
     store: LedgerStore<DiskKv>,
     (assignment, readiness): (Assignment, ledger_kafka::Readiness),
+    standby: Option<crate::instances::StandbyView>,
     watermarks: ledger_kafka::Watermarks,
 ) -> Result<()> {
     let server = tiny_http::Server::http(addr)
@@ -510,8 +553,15 @@ fn serve_metrics(
                     }
                 }
                 let ready = readiness.lock().map(|r| r.clone()).unwrap_or_default();
+                let mut followed = BTreeMap::new();
+                for p in standby.as_ref().map(|s| s()).unwrap_or_default() {
+                    if let Ok(h) = watermarks.high_within(p, Duration::from_secs(3)) {
+                        let next = store.offset(p).ok().flatten().unwrap_or(0);
+                        followed.insert(p, (next, h));
+                    }
+                }
                 let body = match metrics.lock() {
-                    Ok(m) => render(&m, &offsets, &highs, &ready),
+                    Ok(m) => render(&m, &offsets, &highs, &ready, &followed),
                     Err(_) => String::new(),
                 };
                 let header = tiny_http::Header::from_bytes(

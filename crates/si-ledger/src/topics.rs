@@ -6,7 +6,8 @@ use clap::{Args, Subcommand};
 #[derive(Subcommand)]
 pub enum TopicsCommand {
     /// Create the ledger topic (retained forever) and its derived topics
-    /// (`<T>.dlq`, `<T>.monthly`, `<T>.notices`).
+    /// (`<T>.dlq`, `<T>.monthly`, `<T>.notices`), and `<T>.members`
+    /// (compacted: the instances serving the API and their partitions).
     Create(CreateArgs),
 }
 
@@ -30,13 +31,18 @@ pub fn topics(ctx: &ledger_core::Context, cmd: &TopicsCommand) -> Result<i32> {
     let TopicsCommand::Create(a) = cmd;
     let times =
         ledger_kafka::timestamp_configs(&ctx.record_times, chrono::Utc::now().timestamp_millis());
-    let created = ledger_kafka::create_topics(
-        &a.kafka.cluster(&a.brokers)?,
+    let cluster = a.kafka.cluster(&a.brokers)?;
+    let mut created = ledger_kafka::create_topics(
+        &cluster,
         &a.topic,
         a.partitions,
         a.replication_factor,
         &times,
     )?;
+    created.push((
+        ledger_kafka::members_topic(&a.topic),
+        ledger_kafka::create_members_topic(&cluster, &a.topic)?,
+    ));
     for (name, new) in created {
         let what = if new {
             "created"
