@@ -284,15 +284,7 @@ pub fn http_post(
 /// Each partition's chain head in the store at `data` (`si-ledger digest
 /// --json`): (partition, head as JSON text).
 pub fn chain_heads(data: &std::path::Path) -> Vec<(u64, String)> {
-    let o = run(&[
-        "digest",
-        "--data",
-        data.to_str().expect("utf-8 path"),
-        "--json",
-    ]);
-    assert!(o.status.success(), "digest: {}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("digest JSON");
-    v["partitions"]
+    digest_json(data)["partitions"]
         .as_array()
         .expect("partitions")
         .iter()
@@ -307,6 +299,14 @@ pub fn chain_heads(data: &std::path::Path) -> Vec<(u64, String)> {
 
 /// The ledger digest of the store in `data` (`si-ledger digest`).
 pub fn digest(data: &std::path::Path) -> String {
+    digest_json(data)["digest"]
+        .as_str()
+        .expect("a digest")
+        .to_string()
+}
+
+/// `si-ledger digest --data DATA --json`.
+fn digest_json(data: &std::path::Path) -> serde_json::Value {
     let o = run(&[
         "digest",
         "--data",
@@ -314,8 +314,7 @@ pub fn digest(data: &std::path::Path) -> String {
         "--json",
     ]);
     assert!(o.status.success(), "digest: {}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("digest JSON");
-    v["digest"].as_str().expect("a digest").to_string()
+    serde_json::from_str(&stdout(&o)).expect("digest JSON")
 }
 
 /// Each partition's latest signed checkpoint (`si-ledger checkpoint`), as
@@ -668,6 +667,25 @@ pub fn project_to_end(
     data: &std::path::Path,
     extra: &[&str],
 ) -> Output {
+    let mut args = project_args(
+        brokers,
+        topic,
+        topic,
+        data.to_str().unwrap(),
+        &["--until-end"],
+    );
+    args.extend_from_slice(extra);
+    finishes(&args, std::time::Duration::from_secs(120))
+}
+
+/// `project --brokers B --topic T --group G --data D`, then `extra`.
+pub fn project_args<'a>(
+    brokers: &'a str,
+    topic: &'a str,
+    group: &'a str,
+    data: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "project",
         "--brokers",
@@ -675,13 +693,12 @@ pub fn project_to_end(
         "--topic",
         topic,
         "--group",
-        topic,
+        group,
         "--data",
-        data.to_str().unwrap(),
-        "--until-end",
+        data,
     ];
     args.extend_from_slice(extra);
-    finishes(&args, std::time::Duration::from_secs(120))
+    args
 }
 
 /// `topics create` on the cluster at `brokers`, with `extra` arguments.

@@ -49,19 +49,13 @@ fn projector_on(
     data: &Path,
     extra: &[&str],
 ) -> std::process::Command {
-    let mut args = vec![
-        "project",
-        "--brokers",
+    si_ledger(&ledger_e2e::project_args(
         brokers,
-        "--topic",
         topic,
-        "--group",
         group,
-        "--data",
         data.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    si_ledger(&args)
+        extra,
+    ))
 }
 
 fn project_until_end(topic: &str, group: &str, data: &Path) -> serde_json::Value {

@@ -98,22 +98,34 @@ class ApiError extends Error {
 }
 
 /** Calls the API with the signed-in token; JSON (or text) back, or ApiError. */
+/** How many times a read of a partition that is moving between instances
+ * (503 with Retry-After, `partition_unavailable`) is asked again: a
+ * takeover takes the group's session timeout, about 10 s. */
+const MOVING_RETRIES = 30;
+
 async function api(path, { method = "GET", body, raw = false } = {}) {
   const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN) ?? ""}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let res;
-  try {
-    res = await fetch(path, {
-      method,
-      headers,
-      // Members not given are left out (the API refuses null).
-      body: body === undefined ? undefined : JSON.stringify(body, (k, v) => (v === null ? undefined : v)),
-      cache: "no-store",
-      credentials: "omit",
-      referrerPolicy: "no-referrer",
-    });
-  } catch (e) {
-    throw new ApiError(0, "network", t("network", { message: e.message }));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        // Members not given are left out (the API refuses null).
+        body: body === undefined ? undefined : JSON.stringify(body, (k, v) => (v === null ? undefined : v)),
+        cache: "no-store",
+        credentials: "omit",
+        referrerPolicy: "no-referrer",
+      });
+    } catch (e) {
+      throw new ApiError(0, "network", t("network", { message: e.message }));
+    }
+    // Only a 503 that says when to retry (not one of the access log).
+    const said = res.headers.get("Retry-After");
+    const after = said === null || said.trim() === "" ? NaN : Number(said);
+    if (res.status !== 503 || !(after >= 0) || attempt >= MOVING_RETRIES) break;
+    await new Promise((done) => setTimeout(done, Math.min(after, 5) * 1000));
   }
   if (res.ok) return raw ? res.text() : res.json();
   let code = "error";

@@ -46,8 +46,9 @@ pub struct AccessRecord {
     /// The client's address (IP and port) as the server saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
-    /// The instance that forwarded the request here, as its token is named
-    /// in this server's auth file: the read was asked of that instance and
+    /// The instance that forwarded the request here: its token's name in
+    /// this server's auth file and its advertised URL (`ledger-instances
+    /// at http://10.0.0.5:8080`). The read was asked of that instance and
     /// made here, where the data is (`client` is then the client that
     /// asked it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

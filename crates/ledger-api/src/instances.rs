@@ -22,8 +22,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The caller a forwarded request is made for: base64url (no padding) of
-/// the JSON `{"name": …, "role": …, "client": "ip:port"}`. Taken only from
-/// a caller whose token has role `instance`.
+/// the JSON `{"name": …, "role": …, "client": "ip:port", "instance":
+/// "<the forwarding instance's URL>"}`. Taken only from a caller whose
+/// token has role `instance`.
 pub const FORWARDED_FOR: HeaderName = HeaderName::from_static("si-ledger-forwarded-for");
 /// The instance that read the data (its advertised URL), on account reads
 /// of a server that is one of several.
@@ -73,6 +74,9 @@ pub struct OnBehalf {
     pub name: String,
     pub role: Role,
     pub client: SocketAddr,
+    /// The forwarding instance's advertised URL: with its token's name,
+    /// the access record's `via` (instances may share one token).
+    pub instance: String,
 }
 
 impl OnBehalf {
@@ -85,7 +89,8 @@ impl OnBehalf {
         let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text)
             .ok()?;
-        serde_json::from_slice(&json).ok()
+        let o: OnBehalf = serde_json::from_slice(&json).ok()?;
+        forwardable(&o.instance).then_some(o)
     }
 }
 
@@ -217,15 +222,19 @@ mod tests {
             name: "audit-office".into(),
             role: Role::Auditor,
             client: "10.0.0.7:51234".parse().unwrap(),
+            instance: "http://10.0.0.5:8080".into(),
         };
         assert_eq!(OnBehalf::decode(&o.encode()), Some(o));
         assert_eq!(OnBehalf::decode("not base64 at all!"), None);
-        let extra = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"name":"a","role":"auditor","client":"1.2.3.4:5","admin":true}"#);
-        assert_eq!(OnBehalf::decode(&extra), None);
-        let role = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"name":"a","role":"root","client":"1.2.3.4:5"}"#);
-        assert_eq!(OnBehalf::decode(&role), None);
+        let b64 = |json: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+        for bad in [
+            &br#"{"name":"a","role":"auditor","client":"1.2.3.4:5","instance":"http://i:1","admin":true}"#[..],
+            br#"{"name":"a","role":"root","client":"1.2.3.4:5","instance":"http://i:1"}"#,
+            br#"{"name":"a","role":"auditor","client":"1.2.3.4:5"}"#,
+            br#"{"name":"a","role":"auditor","client":"1.2.3.4:5","instance":"http://i/\nx"}"#,
+        ] {
+            assert_eq!(OnBehalf::decode(&b64(bad)), None, "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

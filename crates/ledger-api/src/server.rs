@@ -116,10 +116,9 @@ impl From<ViewError> for ApiError {
             ViewError::EmptyStore | ViewError::NoAccount { .. } => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
-            // Revoked between the routing and the read: moving, not absent.
-            ViewError::NotOwned { partition, .. } => {
-                return ApiError::moving(*partition, "this instance no longer holds it");
-            }
+            // A lone instance's answer; one among several (which forwards)
+            // turns it into a 503 (`read_account`): the partition moved.
+            ViewError::NotOwned { .. } => (StatusCode::MISDIRECTED_REQUEST, "partition_not_held"),
             ViewError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -270,7 +269,7 @@ impl AppState {
                         role: on_behalf.role,
                     },
                     client: ClientAddr(on_behalf.client),
-                    via: Some(caller.name),
+                    via: Some(format!("{} at {}", caller.name, on_behalf.instance)),
                 })
             }
             (Role::Instance, None) => Err(forbidden(
@@ -400,6 +399,7 @@ pub const MIN_TOKEN_CHARS: usize = 32;
 pub struct ClientAddr(pub SocketAddr);
 
 /// One attempted read of personal data, for its access record.
+#[derive(Clone, Copy)]
 struct Attempt<'a> {
     method: &'a axum::http::Method,
     caller: &'a Caller,
@@ -690,40 +690,9 @@ async fn read_account(
         Ok(p) => p,
         Err(e) => return s.answer::<()>(attempt, Err(e.into())).await,
     };
-    // Another instance's partition: forwarded there, where it is read and
-    // recorded; or 503 if no instance is ready for it now.
-    if let (Some(p), Some((instances, client))) = (partition, &s.instances) {
-        if !s.holds(p) {
-            let why = if who.via.is_some() {
-                // Forwarded once only: the instance that sent it thought
-                // this one held the partition; it moved since.
-                "the instance it was forwarded to no longer holds it".to_string()
-            } else {
-                match (instances.owner)(p).filter(|url| *url != instances.me) {
-                    None => "no instance has caught up on it yet".to_string(),
-                    Some(url) => {
-                        let f = crate::instances::Forward {
-                            method: who.method,
-                            target: origin.target,
-                            body: origin.body,
-                            on_behalf: crate::instances::OnBehalf {
-                                name: who.caller.name.clone(),
-                                role: who.caller.role,
-                                client: who.client.0,
-                            },
-                        };
-                        match crate::instances::forward(client, instances, &url, f).await {
-                            Ok(answer) => return Ok(answer),
-                            Err(e) => {
-                                tracing::warn!(partition = p, error = %e, "forwarding a read");
-                                format!("its owner did not answer: {e}")
-                            }
-                        }
-                    }
-                }
-            };
-            let answer = s.answer::<()>(attempt, Err(ApiError::moving(p, why))).await;
-            return Ok(with_place(s, Some(p), answer));
+    if let Some(p) = partition {
+        if let Some(answer) = elsewhere(s, who, p, origin, attempt).await {
+            return answer;
         }
     }
     let state = Arc::clone(s);
@@ -761,6 +730,55 @@ async fn read_account(
     });
     let answer = s.answer(attempt, answer).await;
     Ok(with_place(s, partition, answer))
+}
+
+/// A read of partition `p` on an instance among several that does not
+/// hold it: forwarded to the owner, which reads and records it (its answer
+/// passed on), or a 503 recorded here if no instance is ready for it. `None`
+/// where the read is made here (the partition is held, or the server is
+/// not one of several).
+async fn elsewhere(
+    s: &Shared,
+    who: Who<'_>,
+    p: u32,
+    origin: Origin<'_>,
+    attempt: Attempt<'_>,
+) -> Option<Result<Response, ApiError>> {
+    let (instances, client) = s.instances.as_ref()?;
+    if s.holds(p) {
+        return None;
+    }
+    let why = if who.via.is_some() {
+        // Forwarded once only: the instance that sent it thought this one
+        // held the partition; it moved since.
+        "the instance it was forwarded to no longer holds it".to_string()
+    } else {
+        match (instances.owner)(p).filter(|url| *url != instances.me) {
+            None => "no instance has caught up on it yet".to_string(),
+            Some(url) => {
+                let f = crate::instances::Forward {
+                    method: who.method,
+                    target: origin.target,
+                    body: origin.body,
+                    on_behalf: crate::instances::OnBehalf {
+                        name: who.caller.name.clone(),
+                        role: who.caller.role,
+                        client: who.client.0,
+                        instance: instances.me.clone(),
+                    },
+                };
+                match crate::instances::forward(client, instances, &url, f).await {
+                    Ok(answer) => return Some(Ok(answer)),
+                    Err(e) => {
+                        tracing::warn!(partition = p, error = %e, "forwarding a read");
+                        format!("its owner did not answer: {e}")
+                    }
+                }
+            }
+        }
+    };
+    let answer = s.answer::<()>(attempt, Err(ApiError::moving(p, why))).await;
+    Some(Ok(with_place(s, Some(p), answer)))
 }
 
 /// An account read's answer, with the partition it was about and, on an
@@ -1020,6 +1038,7 @@ async fn log_read(
     s: &Shared,
     who: Who<'_>,
     endpoint: &'static str,
+    at: Option<(u32, Origin<'_>)>,
     read: impl FnOnce(&AppState) -> Result<serde_json::Value, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let attempt = Attempt {
@@ -1034,6 +1053,13 @@ async fn log_read(
     };
     if let Err(e) = permitted(who.caller, &[Role::Auditor, Role::Reporter]) {
         return s.answer::<()>(attempt, Err(e)).await;
+    }
+    // A partition's checkpoint from the instance that owns it, never from
+    // a standby or a stale copy.
+    if let Some((p, origin)) = at {
+        if let Some(answer) = elsewhere(s, who, p, origin, attempt).await {
+            return answer;
+        }
     }
     let state = Arc::clone(s);
     let answer = blocking(move || read(&state)).await;
@@ -1067,16 +1093,17 @@ async fn checkpoint_get(
     method: axum::http::Method,
     Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     UrlPath(p): UrlPath<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
     counted(&s.clone(), "checkpoint", async move {
-        let caller = s.authenticate(&headers)?;
+        let reader = s.reader(&headers, client)?;
         let who = Who {
             method: &method,
-            caller: &caller,
-            client,
-            via: None,
+            caller: &reader.caller,
+            client: reader.client,
+            via: reader.via.as_deref(),
         };
         let q = params(query.as_deref(), &["size"])?;
         let size = match q.get("size") {
@@ -1088,15 +1115,29 @@ async fn checkpoint_get(
                 ))
             })?),
         };
-        log_read(&s, who, "GET /v1/checkpoints/{partition}", move |state| {
-            let k = partition_param(&state.store, &p)?;
-            let (size, note) = crate::proofs::checkpoint(&state.store, k, size).map_err(refusal)?;
-            Ok(serde_json::json!({
-                "partition": k,
-                "size": size,
-                "checkpoint": String::from_utf8_lossy(&note),
-            }))
-        })
+        let at = partition_param(&s.store, &p).ok().map(|k| {
+            let origin = Origin {
+                target: uri.path_and_query().map_or("/", |t| t.as_str()),
+                body: None,
+            };
+            (k, origin)
+        });
+        log_read(
+            &s,
+            who,
+            "GET /v1/checkpoints/{partition}",
+            at,
+            move |state| {
+                let k = partition_param(&state.store, &p)?;
+                let (size, note) =
+                    crate::proofs::checkpoint(&state.store, k, size).map_err(refusal)?;
+                Ok(serde_json::json!({
+                    "partition": k,
+                    "size": size,
+                    "checkpoint": String::from_utf8_lossy(&note),
+                }))
+            },
+        )
         .await
     })
     .await
@@ -1120,7 +1161,7 @@ async fn vkeys_get(
             via: None,
         };
         params(query.as_deref(), &[])?;
-        log_read(&s, who, "GET /v1/checkpoints/vkeys", |state| {
+        log_read(&s, who, "GET /v1/checkpoints/vkeys", None, |state| {
             let keys = crate::proofs::verifier_keys(&state.store).map_err(refusal)?;
             Ok(serde_json::json!({ "vkeys": keys }))
         })
@@ -1131,22 +1172,24 @@ async fn vkeys_get(
 
 /// `POST /v1/checkpoints/{partition}/consistency` with `{"old": "<a saved
 /// checkpoint>"}`: the `tlog-witness` body from it to the latest.
+#[allow(clippy::too_many_arguments)]
 async fn consistency_post(
     State(s): State<Shared>,
     method: axum::http::Method,
     Extension(client): Extension<ClientAddr>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     UrlPath(p): UrlPath<String>,
     RawQuery(query): RawQuery,
     body: axum::body::Body,
 ) -> Response {
     counted(&s.clone(), "consistency", async move {
-        let caller = s.authenticate(&headers)?;
+        let reader = s.reader(&headers, client)?;
         let who = Who {
             method: &method,
-            caller: &caller,
-            client,
-            via: None,
+            caller: &reader.caller,
+            client: reader.client,
+            via: reader.via.as_deref(),
         };
         params(query.as_deref(), &[])?;
         let body = read_body(&s, &headers, body).await?;
@@ -1154,10 +1197,18 @@ async fn consistency_post(
         let old = q.get("old").cloned().ok_or_else(|| {
             bad_parameter("body member old: the saved checkpoint is required".into())
         })?;
+        let at = partition_param(&s.store, &p).ok().map(|k| {
+            let origin = Origin {
+                target: uri.path_and_query().map_or("/", |t| t.as_str()),
+                body: Some(body.clone()),
+            };
+            (k, origin)
+        });
         log_read(
             &s,
             who,
             "POST /v1/checkpoints/{partition}/consistency",
+            at,
             move |state| {
                 let k = partition_param(&state.store, &p)?;
                 let body =

@@ -419,6 +419,7 @@ impl KafkaSource {
                         end: None,
                         applied: *at,
                         assigned_ms: now_ms(),
+                        retry_at: None,
                     },
                 )
             })
@@ -444,12 +445,25 @@ impl KafkaSource {
             let end = match self.catching_up.get(&p).and_then(|c| c.end) {
                 Some(end) => end,
                 None => {
+                    if self
+                        .catching_up
+                        .get(&p)
+                        .and_then(|c| c.retry_at)
+                        .is_some_and(|t| Instant::now() < t)
+                    {
+                        continue;
+                    }
                     // read_committed: the last stable offset.
                     let Ok((_, end)) =
                         self.stable
                             .fetch_watermarks(&self.topic, p as i32, Duration::from_secs(2))
                     else {
-                        continue; // asked again at the next poll
+                        // Asked again in a second: the projector's loop
+                        // does not wait on a cluster that does not answer.
+                        if let Some(c) = self.catching_up.get_mut(&p) {
+                            c.retry_at = Some(Instant::now() + Duration::from_secs(1));
+                        }
+                        continue;
                     };
                     let end = u64::try_from(end).unwrap_or(0);
                     if let Some(c) = self.catching_up.get_mut(&p) {
@@ -513,6 +527,17 @@ impl KafkaSource {
     }
 }
 
+/// How long a `poll` that has taken `taken` records still waits for one:
+/// until `deadline` while it has none; then not at all (it takes what is
+/// ready).
+pub(crate) fn wait_left(taken: usize, deadline: Instant) -> Duration {
+    if taken == 0 {
+        deadline.saturating_duration_since(Instant::now())
+    } else {
+        Duration::ZERO
+    }
+}
+
 /// How far an assigned partition must be applied before its member
 /// answers for it.
 #[derive(Debug, Clone, Copy)]
@@ -523,6 +548,8 @@ struct CatchUp {
     applied: u64,
     /// When it was assigned: Unix ms.
     assigned_ms: i64,
+    /// After a failed ask for the end: not before then.
+    retry_at: Option<Instant>,
 }
 
 /// Where a partition's delivery stands.
@@ -570,13 +597,7 @@ impl Source for KafkaSource {
         }
         let deadline = Instant::now() + wait;
         while out.len() < max {
-            // Wait only while nothing has arrived; then take what is ready.
-            let left = if out.is_empty() {
-                deadline.saturating_duration_since(Instant::now())
-            } else {
-                Duration::ZERO
-            };
-            match self.next_record(left)? {
+            match self.next_record(wait_left(out.len(), deadline))? {
                 Some(r) => out.push(r),
                 None if out.is_empty() && Instant::now() < deadline => continue,
                 None => break,

@@ -10,7 +10,7 @@
 //! (the standby's sink publishes nothing). It joins no group and commits
 //! nothing.
 
-use crate::source::{bare_consumer, kafka, to_record};
+use crate::source::{bare_consumer, kafka, to_record, wait_left};
 use crate::Cluster;
 use ledger_stream::{Record, Source, SourceError};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -49,7 +49,7 @@ impl StandbySource {
         // never subscribes, so it never joins.
         let consumer = bare_consumer(cluster, group, "read_committed")?;
         let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(30))
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
             .map_err(kafka)?;
         let count = metadata
             .topics()
@@ -169,12 +169,7 @@ impl Source for StandbySource {
         self.release(&mut out, max);
         let deadline = Instant::now() + wait;
         while out.len() < max {
-            let left = if out.is_empty() {
-                deadline.saturating_duration_since(Instant::now())
-            } else {
-                Duration::ZERO
-            };
-            let Some(polled) = self.consumer.poll(left) else {
+            let Some(polled) = self.consumer.poll(wait_left(out.len(), deadline)) else {
                 if out.is_empty() && Instant::now() < deadline {
                     self.refresh_limits();
                     self.release(&mut out, max);
@@ -197,11 +192,19 @@ impl Source for StandbySource {
             }
             *next = record.offset + 1;
             let limit = self.limits.get(&record.partition).copied().unwrap_or(0);
-            let queue = self.pending.entry(record.partition).or_default();
+            let partition = record.partition;
+            let queue = self.pending.entry(partition).or_default();
             if queue.is_empty() && record.offset < limit {
                 out.push(record);
             } else {
                 queue.push_back(record);
+                if queue.len() == 1 {
+                    // No more fetched for it until the owner passes it:
+                    // what is held stays what was already fetched.
+                    let mut tpl = TopicPartitionList::new();
+                    let _ = tpl.add_partition(&self.topic, partition as i32);
+                    let _ = self.consumer.pause(&tpl);
+                }
             }
         }
         self.steer();

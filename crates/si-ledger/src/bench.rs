@@ -725,6 +725,51 @@ pub(crate) fn publish_to_topic(
     Ok(events)
 }
 
+/// `si-ledger project` on `on`'s brokers and `topic` in `group` into
+/// `data`, as a benchmark's child: under the population's trust file and
+/// the projector's key in `dir/authority` (`signed`), or `--trust none`;
+/// with the benchmark's batch size and client settings.
+pub(crate) fn projector_child(
+    on: &OnBrokers,
+    dir: &std::path::Path,
+    signed: bool,
+    topic: &str,
+    group: &str,
+    data: &std::path::Path,
+) -> Result<std::process::Command> {
+    let mut child = std::process::Command::new(std::env::current_exe()?);
+    if signed {
+        child
+            .arg("--trust")
+            .arg(dir.join("authority/trust.toml"))
+            .arg("--signing-key")
+            .arg(dir.join("authority/keys/projector.key"));
+    } else {
+        child.args(["--trust", "none"]);
+    }
+    child.args([
+        "project",
+        "--brokers",
+        &on.brokers,
+        "--topic",
+        topic,
+        "--group",
+        group,
+    ]);
+    child
+        .arg("--data")
+        .arg(data)
+        .arg("--batch-size")
+        .arg(on.population.batch_size.to_string());
+    if let Some(config) = &on.kafka.kafka_config {
+        child.arg("--kafka-config").arg(config);
+    }
+    for setting in &on.kafka.kafka_setting {
+        child.arg("-X").arg(setting);
+    }
+    Ok(child)
+}
+
 #[derive(Args)]
 pub struct KafkaArgs {
     #[command(flatten)]

@@ -215,41 +215,10 @@ fn run_ledger(
     if data.exists() {
         std::fs::remove_dir_all(data)?;
     }
-    let mut child = std::process::Command::new(std::env::current_exe()?);
-    if signed {
-        child
-            .arg("--trust")
-            .arg(dir.join("authority/trust.toml"))
-            .arg("--signing-key")
-            .arg(dir.join("authority/keys/projector.key"));
-    } else {
-        child.args(["--trust", "none"]);
-    }
-    child.args([
-        "project",
-        "--json",
-        "--until-end",
-        "--brokers",
-        &args.on.brokers,
-        "--topic",
-        topic,
-    ]);
-    child.args([
-        "--group",
-        &format!("bench-streams-ledger-{}", std::process::id()),
-    ]);
+    let group = format!("bench-streams-ledger-{}", std::process::id());
+    let mut child = crate::bench::projector_child(&args.on, dir, signed, topic, &group, data)?;
     child
-        .arg("--batch-size")
-        .arg(args.on.population.batch_size.to_string());
-    if let Some(config) = &args.on.kafka.kafka_config {
-        child.arg("--kafka-config").arg(config);
-    }
-    for setting in &args.on.kafka.kafka_setting {
-        child.arg("-X").arg(setting);
-    }
-    child
-        .arg("--data")
-        .arg(data)
+        .args(["--json", "--until-end"])
         .stderr(std::process::Stdio::inherit());
     let (secs, rss_mib, totals, cpu) = crate::bench::timed_child(child, events)?;
     eprintln!("ledger: {events} events in {secs:.2} s, {cpu:.1} CPU s");

@@ -165,6 +165,13 @@ impl Instance {
                 let mut said: Option<(BTreeSet<u32>, BTreeSet<u32>, BTreeSet<u32>)> = None;
                 let mut failed_at: Option<Instant> = None;
                 while !stop.load(Ordering::Relaxed) {
+                    // The settled generation first, the assignment after:
+                    // the rebalance callback updates the assignment before
+                    // it bumps the generation, so a generation settled
+                    // here is one whose partitions the sample below holds
+                    // (a standby is never started on a partition that was
+                    // just assigned here).
+                    let settled = generations.settled();
                     let assigned: BTreeSet<u32> = assignment
                         .lock()
                         .map(|a| a.keys().copied().collect())
@@ -179,7 +186,7 @@ impl Instance {
                         })
                         .unwrap_or_default();
                     let want = standby.wanted(&members.table(), &me, &assigned);
-                    standby.steer(want, generations.settled());
+                    standby.steer(want, settled, &assignment);
                     let state = (assigned, ready, standby.holding());
                     if said.as_ref() != Some(&state) {
                         match members.announce(&state.0, &state.1, &state.2) {
@@ -210,8 +217,13 @@ impl Instance {
     }
 
     /// Stops announcing and the standby, and says on the topic that this
-    /// instance left.
-    pub fn leave(mut self) {
+    /// instance left (also when dropped: a projector that ends on an
+    /// error leaves as cleanly).
+    pub fn leave(self) {}
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.announcer.take() {
             let _ = t.join();
@@ -350,9 +362,12 @@ impl Standby {
     /// ending): a standby following it stops, its batch written, and none
     /// starts again until the next generation is settled.
     fn release(&self, p: u32, known: u64) {
-        let Ok(mut s) = self.inner.lock() else {
-            return;
-        };
+        // Never skipped: a poisoned lock still stops the standby before the
+        // main loop reads the partition's offset.
+        let mut s = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.blocked_until = s.blocked_until.max(known + 1);
         if s.running
             .as_ref()
@@ -369,8 +384,16 @@ impl Standby {
     }
 
     /// Follows `want` from now on, once the projector has settled the
-    /// latest rebalance (`settled`).
-    fn steer(&self, want: BTreeSet<u32>, settled: Option<u64>) {
+    /// latest rebalance (`settled`, read before `want` was made), less
+    /// whatever is assigned here now. Nothing starts while this instance
+    /// holds nothing: after an eager revocation its partitions come back
+    /// at once, and a standby started then would only be stopped again.
+    fn steer(
+        &self,
+        want: BTreeSet<u32>,
+        settled: Option<u64>,
+        assignment: &ledger_kafka::Assignment,
+    ) {
         let Some(generation) = settled else {
             return;
         };
@@ -380,6 +403,16 @@ impl Standby {
         if generation < s.blocked_until {
             return;
         }
+        let Ok(assigned) = assignment
+            .lock()
+            .map(|a| a.keys().copied().collect::<BTreeSet<u32>>())
+        else {
+            return;
+        };
+        if assigned.is_empty() {
+            return;
+        }
+        let want: BTreeSet<u32> = want.difference(&assigned).copied().collect();
         if let Some(r) = &s.running {
             if r.partitions == want
                 && (!r.thread.is_finished() || r.started.elapsed() < Duration::from_secs(5))

@@ -258,6 +258,17 @@ fn project_kafka(
         partitions,
         &mut crate::logid::kafka(cluster, topic, group),
     )?;
+    // The API may answer before the first batch: it reads the partition
+    // count from the store's meta.
+    store.check_or_init_meta(partitions)?;
+    if args.instance.standby > 0
+        && ledger_store::engine_of(&store_dir(&args.data))? == Some(ledger_store::Engine::Sled)
+    {
+        bail!(
+            "--standby needs a fjall store: a standby writes while snapshots are read, and sled \
+             reads at one instant only when nothing writes meanwhile (replay into a fjall store)"
+        );
+    }
     let signer = crate::trust::for_projector(&store)?;
     let notary = crate::trust::notary(crate::trust::required()?, signer.as_ref(), true)?;
     if let Some(n) = &notary {
