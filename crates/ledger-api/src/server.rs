@@ -255,7 +255,7 @@ impl AppState {
                         StatusCode::BAD_REQUEST,
                         "bad_request",
                         "SI-Ledger-Forwarded-For is not base64url of \
-                             {\"name\", \"role\", \"client\"}",
+                             {\"name\", \"role\", \"client\", \"instance\"}",
                     )
                 })?;
                 if on_behalf.role == Role::Instance {

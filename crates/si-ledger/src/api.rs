@@ -215,13 +215,18 @@ pub fn access_log(args: &AccessLogArgs) -> Result<i32> {
     } else {
         for r in &listing.records {
             out.push_str(&format!(
-                "{}  {} ({})  {}  {}\n",
+                "{}  {} ({})  {}  {}",
                 r.at,
                 r.who,
                 r.role,
                 r.iin.as_deref().unwrap_or("-"),
                 r.endpoint
             ));
+            // A read another instance forwarded here.
+            if let Some(via) = &r.via {
+                out.push_str(&format!("  via {via}"));
+            }
+            out.push('\n');
         }
     }
     use std::io::Write as _;
