@@ -725,6 +725,34 @@ pub(crate) fn publish_to_topic(
     Ok(events)
 }
 
+/// A Kafka benchmark's working directory: `dir`, or a fresh temporary
+/// one (removed when the returned guard drops), with the population's
+/// authorities written to `authority/` in it; and a topic of its own
+/// named after `name`, the process and the time.
+pub(crate) fn workdir(
+    dir: Option<&std::path::Path>,
+    auth: Option<&crate::trust::Authorities>,
+    name: &str,
+) -> Result<(tempfile::TempDir, PathBuf, String)> {
+    let tmp = tempfile::tempdir()?;
+    let dir = match dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.to_path_buf()
+        }
+        None => tmp.path().to_path_buf(),
+    };
+    if let Some(a) = auth {
+        a.write(&dir.join("authority"))?;
+    }
+    let topic = format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    Ok((tmp, dir, topic))
+}
+
 /// `si-ledger project` on `on`'s brokers and `topic` in `group` into
 /// `data`, as a benchmark's child: under the population's trust file and
 /// the projector's key in `dir/authority` (`signed`), or `--trust none`;

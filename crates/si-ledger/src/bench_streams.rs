@@ -69,24 +69,10 @@ pub fn streams(ctx: &Context, args: &StreamsArgs) -> Result<i32> {
     }
     let (ctx, auth) = crate::bench::signing(ctx)?;
     let ctx = &ctx;
-    let tmp = tempfile::tempdir()?;
-    let dir = match &args.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            d.clone()
-        }
-        None => tmp.path().to_path_buf(),
-    };
-    if let Some(a) = &auth {
-        a.write(&dir.join("authority"))?;
-    }
+    let (_tmp, dir, topic) =
+        crate::bench::workdir(args.dir.as_deref(), auth.as_ref(), "bench-streams")?;
     let cluster = args.on.kafka.cluster(&args.on.brokers)?;
     let partitions = args.on.population.partitions;
-    let topic = format!(
-        "bench-streams-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_millis()
-    );
     let events =
         crate::bench::publish_to_topic(ctx, auth.as_ref(), &cluster, &topic, &args.on.population)?;
 

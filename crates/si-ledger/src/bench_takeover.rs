@@ -178,23 +178,9 @@ pub fn takeover(ctx: &Context, args: &TakeoverArgs) -> Result<i32> {
         );
     }
     let (ctx, auth) = crate::bench::signing(ctx)?;
-    let tmp = tempfile::tempdir()?;
-    let dir = match &args.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d)?;
-            d.clone()
-        }
-        None => tmp.path().to_path_buf(),
-    };
-    if let Some(a) = &auth {
-        a.write(&dir.join("authority"))?;
-    }
+    let (_tmp, dir, topic) =
+        crate::bench::workdir(args.dir.as_deref(), auth.as_ref(), "bench-takeover")?;
     let cluster = args.on.kafka.cluster(&args.on.brokers)?;
-    let topic = format!(
-        "bench-takeover-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_millis()
-    );
     let events = crate::bench::publish_to_topic(&ctx, auth.as_ref(), &cluster, &topic, population)?;
     // The instances' credentials: a token of role instance (the API is
     // served only because forwarding and readiness come with it).
