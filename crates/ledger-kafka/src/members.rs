@@ -22,7 +22,6 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message as _;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,20 +123,7 @@ pub fn create_members_topic(cluster: &Cluster, topic: &str) -> Result<bool, Topi
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = futures_executor::block_on(admin.create_topics([&new], &opts))?;
     match results.into_iter().next() {
-        Some(Ok(_)) => Ok(true),
-        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => Ok(false),
-        Some(Err((n, code))) if crate::authorization_failure(code).is_some() => {
-            Err(TopicError::Refused(crate::refused(
-                &cluster.principal(),
-                "CREATE",
-                crate::Resource::Topic(&n),
-                code,
-            )))
-        }
-        Some(Err((n, code))) => Err(TopicError::Create {
-            topic: n,
-            code: code.to_string(),
-        }),
+        Some(r) => crate::topics::created(cluster, r).map(|(_, new)| new),
         None => Ok(false),
     }
 }

@@ -588,6 +588,8 @@ impl Source for KafkaSource {
     }
 
     fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Record>, SourceError> {
+        self.sync_positions();
+        let generation = self.generation;
         let mut out = Vec::with_capacity(max.min(8192));
         while out.len() < max {
             match self.early.pop_front() {
@@ -603,9 +605,12 @@ impl Source for KafkaSource {
                 None => break,
             }
         }
-        // Fetched before a rebalance that took their partition away.
+        // Fetched before a rebalance during this poll that took their
+        // partition away (looked at only then: not a cost per record).
         self.sync_positions();
-        out.retain(|r| self.cursors.contains_key(&r.partition));
+        if self.generation != generation {
+            out.retain(|r| self.cursors.contains_key(&r.partition));
+        }
         self.update_readiness();
         Ok(out)
     }

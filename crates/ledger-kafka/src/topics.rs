@@ -112,27 +112,34 @@ pub fn create_topics(
             .pop()
             .unwrap_or_else(|| Err((topic.to_string(), RDKafkaErrorCode::Unknown)));
     }
-    results
-        .into_iter()
-        .map(|r| match r {
-            Ok(name) => Ok((name, true)),
-            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => Ok((name, false)),
-            Err((name, code)) if crate::authorization_failure(code).is_some() => {
-                let resource = match code {
-                    RDKafkaErrorCode::ClusterAuthorizationFailed => crate::Resource::Cluster,
-                    _ => crate::Resource::Topic(&name),
-                };
-                Err(TopicError::Refused(crate::refused(
-                    &cluster.principal(),
-                    "CREATE",
-                    resource,
-                    code,
-                )))
-            }
-            Err((name, code)) => Err(TopicError::Create {
-                topic: name,
-                code: code.to_string(),
-            }),
-        })
-        .collect()
+    results.into_iter().map(|r| created(cluster, r)).collect()
+}
+
+/// One topic's creation as the admin client answered it: its name and
+/// whether it was created (`false`: it existed), or why not (the
+/// authorizer's refusal in one line).
+pub(crate) fn created(
+    cluster: &crate::Cluster,
+    result: Result<String, (String, RDKafkaErrorCode)>,
+) -> Result<(String, bool), TopicError> {
+    match result {
+        Ok(name) => Ok((name, true)),
+        Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => Ok((name, false)),
+        Err((name, code)) if crate::authorization_failure(code).is_some() => {
+            let resource = match code {
+                RDKafkaErrorCode::ClusterAuthorizationFailed => crate::Resource::Cluster,
+                _ => crate::Resource::Topic(&name),
+            };
+            Err(TopicError::Refused(crate::refused(
+                &cluster.principal(),
+                "CREATE",
+                resource,
+                code,
+            )))
+        }
+        Err((name, code)) => Err(TopicError::Create {
+            topic: name,
+            code: code.to_string(),
+        }),
+    }
 }
